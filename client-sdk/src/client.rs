@@ -1,0 +1,278 @@
+//! This module deals with the application's handle on a running connection: emitting,
+//! awaiting acks and subscribing to events. The [`Connection`] machine sits behind a mutex
+//! shared with the driver task, so `emit` answers at once (queued, sent or refused) while the
+//! driver does the IO.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use futures_channel::{mpsc, oneshot};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::connection::{AckId, AckReply, Connection, Event, Message, Status};
+use crate::driver::{self, Input};
+use crate::error::Error;
+use crate::time::Instant;
+
+/// `Send + Sync` on native targets, nothing in the browser, where handlers may hold JS values
+/// and everything runs on one thread.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send + Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + Sync + ?Sized> MaybeSend for T {}
+/// `Send + Sync` on native targets, nothing in the browser, where handlers may hold JS values
+/// and everything runs on one thread.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSend for T {}
+
+trait MessageHandler: Fn(&Message) + MaybeSend {}
+impl<F: Fn(&Message) + MaybeSend> MessageHandler for F {}
+trait EventHandler: Fn(&Event) + MaybeSend {}
+impl<F: Fn(&Event) + MaybeSend> EventHandler for F {}
+trait AuthProvider: Fn() -> Option<Value> + MaybeSend {}
+impl<F: Fn() -> Option<Value> + MaybeSend> AuthProvider for F {}
+
+#[derive(Default)]
+struct Listeners {
+    next: u64,
+    by_event: HashMap<String, Vec<(u64, Arc<dyn MessageHandler>)>>,
+    any: Vec<(u64, Arc<dyn EventHandler>)>,
+}
+
+/// State shared by the handles and the driver task.
+pub(crate) struct Shared {
+    conn: Mutex<Connection>,
+    listeners: Mutex<Listeners>,
+    waiters: Mutex<HashMap<AckId, oneshot::Sender<Result<AckReply, Error>>>>,
+    auth: Mutex<Option<Arc<dyn AuthProvider>>>,
+    wake: mpsc::UnboundedSender<Input>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking listener must not wedge the connection for everyone else.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.conn)
+    }
+
+    /// Asks the application for fresh CONNECT auth, right before a (re)connection.
+    pub(crate) fn refresh_auth(&self) {
+        let provider = lock(&self.auth).clone();
+        if let Some(p) = provider {
+            let auth = p();
+            self.conn().set_auth(auth);
+        }
+    }
+
+    /// Hands events to acks waiters and listeners. Called by the driver without any lock
+    /// held, so a listener may subscribe, emit or unsubscribe.
+    pub(crate) fn dispatch(&self, event: Event) {
+        if let Event::Ack { id, result } = event {
+            if let Some(tx) = lock(&self.waiters).remove(&id) {
+                let _ = tx.send(result);
+            }
+            return;
+        }
+        let (named, any) = {
+            let l = lock(&self.listeners);
+            let named: Vec<_> = match &event {
+                Event::Message(m) => l
+                    .by_event
+                    .get(&m.event)
+                    .map(|v| v.iter().map(|(_, h)| h.clone()).collect())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            (named, l.any.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>())
+        };
+        if let Event::Message(m) = &event {
+            for h in named {
+                h(m);
+            }
+        }
+        for h in any {
+            h(&event);
+        }
+    }
+
+    fn kick(&self) {
+        let _ = self.wake.unbounded_send(Input::Kick);
+    }
+}
+
+/// Stops the driver when the last [`Client`] clone is dropped.
+struct Lifetime {
+    wake: mpsc::UnboundedSender<Input>,
+}
+
+impl Drop for Lifetime {
+    fn drop(&mut self) {
+        let _ = self.wake.unbounded_send(Input::Shutdown);
+    }
+}
+
+/// A running connection. Cheap to clone; the connection closes when the last clone drops.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    _lifetime: Arc<Lifetime>,
+}
+
+impl Client {
+    /// Starts connecting in the background with the platform's driver (tokio natively, the
+    /// browser's event loop on wasm32). Natively this needs a running tokio runtime.
+    pub fn connect(config: Config) -> Client {
+        Self::start(config, None)
+    }
+
+    /// Like [`Client::connect`], with a callback that gives the CONNECT auth payload (e.g.
+    /// `{ "token": … }`) before every connection attempt, so tokens can be refreshed.
+    pub fn connect_with_auth(
+        config: Config,
+        auth: impl Fn() -> Option<Value> + MaybeSend + 'static,
+    ) -> Client {
+        Self::start(config, Some(Arc::new(auth)))
+    }
+
+    fn start(config: Config, auth: Option<Arc<dyn AuthProvider>>) -> Client {
+        let (tx, rx) = mpsc::unbounded();
+        let mut conn = Connection::new(config, driver::seed());
+        conn.connect(driver::now());
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            listeners: Mutex::default(),
+            waiters: Mutex::default(),
+            auth: Mutex::new(auth),
+            wake: tx.clone(),
+        });
+        driver::spawn(shared.clone(), rx, tx.clone());
+        Client { shared, _lifetime: Arc::new(Lifetime { wake: tx }) }
+    }
+
+    /// The connection status now.
+    pub fn status(&self) -> Status {
+        self.shared.conn().status()
+    }
+
+    /// Calls `handler` for every server event named `event`, until the returned guard drops.
+    pub fn on(
+        &self,
+        event: &str,
+        handler: impl Fn(&Message) + MaybeSend + 'static,
+    ) -> Subscription {
+        let mut l = lock(&self.shared.listeners);
+        l.next += 1;
+        let id = l.next;
+        l.by_event.entry(event.to_owned()).or_default().push((id, Arc::new(handler)));
+        Subscription { id, shared: Arc::downgrade(&self.shared) }
+    }
+
+    /// Calls `handler` for every [`Event`]: server events, status changes, RTT samples.
+    pub fn on_any(&self, handler: impl Fn(&Event) + MaybeSend + 'static) -> Subscription {
+        let mut l = lock(&self.shared.listeners);
+        l.next += 1;
+        let id = l.next;
+        l.any.push((id, Arc::new(handler)));
+        Subscription { id, shared: Arc::downgrade(&self.shared) }
+    }
+
+    /// Sends an event; while offline it is queued and sent on reconnection.
+    pub fn emit(&self, event: &str, args: Vec<Value>) -> Result<(), Error> {
+        let r = self.shared.conn().emit(driver::now(), event, args);
+        self.shared.kick();
+        r
+    }
+
+    /// Sends an event and waits for the server's answer, at most `timeout` (default:
+    /// `Config::ack_timeout`).
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<AckReply, Error>> + 'static {
+        let (tx, rx) = oneshot::channel();
+        let started = {
+            let mut conn = self.shared.conn();
+            conn.emit_with_ack(driver::now(), event, args, Vec::new(), timeout)
+                // Registered under the connection lock, so the answer cannot overtake it.
+                .map(|id| lock(&self.shared.waiters).insert(id, tx))
+        };
+        self.shared.kick();
+        async move {
+            started?;
+            rx.await.unwrap_or(Err(Error::Closed))
+        }
+    }
+
+    /// Answers a server event that asked for an acknowledgement.
+    pub fn ack(&self, ack_id: u64, args: Vec<Value>) {
+        self.shared.conn().ack(ack_id, args);
+        self.shared.kick();
+    }
+
+    /// Connects again after [`Client::disconnect`] or a refusal. No-op while connected.
+    pub fn reconnect(&self) {
+        self.shared.conn().connect(driver::now());
+        self.shared.kick();
+    }
+
+    /// Leaves the server; no automatic reconnection follows.
+    pub fn disconnect(&self) {
+        self.shared.conn().disconnect(driver::now());
+        self.shared.kick();
+    }
+
+    /// Waits until the status satisfies `pred`, or `timeout` passes. Useful in tests and
+    /// scripts; apps should subscribe with [`Client::on_any`] instead.
+    pub async fn wait_for(
+        &self,
+        pred: impl Fn(&Status) -> bool,
+        timeout: Duration,
+    ) -> Result<Status, Error> {
+        let deadline = driver::now() + timeout;
+        loop {
+            let s = self.status();
+            if pred(&s) {
+                return Ok(s);
+            }
+            if driver::now() >= deadline {
+                return Err(Error::Transport(format!("status is still {s:?}")));
+            }
+            driver::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// For drivers' tests: the instant the SDK considers now.
+    #[doc(hidden)]
+    pub fn now() -> Instant {
+        driver::now()
+    }
+}
+
+/// Unsubscribes its handler when dropped.
+#[must_use = "the handler is removed when the subscription is dropped"]
+pub struct Subscription {
+    id: u64,
+    shared: Weak<Shared>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let Some(shared) = self.shared.upgrade() else { return };
+        let mut l = lock(&shared.listeners);
+        l.any.retain(|(id, _)| *id != self.id);
+        for v in l.by_event.values_mut() {
+            v.retain(|(id, _)| *id != self.id);
+        }
+        l.by_event.retain(|_, v| !v.is_empty());
+    }
+}

@@ -1,0 +1,385 @@
+//! This module deals with Socket.IO v5 packets carried in Engine.IO messages:
+//! `<type>[<attachments>-][<namespace>,][<ack id>][<json>]`, followed, for BINARY_EVENT and
+//! BINARY_ACK, by one binary frame per attachment.
+//!
+//! Binary attachments stay where the protocol puts them: the JSON keeps its
+//! `{"_placeholder":true,"num":N}` markers and the bytes travel in [`Packet::attachments`],
+//! so nothing is copied to rebuild a tree. [`placeholder`] builds a marker for sending.
+//!
+//! Reference: <https://socket.io/docs/v4/socket-io-protocol/>.
+
+use serde_json::Value;
+
+use super::DecodeError;
+
+/// Upper bound on attachments per packet, so a hostile peer cannot make us buffer forever.
+pub const MAX_ATTACHMENTS: usize = 64;
+
+/// What a Socket.IO packet is for. Binary variants are implied by non-empty attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `0`: join a namespace (client) or accept the join (server).
+    Connect,
+    /// `1`: leave a namespace.
+    Disconnect,
+    /// `2` / `5`: an event `[name, ...args]`.
+    Event,
+    /// `3` / `6`: the answer to an event that asked for one.
+    Ack,
+    /// `4`: the server refused the namespace join.
+    ConnectError,
+}
+
+/// A Socket.IO packet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    /// What the packet is for.
+    pub kind: Kind,
+    /// The namespace, `/` by default.
+    pub nsp: String,
+    /// Acknowledgement id, for events that want an answer and for the answers.
+    pub id: Option<u64>,
+    /// The JSON body, with placeholders where attachments go.
+    pub data: Option<Value>,
+    /// Binary attachments, in placeholder order.
+    pub attachments: Vec<Vec<u8>>,
+}
+
+/// The marker that stands in the JSON for attachment `num`.
+pub fn placeholder(num: usize) -> Value {
+    serde_json::json!({ "_placeholder": true, "num": num })
+}
+
+impl Packet {
+    /// An event `[name, ...args]` on a namespace.
+    pub fn event(nsp: &str, name: &str, args: Vec<Value>, id: Option<u64>) -> Packet {
+        let mut arr = Vec::with_capacity(args.len() + 1);
+        arr.push(Value::String(name.to_owned()));
+        arr.extend(args);
+        Packet {
+            kind: Kind::Event,
+            nsp: nsp.to_owned(),
+            id,
+            data: Some(Value::Array(arr)),
+            attachments: Vec::new(),
+        }
+    }
+
+    /// Encodes the packet: the text of the Engine.IO message, then the attachments to send
+    /// as binary frames right after it.
+    pub fn encode(&self) -> (String, &[Vec<u8>]) {
+        use std::fmt::Write;
+        let binary = !self.attachments.is_empty();
+        let kind = match (self.kind, binary) {
+            (Kind::Connect, _) => '0',
+            (Kind::Disconnect, _) => '1',
+            (Kind::Event, false) => '2',
+            (Kind::Ack, false) => '3',
+            (Kind::ConnectError, _) => '4',
+            (Kind::Event, true) => '5',
+            (Kind::Ack, true) => '6',
+        };
+        let mut s = String::with_capacity(32);
+        s.push(kind);
+        if binary && matches!(self.kind, Kind::Event | Kind::Ack) {
+            let _ = write!(s, "{}-", self.attachments.len());
+        }
+        if self.nsp != "/" && !self.nsp.is_empty() {
+            s.push_str(&self.nsp);
+            s.push(',');
+        }
+        if let Some(id) = self.id {
+            let _ = write!(s, "{id}");
+        }
+        if let Some(data) = &self.data {
+            // Serialising a Value into a String cannot fail.
+            let _ = serde_json::to_writer(WriteAdapter(&mut s), data);
+        }
+        (s, &self.attachments)
+    }
+
+    /// For an event, its name.
+    pub fn event_name(&self) -> Option<&str> {
+        match (&self.kind, &self.data) {
+            (Kind::Event, Some(Value::Array(a))) => a.first().and_then(Value::as_str),
+            _ => None,
+        }
+    }
+}
+
+struct WriteAdapter<'a>(&'a mut String);
+
+impl std::io::Write for WriteAdapter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // serde_json only ever writes valid UTF-8 for a Value.
+        self.0.push_str(std::str::from_utf8(buf).map_err(std::io::Error::other)?);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reassembles binary packets from their text header and following binary frames.
+/// Holds at most one partial packet: the protocol sends attachments right after their header.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    pending: Option<(Packet, usize)>,
+}
+
+impl Decoder {
+    /// A decoder with nothing pending.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True while a binary packet still waits for attachments.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Forgets a partial packet, e.g. when the transport closed.
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+
+    /// Decodes the text of an Engine.IO message. Returns `None` when the packet waits for
+    /// binary attachments.
+    pub fn decode_text(&mut self, text: &str) -> Result<Option<Packet>, DecodeError> {
+        if let Some((_, n)) = &self.pending {
+            return Err(DecodeError::AttachmentsPending(*n));
+        }
+        let (packet, expected) = parse(text)?;
+        if expected == 0 {
+            Ok(Some(packet))
+        } else {
+            self.pending = Some((packet, expected));
+            Ok(None)
+        }
+    }
+
+    /// Feeds one binary frame. Returns the packet once its last attachment arrived.
+    pub fn decode_binary(&mut self, bytes: Vec<u8>) -> Result<Option<Packet>, DecodeError> {
+        let (mut packet, expected) = self.pending.take().ok_or(DecodeError::UnexpectedBinary)?;
+        packet.attachments.push(bytes);
+        if packet.attachments.len() == expected {
+            Ok(Some(packet))
+        } else {
+            self.pending = Some((packet, expected));
+            Ok(None)
+        }
+    }
+}
+
+fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
+    let bytes = text.as_bytes();
+    let first = *bytes.first().ok_or(DecodeError::Empty)?;
+    let (kind, binary) = match first {
+        b'0' => (Kind::Connect, false),
+        b'1' => (Kind::Disconnect, false),
+        b'2' => (Kind::Event, false),
+        b'3' => (Kind::Ack, false),
+        b'4' => (Kind::ConnectError, false),
+        b'5' => (Kind::Event, true),
+        b'6' => (Kind::Ack, true),
+        _ => {
+            let found = text.chars().next().unwrap_or('?');
+            return Err(DecodeError::UnknownType { layer: "socket.io", found });
+        }
+    };
+    let mut i = 1;
+    let mut expected = 0;
+    if binary {
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start || bytes.get(i) != Some(&b'-') {
+            return Err(DecodeError::Header("binary packet without attachment count"));
+        }
+        expected = text[start..i]
+            .parse::<usize>()
+            .map_err(|_| DecodeError::Header("attachment count out of range"))?;
+        if expected == 0 || expected > MAX_ATTACHMENTS {
+            return Err(DecodeError::Header("attachment count out of range"));
+        }
+        i += 1;
+    }
+    let mut nsp = "/";
+    if bytes.get(i) == Some(&b'/') {
+        let end = text[i..]
+            .find(',')
+            .map(|e| i + e)
+            // A namespace with no body runs to the end (e.g. `1/admin`).
+            .unwrap_or(bytes.len());
+        nsp = &text[i..end];
+        i = (end + 1).min(bytes.len());
+    }
+    let mut id = None;
+    let start = i;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i > start {
+        id = Some(text[start..i].parse::<u64>().map_err(|_| DecodeError::Header("ack id out of range"))?);
+    }
+    let body = &text[i..];
+    let data = if body.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str::<Value>(body).map_err(|e| DecodeError::Json {
+            what: "socket.io payload",
+            detail: e.to_string(),
+        })?)
+    };
+    check_shape(kind, &data, id)?;
+    Ok((Packet { kind, nsp: nsp.to_owned(), id, data, attachments: Vec::new() }, expected))
+}
+
+fn check_shape(kind: Kind, data: &Option<Value>, id: Option<u64>) -> Result<(), DecodeError> {
+    let bad = |detail: &str| DecodeError::Json { what: "socket.io payload", detail: detail.into() };
+    match (kind, data) {
+        (Kind::Connect, None | Some(Value::Object(_))) => Ok(()),
+        (Kind::Connect, _) => Err(bad("CONNECT payload must be an object")),
+        (Kind::Disconnect, _) => Ok(()),
+        (Kind::Event, Some(Value::Array(a))) if a.first().is_some_and(Value::is_string) => Ok(()),
+        (Kind::Event, _) => Err(bad("EVENT payload must be an array starting with the event name")),
+        (Kind::Ack, Some(Value::Array(_))) if id.is_some() => Ok(()),
+        (Kind::Ack, _) => Err(bad("ACK needs an id and an array payload")),
+        (Kind::ConnectError, Some(Value::Object(_) | Value::String(_))) => Ok(()),
+        (Kind::ConnectError, _) => Err(bad("CONNECT_ERROR payload must be an object")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn decode_one(s: &str) -> Packet {
+        Decoder::new().decode_text(s).unwrap().expect("complete packet")
+    }
+
+    // Vectors from the Socket.IO v5 protocol document.
+    #[test]
+    fn documented_vectors_decode() {
+        let p = decode_one("0");
+        assert_eq!((p.kind, p.nsp.as_str(), p.data), (Kind::Connect, "/", None));
+
+        let p = decode_one(r#"0/admin,{"token":"123"}"#);
+        assert_eq!(p.nsp, "/admin");
+        assert_eq!(p.data, Some(json!({"token":"123"})));
+
+        let p = decode_one(r#"0{"sid":"oSO0OpakMV_3jnilAAAA"}"#);
+        assert_eq!(p.data, Some(json!({"sid":"oSO0OpakMV_3jnilAAAA"})));
+
+        let p = decode_one(r#"4{"message":"Not authorized"}"#);
+        assert_eq!(p.kind, Kind::ConnectError);
+
+        let p = decode_one("1/admin,");
+        assert_eq!((p.kind, p.nsp.as_str()), (Kind::Disconnect, "/admin"));
+
+        let p = decode_one(r#"2["foo"]"#);
+        assert_eq!(p.event_name(), Some("foo"));
+
+        let p = decode_one(r#"2/admin,["bar"]"#);
+        assert_eq!((p.nsp.as_str(), p.event_name()), ("/admin", Some("bar")));
+
+        let p = decode_one(r#"212["foo"]"#);
+        assert_eq!(p.id, Some(12));
+
+        let p = decode_one(r#"3/admin,13["bar"]"#);
+        assert_eq!((p.kind, p.id, p.data), (Kind::Ack, Some(13), Some(json!(["bar"]))));
+    }
+
+    #[test]
+    fn documented_binary_vectors_reassemble() {
+        let mut d = Decoder::new();
+        let head = r#"51-["baz",{"_placeholder":true,"num":0}]"#;
+        assert_eq!(d.decode_text(head).unwrap(), None);
+        assert!(d.is_pending());
+        let p = d.decode_binary(vec![1, 2, 3, 4]).unwrap().unwrap();
+        assert_eq!(p.event_name(), Some("baz"));
+        assert_eq!(p.attachments, vec![vec![1, 2, 3, 4]]);
+        assert_eq!(p.data, Some(json!(["baz", placeholder(0)])));
+
+        let head = r#"61-/admin,15[{"_placeholder":true,"num":0}]"#;
+        assert_eq!(d.decode_text(head).unwrap(), None);
+        let p = d.decode_binary(vec![9]).unwrap().unwrap();
+        assert_eq!((p.kind, p.id, p.nsp.as_str()), (Kind::Ack, Some(15), "/admin"));
+    }
+
+    #[test]
+    fn encodes_like_the_reference_implementation() {
+        let p = Packet::event("/", "hello", vec![json!(1)], None);
+        assert_eq!(p.encode().0, r#"2["hello",1]"#);
+        let p = Packet::event("/admin", "hello", vec![], Some(456));
+        assert_eq!(p.encode().0, r#"2/admin,456["hello"]"#);
+        let mut p = Packet::event("/", "up", vec![placeholder(0)], Some(1));
+        p.attachments.push(vec![0xff]);
+        let (text, att) = p.encode();
+        assert_eq!(text, r#"51-1["up",{"_placeholder":true,"num":0}]"#);
+        assert_eq!(att, &[vec![0xff]]);
+    }
+
+    #[test]
+    fn malformed_packets_are_errors_not_panics() {
+        let cases = [
+            "", "7", "x", "2", "2{}", "2[1]", "3[\"a\"]", "0[]", "5[\"a\"]", "5-[\"a\"]",
+            "50-[\"a\"]", "5999-[\"a\"]", "2[\"a\"", "299999999999999999999999[\"a\"]", "4",
+        ];
+        for c in cases {
+            assert!(Decoder::new().decode_text(c).is_err(), "{c:?} should be rejected");
+        }
+        let mut d = Decoder::new();
+        assert_eq!(d.decode_binary(vec![1]), Err(DecodeError::UnexpectedBinary));
+        d.decode_text(r#"52-["a",{"_placeholder":true,"num":0}]"#).unwrap();
+        assert_eq!(d.decode_text(r#"2["b"]"#), Err(DecodeError::AttachmentsPending(2)));
+        d.reset();
+        assert!(!d.is_pending());
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "\\PC{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn events_round_trip(
+            nsp in prop_oneof![Just("/".to_string()), "/[a-z]{1,8}"],
+            name in "[a-z:._-]{1,16}",
+            args in prop::collection::vec(arb_json(), 0..4),
+            id in proptest::option::of(0u64..u64::MAX),
+            attachments in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 0..3),
+        ) {
+            let mut p = Packet::event(&nsp, &name, args, id);
+            p.attachments = attachments.clone();
+            let (text, att) = p.encode();
+            let mut d = Decoder::new();
+            let mut out = d.decode_text(&text).unwrap();
+            for a in att {
+                prop_assert!(out.is_none());
+                out = d.decode_binary(a.clone()).unwrap();
+            }
+            prop_assert_eq!(out.unwrap(), p);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,40}") {
+            let _ = Decoder::new().decode_text(&s);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! This module deals with everything a user can tune, with socket.io-client's defaults.
+
+use std::time::Duration;
+
+use crate::backoff::BackoffConfig;
+
+/// How a [`Connection`](crate::Connection) behaves. `Config::new(url)` gives the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Server base URL: `http(s)://host:port` or `ws(s)://host:port`.
+    pub url: String,
+    /// Engine.IO path on the server.
+    pub path: String,
+    /// Socket.IO namespace to join.
+    pub namespace: String,
+    /// Reconnect automatically after a lost connection.
+    pub reconnection: bool,
+    /// Give up after this many failed attempts in a row; `None` never gives up.
+    pub reconnection_attempts: Option<u32>,
+    /// Delay policy between attempts.
+    pub backoff: BackoffConfig,
+    /// Opening the transport and joining the namespace must finish within this.
+    pub connect_timeout: Duration,
+    /// Default deadline of `emit_with_ack`.
+    pub ack_timeout: Duration,
+    /// Emits kept while offline; beyond this `emit` fails with `BufferFull`.
+    pub send_buffer: usize,
+    /// Every so often a `ping` emit with ack measures RTT; `None` disables it.
+    pub health_interval: Option<Duration>,
+    /// A health ping unanswered this long marks the link dead and forces a reconnect.
+    pub health_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for a server at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Config {
+            url: url.into(),
+            path: "/socket.io/".into(),
+            namespace: "/".into(),
+            reconnection: true,
+            reconnection_attempts: None,
+            backoff: BackoffConfig::default(),
+            connect_timeout: Duration::from_secs(20),
+            ack_timeout: Duration::from_secs(10),
+            send_buffer: 1000,
+            health_interval: Some(Duration::from_secs(30)),
+            health_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The WebSocket URL of the Engine.IO endpoint.
+    pub fn websocket_url(&self) -> String {
+        let base = self.url.trim_end_matches('/');
+        let base = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base.to_owned()
+        };
+        let path = self.path.trim_matches('/');
+        format!("{base}/{path}/?EIO=4&transport=websocket")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websocket_url_maps_schemes() {
+        assert_eq!(
+            Config::new("http://127.0.0.1:3000").websocket_url(),
+            "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
+        );
+        assert_eq!(
+            Config::new("https://pulse.example/").websocket_url(),
+            "wss://pulse.example/socket.io/?EIO=4&transport=websocket"
+        );
+        let mut c = Config::new("ws://h:1");
+        c.path = "custom".into();
+        assert_eq!(c.websocket_url(), "ws://h:1/custom/?EIO=4&transport=websocket");
+    }
+}

@@ -1,0 +1,777 @@
+//! This module deals with one logical Socket.IO connection over its whole life: transport
+//! opening, the Engine.IO handshake, the namespace join, the heartbeat, acks with deadlines,
+//! the offline send buffer, health pings and reconnection. It is a pure state machine.
+//!
+//! # Driving it
+//! Inputs are `connect`, `disconnect`, `emit*`, `ack` and the `handle_*` methods; each takes
+//! `now`. After any input, a driver drains, in this order:
+//! 1. [`Connection::poll_transmit`]: frames to send on the current transport;
+//! 2. [`Connection::poll_io`]: close it or open a new one;
+//! 3. [`Connection::poll_event`]: what happened, for the application;
+//!
+//! then sleeps until [`Connection::poll_timeout`] or the next input, and calls
+//! [`Connection::handle_timeout`] when the deadline passes. Extra `handle_timeout` calls are
+//! harmless.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::backoff::Backoff;
+use crate::codec::sio::{self, Kind};
+use crate::codec::{eio, Frame};
+use crate::config::Config;
+use crate::error::{ConnectError, Error};
+use crate::time::Instant;
+use crate::timer::{Timer, TimerTable};
+
+/// Identifies an `emit_with_ack` call; its answer comes back as [`Event::Ack`] with this id.
+pub type AckId = u64;
+
+/// What the driver must do with the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Io {
+    /// Open a WebSocket to this URL; report with `handle_transport_open` or
+    /// `handle_transport_closed`. Any previous socket is already closed.
+    Open {
+        /// The WebSocket URL.
+        url: String,
+    },
+    /// Close the current socket and drop whatever it still delivers.
+    Close,
+}
+
+/// The connection as an application shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// The first connection is being made.
+    Connecting,
+    /// Joined and healthy.
+    Live,
+    /// Lost; attempt `attempt` runs now (`retry_at: None`) or starts at `retry_at`.
+    Reconnecting {
+        /// 1-based attempt number.
+        attempt: u32,
+        /// When the attempt starts, if it is waiting.
+        retry_at: Option<Instant>,
+    },
+    /// Not connected and not trying: never started, disconnected, refused or given up.
+    Offline,
+}
+
+/// Why a live connection ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DisconnectReason {
+    /// `disconnect()` was called. No reconnection.
+    Client,
+    /// The server disconnected this socket. No reconnection.
+    Server,
+    /// The transport closed or failed.
+    Transport(String),
+    /// No server ping within pingInterval + pingTimeout (e.g. after the device slept).
+    PingTimeout,
+    /// The application health ping went unanswered.
+    HealthCheck,
+    /// The server sent something that is not valid Socket.IO.
+    Decode(String),
+}
+
+impl DisconnectReason {
+    /// Whether the connection machine will try again by itself.
+    pub fn reconnects(&self) -> bool {
+        !matches!(self, DisconnectReason::Client | DisconnectReason::Server)
+    }
+}
+
+/// An event from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Event name, e.g. `stats:updated`.
+    pub event: String,
+    /// The arguments after the name.
+    pub args: Vec<Value>,
+    /// Binary attachments referenced by placeholders in `args`.
+    pub attachments: Vec<Vec<u8>>,
+    /// Set when the server wants an answer: pass it to [`Connection::ack`].
+    pub ack_id: Option<u64>,
+}
+
+/// The server's answer to an `emit_with_ack`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckReply {
+    /// The answer's arguments.
+    pub args: Vec<Value>,
+    /// Binary attachments referenced by placeholders in `args`.
+    pub attachments: Vec<Vec<u8>>,
+}
+
+/// What happened, for the application, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The status changed.
+    Status(Status),
+    /// The namespace was joined. `attempts` is how many reconnection attempts it took (0 on
+    /// the first connection).
+    Connected {
+        /// Socket.IO session id.
+        sid: String,
+        /// Reconnection attempts this took.
+        attempts: u32,
+    },
+    /// A live connection ended.
+    Disconnected {
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// Connecting failed (transport error, timeout); a retry may follow.
+    ConnectFailed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server refused the namespace join. No reconnection follows.
+    Rejected(ConnectError),
+    /// A reconnection attempt is scheduled.
+    ReconnectScheduled {
+        /// 1-based attempt number.
+        attempt: u32,
+        /// Wait before it starts.
+        delay: Duration,
+    },
+    /// `reconnection_attempts` were used up; the connection is offline.
+    ReconnectFailed,
+    /// A server event.
+    Message(Message),
+    /// The answer to `emit_with_ack` number `id`.
+    Ack {
+        /// The id `emit_with_ack` returned.
+        id: AckId,
+        /// The answer, or why there is none.
+        result: Result<AckReply, Error>,
+    },
+    /// A health ping came back.
+    Rtt(Duration),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not started, or stopped for good (client, server, rejection, attempts exhausted).
+    Stopped,
+    /// Transport requested, waiting for it to open.
+    Opening,
+    /// Transport open, waiting for the Engine.IO OPEN packet.
+    Handshake,
+    /// CONNECT sent, waiting for the server's CONNECT.
+    Joining,
+    /// Joined.
+    Live,
+    /// Waiting for the reconnection timer.
+    Waiting,
+}
+
+/// One Socket.IO client connection as a deterministic state machine. See the module docs.
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    state: State,
+    backoff: Backoff,
+    timers: TimerTable,
+    decoder: sio::Decoder,
+    auth: Option<Value>,
+    handshake: Option<eio::Handshake>,
+    /// Packets waiting for a live connection.
+    buffer: VecDeque<sio::Packet>,
+    acks: Acks,
+    /// The health ping in flight: its ack id and when it was sent.
+    health: Option<(AckId, Instant)>,
+    io: VecDeque<Io>,
+    transmit: VecDeque<Frame>,
+    events: VecDeque<Event>,
+    last_status: Status,
+}
+
+impl Connection {
+    /// A stopped connection; call [`Connection::connect`] to start. `seed` drives the backoff
+    /// jitter: drivers pass entropy, tests a constant.
+    pub fn new(config: Config, seed: u64) -> Self {
+        Connection {
+            backoff: Backoff::new(config.backoff, seed),
+            config,
+            state: State::Stopped,
+            timers: TimerTable::default(),
+            decoder: sio::Decoder::new(),
+            auth: None,
+            handshake: None,
+            buffer: VecDeque::new(),
+            acks: Acks::default(),
+            health: None,
+            io: VecDeque::new(),
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            last_status: Status::Offline,
+        }
+    }
+
+    // ----- getters -----
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The status now; every change is also reported as [`Event::Status`].
+    pub fn status(&self) -> Status {
+        match self.state {
+            State::Stopped => Status::Offline,
+            State::Live => Status::Live,
+            State::Waiting => Status::Reconnecting {
+                attempt: self.backoff.attempts(),
+                retry_at: self.timers.get(Timer::Reconnect),
+            },
+            State::Opening | State::Handshake | State::Joining => {
+                if self.backoff.attempts() == 0 {
+                    Status::Connecting
+                } else {
+                    Status::Reconnecting { attempt: self.backoff.attempts(), retry_at: None }
+                }
+            }
+        }
+    }
+
+    /// True while joined.
+    pub fn is_live(&self) -> bool {
+        self.state == State::Live
+    }
+
+    /// Emits queued for the next connection.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// The server's Engine.IO handshake of the current transport, if any.
+    pub fn handshake(&self) -> Option<&eio::Handshake> {
+        self.handshake.as_ref()
+    }
+
+    // ----- inputs from the application -----
+
+    /// The CONNECT auth payload for the next (re)connection, e.g. `{ "token": … }`. Drivers
+    /// refresh it from the application right before acting on [`Io::Open`].
+    pub fn set_auth(&mut self, auth: Option<Value>) {
+        self.auth = auth;
+    }
+
+    /// Starts connecting, unless already connected or trying. Resets the attempt count.
+    pub fn connect(&mut self, now: Instant) {
+        if self.state == State::Stopped || self.state == State::Waiting {
+            self.backoff.reset();
+            self.timers.stop(Timer::Reconnect);
+            self.open_transport(now);
+        }
+        self.sync_status();
+    }
+
+    /// Leaves the namespace and closes the transport; no reconnection follows. Pending acks
+    /// and buffered emits fail with [`Error::Closed`].
+    pub fn disconnect(&mut self, _now: Instant) {
+        if self.state == State::Live {
+            let pkt = sio::Packet {
+                kind: Kind::Disconnect,
+                nsp: self.config.namespace.clone(),
+                id: None,
+                data: None,
+                attachments: Vec::new(),
+            };
+            self.send_packet(&pkt);
+            self.events.push_back(Event::Disconnected { reason: DisconnectReason::Client });
+        }
+        if self.transport_active() {
+            self.io.push_back(Io::Close);
+        }
+        self.stop();
+        self.fail_all(Error::Closed);
+        self.sync_status();
+    }
+
+    /// Sends an event, or queues it while offline.
+    pub fn emit(&mut self, now: Instant, event: &str, args: Vec<Value>) -> Result<(), Error> {
+        self.emit_packet(now, sio::Packet::event(&self.config.namespace, event, args, None))
+    }
+
+    /// Sends an event with binary attachments (referenced from `args` by
+    /// [`sio::placeholder`]).
+    pub fn emit_binary(
+        &mut self,
+        now: Instant,
+        event: &str,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let mut p = sio::Packet::event(&self.config.namespace, event, args, None);
+        p.attachments = attachments;
+        self.emit_packet(now, p)
+    }
+
+    /// Sends an event that asks for an answer, within `timeout` (default:
+    /// `config.ack_timeout`). The answer arrives as [`Event::Ack`] with the returned id.
+    pub fn emit_with_ack(
+        &mut self,
+        now: Instant,
+        event: &str,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<AckId, Error> {
+        let id = self.acks.next_id();
+        let mut p = sio::Packet::event(&self.config.namespace, event, args, Some(id));
+        p.attachments = attachments;
+        self.emit_packet(now, p)?;
+        self.acks.insert(id, now + timeout.unwrap_or(self.config.ack_timeout));
+        Ok(id)
+    }
+
+    /// Answers a server event that carried `ack_id`. Dropped if the connection is not live:
+    /// the server forgot the id with the old session.
+    pub fn ack(&mut self, ack_id: u64, args: Vec<Value>) {
+        if self.state == State::Live {
+            let pkt = sio::Packet {
+                kind: Kind::Ack,
+                nsp: self.config.namespace.clone(),
+                id: Some(ack_id),
+                data: Some(Value::Array(args)),
+                attachments: Vec::new(),
+            };
+            self.send_packet(&pkt);
+        }
+    }
+
+    // ----- inputs from the driver -----
+
+    /// The transport requested by [`Io::Open`] is open.
+    pub fn handle_transport_open(&mut self, _now: Instant) {
+        // The connect deadline keeps covering the wait for the handshake.
+        if self.state == State::Opening {
+            self.state = State::Handshake;
+        }
+        self.sync_status();
+    }
+
+    /// The transport closed or failed to open. `reason` is for people.
+    pub fn handle_transport_closed(&mut self, now: Instant, reason: String) {
+        if self.transport_active() {
+            self.lost(now, DisconnectReason::Transport(reason));
+        }
+        self.sync_status();
+    }
+
+    /// A frame arrived on the transport.
+    pub fn handle_frame(&mut self, now: Instant, frame: Frame) {
+        if !self.transport_active() || self.state == State::Opening {
+            return;
+        }
+        // A frame that arrives after the heartbeat expired (a laptop waking up) belongs to
+        // a session the server has already dropped.
+        if self.timers.is_due(Timer::Heartbeat, now) {
+            self.lost(now, DisconnectReason::PingTimeout);
+        } else if let Err(e) = self.on_frame(now, frame) {
+            self.lost(now, DisconnectReason::Decode(e.to_string()));
+        }
+        self.sync_status();
+    }
+
+    /// Time passed; fires every deadline due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timers.is_due(Timer::Heartbeat, now) && self.transport_active() {
+            self.lost(now, DisconnectReason::PingTimeout);
+        }
+        if self.timers.is_due(Timer::Connect, now) {
+            self.timers.stop(Timer::Connect);
+            if matches!(self.state, State::Opening | State::Handshake | State::Joining) {
+                self.close_transport();
+                self.connect_failed(now, "connection timed out".into());
+            }
+        }
+        if self.timers.is_due(Timer::Reconnect, now) {
+            self.timers.stop(Timer::Reconnect);
+            if self.state == State::Waiting {
+                self.open_transport(now);
+            }
+        }
+        if self.health.is_some_and(|(_, sent)| now >= sent + self.config.health_timeout) {
+            self.health = None;
+            if self.state == State::Live {
+                self.lost(now, DisconnectReason::HealthCheck);
+            }
+        }
+        if self.timers.is_due(Timer::HealthPing, now) {
+            self.timers.stop(Timer::HealthPing);
+            self.send_health_ping(now);
+        }
+        while let Some(id) = self.acks.pop_expired(now) {
+            self.buffer.retain(|p| p.id != Some(id));
+            self.events.push_back(Event::Ack { id, result: Err(Error::AckTimeout) });
+        }
+        self.sync_status();
+    }
+
+    // ----- outputs -----
+
+    /// The next transport action.
+    pub fn poll_io(&mut self) -> Option<Io> {
+        self.io.pop_front()
+    }
+
+    /// The next frame to send on the open transport.
+    pub fn poll_transmit(&mut self) -> Option<Frame> {
+        self.transmit.pop_front()
+    }
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next. Changes after any input.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.timers.next(), self.acks.next_deadline(), self.health_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- internals -----
+
+    fn transport_active(&self) -> bool {
+        matches!(self.state, State::Opening | State::Handshake | State::Joining | State::Live)
+    }
+
+    fn health_deadline(&self) -> Option<Instant> {
+        self.health.map(|(_, sent)| sent + self.config.health_timeout)
+    }
+
+    fn open_transport(&mut self, now: Instant) {
+        self.state = State::Opening;
+        self.decoder.reset();
+        self.handshake = None;
+        self.timers.set(Timer::Connect, now + self.config.connect_timeout);
+        self.io.push_back(Io::Open { url: self.config.websocket_url() });
+    }
+
+    fn stop(&mut self) {
+        self.state = State::Stopped;
+        self.timers = TimerTable::default();
+        self.health = None;
+        self.decoder.reset();
+    }
+
+    /// The transport or link died: report, then retry if allowed.
+    fn lost(&mut self, now: Instant, reason: DisconnectReason) {
+        self.close_transport();
+        self.timers.stop(Timer::Heartbeat);
+        self.timers.stop(Timer::HealthPing);
+        self.health = None;
+        self.decoder.reset();
+        if self.state == State::Live {
+            self.events.push_back(Event::Disconnected { reason });
+            self.schedule_reconnect(now);
+        } else {
+            let why = match reason {
+                DisconnectReason::Transport(s) | DisconnectReason::Decode(s) => s,
+                other => format!("{other:?}"),
+            };
+            self.connect_failed(now, why);
+        }
+    }
+
+    /// Asks the driver to close the socket; frames not yet sent on it are dropped with it.
+    fn close_transport(&mut self) {
+        self.transmit.clear();
+        self.io.push_back(Io::Close);
+    }
+
+    fn connect_failed(&mut self, now: Instant, reason: String) {
+        self.timers.stop(Timer::Connect);
+        self.timers.stop(Timer::Heartbeat);
+        self.events.push_back(Event::ConnectFailed { reason });
+        self.schedule_reconnect(now);
+    }
+
+    fn schedule_reconnect(&mut self, now: Instant) {
+        let exhausted = self
+            .config
+            .reconnection_attempts
+            .is_some_and(|max| self.backoff.attempts() >= max);
+        if !self.config.reconnection || exhausted {
+            if exhausted {
+                self.events.push_back(Event::ReconnectFailed);
+            }
+            self.stop();
+            return;
+        }
+        let delay = self.backoff.next_delay();
+        self.state = State::Waiting;
+        self.timers.stop(Timer::Connect);
+        self.timers.set(Timer::Reconnect, now + delay);
+        self.events
+            .push_back(Event::ReconnectScheduled { attempt: self.backoff.attempts(), delay });
+    }
+
+    fn on_frame(&mut self, now: Instant, frame: Frame) -> Result<(), Error> {
+        match eio::Packet::decode(frame)? {
+            eio::Packet::Open(h) if self.state == State::Handshake => {
+                self.timers.set(Timer::Heartbeat, now + heartbeat_window(&h));
+                self.handshake = Some(h);
+                self.state = State::Joining;
+                let pkt = sio::Packet {
+                    kind: Kind::Connect,
+                    nsp: self.config.namespace.clone(),
+                    id: None,
+                    data: self.auth.clone(),
+                    attachments: Vec::new(),
+                };
+                self.send_packet(&pkt);
+            }
+            eio::Packet::Open(_) => {}
+            eio::Packet::Ping(data) => {
+                if let Some(h) = &self.handshake {
+                    self.timers.set(Timer::Heartbeat, now + heartbeat_window(h));
+                }
+                self.transmit.push_back(eio::Packet::Pong(data).encode());
+            }
+            eio::Packet::Close => self.lost(now, DisconnectReason::Transport("server closed the session".into())),
+            eio::Packet::Pong(_) | eio::Packet::Upgrade | eio::Packet::Noop => {}
+            eio::Packet::Message(text) => {
+                if let Some(p) = self.decoder.decode_text(&text)? {
+                    self.on_packet(now, p);
+                }
+            }
+            eio::Packet::Binary(bytes) => {
+                if let Some(p) = self.decoder.decode_binary(bytes)? {
+                    self.on_packet(now, p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_packet(&mut self, now: Instant, p: sio::Packet) {
+        if p.nsp != self.config.namespace {
+            return;
+        }
+        match p.kind {
+            Kind::Connect if self.state == State::Joining => {
+                let sid = p
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("sid"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let attempts = self.backoff.attempts();
+                self.backoff.reset();
+                self.state = State::Live;
+                self.timers.stop(Timer::Connect);
+                self.events.push_back(Event::Connected { sid, attempts });
+                self.flush_buffer();
+                self.schedule_health_ping(now);
+            }
+            Kind::Connect => {}
+            Kind::ConnectError => {
+                let (message, data) = match p.data {
+                    Some(Value::String(s)) => (s, None),
+                    Some(Value::Object(mut m)) => {
+                        let message = match m.remove("message") {
+                            Some(Value::String(s)) => s,
+                            _ => "connection refused".to_owned(),
+                        };
+                        (message, m.remove("data"))
+                    }
+                    _ => ("connection refused".to_owned(), None),
+                };
+                let err = ConnectError { message, data };
+                self.close_transport();
+                self.stop();
+                self.events.push_back(Event::Rejected(err.clone()));
+                self.fail_all(Error::Rejected(err));
+            }
+            Kind::Disconnect => {
+                self.close_transport();
+                let was_live = self.state == State::Live;
+                self.stop();
+                if was_live {
+                    self.events.push_back(Event::Disconnected { reason: DisconnectReason::Server });
+                }
+                self.fail_all(Error::Closed);
+            }
+            Kind::Event => {
+                let Some(Value::Array(mut items)) = p.data else { return };
+                let event = match items.first() {
+                    Some(Value::String(_)) => match items.remove(0) {
+                        Value::String(s) => s,
+                        _ => return,
+                    },
+                    _ => return,
+                };
+                self.events.push_back(Event::Message(Message {
+                    event,
+                    args: items,
+                    attachments: p.attachments,
+                    ack_id: p.id,
+                }));
+            }
+            Kind::Ack => {
+                let Some(id) = p.id else { return };
+                if let Some((_, sent)) = self.health.filter(|(h, _)| *h == id) {
+                    self.health = None;
+                    self.events.push_back(Event::Rtt(now.saturating_duration_since(sent)));
+                    self.schedule_health_ping(now);
+                    return;
+                }
+                if !self.acks.remove(id) {
+                    return; // a late answer after its timeout
+                }
+                let args = match p.data {
+                    Some(Value::Array(a)) => a,
+                    _ => Vec::new(),
+                };
+                let reply = AckReply { args, attachments: p.attachments };
+                self.events.push_back(Event::Ack { id, result: Ok(reply) });
+            }
+        }
+    }
+
+    fn emit_packet(&mut self, now: Instant, p: sio::Packet) -> Result<(), Error> {
+        // Sending on a connection whose heartbeat expired would write into a dead socket.
+        if self.state == State::Live && self.timers.is_due(Timer::Heartbeat, now) {
+            self.lost(now, DisconnectReason::PingTimeout);
+            self.sync_status();
+        }
+        let max = self.handshake.as_ref().map_or(1_000_000, |h| h.max_payload) as usize;
+        let size = p.encode().0.len() + 1;
+        if size > max {
+            return Err(Error::PayloadTooLarge { size, max });
+        }
+        if self.state == State::Live {
+            self.send_packet(&p);
+            return Ok(());
+        }
+        if self.buffer.len() >= self.config.send_buffer {
+            return Err(Error::BufferFull { capacity: self.config.send_buffer });
+        }
+        self.buffer.push_back(p);
+        Ok(())
+    }
+
+    fn send_packet(&mut self, p: &sio::Packet) {
+        let (text, attachments) = p.encode();
+        self.transmit.push_back(eio::Packet::Message(text).encode());
+        for a in attachments {
+            self.transmit.push_back(Frame::Binary(a.clone()));
+        }
+    }
+
+    fn flush_buffer(&mut self) {
+        while let Some(p) = self.buffer.pop_front() {
+            self.send_packet(&p);
+        }
+    }
+
+    fn schedule_health_ping(&mut self, now: Instant) {
+        if let Some(every) = self.config.health_interval {
+            self.timers.set(Timer::HealthPing, now + every);
+        }
+    }
+
+    fn send_health_ping(&mut self, now: Instant) {
+        if self.state != State::Live || self.health.is_some() {
+            return;
+        }
+        let id = self.acks.next_id();
+        let pkt = sio::Packet::event(&self.config.namespace, pulse_protocol::events::PING, vec![], Some(id));
+        self.send_packet(&pkt);
+        // Tracked by `health` alone: its timeout is a dead link, not an app-visible ack.
+        self.health = Some((id, now));
+    }
+
+    fn fail_all(&mut self, err: Error) {
+        self.buffer.clear();
+        for id in self.acks.drain() {
+            self.events.push_back(Event::Ack { id, result: Err(err.clone()) });
+        }
+        self.health = None;
+    }
+
+    fn sync_status(&mut self) {
+        let now = self.status();
+        if now != self.last_status {
+            self.last_status = now.clone();
+            self.events.push_back(Event::Status(now));
+        }
+    }
+}
+
+fn heartbeat_window(h: &eio::Handshake) -> Duration {
+    Duration::from_millis(h.ping_interval.saturating_add(h.ping_timeout))
+}
+
+/// Pending acknowledgements and their deadlines; the heap gives the earliest in O(log n),
+/// entries of answered acks are skipped lazily.
+#[derive(Debug, Default)]
+struct Acks {
+    next: AckId,
+    pending: HashMap<AckId, Instant>,
+    heap: BinaryHeap<Reverse<(Instant, AckId)>>,
+}
+
+impl Acks {
+    fn next_id(&mut self) -> AckId {
+        let id = self.next;
+        self.next = self.next.wrapping_add(1);
+        id
+    }
+
+    fn insert(&mut self, id: AckId, deadline: Instant) {
+        self.pending.insert(id, deadline);
+        self.heap.push(Reverse((deadline, id)));
+    }
+
+    fn remove(&mut self, id: AckId) -> bool {
+        let found = self.pending.remove(&id).is_some();
+        self.prune();
+        found
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    fn pop_expired(&mut self, now: Instant) -> Option<AckId> {
+        self.prune();
+        let Reverse((at, id)) = *self.heap.peek()?;
+        if at > now {
+            return None;
+        }
+        self.heap.pop();
+        self.pending.remove(&id);
+        self.prune();
+        Some(id)
+    }
+
+    fn drain(&mut self) -> Vec<AckId> {
+        self.heap.clear();
+        let mut ids: Vec<AckId> = self.pending.drain().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Drops heap entries whose ack was answered, so `peek` is always live.
+    fn prune(&mut self) {
+        while let Some(Reverse((at, id))) = self.heap.peek() {
+            if self.pending.get(id) == Some(at) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! This module deals with IO: the only place that touches sockets, timers, the clock or
+//! entropy. One generic loop drives the [`Connection`](crate::Connection) machine; a
+//! [`Runtime`] per platform opens WebSockets and sleeps (`native` on tokio, `browser` on the
+//! browser's WebSocket and timers).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_channel::mpsc;
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+
+use crate::client::{MaybeSend, Shared};
+use crate::codec::Frame;
+use crate::connection::Io;
+use crate::time::Instant;
+
+#[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+
+#[cfg(target_arch = "wasm32")]
+use browser as platform;
+#[cfg(not(target_arch = "wasm32"))]
+use native as platform;
+
+/// What wakes the driver loop.
+pub(crate) enum Input {
+    /// Something happened on socket number `gen`; events of older sockets are dropped.
+    Transport { gen: u64, event: TransportEvent },
+    /// The application called the machine; drain its outputs.
+    Kick,
+    /// The last client handle is gone.
+    Shutdown,
+}
+
+/// What a socket reports.
+pub(crate) enum TransportEvent {
+    Open,
+    Frame(Frame),
+    Closed(String),
+}
+
+/// An open (or opening) WebSocket.
+pub(crate) trait Socket {
+    fn send(&mut self, frame: Frame);
+    fn close(&mut self);
+}
+
+/// How a platform opens sockets and sleeps.
+pub(crate) trait Runtime: 'static {
+    type Socket: Socket + MaybeSend;
+    /// Starts opening `url`; reports through `tx` tagged with `gen`.
+    fn open(&self, url: &str, gen: u64, tx: mpsc::UnboundedSender<Input>) -> Self::Socket;
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + MaybeSend;
+}
+
+pub(crate) fn now() -> Instant {
+    Instant::now()
+}
+
+pub(crate) use platform::{seed, sleep, spawn};
+
+/// Runs the machine until shutdown: drain outputs, then wait for an input or the deadline.
+pub(crate) async fn run<R: Runtime>(
+    rt: R,
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Input>,
+    tx: mpsc::UnboundedSender<Input>,
+) {
+    let mut gen = 0u64;
+    let mut socket: Option<R::Socket> = None;
+    let mut frames = Vec::new();
+    let mut ios = Vec::new();
+    let mut events = Vec::new();
+    loop {
+        let wake = {
+            let mut c = shared.conn();
+            frames.extend(std::iter::from_fn(|| c.poll_transmit()));
+            ios.extend(std::iter::from_fn(|| c.poll_io()));
+            events.extend(std::iter::from_fn(|| c.poll_event()));
+            c.poll_timeout()
+        };
+        if let Some(s) = socket.as_mut() {
+            for f in frames.drain(..) {
+                s.send(f);
+            }
+        }
+        frames.clear();
+        for io in ios.drain(..) {
+            if let Some(mut s) = socket.take() {
+                s.close();
+            }
+            gen += 1;
+            if let Io::Open { url } = io {
+                shared.refresh_auth();
+                socket = Some(rt.open(&url, gen, tx.clone()));
+            }
+        }
+        for e in events.drain(..) {
+            shared.dispatch(e);
+        }
+        let input = match wake {
+            Some(at) => {
+                let d = at.saturating_duration_since(now());
+                match select(rx.next(), std::pin::pin!(rt.sleep(d))).await {
+                    Either::Left((input, _)) => input,
+                    Either::Right(_) => {
+                        shared.conn().handle_timeout(now());
+                        continue;
+                    }
+                }
+            }
+            None => rx.next().await,
+        };
+        match input {
+            Some(Input::Transport { gen: g, event }) if g == gen => {
+                let mut c = shared.conn();
+                match event {
+                    TransportEvent::Open => c.handle_transport_open(now()),
+                    TransportEvent::Frame(f) => c.handle_frame(now(), f),
+                    TransportEvent::Closed(reason) => {
+                        socket = None;
+                        c.handle_transport_closed(now(), reason);
+                    }
+                }
+            }
+            Some(Input::Transport { .. }) | Some(Input::Kick) => {}
+            Some(Input::Shutdown) | None => {
+                if let Some(mut s) = socket.take() {
+                    s.close();
+                }
+                return;
+            }
+        }
+        // Deadlines can pass while we wait for input; fire them now rather than next round.
+        shared.conn().handle_timeout(now());
+    }
+}

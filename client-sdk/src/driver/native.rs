@@ -1,0 +1,115 @@
+//! This module deals with the native runtime: tokio tasks, tokio-tungstenite WebSockets and
+//! tokio timers. Used by tests, benchmarks and load generators.
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc as tmpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use super::{Input, Runtime, Socket, TransportEvent};
+use crate::client::Shared;
+use crate::codec::Frame;
+
+pub(crate) struct Native;
+
+pub(crate) struct NativeSocket {
+    out: Option<tmpsc::UnboundedSender<Frame>>,
+}
+
+impl Socket for NativeSocket {
+    fn send(&mut self, frame: Frame) {
+        if let Some(out) = &self.out {
+            let _ = out.send(frame);
+        }
+    }
+
+    fn close(&mut self) {
+        // The socket task sends a close frame and exits once its queue is closed.
+        self.out = None;
+    }
+}
+
+impl Runtime for Native {
+    type Socket = NativeSocket;
+
+    fn open(&self, url: &str, gen: u64, tx: UnboundedSender<Input>) -> NativeSocket {
+        let (out_tx, out_rx) = tmpsc::unbounded_channel();
+        tokio::spawn(socket_task(url.to_owned(), gen, tx, out_rx));
+        NativeSocket { out: Some(out_tx) }
+    }
+
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(d)
+    }
+}
+
+async fn socket_task(
+    url: String,
+    gen: u64,
+    tx: UnboundedSender<Input>,
+    mut out: tmpsc::UnboundedReceiver<Frame>,
+) {
+    let report = |event| {
+        let _ = tx.unbounded_send(Input::Transport { gen, event });
+    };
+    let ws = match tokio_tungstenite::connect_async(url.as_str()).await {
+        Ok((ws, _)) => ws,
+        Err(e) => return report(TransportEvent::Closed(e.to_string())),
+    };
+    report(TransportEvent::Open);
+    let (mut sink, mut stream) = ws.split();
+    loop {
+        tokio::select! {
+            frame = out.recv() => match frame {
+                Some(Frame::Text(t)) => {
+                    if let Err(e) = sink.send(WsMessage::text(t)).await {
+                        return report(TransportEvent::Closed(e.to_string()));
+                    }
+                }
+                Some(Frame::Binary(b)) => {
+                    if let Err(e) = sink.send(WsMessage::binary(b)).await {
+                        return report(TransportEvent::Closed(e.to_string()));
+                    }
+                }
+                None => {
+                    let _ = sink.close().await;
+                    return;
+                }
+            },
+            msg = stream.next() => match msg {
+                Some(Ok(WsMessage::Text(t))) => report(TransportEvent::Frame(Frame::Text(t.as_str().to_owned()))),
+                Some(Ok(WsMessage::Binary(b))) => report(TransportEvent::Frame(Frame::Binary(b.to_vec()))),
+                Some(Ok(WsMessage::Close(_))) | None => {
+                    return report(TransportEvent::Closed("connection closed by server".into()));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return report(TransportEvent::Closed(e.to_string())),
+            },
+        }
+    }
+}
+
+pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: UnboundedSender<Input>) {
+    tokio::spawn(super::run(Native, shared, rx, tx));
+}
+
+pub(crate) fn seed() -> u64 {
+    // RandomState is seeded from the OS; no extra dependency for 64 bits of jitter entropy.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+pub(crate) async fn sleep(d: Duration) {
+    tokio::time::sleep(d).await
+}

@@ -1,0 +1,61 @@
+//! This module deals with the SDK's one public error type.
+
+use pulse_protocol::WireError;
+
+use crate::codec::DecodeError;
+
+/// Why the server refused to let us join (a CONNECT_ERROR packet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// The server's message, e.g. "token expired".
+    pub message: String,
+    /// Extra data the server attached (Pulse sends `{ code }`).
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    /// The Pulse error code in `data.code`, if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.data.as_ref()?.get("code")?.as_str()
+    }
+}
+
+/// Everything that can go wrong for an SDK user.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The server sent bytes that are not valid Socket.IO.
+    #[error("decode error: {0}")]
+    Decode(#[from] DecodeError),
+    /// The server refused the connection (bad or expired token, …).
+    #[error("connection refused by server: {}", .0.message)]
+    Rejected(ConnectError),
+    /// No acknowledgement arrived in time.
+    #[error("acknowledgement timed out")]
+    AckTimeout,
+    /// The client was disconnected (by the user or the server) before this could complete.
+    #[error("connection closed")]
+    Closed,
+    /// Too many emits are queued while offline.
+    #[error("send buffer full ({capacity} emits queued while offline)")]
+    BufferFull {
+        /// The configured capacity.
+        capacity: usize,
+    },
+    /// The packet is larger than the server accepts.
+    #[error("payload of {size} bytes exceeds the server's maxPayload of {max}")]
+    PayloadTooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The server's limit.
+        max: usize,
+    },
+    /// The server answered the action with an error.
+    #[error("server error {0}")]
+    Server(WireError),
+    /// The reply did not have the expected shape.
+    #[error("unexpected reply: {0}")]
+    Reply(String),
+    /// The transport failed (network, HTTP).
+    #[error("transport error: {0}")]
+    Transport(String),
+}

@@ -1,0 +1,38 @@
+//! Pulse SDK: a Socket.IO v4 client for the browser (wasm32) and native (tokio), with live
+//! state for dashboards.
+//!
+//! The protocol and its policies live in a deterministic state machine, [`Connection`]: it is
+//! fed bytes and time and answers with frames to send, transport actions and [`Event`]s. It
+//! opens no socket and reads no clock. The drivers in `driver/` do the IO and pass `now` in,
+//! so the same core runs in the browser, in tests and in load generators.
+//!
+//! Application-facing types: [`Client`] (a running connection you can `emit` on and
+//! subscribe to) and [`store::LiveState`] (stats, status, RTT), with Leptos signals behind
+//! the `leptos` feature.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pulse_sdk::Error> {
+//! use pulse_sdk::{Client, Config};
+//! let client = Client::connect(Config::new("http://127.0.0.1:3000"));
+//! let _sub = client.on("stats:updated", |msg| println!("{:?}", msg.args));
+//! let reply = client.emit_with_ack("ping", vec![], None).await?;
+//! # let _ = reply; Ok(()) }
+//! ```
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod backoff;
+mod client;
+pub mod codec;
+pub mod config;
+pub mod connection;
+mod driver;
+pub mod error;
+pub mod store;
+mod time;
+mod timer;
+
+pub use client::{Client, MaybeSend, Subscription};
+pub use config::Config;
+pub use connection::{AckReply, Connection, DisconnectReason, Event, Message, Status};
+pub use error::{ConnectError, Error};
+pub use time::Instant;

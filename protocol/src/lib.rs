@@ -1,0 +1,15 @@
+//! Wire types shared by the Pulse server and every client, so they cannot drift apart.
+//!
+//! Owns the event catalogue (names and payloads), the `{ seq, ts, data }` envelope, the
+//! acknowledgement shape `{ ok, data | error }` and the only error shape on the wire.
+//! Leaves out any IO: this crate is serde only, and builds for wasm32 and native alike.
+//!
+//! Principal types: [`Envelope`], [`Ack`], [`WireError`].
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod envelope;
+pub mod error;
+pub mod events;
+
+pub use envelope::{Ack, Envelope};
+pub use error::{ErrorCode, WireError};
