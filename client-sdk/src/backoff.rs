@@ -39,7 +39,11 @@ pub struct Backoff {
 impl Backoff {
     /// A policy whose jitter comes from `seed`.
     pub fn new(config: BackoffConfig, seed: u64) -> Self {
-        Backoff { config, attempts: 0, rng: SplitMix64(seed) }
+        Backoff {
+            config,
+            attempts: 0,
+            rng: SplitMix64(seed),
+        }
     }
 
     /// Attempts made since the last reset.
@@ -55,7 +59,9 @@ impl Backoff {
         let jitter = c.randomization.clamp(0.0, 1.0);
         // Uniform in [base·(1−j), base·(1+j)].
         let r = self.rng.next_f64() * 2.0 - 1.0;
-        let secs = (base * (1.0 + jitter * r)).min(c.max.as_secs_f64()).max(0.0);
+        let secs = (base * (1.0 + jitter * r))
+            .min(c.max.as_secs_f64())
+            .max(0.0);
         Duration::from_secs_f64(secs)
     }
 
@@ -90,7 +96,10 @@ mod tests {
 
     #[test]
     fn without_jitter_delays_double_up_to_the_cap() {
-        let cfg = BackoffConfig { randomization: 0.0, ..BackoffConfig::default() };
+        let cfg = BackoffConfig {
+            randomization: 0.0,
+            ..BackoffConfig::default()
+        };
         let mut b = Backoff::new(cfg, 1);
         let got: Vec<u64> = (0..6).map(|_| b.next_delay().as_millis() as u64).collect();
         assert_eq!(got, [1000, 2000, 4000, 5000, 5000, 5000]);

@@ -80,6 +80,9 @@ mod tests {
         );
         let mut c = Config::new("ws://h:1");
         c.path = "custom".into();
-        assert_eq!(c.websocket_url(), "ws://h:1/custom/?EIO=4&transport=websocket");
+        assert_eq!(
+            c.websocket_url(),
+            "ws://h:1/custom/?EIO=4&transport=websocket"
+        );
     }
 }

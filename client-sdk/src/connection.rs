@@ -233,7 +233,10 @@ impl Connection {
                 if self.backoff.attempts() == 0 {
                     Status::Connecting
                 } else {
-                    Status::Reconnecting { attempt: self.backoff.attempts(), retry_at: None }
+                    Status::Reconnecting {
+                        attempt: self.backoff.attempts(),
+                        retry_at: None,
+                    }
                 }
             }
         }
@@ -284,7 +287,9 @@ impl Connection {
                 attachments: Vec::new(),
             };
             self.send_packet(&pkt);
-            self.events.push_back(Event::Disconnected { reason: DisconnectReason::Client });
+            self.events.push_back(Event::Disconnected {
+                reason: DisconnectReason::Client,
+            });
         }
         if self.transport_active() {
             self.io.push_back(Io::Close);
@@ -296,7 +301,10 @@ impl Connection {
 
     /// Sends an event, or queues it while offline.
     pub fn emit(&mut self, now: Instant, event: &str, args: Vec<Value>) -> Result<(), Error> {
-        self.emit_packet(now, sio::Packet::event(&self.config.namespace, event, args, None))
+        self.emit_packet(
+            now,
+            sio::Packet::event(&self.config.namespace, event, args, None),
+        )
     }
 
     /// Sends an event with binary attachments (referenced from `args` by
@@ -327,7 +335,8 @@ impl Connection {
         let mut p = sio::Packet::event(&self.config.namespace, event, args, Some(id));
         p.attachments = attachments;
         self.emit_packet(now, p)?;
-        self.acks.insert(id, now + timeout.unwrap_or(self.config.ack_timeout));
+        self.acks
+            .insert(id, now + timeout.unwrap_or(self.config.ack_timeout));
         Ok(id)
     }
 
@@ -360,7 +369,7 @@ impl Connection {
     /// The transport closed or failed to open. `reason` is for people.
     pub fn handle_transport_closed(&mut self, now: Instant, reason: String) {
         if self.transport_active() {
-            self.lost(now, DisconnectReason::Transport(reason));
+            self.lost(now, DisconnectReason::Transport(reason), true);
         }
         self.sync_status();
     }
@@ -373,21 +382,27 @@ impl Connection {
         // A frame that arrives after the heartbeat expired (a laptop waking up) belongs to
         // a session the server has already dropped.
         if self.timers.is_due(Timer::Heartbeat, now) {
-            self.lost(now, DisconnectReason::PingTimeout);
+            self.lost(now, DisconnectReason::PingTimeout, false);
         } else if let Err(e) = self.on_frame(now, frame) {
-            self.lost(now, DisconnectReason::Decode(e.to_string()));
+            self.lost(now, DisconnectReason::Decode(e.to_string()), false);
         }
         self.sync_status();
     }
 
     /// Time passed; fires every deadline due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.timers.is_due(Timer::Heartbeat, now) && self.transport_active() {
-            self.lost(now, DisconnectReason::PingTimeout);
+        if self.timers.is_due(Timer::Heartbeat, now) {
+            self.timers.stop(Timer::Heartbeat);
+            if self.transport_active() {
+                self.lost(now, DisconnectReason::PingTimeout, false);
+            }
         }
         if self.timers.is_due(Timer::Connect, now) {
             self.timers.stop(Timer::Connect);
-            if matches!(self.state, State::Opening | State::Handshake | State::Joining) {
+            if matches!(
+                self.state,
+                State::Opening | State::Handshake | State::Joining
+            ) {
                 self.close_transport();
                 self.connect_failed(now, "connection timed out".into());
             }
@@ -398,10 +413,13 @@ impl Connection {
                 self.open_transport(now);
             }
         }
-        if self.health.is_some_and(|(_, sent)| now >= sent + self.config.health_timeout) {
+        if self
+            .health
+            .is_some_and(|(_, sent)| now >= sent + self.config.health_timeout)
+        {
             self.health = None;
             if self.state == State::Live {
-                self.lost(now, DisconnectReason::HealthCheck);
+                self.lost(now, DisconnectReason::HealthCheck, false);
             }
         }
         if self.timers.is_due(Timer::HealthPing, now) {
@@ -410,7 +428,10 @@ impl Connection {
         }
         while let Some(id) = self.acks.pop_expired(now) {
             self.buffer.retain(|p| p.id != Some(id));
-            self.events.push_back(Event::Ack { id, result: Err(Error::AckTimeout) });
+            self.events.push_back(Event::Ack {
+                id,
+                result: Err(Error::AckTimeout),
+            });
         }
         self.sync_status();
     }
@@ -434,28 +455,39 @@ impl Connection {
 
     /// When `handle_timeout` must be called next. Changes after any input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timers.next(), self.acks.next_deadline(), self.health_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timers.next(),
+            self.acks.next_deadline(),
+            self.health_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ----- internals -----
 
     fn transport_active(&self) -> bool {
-        matches!(self.state, State::Opening | State::Handshake | State::Joining | State::Live)
+        matches!(
+            self.state,
+            State::Opening | State::Handshake | State::Joining | State::Live
+        )
     }
 
     fn health_deadline(&self) -> Option<Instant> {
-        self.health.map(|(_, sent)| sent + self.config.health_timeout)
+        self.health
+            .map(|(_, sent)| sent + self.config.health_timeout)
     }
 
     fn open_transport(&mut self, now: Instant) {
         self.state = State::Opening;
         self.decoder.reset();
         self.handshake = None;
-        self.timers.set(Timer::Connect, now + self.config.connect_timeout);
-        self.io.push_back(Io::Open { url: self.config.websocket_url() });
+        self.timers
+            .set(Timer::Connect, now + self.config.connect_timeout);
+        self.io.push_back(Io::Open {
+            url: self.config.websocket_url(),
+        });
     }
 
     fn stop(&mut self) {
@@ -466,8 +498,13 @@ impl Connection {
     }
 
     /// The transport or link died: report, then retry if allowed.
-    fn lost(&mut self, now: Instant, reason: DisconnectReason) {
-        self.close_transport();
+    /// `transport_gone`: the driver reported the close itself, so no `Io::Close` is due.
+    fn lost(&mut self, now: Instant, reason: DisconnectReason, transport_gone: bool) {
+        if transport_gone {
+            self.transmit.clear();
+        } else {
+            self.close_transport();
+        }
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::HealthPing);
         self.health = None;
@@ -513,14 +550,17 @@ impl Connection {
         self.state = State::Waiting;
         self.timers.stop(Timer::Connect);
         self.timers.set(Timer::Reconnect, now + delay);
-        self.events
-            .push_back(Event::ReconnectScheduled { attempt: self.backoff.attempts(), delay });
+        self.events.push_back(Event::ReconnectScheduled {
+            attempt: self.backoff.attempts(),
+            delay,
+        });
     }
 
     fn on_frame(&mut self, now: Instant, frame: Frame) -> Result<(), Error> {
         match eio::Packet::decode(frame)? {
             eio::Packet::Open(h) if self.state == State::Handshake => {
-                self.timers.set(Timer::Heartbeat, now + heartbeat_window(&h));
+                self.timers
+                    .set(Timer::Heartbeat, now + heartbeat_window(&h));
                 self.handshake = Some(h);
                 self.state = State::Joining;
                 let pkt = sio::Packet {
@@ -539,7 +579,11 @@ impl Connection {
                 }
                 self.transmit.push_back(eio::Packet::Pong(data).encode());
             }
-            eio::Packet::Close => self.lost(now, DisconnectReason::Transport("server closed the session".into())),
+            eio::Packet::Close => self.lost(
+                now,
+                DisconnectReason::Transport("server closed the session".into()),
+                false,
+            ),
             eio::Packet::Pong(_) | eio::Packet::Upgrade | eio::Packet::Noop => {}
             eio::Packet::Message(text) => {
                 if let Some(p) = self.decoder.decode_text(&text)? {
@@ -600,12 +644,16 @@ impl Connection {
                 let was_live = self.state == State::Live;
                 self.stop();
                 if was_live {
-                    self.events.push_back(Event::Disconnected { reason: DisconnectReason::Server });
+                    self.events.push_back(Event::Disconnected {
+                        reason: DisconnectReason::Server,
+                    });
                 }
                 self.fail_all(Error::Closed);
             }
             Kind::Event => {
-                let Some(Value::Array(mut items)) = p.data else { return };
+                let Some(Value::Array(mut items)) = p.data else {
+                    return;
+                };
                 let event = match items.first() {
                     Some(Value::String(_)) => match items.remove(0) {
                         Value::String(s) => s,
@@ -624,7 +672,8 @@ impl Connection {
                 let Some(id) = p.id else { return };
                 if let Some((_, sent)) = self.health.filter(|(h, _)| *h == id) {
                     self.health = None;
-                    self.events.push_back(Event::Rtt(now.saturating_duration_since(sent)));
+                    self.events
+                        .push_back(Event::Rtt(now.saturating_duration_since(sent)));
                     self.schedule_health_ping(now);
                     return;
                 }
@@ -635,8 +684,14 @@ impl Connection {
                     Some(Value::Array(a)) => a,
                     _ => Vec::new(),
                 };
-                let reply = AckReply { args, attachments: p.attachments };
-                self.events.push_back(Event::Ack { id, result: Ok(reply) });
+                let reply = AckReply {
+                    args,
+                    attachments: p.attachments,
+                };
+                self.events.push_back(Event::Ack {
+                    id,
+                    result: Ok(reply),
+                });
             }
         }
     }
@@ -644,7 +699,7 @@ impl Connection {
     fn emit_packet(&mut self, now: Instant, p: sio::Packet) -> Result<(), Error> {
         // Sending on a connection whose heartbeat expired would write into a dead socket.
         if self.state == State::Live && self.timers.is_due(Timer::Heartbeat, now) {
-            self.lost(now, DisconnectReason::PingTimeout);
+            self.lost(now, DisconnectReason::PingTimeout, false);
             self.sync_status();
         }
         let max = self.handshake.as_ref().map_or(1_000_000, |h| h.max_payload) as usize;
@@ -657,7 +712,9 @@ impl Connection {
             return Ok(());
         }
         if self.buffer.len() >= self.config.send_buffer {
-            return Err(Error::BufferFull { capacity: self.config.send_buffer });
+            return Err(Error::BufferFull {
+                capacity: self.config.send_buffer,
+            });
         }
         self.buffer.push_back(p);
         Ok(())
@@ -688,7 +745,12 @@ impl Connection {
             return;
         }
         let id = self.acks.next_id();
-        let pkt = sio::Packet::event(&self.config.namespace, pulse_protocol::events::PING, vec![], Some(id));
+        let pkt = sio::Packet::event(
+            &self.config.namespace,
+            pulse_protocol::events::PING,
+            vec![],
+            Some(id),
+        );
         self.send_packet(&pkt);
         // Tracked by `health` alone: its timeout is a dead link, not an app-visible ack.
         self.health = Some((id, now));
@@ -697,7 +759,10 @@ impl Connection {
     fn fail_all(&mut self, err: Error) {
         self.buffer.clear();
         for id in self.acks.drain() {
-            self.events.push_back(Event::Ack { id, result: Err(err.clone()) });
+            self.events.push_back(Event::Ack {
+                id,
+                result: Err(err.clone()),
+            });
         }
         self.health = None;
     }

@@ -31,6 +31,9 @@ pub mod store;
 mod time;
 mod timer;
 
+#[cfg(test)]
+mod tests;
+
 pub use client::{Client, MaybeSend, Subscription};
 pub use config::Config;
 pub use connection::{AckReply, Connection, DisconnectReason, Event, Message, Status};

@@ -61,7 +61,10 @@ pub struct WireError {
 impl WireError {
     /// Builds an error from a code and a human message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        WireError { code, message: message.into() }
+        WireError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -86,7 +89,11 @@ mod tests {
 
     #[test]
     fn as_str_matches_serde() {
-        for c in [ErrorCode::Unauthorized, ErrorCode::TokenExpired, ErrorCode::PayloadTooLarge] {
+        for c in [
+            ErrorCode::Unauthorized,
+            ErrorCode::TokenExpired,
+            ErrorCode::PayloadTooLarge,
+        ] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }

@@ -30,7 +30,10 @@ impl Ledger {
         let day = now_ms.div_euclid(DAY_MS);
         if day != self.day {
             self.day = day;
-            self.today = Stats { outstanding: self.today.outstanding, ..Stats::default() };
+            self.today = Stats {
+                outstanding: self.today.outstanding,
+                ..Stats::default()
+            };
             self.active_today.clear();
         }
     }
@@ -109,7 +112,10 @@ mod tests {
         let b = Business::default();
         b.record_delivery(1, 2.0, 1.0, 3 * DAY_MS);
         let (_, s) = b.stats(4 * DAY_MS);
-        assert_eq!((s.today_liters, s.deliveries_today, s.active_customers), (0.0, 0, 0));
+        assert_eq!(
+            (s.today_liters, s.deliveries_today, s.active_customers),
+            (0.0, 0, 0)
+        );
         assert_eq!(s.outstanding, 2.0);
     }
 }

@@ -22,7 +22,9 @@ pub(crate) async fn run_generator(state: AppState, rate: f64) {
         let now = state.clock.now_ms();
         let customer = 1 + (rng.next() % CUSTOMERS as u64) as u32;
         let liters = 0.5 * (1 + rng.next() % 6) as f64;
-        state.business.record_delivery(customer, liters, PRICE_PER_LITER, now);
+        state
+            .business
+            .record_delivery(customer, liters, PRICE_PER_LITER, now);
         if n % 4 == 3 {
             let payer = 1 + (rng.next() % CUSTOMERS as u64) as u32;
             let owed = state.business.balance(payer);

@@ -58,15 +58,27 @@ impl Server {
             .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
             .max_payload(config.max_payload)
             .build_layer();
-        let state = AppState { config, clock, business, io: io.clone(), started: Instant::now() };
+        let state = AppState {
+            config,
+            clock,
+            business,
+            io: io.clone(),
+            started: Instant::now(),
+        };
         realtime::register(&io, state.clone());
         let router = app(state.clone(), socket_layer);
-        Ok(Server { listener, router, state })
+        Ok(Server {
+            listener,
+            router,
+            state,
+        })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// The shared state, e.g. for tests that inspect the books.
@@ -75,11 +87,21 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then disconnects every socket and drains HTTP.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, router, state } = self;
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Server {
+            listener,
+            router,
+            state,
+        } = self;
         let mut tasks = Vec::new();
         if state.config.demo {
-            tasks.push(tokio::spawn(demo::run_generator(state.clone(), state.config.demo_rate)));
+            tasks.push(tokio::spawn(demo::run_generator(
+                state.clone(),
+                state.config.demo_rate,
+            )));
         }
         tasks.push(tokio::spawn(demo::run_stats_ticker(state.clone())));
         let io = state.io.clone();

@@ -44,7 +44,9 @@ where
 
 /// `ping`: acks with the server time and also emits `pong`, as the seeds' clients expect.
 async fn ping(socket: SocketRef, ack: AckSender, state: AppState) {
-    let pong = Pong { server_time: state.clock.now_ms() };
+    let pong = Pong {
+        server_time: state.clock.now_ms(),
+    };
     let _ = ack.send(&Ack::Ok(pong));
     let _ = socket.emit(PONG, &pong);
 }

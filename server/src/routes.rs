@@ -19,7 +19,9 @@ use crate::state::AppState;
 
 /// The REST API and health endpoints.
 pub(crate) fn api() -> Router<AppState> {
-    Router::new().route("/api/stats", get(stats_get)).route("/health", get(health_get))
+    Router::new()
+        .route("/api/stats", get(stats_get))
+        .route("/health", get(health_get))
 }
 
 /// The built dashboard: files from `dist`, and `index.html` for any other path so client-side
@@ -29,7 +31,9 @@ pub(crate) fn dashboard(dist: &Path) -> Router<AppState> {
         .precompressed_br()
         .precompressed_gzip()
         .fallback(ServeFile::new(dist.join("index.html")));
-    Router::new().fallback_service(files).layer(middleware::from_fn(cache_control))
+    Router::new()
+        .fallback_service(files)
+        .layer(middleware::from_fn(cache_control))
 }
 
 async fn stats_get(State(state): State<AppState>) -> Json<Envelope<Stats>> {
@@ -56,9 +60,14 @@ async fn health_get(State(state): State<AppState>) -> impl IntoResponse {
 async fn cache_control(req: Request, next: Next) -> Response {
     let immutable = is_hashed_asset(req.uri().path());
     let mut res = next.run(req).await;
-    let value = if immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let value = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     if res.status().is_success() {
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     }
     res
 }
@@ -66,7 +75,11 @@ async fn cache_control(req: Request, next: Next) -> Response {
 fn is_hashed_asset(path: &str) -> bool {
     // e.g. /pulse-dashboard-1a2b3c4d5e6f7a8b_bg.wasm
     let name = path.rsplit('/').next().unwrap_or_default();
-    let stem = name.split('.').next().unwrap_or_default().trim_end_matches("_bg");
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches("_bg");
     let hash = stem.rsplit('-').next().unwrap_or_default();
     name.contains('.') && hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit())
 }

@@ -20,13 +20,18 @@ impl TestServer {
         config.stats_interval_ms = 100;
         config.demo_rate = 20.0;
         tweak(&mut config);
-        let server = Server::bind(config, Arc::new(SystemClock)).await.expect("bind");
+        let server = Server::bind(config, Arc::new(SystemClock))
+            .await
+            .expect("bind");
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
-        TestServer { addr, stop: Some(stop) }
+        TestServer {
+            addr,
+            stop: Some(stop),
+        }
     }
 
     pub fn url(&self) -> String {

@@ -21,7 +21,10 @@ async fn client_receives_live_stats_that_change() {
         let env: Envelope<Stats> = serde_json::from_value(m.args[0].clone()).expect("stats shape");
         sink.lock().unwrap().push(env);
     });
-    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    client
+        .wait_for(|s| *s == Status::Live, WAIT)
+        .await
+        .expect("live");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let distinct = {
@@ -33,27 +36,49 @@ async fn client_receives_live_stats_that_change() {
         if distinct >= 3 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "stats did not change 3 times");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stats did not change 3 times"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let v = seen.lock().unwrap();
-    assert!(v.windows(2).all(|w| w[0].seq <= w[1].seq && w[0].ts <= w[1].ts), "ordered");
-    assert!(v.last().unwrap().data.today_liters > 0.0, "demo deliveries are counted");
+    assert!(
+        v.windows(2)
+            .all(|w| w[0].seq <= w[1].seq && w[0].ts <= w[1].ts),
+        "ordered"
+    );
+    assert!(
+        v.last().unwrap().data.today_liters > 0.0,
+        "demo deliveries are counted"
+    );
 }
 
 #[tokio::test]
 async fn ping_is_acked_with_server_time_and_stats_on_request() {
     let server = TestServer::start(|_| {}).await;
     let client = Client::connect(server.sdk_config());
-    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    client
+        .wait_for(|s| *s == Status::Live, WAIT)
+        .await
+        .expect("live");
 
-    let reply = client.emit_with_ack(PING, vec![], None).await.expect("ping ack");
+    let reply = client
+        .emit_with_ack(PING, vec![], None)
+        .await
+        .expect("ping ack");
     let ack: Ack<Pong> = serde_json::from_value(reply.args[0].clone()).unwrap();
     let pong = ack.into_result().unwrap();
     let now = pulse_server::Clock::now_ms(&pulse_server::SystemClock);
-    assert!((now - pong.server_time).abs() < 5_000, "server time is current");
+    assert!(
+        (now - pong.server_time).abs() < 5_000,
+        "server time is current"
+    );
 
-    let reply = client.emit_with_ack(STATS_REQUEST, vec![], None).await.expect("stats ack");
+    let reply = client
+        .emit_with_ack(STATS_REQUEST, vec![], None)
+        .await
+        .expect("stats ack");
     let ack: Ack<Envelope<Stats>> = serde_json::from_value(reply.args[0].clone()).unwrap();
     assert!(ack.into_result().is_ok());
 }
@@ -75,7 +100,10 @@ async fn client_answers_heartbeats_and_stays_connected() {
             *d.lock().unwrap() += 1;
         }
     });
-    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    client
+        .wait_for(|s| *s == Status::Live, WAIT)
+        .await
+        .expect("live");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(*disconnects.lock().unwrap(), 0);
     assert_eq!(client.status(), Status::Live);
@@ -89,13 +117,19 @@ async fn client_reconnects_after_the_server_restarts() {
     config.backoff.initial = Duration::from_millis(50);
     config.backoff.max = Duration::from_millis(200);
     let client = Client::connect(config);
-    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    client
+        .wait_for(|s| *s == Status::Live, WAIT)
+        .await
+        .expect("live");
     drop(server);
     client
         .wait_for(|s| matches!(s, Status::Reconnecting { .. }), WAIT)
         .await
         .expect("notices the loss");
     let again = TestServer::start(|c| c.addr = addr).await;
-    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live again");
+    client
+        .wait_for(|s| *s == Status::Live, WAIT)
+        .await
+        .expect("live again");
     drop(again);
 }

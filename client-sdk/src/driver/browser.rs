@@ -59,8 +59,13 @@ impl Runtime for Browser {
         let ws = match WebSocket::new(url) {
             Ok(ws) => ws,
             Err(e) => {
-                report(TransportEvent::Closed(format!("cannot open WebSocket: {e:?}")));
-                return BrowserSocket { ws: None, _handlers: Vec::new() };
+                report(TransportEvent::Closed(format!(
+                    "cannot open WebSocket: {e:?}"
+                )));
+                return BrowserSocket {
+                    ws: None,
+                    _handlers: Vec::new(),
+                };
             }
         };
         ws.set_binary_type(BinaryType::Arraybuffer);
@@ -71,12 +76,16 @@ impl Runtime for Browser {
         let on_message = {
             let report = report.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-                let Ok(e) = e.dyn_into::<MessageEvent>() else { return };
+                let Ok(e) = e.dyn_into::<MessageEvent>() else {
+                    return;
+                };
                 let data = e.data();
                 if let Some(text) = data.as_string() {
                     report(TransportEvent::Frame(Frame::Text(text)));
                 } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
-                    report(TransportEvent::Frame(Frame::Binary(js_sys::Uint8Array::new(&buf).to_vec())));
+                    report(TransportEvent::Frame(Frame::Binary(
+                        js_sys::Uint8Array::new(&buf).to_vec(),
+                    )));
                 }
             })
         };
@@ -84,7 +93,9 @@ impl Runtime for Browser {
             let report = report.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
                 let why = match e.dyn_into::<CloseEvent>() {
-                    Ok(c) if !c.reason().is_empty() => format!("closed ({}): {}", c.code(), c.reason()),
+                    Ok(c) if !c.reason().is_empty() => {
+                        format!("closed ({}): {}", c.code(), c.reason())
+                    }
                     Ok(c) => format!("closed ({})", c.code()),
                     Err(_) => "closed".to_owned(),
                 };
@@ -95,7 +106,10 @@ impl Runtime for Browser {
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // An error is always followed by a close event, which carries the code.
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        BrowserSocket { ws: Some(ws), _handlers: vec![on_open, on_message, on_close] }
+        BrowserSocket {
+            ws: Some(ws),
+            _handlers: vec![on_open, on_message, on_close],
+        }
     }
 
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> {

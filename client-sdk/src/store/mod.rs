@@ -27,7 +27,13 @@ pub struct LiveState {
 
 impl Default for LiveState {
     fn default() -> Self {
-        LiveState { stats: None, status: Status::Offline, rtt_ms: None, last_event_at: None, malformed: 0 }
+        LiveState {
+            stats: None,
+            status: Status::Offline,
+            rtt_ms: None,
+            last_event_at: None,
+            malformed: 0,
+        }
     }
 }
 
@@ -45,7 +51,12 @@ impl LiveState {
                 true
             }
             Event::Message(m) if m.event == STATS_UPDATED => {
-                match m.args.first().cloned().map(serde_json::from_value::<Envelope<Stats>>) {
+                match m
+                    .args
+                    .first()
+                    .cloned()
+                    .map(serde_json::from_value::<Envelope<Stats>>)
+                {
                     Some(Ok(env)) => {
                         // An older snapshot (e.g. replayed late) must not overwrite a newer one.
                         if self.stats.as_ref().is_some_and(|s| s.seq > env.seq) {

@@ -1,0 +1,466 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::util::{Harness, URL};
+use crate::connection::{DisconnectReason, Event, Io, Message, Status};
+use crate::error::Error;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn ms(m: u64) -> Duration {
+    Duration::from_millis(m)
+}
+
+#[test]
+fn connects_with_the_documented_handshake() {
+    let mut h = Harness::new(Harness::config());
+    h.conn.set_auth(Some(json!({ "token": "abc" })));
+    h.connect();
+    assert_eq!(
+        h.take_io(),
+        [Io::Open {
+            url: "ws://pulse.test/socket.io/?EIO=4&transport=websocket".into()
+        }]
+    );
+    assert_eq!(h.conn.status(), Status::Connecting);
+    h.transport_opens();
+    assert!(
+        h.take_sent().is_empty(),
+        "the client waits for the server's OPEN"
+    );
+    h.handshake(25_000, 20_000);
+    assert_eq!(h.take_sent(), [r#"40{"token":"abc"}"#]);
+    h.server_sends(r#"40{"sid":"sio1"}"#);
+    let ev = h.take_events();
+    assert!(
+        ev.contains(&Event::Connected {
+            sid: "sio1".into(),
+            attempts: 0
+        }),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&Event::Status(Status::Live)));
+    assert_eq!(URL, "http://pulse.test");
+}
+
+#[test]
+fn answers_server_pings_and_keeps_the_link() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    for _ in 0..10 {
+        h.advance(secs(25));
+        h.server_sends("2");
+        assert_eq!(h.take_sent(), ["3"]);
+    }
+    assert!(h.conn.is_live());
+    assert!(h
+        .take_events()
+        .iter()
+        .all(|e| !matches!(e, Event::Disconnected { .. })));
+}
+
+#[test]
+fn a_silent_server_is_declared_dead_after_ping_interval_plus_timeout() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    h.advance(ms(44_999));
+    assert!(h.conn.is_live());
+    h.advance(ms(1));
+    let ev = h.take_events();
+    assert!(
+        ev.contains(&Event::Disconnected {
+            reason: DisconnectReason::PingTimeout
+        }),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&Event::ReconnectScheduled {
+        attempt: 1,
+        delay: secs(1)
+    }));
+    assert_eq!(h.take_io(), [Io::Close]);
+}
+
+#[test]
+fn nothing_is_sent_on_a_link_whose_ping_expired() {
+    // A laptop sleeps for a minute: no timer fired, then the app emits straight away.
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    h.now += secs(60);
+    h.conn
+        .emit(h.now, "delivery:update", vec![json!({ "id": 1 })])
+        .unwrap();
+    h.drain();
+    assert!(
+        h.take_sent().is_empty(),
+        "must not write into a dead socket"
+    );
+    assert_eq!(
+        h.conn.buffered(),
+        1,
+        "the emit waits for the next connection"
+    );
+    let ev = h.take_events();
+    assert!(ev.contains(&Event::Disconnected {
+        reason: DisconnectReason::PingTimeout
+    }));
+    // …and goes out once reconnected.
+    h.advance(secs(1));
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.server_sends(r#"40{"sid":"sio2"}"#);
+    let sent = h.take_sent();
+    assert_eq!(sent.last().unwrap(), r#"42["delivery:update",{"id":1}]"#);
+}
+
+#[test]
+fn acks_resolve_or_time_out_and_late_answers_are_ignored() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    let a = h
+        .conn
+        .emit_with_ack(h.now, "stats:request", vec![], vec![], None)
+        .unwrap();
+    let b = h
+        .conn
+        .emit_with_ack(h.now, "ping", vec![], vec![], Some(ms(500)))
+        .unwrap();
+    h.drain();
+    assert_eq!(
+        h.take_sent(),
+        [
+            format!(r#"42{a}["stats:request"]"#),
+            format!(r#"42{b}["ping"]"#)
+        ]
+    );
+    h.server_sends(&format!(r#"43{a}[{{"ok":true,"data":1}}]"#));
+    h.advance(ms(500));
+    let ev = h.take_events();
+    assert!(ev.iter().any(|e| matches!(e, Event::Ack { id, result: Ok(r) } if *id == a && r.args == [json!({"ok":true,"data":1})])));
+    assert!(ev.contains(&Event::Ack {
+        id: b,
+        result: Err(Error::AckTimeout)
+    }));
+    h.server_sends(&format!(r#"43{b}[{{"ok":true,"data":2}}]"#));
+    assert!(h.take_events().is_empty(), "late answer dropped");
+}
+
+#[test]
+fn offline_emits_are_buffered_in_order_then_flushed_and_the_buffer_is_bounded() {
+    let mut cfg = Harness::config();
+    cfg.send_buffer = 3;
+    let mut h = Harness::new(cfg);
+    h.connect();
+    for i in 0..3 {
+        h.conn.emit(h.now, "n", vec![json!(i)]).unwrap();
+    }
+    assert_eq!(
+        h.conn.emit(h.now, "n", vec![json!(3)]),
+        Err(Error::BufferFull { capacity: 3 })
+    );
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.take_sent();
+    h.server_sends(r#"40{"sid":"s"}"#);
+    assert_eq!(
+        h.take_sent(),
+        [r#"42["n",0]"#, r#"42["n",1]"#, r#"42["n",2]"#]
+    );
+    assert_eq!(h.conn.buffered(), 0);
+}
+
+#[test]
+fn a_buffered_emit_whose_ack_expired_is_not_sent_later() {
+    let mut h = Harness::new(Harness::config());
+    h.connect();
+    let id = h
+        .conn
+        .emit_with_ack(h.now, "x", vec![], vec![], Some(secs(1)))
+        .unwrap();
+    h.advance(secs(1));
+    assert!(h.take_events().contains(&Event::Ack {
+        id,
+        result: Err(Error::AckTimeout)
+    }));
+    assert_eq!(h.conn.buffered(), 0);
+}
+
+#[test]
+fn reconnection_backs_off_then_gives_up_when_attempts_are_limited() {
+    let mut cfg = Harness::config();
+    cfg.reconnection_attempts = Some(4);
+    let mut h = Harness::new(cfg);
+    h.go_live();
+    h.transport_closes("reset by peer");
+    let mut delays = Vec::new();
+    for _ in 0..10 {
+        let ev = h.take_events();
+        if ev.contains(&Event::ReconnectFailed) {
+            break;
+        }
+        let (attempt, delay) = ev
+            .iter()
+            .find_map(|e| match e {
+                Event::ReconnectScheduled { attempt, delay } => Some((*attempt, *delay)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no retry scheduled in {ev:?}"));
+        assert!(
+            matches!(h.conn.status(), Status::Reconnecting { attempt: a, retry_at: Some(_) } if a == attempt)
+        );
+        delays.push(delay.as_millis());
+        h.advance(delay);
+        assert!(matches!(h.take_io().as_slice(), [Io::Open { .. }]));
+        h.transport_closes("connection refused");
+    }
+    assert_eq!(delays, [1000, 2000, 4000, 5000]);
+    assert_eq!(h.conn.status(), Status::Offline);
+    assert_eq!(h.conn.poll_timeout(), None, "nothing more is scheduled");
+}
+
+#[test]
+fn a_successful_reconnection_resets_the_backoff_and_reports_attempts() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    h.transport_closes("gone");
+    h.advance(secs(1));
+    h.transport_closes("refused");
+    h.advance(secs(2));
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.server_sends(r#"40{"sid":"again"}"#);
+    assert!(h.take_events().contains(&Event::Connected {
+        sid: "again".into(),
+        attempts: 2
+    }));
+    h.transport_closes("gone again");
+    assert!(h.take_events().contains(&Event::ReconnectScheduled {
+        attempt: 1,
+        delay: secs(1)
+    }));
+}
+
+#[test]
+fn a_refused_connection_is_surfaced_and_not_retried() {
+    let mut h = Harness::new(Harness::config());
+    let pending = h
+        .conn
+        .emit_with_ack(h.now, "x", vec![], vec![], None)
+        .unwrap();
+    h.connect();
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.server_sends(r#"44{"message":"token expired","data":{"code":"TOKEN_EXPIRED"}}"#);
+    let ev = h.take_events();
+    let rejected = ev.iter().find_map(|e| match e {
+        Event::Rejected(r) => Some(r.clone()),
+        _ => None,
+    });
+    let rejected = rejected.expect("rejection surfaced");
+    assert_eq!(
+        (rejected.message.as_str(), rejected.code()),
+        ("token expired", Some("TOKEN_EXPIRED"))
+    );
+    assert!(ev.contains(&Event::Ack {
+        id: pending,
+        result: Err(Error::Rejected(rejected))
+    }));
+    assert_eq!(h.conn.status(), Status::Offline);
+    assert_eq!(h.conn.poll_timeout(), None);
+    assert!(h.take_io().contains(&Io::Close));
+}
+
+#[test]
+fn a_server_side_disconnect_is_not_retried() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    h.server_sends("41");
+    assert!(h.take_events().contains(&Event::Disconnected {
+        reason: DisconnectReason::Server
+    }));
+    assert_eq!(h.conn.poll_timeout(), None);
+    assert_eq!(h.conn.status(), Status::Offline);
+}
+
+#[test]
+fn a_client_disconnect_says_goodbye_and_fails_pending_acks() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    let id = h
+        .conn
+        .emit_with_ack(h.now, "x", vec![], vec![], None)
+        .unwrap();
+    h.drain();
+    h.take_sent();
+    h.conn.disconnect(h.now);
+    h.drain();
+    assert_eq!(
+        h.take_sent(),
+        ["41"],
+        "DISCONNECT goes out before the close"
+    );
+    assert_eq!(h.take_io(), [Io::Close]);
+    let ev = h.take_events();
+    assert!(ev.contains(&Event::Disconnected {
+        reason: DisconnectReason::Client
+    }));
+    assert!(ev.contains(&Event::Ack {
+        id,
+        result: Err(Error::Closed)
+    }));
+    assert_eq!(h.conn.poll_timeout(), None);
+    // Manual connect works again afterwards.
+    h.connect();
+    assert!(matches!(h.take_io().as_slice(), [Io::Open { .. }]));
+}
+
+#[test]
+fn a_stuck_handshake_times_out_and_retries() {
+    let mut h = Harness::new(Harness::config());
+    h.connect();
+    h.transport_opens();
+    h.take_io();
+    h.advance(secs(20));
+    let ev = h.take_events();
+    assert!(
+        ev.contains(&Event::ConnectFailed {
+            reason: "connection timed out".into()
+        }),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&Event::ReconnectScheduled {
+        attempt: 1,
+        delay: secs(1)
+    }));
+    assert_eq!(h.take_io(), [Io::Close]);
+}
+
+#[test]
+fn health_pings_measure_rtt_and_a_missed_one_forces_a_reconnect() {
+    let mut cfg = Harness::config();
+    cfg.health_interval = Some(secs(30));
+    cfg.health_timeout = secs(5);
+    let mut h = Harness::new(cfg);
+    h.go_live();
+    // Keep the engine heartbeat alive throughout.
+    h.advance(secs(20));
+    h.server_sends("2");
+    h.advance(secs(10));
+    let sent = h.take_sent();
+    let ping = sent
+        .iter()
+        .find(|s| s.ends_with(r#"["ping"]"#))
+        .expect("health ping sent");
+    let id: String = ping[2..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    h.advance(ms(40));
+    h.server_sends(&format!(
+        r#"43{id}[{{"ok":true,"data":{{"server_time":1}}}}]"#
+    ));
+    assert!(h.take_events().contains(&Event::Rtt(ms(40))));
+    // The next one goes unanswered.
+    h.advance(secs(20));
+    h.server_sends("2");
+    h.advance(secs(10));
+    assert!(h.take_sent().iter().any(|s| s.ends_with(r#"["ping"]"#)));
+    h.advance(secs(5));
+    let ev = h.take_events();
+    assert!(
+        ev.contains(&Event::Disconnected {
+            reason: DisconnectReason::HealthCheck
+        }),
+        "{ev:?}"
+    );
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Ack { .. })),
+        "health acks are internal"
+    );
+}
+
+#[test]
+fn server_events_arrive_with_binary_attachments_and_can_be_acked() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    h.server_sends(r#"451-7["file",{"name":"a"},{"_placeholder":true,"num":0}]"#);
+    assert!(h.take_events().is_empty(), "waits for the attachment");
+    h.server_sends_binary(&[1, 2, 3]);
+    let ev = h.take_events();
+    assert_eq!(
+        ev,
+        [Event::Message(Message {
+            event: "file".into(),
+            args: vec![json!({"name":"a"}), crate::codec::sio::placeholder(0)],
+            attachments: vec![vec![1, 2, 3]],
+            ack_id: Some(7),
+        })]
+    );
+    h.conn.ack(7, vec![json!("thanks")]);
+    h.drain();
+    assert_eq!(h.take_sent(), [r#"437["thanks"]"#]);
+}
+
+#[test]
+fn binary_emits_send_their_attachments_after_the_header() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    h.conn
+        .emit_binary(
+            h.now,
+            "up",
+            vec![crate::codec::sio::placeholder(0)],
+            vec![vec![9, 9]],
+        )
+        .unwrap();
+    h.drain();
+    assert_eq!(
+        h.take_sent(),
+        [r#"451-["up",{"_placeholder":true,"num":0}]"#]
+    );
+    assert_eq!(h.binary_sent, [vec![9, 9]]);
+}
+
+#[test]
+fn oversized_emits_are_refused_against_the_servers_max_payload() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live(); // maxPayload 1000 in the harness handshake
+    let big = "x".repeat(2000);
+    let r = h.conn.emit(h.now, "big", vec![json!(big)]);
+    assert!(
+        matches!(r, Err(Error::PayloadTooLarge { max: 1000, .. })),
+        "{r:?}"
+    );
+    h.drain();
+    assert!(h.take_sent().is_empty());
+}
+
+#[test]
+fn garbage_from_the_server_drops_the_link_and_retries() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    h.server_sends("4{not json");
+    let ev = h.take_events();
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::Disconnected {
+                reason: DisconnectReason::Decode(_)
+            }
+        )),
+        "{ev:?}"
+    );
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::ReconnectScheduled { .. })));
+}
+
+#[test]
+fn events_for_other_namespaces_are_ignored() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    h.server_sends(r#"42/admin,["secret"]"#);
+    assert!(h.take_events().is_empty());
+}

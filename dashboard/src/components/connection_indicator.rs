@@ -1,0 +1,90 @@
+//! This module deals with the always-visible connection indicator: live (green), connecting
+//! or reconnecting with a countdown (amber), offline (red), with the RTT when known.
+
+use leptos::prelude::*;
+use pulse_sdk::store::leptos::LiveSignals;
+use pulse_sdk::Status;
+use web_time::Instant;
+
+use super::clock::Clock;
+use crate::format;
+
+/// The indicator's state name (also its `data-state`, which styles and tests key on) and its
+/// label.
+pub fn describe(status: &Status, rtt_ms: Option<u32>, now: Instant) -> (&'static str, String) {
+    match status {
+        Status::Live => match rtt_ms {
+            Some(ms) => ("live", format!("Live · {ms} ms")),
+            None => ("live", "Live".to_owned()),
+        },
+        Status::Connecting => ("connecting", "Connecting…".to_owned()),
+        Status::Reconnecting {
+            attempt,
+            retry_at: Some(at),
+        } => (
+            "reconnecting",
+            format!(
+                "Reconnecting {} (attempt {attempt})",
+                format::countdown(at.saturating_duration_since(now))
+            ),
+        ),
+        Status::Reconnecting {
+            attempt,
+            retry_at: None,
+        } => ("reconnecting", format!("Reconnecting… (attempt {attempt})")),
+        Status::Offline => ("offline", "Offline".to_owned()),
+    }
+}
+
+/// Shows the connection state; announced politely to screen readers when it changes.
+#[component]
+pub fn ConnectionIndicator() -> impl IntoView {
+    let live = expect_context::<LiveSignals>();
+    let clock = expect_context::<Clock>();
+    let described = Memo::new(move |_| {
+        let now = clock.instant.get();
+        live.status.with(|s| describe(s, live.rtt_ms.get(), now))
+    });
+    view! {
+        <div
+            class="conn"
+            data-testid="connection"
+            data-state=move || described.with(|d| d.0)
+            role="status"
+            aria-live="polite"
+        >
+            <span class="conn-dot" aria-hidden="true"></span>
+            <span class="conn-label">{move || described.with(|d| d.1.clone())}</span>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn describes_each_state() {
+        let now = Instant::now();
+        assert_eq!(
+            describe(&Status::Live, Some(12), now),
+            ("live", "Live · 12 ms".into())
+        );
+        assert_eq!(describe(&Status::Live, None, now).1, "Live");
+        assert_eq!(describe(&Status::Offline, None, now).0, "offline");
+        let r = Status::Reconnecting {
+            attempt: 2,
+            retry_at: Some(now + Duration::from_millis(2500)),
+        };
+        assert_eq!(
+            describe(&r, None, now),
+            ("reconnecting", "Reconnecting in 3 s (attempt 2)".into())
+        );
+        let r = Status::Reconnecting {
+            attempt: 3,
+            retry_at: None,
+        };
+        assert_eq!(describe(&r, None, now).1, "Reconnecting… (attempt 3)");
+    }
+}
