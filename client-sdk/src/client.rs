@@ -37,11 +37,14 @@ impl<F: Fn(&Event) + MaybeSend> EventHandler for F {}
 trait AuthProvider: Fn() -> Option<Value> + MaybeSend {}
 impl<F: Fn() -> Option<Value> + MaybeSend> AuthProvider for F {}
 
+/// Handlers with the subscription id that removes them.
+type Registered<H> = Vec<(u64, Arc<H>)>;
+
 #[derive(Default)]
 struct Listeners {
     next: u64,
-    by_event: HashMap<String, Vec<(u64, Arc<dyn MessageHandler>)>>,
-    any: Vec<(u64, Arc<dyn EventHandler>)>,
+    by_event: HashMap<String, Registered<dyn MessageHandler>>,
+    any: Registered<dyn EventHandler>,
 }
 
 /// State shared by the handles and the driver task.
@@ -149,6 +152,9 @@ impl Client {
         let (tx, rx) = mpsc::unbounded();
         let mut conn = Connection::new(config, driver::seed());
         conn.connect(driver::now());
+        // Natively `Shared` is Send + Sync; in the browser it holds JS-bound handlers, but
+        // everything runs on one thread there, and one code path beats an Rc/Arc split.
+        #[allow(clippy::arc_with_non_send_sync)]
         let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
             listeners: Mutex::default(),
