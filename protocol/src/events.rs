@@ -73,3 +73,230 @@ pub struct ConnectAuth {
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "lastSeq")]
     pub last_seq: Option<u64>,
 }
+
+/// Database ids.
+pub type Id = i64;
+
+/// How a customer paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentMethod {
+    /// Cash in hand.
+    Cash,
+    /// Mobile money.
+    Mobile,
+    /// Bank transfer.
+    Bank,
+}
+
+/// How urgent a notification or alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// For information.
+    Info,
+    /// Needs attention.
+    Warning,
+    /// Needs action now.
+    Critical,
+}
+
+/// A customer and their running balance (positive: they owe).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Id.
+    pub id: Id,
+    /// Display name.
+    pub name: String,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Delivery address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Default price per liter for this customer.
+    pub price_per_liter: f64,
+    /// Deliveries minus payments.
+    pub balance: f64,
+    /// Whether deliveries are ongoing.
+    pub active: bool,
+    /// Last change, ms since the epoch.
+    pub updated_at: i64,
+}
+
+/// One day's delivery to one customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Id.
+    pub id: Id,
+    /// Who received it.
+    pub customer_id: Id,
+    /// Their name, for display.
+    pub customer_name: String,
+    /// Calendar day, `YYYY-MM-DD`.
+    pub date: String,
+    /// Liters delivered.
+    pub quantity: f64,
+    /// Price per liter applied.
+    pub price_per_liter: f64,
+    /// `quantity × price_per_liter`, computed by the server.
+    pub amount: f64,
+    /// Last change, ms since the epoch.
+    pub updated_at: i64,
+}
+
+/// A payment received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Id.
+    pub id: Id,
+    /// Who paid.
+    pub customer_id: Id,
+    /// Their name, for display.
+    pub customer_name: String,
+    /// Amount received.
+    pub amount: f64,
+    /// How.
+    pub method: PaymentMethod,
+    /// Calendar day, `YYYY-MM-DD`.
+    pub date: String,
+    /// Free text.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// When it was recorded, ms since the epoch.
+    pub created_at: i64,
+}
+
+/// `balance:updated`: a customer's new balance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BalanceUpdated {
+    /// Whose.
+    pub customer_id: Id,
+    /// The new balance.
+    pub balance: f64,
+}
+
+/// A notification addressed to one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Id.
+    pub id: Id,
+    /// Short title.
+    pub title: String,
+    /// Details.
+    pub body: String,
+    /// Urgency.
+    pub level: Level,
+    /// When, ms since the epoch.
+    pub created_at: i64,
+    /// Whether the user has read it.
+    pub read: bool,
+}
+
+/// One line of the activity feed (also the audit trail).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// The event-log position it describes.
+    pub seq: u64,
+    /// When, ms since the epoch.
+    pub ts: i64,
+    /// Who did it (user name, or "demo").
+    pub actor: String,
+    /// The event, e.g. `payment:added`.
+    pub action: String,
+    /// One human sentence.
+    pub summary: String,
+}
+
+/// `alert:system`: something every user of the tenant should see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Urgency.
+    pub level: Level,
+    /// What happened.
+    pub message: String,
+}
+
+/// `delivery:update`: record a delivery (`id: None`) or change one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryUpdate {
+    /// The delivery to change; `None` records a new one.
+    #[serde(default)]
+    pub id: Option<Id>,
+    /// Who receives it.
+    pub customer_id: Id,
+    /// Calendar day, `YYYY-MM-DD`.
+    pub date: String,
+    /// Liters, > 0.
+    pub quantity: f64,
+    /// Price per liter; the customer's default when absent.
+    #[serde(default)]
+    pub price_per_liter: Option<f64>,
+    /// Makes a retried action apply once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `payment:add`: record a payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentAdd {
+    /// Who paid.
+    pub customer_id: Id,
+    /// Amount, > 0.
+    pub amount: f64,
+    /// How.
+    pub method: PaymentMethod,
+    /// Calendar day, `YYYY-MM-DD`; today when absent.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Makes a retried action apply once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `customer:update`: change some of a customer's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerUpdate {
+    /// Which customer.
+    pub id: Id,
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New phone.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// New address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// New default price.
+    #[serde(default)]
+    pub price_per_liter: Option<f64>,
+    /// Start or stop deliveries.
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// Makes a retried action apply once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `notification:mark-read`: one notification, or all of them when `id` is absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkRead {
+    /// Which one; all when `None`.
+    #[serde(default)]
+    pub id: Option<Id>,
+}
+
+/// Server → client: notifications were marked read (by this user, maybe in another tab).
+/// Not in the seeds' catalogue, which has no way to sync read state across tabs and devices.
+pub const NOTIFICATION_READ: &str = "notification:read";
+
+/// `notification:read`: which notifications are now read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationsRead {
+    /// Their ids.
+    pub ids: Vec<Id>,
+}

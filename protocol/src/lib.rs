@@ -10,6 +10,7 @@
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod rest;
 
 pub use envelope::{Ack, Envelope};
 pub use error::{ErrorCode, WireError};

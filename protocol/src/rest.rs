@@ -1,0 +1,83 @@
+//! This module deals with REST bodies: login, the event feed for polling and resume, and
+//! pagination.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::events::Id;
+
+/// `POST /api/auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The user's email.
+    pub email: String,
+    /// The user's password.
+    pub password: String,
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: Id,
+    /// Their company.
+    pub tenant_id: Id,
+    /// Display name.
+    pub name: String,
+    /// Login email.
+    pub email: String,
+    /// `admin` or `staff`.
+    pub role: String,
+}
+
+/// The answer to login and refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Short-lived JWT for `Authorization: Bearer` and the socket's `auth.token`.
+    pub token: String,
+    /// When `token` expires, ms since the epoch.
+    pub expires_at: i64,
+    /// Long-lived, single-use token for `POST /api/auth/refresh`.
+    pub refresh_token: String,
+    /// Who this is.
+    pub user: User,
+}
+
+/// `POST /api/auth/refresh`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    /// The refresh token from the last [`Session`].
+    pub refresh_token: String,
+}
+
+/// One entry of a tenant's event log, as `GET /api/events?since=SEQ` returns it. Applying
+/// it is the same as receiving `event` with `{ seq, ts, data }` on the socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// Log position.
+    pub seq: u64,
+    /// Server time, ms since the epoch.
+    pub ts: i64,
+    /// Event name from the catalogue, e.g. `payment:added`.
+    pub event: String,
+    /// The event's payload.
+    pub data: Value,
+}
+
+/// `GET /api/events?since=SEQ&limit=N`: entries after `since`, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsPage {
+    /// At most `limit` entries with `seq > since` visible to the caller.
+    pub events: Vec<LoggedEvent>,
+    /// The tenant log's latest `seq`; more pages remain while the last entry is below it.
+    pub head: u64,
+}
+
+/// A page of a list endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items, newest first unless the endpoint says otherwise.
+    pub items: Vec<T>,
+    /// Items matching the filter, over all pages.
+    pub total: u64,
+}
