@@ -300,3 +300,66 @@ pub struct NotificationsRead {
     /// Their ids.
     pub ids: Vec<Id>,
 }
+
+/// Server events that are entries of the tenant's event log: they carry their own `seq`, are
+/// replayed on reconnect and served by `GET /api/events`. A client applies each `seq` once.
+pub const LOGGED: &[&str] = &[
+    DELIVERY_UPDATED,
+    PAYMENT_ADDED,
+    CUSTOMER_UPDATED,
+    BALANCE_UPDATED,
+    ACTIVITY_UPDATED,
+    NOTIFICATION_NEW,
+    NOTIFICATION_READ,
+    ALERT_SYSTEM,
+];
+
+/// Whether `event` is an event-log entry (see [`LOGGED`]).
+pub fn is_logged(event: &str) -> bool {
+    LOGGED.contains(&event)
+}
+
+/// A server → client event with its payload type, for typed subscriptions.
+pub trait ServerEvent {
+    /// The event name.
+    const NAME: &'static str;
+    /// What its single argument decodes to.
+    type Data: serde::de::DeserializeOwned;
+}
+
+macro_rules! server_events {
+    ($($(#[$doc:meta])* $ty:ident => $name:ident, $data:ty;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $ty;
+        impl ServerEvent for $ty {
+            const NAME: &'static str = $name;
+            type Data = $data;
+        }
+    )*};
+}
+
+server_events! {
+    /// `delivery:updated`.
+    DeliveryUpdated => DELIVERY_UPDATED, crate::Envelope<Delivery>;
+    /// `payment:added`.
+    PaymentAdded => PAYMENT_ADDED, crate::Envelope<Payment>;
+    /// `customer:updated`.
+    CustomerUpdated => CUSTOMER_UPDATED, crate::Envelope<Customer>;
+    /// `balance:updated`.
+    BalanceUpdatedEvent => BALANCE_UPDATED, crate::Envelope<BalanceUpdated>;
+    /// `stats:updated`.
+    StatsUpdated => STATS_UPDATED, crate::Envelope<Stats>;
+    /// `activity:updated`.
+    ActivityUpdated => ACTIVITY_UPDATED, crate::Envelope<Activity>;
+    /// `notification:new`.
+    NotificationNew => NOTIFICATION_NEW, crate::Envelope<Notification>;
+    /// `notification:read`.
+    NotificationRead => NOTIFICATION_READ, crate::Envelope<NotificationsRead>;
+    /// `alert:system`.
+    AlertSystem => ALERT_SYSTEM, crate::Envelope<Alert>;
+    /// `pong`.
+    PongEvent => PONG, Pong;
+    /// `error`.
+    ErrorEvent => ERROR, crate::WireError;
+}
