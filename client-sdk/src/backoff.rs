@@ -36,14 +36,15 @@ pub struct Backoff {
     rng: SplitMix64,
 }
 
+/// A tiny, well-known PRNG (SplitMix64): enough for jitter and idempotency-key nonces, and
+/// deterministic under a seed.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitMix64(pub(crate) u64);
+
 impl Backoff {
     /// A policy whose jitter comes from `seed`.
     pub fn new(config: BackoffConfig, seed: u64) -> Self {
-        Backoff {
-            config,
-            attempts: 0,
-            rng: SplitMix64(seed),
-        }
+        Backoff { config, attempts: 0, rng: SplitMix64(seed) }
     }
 
     /// Attempts made since the last reset.
@@ -59,9 +60,7 @@ impl Backoff {
         let jitter = c.randomization.clamp(0.0, 1.0);
         // Uniform in [base·(1−j), base·(1+j)].
         let r = self.rng.next_f64() * 2.0 - 1.0;
-        let secs = (base * (1.0 + jitter * r))
-            .min(c.max.as_secs_f64())
-            .max(0.0);
+        let secs = (base * (1.0 + jitter * r)).min(c.max.as_secs_f64()).max(0.0);
         Duration::from_secs_f64(secs)
     }
 
@@ -71,12 +70,8 @@ impl Backoff {
     }
 }
 
-/// A tiny, well-known PRNG (SplitMix64): enough for jitter, and deterministic under a seed.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -96,10 +91,7 @@ mod tests {
 
     #[test]
     fn without_jitter_delays_double_up_to_the_cap() {
-        let cfg = BackoffConfig {
-            randomization: 0.0,
-            ..BackoffConfig::default()
-        };
+        let cfg = BackoffConfig { randomization: 0.0, ..BackoffConfig::default() };
         let mut b = Backoff::new(cfg, 1);
         let got: Vec<u64> = (0..6).map(|_| b.next_delay().as_millis() as u64).collect();
         assert_eq!(got, [1000, 2000, 4000, 5000, 5000, 5000]);

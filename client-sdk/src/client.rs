@@ -94,10 +94,7 @@ impl Shared {
                     .unwrap_or_default(),
                 _ => Vec::new(),
             };
-            (
-                named,
-                l.any.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>(),
-            )
+            (named, l.any.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>())
         };
         if let Event::Message(m) = &event {
             for h in named {
@@ -163,10 +160,7 @@ impl Client {
             wake: tx.clone(),
         });
         driver::spawn(shared.clone(), rx, tx.clone());
-        Client {
-            shared,
-            _lifetime: Arc::new(Lifetime { wake: tx }),
-        }
+        Client { shared, _lifetime: Arc::new(Lifetime { wake: tx }) }
     }
 
     /// The connection status now.
@@ -183,14 +177,8 @@ impl Client {
         let mut l = lock(&self.shared.listeners);
         l.next += 1;
         let id = l.next;
-        l.by_event
-            .entry(event.to_owned())
-            .or_default()
-            .push((id, Arc::new(handler)));
-        Subscription {
-            id,
-            shared: Arc::downgrade(&self.shared),
-        }
+        l.by_event.entry(event.to_owned()).or_default().push((id, Arc::new(handler)));
+        Subscription { id, shared: Arc::downgrade(&self.shared) }
     }
 
     /// Calls `handler` for every [`Event`]: server events, status changes, RTT samples.
@@ -199,10 +187,7 @@ impl Client {
         l.next += 1;
         let id = l.next;
         l.any.push((id, Arc::new(handler)));
-        Subscription {
-            id,
-            shared: Arc::downgrade(&self.shared),
-        }
+        Subscription { id, shared: Arc::downgrade(&self.shared) }
     }
 
     /// Sends an event; while offline it is queued and sent on reconnection.

@@ -29,6 +29,14 @@ pub struct Config {
     pub health_interval: Option<Duration>,
     /// A health ping unanswered this long marks the link dead and forces a reconnect.
     pub health_timeout: Duration,
+    /// While the socket is down, fetch missed events over REST this often; `None` disables
+    /// the fallback.
+    pub poll_interval: Option<Duration>,
+    /// Start polling after this many failed connection attempts in a row.
+    pub poll_after_failures: u32,
+    /// Add an `idempotency_key` to the object payload of every `emit_with_ack` that lacks
+    /// one, and resend such emits after a reconnection if their answer was lost.
+    pub idempotency_keys: bool,
 }
 
 impl Config {
@@ -46,6 +54,21 @@ impl Config {
             send_buffer: 1000,
             health_interval: Some(Duration::from_secs(30)),
             health_timeout: Duration::from_secs(10),
+            poll_interval: Some(Duration::from_secs(10)),
+            poll_after_failures: 1,
+            idempotency_keys: true,
+        }
+    }
+
+    /// The HTTP base URL for REST calls (fallback polling).
+    pub fn http_url(&self) -> String {
+        let base = self.url.trim_end_matches('/');
+        if let Some(rest) = base.strip_prefix("wss://") {
+            format!("https://{rest}")
+        } else if let Some(rest) = base.strip_prefix("ws://") {
+            format!("http://{rest}")
+        } else {
+            base.to_owned()
         }
     }
 
@@ -80,9 +103,6 @@ mod tests {
         );
         let mut c = Config::new("ws://h:1");
         c.path = "custom".into();
-        assert_eq!(
-            c.websocket_url(),
-            "ws://h:1/custom/?EIO=4&transport=websocket"
-        );
+        assert_eq!(c.websocket_url(), "ws://h:1/custom/?EIO=4&transport=websocket");
     }
 }

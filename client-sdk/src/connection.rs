@@ -14,16 +14,20 @@
 //! harmless.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
+use pulse_protocol::events::{Stats, STATS_UPDATED};
+use pulse_protocol::rest::EventsPage;
+use pulse_protocol::Envelope;
 use serde_json::Value;
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, SplitMix64};
 use crate::codec::sio::{self, Kind};
 use crate::codec::{eio, Frame};
 use crate::config::Config;
 use crate::error::{ConnectError, Error};
+use crate::resume::Resume;
 use crate::time::Instant;
 use crate::timer::{Timer, TimerTable};
 
@@ -41,6 +45,22 @@ pub enum Io {
     },
     /// Close the current socket and drop whatever it still delivers.
     Close,
+    /// Fallback polling: fetch log entries after `since` (`GET /api/events`) and the current
+    /// stats (`GET /api/stats`); report with `handle_poll_result`. With `since: None` the
+    /// client has applied nothing yet and only needs the stats.
+    Poll {
+        /// Last `seq` applied.
+        since: Option<u64>,
+    },
+}
+
+/// What one fallback poll brought back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polled {
+    /// Log entries after the requested `since`, if they were asked for.
+    pub events: Option<EventsPage>,
+    /// The current statistics.
+    pub stats: Option<Envelope<Stats>>,
 }
 
 /// The connection as an application shows it.
@@ -56,6 +76,15 @@ pub enum Status {
         attempt: u32,
         /// When the attempt starts, if it is waiting.
         retry_at: Option<Instant>,
+    },
+    /// The socket is down and still retried; meanwhile data comes over REST every `every`.
+    Polling {
+        /// Reconnection attempt number.
+        attempt: u32,
+        /// When the next reconnection attempt starts, if it is waiting.
+        retry_at: Option<Instant>,
+        /// The polling interval.
+        every: Duration,
     },
     /// Not connected and not trying: never started, disconnected, refused or given up.
     Offline,
@@ -152,6 +181,11 @@ pub enum Event {
     },
     /// A health ping came back.
     Rtt(Duration),
+    /// A fallback poll failed; the next one is scheduled.
+    PollFailed {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,8 +217,18 @@ pub struct Connection {
     /// Packets waiting for a live connection.
     buffer: VecDeque<sio::Packet>,
     acks: Acks,
+    /// Emits with an ack that were sent and not yet answered, to resend or fail on a drop.
+    inflight: BTreeMap<AckId, sio::Packet>,
     /// The health ping in flight: its ack id and when it was sent.
     health: Option<(AckId, Instant)>,
+    resume: Resume,
+    /// Connection attempts that failed since the link was last live.
+    failures: u32,
+    polling: bool,
+    poll_in_flight: bool,
+    /// Idempotency keys are `<nonce>-<counter>`: unique per client instance.
+    key_nonce: u64,
+    key_counter: u64,
     io: VecDeque<Io>,
     transmit: VecDeque<Frame>,
     events: VecDeque<Event>,
@@ -197,6 +241,13 @@ impl Connection {
     pub fn new(config: Config, seed: u64) -> Self {
         Connection {
             backoff: Backoff::new(config.backoff, seed),
+            key_nonce: SplitMix64(seed ^ 0x5EED_1DE4_7E11_C0DE).next_u64(),
+            key_counter: 0,
+            inflight: BTreeMap::new(),
+            resume: Resume::default(),
+            failures: 0,
+            polling: false,
+            poll_in_flight: false,
             config,
             state: State::Stopped,
             timers: TimerTable::default(),
@@ -222,6 +273,13 @@ impl Connection {
 
     /// The status now; every change is also reported as [`Event::Status`].
     pub fn status(&self) -> Status {
+        if let (true, Some(every)) =
+            (self.polling && self.state != State::Stopped, self.config.poll_interval)
+        {
+            let retry_at =
+                (self.state == State::Waiting).then(|| self.timers.get(Timer::Reconnect)).flatten();
+            return Status::Polling { attempt: self.backoff.attempts(), retry_at, every };
+        }
         match self.state {
             State::Stopped => Status::Offline,
             State::Live => Status::Live,
@@ -233,10 +291,7 @@ impl Connection {
                 if self.backoff.attempts() == 0 {
                     Status::Connecting
                 } else {
-                    Status::Reconnecting {
-                        attempt: self.backoff.attempts(),
-                        retry_at: None,
-                    }
+                    Status::Reconnecting { attempt: self.backoff.attempts(), retry_at: None }
                 }
             }
         }
@@ -252,6 +307,16 @@ impl Connection {
         self.buffer.len()
     }
 
+    /// The CONNECT auth payload last set.
+    pub fn auth(&self) -> Option<&Value> {
+        self.auth.as_ref()
+    }
+
+    /// The last event-log `seq` applied (see [`Resume`]).
+    pub fn last_seq(&self) -> Option<u64> {
+        self.resume.last_seq()
+    }
+
     /// The server's Engine.IO handshake of the current transport, if any.
     pub fn handshake(&self) -> Option<&eio::Handshake> {
         self.handshake.as_ref()
@@ -263,6 +328,12 @@ impl Connection {
     /// refresh it from the application right before acting on [`Io::Open`].
     pub fn set_auth(&mut self, auth: Option<Value>) {
         self.auth = auth;
+    }
+
+    /// Tells the machine the application already holds state up to log entry `seq` (e.g.
+    /// loaded over REST): older entries will be dropped and replay starts after it.
+    pub fn set_last_seq(&mut self, seq: u64) {
+        self.resume.advance_to(seq);
     }
 
     /// Starts connecting, unless already connected or trying. Resets the attempt count.
@@ -287,9 +358,7 @@ impl Connection {
                 attachments: Vec::new(),
             };
             self.send_packet(&pkt);
-            self.events.push_back(Event::Disconnected {
-                reason: DisconnectReason::Client,
-            });
+            self.events.push_back(Event::Disconnected { reason: DisconnectReason::Client });
         }
         if self.transport_active() {
             self.io.push_back(Io::Close);
@@ -301,10 +370,7 @@ impl Connection {
 
     /// Sends an event, or queues it while offline.
     pub fn emit(&mut self, now: Instant, event: &str, args: Vec<Value>) -> Result<(), Error> {
-        self.emit_packet(
-            now,
-            sio::Packet::event(&self.config.namespace, event, args, None),
-        )
+        self.emit_packet(now, sio::Packet::event(&self.config.namespace, event, args, None))
     }
 
     /// Sends an event with binary attachments (referenced from `args` by
@@ -332,11 +398,20 @@ impl Connection {
         timeout: Option<Duration>,
     ) -> Result<AckId, Error> {
         let id = self.acks.next_id();
+        let mut args = args;
+        if self.config.idempotency_keys {
+            if let Some(Value::Object(m)) = args.first_mut() {
+                if !m.contains_key(IDEMPOTENCY_KEY) {
+                    self.key_counter += 1;
+                    let key = format!("{:016x}-{}", self.key_nonce, self.key_counter);
+                    m.insert(IDEMPOTENCY_KEY.into(), key.into());
+                }
+            }
+        }
         let mut p = sio::Packet::event(&self.config.namespace, event, args, Some(id));
         p.attachments = attachments;
         self.emit_packet(now, p)?;
-        self.acks
-            .insert(id, now + timeout.unwrap_or(self.config.ack_timeout));
+        self.acks.insert(id, now + timeout.unwrap_or(self.config.ack_timeout));
         Ok(id)
     }
 
@@ -389,6 +464,40 @@ impl Connection {
         self.sync_status();
     }
 
+    /// The result of the poll requested by [`Io::Poll`]. Entries already applied are
+    /// dropped; new ones come out as [`Event::Message`] like live events.
+    pub fn handle_poll_result(&mut self, now: Instant, result: Result<Polled, String>) {
+        self.poll_in_flight = false;
+        let mut more = false;
+        match result {
+            Ok(polled) => {
+                if let Some(page) = polled.events {
+                    more = page.events.last().is_some_and(|e| e.seq < page.head);
+                    for e in page.events {
+                        let args =
+                            vec![serde_json::json!({ "seq": e.seq, "ts": e.ts, "data": e.data })];
+                        self.deliver(e.event, args, Vec::new(), None);
+                    }
+                }
+                if let Some(stats) = polled.stats {
+                    // A client that applied nothing yet follows the log from here on.
+                    if self.resume.last_seq().is_none() {
+                        self.resume.advance_to(stats.seq);
+                    }
+                    let args = vec![serde_json::to_value(&stats).unwrap_or_default()];
+                    self.deliver(STATS_UPDATED.to_owned(), args, Vec::new(), None);
+                }
+            }
+            Err(reason) => self.events.push_back(Event::PollFailed { reason }),
+        }
+        if self.polling && self.state != State::Live {
+            if let Some(every) = self.config.poll_interval {
+                self.timers.set(Timer::Poll, if more { now } else { now + every });
+            }
+        }
+        self.sync_status();
+    }
+
     /// Time passed; fires every deadline due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.timers.is_due(Timer::Heartbeat, now) {
@@ -399,10 +508,7 @@ impl Connection {
         }
         if self.timers.is_due(Timer::Connect, now) {
             self.timers.stop(Timer::Connect);
-            if matches!(
-                self.state,
-                State::Opening | State::Handshake | State::Joining
-            ) {
+            if matches!(self.state, State::Opening | State::Handshake | State::Joining) {
                 self.close_transport();
                 self.connect_failed(now, "connection timed out".into());
             }
@@ -413,14 +519,15 @@ impl Connection {
                 self.open_transport(now);
             }
         }
-        if self
-            .health
-            .is_some_and(|(_, sent)| now >= sent + self.config.health_timeout)
-        {
+        if self.health.is_some_and(|(_, sent)| now >= sent + self.config.health_timeout) {
             self.health = None;
             if self.state == State::Live {
                 self.lost(now, DisconnectReason::HealthCheck, false);
             }
+        }
+        if self.timers.is_due(Timer::Poll, now) {
+            self.timers.stop(Timer::Poll);
+            self.poll_now();
         }
         if self.timers.is_due(Timer::HealthPing, now) {
             self.timers.stop(Timer::HealthPing);
@@ -428,10 +535,8 @@ impl Connection {
         }
         while let Some(id) = self.acks.pop_expired(now) {
             self.buffer.retain(|p| p.id != Some(id));
-            self.events.push_back(Event::Ack {
-                id,
-                result: Err(Error::AckTimeout),
-            });
+            self.inflight.remove(&id);
+            self.events.push_back(Event::Ack { id, result: Err(Error::AckTimeout) });
         }
         self.sync_status();
     }
@@ -455,45 +560,35 @@ impl Connection {
 
     /// When `handle_timeout` must be called next. Changes after any input.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.timers.next(),
-            self.acks.next_deadline(),
-            self.health_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.timers.next(), self.acks.next_deadline(), self.health_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ----- internals -----
 
     fn transport_active(&self) -> bool {
-        matches!(
-            self.state,
-            State::Opening | State::Handshake | State::Joining | State::Live
-        )
+        matches!(self.state, State::Opening | State::Handshake | State::Joining | State::Live)
     }
 
     fn health_deadline(&self) -> Option<Instant> {
-        self.health
-            .map(|(_, sent)| sent + self.config.health_timeout)
+        self.health.map(|(_, sent)| sent + self.config.health_timeout)
     }
 
     fn open_transport(&mut self, now: Instant) {
         self.state = State::Opening;
         self.decoder.reset();
         self.handshake = None;
-        self.timers
-            .set(Timer::Connect, now + self.config.connect_timeout);
-        self.io.push_back(Io::Open {
-            url: self.config.websocket_url(),
-        });
+        self.timers.set(Timer::Connect, now + self.config.connect_timeout);
+        self.io.push_back(Io::Open { url: self.config.websocket_url() });
     }
 
     fn stop(&mut self) {
         self.state = State::Stopped;
         self.timers = TimerTable::default();
         self.health = None;
+        self.polling = false;
         self.decoder.reset();
     }
 
@@ -509,6 +604,7 @@ impl Connection {
         self.timers.stop(Timer::HealthPing);
         self.health = None;
         self.decoder.reset();
+        self.requeue_inflight();
         if self.state == State::Live {
             self.events.push_back(Event::Disconnected { reason });
             self.schedule_reconnect(now);
@@ -531,14 +627,29 @@ impl Connection {
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Heartbeat);
         self.events.push_back(Event::ConnectFailed { reason });
+        self.failures = self.failures.saturating_add(1);
         self.schedule_reconnect(now);
+        let due = self.failures >= self.config.poll_after_failures;
+        if due
+            && !self.polling
+            && self.state != State::Stopped
+            && self.config.poll_interval.is_some()
+        {
+            self.polling = true;
+            self.poll_now();
+        }
+    }
+
+    fn poll_now(&mut self) {
+        if self.polling && self.state != State::Live && !self.poll_in_flight {
+            self.poll_in_flight = true;
+            self.io.push_back(Io::Poll { since: self.resume.last_seq() });
+        }
     }
 
     fn schedule_reconnect(&mut self, now: Instant) {
-        let exhausted = self
-            .config
-            .reconnection_attempts
-            .is_some_and(|max| self.backoff.attempts() >= max);
+        let exhausted =
+            self.config.reconnection_attempts.is_some_and(|max| self.backoff.attempts() >= max);
         if !self.config.reconnection || exhausted {
             if exhausted {
                 self.events.push_back(Event::ReconnectFailed);
@@ -550,24 +661,21 @@ impl Connection {
         self.state = State::Waiting;
         self.timers.stop(Timer::Connect);
         self.timers.set(Timer::Reconnect, now + delay);
-        self.events.push_back(Event::ReconnectScheduled {
-            attempt: self.backoff.attempts(),
-            delay,
-        });
+        self.events
+            .push_back(Event::ReconnectScheduled { attempt: self.backoff.attempts(), delay });
     }
 
     fn on_frame(&mut self, now: Instant, frame: Frame) -> Result<(), Error> {
         match eio::Packet::decode(frame)? {
             eio::Packet::Open(h) if self.state == State::Handshake => {
-                self.timers
-                    .set(Timer::Heartbeat, now + heartbeat_window(&h));
+                self.timers.set(Timer::Heartbeat, now + heartbeat_window(&h));
                 self.handshake = Some(h);
                 self.state = State::Joining;
                 let pkt = sio::Packet {
                     kind: Kind::Connect,
                     nsp: self.config.namespace.clone(),
                     id: None,
-                    data: self.auth.clone(),
+                    data: self.resume.connect_auth(self.auth.as_ref()),
                     attachments: Vec::new(),
                 };
                 self.send_packet(&pkt);
@@ -615,6 +723,9 @@ impl Connection {
                 let attempts = self.backoff.attempts();
                 self.backoff.reset();
                 self.state = State::Live;
+                self.failures = 0;
+                self.polling = false;
+                self.timers.stop(Timer::Poll);
                 self.timers.stop(Timer::Connect);
                 self.events.push_back(Event::Connected { sid, attempts });
                 self.flush_buffer();
@@ -644,9 +755,7 @@ impl Connection {
                 let was_live = self.state == State::Live;
                 self.stop();
                 if was_live {
-                    self.events.push_back(Event::Disconnected {
-                        reason: DisconnectReason::Server,
-                    });
+                    self.events.push_back(Event::Disconnected { reason: DisconnectReason::Server });
                 }
                 self.fail_all(Error::Closed);
             }
@@ -661,22 +770,17 @@ impl Connection {
                     },
                     _ => return,
                 };
-                self.events.push_back(Event::Message(Message {
-                    event,
-                    args: items,
-                    attachments: p.attachments,
-                    ack_id: p.id,
-                }));
+                self.deliver(event, items, p.attachments, p.id);
             }
             Kind::Ack => {
                 let Some(id) = p.id else { return };
                 if let Some((_, sent)) = self.health.filter(|(h, _)| *h == id) {
                     self.health = None;
-                    self.events
-                        .push_back(Event::Rtt(now.saturating_duration_since(sent)));
+                    self.events.push_back(Event::Rtt(now.saturating_duration_since(sent)));
                     self.schedule_health_ping(now);
                     return;
                 }
+                self.inflight.remove(&id);
                 if !self.acks.remove(id) {
                     return; // a late answer after its timeout
                 }
@@ -684,14 +788,8 @@ impl Connection {
                     Some(Value::Array(a)) => a,
                     _ => Vec::new(),
                 };
-                let reply = AckReply {
-                    args,
-                    attachments: p.attachments,
-                };
-                self.events.push_back(Event::Ack {
-                    id,
-                    result: Ok(reply),
-                });
+                let reply = AckReply { args, attachments: p.attachments };
+                self.events.push_back(Event::Ack { id, result: Ok(reply) });
             }
         }
     }
@@ -708,13 +806,11 @@ impl Connection {
             return Err(Error::PayloadTooLarge { size, max });
         }
         if self.state == State::Live {
-            self.send_packet(&p);
+            self.send_tracked(p);
             return Ok(());
         }
         if self.buffer.len() >= self.config.send_buffer {
-            return Err(Error::BufferFull {
-                capacity: self.config.send_buffer,
-            });
+            return Err(Error::BufferFull { capacity: self.config.send_buffer });
         }
         self.buffer.push_back(p);
         Ok(())
@@ -730,7 +826,47 @@ impl Connection {
 
     fn flush_buffer(&mut self) {
         while let Some(p) = self.buffer.pop_front() {
-            self.send_packet(&p);
+            self.send_tracked(p);
+        }
+    }
+
+    /// Sends an application emit, remembering it until answered if it wants an answer.
+    fn send_tracked(&mut self, p: sio::Packet) {
+        self.send_packet(&p);
+        if let Some(id) = p.id {
+            self.inflight.insert(id, p);
+        }
+    }
+
+    /// The link died with emits unanswered: those with an idempotency key go back to the
+    /// front of the buffer (the server applies a key once), the others fail now rather than
+    /// at their timeout, since their outcome is unknown.
+    fn requeue_inflight(&mut self) {
+        let inflight = std::mem::take(&mut self.inflight);
+        let mut retry = Vec::new();
+        for (id, p) in inflight {
+            if has_idempotency_key(&p) {
+                retry.push(p);
+            } else {
+                self.acks.remove(id);
+                self.events.push_back(Event::Ack { id, result: Err(Error::ConnectionLost) });
+            }
+        }
+        for p in retry.into_iter().rev() {
+            self.buffer.push_front(p);
+        }
+    }
+
+    /// Hands a server event to the application unless it is a log entry already applied.
+    fn deliver(
+        &mut self,
+        event: String,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+        ack_id: Option<u64>,
+    ) {
+        if self.resume.accept(&event, &args) {
+            self.events.push_back(Event::Message(Message { event, args, attachments, ack_id }));
         }
     }
 
@@ -758,11 +894,9 @@ impl Connection {
 
     fn fail_all(&mut self, err: Error) {
         self.buffer.clear();
+        self.inflight.clear();
         for id in self.acks.drain() {
-            self.events.push_back(Event::Ack {
-                id,
-                result: Err(err.clone()),
-            });
+            self.events.push_back(Event::Ack { id, result: Err(err.clone()) });
         }
         self.health = None;
     }
@@ -774,6 +908,13 @@ impl Connection {
             self.events.push_back(Event::Status(now));
         }
     }
+}
+
+/// The payload field Pulse servers de-duplicate actions by.
+const IDEMPOTENCY_KEY: &str = "idempotency_key";
+
+fn has_idempotency_key(p: &sio::Packet) -> bool {
+    matches!(&p.data, Some(Value::Array(a)) if a.get(1).and_then(|v| v.get(IDEMPOTENCY_KEY)).is_some())
 }
 
 fn heartbeat_window(h: &eio::Handshake) -> Duration {

@@ -14,9 +14,15 @@ pub struct ConnectError {
 }
 
 impl ConnectError {
-    /// The Pulse error code in `data.code`, if the server sent one.
+    /// The Pulse error code: `data.code`, or the `CODE: ` prefix Pulse puts in the message.
     pub fn code(&self) -> Option<&str> {
-        self.data.as_ref()?.get("code")?.as_str()
+        if let Some(code) = self.data.as_ref().and_then(|d| d.get("code")).and_then(|c| c.as_str())
+        {
+            return Some(code);
+        }
+        let (code, _) = self.message.split_once(": ")?;
+        let is_code = !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+        is_code.then_some(code)
     }
 }
 
@@ -49,6 +55,10 @@ pub enum Error {
         /// The server's limit.
         max: usize,
     },
+    /// The connection dropped after the emit was sent and before its answer; the server may
+    /// or may not have applied it. (Emits with an idempotency key are resent instead.)
+    #[error("connection lost before the server answered")]
+    ConnectionLost,
     /// The server answered the action with an error.
     #[error("server error {0}")]
     Server(WireError),

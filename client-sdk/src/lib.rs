@@ -27,6 +27,7 @@ pub mod config;
 pub mod connection;
 mod driver;
 pub mod error;
+pub mod resume;
 pub mod store;
 mod time;
 mod timer;
@@ -36,6 +37,6 @@ mod tests;
 
 pub use client::{Client, MaybeSend, Subscription};
 pub use config::Config;
-pub use connection::{AckReply, Connection, DisconnectReason, Event, Message, Status};
+pub use connection::{AckReply, Connection, DisconnectReason, Event, Io, Message, Polled, Status};
 pub use error::{ConnectError, Error};
 pub use time::Instant;

@@ -14,9 +14,11 @@ pub(crate) enum Timer {
     Reconnect,
     /// The next application health ping is sent then.
     HealthPing,
+    /// The next fallback poll starts then.
+    Poll,
 }
 
-const COUNT: usize = 4;
+const COUNT: usize = 5;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TimerTable {

@@ -22,10 +22,7 @@ const WAIT: Duration = Duration::from_secs(10);
 #[wasm_bindgen_test]
 async fn connects_over_the_browser_websocket_and_receives_live_stats() {
     let client = Client::connect(Config::new(SERVER));
-    client
-        .wait_for(|s| *s == Status::Live, WAIT)
-        .await
-        .expect("live in the browser");
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live in the browser");
     let seqs = Rc::new(RefCell::new(Vec::<u64>::new()));
     let sink = seqs.clone();
     let _sub = client.on(STATS_UPDATED, move |m| {
@@ -42,10 +39,7 @@ async fn connects_over_the_browser_websocket_and_receives_live_stats() {
 #[wasm_bindgen_test]
 async fn emit_with_ack_round_trips_in_the_browser() {
     let client = Client::connect(Config::new(SERVER));
-    client
-        .wait_for(|s| *s == Status::Live, WAIT)
-        .await
-        .expect("live");
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
     let reply = client.emit_with_ack(PING, vec![], None).await.expect("ack");
     let ack: Ack<Pong> = serde_json::from_value(reply.args[0].clone()).expect("ack shape");
     assert!(ack.into_result().expect("ok").server_time > 1_600_000_000_000);

@@ -98,12 +98,7 @@ impl Packet {
             '4' => Packet::Message(t.split_off(1)),
             '5' => Packet::Upgrade,
             '6' => Packet::Noop,
-            found => {
-                return Err(DecodeError::UnknownType {
-                    layer: "engine.io",
-                    found,
-                })
-            }
+            found => return Err(DecodeError::UnknownType { layer: "engine.io", found }),
         })
     }
 }
@@ -143,22 +138,13 @@ mod tests {
         ] {
             assert_eq!(Packet::decode(p.encode()).unwrap(), p);
         }
-        assert_eq!(
-            Packet::Message("hello".into()).encode(),
-            Frame::Text("4hello".into())
-        );
-        assert_eq!(
-            Packet::Pong(String::new()).encode(),
-            Frame::Text("3".into())
-        );
+        assert_eq!(Packet::Message("hello".into()).encode(), Frame::Text("4hello".into()));
+        assert_eq!(Packet::Pong(String::new()).encode(), Frame::Text("3".into()));
     }
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(
-            Packet::decode(Frame::Text(String::new())),
-            Err(DecodeError::Empty)
-        );
+        assert_eq!(Packet::decode(Frame::Text(String::new())), Err(DecodeError::Empty));
         assert!(matches!(
             Packet::decode(Frame::Text("9".into())),
             Err(DecodeError::UnknownType { found: '9', .. })

@@ -112,8 +112,7 @@ struct WriteAdapter<'a>(&'a mut String);
 impl std::io::Write for WriteAdapter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // serde_json only ever writes valid UTF-8 for a Value.
-        self.0
-            .push_str(std::str::from_utf8(buf).map_err(std::io::Error::other)?);
+        self.0.push_str(std::str::from_utf8(buf).map_err(std::io::Error::other)?);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -185,10 +184,7 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
         b'6' => (Kind::Ack, true),
         _ => {
             let found = text.chars().next().unwrap_or('?');
-            return Err(DecodeError::UnknownType {
-                layer: "socket.io",
-                found,
-            });
+            return Err(DecodeError::UnknownType { layer: "socket.io", found });
         }
     };
     let mut i = 1;
@@ -199,9 +195,7 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
             i += 1;
         }
         if i == start || bytes.get(i) != Some(&b'-') {
-            return Err(DecodeError::Header(
-                "binary packet without attachment count",
-            ));
+            return Err(DecodeError::Header("binary packet without attachment count"));
         }
         expected = text[start..i]
             .parse::<usize>()
@@ -234,42 +228,27 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
         );
     }
     let body = &text[i..];
-    let data = if body.is_empty() {
-        None
-    } else {
-        Some(
-            serde_json::from_str::<Value>(body).map_err(|e| DecodeError::Json {
+    let data =
+        if body.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_str::<Value>(body).map_err(|e| DecodeError::Json {
                 what: "socket.io payload",
                 detail: e.to_string(),
-            })?,
-        )
-    };
+            })?)
+        };
     check_shape(kind, &data, id)?;
-    Ok((
-        Packet {
-            kind,
-            nsp: nsp.to_owned(),
-            id,
-            data,
-            attachments: Vec::new(),
-        },
-        expected,
-    ))
+    Ok((Packet { kind, nsp: nsp.to_owned(), id, data, attachments: Vec::new() }, expected))
 }
 
 fn check_shape(kind: Kind, data: &Option<Value>, id: Option<u64>) -> Result<(), DecodeError> {
-    let bad = |detail: &str| DecodeError::Json {
-        what: "socket.io payload",
-        detail: detail.into(),
-    };
+    let bad = |detail: &str| DecodeError::Json { what: "socket.io payload", detail: detail.into() };
     match (kind, data) {
         (Kind::Connect, None | Some(Value::Object(_))) => Ok(()),
         (Kind::Connect, _) => Err(bad("CONNECT payload must be an object")),
         (Kind::Disconnect, _) => Ok(()),
         (Kind::Event, Some(Value::Array(a))) if a.first().is_some_and(Value::is_string) => Ok(()),
-        (Kind::Event, _) => Err(bad(
-            "EVENT payload must be an array starting with the event name",
-        )),
+        (Kind::Event, _) => Err(bad("EVENT payload must be an array starting with the event name")),
         (Kind::Ack, Some(Value::Array(_))) if id.is_some() => Ok(()),
         (Kind::Ack, _) => Err(bad("ACK needs an id and an array payload")),
         (Kind::ConnectError, Some(Value::Object(_) | Value::String(_))) => Ok(()),
@@ -283,10 +262,7 @@ mod tests {
     use serde_json::json;
 
     fn decode_one(s: &str) -> Packet {
-        Decoder::new()
-            .decode_text(s)
-            .unwrap()
-            .expect("complete packet")
+        Decoder::new().decode_text(s).unwrap().expect("complete packet")
     }
 
     // Vectors from the Socket.IO v5 protocol document.
@@ -318,10 +294,7 @@ mod tests {
         assert_eq!(p.id, Some(12));
 
         let p = decode_one(r#"3/admin,13["bar"]"#);
-        assert_eq!(
-            (p.kind, p.id, p.data),
-            (Kind::Ack, Some(13), Some(json!(["bar"])))
-        );
+        assert_eq!((p.kind, p.id, p.data), (Kind::Ack, Some(13), Some(json!(["bar"]))));
     }
 
     #[test]
@@ -338,10 +311,7 @@ mod tests {
         let head = r#"61-/admin,15[{"_placeholder":true,"num":0}]"#;
         assert_eq!(d.decode_text(head).unwrap(), None);
         let p = d.decode_binary(vec![9]).unwrap().unwrap();
-        assert_eq!(
-            (p.kind, p.id, p.nsp.as_str()),
-            (Kind::Ack, Some(15), "/admin")
-        );
+        assert_eq!((p.kind, p.id, p.nsp.as_str()), (Kind::Ack, Some(15), "/admin"));
     }
 
     #[test]
@@ -377,19 +347,12 @@ mod tests {
             "4",
         ];
         for c in cases {
-            assert!(
-                Decoder::new().decode_text(c).is_err(),
-                "{c:?} should be rejected"
-            );
+            assert!(Decoder::new().decode_text(c).is_err(), "{c:?} should be rejected");
         }
         let mut d = Decoder::new();
         assert_eq!(d.decode_binary(vec![1]), Err(DecodeError::UnexpectedBinary));
-        d.decode_text(r#"52-["a",{"_placeholder":true,"num":0}]"#)
-            .unwrap();
-        assert_eq!(
-            d.decode_text(r#"2["b"]"#),
-            Err(DecodeError::AttachmentsPending(2))
-        );
+        d.decode_text(r#"52-["a",{"_placeholder":true,"num":0}]"#).unwrap();
+        assert_eq!(d.decode_text(r#"2["b"]"#), Err(DecodeError::AttachmentsPending(2)));
         d.reset();
         assert!(!d.is_pending());
     }

@@ -59,13 +59,8 @@ impl Runtime for Browser {
         let ws = match WebSocket::new(url) {
             Ok(ws) => ws,
             Err(e) => {
-                report(TransportEvent::Closed(format!(
-                    "cannot open WebSocket: {e:?}"
-                )));
-                return BrowserSocket {
-                    ws: None,
-                    _handlers: Vec::new(),
-                };
+                report(TransportEvent::Closed(format!("cannot open WebSocket: {e:?}")));
+                return BrowserSocket { ws: None, _handlers: Vec::new() };
             }
         };
         ws.set_binary_type(BinaryType::Arraybuffer);
@@ -106,10 +101,7 @@ impl Runtime for Browser {
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // An error is always followed by a close event, which carries the code.
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        BrowserSocket {
-            ws: Some(ws),
-            _handlers: vec![on_open, on_message, on_close],
-        }
+        BrowserSocket { ws: Some(ws), _handlers: vec![on_open, on_message, on_close] }
     }
 
     fn sleep(&self, d: Duration) -> impl Future<Output = ()> {
@@ -119,6 +111,10 @@ impl Runtime for Browser {
 
 pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: UnboundedSender<Input>) {
     wasm_bindgen_futures::spawn_local(super::run(Browser, shared, rx, tx));
+}
+
+pub(crate) fn spawn_task(fut: impl Future<Output = ()> + 'static) {
+    wasm_bindgen_futures::spawn_local(fut);
 }
 
 pub(crate) fn seed() -> u64 {

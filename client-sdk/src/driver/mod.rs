@@ -13,8 +13,10 @@ use futures_util::StreamExt;
 
 use crate::client::{MaybeSend, Shared};
 use crate::codec::Frame;
-use crate::connection::Io;
+use crate::connection::{Io, Polled};
 use crate::time::Instant;
+
+mod poll;
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
@@ -28,6 +30,8 @@ use native as platform;
 
 /// What wakes the driver loop.
 pub(crate) enum Input {
+    /// A fallback poll finished.
+    Polled(Result<Polled, String>),
     /// Something happened on socket number `gen`; events of older sockets are dropped.
     Transport { gen: u64, event: TransportEvent },
     /// The application called the machine; drain its outputs.
@@ -90,13 +94,38 @@ pub(crate) async fn run<R: Runtime>(
         }
         frames.clear();
         for io in ios.drain(..) {
-            if let Some(mut s) = socket.take() {
-                s.close();
-            }
-            gen += 1;
-            if let Io::Open { url } = io {
-                shared.refresh_auth();
-                socket = Some(rt.open(&url, gen, tx.clone()));
+            match io {
+                Io::Close => {
+                    if let Some(mut s) = socket.take() {
+                        s.close();
+                    }
+                    gen += 1;
+                }
+                Io::Open { url } => {
+                    if let Some(mut s) = socket.take() {
+                        s.close();
+                    }
+                    gen += 1;
+                    shared.refresh_auth();
+                    socket = Some(rt.open(&url, gen, tx.clone()));
+                }
+                Io::Poll { since } => {
+                    shared.refresh_auth();
+                    let (base, token) = {
+                        let c = shared.conn();
+                        let token = c
+                            .auth()
+                            .and_then(|a| a.get("token"))
+                            .and_then(|t| t.as_str())
+                            .map(str::to_owned);
+                        (c.config().http_url(), token)
+                    };
+                    let tx = tx.clone();
+                    platform::spawn_task(async move {
+                        let result = poll::fetch(&base, token.as_deref(), since).await;
+                        let _ = tx.unbounded_send(Input::Polled(result));
+                    });
+                }
             }
         }
         for e in events.drain(..) {
@@ -127,6 +156,7 @@ pub(crate) async fn run<R: Runtime>(
                     }
                 }
             }
+            Some(Input::Polled(result)) => shared.conn().handle_poll_result(now(), result),
             Some(Input::Transport { .. }) | Some(Input::Kick) => {}
             Some(Input::Shutdown) | None => {
                 if let Some(mut s) = socket.take() {

@@ -98,6 +98,10 @@ pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: Unbou
     tokio::spawn(super::run(Native, shared, rx, tx));
 }
 
+pub(crate) fn spawn_task(fut: impl std::future::Future<Output = ()> + Send + 'static) {
+    tokio::spawn(fut);
+}
+
 pub(crate) fn seed() -> u64 {
     // RandomState is seeded from the OS; no extra dependency for 64 bits of jitter entropy.
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

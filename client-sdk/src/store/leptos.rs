@@ -26,10 +26,7 @@ impl LiveSignals {
     /// Creates the signals and keeps them in sync with `client` while the returned
     /// subscription lives.
     pub fn attach(client: &Client) -> (LiveSignals, Subscription) {
-        let initial = LiveState {
-            status: client.status(),
-            ..LiveState::default()
-        };
+        let initial = LiveState { status: client.status(), ..LiveState::default() };
         let signals = LiveSignals {
             stats: RwSignal::new(None),
             status: RwSignal::new(initial.status.clone()),

@@ -51,12 +51,7 @@ impl LiveState {
                 true
             }
             Event::Message(m) if m.event == STATS_UPDATED => {
-                match m
-                    .args
-                    .first()
-                    .cloned()
-                    .map(serde_json::from_value::<Envelope<Stats>>)
-                {
+                match m.args.first().cloned().map(serde_json::from_value::<Envelope<Stats>>) {
                     Some(Ok(env)) => {
                         // An older snapshot (e.g. replayed late) must not overwrite a newer one.
                         if self.stats.as_ref().is_some_and(|s| s.seq > env.seq) {

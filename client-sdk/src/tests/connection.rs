@@ -21,27 +21,16 @@ fn connects_with_the_documented_handshake() {
     h.connect();
     assert_eq!(
         h.take_io(),
-        [Io::Open {
-            url: "ws://pulse.test/socket.io/?EIO=4&transport=websocket".into()
-        }]
+        [Io::Open { url: "ws://pulse.test/socket.io/?EIO=4&transport=websocket".into() }]
     );
     assert_eq!(h.conn.status(), Status::Connecting);
     h.transport_opens();
-    assert!(
-        h.take_sent().is_empty(),
-        "the client waits for the server's OPEN"
-    );
+    assert!(h.take_sent().is_empty(), "the client waits for the server's OPEN");
     h.handshake(25_000, 20_000);
     assert_eq!(h.take_sent(), [r#"40{"token":"abc"}"#]);
     h.server_sends(r#"40{"sid":"sio1"}"#);
     let ev = h.take_events();
-    assert!(
-        ev.contains(&Event::Connected {
-            sid: "sio1".into(),
-            attempts: 0
-        }),
-        "{ev:?}"
-    );
+    assert!(ev.contains(&Event::Connected { sid: "sio1".into(), attempts: 0 }), "{ev:?}");
     assert!(ev.contains(&Event::Status(Status::Live)));
     assert_eq!(URL, "http://pulse.test");
 }
@@ -56,10 +45,7 @@ fn answers_server_pings_and_keeps_the_link() {
         assert_eq!(h.take_sent(), ["3"]);
     }
     assert!(h.conn.is_live());
-    assert!(h
-        .take_events()
-        .iter()
-        .all(|e| !matches!(e, Event::Disconnected { .. })));
+    assert!(h.take_events().iter().all(|e| !matches!(e, Event::Disconnected { .. })));
 }
 
 #[test]
@@ -70,16 +56,8 @@ fn a_silent_server_is_declared_dead_after_ping_interval_plus_timeout() {
     assert!(h.conn.is_live());
     h.advance(ms(1));
     let ev = h.take_events();
-    assert!(
-        ev.contains(&Event::Disconnected {
-            reason: DisconnectReason::PingTimeout
-        }),
-        "{ev:?}"
-    );
-    assert!(ev.contains(&Event::ReconnectScheduled {
-        attempt: 1,
-        delay: secs(1)
-    }));
+    assert!(ev.contains(&Event::Disconnected { reason: DisconnectReason::PingTimeout }), "{ev:?}");
+    assert!(ev.contains(&Event::ReconnectScheduled { attempt: 1, delay: secs(1) }));
     assert_eq!(h.take_io(), [Io::Close]);
 }
 
@@ -89,23 +67,12 @@ fn nothing_is_sent_on_a_link_whose_ping_expired() {
     let mut h = Harness::new(Harness::config());
     h.go_live();
     h.now += secs(60);
-    h.conn
-        .emit(h.now, "delivery:update", vec![json!({ "id": 1 })])
-        .unwrap();
+    h.conn.emit(h.now, "delivery:update", vec![json!({ "id": 1 })]).unwrap();
     h.drain();
-    assert!(
-        h.take_sent().is_empty(),
-        "must not write into a dead socket"
-    );
-    assert_eq!(
-        h.conn.buffered(),
-        1,
-        "the emit waits for the next connection"
-    );
+    assert!(h.take_sent().is_empty(), "must not write into a dead socket");
+    assert_eq!(h.conn.buffered(), 1, "the emit waits for the next connection");
     let ev = h.take_events();
-    assert!(ev.contains(&Event::Disconnected {
-        reason: DisconnectReason::PingTimeout
-    }));
+    assert!(ev.contains(&Event::Disconnected { reason: DisconnectReason::PingTimeout }));
     // …and goes out once reconnected.
     h.advance(secs(1));
     h.transport_opens();
@@ -119,30 +86,15 @@ fn nothing_is_sent_on_a_link_whose_ping_expired() {
 fn acks_resolve_or_time_out_and_late_answers_are_ignored() {
     let mut h = Harness::new(Harness::config());
     h.go_live();
-    let a = h
-        .conn
-        .emit_with_ack(h.now, "stats:request", vec![], vec![], None)
-        .unwrap();
-    let b = h
-        .conn
-        .emit_with_ack(h.now, "ping", vec![], vec![], Some(ms(500)))
-        .unwrap();
+    let a = h.conn.emit_with_ack(h.now, "stats:request", vec![], vec![], None).unwrap();
+    let b = h.conn.emit_with_ack(h.now, "ping", vec![], vec![], Some(ms(500))).unwrap();
     h.drain();
-    assert_eq!(
-        h.take_sent(),
-        [
-            format!(r#"42{a}["stats:request"]"#),
-            format!(r#"42{b}["ping"]"#)
-        ]
-    );
+    assert_eq!(h.take_sent(), [format!(r#"42{a}["stats:request"]"#), format!(r#"42{b}["ping"]"#)]);
     h.server_sends(&format!(r#"43{a}[{{"ok":true,"data":1}}]"#));
     h.advance(ms(500));
     let ev = h.take_events();
     assert!(ev.iter().any(|e| matches!(e, Event::Ack { id, result: Ok(r) } if *id == a && r.args == [json!({"ok":true,"data":1})])));
-    assert!(ev.contains(&Event::Ack {
-        id: b,
-        result: Err(Error::AckTimeout)
-    }));
+    assert!(ev.contains(&Event::Ack { id: b, result: Err(Error::AckTimeout) }));
     h.server_sends(&format!(r#"43{b}[{{"ok":true,"data":2}}]"#));
     assert!(h.take_events().is_empty(), "late answer dropped");
 }
@@ -156,18 +108,12 @@ fn offline_emits_are_buffered_in_order_then_flushed_and_the_buffer_is_bounded() 
     for i in 0..3 {
         h.conn.emit(h.now, "n", vec![json!(i)]).unwrap();
     }
-    assert_eq!(
-        h.conn.emit(h.now, "n", vec![json!(3)]),
-        Err(Error::BufferFull { capacity: 3 })
-    );
+    assert_eq!(h.conn.emit(h.now, "n", vec![json!(3)]), Err(Error::BufferFull { capacity: 3 }));
     h.transport_opens();
     h.handshake(25_000, 20_000);
     h.take_sent();
     h.server_sends(r#"40{"sid":"s"}"#);
-    assert_eq!(
-        h.take_sent(),
-        [r#"42["n",0]"#, r#"42["n",1]"#, r#"42["n",2]"#]
-    );
+    assert_eq!(h.take_sent(), [r#"42["n",0]"#, r#"42["n",1]"#, r#"42["n",2]"#]);
     assert_eq!(h.conn.buffered(), 0);
 }
 
@@ -175,15 +121,9 @@ fn offline_emits_are_buffered_in_order_then_flushed_and_the_buffer_is_bounded() 
 fn a_buffered_emit_whose_ack_expired_is_not_sent_later() {
     let mut h = Harness::new(Harness::config());
     h.connect();
-    let id = h
-        .conn
-        .emit_with_ack(h.now, "x", vec![], vec![], Some(secs(1)))
-        .unwrap();
+    let id = h.conn.emit_with_ack(h.now, "x", vec![], vec![], Some(secs(1))).unwrap();
     h.advance(secs(1));
-    assert!(h.take_events().contains(&Event::Ack {
-        id,
-        result: Err(Error::AckTimeout)
-    }));
+    assert!(h.take_events().contains(&Event::Ack { id, result: Err(Error::AckTimeout) }));
     assert_eq!(h.conn.buffered(), 0);
 }
 
@@ -231,24 +171,15 @@ fn a_successful_reconnection_resets_the_backoff_and_reports_attempts() {
     h.transport_opens();
     h.handshake(25_000, 20_000);
     h.server_sends(r#"40{"sid":"again"}"#);
-    assert!(h.take_events().contains(&Event::Connected {
-        sid: "again".into(),
-        attempts: 2
-    }));
+    assert!(h.take_events().contains(&Event::Connected { sid: "again".into(), attempts: 2 }));
     h.transport_closes("gone again");
-    assert!(h.take_events().contains(&Event::ReconnectScheduled {
-        attempt: 1,
-        delay: secs(1)
-    }));
+    assert!(h.take_events().contains(&Event::ReconnectScheduled { attempt: 1, delay: secs(1) }));
 }
 
 #[test]
 fn a_refused_connection_is_surfaced_and_not_retried() {
     let mut h = Harness::new(Harness::config());
-    let pending = h
-        .conn
-        .emit_with_ack(h.now, "x", vec![], vec![], None)
-        .unwrap();
+    let pending = h.conn.emit_with_ack(h.now, "x", vec![], vec![], None).unwrap();
     h.connect();
     h.transport_opens();
     h.handshake(25_000, 20_000);
@@ -263,10 +194,7 @@ fn a_refused_connection_is_surfaced_and_not_retried() {
         (rejected.message.as_str(), rejected.code()),
         ("token expired", Some("TOKEN_EXPIRED"))
     );
-    assert!(ev.contains(&Event::Ack {
-        id: pending,
-        result: Err(Error::Rejected(rejected))
-    }));
+    assert!(ev.contains(&Event::Ack { id: pending, result: Err(Error::Rejected(rejected)) }));
     assert_eq!(h.conn.status(), Status::Offline);
     assert_eq!(h.conn.poll_timeout(), None);
     assert!(h.take_io().contains(&Io::Close));
@@ -277,9 +205,7 @@ fn a_server_side_disconnect_is_not_retried() {
     let mut h = Harness::new(Harness::config());
     h.go_live();
     h.server_sends("41");
-    assert!(h.take_events().contains(&Event::Disconnected {
-        reason: DisconnectReason::Server
-    }));
+    assert!(h.take_events().contains(&Event::Disconnected { reason: DisconnectReason::Server }));
     assert_eq!(h.conn.poll_timeout(), None);
     assert_eq!(h.conn.status(), Status::Offline);
 }
@@ -288,28 +214,16 @@ fn a_server_side_disconnect_is_not_retried() {
 fn a_client_disconnect_says_goodbye_and_fails_pending_acks() {
     let mut h = Harness::new(Harness::config());
     h.go_live();
-    let id = h
-        .conn
-        .emit_with_ack(h.now, "x", vec![], vec![], None)
-        .unwrap();
+    let id = h.conn.emit_with_ack(h.now, "x", vec![], vec![], None).unwrap();
     h.drain();
     h.take_sent();
     h.conn.disconnect(h.now);
     h.drain();
-    assert_eq!(
-        h.take_sent(),
-        ["41"],
-        "DISCONNECT goes out before the close"
-    );
+    assert_eq!(h.take_sent(), ["41"], "DISCONNECT goes out before the close");
     assert_eq!(h.take_io(), [Io::Close]);
     let ev = h.take_events();
-    assert!(ev.contains(&Event::Disconnected {
-        reason: DisconnectReason::Client
-    }));
-    assert!(ev.contains(&Event::Ack {
-        id,
-        result: Err(Error::Closed)
-    }));
+    assert!(ev.contains(&Event::Disconnected { reason: DisconnectReason::Client }));
+    assert!(ev.contains(&Event::Ack { id, result: Err(Error::Closed) }));
     assert_eq!(h.conn.poll_timeout(), None);
     // Manual connect works again afterwards.
     h.connect();
@@ -324,16 +238,8 @@ fn a_stuck_handshake_times_out_and_retries() {
     h.take_io();
     h.advance(secs(20));
     let ev = h.take_events();
-    assert!(
-        ev.contains(&Event::ConnectFailed {
-            reason: "connection timed out".into()
-        }),
-        "{ev:?}"
-    );
-    assert!(ev.contains(&Event::ReconnectScheduled {
-        attempt: 1,
-        delay: secs(1)
-    }));
+    assert!(ev.contains(&Event::ConnectFailed { reason: "connection timed out".into() }), "{ev:?}");
+    assert!(ev.contains(&Event::ReconnectScheduled { attempt: 1, delay: secs(1) }));
     assert_eq!(h.take_io(), [Io::Close]);
 }
 
@@ -349,18 +255,10 @@ fn health_pings_measure_rtt_and_a_missed_one_forces_a_reconnect() {
     h.server_sends("2");
     h.advance(secs(10));
     let sent = h.take_sent();
-    let ping = sent
-        .iter()
-        .find(|s| s.ends_with(r#"["ping"]"#))
-        .expect("health ping sent");
-    let id: String = ping[2..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
+    let ping = sent.iter().find(|s| s.ends_with(r#"["ping"]"#)).expect("health ping sent");
+    let id: String = ping[2..].chars().take_while(|c| c.is_ascii_digit()).collect();
     h.advance(ms(40));
-    h.server_sends(&format!(
-        r#"43{id}[{{"ok":true,"data":{{"server_time":1}}}}]"#
-    ));
+    h.server_sends(&format!(r#"43{id}[{{"ok":true,"data":{{"server_time":1}}}}]"#));
     assert!(h.take_events().contains(&Event::Rtt(ms(40))));
     // The next one goes unanswered.
     h.advance(secs(20));
@@ -369,16 +267,8 @@ fn health_pings_measure_rtt_and_a_missed_one_forces_a_reconnect() {
     assert!(h.take_sent().iter().any(|s| s.ends_with(r#"["ping"]"#)));
     h.advance(secs(5));
     let ev = h.take_events();
-    assert!(
-        ev.contains(&Event::Disconnected {
-            reason: DisconnectReason::HealthCheck
-        }),
-        "{ev:?}"
-    );
-    assert!(
-        !ev.iter().any(|e| matches!(e, Event::Ack { .. })),
-        "health acks are internal"
-    );
+    assert!(ev.contains(&Event::Disconnected { reason: DisconnectReason::HealthCheck }), "{ev:?}");
+    assert!(!ev.iter().any(|e| matches!(e, Event::Ack { .. })), "health acks are internal");
 }
 
 #[test]
@@ -408,18 +298,10 @@ fn binary_emits_send_their_attachments_after_the_header() {
     let mut h = Harness::new(Harness::config());
     h.go_live();
     h.conn
-        .emit_binary(
-            h.now,
-            "up",
-            vec![crate::codec::sio::placeholder(0)],
-            vec![vec![9, 9]],
-        )
+        .emit_binary(h.now, "up", vec![crate::codec::sio::placeholder(0)], vec![vec![9, 9]])
         .unwrap();
     h.drain();
-    assert_eq!(
-        h.take_sent(),
-        [r#"451-["up",{"_placeholder":true,"num":0}]"#]
-    );
+    assert_eq!(h.take_sent(), [r#"451-["up",{"_placeholder":true,"num":0}]"#]);
     assert_eq!(h.binary_sent, [vec![9, 9]]);
 }
 
@@ -429,10 +311,7 @@ fn oversized_emits_are_refused_against_the_servers_max_payload() {
     h.go_live(); // maxPayload 1000 in the harness handshake
     let big = "x".repeat(2000);
     let r = h.conn.emit(h.now, "big", vec![json!(big)]);
-    assert!(
-        matches!(r, Err(Error::PayloadTooLarge { max: 1000, .. })),
-        "{r:?}"
-    );
+    assert!(matches!(r, Err(Error::PayloadTooLarge { max: 1000, .. })), "{r:?}");
     h.drain();
     assert!(h.take_sent().is_empty());
 }
@@ -444,17 +323,10 @@ fn garbage_from_the_server_drops_the_link_and_retries() {
     h.server_sends("4{not json");
     let ev = h.take_events();
     assert!(
-        ev.iter().any(|e| matches!(
-            e,
-            Event::Disconnected {
-                reason: DisconnectReason::Decode(_)
-            }
-        )),
+        ev.iter().any(|e| matches!(e, Event::Disconnected { reason: DisconnectReason::Decode(_) })),
         "{ev:?}"
     );
-    assert!(ev
-        .iter()
-        .any(|e| matches!(e, Event::ReconnectScheduled { .. })));
+    assert!(ev.iter().any(|e| matches!(e, Event::ReconnectScheduled { .. })));
 }
 
 #[test]
@@ -463,4 +335,216 @@ fn events_for_other_namespaces_are_ignored() {
     h.go_live();
     h.server_sends(r#"42/admin,["secret"]"#);
     assert!(h.take_events().is_empty());
+}
+
+fn live_after_drop(h: &mut Harness, sid: &str) {
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.server_sends(&format!(r#"40{{"sid":"{sid}"}}"#));
+    assert!(h.conn.is_live());
+}
+
+#[test]
+fn acked_emits_get_an_idempotency_key_and_are_resent_after_a_drop() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    let id = h
+        .conn
+        .emit_with_ack(h.now, "payment:add", vec![json!({ "amount": 5 })], vec![], None)
+        .unwrap();
+    h.drain();
+    let first = h.take_sent();
+    assert_eq!(first.len(), 1);
+    assert!(first[0].contains(r#""idempotency_key":""#), "{first:?}");
+    h.transport_closes("wifi dropped");
+    assert_eq!(h.conn.buffered(), 1, "the unanswered emit waits to be resent");
+    h.advance(secs(1));
+    live_after_drop(&mut h, "s2");
+    let resent = h.take_sent();
+    assert_eq!(resent.last(), first.last(), "same packet, same key");
+    h.server_sends(&format!(r#"43{id}[{{"ok":true,"data":1}}]"#));
+    assert!(h
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::Ack { id: i, result: Ok(_) } if *i == id)));
+}
+
+#[test]
+fn an_explicit_key_is_kept_and_emits_without_one_fail_fast_on_a_drop() {
+    let mut cfg = Harness::config();
+    cfg.idempotency_keys = false;
+    let mut h = Harness::new(cfg);
+    h.go_live();
+    let keyed = h
+        .conn
+        .emit_with_ack(h.now, "a", vec![json!({ "idempotency_key": "mine" })], vec![], None)
+        .unwrap();
+    let plain = h.conn.emit_with_ack(h.now, "b", vec![json!({ "x": 1 })], vec![], None).unwrap();
+    h.drain();
+    let sent = h.take_sent();
+    assert!(sent[0].contains(r#""idempotency_key":"mine""#));
+    assert!(!sent[1].contains("idempotency_key"), "keys are off");
+    h.transport_closes("gone");
+    let ev = h.take_events();
+    assert!(ev.contains(&Event::Ack { id: plain, result: Err(Error::ConnectionLost) }));
+    assert!(!ev.iter().any(|e| matches!(e, Event::Ack { id, .. } if *id == keyed)));
+    assert_eq!(h.conn.buffered(), 1);
+}
+
+#[test]
+fn log_entries_are_applied_once_and_reconnects_ask_for_what_was_missed() {
+    let mut h = Harness::new(Harness::config());
+    h.conn.set_auth(Some(json!({ "token": "t" })));
+    h.go_live();
+    let entry = |seq: u64| format!(r#"42["payment:added",{{"seq":{seq},"ts":1,"data":{{}}}}]"#);
+    h.server_sends(&entry(1));
+    h.server_sends(&entry(2));
+    h.server_sends(&entry(2));
+    let delivered = h.take_events().len();
+    assert_eq!(delivered, 2, "the duplicate is dropped");
+    assert_eq!(h.conn.last_seq(), Some(2));
+    h.transport_closes("gone");
+    h.advance(secs(1));
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    assert_eq!(h.take_sent(), [r#"40{"lastSeq":2,"token":"t"}"#]);
+    h.server_sends(r#"40{"sid":"s"}"#);
+    // The replay overlaps what we have: only 3 is new.
+    h.server_sends(&entry(2));
+    h.server_sends(&entry(3));
+    let msgs: Vec<_> =
+        h.take_events().into_iter().filter(|e| matches!(e, Event::Message(_))).collect();
+    assert_eq!(msgs.len(), 1);
+}
+
+fn polling_config() -> crate::config::Config {
+    let mut cfg = Harness::config();
+    cfg.poll_interval = Some(secs(10));
+    cfg
+}
+
+fn polled(seqs: &[u64], head: u64, stats_seq: u64) -> crate::connection::Polled {
+    use pulse_protocol::rest::{EventsPage, LoggedEvent};
+    crate::connection::Polled {
+        events: Some(EventsPage {
+            events: seqs
+                .iter()
+                .map(|&seq| LoggedEvent {
+                    seq,
+                    ts: 1,
+                    event: "delivery:updated".into(),
+                    data: json!({}),
+                })
+                .collect(),
+            head,
+        }),
+        stats: Some(pulse_protocol::Envelope { seq: stats_seq, ts: 1, data: Default::default() }),
+    }
+}
+
+#[test]
+fn polling_starts_after_a_failed_reconnect_and_stops_the_moment_the_socket_is_back() {
+    let mut h = Harness::new(polling_config());
+    h.go_live();
+    h.server_sends(r#"42["delivery:updated",{"seq":4,"ts":1,"data":{}}]"#);
+    h.take_events();
+    h.transport_closes("server restarting");
+    assert!(matches!(h.conn.status(), Status::Reconnecting { .. }), "no polling on the first drop");
+    h.advance(secs(1));
+    h.transport_closes("connection refused");
+    assert_eq!(
+        h.take_io().last(),
+        Some(&Io::Poll { since: Some(4) }),
+        "first failed reconnect starts polling"
+    );
+    assert!(matches!(h.conn.status(), Status::Polling { every, .. } if every == secs(10)));
+    h.conn.handle_poll_result(h.now, Ok(polled(&[4, 5, 6], 6, 6)));
+    h.drain();
+    let ev = h.take_events();
+    let seqs: Vec<u64> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) if m.event == "delivery:updated" => m.args[0]["seq"].as_u64(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, [5, 6], "4 was already applied");
+    assert!(ev.iter().any(|e| matches!(e, Event::Message(m) if m.event == "stats:updated")));
+    // Next poll after the interval, from the new position.
+    h.advance(secs(10));
+    assert!(h.take_io().contains(&Io::Poll { since: Some(6) }));
+    // The socket comes back while that poll is in flight: no further polls, ever.
+    let deadline = h.now + secs(60);
+    while h.now < deadline && !h.conn.is_live() {
+        if h.take_io().iter().any(|io| matches!(io, Io::Open { .. })) {
+            live_after_drop(&mut h, "back");
+        } else {
+            h.advance(ms(500));
+        }
+    }
+    assert!(h.conn.is_live());
+    assert_eq!(h.conn.status(), Status::Live);
+    h.conn.handle_poll_result(h.now, Ok(polled(&[7], 7, 7)));
+    h.drain();
+    h.take_io();
+    for _ in 0..12 {
+        h.advance(secs(10));
+        h.server_sends("2");
+    }
+    assert!(
+        !h.take_io().iter().any(|io| matches!(io, Io::Poll { .. })),
+        "zero polls while connected"
+    );
+}
+
+#[test]
+fn a_failed_poll_is_reported_and_retried_and_more_pages_are_fetched_at_once() {
+    let mut h = Harness::new(polling_config());
+    h.connect();
+    h.transport_closes("refused");
+    assert!(
+        h.take_io().contains(&Io::Poll { since: None }),
+        "a client with no position asks for stats only"
+    );
+    h.conn.handle_poll_result(h.now, Err("GET /api/stats: 502".into()));
+    h.drain();
+    assert!(h.take_events().contains(&Event::PollFailed { reason: "GET /api/stats: 502".into() }));
+    h.advance(secs(10));
+    assert!(h.take_io().contains(&Io::Poll { since: None }));
+    h.conn.handle_poll_result(
+        h.now,
+        Ok(crate::connection::Polled {
+            events: None,
+            stats: Some(pulse_protocol::Envelope { seq: 90, ts: 1, data: Default::default() }),
+        }),
+    );
+    h.drain();
+    assert_eq!(h.conn.last_seq(), Some(90), "follows the log from the stats' head on");
+    h.advance(secs(10));
+    assert!(h.take_io().contains(&Io::Poll { since: Some(90) }));
+    h.conn.handle_poll_result(h.now, Ok(polled(&[91, 92], 500, 500)));
+    h.drain();
+    h.advance(ms(1));
+    assert!(h.take_io().contains(&Io::Poll { since: Some(92) }), "more remain: fetch at once");
+}
+
+#[test]
+fn no_polling_when_disabled_or_after_an_explicit_disconnect() {
+    let mut cfg = Harness::config();
+    cfg.poll_interval = None;
+    let mut h = Harness::new(cfg);
+    h.connect();
+    h.transport_closes("refused");
+    h.advance(secs(30));
+    assert!(!h.take_io().iter().any(|io| matches!(io, Io::Poll { .. })));
+
+    let mut h = Harness::new(polling_config());
+    h.connect();
+    h.transport_closes("refused");
+    h.take_io();
+    h.conn.disconnect(h.now);
+    h.drain();
+    h.advance(secs(60));
+    assert!(!h.take_io().iter().any(|io| matches!(io, Io::Poll { .. })));
+    assert_eq!(h.conn.status(), Status::Offline);
 }

@@ -29,6 +29,8 @@ impl Harness {
         c.backoff.randomization = 0.0;
         // Health pings have their own test; elsewhere they would only add traffic.
         c.health_interval = None;
+        // Likewise fallback polling, which the polling tests switch on.
+        c.poll_interval = None;
         c
     }
 
@@ -114,8 +116,7 @@ impl Harness {
     }
 
     pub(crate) fn server_sends_binary(&mut self, bytes: &[u8]) {
-        self.conn
-            .handle_frame(self.now, Frame::Binary(bytes.to_vec()));
+        self.conn.handle_frame(self.now, Frame::Binary(bytes.to_vec()));
         self.drain();
     }
 
