@@ -17,17 +17,12 @@ pub struct Clock {
 
 /// Wall-clock milliseconds since the epoch.
 pub fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Creates the clock, starts its timer and puts it in context.
 pub fn provide_clock() -> Clock {
-    let clock = Clock {
-        instant: RwSignal::new(Instant::now()),
-        wall_ms: RwSignal::new(wall_ms()),
-    };
+    let clock = Clock { instant: RwSignal::new(Instant::now()), wall_ms: RwSignal::new(wall_ms()) };
     set_interval(
         move || {
             clock.instant.set(Instant::now());

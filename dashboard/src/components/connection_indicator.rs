@@ -18,20 +18,19 @@ pub fn describe(status: &Status, rtt_ms: Option<u32>, now: Instant) -> (&'static
             None => ("live", "Live".to_owned()),
         },
         Status::Connecting => ("connecting", "Connecting…".to_owned()),
-        Status::Reconnecting {
-            attempt,
-            retry_at: Some(at),
-        } => (
+        Status::Reconnecting { attempt, retry_at: Some(at) } => (
             "reconnecting",
             format!(
                 "Reconnecting {} (attempt {attempt})",
                 format::countdown(at.saturating_duration_since(now))
             ),
         ),
-        Status::Reconnecting {
-            attempt,
-            retry_at: None,
-        } => ("reconnecting", format!("Reconnecting… (attempt {attempt})")),
+        Status::Reconnecting { attempt, retry_at: None } => {
+            ("reconnecting", format!("Reconnecting… (attempt {attempt})"))
+        }
+        Status::Polling { every, .. } => {
+            ("polling", format!("Polling every {} s", every.as_secs().max(1)))
+        }
         Status::Offline => ("offline", "Offline".to_owned()),
     }
 }
@@ -67,24 +66,18 @@ mod tests {
     #[test]
     fn describes_each_state() {
         let now = Instant::now();
-        assert_eq!(
-            describe(&Status::Live, Some(12), now),
-            ("live", "Live · 12 ms".into())
-        );
+        assert_eq!(describe(&Status::Live, Some(12), now), ("live", "Live · 12 ms".into()));
         assert_eq!(describe(&Status::Live, None, now).1, "Live");
         assert_eq!(describe(&Status::Offline, None, now).0, "offline");
-        let r = Status::Reconnecting {
-            attempt: 2,
-            retry_at: Some(now + Duration::from_millis(2500)),
-        };
+        let r =
+            Status::Reconnecting { attempt: 2, retry_at: Some(now + Duration::from_millis(2500)) };
         assert_eq!(
             describe(&r, None, now),
             ("reconnecting", "Reconnecting in 3 s (attempt 2)".into())
         );
-        let r = Status::Reconnecting {
-            attempt: 3,
-            retry_at: None,
-        };
+        let p = Status::Polling { attempt: 2, retry_at: None, every: Duration::from_secs(10) };
+        assert_eq!(describe(&p, None, now), ("polling", "Polling every 10 s".into()));
+        let r = Status::Reconnecting { attempt: 3, retry_at: None };
         assert_eq!(describe(&r, None, now).1, "Reconnecting… (attempt 3)");
     }
 }
