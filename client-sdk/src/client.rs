@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures_channel::{mpsc, oneshot};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::Config;
@@ -188,6 +189,31 @@ impl Client {
         let id = l.next;
         l.any.push((id, Arc::new(handler)));
         Subscription { id, shared: Arc::downgrade(&self.shared) }
+    }
+
+    /// Calls `handler` with the decoded payload of every `E` event (e.g.
+    /// `client.on_event::<PaymentAdded>(|env| …)`). Payloads that do not decode as `E::Data`
+    /// are skipped.
+    pub fn on_event<E: pulse_protocol::events::ServerEvent>(
+        &self,
+        handler: impl Fn(E::Data) + MaybeSend + 'static,
+    ) -> Subscription {
+        self.on(E::NAME, move |m| {
+            if let Some(Ok(data)) = m.args.first().map(E::Data::deserialize) {
+                handler(data);
+            }
+        })
+    }
+
+    /// Tells the client it already holds state up to log entry `seq` (e.g. loaded over
+    /// REST), so replays and polls start after it.
+    pub fn set_last_seq(&self, seq: u64) {
+        self.shared.conn().set_last_seq(seq);
+    }
+
+    /// The last event-log `seq` applied.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.shared.conn().last_seq()
     }
 
     /// Sends an event; while offline it is queued and sent on reconnection.

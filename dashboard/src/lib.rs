@@ -30,7 +30,7 @@ pub struct PulseClient(pub SendWrapper<Client>);
 pub fn App() -> impl IntoView {
     components::clock::provide_clock();
     let client = Client::connect(Config::new(server_origin()));
-    let (live, subscription) = LiveSignals::attach(&client);
+    let (live, subscription) = LiveSignals::attach(&client, Default::default());
     // The subscription lives as long as the app; dropping it would freeze the signals.
     let _keep = StoredValue::new_local(subscription);
     provide_context(live);
