@@ -27,6 +27,8 @@ pub mod config;
 pub mod connection;
 mod driver;
 pub mod error;
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
+pub mod js;
 pub mod resume;
 pub mod store;
 mod time;

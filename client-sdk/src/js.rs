@@ -1,0 +1,274 @@
+//! This module deals with the SDK's JavaScript API (feature `js`, wasm32 only): a
+//! `PulseClient` class built by wasm-bindgen into an ES module with TypeScript declarations
+//! (`scripts/build-js-sdk`). Payloads cross the boundary as plain JS values through JSON.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use js_sys::{Function, Object, Reflect, JSON};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+use crate::client::{Client, Subscription};
+use crate::config::Config;
+use crate::connection::{Event, Status};
+use crate::error::Error;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Options for `new PulseClient(url, options)`; every field is optional. */
+export interface PulseClientOptions {
+  /** JWT sent in the CONNECT packet's auth (and as Bearer for fallback polling). */
+  token?: string;
+  /** Reconnect automatically (default true). */
+  reconnection?: boolean;
+  /** Give up after this many failed attempts (default: never). */
+  reconnectionAttempts?: number;
+  /** First reconnection delay, ms (default 1000). */
+  reconnectionDelay?: number;
+  /** Largest reconnection delay, ms (default 5000). */
+  reconnectionDelayMax?: number;
+  /** Default emitWithAck timeout, ms (default 10000). */
+  ackTimeout?: number;
+  /** REST polling interval while the socket is down, ms (default 10000; 0 disables). */
+  pollInterval?: number;
+  /** Health ping interval, ms (default 30000; 0 disables). */
+  healthInterval?: number;
+}
+
+/** The connection as `status` and `onStatus` report it. */
+export interface PulseStatus {
+  state: "connecting" | "live" | "reconnecting" | "polling" | "offline";
+  /** Reconnection attempt, when reconnecting or polling. */
+  attempt?: number;
+  /** Milliseconds until the next attempt, when one is scheduled. */
+  retryInMs?: number;
+  /** Last measured round trip, ms. */
+  rttMs?: number;
+  /** Last event-log seq applied. */
+  lastSeq?: number;
+}
+"#;
+
+/// A Pulse / Socket.IO v4 connection for JavaScript.
+#[wasm_bindgen]
+pub struct PulseClient {
+    client: Client,
+    token: Rc<RefCell<Option<String>>>,
+    rtt: Rc<RefCell<Option<u32>>>,
+    subs: RefCell<HashMap<u32, Subscription>>,
+    next_sub: RefCell<u32>,
+    _rtt_sub: Subscription,
+}
+
+#[wasm_bindgen]
+impl PulseClient {
+    /// Connects to `url` (`http(s)://host:port`) and keeps the connection up.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        url: String,
+        #[wasm_bindgen(unchecked_param_type = "PulseClientOptions")] options: Option<Object>,
+    ) -> Result<PulseClient, JsValue> {
+        let opts = match &options {
+            Some(o) => to_value(o)?,
+            None => Value::Null,
+        };
+        let mut config = Config::new(url);
+        let ms = |k: &str| opts.get(k).and_then(Value::as_u64).map(Duration::from_millis);
+        if let Some(b) = opts.get("reconnection").and_then(Value::as_bool) {
+            config.reconnection = b;
+        }
+        config.reconnection_attempts =
+            opts.get("reconnectionAttempts").and_then(Value::as_u64).map(|n| n as u32);
+        if let Some(d) = ms("reconnectionDelay") {
+            config.backoff.initial = d;
+        }
+        if let Some(d) = ms("reconnectionDelayMax") {
+            config.backoff.max = d;
+        }
+        if let Some(d) = ms("ackTimeout") {
+            config.ack_timeout = d;
+        }
+        if let Some(d) = ms("pollInterval") {
+            config.poll_interval = (!d.is_zero()).then_some(d);
+        }
+        if let Some(d) = ms("healthInterval") {
+            config.health_interval = (!d.is_zero()).then_some(d);
+        }
+        let token =
+            Rc::new(RefCell::new(opts.get("token").and_then(Value::as_str).map(str::to_owned)));
+        let provider = token.clone();
+        let client = Client::connect_with_auth(config, move || {
+            provider.borrow().as_ref().map(|t| serde_json::json!({ "token": t }))
+        });
+        let rtt = Rc::new(RefCell::new(None));
+        let sink = rtt.clone();
+        let rtt_sub = client.on_any(move |e| {
+            if let Event::Rtt(d) = e {
+                *sink.borrow_mut() = Some(d.as_millis() as u32);
+            }
+        });
+        Ok(PulseClient {
+            client,
+            token,
+            rtt,
+            subs: RefCell::default(),
+            next_sub: RefCell::new(0),
+            _rtt_sub: rtt_sub,
+        })
+    }
+
+    /// Calls `handler(data, event)` for each `event` from the server; `data` is its first
+    /// argument (for Pulse events `{ seq, ts, data }`). Returns an id for `off`.
+    pub fn on(&self, event: String, handler: Function) -> u32 {
+        let sub = self.client.on(&event, move |m| {
+            let data = m.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED);
+            let _ = handler.call2(&JsValue::NULL, &data, &JsValue::from_str(&m.event));
+        });
+        self.keep(sub)
+    }
+
+    /// Calls `handler(status)` whenever the connection status changes. Returns an id for `off`.
+    #[wasm_bindgen(js_name = onStatus)]
+    pub fn on_status(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(status: PulseStatus) => void")] handler: Function,
+    ) -> u32 {
+        let client = self.client.clone();
+        let rtt = self.rtt.clone();
+        let sub = self.client.on_any(move |e| {
+            if let Event::Status(s) = e {
+                let _ = handler
+                    .call1(&JsValue::NULL, &status_object(s, *rtt.borrow(), client.last_seq()));
+            }
+        });
+        self.keep(sub)
+    }
+
+    /// Removes the handler `on` or `onStatus` returned `id` for.
+    pub fn off(&self, id: u32) -> bool {
+        self.subs.borrow_mut().remove(&id).is_some()
+    }
+
+    /// Sends an event (queued while offline). Throws if the offline buffer is full or the
+    /// payload is too large.
+    pub fn emit(&self, event: String, data: JsValue) -> Result<(), JsValue> {
+        let args = if data.is_undefined() { vec![] } else { vec![to_value(&data)?] };
+        self.client.emit(&event, args).map_err(js_error)
+    }
+
+    /// Sends an event and resolves with the server's answer (its first argument; for Pulse
+    /// actions `{ ok, data | error }`). Rejects with an `Error` whose `code` is
+    /// `ACK_TIMEOUT`, `CLOSED`, `CONNECTION_LOST`, `BUFFER_FULL`, … .
+    #[wasm_bindgen(js_name = emitWithAck, unchecked_return_type = "Promise<any>")]
+    pub fn emit_with_ack(
+        &self,
+        event: String,
+        data: JsValue,
+        timeout_ms: Option<u32>,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let args = if data.is_undefined() { vec![] } else { vec![to_value(&data)?] };
+        let timeout = timeout_ms.map(|ms| Duration::from_millis(ms as u64));
+        let reply = self.client.emit_with_ack(&event, args, timeout);
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            match reply.await {
+                Ok(r) => Ok(r.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED)),
+                Err(e) => Err(js_error(e)),
+            }
+        }))
+    }
+
+    /// The connection status now.
+    #[wasm_bindgen(getter, unchecked_return_type = "PulseStatus")]
+    pub fn status(&self) -> JsValue {
+        status_object(&self.client.status(), *self.rtt.borrow(), self.client.last_seq())
+    }
+
+    /// Replaces the token used from the next (re)connection and poll on.
+    #[wasm_bindgen(js_name = setToken)]
+    pub fn set_token(&self, token: Option<String>) {
+        *self.token.borrow_mut() = token;
+    }
+
+    /// Connects again after `disconnect()` or a refusal.
+    pub fn connect(&self) {
+        self.client.reconnect();
+    }
+
+    /// Leaves the server; no automatic reconnection follows.
+    pub fn disconnect(&self) {
+        self.client.disconnect();
+    }
+}
+
+impl PulseClient {
+    fn keep(&self, sub: Subscription) -> u32 {
+        let mut n = self.next_sub.borrow_mut();
+        *n += 1;
+        self.subs.borrow_mut().insert(*n, sub);
+        *n
+    }
+}
+
+fn status_object(s: &Status, rtt: Option<u32>, last_seq: Option<u64>) -> JsValue {
+    let o = Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+    };
+    let now = crate::time::Instant::now();
+    let (state, attempt, retry_at) = match s {
+        Status::Connecting => ("connecting", None, None),
+        Status::Live => ("live", None, None),
+        Status::Reconnecting { attempt, retry_at } => ("reconnecting", Some(*attempt), *retry_at),
+        Status::Polling { attempt, retry_at, .. } => ("polling", Some(*attempt), *retry_at),
+        Status::Offline => ("offline", None, None),
+    };
+    set("state", JsValue::from_str(state));
+    if let Some(a) = attempt {
+        set("attempt", JsValue::from(a));
+    }
+    if let Some(at) = retry_at {
+        set("retryInMs", JsValue::from(at.saturating_duration_since(now).as_millis() as f64));
+    }
+    if let Some(r) = rtt {
+        set("rttMs", JsValue::from(r));
+    }
+    if let Some(seq) = last_seq {
+        set("lastSeq", JsValue::from(seq as f64));
+    }
+    o.into()
+}
+
+fn to_value(v: &JsValue) -> Result<Value, JsValue> {
+    let text: String =
+        JSON::stringify(v).map_err(|_| js_err("payload is not JSON-serialisable"))?.into();
+    serde_json::from_str(&text).map_err(|e| js_err(&e.to_string()))
+}
+
+fn from_value(v: &Value) -> JsValue {
+    JSON::parse(&v.to_string()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn js_err(message: &str) -> JsValue {
+    js_sys::Error::new(message).into()
+}
+
+fn js_error(e: Error) -> JsValue {
+    let code = match &e {
+        Error::Decode(_) => "DECODE",
+        Error::Rejected(_) => "REJECTED",
+        Error::AckTimeout => "ACK_TIMEOUT",
+        Error::Closed => "CLOSED",
+        Error::ConnectionLost => "CONNECTION_LOST",
+        Error::BufferFull { .. } => "BUFFER_FULL",
+        Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+        Error::Server(w) => w.code.as_str(),
+        Error::Reply(_) => "REPLY",
+        Error::Transport(_) => "TRANSPORT",
+    };
+    let err = js_sys::Error::new(&e.to_string());
+    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
