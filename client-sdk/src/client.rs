@@ -231,10 +231,34 @@ impl Client {
         args: Vec<Value>,
         timeout: Option<Duration>,
     ) -> impl Future<Output = Result<AckReply, Error>> + 'static {
+        self.emit_binary_with_ack(event, args, Vec::new(), timeout)
+    }
+
+    /// Sends an event with binary attachments (referenced from `args` by
+    /// [`placeholder`](crate::codec::sio::placeholder)).
+    pub fn emit_binary(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let r = self.shared.conn().emit_binary(driver::now(), event, args, attachments);
+        self.shared.kick();
+        r
+    }
+
+    /// [`Client::emit_with_ack`] with binary attachments.
+    pub fn emit_binary_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        attachments: Vec<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<AckReply, Error>> + 'static {
         let (tx, rx) = oneshot::channel();
         let started = {
             let mut conn = self.shared.conn();
-            conn.emit_with_ack(driver::now(), event, args, Vec::new(), timeout)
+            conn.emit_with_ack(driver::now(), event, args, attachments, timeout)
                 // Registered under the connection lock, so the answer cannot overtake it.
                 .map(|id| lock(&self.shared.waiters).insert(id, tx))
         };
