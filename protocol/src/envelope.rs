@@ -23,10 +23,7 @@ pub struct Envelope<T> {
 /// The answer to every client action: `{ ok: true, data }` or `{ ok: false, error }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(into = "AckRepr<T>", try_from = "AckRepr<T>")]
-#[serde(bound(
-    serialize = "T: Serialize + Clone",
-    deserialize = "T: Deserialize<'de>"
-))]
+#[serde(bound(serialize = "T: Serialize + Clone", deserialize = "T: Deserialize<'de>"))]
 pub enum Ack<T> {
     /// The action was applied; `data` is its result.
     Ok(T),
@@ -60,16 +57,8 @@ fn none<T>() -> Option<T> {
 impl<T> From<Ack<T>> for AckRepr<T> {
     fn from(ack: Ack<T>) -> Self {
         match ack {
-            Ack::Ok(data) => AckRepr {
-                ok: true,
-                data: Some(data),
-                error: None,
-            },
-            Ack::Err(error) => AckRepr {
-                ok: false,
-                data: None,
-                error: Some(error),
-            },
+            Ack::Ok(data) => AckRepr { ok: true, data: Some(data), error: None },
+            Ack::Err(error) => AckRepr { ok: false, data: None, error: Some(error) },
         }
     }
 }
@@ -120,16 +109,9 @@ mod tests {
 
     #[test]
     fn envelope_round_trips() {
-        let e = Envelope {
-            seq: 7,
-            ts: 1_700_000_000_000,
-            data: json!({ "x": 1 }),
-        };
+        let e = Envelope { seq: 7, ts: 1_700_000_000_000, data: json!({ "x": 1 }) };
         let s = serde_json::to_string(&e).unwrap();
         assert_eq!(s, r#"{"seq":7,"ts":1700000000000,"data":{"x":1}}"#);
-        assert_eq!(
-            serde_json::from_str::<Envelope<serde_json::Value>>(&s).unwrap(),
-            e
-        );
+        assert_eq!(serde_json::from_str::<Envelope<serde_json::Value>>(&s).unwrap(), e);
     }
 }

@@ -26,6 +26,11 @@ pub enum ErrorCode {
     UnknownEvent,
     /// Something failed inside the server; details are in its logs.
     Internal,
+    /// The idempotency key was already used for a different action.
+    Conflict,
+    /// The client missed more events than the server replays on reconnect: reload through
+    /// REST, then continue from the log head.
+    ResyncRequired,
     /// A code this build does not know.
     #[serde(other)]
     Other,
@@ -44,6 +49,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::UnknownEvent => "UNKNOWN_EVENT",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::ResyncRequired => "RESYNC_REQUIRED",
             ErrorCode::Other => "OTHER",
         }
     }
@@ -61,10 +68,7 @@ pub struct WireError {
 impl WireError {
     /// Builds an error from a code and a human message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        WireError {
-            code,
-            message: message.into(),
-        }
+        WireError { code, message: message.into() }
     }
 }
 
@@ -89,11 +93,7 @@ mod tests {
 
     #[test]
     fn as_str_matches_serde() {
-        for c in [
-            ErrorCode::Unauthorized,
-            ErrorCode::TokenExpired,
-            ErrorCode::PayloadTooLarge,
-        ] {
+        for c in [ErrorCode::Unauthorized, ErrorCode::TokenExpired, ErrorCode::PayloadTooLarge] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }

@@ -81,3 +81,18 @@ pub struct Page<T> {
     /// Items matching the filter, over all pages.
     pub total: u64,
 }
+
+/// `GET /health`: whether the server and its database answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`, or `degraded` when the database does not answer (then the status is 503).
+    pub status: String,
+    /// `ok`, or what went wrong with the database.
+    pub database: String,
+    /// Socket.IO connections open now.
+    pub connections: u64,
+    /// Seconds since the server started.
+    pub uptime_s: u64,
+    /// The server's version.
+    pub version: String,
+}

@@ -1,11 +1,21 @@
 //! This module deals with the server's configuration: flags and `PULSE_*` environment
-//! variables, with safe defaults (loopback only, demo on).
+//! variables, with safe defaults (loopback only, demo on, a JWT secret generated and kept in
+//! the data directory when none is given).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
 
 /// Pulse server: Socket.IO endpoint, REST API and the dashboard.
 #[derive(Debug, Clone, Parser)]
@@ -19,7 +29,25 @@ pub struct Config {
     #[arg(long, env = "PULSE_DIST", default_value = "dist")]
     pub dist: PathBuf,
 
-    /// Run the demo business generator.
+    /// Folder for the SQLite database (`pulse.db`) and the generated JWT secret.
+    #[arg(long, env = "PULSE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Secret for signing JWTs. When absent, one is generated on first start and kept in
+    /// `<data-dir>/jwt-secret`.
+    #[arg(long, env = "PULSE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Lifetime of an access token (JWT), in seconds.
+    #[arg(long, env = "PULSE_TOKEN_TTL_S", default_value_t = 900)]
+    pub token_ttl_s: u64,
+
+    /// Lifetime of a refresh token, in seconds.
+    #[arg(long, env = "PULSE_REFRESH_TTL_S", default_value_t = 30 * 86_400)]
+    pub refresh_ttl_s: u64,
+
+    /// Run the demo business generator (the demo tenant is seeded into an empty database
+    /// either way).
     #[arg(long, env = "PULSE_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo: bool,
 
@@ -39,9 +67,39 @@ pub struct Config {
     #[arg(long, env = "PULSE_PING_TIMEOUT_MS", default_value_t = 20_000)]
     pub ping_timeout_ms: u64,
 
-    /// Largest accepted Socket.IO packet, in bytes.
+    /// Largest accepted Socket.IO event or REST body, in bytes. Larger events get a
+    /// PAYLOAD_TOO_LARGE error; frames over 4× this close the connection.
     #[arg(long, env = "PULSE_MAX_PAYLOAD", default_value_t = 100_000)]
     pub max_payload: u64,
+
+    /// Open sockets allowed per user; one more is refused with RATE_LIMITED.
+    #[arg(long, env = "PULSE_MAX_CONN_PER_USER", default_value_t = 5)]
+    pub max_conn_per_user: usize,
+
+    /// Open sockets allowed per client IP address.
+    #[arg(long, env = "PULSE_MAX_CONN_PER_IP", default_value_t = 50)]
+    pub max_conn_per_ip: usize,
+
+    /// Sustained client events per second allowed on one socket (token bucket refill).
+    #[arg(long, env = "PULSE_EVENT_RATE", default_value_t = 20.0)]
+    pub event_rate: f64,
+
+    /// Burst of client events allowed on one socket (token bucket size).
+    #[arg(long, env = "PULSE_EVENT_BURST", default_value_t = 40.0)]
+    pub event_burst: f64,
+
+    /// Most missed events replayed to a reconnecting socket; beyond that it gets
+    /// RESYNC_REQUIRED and reloads through REST.
+    #[arg(long, env = "PULSE_REPLAY_LIMIT", default_value_t = 10_000)]
+    pub replay_limit: u64,
+
+    /// Memory cost of argon2id password hashing, in KiB (OWASP's 19 MiB by default).
+    #[arg(long, env = "PULSE_ARGON2_M_COST_KIB", default_value_t = 19_456)]
+    pub argon2_m_cost_kib: u32,
+
+    /// Log line format.
+    #[arg(long, env = "PULSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -50,7 +108,26 @@ impl Config {
         Config::parse_from(["pulse-server"])
     }
 
+    /// The SQLite database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("pulse.db")
+    }
+
     pub(crate) fn stats_interval(&self) -> Duration {
         Duration::from_millis(self.stats_interval_ms.max(50))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe() {
+        let c = Config::defaults();
+        assert!(c.addr.ip().is_loopback());
+        assert_eq!(c.max_conn_per_user, 5);
+        assert!(c.jwt_secret.is_none());
+        assert_eq!(c.db_path(), PathBuf::from("data/pulse.db"));
     }
 }

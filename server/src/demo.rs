@@ -1,51 +1,189 @@
-//! This module deals with the demo business: a generator that records deliveries and
-//! payments at a steady rate so a fresh dashboard is alive, and the ticker that pushes
-//! `stats:updated` to clients.
+//! This module deals with the demo business: seeding an empty database (a demo tenant with
+//! its admin and 40 customers, and a second tenant so isolation can be seen), and a generator
+//! that records deliveries and payments through the same actions as any client.
 
 use std::time::Duration;
 
-use pulse_protocol::events::STATS_UPDATED;
+use pulse_protocol::events::{DeliveryUpdate, Id, PaymentAdd, PaymentMethod};
 
-use crate::realtime::{current_stats, TENANT_ROOM};
+use crate::actions;
+use crate::auth::{hash_password, Caller};
+use crate::calendar;
+use crate::db;
+use crate::error::AppError;
 use crate::state::AppState;
 
-const CUSTOMERS: u32 = 40;
-const PRICE_PER_LITER: f64 = 1.2;
+/// The demo admin's email.
+pub const DEMO_EMAIL: &str = "admin@pulse.demo";
+/// The second tenant's admin's email.
+pub const OTHER_EMAIL: &str = "admin@other.demo";
+/// Both demo admins' password.
+pub const DEMO_PASSWORD: &str = "pulse-demo";
+/// The demo tenant's name.
+pub const DEMO_TENANT: &str = "Pulse Dairy";
 
-/// Records a delivery every `1 / rate` seconds and a payment every fourth tick, forever.
+const CUSTOMERS: &[&str] = &[
+    "Amina Njeri",
+    "Brian Otieno",
+    "Carmen Diaz",
+    "David Mwangi",
+    "Esther Wanjiru",
+    "Farid Haddad",
+    "Grace Achieng",
+    "Hugo Martin",
+    "Imani Kariuki",
+    "Jonas Berg",
+    "Khadija Omar",
+    "Liam Walsh",
+    "Mei Chen",
+    "Nadia Petrova",
+    "Omar Farouk",
+    "Priya Nair",
+    "Quentin Moreau",
+    "Rosa Alvarez",
+    "Samuel Kiprop",
+    "Tara Singh",
+    "Uma Rao",
+    "Victor Okafor",
+    "Wanjiku Kamau",
+    "Xavier Dubois",
+    "Yara Haddad",
+    "Zainab Bello",
+    "Aaron Cohen",
+    "Beatrice Muthoni",
+    "Carlos Silva",
+    "Dina Levi",
+    "Elias Wekesa",
+    "Fatuma Ali",
+    "George Njoroge",
+    "Hana Sato",
+    "Isaac Mutua",
+    "Julia Rossi",
+    "Kevin Ouma",
+    "Lucia Ferreira",
+    "Moses Kibet",
+    "Nora Lindqvist",
+];
+
+/// Seeds the demo tenants when the database has none. Returns whether it seeded.
+pub(crate) async fn seed_if_empty(state: &AppState) -> Result<bool, AppError> {
+    let mut tx = state.db.begin().await?;
+    if db::tenants::count(&mut tx).await? > 0 {
+        return Ok(false);
+    }
+    let now = state.clock.now_ms();
+    let m_cost = state.config.argon2_m_cost_kib;
+    let hash = hash_password(DEMO_PASSWORD, m_cost)?;
+    let demo = db::tenants::insert(&mut tx, DEMO_TENANT, now).await?;
+    db::users::insert(&mut tx, demo, "Demo Admin", DEMO_EMAIL, &hash, "admin", now).await?;
+    let staff_hash = hash_password(DEMO_PASSWORD, m_cost)?;
+    db::users::insert(&mut tx, demo, "Demo Staff", "staff@pulse.demo", &staff_hash, "staff", now)
+        .await?;
+    for (i, name) in CUSTOMERS.iter().enumerate() {
+        let phone = format!("+254 700 {:03} {:03}", 100 + i, 200 + i * 7);
+        let address = format!("{} Market Road", 10 + i);
+        // Prices 1.00–1.45 so amounts vary between customers.
+        let price = 1.0 + (i % 10) as f64 * 0.05;
+        db::customers::insert(&mut tx, demo, name, Some(&phone), Some(&address), price, now)
+            .await?;
+    }
+    let other = db::tenants::insert(&mut tx, "Other Dairy", now).await?;
+    db::users::insert(&mut tx, other, "Other Admin", OTHER_EMAIL, &hash, "admin", now).await?;
+    for name in ["Olive Green", "Peter Brown", "Ruth White", "Simon Black", "Tess Gray"] {
+        db::customers::insert(&mut tx, other, name, None, None, 1.1, now).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The demo tenant's id, if it exists.
+async fn demo_tenant(state: &AppState) -> Result<Option<Id>, AppError> {
+    let mut conn = state.db.acquire().await?;
+    Ok(db::users::by_email(&mut conn, DEMO_EMAIL).await?.map(|u| u.user.tenant_id))
+}
+
+/// Records a delivery every `1 / rate` seconds and a payment every fourth tick, forever, as
+/// the actor "demo".
 pub(crate) async fn run_generator(state: AppState, rate: f64) {
+    let tenant_id = match demo_tenant(&state).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            tracing::info!("no demo tenant; the demo generator stays off");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "demo generator cannot start");
+            return;
+        }
+    };
+    let caller = Caller { tenant_id, user_id: None, name: "demo".into() };
     let period = Duration::from_secs_f64(1.0 / rate.clamp(0.01, 1000.0));
     let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rng = XorShift(state.clock.now_ms() as u64 | 1);
     for n in 0u64.. {
         tick.tick().await;
-        let now = state.clock.now_ms();
-        let customer = 1 + (rng.next() % CUSTOMERS as u64) as u32;
-        let liters = 0.5 * (1 + rng.next() % 6) as f64;
-        state
-            .business
-            .record_delivery(customer, liters, PRICE_PER_LITER, now);
-        if n % 4 == 3 {
-            let payer = 1 + (rng.next() % CUSTOMERS as u64) as u32;
-            let owed = state.business.balance(payer);
-            if owed > 0.0 {
-                state.business.record_payment(payer, owed.min(5.0), now);
-            }
+        if let Err(e) = step(&state, &caller, &mut rng, n).await {
+            tracing::warn!(error = %e, "demo step failed");
         }
     }
 }
 
-/// Pushes the tenant's statistics to its room every `stats_interval`.
-pub(crate) async fn run_stats_ticker(state: AppState) {
-    let mut tick = tokio::time::interval(state.config.stats_interval());
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let stats = current_stats(&state);
-        if let Err(e) = state.io.to(TENANT_ROOM).emit(STATS_UPDATED, &stats).await {
-            tracing::warn!(error = %e, "stats broadcast failed");
-        }
+async fn step(
+    state: &AppState,
+    caller: &Caller,
+    rng: &mut XorShift,
+    n: u64,
+) -> Result<(), AppError> {
+    let customers = {
+        let mut conn = state.db.acquire().await?;
+        db::customers::ids_of_tenant(&mut conn, caller.tenant_id).await?
+    };
+    if customers.is_empty() {
+        return Ok(());
     }
+    let pick = |r: u64| customers[(r % customers.len() as u64) as usize];
+    let today = calendar::day_of(state.clock.now_ms());
+    actions::delivery::update(
+        state,
+        caller,
+        DeliveryUpdate {
+            id: None,
+            customer_id: pick(rng.next()),
+            date: today,
+            quantity: 0.5 * (1 + rng.next() % 6) as f64,
+            price_per_liter: None,
+            idempotency_key: None,
+        },
+    )
+    .await?;
+    if n % 4 == 3 {
+        let method = match rng.next() % 3 {
+            0 => PaymentMethod::Cash,
+            1 => PaymentMethod::Mobile,
+            _ => PaymentMethod::Bank,
+        };
+        // Mostly small payments, now and then a large one (which notifies the users).
+        let amount = if rng.next() % 10 == 0 {
+            50.0 + (rng.next() % 50) as f64
+        } else {
+            1.0 + (rng.next() % 9) as f64
+        };
+        actions::payment::add(
+            state,
+            caller,
+            PaymentAdd {
+                customer_id: pick(rng.next()),
+                amount,
+                method,
+                date: None,
+                note: None,
+                idempotency_key: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Marsaglia's xorshift64: enough to vary demo data, no dependency.

@@ -1,30 +1,43 @@
-//! The Pulse server, as a library: the Socket.IO endpoint, the REST API, the demo business
-//! and the dashboard's files, in one axum app.
+//! The Pulse server, as a library: auth, tenants, the SQLite store, the per-tenant event
+//! log, the Socket.IO endpoint, the REST API, the demo business, metrics and limits, and the
+//! dashboard's files, in one axum app.
 //!
-//! `main.rs` only reads configuration and calls [`Server::bind`] then [`Server::run`]; tests
-//! do the same on `127.0.0.1:0`, so they exercise the real thing.
+//! Owns everything behind the wire types of `pulse-protocol`; leaves the client side (the
+//! SDK, the dashboard) out. `main.rs` only reads configuration and calls [`Server::bind`]
+//! then [`Server::run`]; tests do the same on `127.0.0.1:0`, so they exercise the real thing.
+//!
+//! Metrics at `GET /metrics`: `pulse_connections_active` (gauge), `pulse_events_emitted_total`
+//! by `event` (counter; `rate()` gives events per second), `pulse_ack_latency_seconds` by
+//! `event` (histogram), `pulse_errors_total` by `code`, `pulse_events_replayed_total`.
 //!
 //! Principal types: [`Server`], [`AppState`], [`Config`].
 #![warn(missing_docs, unreachable_pub)]
 
-pub mod business;
+pub mod actions;
+pub mod auth;
+mod calendar;
 pub mod clock;
 pub mod config;
-mod demo;
+mod db;
+pub mod demo;
+pub mod error;
+mod events;
 mod realtime;
 mod routes;
 pub mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
+use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, SystemClock};
 pub use config::Config;
@@ -32,12 +45,56 @@ pub use state::AppState;
 
 /// The whole HTTP app for `state`, with the Socket.IO layer it was built with.
 pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) -> Router {
-    routes::api()
+    let max_body = state.config.max_payload.min(usize::MAX as u64) as usize;
+    routes::api(max_body)
         .merge(routes::dashboard(&state.config.dist))
         .layer(socket_layer)
         .layer(CompressionLayer::new())
         .layer(CorsLayer::permissive())
+        .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The process-wide Prometheus recorder (the `metrics` facade has one global recorder; all
+/// servers in a process, e.g. in tests, share it).
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("pulse_ack_latency_seconds".into()),
+                    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0],
+                )
+                .expect("static buckets are valid");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Binding, or the data directory.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// Opening or migrating the database, or seeding it.
+    #[error("database: {0}")]
+    Db(String),
+}
+
+impl From<StartError> for std::io::Error {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Io(e) => e,
+            StartError::Db(m) => std::io::Error::other(m),
+        }
+    }
 }
 
 /// A bound, not yet running server.
@@ -45,76 +102,96 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    seeded: bool,
 }
 
 impl Server {
-    /// Builds the state and binds `config.addr` (port 0 picks a free port).
+    /// Opens the database (creating, migrating and seeding it as needed), loads or creates
+    /// the JWT secret, and binds `config.addr` (port 0 picks a free port).
     pub async fn bind(config: Config, clock: Arc<dyn Clock>) -> std::io::Result<Server> {
+        Ok(Self::try_bind(config, clock).await?)
+    }
+
+    async fn try_bind(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let db = db::open(&config.db_path()).await.map_err(|e| StartError::Db(e.to_string()))?;
+        let keys = Arc::new(auth::Keys::load(&config)?);
         let listener = TcpListener::bind(config.addr).await?;
         let config = Arc::new(config);
-        let business = Arc::new(business::Business::default());
+        // The engine's own cap closes the connection; it sits well above `max_payload` so
+        // that moderately oversized events get a clear PAYLOAD_TOO_LARGE answer instead.
         let (socket_layer, io) = SocketIo::builder()
             .ping_interval(Duration::from_millis(config.ping_interval_ms))
             .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
-            .max_payload(config.max_payload)
+            .max_payload(config.max_payload.saturating_mul(4).max(16_384))
             .build_layer();
         let state = AppState {
             config,
             clock,
-            business,
+            db,
+            keys,
             io: io.clone(),
+            log: Arc::default(),
+            stats_dirty: Arc::default(),
+            metrics: prometheus(),
             started: Instant::now(),
         };
+        let seeded =
+            demo::seed_if_empty(&state).await.map_err(|e| StartError::Db(e.to_string()))?;
         realtime::register(&io, state.clone());
         let router = app(state.clone(), socket_layer);
-        Ok(Server {
-            listener,
-            router,
-            state,
-        })
+        Ok(Server { listener, router, state, seeded })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    /// The shared state, e.g. for tests that inspect the books.
+    /// The shared state.
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then disconnects every socket and drains HTTP.
+    /// Whether this start seeded an empty database with the demo business.
+    pub fn seeded(&self) -> bool {
+        self.seeded
+    }
+
+    /// Serves until `shutdown` completes. Then: stop the demo generator and stats pushes,
+    /// close every socket, let in-flight HTTP requests finish, and checkpoint the database.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let Server {
-            listener,
-            router,
-            state,
-        } = self;
+        let Server { listener, router, state, .. } = self;
         let mut tasks = Vec::new();
         if state.config.demo {
-            tasks.push(tokio::spawn(demo::run_generator(
-                state.clone(),
-                state.config.demo_rate,
-            )));
+            tasks.push(tokio::spawn(demo::run_generator(state.clone(), state.config.demo_rate)));
         }
-        tasks.push(tokio::spawn(demo::run_stats_ticker(state.clone())));
+        tasks.push(tokio::spawn(events::stats::run_pusher(state.clone())));
         let io = state.io.clone();
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                // Upgraded WebSockets would keep the drain waiting forever.
-                io.close().await;
-            })
-            .await;
+        let background = tasks.iter().map(|t| t.abort_handle()).collect::<Vec<_>>();
+        let result =
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    shutdown.await;
+                    // Stop producing first, so nothing is half-broadcast while sockets close.
+                    for t in background {
+                        t.abort();
+                    }
+                    // Upgraded WebSockets would keep the drain waiting forever.
+                    io.close().await;
+                })
+                .await;
         for t in tasks {
             t.abort();
+            let _ = t.await;
         }
+        if let Err(e) = db::flush(&state.db).await {
+            tracing::warn!(error = %e, "checkpoint at shutdown failed");
+        }
+        state.db.close().await;
         result
     }
 }

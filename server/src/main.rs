@@ -3,24 +3,30 @@
 use std::sync::Arc;
 
 use clap::Parser;
+use pulse_server::config::LogFormat;
+use pulse_server::demo::{DEMO_EMAIL, DEMO_PASSWORD, OTHER_EMAIL};
 use pulse_server::{Config, Server, SystemClock};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,socketioxide=warn,engineioxide=warn")),
-        )
-        .init();
     let config = Config::parse();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,socketioxide=warn,engineioxide=warn"));
+    match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        LogFormat::Pretty => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
     if !config.dist.join("index.html").exists() {
         tracing::warn!(dist = %config.dist.display(), "no built dashboard here; run `scripts/run` to build it");
     }
+    let db_path = config.db_path();
+    let demo = config.demo;
     let server = Server::bind(config, Arc::new(SystemClock)).await?;
     let addr = server.local_addr();
+    tracing::info!(%addr, db = %db_path.display(), seeded = server.seeded(), demo, "listening");
     println!("Pulse is running at http://{addr}/");
+    println!("Demo sign-in: {DEMO_EMAIL} / {DEMO_PASSWORD} (second tenant: {OTHER_EMAIL} / {DEMO_PASSWORD})");
     server.run(shutdown_signal()).await
 }
 

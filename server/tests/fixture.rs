@@ -1,36 +1,99 @@
-//! A real server on a free loopback port, and native SDK clients for it.
+//! A real server on a free loopback port with its own temporary SQLite file, a clock tests
+//! can move, and helpers to sign in and connect the native SDK.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use pulse_server::{Config, Server, SystemClock};
+use pulse_protocol::rest::{LoginRequest, Session};
+use pulse_protocol::Ack;
+use pulse_sdk::{Client, Status};
+use pulse_server::{Clock, Config, Server, SystemClock};
+use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-/// A running server; stops when dropped.
+pub const WAIT: Duration = Duration::from_secs(10);
+pub const DEMO: &str = "admin@pulse.demo";
+pub const OTHER: &str = "admin@other.demo";
+pub const PASSWORD: &str = "pulse-demo";
+
+/// System time plus an offset tests can move forward.
+#[derive(Debug, Default)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A running server; stops (gracefully) when dropped or [`TestServer::stop`]ped.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub clock: Arc<TestClock>,
+    pub data_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
-    /// Starts a server with fast ticks so tests see several updates quickly.
+    /// Starts a server on a fresh temporary data directory, demo generator off.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_owned();
+        let mut s = Self::start_in(&path, |c| {
+            c.demo = false;
+            tweak(c)
+        })
+        .await;
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Starts a server on `data_dir` (kept by the caller).
+    pub async fn start_in(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let mut config = Config::defaults();
         config.addr = "127.0.0.1:0".parse().unwrap();
+        config.data_dir = data_dir.to_owned();
+        config.dist = data_dir.join("dist");
         config.stats_interval_ms = 100;
         config.demo_rate = 20.0;
+        // Cheap hashing: the tests sign in many times on a debug build.
+        config.argon2_m_cost_kib = 64;
         tweak(&mut config);
-        let server = Server::bind(config, Arc::new(SystemClock))
-            .await
-            .expect("bind");
+        let clock = Arc::new(TestClock::default());
+        let server = Server::bind(config, clock.clone()).await.expect("bind");
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async move {
+        let done = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            clock,
+            data_dir: data_dir.to_owned(),
             stop: Some(stop),
+            done: Some(done),
+            _dir: None,
+        }
+    }
+
+    /// Shuts down gracefully and waits until the server has flushed its database.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(d) = self.done.take() {
+            d.await.expect("server task").expect("server result");
         }
     }
 
@@ -41,6 +104,72 @@ impl TestServer {
     pub fn sdk_config(&self) -> pulse_sdk::Config {
         pulse_sdk::Config::new(self.url())
     }
+
+    /// Signs in over REST.
+    pub async fn login(&self, email: &str) -> Session {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/auth/login", self.url()))
+            .json(&LoginRequest { email: email.into(), password: PASSWORD.into() })
+            .send()
+            .await
+            .expect("login request");
+        assert!(res.status().is_success(), "login: {}", res.status());
+        res.json().await.expect("session")
+    }
+
+    /// A REST GET with a bearer token, returning status and JSON body.
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A REST call with a JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url()))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Connects the SDK with `token`, resuming after `last_seq` when given.
+    pub fn connect(&self, token: &str, last_seq: Option<u64>) -> Client {
+        let token = token.to_owned();
+        let mut config = self.sdk_config();
+        config.backoff.initial = Duration::from_millis(50);
+        config.backoff.max = Duration::from_millis(200);
+        Client::connect_with_auth(config, move || {
+            let mut auth = json!({ "token": token });
+            if let Some(s) = last_seq {
+                auth["lastSeq"] = json!(s);
+            }
+            Some(auth)
+        })
+    }
+
+    /// Signs in and connects; waits until live.
+    pub async fn live_client(&self, email: &str) -> (Session, Client) {
+        let session = self.login(email).await;
+        let client = self.connect(&session.token, None);
+        client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+        (session, client)
+    }
 }
 
 impl Drop for TestServer {
@@ -48,5 +177,41 @@ impl Drop for TestServer {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+    }
+}
+
+/// Emits an action and decodes its one ack argument.
+pub async fn act(client: &Client, event: &str, payload: Value) -> Ack<Value> {
+    let reply = client.emit_with_ack(event, vec![payload], None).await.expect("ack");
+    serde_json::from_value(reply.args[0].clone()).expect("ack shape")
+}
+
+/// Collects `(event, args[0])` for the given events.
+pub fn record(
+    client: &Client,
+    events: &[&str],
+) -> (Arc<Mutex<Vec<(String, Value)>>>, Vec<pulse_sdk::Subscription>) {
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let subs = events
+        .iter()
+        .map(|e| {
+            let sink = seen.clone();
+            let name = e.to_string();
+            client.on(e, move |m| {
+                sink.lock()
+                    .unwrap()
+                    .push((name.clone(), m.args.first().cloned().unwrap_or(Value::Null)))
+            })
+        })
+        .collect();
+    (seen, subs)
+}
+
+/// Waits until `cond` holds, polling every 20 ms.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

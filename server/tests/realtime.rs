@@ -5,26 +5,22 @@ use std::time::Duration;
 
 use pulse_protocol::events::{Pong, Stats, PING, STATS_REQUEST, STATS_UPDATED};
 use pulse_protocol::{Ack, Envelope};
-use pulse_sdk::{Client, Event, Status};
+use pulse_sdk::{Event, Status};
 
-use crate::fixture::TestServer;
-
-const WAIT: Duration = Duration::from_secs(10);
+use crate::fixture::{TestServer, DEMO, WAIT};
 
 #[tokio::test]
 async fn client_receives_live_stats_that_change() {
-    let server = TestServer::start(|_| {}).await;
-    let client = Client::connect(server.sdk_config());
+    let server = TestServer::start(|c| c.demo = true).await;
+    let session = server.login(DEMO).await;
+    let client = server.connect(&session.token, None);
     let seen: Arc<Mutex<Vec<Envelope<Stats>>>> = Arc::default();
     let sink = seen.clone();
     let _sub = client.on(STATS_UPDATED, move |m| {
         let env: Envelope<Stats> = serde_json::from_value(m.args[0].clone()).expect("stats shape");
         sink.lock().unwrap().push(env);
     });
-    client
-        .wait_for(|s| *s == Status::Live, WAIT)
-        .await
-        .expect("live");
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let distinct = {
@@ -36,51 +32,32 @@ async fn client_receives_live_stats_that_change() {
         if distinct >= 3 {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "stats did not change 3 times"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "stats did not change 3 times");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let v = seen.lock().unwrap();
-    assert!(
-        v.windows(2)
-            .all(|w| w[0].seq <= w[1].seq && w[0].ts <= w[1].ts),
-        "ordered"
-    );
-    assert!(
-        v.last().unwrap().data.today_liters > 0.0,
-        "demo deliveries are counted"
-    );
+    assert!(v.windows(2).all(|w| w[0].seq <= w[1].seq && w[0].ts <= w[1].ts), "ordered");
+    assert!(v.last().unwrap().data.today_liters > 0.0, "demo deliveries are counted");
 }
 
 #[tokio::test]
 async fn ping_is_acked_with_server_time_and_stats_on_request() {
     let server = TestServer::start(|_| {}).await;
-    let client = Client::connect(server.sdk_config());
-    client
-        .wait_for(|s| *s == Status::Live, WAIT)
-        .await
-        .expect("live");
+    let (_session, client) = server.live_client(DEMO).await;
+    let pongs = Arc::new(Mutex::new(0));
+    let p = pongs.clone();
+    let _pong = client.on(pulse_protocol::events::PONG, move |_| *p.lock().unwrap() += 1);
 
-    let reply = client
-        .emit_with_ack(PING, vec![], None)
-        .await
-        .expect("ping ack");
+    let reply = client.emit_with_ack(PING, vec![], None).await.expect("ping ack");
     let ack: Ack<Pong> = serde_json::from_value(reply.args[0].clone()).unwrap();
     let pong = ack.into_result().unwrap();
     let now = pulse_server::Clock::now_ms(&pulse_server::SystemClock);
-    assert!(
-        (now - pong.server_time).abs() < 5_000,
-        "server time is current"
-    );
+    assert!((now - pong.server_time).abs() < 5_000, "server time is current");
 
-    let reply = client
-        .emit_with_ack(STATS_REQUEST, vec![], None)
-        .await
-        .expect("stats ack");
+    let reply = client.emit_with_ack(STATS_REQUEST, vec![], None).await.expect("stats ack");
     let ack: Ack<Envelope<Stats>> = serde_json::from_value(reply.args[0].clone()).unwrap();
     assert!(ack.into_result().is_ok());
+    crate::fixture::eventually("pong event", || *pongs.lock().unwrap() == 1).await;
 }
 
 #[tokio::test]
@@ -92,7 +69,8 @@ async fn client_answers_heartbeats_and_stays_connected() {
         c.ping_timeout_ms = 200;
     })
     .await;
-    let client = Client::connect(server.sdk_config());
+    let session = server.login(DEMO).await;
+    let client = server.connect(&session.token, None);
     let disconnects = Arc::new(Mutex::new(0));
     let d = disconnects.clone();
     let _sub = client.on_any(move |e| {
@@ -100,10 +78,7 @@ async fn client_answers_heartbeats_and_stays_connected() {
             *d.lock().unwrap() += 1;
         }
     });
-    client
-        .wait_for(|s| *s == Status::Live, WAIT)
-        .await
-        .expect("live");
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(*disconnects.lock().unwrap(), 0);
     assert_eq!(client.status(), Status::Live);
@@ -111,25 +86,23 @@ async fn client_answers_heartbeats_and_stays_connected() {
 
 #[tokio::test]
 async fn client_reconnects_after_the_server_restarts() {
-    let server = TestServer::start(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path(), |c| c.demo = false).await;
     let addr = server.addr;
-    let mut config = server.sdk_config();
-    config.backoff.initial = Duration::from_millis(50);
-    config.backoff.max = Duration::from_millis(200);
-    let client = Client::connect(config);
-    client
-        .wait_for(|s| *s == Status::Live, WAIT)
-        .await
-        .expect("live");
+    let session = server.login(DEMO).await;
+    let client = server.connect(&session.token, None);
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
     drop(server);
     client
         .wait_for(|s| matches!(s, Status::Reconnecting { .. }), WAIT)
         .await
         .expect("notices the loss");
-    let again = TestServer::start(|c| c.addr = addr).await;
-    client
-        .wait_for(|s| *s == Status::Live, WAIT)
-        .await
-        .expect("live again");
+    // Same data directory: same JWT secret, so the token still verifies.
+    let again = TestServer::start_in(dir.path(), |c| {
+        c.addr = addr;
+        c.demo = false;
+    })
+    .await;
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live again");
     drop(again);
 }

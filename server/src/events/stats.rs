@@ -1,0 +1,101 @@
+//! This module deals with `stats:updated`: today's figures per tenant, pushed on a steady
+//! interval (so an idle dashboard still sees fresh times) and soon after each change,
+//! coalesced so a busy tenant gets at most one push per tick (250 ms at most).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pulse_protocol::events::{Id, Stats, STATS_UPDATED};
+use pulse_protocol::Envelope;
+
+use crate::calendar;
+use crate::db;
+use crate::error::AppError;
+use crate::events::broadcast::tenant_room;
+use crate::state::AppState;
+
+/// Tenants whose figures changed since the last push.
+#[derive(Debug, Default)]
+pub(crate) struct Dirty(Mutex<HashSet<Id>>);
+
+impl Dirty {
+    /// Notes that a tenant's figures changed.
+    pub(crate) fn mark(&self, tenant_id: Id) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant_id);
+    }
+
+    fn take(&self) -> HashSet<Id> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Today's figures for a tenant, stamped with the log head they were computed at.
+pub(crate) async fn current(state: &AppState, tenant_id: Id) -> Result<Envelope<Stats>, AppError> {
+    let ts = state.clock.now_ms();
+    let today = calendar::day_of(ts);
+    let mut conn = state.db.acquire().await?;
+    // Read the head first: the figures then include at least everything up to it.
+    let seq = db::event_log::head(&mut conn, tenant_id).await?;
+    let (liters, sales, deliveries, active) =
+        db::deliveries::day_totals(&mut conn, tenant_id, &today).await?;
+    let collection = db::payments::day_total(&mut conn, tenant_id, &today).await?;
+    let outstanding = db::customers::outstanding(&mut conn, tenant_id).await?;
+    Ok(Envelope {
+        seq,
+        ts,
+        data: Stats {
+            today_liters: round2(liters),
+            today_sales: round2(sales),
+            today_collection: round2(collection),
+            outstanding: round2(outstanding),
+            active_customers: active,
+            deliveries_today: deliveries,
+        },
+    })
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Pushes `stats:updated` to changed tenants every tick, and to every tenant with sockets
+/// every `stats_interval`.
+pub(crate) async fn run_pusher(state: AppState) {
+    let full_every = state.config.stats_interval();
+    let tick_every = full_every.min(Duration::from_millis(250));
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_full = tokio::time::Instant::now();
+    loop {
+        tick.tick().await;
+        let mut tenants = state.stats_dirty.take();
+        if last_full.elapsed() >= full_every {
+            last_full = tokio::time::Instant::now();
+            tenants.extend(connected_tenants(&state));
+        }
+        for tenant_id in tenants {
+            match current(&state, tenant_id).await {
+                Ok(stats) => {
+                    if let Err(e) =
+                        state.io.to(tenant_room(tenant_id)).emit(STATS_UPDATED, &stats).await
+                    {
+                        tracing::debug!(error = %e, "stats broadcast failed");
+                    }
+                    metrics::counter!("pulse_events_emitted_total", "event" => STATS_UPDATED)
+                        .increment(1);
+                }
+                Err(e) => tracing::warn!(error = %e, tenant_id, "stats failed"),
+            }
+        }
+    }
+}
+
+fn connected_tenants(state: &AppState) -> HashSet<Id> {
+    state
+        .io
+        .sockets()
+        .iter()
+        .filter_map(|s| s.extensions.get::<crate::auth::Caller>().map(|c| c.tenant_id))
+        .collect()
+}

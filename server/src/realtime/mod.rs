@@ -1,0 +1,104 @@
+//! This module deals with the Socket.IO `/` namespace: the connect middleware (auth and
+//! connection limits, in `auth.rs`), resuming a reconnecting socket from its `lastSeq`, the
+//! rooms `tenant:{id}` and `user:{id}`, and one handler per client event (`handlers.rs`)
+//! behind the per-socket limits (`limits.rs`).
+//!
+//! Handlers are installed by the middleware, before the CONNECT packet goes out, so a client
+//! that emits right after connecting never races an uninstalled handler. The connect handler
+//! then replays missed entries and joins the rooms under the tenant's lock (see
+//! [`crate::events`]), so replayed events strictly precede live ones.
+
+mod handlers;
+pub(crate) mod limits;
+
+use pulse_protocol::events::{ConnectAuth, ERROR};
+use pulse_protocol::{ErrorCode, WireError};
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::DisconnectReason;
+use socketioxide::SocketIo;
+
+use crate::auth::{self, Caller, ResumeFrom};
+use crate::db;
+use crate::events::broadcast::{emit_to, tenant_room, user_room};
+use crate::state::AppState;
+
+/// Installs the `/` namespace.
+pub(crate) fn register(io: &SocketIo, state: AppState) {
+    let mw_state = state.clone();
+    let middleware = move |socket: SocketRef, auth: TryData<ConnectAuth>| {
+        let state = mw_state.clone();
+        async move {
+            auth::authenticate_socket(state.clone(), socket.clone(), auth).await?;
+            limits::install(&socket, &state);
+            handlers::install(&socket, &state);
+            Ok::<(), auth::ConnectRefusal>(())
+        }
+    };
+    let on_connect = move |socket: SocketRef| {
+        let state = state.clone();
+        async move { connected(socket, state).await }
+    };
+    io.ns("/", on_connect.with(middleware));
+}
+
+/// Replays what the socket missed, then joins its rooms, all under the tenant's lock.
+async fn connected(socket: SocketRef, state: AppState) {
+    let Some(caller) = socket.extensions.get::<Caller>() else {
+        // The middleware always sets it; without it the socket may see nothing.
+        let _ = socket.disconnect();
+        return;
+    };
+    metrics::gauge!("pulse_connections_active").increment(1.0);
+    socket.on_disconnect(|reason: DisconnectReason| async move {
+        metrics::gauge!("pulse_connections_active").decrement(1.0);
+        if matches!(reason, DisconnectReason::PacketParsingError) {
+            // socketioxide closes the connection on a malformed packet; count it.
+            metrics::counter!("pulse_errors_total", "code" => "MALFORMED_PACKET").increment(1);
+            tracing::info!("socket closed: malformed packet");
+        }
+    });
+    let resume = socket.extensions.get::<ResumeFrom>().and_then(|r| r.0);
+    let _guard = state.log.lock(caller.tenant_id).await;
+    if let (Some(last_seq), Some(user_id)) = (resume, caller.user_id) {
+        if let Err(e) = replay(&socket, &state, &caller, user_id, last_seq).await {
+            tracing::warn!(error = %e, "replay failed");
+            let _ = socket.emit(ERROR, &e.into_wire());
+        }
+    }
+    socket.join(tenant_room(caller.tenant_id));
+    if let Some(u) = caller.user_id {
+        socket.join(user_room(u));
+    }
+}
+
+async fn replay(
+    socket: &SocketRef,
+    state: &AppState,
+    caller: &Caller,
+    user_id: i64,
+    last_seq: u64,
+) -> Result<(), crate::error::AppError> {
+    let limit = state.config.replay_limit;
+    let mut conn = state.db.acquire().await?;
+    let missed =
+        db::event_log::since(&mut conn, caller.tenant_id, user_id, last_seq, limit + 1).await?;
+    if missed.len() as u64 > limit {
+        let head = db::event_log::head(&mut conn, caller.tenant_id).await?;
+        let _ = socket.emit(
+            ERROR,
+            &WireError::new(
+                ErrorCode::ResyncRequired,
+                format!(
+                    "more than {limit} events were missed; reload through REST, then continue from seq {head}"
+                ),
+            ),
+        );
+        return Ok(());
+    }
+    for e in &missed {
+        emit_to(socket, e);
+    }
+    metrics::counter!("pulse_events_replayed_total").increment(missed.len() as u64);
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! This module deals with the built dashboard: files from `dist` with SPA fallback (any
+//! unknown path gets `index.html`, so client-side routes survive a reload), precompressed
+//! variants, and cache headers.
+
+use std::path::Path;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::state::AppState;
+
+/// The dashboard's files.
+pub(crate) fn dashboard(dist: &Path) -> Router<AppState> {
+    let files = ServeDir::new(dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(ServeFile::new(dist.join("index.html")));
+    Router::new().fallback_service(files).layer(middleware::from_fn(cache_control))
+}
+/// Trunk names assets by content hash, so they may be cached forever; the HTML that points
+/// at them must always be revalidated.
+async fn cache_control(req: Request, next: Next) -> Response {
+    let immutable = is_hashed_asset(req.uri().path());
+    let mut res = next.run(req).await;
+    let value = if immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
+    if res.status().is_success() {
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    res
+}
+
+fn is_hashed_asset(path: &str) -> bool {
+    // e.g. /pulse-dashboard-1a2b3c4d5e6f7a8b_bg.wasm
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default().trim_end_matches("_bg");
+    let hash = stem.rsplit('-').next().unwrap_or_default();
+    name.contains('.') && hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_asset;
+
+    #[test]
+    fn recognises_trunk_hashed_names() {
+        assert!(is_hashed_asset("/pulse-dashboard-1a2b3c4d5e6f7a8b_bg.wasm"));
+        assert!(is_hashed_asset("/main-0123456789abcdef.css"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/deliveries"));
+        assert!(!is_hashed_asset("/pulse-dashboard.js"));
+    }
+}

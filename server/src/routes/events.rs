@@ -1,0 +1,41 @@
+//! This module deals with `GET /api/events?since=SEQ&limit=N`: the event log for polling
+//! fallback, with the same entries (and per-user visibility) as socket replay.
+
+use axum::extract::State;
+use axum::Json;
+use pulse_protocol::rest::EventsPage;
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::db;
+use crate::error::{AppError, AppQuery};
+use crate::state::AppState;
+
+/// `?since=&limit=`.
+#[derive(Debug, Deserialize)]
+pub(super) struct EventsSince {
+    #[serde(default)]
+    since: u64,
+    limit: Option<u64>,
+}
+
+const DEFAULT_LIMIT: u64 = 500;
+const MAX_LIMIT: u64 = 1000;
+
+/// `GET /api/events`: entries after `since`, oldest first, and the log head.
+pub(super) async fn events_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppQuery(q): AppQuery<EventsSince>,
+) -> Result<Json<EventsPage>, AppError> {
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AppError::invalid(format!("limit must be from 1 to {MAX_LIMIT}")));
+    }
+    let user_id = caller.user_id.ok_or_else(|| AppError::forbidden("not a user"))?;
+    let mut conn = state.db.acquire().await?;
+    // Head first: every entry up to it is then readable below.
+    let head = db::event_log::head(&mut conn, caller.tenant_id).await?;
+    let events = db::event_log::since(&mut conn, caller.tenant_id, user_id, q.since, limit).await?;
+    Ok(Json(EventsPage { events, head }))
+}
