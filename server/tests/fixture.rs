@@ -186,12 +186,12 @@ pub async fn act(client: &Client, event: &str, payload: Value) -> Ack<Value> {
     serde_json::from_value(reply.args[0].clone()).expect("ack shape")
 }
 
+/// Events a test recorded: `(name, args[0])` in arrival order.
+pub type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// Collects `(event, args[0])` for the given events.
-pub fn record(
-    client: &Client,
-    events: &[&str],
-) -> (Arc<Mutex<Vec<(String, Value)>>>, Vec<pulse_sdk::Subscription>) {
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+pub fn record(client: &Client, events: &[&str]) -> (Seen, Vec<pulse_sdk::Subscription>) {
+    let seen: Seen = Arc::default();
     let subs = events
         .iter()
         .map(|e| {

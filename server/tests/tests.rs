@@ -1,4 +1,12 @@
-//! Integration tests: the real server on loopback, driven by the native Pulse SDK.
+//! Integration tests: the real server on loopback with a temporary SQLite file, driven by
+//! the native Pulse SDK, reqwest and raw WebSockets.
 
+mod actions;
+mod auth;
+mod events;
 mod fixture;
+mod isolation;
+mod limits;
+mod ops;
 mod realtime;
+mod restart;

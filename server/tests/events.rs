@@ -1,0 +1,109 @@
+//! The event log: replay on reconnect from `lastSeq`, the REST feed, the resync cap.
+
+use pulse_protocol::events::{ERROR, LOGGED, PAYMENT_ADD, PAYMENT_ADDED};
+use pulse_sdk::Status;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::fixture::{act, eventually, record, TestServer, DEMO, WAIT};
+
+async fn pay(server: &TestServer, token: &str, amount: f64) {
+    let (status, _) = server
+        .send(
+            Method::POST,
+            token,
+            "/api/payments",
+            json!({ "customer_id": 4, "amount": amount, "method": "CASH" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_reconnecting_socket_gets_missed_events_in_order_before_live_ones() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    pay(&server, &s.token, 1.0).await;
+    let (_, page) = server.get(&s.token, "/api/events?since=0").await;
+    let last_seen = page["head"].as_u64().unwrap();
+    for amount in [2.0, 3.0, 4.0] {
+        pay(&server, &s.token, amount).await;
+    }
+    let (_, page) = server.get(&s.token, "/api/events?since=0").await;
+    let head = page["head"].as_u64().unwrap();
+
+    let client = server.connect(&s.token, Some(last_seen));
+    let (seen, _subs) = record(&client, LOGGED);
+    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    let ack =
+        act(&client, PAYMENT_ADD, json!({ "customer_id": 4, "amount": 5.0, "method": "CASH" }))
+            .await;
+    assert!(ack.into_result().is_ok());
+    eventually("replay and the live payment", || {
+        seen.lock().unwrap().iter().filter(|(e, _)| e == PAYMENT_ADDED).count() == 4
+    })
+    .await;
+    let v = seen.lock().unwrap().clone();
+    let seqs: Vec<u64> = v.iter().map(|(_, a)| a["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "strictly increasing: {seqs:?}");
+    assert_eq!(seqs[0], last_seen + 1, "starts right after lastSeq");
+    let expected: Vec<u64> = (last_seen + 1..=head).collect();
+    assert_eq!(&seqs[..expected.len()], &expected[..], "every missed entry, replayed first");
+    let amounts: Vec<f64> = v
+        .iter()
+        .filter(|(e, _)| e == PAYMENT_ADDED)
+        .map(|(_, a)| a["data"]["amount"].as_f64().unwrap())
+        .collect();
+    assert_eq!(amounts, [2.0, 3.0, 4.0, 5.0]);
+}
+
+#[tokio::test]
+async fn the_events_endpoint_pages_through_the_log() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    for amount in [1.0, 2.0] {
+        pay(&server, &s.token, amount).await;
+    }
+    let (_, all) = server.get(&s.token, "/api/events?since=0").await;
+    let head = all["head"].as_u64().unwrap();
+    assert_eq!(
+        all["events"].as_array().unwrap().len() as u64,
+        head,
+        "one payment is three entries"
+    );
+    let mut since = 0;
+    let mut got = Vec::new();
+    loop {
+        let (_, page) = server.get(&s.token, &format!("/api/events?since={since}&limit=2")).await;
+        let events = page["events"].as_array().unwrap().clone();
+        if events.is_empty() {
+            break;
+        }
+        assert!(events.len() <= 2);
+        since = events.last().unwrap()["seq"].as_u64().unwrap();
+        got.extend(events);
+    }
+    assert_eq!(got, *all["events"].as_array().unwrap());
+    assert_eq!(got[0]["event"], PAYMENT_ADDED);
+    assert_eq!(got[0]["data"]["amount"], 1.0);
+    let (status, body) = server.get(&s.token, "/api/events?since=-1").await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("INVALID_INPUT")));
+}
+
+#[tokio::test]
+async fn too_many_missed_events_ask_the_client_to_resync() {
+    let server = TestServer::start(|c| c.replay_limit = 2).await;
+    let s = server.login(DEMO).await;
+    pay(&server, &s.token, 1.0).await;
+    let client = server.connect(&s.token, Some(0));
+    let (seen, _subs) = record(&client, &[ERROR, PAYMENT_ADDED]);
+    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    eventually("RESYNC_REQUIRED", || !seen.lock().unwrap().is_empty()).await;
+    let v = seen.lock().unwrap().clone();
+    assert_eq!(v[0].0, ERROR);
+    assert_eq!(v[0].1["code"], "RESYNC_REQUIRED");
+    assert_eq!(v.len(), 1, "nothing replayed");
+    // Live events still flow afterwards.
+    pay(&server, &s.token, 2.0).await;
+    eventually("live payment", || seen.lock().unwrap().len() > 1).await;
+}

@@ -1,0 +1,173 @@
+//! Limits and bad input: connections per user and per IP, event rate, payload size,
+//! malformed packets. The server keeps serving everyone else.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use pulse_protocol::events::{ERROR, PAYMENT_ADD, PING};
+use pulse_protocol::ErrorCode;
+use pulse_sdk::{Client, Event, Status};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::fixture::{act, eventually, record, TestServer, DEMO, OTHER, WAIT};
+
+async fn refusal(client: &Client) -> String {
+    let seen: Arc<Mutex<Option<String>>> = Arc::default();
+    let sink = seen.clone();
+    let _sub = client.on_any(move |e| {
+        if let Event::Rejected(err) = e {
+            *sink.lock().unwrap() = Some(err.message.clone());
+        }
+    });
+    eventually("a CONNECT_ERROR", || seen.lock().unwrap().is_some()).await;
+    let m = seen.lock().unwrap().clone().unwrap();
+    m
+}
+
+#[tokio::test]
+async fn a_sixth_connection_of_one_user_is_refused() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    let mut live = Vec::new();
+    for _ in 0..5 {
+        let c = server.connect(&s.token, None);
+        c.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+        live.push(c);
+    }
+    let sixth = server.connect(&s.token, None);
+    assert_eq!(refusal(&sixth).await, "RATE_LIMITED: too many connections for this user");
+    // Another user is not affected.
+    let (_o, other) = server.live_client(OTHER).await;
+    assert_eq!(other.status(), Status::Live);
+    // Closing one frees a slot.
+    live.pop().unwrap().disconnect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again = server.connect(&s.token, None);
+    again.wait_for(|st| *st == Status::Live, WAIT).await.expect("a slot was freed");
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_limited() {
+    let server = TestServer::start(|c| c.max_conn_per_ip = 2).await;
+    let (_a, _c1) = server.live_client(DEMO).await;
+    let (_b, _c2) = server.live_client(OTHER).await;
+    let staff = server.login("staff@pulse.demo").await;
+    let third = server.connect(&staff.token, None);
+    assert_eq!(refusal(&third).await, "RATE_LIMITED: too many connections from this address");
+}
+
+#[tokio::test]
+async fn an_event_flood_gets_an_error_event_then_a_disconnect() {
+    let server = TestServer::start(|c| {
+        c.event_rate = 1.0;
+        c.event_burst = 3.0;
+    })
+    .await;
+    let (_s, flooder) = server.live_client(DEMO).await;
+    let (_o, bystander) = server.live_client(OTHER).await;
+    let (seen, _subs) = record(&flooder, &[ERROR]);
+    let disconnected = Arc::new(Mutex::new(false));
+    let d = disconnected.clone();
+    let _sub = flooder.on_any(move |e| {
+        if matches!(e, Event::Disconnected { .. }) {
+            *d.lock().unwrap() = true;
+        }
+    });
+    for _ in 0..10 {
+        let _ = flooder.emit(PING, vec![]);
+    }
+    eventually("RATE_LIMITED error event", || !seen.lock().unwrap().is_empty()).await;
+    assert_eq!(seen.lock().unwrap()[0].1["code"], "RATE_LIMITED");
+    eventually("disconnect", || *disconnected.lock().unwrap()).await;
+    let ack = act(&bystander, PING, Value::Null).await;
+    assert!(ack.into_result().is_ok(), "others keep being served");
+}
+
+#[tokio::test]
+async fn an_oversized_payload_gets_payload_too_large() {
+    let server = TestServer::start(|c| c.max_payload = 2_000).await;
+    let (s, client) = server.live_client(DEMO).await;
+    let note = "x".repeat(3_000);
+    let ack = act(
+        &client,
+        PAYMENT_ADD,
+        json!({ "customer_id": 1, "amount": 1, "method": "CASH", "note": note }),
+    )
+    .await;
+    assert_eq!(ack.into_result().unwrap_err().code, ErrorCode::PayloadTooLarge);
+    assert_eq!(client.status(), Status::Live);
+    let ack = act(&client, PING, Value::Null).await;
+    assert!(ack.into_result().is_ok());
+    let (status, body) = server
+        .send(
+            Method::POST,
+            &s.token,
+            "/api/payments",
+            json!({ "customer_id": 1, "amount": 1, "method": "CASH", "note": note }),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
+}
+
+/// A raw Engine.IO v4 WebSocket, joined to `/` with `token`.
+async fn raw_socket(
+    server: &TestServer,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
+    let open = ws.next().await.unwrap().unwrap();
+    assert!(open.to_text().unwrap().starts_with('0'), "engine open: {open:?}");
+    ws.send(Message::text(format!("40{}", json!({ "token": token })))).await.unwrap();
+    loop {
+        let m = ws.next().await.unwrap().unwrap();
+        if m.to_text().unwrap().starts_with("40") {
+            return ws;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_packet_closes_only_that_connection() {
+    let server = TestServer::start(|_| {}).await;
+    let (s, client) = server.live_client(DEMO).await;
+    let (o, _) = (server.login(OTHER).await, ());
+    let mut ws = raw_socket(&server, &o.token).await;
+    ws.send(Message::text("42[\"payment:add\", {broken")).await.unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Close(_)) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+        true
+    })
+    .await
+    .expect("the server closes a connection that sends garbage");
+    assert!(closed);
+    let ack = act(&client, PING, Value::Null).await;
+    assert!(ack.into_result().is_ok(), "everyone else keeps being served");
+    let (status, _) = server.get(&s.token, "/api/stats").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_wrong_shape_over_a_raw_socket_gets_an_invalid_input_ack() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    let mut ws = raw_socket(&server, &s.token).await;
+    ws.send(Message::text("421[\"payment:add\",[1,2,3]]")).await.unwrap();
+    let ack = loop {
+        let m = ws.next().await.unwrap().unwrap();
+        let t = m.to_text().unwrap().to_owned();
+        if let Some(rest) = t.strip_prefix("431") {
+            break serde_json::from_str::<Value>(rest).unwrap();
+        }
+    };
+    assert_eq!(ack[0]["ok"], false);
+    assert_eq!(ack[0]["error"]["code"], "INVALID_INPUT");
+}

@@ -1,0 +1,60 @@
+//! Operations: health, metrics, and the dashboard's files.
+
+use pulse_protocol::events::PING;
+use serde_json::Value;
+
+use crate::fixture::{act, TestServer, DEMO};
+
+#[tokio::test]
+async fn health_reports_the_database_and_connections() {
+    let server = TestServer::start(|_| {}).await;
+    let (_s, _client) = server.live_client(DEMO).await;
+    let res = reqwest::get(format!("{}/health", server.url())).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let h: pulse_protocol::rest::Health = res.json().await.unwrap();
+    assert_eq!((h.status.as_str(), h.database.as_str(), h.connections), ("ok", "ok", 1));
+}
+
+#[tokio::test]
+async fn metrics_are_exposed_for_prometheus() {
+    let server = TestServer::start(|_| {}).await;
+    let (_s, client) = server.live_client(DEMO).await;
+    assert!(act(&client, PING, Value::Null).await.into_result().is_ok());
+    let _ = act(&client, "no:such", Value::Null).await;
+    let text =
+        reqwest::get(format!("{}/metrics", server.url())).await.unwrap().text().await.unwrap();
+    for name in [
+        "pulse_connections_active",
+        "pulse_ack_latency_seconds_bucket",
+        "pulse_errors_total{code=\"UNKNOWN_EVENT\"}",
+        "pulse_events_emitted_total",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_with_spa_fallback_compression_and_cache_headers() {
+    let server = TestServer::start(|_| {}).await;
+    let dist = server.data_dir.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let html = format!("<!doctype html><title>Pulse</title>{}", "<p>pulse</p>".repeat(100));
+    std::fs::write(dist.join("index.html"), &html).unwrap();
+    std::fs::write(dist.join("app-0123456789abcdef.js"), "console.log('pulse');".repeat(100))
+        .unwrap();
+    let http = reqwest::Client::new();
+    for path in ["/", "/deliveries", "/customers/7"] {
+        let res = http.get(format!("{}{path}", server.url())).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-cache", "{path}");
+        assert_eq!(res.text().await.unwrap(), html, "{path} falls back to index.html");
+    }
+    let res = http
+        .get(format!("{}/app-0123456789abcdef.js", server.url()))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+}
