@@ -212,6 +212,11 @@ async fn rest_mirrors_the_socket_actions_and_lists_filter() {
     );
     let (_, custs) = server.get(t, "/api/customers?limit=10&offset=0").await;
     assert_eq!((custs["total"].clone(), custs["items"].as_array().unwrap().len()), (json!(40), 10));
+    let (_, past_end) = server.get(t, "/api/customers?offset=100").await;
+    assert_eq!(
+        (past_end["total"].clone(), past_end["items"].as_array().unwrap().len()),
+        (json!(40), 0)
+    );
     let (_, act_page) = server.get(t, "/api/activity?customer_id=5").await;
     assert_eq!(act_page["total"], 3);
     let (_, stats) = server.get(t, "/api/stats").await;

@@ -46,14 +46,15 @@ pub(crate) async fn list(
     tenant_id: Id,
     f: &ListFilter,
 ) -> Result<(Vec<Activity>, u64), sqlx::Error> {
-    let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-        "SELECT *, COUNT(*) OVER () AS total FROM \
-         (SELECT *, date(ts / 1000, 'unixepoch') AS date FROM activity) WHERE tenant_id = ",
-    );
-    q.push_bind(tenant_id);
-    f.push_dates_and_customer(&mut q);
-    q.push(" ORDER BY seq DESC LIMIT ").push_bind(f.limit).push(" OFFSET ").push_bind(f.offset);
-    let rows = q.build().fetch_all(conn).await?;
-    let total = rows.first().map_or(0, |r| r.get::<i64, _>("total") as u64);
-    Ok((rows.iter().map(activity).collect(), total))
+    let build = |f: &ListFilter| {
+        let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new(
+            "SELECT *, COUNT(*) OVER () AS total FROM \
+             (SELECT *, date(ts / 1000, 'unixepoch') AS date FROM activity) WHERE tenant_id = ",
+        );
+        q.push_bind(tenant_id);
+        f.push_dates_and_customer(&mut q);
+        q.push(" ORDER BY seq DESC LIMIT ").push_bind(f.limit).push(" OFFSET ").push_bind(f.offset);
+        q
+    };
+    super::page(conn, f, build, activity).await
 }

@@ -119,27 +119,18 @@ pub(crate) async fn list(
     tenant_id: Id,
     f: &ListFilter,
 ) -> Result<(Vec<Customer>, u64), sqlx::Error> {
-    let mut q: QueryBuilder<'_, Sqlite> =
-        QueryBuilder::new("SELECT *, COUNT(*) OVER () AS total FROM customers WHERE tenant_id = ");
-    q.push_bind(tenant_id);
-    if let Some(c) = f.customer_id {
-        q.push(" AND id = ").push_bind(c);
-    }
-    q.push(" ORDER BY name, id LIMIT ").push_bind(f.limit).push(" OFFSET ").push_bind(f.offset);
-    let rows = q.build().fetch_all(&mut *conn).await?;
-    let total = match rows.first() {
-        Some(r) => r.get::<i64, _>("total") as u64,
-        None => count(conn, tenant_id).await?,
+    let build = |f: &ListFilter| {
+        let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new(
+            "SELECT *, COUNT(*) OVER () AS total FROM customers WHERE tenant_id = ",
+        );
+        q.push_bind(tenant_id);
+        if let Some(c) = f.customer_id {
+            q.push(" AND id = ").push_bind(c);
+        }
+        q.push(" ORDER BY name, id LIMIT ").push_bind(f.limit).push(" OFFSET ").push_bind(f.offset);
+        q
     };
-    Ok((rows.iter().map(customer).collect(), total))
-}
-
-async fn count(conn: &mut SqliteConnection, tenant_id: Id) -> Result<u64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) FROM customers WHERE tenant_id = ?")
-        .bind(tenant_id)
-        .fetch_one(conn)
-        .await
-        .map(|r| r.get::<i64, _>(0) as u64)
+    super::page(conn, f, build, customer).await
 }
 
 /// Ids of a tenant's customers, for the demo generator.

@@ -74,3 +74,28 @@ impl ListFilter {
         }
     }
 }
+
+/// Runs a list query whose rows carry `COUNT(*) OVER () AS total`, and reads the total even
+/// when the page is past the end (no rows), by probing the first page.
+async fn page<T>(
+    conn: &mut sqlx::SqliteConnection,
+    f: &ListFilter,
+    build: impl Fn(&ListFilter) -> sqlx::QueryBuilder<'static, sqlx::Sqlite>,
+    map: fn(&sqlx::sqlite::SqliteRow) -> T,
+) -> Result<(Vec<T>, u64), sqlx::Error> {
+    use sqlx::Row;
+    let rows = build(f).build().fetch_all(&mut *conn).await?;
+    let total = match rows.first() {
+        Some(r) => r.get::<i64, _>("total") as u64,
+        None if f.offset > 0 => {
+            let probe = ListFilter { offset: 0, limit: 1, ..f.clone() };
+            build(&probe)
+                .build()
+                .fetch_optional(&mut *conn)
+                .await?
+                .map_or(0, |r| r.get::<i64, _>("total") as u64)
+        }
+        None => 0,
+    };
+    Ok((rows.iter().map(map).collect(), total))
+}

@@ -103,15 +103,16 @@ pub(crate) async fn list(
     user_id: Id,
     f: &ListFilter,
 ) -> Result<(Vec<Notification>, u64), sqlx::Error> {
-    let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-        "SELECT *, COUNT(*) OVER () AS total FROM notifications WHERE user_id = ",
-    );
-    q.push_bind(user_id);
-    if let Some(unread) = f.unread {
-        q.push(" AND read = ").push_bind(if unread { 0i64 } else { 1 });
-    }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(f.limit).push(" OFFSET ").push_bind(f.offset);
-    let rows = q.build().fetch_all(conn).await?;
-    let total = rows.first().map_or(0, |r| r.get::<i64, _>("total") as u64);
-    Ok((rows.iter().map(notification).collect(), total))
+    let build = |f: &ListFilter| {
+        let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new(
+            "SELECT *, COUNT(*) OVER () AS total FROM notifications WHERE user_id = ",
+        );
+        q.push_bind(user_id);
+        if let Some(unread) = f.unread {
+            q.push(" AND read = ").push_bind(if unread { 0i64 } else { 1 });
+        }
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(f.limit).push(" OFFSET ").push_bind(f.offset);
+        q
+    };
+    super::page(conn, f, build, notification).await
 }

@@ -84,16 +84,17 @@ pub(crate) async fn list(
     tenant_id: Id,
     f: &ListFilter,
 ) -> Result<(Vec<Payment>, u64), sqlx::Error> {
-    let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(SELECT);
-    q.push_bind(tenant_id);
-    f.push_dates_and_customer(&mut q);
-    q.push(" ORDER BY p.date DESC, p.id DESC LIMIT ")
-        .push_bind(f.limit)
-        .push(" OFFSET ")
-        .push_bind(f.offset);
-    let rows = q.build().fetch_all(conn).await?;
-    let total = rows.first().map_or(0, |r| r.get::<i64, _>("total") as u64);
-    Ok((rows.iter().map(payment).collect(), total))
+    let build = |f: &ListFilter| {
+        let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new(SELECT);
+        q.push_bind(tenant_id);
+        f.push_dates_and_customer(&mut q);
+        q.push(" ORDER BY p.date DESC, p.id DESC LIMIT ")
+            .push_bind(f.limit)
+            .push(" OFFSET ")
+            .push_bind(f.offset);
+        q
+    };
+    super::page(conn, f, build, payment).await
 }
 
 /// Payments collected on `date`.
