@@ -127,18 +127,26 @@ pub(crate) async fn login(state: &AppState, req: LoginRequest) -> Result<Session
     let mut conn = state.db.acquire().await?;
     let record = db::users::by_email(&mut conn, &req.email).await?;
     drop(conn);
-    let Some(record) = record else {
-        return Err(refused());
+    // An unknown email still costs one verification, so response time does not tell
+    // which emails exist.
+    let (user, phc) = match record {
+        Some(r) => (Some(r.user), r.password_hash),
+        None => (None, dummy_hash(state.config.argon2_m_cost_kib)),
     };
-    let phc = record.password_hash.clone();
     // Verification is deliberately slow; keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || verify_password(&req.password, &phc))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    if !ok {
-        return Err(refused());
+    match user {
+        Some(user) if ok => issue(state, user).await,
+        _ => Err(refused()),
     }
-    issue(state, record.user).await
+}
+
+/// A hash no password matches, with the configured cost, made once.
+fn dummy_hash(m_cost_kib: u32) -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("\u{0}no user\u{0}", m_cost_kib).unwrap_or_default()).clone()
 }
 
 /// `POST /api/auth/refresh`: trades a refresh token (once) for a new session.

@@ -107,3 +107,29 @@ async fn too_many_missed_events_ask_the_client_to_resync() {
     pay(&server, &s.token, 2.0).await;
     eventually("live payment", || seen.lock().unwrap().len() > 1).await;
 }
+
+#[tokio::test]
+async fn concurrent_actions_are_broadcast_in_seq_order() {
+    let server = TestServer::start(|_| {}).await;
+    let (_o, observer) = server.live_client(DEMO).await;
+    let (seen, _subs) = record(&observer, LOGGED);
+    let (_a, a) = server.live_client(DEMO).await;
+    let (_b, b) = server.live_client(DEMO).await;
+    let run = |client: pulse_sdk::Client, customer: i64| async move {
+        for i in 0..10 {
+            let ack = act(
+                &client,
+                PAYMENT_ADD,
+                json!({ "customer_id": customer, "amount": 1.0 + i as f64, "method": "CASH" }),
+            )
+            .await;
+            assert!(ack.into_result().is_ok());
+        }
+    };
+    tokio::join!(run(a, 8), run(b, 9));
+    // Each payment logs three tenant-wide entries.
+    eventually("all 60 entries", || seen.lock().unwrap().len() == 60).await;
+    let seqs: Vec<u64> =
+        seen.lock().unwrap().iter().map(|(_, a)| a["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=60).collect::<Vec<u64>>(), "gapless and in order");
+}

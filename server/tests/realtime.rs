@@ -24,6 +24,9 @@ async fn client_receives_live_stats_that_change() {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let distinct = {
+            // The generator goes through the same actions as clients: its changes are logged.
+            let (_, log) = server.get(&session.token, "/api/activity?limit=1").await;
+            assert_eq!(log["items"][0]["actor"], "demo");
             let v = seen.lock().unwrap();
             let mut seqs: Vec<u64> = v.iter().map(|e| e.seq).collect();
             seqs.dedup();
