@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pulse_protocol::events::{DeliveryUpdate, Id, PaymentAdd, PaymentMethod};
+use pulse_protocol::events::{DeliveryUpdate, Id, Level, PaymentAdd, PaymentMethod};
 
 use crate::actions;
 use crate::auth::{hash_password, Caller};
@@ -157,6 +157,10 @@ async fn step(
         },
     )
     .await?;
+    if n % 60 == 59 {
+        let (level, message) = NEWS[((n / 60) % NEWS.len() as u64) as usize];
+        actions::alert::raise(state, caller, level, message.to_owned()).await?;
+    }
     if n % 4 == 3 {
         let method = match rng.next() % 3 {
             0 => PaymentMethod::Cash,
@@ -164,10 +168,10 @@ async fn step(
             _ => PaymentMethod::Bank,
         };
         // Mostly small payments, now and then a large one (which notifies the users).
-        let amount = if rng.next() % 10 == 0 {
+        let amount = if rng.next() % 20 == 0 {
             50.0 + (rng.next() % 50) as f64
         } else {
-            1.0 + (rng.next() % 9) as f64
+            1.0 + (rng.next() % 5) as f64
         };
         actions::payment::add(
             state,
@@ -185,6 +189,14 @@ async fn step(
     }
     Ok(())
 }
+
+/// Operations news the demo raises as system alerts, in turn.
+const NEWS: &[(Level, &str)] = &[
+    (Level::Info, "Morning route finished: all vans are back"),
+    (Level::Warning, "Van 2 is running 20 minutes late"),
+    (Level::Info, "Cold room temperature back to 3 °C"),
+    (Level::Critical, "Cold room temperature above 8 °C"),
+];
 
 /// Marsaglia's xorshift64: enough to vary demo data, no dependency.
 struct XorShift(u64);

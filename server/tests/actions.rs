@@ -265,3 +265,21 @@ async fn notifications_are_per_user_and_mark_read_syncs() {
     let ack = act(&client, ACTIVITY_REQUEST, json!(5)).await;
     assert_eq!(ack.into_result().unwrap().as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn crossing_the_credit_limit_raises_a_system_alert() {
+    let server = TestServer::start(|_| {}).await;
+    let (_s, client) = server.live_client(DEMO).await;
+    let (seen, _subs) = record(&client, &[pulse_protocol::events::ALERT_SYSTEM]);
+    let ack = act(
+        &client,
+        DELIVERY_UPDATE,
+        json!({ "customer_id": 3, "date": "2025-03-01", "quantity": 100 }),
+    )
+    .await;
+    assert!(ack.into_result().is_ok());
+    eventually("alert:system", || !seen.lock().unwrap().is_empty()).await;
+    let alert = seen.lock().unwrap()[0].1.clone();
+    assert_eq!(alert["data"]["level"], "warning");
+    assert!(alert["data"]["message"].as_str().unwrap().contains("Carmen Diaz"));
+}

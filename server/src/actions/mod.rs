@@ -7,6 +7,7 @@
 //! entries, then commits and broadcasts before releasing the lock.
 
 pub(crate) mod activity;
+pub(crate) mod alert;
 pub(crate) mod customer;
 pub(crate) mod delivery;
 pub(crate) mod notification;
@@ -234,4 +235,4 @@ pub(crate) fn round2(x: f64) -> f64 {
 }
 
 /// A customer whose balance goes above this triggers a system alert.
-pub(crate) const CREDIT_LIMIT: f64 = 200.0;
+pub(crate) const CREDIT_LIMIT: f64 = 100.0;
