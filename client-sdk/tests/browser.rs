@@ -1,14 +1,18 @@
-//! The browser driver in a real headless Chromium against a real pulse-server, whose URL the
-//! test command passes at build time in `PULSE_TEST_SERVER`.
+//! The browser driver in a real headless Chromium against a real pulse-server. The test
+//! command (`scripts/test`, via `e2e/wasm-server.mjs`) passes at build time the server's URL,
+//! a demo token, and a control URL that restarts the server.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use pulse_protocol::events::{Pong, Stats, PING, STATS_UPDATED};
-use pulse_protocol::{Ack, Envelope};
-use pulse_sdk::{Client, Config, Status};
+use pulse_protocol::events::{Pong, StatsUpdated, PING};
+use pulse_protocol::Ack;
+use pulse_sdk::{Client, Config, Event, Status};
+use serde_json::json;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -17,28 +21,35 @@ const SERVER: &str = match option_env!("PULSE_TEST_SERVER") {
     Some(url) => url,
     None => "http://127.0.0.1:3000",
 };
-const WAIT: Duration = Duration::from_secs(10);
+const TOKEN: Option<&str> = option_env!("PULSE_TEST_TOKEN");
+const CONTROL: Option<&str> = option_env!("PULSE_TEST_CONTROL");
+const WAIT: Duration = Duration::from_secs(15);
+
+fn client(config: Config) -> Client {
+    Client::connect_with_auth(config, || TOKEN.map(|t| json!({ "token": t })))
+}
+
+async fn sleep_ms(ms: u32) {
+    gloo_timers::future::TimeoutFuture::new(ms).await;
+}
 
 #[wasm_bindgen_test]
 async fn connects_over_the_browser_websocket_and_receives_live_stats() {
-    let client = Client::connect(Config::new(SERVER));
+    let client = client(Config::new(SERVER));
     client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live in the browser");
-    let seqs = Rc::new(RefCell::new(Vec::<u64>::new()));
+    let seqs = Rc::new(RefCell::new(Vec::<i64>::new()));
     let sink = seqs.clone();
-    let _sub = client.on(STATS_UPDATED, move |m| {
-        let env: Envelope<Stats> = serde_json::from_value(m.args[0].clone()).expect("stats shape");
-        sink.borrow_mut().push(env.seq);
-    });
+    let _sub = client.on_event::<StatsUpdated>(move |env| sink.borrow_mut().push(env.ts));
     let start = Client::now();
     while seqs.borrow().len() < 2 {
         assert!(start.elapsed() < WAIT, "no stats:updated within {WAIT:?}");
-        gloo_timers::future::TimeoutFuture::new(20).await;
+        sleep_ms(20).await;
     }
 }
 
 #[wasm_bindgen_test]
 async fn emit_with_ack_round_trips_in_the_browser() {
-    let client = Client::connect(Config::new(SERVER));
+    let client = client(Config::new(SERVER));
     client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
     let reply = client.emit_with_ack(PING, vec![], None).await.expect("ack");
     let ack: Ack<Pong> = serde_json::from_value(reply.args[0].clone()).expect("ack shape");
@@ -46,12 +57,66 @@ async fn emit_with_ack_round_trips_in_the_browser() {
 }
 
 #[wasm_bindgen_test]
+async fn a_bad_token_is_refused_with_a_clear_error() {
+    let mut config = Config::new(SERVER);
+    config.poll_interval = None;
+    let client = Client::connect_with_auth(config, || Some(json!({ "token": "not-a-jwt" })));
+    let rejected = Rc::new(RefCell::new(None));
+    let sink = rejected.clone();
+    let _sub = client.on_any(move |e| {
+        if let Event::Rejected(r) = e {
+            *sink.borrow_mut() = Some(r.clone());
+        }
+    });
+    client.wait_for(|s| *s == Status::Offline, WAIT).await.expect("offline, not retrying");
+    let r = rejected.borrow().clone().expect("Rejected event");
+    assert_eq!(r.code(), Some("UNAUTHORIZED"), "{r:?}");
+}
+
+#[wasm_bindgen_test]
 async fn an_unreachable_server_reports_reconnecting_not_a_hang() {
     let mut config = Config::new("http://127.0.0.1:9");
     config.backoff.initial = Duration::from_millis(50);
+    config.poll_interval = None;
     let client = Client::connect(config);
     client
         .wait_for(|s| matches!(s, Status::Reconnecting { .. }), WAIT)
         .await
         .expect("reconnecting");
+}
+
+#[wasm_bindgen_test]
+async fn reconnects_and_falls_back_to_polling_across_a_server_restart() {
+    let control = CONTROL.expect("PULSE_TEST_CONTROL: run through scripts/test");
+    let mut config = Config::new(SERVER);
+    config.backoff.initial = Duration::from_millis(200);
+    config.backoff.max = Duration::from_millis(400);
+    config.poll_interval = Some(Duration::from_millis(300));
+    let client = client(config);
+    let states = Rc::new(RefCell::new(Vec::<&'static str>::new()));
+    let sink = states.clone();
+    let _sub = client.on_any(move |e| {
+        if let Event::Status(s) = e {
+            sink.borrow_mut().push(match s {
+                Status::Live => "live",
+                Status::Reconnecting { .. } => "reconnecting",
+                Status::Polling { .. } => "polling",
+                Status::Connecting => "connecting",
+                Status::Offline => "offline",
+            });
+        }
+    });
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    let window = web_sys::window().expect("a window");
+    let restart = window.fetch_with_str_and_init(&format!("{control}/restart"), &init);
+    let response: web_sys::Response =
+        JsFuture::from(restart).await.expect("restart request").unchecked_into();
+    assert!(response.ok(), "restart failed");
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live again after the restart");
+    let seen = states.borrow().clone();
+    assert!(seen.contains(&"reconnecting"), "{seen:?}");
+    assert!(seen.contains(&"polling"), "fallback while the server was down: {seen:?}");
+    assert_eq!(seen.last(), Some(&"live"));
 }
