@@ -38,6 +38,9 @@ pub struct Caller {
     pub user_id: Option<Id>,
     /// Display name, for the activity feed.
     pub name: String,
+    /// When the token they signed in with expires (ms since the epoch); `None` for the
+    /// server itself.
+    pub expires_at: Option<i64>,
 }
 
 /// JWT signing keys.
@@ -204,6 +207,7 @@ pub(crate) fn verify_token(state: &AppState, token: &str) -> Result<Caller, AppE
         tenant_id: data.claims.tid,
         user_id: Some(data.claims.sub),
         name: data.claims.name,
+        expires_at: Some(data.claims.exp * 1000),
     })
 }
 

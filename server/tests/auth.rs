@@ -94,3 +94,17 @@ async fn expired_token_gets_connect_error_token_expired() {
     assert_eq!((status, body["code"].as_str()), (401, Some("TOKEN_EXPIRED")));
     let _ = WAIT;
 }
+
+#[tokio::test]
+async fn actions_on_a_socket_whose_token_expired_are_refused() {
+    let server = TestServer::start(|c| c.token_ttl_s = 60).await;
+    let (_s, client) = server.live_client(DEMO).await;
+    server.clock.advance(61_000);
+    let ack = crate::fixture::act(
+        &client,
+        pulse_protocol::events::STATS_REQUEST,
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(ack.into_result().unwrap_err().code, pulse_protocol::ErrorCode::TokenExpired);
+}

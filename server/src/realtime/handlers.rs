@@ -78,6 +78,15 @@ where
                 match (limits::check_size(&state, &payload), socket.extensions.get::<Caller>()) {
                     (Err(e), _) => Err(AppError::Refused(e)),
                     (Ok(()), None) => Err(AppError::unauthorized("not signed in")),
+                    // The socket outlives its token; actions need a current one.
+                    (Ok(()), Some(caller))
+                        if caller.expires_at.is_some_and(|e| e <= state.clock.now_ms()) =>
+                    {
+                        Err(AppError::new(
+                            ErrorCode::TokenExpired,
+                            "token expired; refresh and reconnect",
+                        ))
+                    }
                     (Ok(()), Some(caller)) => action(state.clone(), caller, payload).await,
                 };
             let reply = match result {
