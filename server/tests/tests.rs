@@ -7,6 +7,7 @@ mod events;
 mod fixture;
 mod isolation;
 mod limits;
+mod loss;
 mod ops;
 mod realtime;
 mod restart;
