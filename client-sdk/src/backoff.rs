@@ -29,6 +29,18 @@ impl Default for BackoffConfig {
 }
 
 /// Delays for consecutive attempts; [`Backoff::reset`] after a successful connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use pulse_sdk::backoff::{Backoff, BackoffConfig};
+///
+/// let mut b = Backoff::new(BackoffConfig::default(), 7);
+/// let first = b.next_delay();
+/// assert!(first >= Duration::from_millis(500) && first <= Duration::from_millis(1500));
+/// for _ in 0..10 {
+///     assert!(b.next_delay() <= Duration::from_secs(5)); // capped, jitter included
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Backoff {
     config: BackoffConfig,

@@ -12,6 +12,36 @@
 //! then sleeps until [`Connection::poll_timeout`] or the next input, and calls
 //! [`Connection::handle_timeout`] when the deadline passes. Extra `handle_timeout` calls are
 //! harmless.
+//!
+//! ```
+//! use pulse_sdk::codec::Frame;
+//! use pulse_sdk::{Config, Connection, Event, Instant, Io};
+//!
+//! let now = Instant::now();
+//! let mut conn = Connection::new(Config::new("http://127.0.0.1:3000"), 42);
+//! conn.set_auth(Some(serde_json::json!({ "token": "jwt" })));
+//! conn.connect(now);
+//! assert!(matches!(conn.poll_io(), Some(Io::Open { url }) if url.starts_with("ws://127.0.0.1:3000/socket.io/")));
+//!
+//! // The driver opened the WebSocket; the server sends its Engine.IO handshake.
+//! conn.handle_transport_open(now);
+//! conn.handle_frame(now, Frame::Text(
+//!     r#"0{"sid":"e","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#.into(),
+//! ));
+//! assert_eq!(conn.poll_transmit(), Some(Frame::Text(r#"40{"token":"jwt"}"#.into())));
+//!
+//! // The namespace join is accepted; a server event arrives.
+//! conn.handle_frame(now, Frame::Text(r#"40{"sid":"s"}"#.into()));
+//! conn.handle_frame(now, Frame::Text(r#"42["payment:added",{"seq":7,"ts":0,"data":{}}]"#.into()));
+//! let events: Vec<Event> = std::iter::from_fn(|| conn.poll_event()).collect();
+//! assert!(events.iter().any(|e| matches!(e, Event::Connected { .. })));
+//! assert!(events.iter().any(|e| matches!(e, Event::Message(m) if m.event == "payment:added")));
+//! assert_eq!(conn.last_seq(), Some(7));
+//!
+//! // The server's heartbeat: answer pings, and the next deadline is pingInterval + pingTimeout.
+//! conn.handle_frame(now, Frame::Text("2".into()));
+//! assert_eq!(conn.poll_transmit(), Some(Frame::Text("3".into())));
+//! ```
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
