@@ -53,7 +53,7 @@ impl Drop for ServerProcess {
 }
 
 async fn wait_healthy(url: &str) {
-    for _ in 0..200 {
+    for _ in 0..600 {
         if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
             return;
         }
@@ -114,10 +114,10 @@ async fn a_client_gets_all_1000_events_once_across_a_server_crash() {
             q.lock().unwrap().push(env.seq);
         }
     });
-    consumer.wait_for(|s| *s == Status::Live, Duration::from_secs(10)).await.unwrap();
+    consumer.wait_for(|s| *s == Status::Live, Duration::from_secs(30)).await.unwrap();
 
     let producer = Client::connect_with_auth(fast(&url), auth);
-    producer.wait_for(|s| *s == Status::Live, Duration::from_secs(10)).await.unwrap();
+    producer.wait_for(|s| *s == Status::Live, Duration::from_secs(30)).await.unwrap();
 
     let mut server = Some(server);
     for i in 0..TOTAL {
@@ -145,7 +145,8 @@ async fn a_client_gets_all_1000_events_once_across_a_server_crash() {
         }
     }
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    // Generous: the machine may be busy; what matters is that everything arrives, once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     while seen.lock().unwrap().len() < TOTAL {
         assert!(
             tokio::time::Instant::now() < deadline,
