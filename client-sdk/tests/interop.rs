@@ -190,3 +190,52 @@ async fn keeps_up_with_a_fast_heartbeat_and_reconnects_after_a_server_restart() 
     let _ = again.wait();
     live.expect("live again on the restarted server");
 }
+
+#[tokio::test]
+async fn a_refusal_is_retried_once_when_the_auth_callback_offers_a_new_token() {
+    let server = NodeServer::start();
+    let mut config = Config::new(&server.url);
+    config.poll_interval = None;
+    // First the expired token, then (as if refreshed meanwhile) a good one.
+    let calls = Arc::new(Mutex::new(0));
+    let c = calls.clone();
+    let client = Client::connect_with_auth(config, move || {
+        let mut n = c.lock().unwrap();
+        *n += 1;
+        Some(json!({ "token": if *n == 1 { "expired" } else { "good" } }))
+    });
+    let (events, _sub) = record(&client);
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live with the new token");
+    assert!(events.lock().unwrap().iter().any(|e| matches!(e, Event::Rejected(_))));
+
+    // A callback that keeps offering the same refused token is not retried in a loop.
+    let mut config = Config::new(&server.url);
+    config.poll_interval = None;
+    let stuck = Client::connect_with_auth(config, || Some(json!({ "token": "bad" })));
+    stuck.wait_for(|s| *s == Status::Offline, WAIT).await.expect("offline");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stuck.status(), Status::Offline);
+}
+
+#[tokio::test]
+async fn subscriptions_unsubscribe_on_drop_and_never_double_deliver() {
+    let server = NodeServer::start();
+    let client = server.client("good");
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    let count = Arc::new(Mutex::new((0, 0, 0)));
+    let (a, b, c) = (count.clone(), count.clone(), count.clone());
+    let kept = client.on("tick", move |_| a.lock().unwrap().0 += 1);
+    let dropped = client.on("tick", move |_| b.lock().unwrap().1 += 1);
+    let any = client.on_any(move |e| {
+        if matches!(e, Event::Message(m) if m.event == "tick") {
+            c.lock().unwrap().2 += 1;
+        }
+    });
+    drop(dropped);
+    let ack = client.emit_with_ack("repeat", vec![json!("tick"), json!(3)], None).await;
+    assert_eq!(ack.expect("ack").args, [json!(3)]);
+    assert_eq!(*count.lock().unwrap(), (3, 0, 3), "kept: 3, dropped: 0, catch-all: 3");
+    drop((kept, any));
+    client.emit_with_ack("repeat", vec![json!("tick"), json!(2)], None).await.expect("ack");
+    assert_eq!(*count.lock().unwrap(), (3, 0, 3), "nothing after every guard dropped");
+}

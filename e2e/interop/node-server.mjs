@@ -31,6 +31,11 @@ io.on('connection', (socket) => {
     socket.emit('answer-was', answer);
   });
   socket.on('kick-me', () => socket.disconnect(true));
+  // Emits `name` n times, then acks: events are queued before the ack on the same socket.
+  socket.on('repeat', (name, n, ack) => {
+    for (let i = 0; i < n; i++) socket.emit(name, i);
+    ack(n);
+  });
 });
 
 const { port: actual } = io.httpServer.address();

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 
 use crate::client::{MaybeSend, Shared};
 use crate::codec::Frame;
-use crate::connection::{Io, Polled};
+use crate::connection::{Event, Io, Polled};
 use crate::time::Instant;
 
 mod poll;
@@ -79,6 +79,7 @@ pub(crate) async fn run<R: Runtime>(
     let mut frames = Vec::new();
     let mut ios = Vec::new();
     let mut events = Vec::new();
+    let mut retried_auth = false;
     loop {
         let wake = {
             let mut c = shared.conn();
@@ -128,8 +129,26 @@ pub(crate) async fn run<R: Runtime>(
                 }
             }
         }
+        let mut rejected = false;
         for e in events.drain(..) {
+            match &e {
+                Event::Rejected(_) => rejected = true,
+                Event::Connected { .. } => retried_auth = false,
+                _ => {}
+            }
             shared.dispatch(e);
+        }
+        // A refusal (e.g. TOKEN_EXPIRED) after which the application now offers different
+        // credentials is worth one immediate retry; the same credentials would be refused again.
+        if rejected && !retried_auth {
+            let before = shared.conn().auth().cloned();
+            shared.refresh_auth();
+            let mut c = shared.conn();
+            if c.auth() != before.as_ref() {
+                retried_auth = true;
+                c.connect(now());
+                continue;
+            }
         }
         let input = match wake {
             Some(at) => {
