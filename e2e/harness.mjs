@@ -26,39 +26,77 @@ export async function freePort() {
   });
 }
 
-/** Starts pulse-server on `port` and resolves once it answers /health. */
-export async function startServer({ port, env = {} } = {}) {
+/**
+ * Starts pulse-server on `port` and resolves once it answers /health. Each server gets a
+ * fresh data directory (SQLite file, JWT secret) unless `dataDir` is given; `stop()` and
+ * `start()` take it down and bring it back on the same port and data, for outage tests.
+ */
+export async function startServer({ port, env = {}, dataDir } = {}) {
   port ??= await freePort();
-  const child = spawn(SERVER_BIN, [], {
-    env: {
-      ...process.env,
-      PULSE_ADDR: `127.0.0.1:${port}`,
-      PULSE_DIST: join(ROOT, 'dist'),
-      RUST_LOG: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise((ok) => child.once('exit', ok));
+  dataDir ??= mkdtempSync(join(tmpdir(), 'pulse-data-'));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`pulse-server exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(`${url}/health`);
-      if (r.ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error('pulse-server did not come up in 15 s');
-    await new Promise((r) => setTimeout(r, 100));
+  let child;
+  let exited;
+  async function start() {
+    child = spawn(SERVER_BIN, [], {
+      env: {
+        ...process.env,
+        PULSE_ADDR: `127.0.0.1:${port}`,
+        PULSE_DIST: join(ROOT, 'dist'),
+        PULSE_DATA_DIR: dataDir,
+        // Demo passwords are hashed at seed time; a small cost keeps startup fast in tests.
+        PULSE_ARGON2_M_COST_KIB: '1024',
+        RUST_LOG: 'warn',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const c = child;
+    exited = new Promise((ok) => c.once('exit', ok));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (c.exitCode !== null) throw new Error(`pulse-server exited with ${c.exitCode}`);
+      try {
+        const r = await fetch(`${url}/health`);
+        if (r.ok) break;
+      } catch {}
+      if (Date.now() > deadline) throw new Error('pulse-server did not come up in 15 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
+  await start();
   return {
     url,
     port,
+    dataDir,
+    start,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+export const DEMO = { email: 'admin@pulse.demo', password: 'pulse-demo' };
+
+/** Signs in through the login page and waits for the overview. */
+export async function login(page, url, { email, password } = DEMO) {
+  await page.goto(`${url}/login`);
+  await page.getByTestId('login-email').fill(email);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('kpi-liters').waitFor({ timeout: 15_000 });
+}
+
+/** A session over REST, for tests that act as another client. */
+export async function apiLogin(url, { email, password } = DEMO) {
+  const r = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!r.ok) throw new Error(`login failed: ${r.status}`);
+  return r.json();
 }
 
 /** Launches headless Chromium with a fresh profile. */

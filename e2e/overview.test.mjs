@@ -1,11 +1,12 @@
-// The walking skeleton end to end: the real server serves the built dashboard; the
-// dashboard's Rust SDK connects over Socket.IO; KPIs change live; the indicator says live.
+// The overview end to end: the real server serves the built dashboard; signing in gives a
+// session kept across reloads; the dashboard's Rust SDK connects over Socket.IO; KPIs change
+// live; the indicator says live; signing out sends every page back to the sign-in page.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, eventually, launchBrowser, startServer } from './harness.mjs';
+import { ARTIFACTS, eventually, launchBrowser, login, startServer } from './harness.mjs';
 
-test('overview shows live KPIs and a live connection indicator', async (t) => {
+test('sign in, see live KPIs, stay signed in across a reload, sign out', async (t) => {
   const server = await startServer({ env: { PULSE_STATS_INTERVAL_MS: '300', PULSE_DEMO_RATE: '5' } });
   t.after(() => server.stop());
   const browser = await launchBrowser();
@@ -14,7 +15,18 @@ test('overview shows live KPIs and a live connection indicator', async (t) => {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
 
-  await page.goto(server.url);
+  // The guard: a deep link without a session lands on the sign-in page.
+  await page.goto(`${server.url}/deliveries`);
+  await page.getByTestId('login-email').waitFor();
+  assert.match(page.url(), /\/login$/);
+
+  // A wrong password is refused with a message.
+  await page.getByTestId('login-email').fill('admin@pulse.demo');
+  await page.getByTestId('login-password').fill('nope');
+  await page.getByTestId('login-submit').click();
+  await eventually('refusal shown', async () => /Wrong email or password/.test(await page.locator('#login-error').innerText()));
+
+  await login(page, server.url);
   const indicator = page.getByTestId('connection');
   await eventually('indicator live', async () => (await indicator.getAttribute('data-state')) === 'live');
   assert.match(await indicator.innerText(), /^Live/);
@@ -28,21 +40,35 @@ test('overview shows live KPIs and a live connection indicator', async (t) => {
     return seen.size >= 3;
   });
   assert.notEqual(await page.getByTestId('last-updated').innerText(), 'Waiting for data…');
+  // The chart and the recent tables fill in live.
+  await eventually('recent deliveries rows', async () => (await page.getByTestId('recent-deliveries').locator('tbody tr').count()) > 0);
+  await eventually('chart bars', async () => (await page.locator('[data-testid="minute-chart"] rect.bar').count()) > 0);
+  await eventually('activity entries', async () => (await page.getByTestId('activity').locator('li').count()) > 0);
+
+  // Reload: still signed in, straight back to live.
+  await page.reload();
+  await page.getByTestId('kpi-liters').waitFor();
+  await eventually('live after reload', async () => (await indicator.getAttribute('data-state')) === 'live');
 
   await page.screenshot({ path: join(ARTIFACTS, 'overview-desktop.png') });
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: join(ARTIFACTS, 'overview-phone.png') });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(ARTIFACTS, 'overview-phone.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  await page.getByTestId('logout').click();
+  await page.getByTestId('login-email').waitFor();
+  await page.goto(`${server.url}/`);
+  await page.getByTestId('login-email').waitFor();
   assert.deepEqual(errors, [], 'no uncaught errors in the page');
 });
 
-test('a deep link is served the dashboard (SPA fallback)', async (t) => {
+test('a deep link is served the dashboard (SPA fallback); the API needs a session', async (t) => {
   const server = await startServer();
   t.after(() => server.stop());
   const r = await fetch(`${server.url}/some/client/route`);
   assert.equal(r.status, 200);
   assert.match(await r.text(), /pulse-dashboard/);
   const api = await fetch(`${server.url}/api/stats`);
-  assert.equal(api.status, 200);
-  const body = await api.json();
-  assert.ok(Number.isInteger(body.seq) && typeof body.data.today_liters === 'number');
+  assert.equal(api.status, 401);
 });

@@ -55,6 +55,72 @@ pub fn countdown(left: Duration) -> String {
     }
 }
 
+const DAY_MS: i64 = 86_400_000;
+
+/// The UTC calendar day of `ms` since the epoch, `YYYY-MM-DD`: the server keeps days in UTC,
+/// so "today" here must be the server's today.
+pub fn day_of(ms: i64) -> String {
+    // Howard Hinnant's civil_from_days, as on the server.
+    let z = ms.div_euclid(DAY_MS) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The day before `ms`'s UTC day.
+pub fn yesterday_of(ms: i64) -> String {
+    day_of(ms - DAY_MS)
+}
+
+/// `HH:MM` of `ms` in a zone `offset_min` minutes east of UTC (the browser's zone in the app).
+pub fn time_of_day(ms: i64, offset_min: i32) -> String {
+    let local = ms + i64::from(offset_min) * 60_000;
+    let mins = local.rem_euclid(DAY_MS) / 60_000;
+    format!("{:02}:{:02}", mins / 60, mins % 60)
+}
+
+/// `HH:MM:SS`, like [`time_of_day`].
+pub fn time_of_day_s(ms: i64, offset_min: i32) -> String {
+    let local = ms + i64::from(offset_min) * 60_000;
+    let secs = local.rem_euclid(DAY_MS) / 1000;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// The browser's zone offset east of UTC, in minutes (0 off the browser).
+pub fn local_offset_min() -> i32 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        // JS reports minutes *west* of UTC.
+        -(js_sys::Date::new_0().get_timezone_offset() as i32)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    0
+}
+
+/// The change of `now` against `before` as a signed percentage, e.g. `"+12.5%"`, `"−3.0%"`.
+/// `None` when there is nothing to compare with (`before` is zero).
+pub fn change_pct(now: f64, before: f64) -> Option<String> {
+    if before.abs() < 1e-9 {
+        return None;
+    }
+    let pct = (now - before) / before.abs() * 100.0;
+    let tenths = (pct.abs() * 10.0).round() as u64;
+    let sign = if tenths == 0 {
+        "±"
+    } else if pct > 0.0 {
+        "+"
+    } else {
+        "\u{2212}"
+    };
+    Some(format!("{sign}{}.{}%", group(tenths / 10), tenths % 10))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +154,33 @@ mod tests {
         assert_eq!(ago(12_000), "12 s ago");
         assert_eq!(ago(185_000), "3 min ago");
         assert_eq!(ago(7_300_000), "2 h ago");
+    }
+
+    #[test]
+    fn days_are_utc_calendar_days() {
+        assert_eq!(day_of(0), "1970-01-01");
+        assert_eq!(day_of(1_700_000_000_000), "2023-11-14");
+        assert_eq!(day_of(951_782_400_000), "2000-02-29");
+        assert_eq!(yesterday_of(951_782_400_000), "2000-02-28");
+        assert_eq!(day_of(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn times_of_day_follow_the_offset() {
+        // 2023-11-14 22:13:20 UTC.
+        assert_eq!(time_of_day(1_700_000_000_000, 0), "22:13");
+        assert_eq!(time_of_day(1_700_000_000_000, 120), "00:13");
+        assert_eq!(time_of_day(1_700_000_000_000, -330), "16:43");
+        assert_eq!(time_of_day_s(1_700_000_000_000, 0), "22:13:20");
+    }
+
+    #[test]
+    fn changes_are_signed_percentages() {
+        assert_eq!(change_pct(110.0, 100.0).as_deref(), Some("+10.0%"));
+        assert_eq!(change_pct(97.0, 100.0).as_deref(), Some("\u{2212}3.0%"));
+        assert_eq!(change_pct(100.0, 100.0).as_deref(), Some("±0.0%"));
+        assert_eq!(change_pct(5000.0, 10.0).as_deref(), Some("+49,900.0%"));
+        assert_eq!(change_pct(5.0, 0.0), None);
     }
 
     #[test]

@@ -1,65 +1,56 @@
 //! The Pulse admin dashboard: a Leptos (CSR) app on the Pulse SDK, built by trunk.
 //!
 //! Owns the pages, components and presentation logic. The connection, its policies and the
-//! live state come from `pulse-sdk`; [`App`] creates one client, turns its state into
-//! signals and shares both through context.
+//! live state come from `pulse-sdk`; the signed-in frame ([`shell`]) creates one client per
+//! session and shares it, with the live signals ([`live`]), through context.
 //!
 //! Principal type: the [`App`] component.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod actions;
+pub mod api;
+pub mod chart;
 pub mod components;
+pub mod figures;
 pub mod format;
+pub mod live;
 pub mod routes;
+pub mod rows;
+pub mod session;
+pub mod shell;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
-use pulse_sdk::store::leptos::LiveSignals;
-use pulse_sdk::{Client, Config};
-use send_wrapper::SendWrapper;
 
-use components::connection_indicator::ConnectionIndicator;
-use routes::overview::Overview;
+use components::toast::{ToastHost, Toasts};
+use routes::{
+    customers::Customers, deliveries::Deliveries, health::HealthPage, login::Login,
+    overview::Overview, payments::Payments,
+};
+use session::Auth;
+use shell::Shell;
 
-/// The SDK client, shared through context. It is not `Send` in the browser, hence the wrapper.
-#[derive(Clone)]
-pub struct PulseClient(pub SendWrapper<Client>);
-
-/// The dashboard: header with the connection indicator, and the routed pages.
+/// The dashboard: the sign-in page, and the pages behind the session guard.
 #[component]
 pub fn App() -> impl IntoView {
     components::clock::provide_clock();
-    let client = Client::connect(Config::new(server_origin()));
-    let (live, subscription) = LiveSignals::attach(&client, Default::default());
-    // The subscription lives as long as the app; dropping it would freeze the signals.
-    let _keep = StoredValue::new_local(subscription);
-    provide_context(live);
-    provide_context(PulseClient(SendWrapper::new(client)));
+    Toasts::provide();
+    Auth::provide();
     view! {
         <Router>
-            <header class="topbar">
-                <a class="brand" href="/">"Pulse"</a>
-                <span class="brand-sub">"Delivery operations"</span>
-                <div class="spacer"></div>
-                <ConnectionIndicator />
-            </header>
-            <main class="page">
-                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                    <Route path=path!("/") view=Overview />
-                </Routes>
-            </main>
+            <a class="skip" href="#main">"Skip to content"</a>
+            <Routes fallback=|| view! { <p class="empty pad">"Page not found."</p> }>
+                <Route path=path!("/login") view=Login />
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=Overview />
+                    <Route path=path!("deliveries") view=Deliveries />
+                    <Route path=path!("payments") view=Payments />
+                    <Route path=path!("customers") view=Customers />
+                    <Route path=path!("health") view=HealthPage />
+                </ParentRoute>
+            </Routes>
+            <ToastHost />
         </Router>
     }
-}
-
-/// Where the server is: the page's own origin (the server serves the dashboard, and
-/// `trunk serve` proxies `/api` and `/socket.io` to it).
-fn server_origin() -> String {
-    #[cfg(target_arch = "wasm32")]
-    {
-        if let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) {
-            return origin;
-        }
-    }
-    "http://127.0.0.1:3000".to_owned()
 }

@@ -1,8 +1,9 @@
 //! This module deals with the always-visible connection indicator: live (green), connecting
-//! or reconnecting with a countdown (amber), offline (red), with the RTT when known.
+//! or reconnecting with a countdown (amber), polling fallback (amber), offline (red), with the
+//! RTT when known.
 
+use crate::live::Live;
 use leptos::prelude::*;
-use pulse_sdk::store::leptos::LiveSignals;
 use pulse_sdk::Status;
 use web_time::Instant;
 
@@ -38,7 +39,7 @@ pub fn describe(status: &Status, rtt_ms: Option<u32>, now: Instant) -> (&'static
 /// Shows the connection state; announced politely to screen readers when it changes.
 #[component]
 pub fn ConnectionIndicator() -> impl IntoView {
-    let live = expect_context::<LiveSignals>();
+    let live = expect_context::<Live>();
     let clock = expect_context::<Clock>();
     let described = Memo::new(move |_| {
         let now = clock.instant.get();

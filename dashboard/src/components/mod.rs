@@ -2,4 +2,9 @@
 
 pub mod clock;
 pub mod connection_indicator;
+pub mod fallback_banner;
 pub mod kpi_card;
+pub mod minute_chart;
+pub mod notifications;
+pub mod sparkline;
+pub mod toast;

@@ -1,0 +1,183 @@
+//! This module deals with the REST calls the dashboard makes: login and refresh, first pages
+//! of every list (the socket only brings what changes afterwards), filtered lists, and the
+//! server's health and metrics. Requests go through the page's own `fetch`, like the SDK's
+//! polling, so no HTTP crate lands in the bundle.
+
+use std::fmt;
+
+use pulse_protocol::rest::Page;
+use pulse_protocol::WireError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::session::Auth;
+
+/// Why a REST call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// 401: no token, a bad one, or an expired one that could not be refreshed.
+    Unauthorized(String),
+    /// Any other error status, with the server's `{ code, message }` when it sent one.
+    Status(u16, Option<WireError>),
+    /// The request did not get an answer (server down, network gone).
+    Network(String),
+    /// The answer was not what the dashboard expects.
+    Decode(String),
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Unauthorized(m) => write!(f, "{m}"),
+            ApiError::Status(_, Some(e)) => write!(f, "{}", e.message),
+            ApiError::Status(code, None) => write!(f, "the server answered HTTP {code}"),
+            ApiError::Network(_) => write!(f, "the server cannot be reached"),
+            ApiError::Decode(m) => write!(f, "unexpected answer: {m}"),
+        }
+    }
+}
+
+/// One HTTP exchange: method, path (with query), bearer token, JSON body.
+async fn raw(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> Result<String, ApiError> {
+    let (status, text) = transport::fetch(method, path, token, body).await?;
+    match status {
+        200..=299 => Ok(text),
+        401 => {
+            let e = serde_json::from_str::<WireError>(&text).ok();
+            Err(ApiError::Unauthorized(e.map_or("not signed in".into(), |e| e.message)))
+        }
+        s => Err(ApiError::Status(s, serde_json::from_str::<WireError>(&text).ok())),
+    }
+}
+
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// A call without a session (login, refresh, health, metrics).
+pub async fn public<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    let body = body.map(|b| serde_json::to_string(b).unwrap_or_default());
+    decode(&raw(method, path, None, body).await?)
+}
+
+/// The raw text of a public endpoint (`/metrics`).
+pub async fn public_text(path: &str) -> Result<String, ApiError> {
+    raw("GET", path, None, None).await
+}
+
+/// An authenticated call. On a 401 the session is refreshed once and the call retried, so
+/// an access token that expired while the laptop slept costs one extra round trip.
+pub async fn call<T: DeserializeOwned>(
+    auth: Auth,
+    method: &str,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    let body = body.map(|b| serde_json::to_string(b).unwrap_or_default());
+    let first = raw(method, path, auth.token().as_deref(), body.clone()).await;
+    match first {
+        Err(ApiError::Unauthorized(_)) if auth.refresh().await => {
+            decode(&raw(method, path, auth.token().as_deref(), body).await?)
+        }
+        Err(ApiError::Unauthorized(m)) => {
+            auth.sign_out();
+            Err(ApiError::Unauthorized(m))
+        }
+        other => decode(&other?),
+    }
+}
+
+/// `GET` an authenticated JSON resource.
+pub async fn get<T: DeserializeOwned>(auth: Auth, path: &str) -> Result<T, ApiError> {
+    call::<T>(auth, "GET", path, None::<&()>).await
+}
+
+/// Pages through a list endpoint (newest first) until `enough` says stop, the list ends, or
+/// `max_pages` pages were read. Returns the items and the filter's total.
+pub async fn get_pages<T: DeserializeOwned>(
+    auth: Auth,
+    path_with_query: &str,
+    max_pages: usize,
+    enough: impl Fn(&[T]) -> bool,
+) -> Result<(Vec<T>, u64), ApiError> {
+    const PAGE: usize = 500;
+    let sep = if path_with_query.contains('?') { '&' } else { '?' };
+    let mut all = Vec::new();
+    let mut total = 0;
+    for n in 0..max_pages {
+        let page: Page<T> =
+            get(auth, &format!("{path_with_query}{sep}limit={PAGE}&offset={}", n * PAGE)).await?;
+        total = page.total;
+        let done = page.items.len() < PAGE;
+        all.extend(page.items);
+        if done || enough(&all) || all.len() as u64 >= total {
+            break;
+        }
+    }
+    Ok((all, total))
+}
+
+#[cfg(target_arch = "wasm32")]
+mod transport {
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+
+    use super::ApiError;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_name = fetch)]
+        fn global_fetch(request: &web_sys::Request) -> js_sys::Promise;
+    }
+
+    pub(super) async fn fetch(
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Result<(u16, String), ApiError> {
+        let fail = |e: JsValue| ApiError::Network(format!("{e:?}"));
+        let init = web_sys::RequestInit::new();
+        init.set_method(method);
+        let headers = web_sys::Headers::new().map_err(fail)?;
+        headers.set("Accept", "application/json").map_err(fail)?;
+        if let Some(t) = token {
+            headers.set("Authorization", &format!("Bearer {t}")).map_err(fail)?;
+        }
+        if let Some(b) = body {
+            headers.set("Content-Type", "application/json").map_err(fail)?;
+            init.set_body(&JsValue::from_str(&b));
+        }
+        init.set_headers(&headers);
+        let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(fail)?;
+        let response: web_sys::Response =
+            JsFuture::from(global_fetch(&request)).await.map_err(fail)?.unchecked_into();
+        let text = JsFuture::from(response.text().map_err(fail)?).await.map_err(fail)?;
+        Ok((response.status(), text.as_string().unwrap_or_default()))
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod transport {
+    use super::ApiError;
+
+    /// Natively the dashboard only runs unit tests; there is no page to fetch from.
+    pub(super) async fn fetch(
+        _method: &str,
+        _path: &str,
+        _token: Option<&str>,
+        _body: Option<String>,
+    ) -> Result<(u16, String), ApiError> {
+        Err(ApiError::Network("REST calls run in the browser only".into()))
+    }
+}

@@ -1,0 +1,192 @@
+//! This module deals with toasts: short messages for new deliveries, payments, alerts and the
+//! results of the admin's own actions. They are de-duplicated by key (an event seen again
+//! after a reconnect, or both as a broadcast and as an ack, shows once), stacked with the
+//! newest on top and a bounded stack, dismissed after a few seconds, and announced to screen
+//! readers through a polite live region (errors assertively).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+/// How a toast reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// News: a delivery, a payment.
+    Info,
+    /// An action went through.
+    Success,
+    /// Needs attention.
+    Warning,
+    /// An action failed.
+    Error,
+}
+
+impl Tone {
+    fn class(self) -> &'static str {
+        match self {
+            Tone::Info => "info",
+            Tone::Success => "success",
+            Tone::Warning => "warning",
+            Tone::Error => "error",
+        }
+    }
+}
+
+/// One toast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    /// Unique per toast, for the list and dismissal.
+    pub id: u64,
+    /// What it is about; a second toast with the same key is dropped.
+    pub key: String,
+    /// How it reads.
+    pub tone: Tone,
+    /// The headline.
+    pub title: String,
+    /// The detail.
+    pub body: String,
+}
+
+/// Toasts on screen and the keys already shown. Pure, so de-duplication is unit-tested.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToastQueue {
+    /// On screen, newest first.
+    pub shown: Vec<Toast>,
+    seen: VecDeque<String>,
+    next: u64,
+}
+
+/// Toasts on screen at once; older ones make room.
+pub const VISIBLE: usize = 4;
+const SEEN: usize = 1_000;
+
+impl ToastQueue {
+    /// Adds a toast unless its key was shown already; returns its id.
+    pub fn push(&mut self, key: String, tone: Tone, title: String, body: String) -> Option<u64> {
+        if self.seen.contains(&key) {
+            return None;
+        }
+        self.seen.push_back(key.clone());
+        if self.seen.len() > SEEN {
+            self.seen.pop_front();
+        }
+        self.next += 1;
+        self.shown.insert(0, Toast { id: self.next, key, tone, title, body });
+        self.shown.truncate(VISIBLE);
+        Some(self.next)
+    }
+
+    /// Marks `key` as shown without showing it (e.g. a broadcast of an action whose ack
+    /// toast is already up under another key).
+    pub fn remember(&mut self, key: String) {
+        if !self.seen.contains(&key) {
+            self.seen.push_back(key);
+        }
+    }
+
+    /// Removes toast `id`.
+    pub fn dismiss(&mut self, id: u64) {
+        self.shown.retain(|t| t.id != id);
+    }
+}
+
+/// The toasts, shared through context. `Copy`.
+#[derive(Clone, Copy)]
+pub struct Toasts(RwSignal<ToastQueue>);
+
+impl Toasts {
+    /// Creates the queue and puts it in context.
+    pub fn provide() -> Toasts {
+        let t = Toasts(RwSignal::new(ToastQueue::default()));
+        provide_context(t);
+        t
+    }
+
+    /// Shows a toast unless `key` was shown already.
+    pub fn push(
+        &self,
+        key: impl Into<String>,
+        tone: Tone,
+        title: impl Into<String>,
+        body: impl Into<String>,
+    ) {
+        let mut id = None;
+        self.0.update(|q| id = q.push(key.into(), tone, title.into(), body.into()));
+        if let Some(id) = id {
+            let q = self.0;
+            let ms = if tone == Tone::Error { 8_000 } else { 5_000 };
+            set_timeout(
+                move || q.try_update(|q| q.dismiss(id)).unwrap_or(()),
+                Duration::from_millis(ms),
+            );
+        }
+    }
+
+    /// Keeps `key` from ever showing.
+    pub fn remember(&self, key: impl Into<String>) {
+        let key = key.into();
+        self.0.update_untracked(|q| q.remember(key));
+    }
+}
+
+/// The toast stack, bottom right on desktop and bottom full width on phones.
+#[component]
+pub fn ToastHost() -> impl IntoView {
+    let Toasts(q) = expect_context::<Toasts>();
+    let shown = move || q.with(|q| q.shown.clone());
+    view! {
+        <div class="toasts" role="region" aria-label="Messages" data-testid="toasts">
+            <div class="toast-live" aria-live="polite" aria-relevant="additions">
+                <For each=shown key=|t| t.id let:t>
+                    <div
+                        class=format!("toast toast-{}", t.tone.class())
+                        role=if t.tone == Tone::Error { "alert" } else { "status" }
+                        data-testid="toast"
+                        data-key=t.key.clone()
+                    >
+                        <div class="toast-text">
+                            <strong class="toast-title">{t.title.clone()}</strong>
+                            <span class="toast-body">{t.body.clone()}</span>
+                        </div>
+                        <button
+                            class="toast-close"
+                            aria-label="Dismiss"
+                            on:click=move |_| q.update(|q| q.dismiss(t.id))
+                        >
+                            "×"
+                        </button>
+                    </div>
+                </For>
+            </div>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(q: &mut ToastQueue, key: &str) -> Option<u64> {
+        q.push(key.into(), Tone::Info, "t".into(), "b".into())
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_the_stack_is_bounded() {
+        let mut q = ToastQueue::default();
+        assert!(push(&mut q, "delivery:1").is_some());
+        assert!(push(&mut q, "delivery:1").is_none());
+        for i in 2..=6 {
+            push(&mut q, &format!("delivery:{i}"));
+        }
+        let keys: Vec<_> = q.shown.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["delivery:6", "delivery:5", "delivery:4", "delivery:3"]);
+        // Dismissed or pushed out, a key still never shows twice.
+        assert!(push(&mut q, "delivery:2").is_none());
+        let id = q.shown[0].id;
+        q.dismiss(id);
+        assert_eq!(q.shown.len(), VISIBLE - 1);
+        q.remember("payment:9".into());
+        assert!(push(&mut q, "payment:9").is_none());
+    }
+}

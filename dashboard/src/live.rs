@@ -1,0 +1,444 @@
+//! This module deals with the live state the pages show. The SDK's [`LiveState`] folds the
+//! client's events; here it is published to Leptos signals at most once per animation frame
+//! (and at least every 250 ms in a background tab, where frames stop), so 500 events a
+//! second cost one render per frame, not 500. The SDK's own `LiveSignals` publishes on every
+//! event, which is why the dashboard keeps this thin wrapper. Alongside: the per-minute chart
+//! series, connection details for the health page, and toasts for news.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use leptos::prelude::*;
+use pulse_protocol::events::{
+    Activity, Alert, Customer, Delivery, Id, Level, Notification, Payment, Stats,
+};
+use pulse_protocol::Envelope;
+use pulse_sdk::store::{Changes, Limits, LiveState};
+use pulse_sdk::{Client, Event, Status, Subscription};
+
+use crate::chart::{Bucket, MinuteSeries};
+use crate::components::clock::wall_ms;
+use crate::components::toast::{Toasts, Tone};
+use crate::format;
+
+/// RTT samples kept for the sparkline.
+const RTT_SAMPLES: usize = 40;
+/// News toasts of one kind are at least this far apart; what arrives in between is summed
+/// into the next one.
+const NEWS_GAP_MS: i64 = 3_000;
+
+/// Connection details for the health page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkInfo {
+    /// Socket.IO session id while connected.
+    pub sid: Option<String>,
+    /// Successful connections since the page loaded.
+    pub connects: u32,
+    /// Reconnection attempts since the page loaded.
+    pub reconnect_attempts: u32,
+    /// Why the last connection ended.
+    pub last_disconnect: Option<String>,
+    /// Wall-clock ms of the last (re)connection.
+    pub connected_at: Option<i64>,
+    /// Recent health-ping round trips, ms, oldest first.
+    pub rtt_history: VecDeque<u32>,
+    /// Server events received since the page loaded.
+    pub events: u64,
+    /// Why the server refused the connection, if it did.
+    pub refused: Option<String>,
+}
+
+/// The live signals, shared through context. `Copy`.
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// Latest statistics.
+    pub stats: RwSignal<Option<Envelope<Stats>>>,
+    /// Recent deliveries, newest first.
+    pub deliveries: RwSignal<VecDeque<Delivery>>,
+    /// Recent payments, newest first.
+    pub payments: RwSignal<VecDeque<Payment>>,
+    /// Customers by id, with live balances.
+    pub customers: RwSignal<BTreeMap<Id, Customer>>,
+    /// Notifications, newest first.
+    pub notifications: RwSignal<VecDeque<Notification>>,
+    /// Unread notifications.
+    pub unread: RwSignal<usize>,
+    /// Activity feed, newest first.
+    pub activity: RwSignal<VecDeque<Activity>>,
+    /// Connection status.
+    pub status: RwSignal<Status>,
+    /// Last RTT, ms.
+    pub rtt_ms: RwSignal<Option<u32>>,
+    /// Server time of the last event, ms.
+    pub last_event_at: RwSignal<Option<i64>>,
+    /// Connection details.
+    pub link: RwSignal<LinkInfo>,
+    /// Deliveries and sales per minute, last hour, oldest first.
+    pub chart: RwSignal<Vec<Bucket>>,
+    inner: StoredValue<Arc<Mutex<Inner>>>,
+    toasts: Toasts,
+}
+
+struct Inner {
+    state: LiveState,
+    changes: Changes,
+    link: LinkInfo,
+    link_dirty: bool,
+    series: MinuteSeries,
+    chart_dirty: bool,
+    news_deliveries: Vec<Delivery>,
+    news_payments: Vec<Payment>,
+    news_alerts: Vec<Envelope<Alert>>,
+    news_notifications: Vec<Notification>,
+    news_at: [i64; 2],
+    scheduled: bool,
+}
+
+fn merge(a: &mut Changes, b: Changes) {
+    a.stats |= b.stats;
+    a.deliveries |= b.deliveries;
+    a.payments |= b.payments;
+    a.customers |= b.customers;
+    a.notifications |= b.notifications;
+    a.activity |= b.activity;
+    a.alerts |= b.alerts;
+    a.connection |= b.connection;
+    a.last_event |= b.last_event;
+}
+
+impl Live {
+    /// Creates the signals and follows `client` while the returned subscription lives.
+    pub fn attach(client: &Client, toasts: Toasts) -> (Live, Subscription) {
+        let mut state = LiveState::new(Limits { recent: 100, notifications: 100 });
+        state.status = client.status();
+        let live = Live {
+            stats: RwSignal::new(None),
+            deliveries: RwSignal::new(VecDeque::new()),
+            payments: RwSignal::new(VecDeque::new()),
+            customers: RwSignal::new(BTreeMap::new()),
+            notifications: RwSignal::new(VecDeque::new()),
+            unread: RwSignal::new(0),
+            activity: RwSignal::new(VecDeque::new()),
+            status: RwSignal::new(state.status.clone()),
+            rtt_ms: RwSignal::new(None),
+            last_event_at: RwSignal::new(None),
+            link: RwSignal::new(LinkInfo::default()),
+            chart: RwSignal::new(MinuteSeries::default().window(wall_ms())),
+            inner: StoredValue::new(Arc::new(Mutex::new(Inner {
+                state,
+                changes: Changes::default(),
+                link: LinkInfo::default(),
+                link_dirty: false,
+                series: MinuteSeries::default(),
+                chart_dirty: false,
+                news_deliveries: Vec::new(),
+                news_payments: Vec::new(),
+                news_alerts: Vec::new(),
+                news_notifications: Vec::new(),
+                news_at: [0; 2],
+                scheduled: false,
+            }))),
+            toasts,
+        };
+        let sub = client.on_any(move |e| live.handle(e));
+        // The chart slides with the clock even when nothing happens.
+        set_interval(
+            move || {
+                live.with_inner(|i| {
+                    i.series.prune(wall_ms());
+                    i.chart_dirty = true;
+                });
+                live.schedule();
+            },
+            Duration::from_secs(10),
+        );
+        (live, sub)
+    }
+
+    fn with_inner<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> Option<R> {
+        let arc = self.inner.try_get_value()?;
+        let mut g = arc.lock().unwrap_or_else(|e| e.into_inner());
+        Some(f(&mut g))
+    }
+
+    fn handle(&self, e: &Event) {
+        self.with_inner(|i| {
+            let c = i.state.apply(e);
+            merge(&mut i.changes, c);
+            match e {
+                Event::Message(_) => {
+                    i.link.events += 1;
+                    i.link_dirty = true;
+                    if c.deliveries {
+                        if let Some(d) = i.state.deliveries.front() {
+                            if i.series.record(d.id, d.updated_at, d.amount) {
+                                i.chart_dirty = true;
+                            }
+                            push_bounded(&mut i.news_deliveries, d.clone());
+                        }
+                    }
+                    if c.payments {
+                        if let Some(p) = i.state.payments.front() {
+                            push_bounded(&mut i.news_payments, p.clone());
+                        }
+                    }
+                    if c.alerts {
+                        if let Some(a) = i.state.alerts.front() {
+                            push_bounded(&mut i.news_alerts, a.clone());
+                        }
+                    }
+                    if let Event::Message(m) = e {
+                        if m.event == pulse_protocol::events::NOTIFICATION_NEW {
+                            if let Some(n) = i.state.notifications.front() {
+                                push_bounded(&mut i.news_notifications, n.clone());
+                            }
+                        }
+                    }
+                }
+                Event::Connected { sid, .. } => {
+                    i.link.sid = Some(sid.clone());
+                    i.link.connects += 1;
+                    i.link.connected_at = Some(wall_ms());
+                    i.link.refused = None;
+                    i.link_dirty = true;
+                }
+                Event::Disconnected { reason } => {
+                    i.link.sid = None;
+                    i.link.last_disconnect = Some(format!("{reason:?}"));
+                    i.link_dirty = true;
+                }
+                Event::ReconnectScheduled { .. } => {
+                    i.link.reconnect_attempts += 1;
+                    i.link_dirty = true;
+                }
+                Event::Rejected(err) => {
+                    i.link.refused = Some(err.message.clone());
+                    i.link_dirty = true;
+                }
+                Event::Rtt(d) => {
+                    i.link.rtt_history.push_back(d.as_millis().min(u32::MAX as u128) as u32);
+                    if i.link.rtt_history.len() > RTT_SAMPLES {
+                        i.link.rtt_history.pop_front();
+                    }
+                    i.link_dirty = true;
+                }
+                _ => {}
+            }
+        });
+        self.schedule();
+    }
+
+    /// Changes the state directly (REST pages) and publishes at the next frame.
+    pub fn update(&self, f: impl FnOnce(&mut LiveState) -> Changes) {
+        self.with_inner(|i| {
+            let c = f(&mut i.state);
+            if c.deliveries {
+                let now = wall_ms();
+                let hour_ago = now - 3_600_000;
+                for d in i.state.deliveries.iter().filter(|d| d.updated_at >= hour_ago) {
+                    i.series.record(d.id, d.updated_at, d.amount);
+                }
+                i.chart_dirty = true;
+            }
+            merge(&mut i.changes, c);
+        });
+        self.schedule();
+    }
+
+    /// Folds REST-loaded deliveries into the chart (the last hour's history).
+    pub fn chart_history(&self, items: &[Delivery]) {
+        self.with_inner(|i| {
+            // Oldest first, so ids remembered for edits fall off in age order.
+            for d in items.iter().rev() {
+                i.series.record(d.id, d.updated_at, d.amount);
+            }
+            i.chart_dirty = true;
+        });
+        self.schedule();
+    }
+
+    fn schedule(&self) {
+        let first = self.with_inner(|i| !std::mem::replace(&mut i.scheduled, true));
+        if first != Some(true) {
+            return;
+        }
+        let live = *self;
+        request_animation_frame(move || live.flush());
+        set_timeout(move || live.flush(), Duration::from_millis(250));
+    }
+
+    fn flush(&self) {
+        let now = wall_ms();
+        let Some(out) = self
+            .with_inner(|i| {
+                i.scheduled = false;
+                let c = std::mem::take(&mut i.changes);
+                let s = &i.state;
+                let link = std::mem::take(&mut i.link_dirty).then(|| i.link.clone());
+                let chart = std::mem::take(&mut i.chart_dirty).then(|| i.series.window(now));
+                let mut news = Vec::new();
+                if !i.news_deliveries.is_empty() && now - i.news_at[0] >= NEWS_GAP_MS {
+                    i.news_at[0] = now;
+                    news.push(delivery_news(&std::mem::take(&mut i.news_deliveries)));
+                }
+                if !i.news_payments.is_empty() && now - i.news_at[1] >= NEWS_GAP_MS {
+                    i.news_at[1] = now;
+                    news.push(payment_news(&std::mem::take(&mut i.news_payments)));
+                }
+                for a in i.news_alerts.drain(..) {
+                    let tone = match a.data.level {
+                        Level::Info => Tone::Info,
+                        _ => Tone::Warning,
+                    };
+                    news.push((
+                        vec![format!("alert:{}", a.seq)],
+                        tone,
+                        "System alert".into(),
+                        a.data.message,
+                    ));
+                }
+                for n in i.news_notifications.drain(..) {
+                    news.push((
+                        vec![format!("notification:{}", n.id)],
+                        Tone::Warning,
+                        n.title,
+                        n.body,
+                    ));
+                }
+                let held = !i.news_deliveries.is_empty() || !i.news_payments.is_empty();
+                Some((
+                    c,
+                    c.stats.then(|| s.stats.clone()),
+                    c.deliveries.then(|| s.deliveries.clone()),
+                    c.payments.then(|| s.payments.clone()),
+                    c.customers.then(|| s.customers.clone()),
+                    c.notifications.then(|| (s.notifications.clone(), s.unread())),
+                    c.activity.then(|| s.activity.clone()),
+                    c.connection.then(|| (s.status.clone(), s.rtt_ms)),
+                    c.last_event.then_some(s.last_event_at),
+                    link,
+                    chart,
+                    news,
+                    held,
+                ))
+            })
+            .flatten()
+        else {
+            return;
+        };
+        let (
+            _,
+            stats,
+            deliveries,
+            payments,
+            customers,
+            notes,
+            activity,
+            conn,
+            last,
+            link,
+            chart,
+            news,
+            held,
+        ) = out;
+        // Signals are set with the lock released: effects they wake may read the store.
+        if let Some(v) = stats {
+            self.stats.set(v);
+        }
+        if let Some(v) = deliveries {
+            self.deliveries.set(v);
+        }
+        if let Some(v) = payments {
+            self.payments.set(v);
+        }
+        if let Some(v) = customers {
+            self.customers.set(v);
+        }
+        if let Some((v, u)) = notes {
+            self.notifications.set(v);
+            self.unread.set(u);
+        }
+        if let Some(v) = activity {
+            self.activity.set(v);
+        }
+        if let Some((s, r)) = conn {
+            self.status.set(s);
+            self.rtt_ms.set(r);
+        }
+        if let Some(v) = last {
+            self.last_event_at.set(v);
+        }
+        if let Some(v) = link {
+            self.link.set(v);
+        }
+        if let Some(v) = chart {
+            self.chart.set(v);
+        }
+        for (keys, tone, title, body) in news {
+            let mut keys = keys.into_iter();
+            if let Some(first) = keys.next() {
+                for k in keys {
+                    self.toasts.remember(k);
+                }
+                self.toasts.push(first, tone, title, body);
+            }
+        }
+        if held {
+            let live = *self;
+            set_timeout(move || live.schedule(), Duration::from_millis(NEWS_GAP_MS as u64));
+        }
+    }
+}
+
+type News = (Vec<String>, Tone, String, String);
+
+fn push_bounded<T>(v: &mut Vec<T>, x: T) {
+    if v.len() < 200 {
+        v.push(x);
+    }
+}
+
+/// The key a delivery's toast goes by: a delivery changed again is news again.
+pub fn delivery_key(d: &Delivery) -> String {
+    format!("delivery:{}:{}", d.id, d.updated_at)
+}
+
+/// The key a payment's toast goes by.
+pub fn payment_key(p: &Payment) -> String {
+    format!("payment:{}", p.id)
+}
+
+fn delivery_news(ds: &[Delivery]) -> News {
+    let keys: Vec<String> = ds.iter().rev().map(delivery_key).collect();
+    let last = &ds[ds.len() - 1];
+    let line = format!("{} · {}", last.customer_name, format::liters(last.quantity));
+    if ds.len() == 1 {
+        (keys, Tone::Info, "New delivery".into(), line)
+    } else {
+        let liters: f64 = ds.iter().map(|d| d.quantity).sum();
+        (
+            keys,
+            Tone::Info,
+            format!("{} new deliveries", ds.len()),
+            format!("{} in all · latest {line}", format::liters(liters)),
+        )
+    }
+}
+
+fn payment_news(ps: &[Payment]) -> News {
+    let keys: Vec<String> = ps.iter().rev().map(payment_key).collect();
+    let last = &ps[ps.len() - 1];
+    let line = format!("{} from {}", format::money(last.amount), last.customer_name);
+    if ps.len() == 1 {
+        (keys, Tone::Info, "Payment received".into(), line)
+    } else {
+        let total: f64 = ps.iter().map(|p| p.amount).sum();
+        (
+            keys,
+            Tone::Info,
+            format!("{} payments received", ps.len()),
+            format!("{} in all · latest {line}", format::money(total)),
+        )
+    }
+}

@@ -1,0 +1,198 @@
+//! This module deals with the signed-in session: logging in, keeping the session across
+//! reloads (localStorage), refreshing the access token a minute before it expires, and
+//! signing out. Tabs share one session: a refresh or a sign-out in one tab reaches the others
+//! through the `storage` event, and a tab about to refresh first adopts a newer session
+//! another tab stored, because refresh tokens are single-use.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use leptos::prelude::*;
+use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session};
+
+use crate::api::{self, ApiError};
+use crate::components::clock::wall_ms;
+
+const KEY: &str = "pulse.session";
+/// Refresh this long before the access token expires.
+const REFRESH_AHEAD_MS: i64 = 60_000;
+
+/// The session, shared through context. `Copy`.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    /// The current session; `None` when signed out.
+    pub session: RwSignal<Option<Session>>,
+    /// The access token for the SDK's auth callback, which runs outside the reactive system.
+    token: StoredValue<Arc<Mutex<Option<String>>>>,
+    timer: StoredValue<Option<TimeoutHandle>>,
+    refreshing: StoredValue<bool>,
+}
+
+impl Auth {
+    /// Restores the stored session, schedules its refresh, follows other tabs, and puts
+    /// the result in context.
+    pub fn provide() -> Auth {
+        let auth = Auth {
+            session: RwSignal::new(None),
+            token: StoredValue::new(Arc::new(Mutex::new(None))),
+            timer: StoredValue::new(None),
+            refreshing: StoredValue::new(false),
+        };
+        auth.adopt(storage::load());
+        #[cfg(target_arch = "wasm32")]
+        {
+            let handle = window_event_listener(leptos::ev::storage, move |e| {
+                if e.key().as_deref() == Some(KEY) {
+                    auth.adopt(storage::load());
+                }
+            });
+            // The listener lives as long as the app; nothing to remove.
+            std::mem::forget(handle);
+        }
+        provide_context(auth);
+        auth
+    }
+
+    /// The shared token cell, for `Client::connect_with_auth`.
+    pub fn token_cell(&self) -> Arc<Mutex<Option<String>>> {
+        self.token.get_value()
+    }
+
+    /// The current access token.
+    pub fn token(&self) -> Option<String> {
+        self.token.with_value(|t| t.lock().ok().and_then(|t| t.clone()))
+    }
+
+    /// Takes `s` as the session without storing it (it came from storage).
+    fn adopt(&self, s: Option<Session>) {
+        if let Ok(mut t) = self.token.get_value().lock() {
+            *t = s.as_ref().map(|s| s.token.clone());
+        }
+        self.schedule(s.as_ref().map(|s| s.expires_at));
+        // Equal sessions do not notify, so a tab re-reading the same session re-renders nothing.
+        if self.session.with_untracked(|cur| cur != &s) {
+            self.session.set(s);
+        }
+    }
+
+    /// Takes `s` as the session and stores it for reloads and other tabs.
+    fn set(&self, s: Option<Session>) {
+        storage::save(s.as_ref());
+        self.adopt(s);
+    }
+
+    fn schedule(&self, expires_at: Option<i64>) {
+        if let Some(h) = self.timer.get_value() {
+            h.clear();
+        }
+        let Some(exp) = expires_at else {
+            self.timer.set_value(None);
+            return;
+        };
+        let wait = (exp - REFRESH_AHEAD_MS - wall_ms()).max(0) as u64;
+        let auth = *self;
+        let handle = set_timeout_with_handle(
+            move || {
+                leptos::task::spawn_local(async move {
+                    auth.refresh().await;
+                });
+            },
+            Duration::from_millis(wait),
+        )
+        .ok();
+        self.timer.set_value(handle);
+    }
+
+    /// Signs in; the session is stored and every tab follows.
+    pub async fn login(&self, email: String, password: String) -> Result<(), ApiError> {
+        let s: Session =
+            api::public("POST", "/api/auth/login", Some(&LoginRequest { email, password })).await?;
+        self.set(Some(s));
+        Ok(())
+    }
+
+    /// Gets a fresh access token. Returns whether there is a valid session afterwards; a
+    /// refused refresh signs out.
+    pub async fn refresh(&self) -> bool {
+        let Some(current) = self.session.get_untracked() else { return false };
+        // Another tab may have refreshed already: its session is newer and ours is spent.
+        if let Some(stored) = storage::load() {
+            if stored.expires_at > current.expires_at && stored.expires_at > wall_ms() {
+                self.adopt(Some(stored));
+                return true;
+            }
+        }
+        if self.refreshing.get_value() {
+            return true;
+        }
+        self.refreshing.set_value(true);
+        let req = RefreshRequest { refresh_token: current.refresh_token.clone() };
+        let r: Result<Session, ApiError> =
+            api::public("POST", "/api/auth/refresh", Some(&req)).await;
+        self.refreshing.set_value(false);
+        match r {
+            Ok(s) => {
+                self.set(Some(s));
+                true
+            }
+            Err(ApiError::Network(_)) | Err(ApiError::Status(500.., _)) => {
+                // The server is away, not the session: try again shortly.
+                self.schedule(Some(wall_ms() + REFRESH_AHEAD_MS + 5_000));
+                current.expires_at > wall_ms()
+            }
+            Err(_) => {
+                // Refused: maybe another tab used the refresh token a moment ago.
+                match storage::load() {
+                    Some(stored) if stored.refresh_token != current.refresh_token => {
+                        self.adopt(Some(stored));
+                        true
+                    }
+                    _ => {
+                        self.sign_out();
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets the session here and in every tab.
+    pub fn sign_out(&self) {
+        self.set(None);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod storage {
+    use pulse_protocol::rest::Session;
+
+    use super::KEY;
+
+    fn local() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    pub(super) fn load() -> Option<Session> {
+        let text = local()?.get_item(KEY).ok()??;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub(super) fn save(s: Option<&Session>) {
+        let Some(st) = local() else { return };
+        let _ = match s {
+            Some(s) => st.set_item(KEY, &serde_json::to_string(s).unwrap_or_default()),
+            None => st.remove_item(KEY),
+        };
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod storage {
+    use pulse_protocol::rest::Session;
+
+    pub(super) fn load() -> Option<Session> {
+        None
+    }
+
+    pub(super) fn save(_: Option<&Session>) {}
+}
