@@ -2,7 +2,7 @@
 //! payments, customers touched, notifications with their unread count, the activity feed,
 //! alerts, and the connection's status and RTT. [`LiveState::apply`] folds [`Event`]s into
 //! it and says what changed; it is plain data, so any UI can wrap it: Leptos signals in
-//! [`leptos`] (feature `leptos`), plain callbacks in [`callbacks`].
+//! `leptos` (feature `leptos`), plain callbacks in [`callbacks`].
 
 pub mod callbacks;
 #[cfg(feature = "leptos")]
