@@ -168,7 +168,7 @@ test('screenshots of every page at desktop and phone widths', async (t) => {
     ['deliveries', 'deliveries-table'],
     ['payments', 'payments-table'],
     ['customers', 'customers-table'],
-    ['health', 'health-connection'],
+    ['system', 'health-connection'],
   ];
   for (const [path, testid] of pages) {
     await page.goto(`${server.url}/${path}`);

@@ -47,7 +47,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("deliveries") view=Deliveries />
                     <Route path=path!("payments") view=Payments />
                     <Route path=path!("customers") view=Customers />
-                    <Route path=path!("health") view=HealthPage />
+                    <Route path=path!("system") view=HealthPage />
                 </ParentRoute>
             </Routes>
             <ToastHost />

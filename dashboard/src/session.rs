@@ -13,6 +13,8 @@ use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session};
 use crate::api::{self, ApiError};
 use crate::components::clock::wall_ms;
 
+/// The localStorage key (browser only; natively there is no storage).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 const KEY: &str = "pulse.session";
 /// Refresh this long before the access token expires.
 const REFRESH_AHEAD_MS: i64 = 60_000;

@@ -105,7 +105,7 @@ fn SignedIn() -> impl IntoView {
                 <A href="/deliveries">"Deliveries"</A>
                 <A href="/payments">"Payments"</A>
                 <A href="/customers">"Customers"</A>
-                <A href="/health">"Health"</A>
+                <A href="/system">"System"</A>
             </nav>
             <div class="spacer"></div>
             <Show when=move || { pending_count() > 0 }>

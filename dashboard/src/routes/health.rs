@@ -1,4 +1,4 @@
-//! This module deals with the system health page: this tab's connection (state, transport,
+//! This module deals with the system health page (at `/system`: the server owns `/health`): this tab's connection (state, transport,
 //! session id, RTT history, reconnections, last event) and the server's figures from
 //! `/health` and `/metrics` (connections, events per second), sampled every few seconds
 //! while the page is open.
