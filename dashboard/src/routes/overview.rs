@@ -64,7 +64,7 @@ pub fn Overview() -> impl IntoView {
             let y = then(&y);
             Some(match format::change_pct(today, y) {
                 Some(p) => (format!("{p} vs yesterday"), Trend::of(today - y)),
-                None if today > 0.0 => ("none yesterday by now".to_owned(), Trend::Up),
+                None if today > 0.0 => ("none yesterday by now".to_owned(), Trend::Flat),
                 None => ("same as yesterday".to_owned(), Trend::Flat),
             })
         })
