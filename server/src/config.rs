@@ -97,6 +97,11 @@ pub struct Config {
     #[arg(long, env = "PULSE_ARGON2_M_COST_KIB", default_value_t = 19_456)]
     pub argon2_m_cost_kib: u32,
 
+    /// Bench mode: enables `POST /api/bench/broadcast` for the load generator in `bench/`
+    /// (admins only). Never on in production. `PULSE_BENCH=1` (or `true`) turns it on.
+    #[arg(long, env = "PULSE_BENCH", value_parser = clap::builder::FalseyValueParser::new())]
+    pub bench: bool,
+
     /// Log line format.
     #[arg(long, env = "PULSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -128,6 +133,7 @@ mod tests {
         assert!(c.addr.ip().is_loopback());
         assert_eq!(c.max_conn_per_user, 5);
         assert!(c.jwt_secret.is_none());
+        assert!(!c.bench);
         assert_eq!(c.db_path(), PathBuf::from("data/pulse.db"));
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod actions;
 pub mod auth;
+mod bench;
 mod calendar;
 pub mod clock;
 pub mod config;
@@ -46,8 +47,10 @@ pub use state::AppState;
 /// The whole HTTP app for `state`, with the Socket.IO layer it was built with.
 pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) -> Router {
     let max_body = state.config.max_payload.min(usize::MAX as u64) as usize;
-    routes::api(max_body)
-        .merge(routes::dashboard(&state.config.dist))
+    let api = routes::api(max_body);
+    // The benchmark broadcaster exists only in bench mode (`--bench`).
+    let api = if state.config.bench { api.merge(bench::routes()) } else { api };
+    api.merge(routes::dashboard(&state.config.dist))
         .layer(socket_layer)
         .layer(CompressionLayer::new())
         .layer(CorsLayer::permissive())

@@ -1,0 +1,367 @@
+//! This module deals with generating load with the native pulse-sdk: opening N authenticated
+//! [`Client`]s in bounded batches, asking the server to broadcast, timing every `bench:tick`
+//! from its `sent_at_us` to the moment the SDK hands it to our handler (so the SDK's
+//! WebSocket read, Engine.IO/Socket.IO decode and dispatch are inside the measurement), and
+//! the sequential emit-with-ack round trips.
+//!
+//! Every wait is bounded twice, in count and in time: the ramp waits at most
+//! [`Scenario::batch_wait`] per batch, the drain after the broadcast at most
+//! [`DRAIN_MAX`], and no loop runs more than its deadline allows.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use pulse_sdk::{Client, Config, Event, Status, Subscription};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::process;
+use crate::report::Report;
+
+/// Longest wait for events still in flight after the server says it is done.
+pub const DRAIN_MAX: Duration = Duration::from_secs(20);
+/// A drain also ends when nothing arrived for this long.
+const DRAIN_QUIET: Duration = Duration::from_secs(3);
+/// Histograms are sharded so the two runtime threads rarely contend on one lock.
+const SHARDS: usize = 16;
+/// Latencies above this (60 s) are clamped; they would mean the run is broken anyway.
+const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// A broadcast scenario: N connections, R broadcasts a second of P bytes for S seconds.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name in tables, e.g. `5k x 10/s`.
+    pub name: String,
+    /// Connections to open.
+    pub connections: usize,
+    /// Broadcasts per second.
+    pub rate: f64,
+    /// Bytes of each tick's argument.
+    pub size: usize,
+    /// Seconds of broadcasting.
+    pub seconds: f64,
+    /// Connections started together; the next batch starts when this one has settled.
+    pub batch: usize,
+    /// Longest wait for one batch to settle.
+    pub batch_wait: Duration,
+}
+
+impl Scenario {
+    /// A scenario with the default ramp (200 at a time, at most 15 s per batch).
+    pub fn new(name: &str, connections: usize, rate: f64, size: usize, seconds: f64) -> Self {
+        Scenario {
+            name: name.into(),
+            connections,
+            rate,
+            size,
+            seconds,
+            batch: 200,
+            batch_wait: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A server under test: where it is, a token its CONNECT accepts, and its process (for
+/// memory and CPU), if known.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `pulse` or `node`.
+    pub name: String,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Sent as `{ token }` in CONNECT and as the bearer of the broadcast request.
+    pub token: String,
+    /// The server's process id.
+    pub pid: Option<u32>,
+}
+
+/// The broadcaster's answer (the same shape from Pulse and from the Node.js server).
+#[derive(Debug, Deserialize)]
+struct Broadcast {
+    emitted: u64,
+    #[serde(default)]
+    dropped: u64,
+}
+
+/// Counters shared by every client's handlers.
+struct Shared {
+    received: AtomicU64,
+    /// Ticks whose `sent_at_us` could not be read.
+    malformed: AtomicU64,
+    /// Wall clock of the latest receipt, µs since the epoch.
+    last_us: AtomicU64,
+    live: AtomicU64,
+    failed: AtomicU64,
+    disconnects: AtomicU64,
+    latency: Vec<Mutex<Histogram<u64>>>,
+}
+
+impl Shared {
+    fn new() -> Shared {
+        let h = || Mutex::new(Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds"));
+        Shared {
+            received: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            last_us: AtomicU64::new(0),
+            live: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            disconnects: AtomicU64::new(0),
+            latency: (0..SHARDS).map(|_| h()).collect(),
+        }
+    }
+
+    fn merged(&self) -> Histogram<u64> {
+        let mut all = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
+        for h in &self.latency {
+            all.add(&*h.lock().unwrap_or_else(|e| e.into_inner())).expect("same bounds");
+        }
+        all
+    }
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// SDK settings for load: no reconnection (a failure is counted, not hidden by a retry), no
+/// 30 s health ping (it would add N acked events per 30 s that are not fan-out), no REST
+/// polling fallback.
+fn client_config(url: &str) -> Config {
+    let mut c = Config::new(url);
+    c.reconnection = false;
+    c.health_interval = None;
+    c.poll_interval = None;
+    c.connect_timeout = Duration::from_secs(30);
+    c
+}
+
+/// One connection with its handlers; dropping it disconnects.
+struct Conn {
+    _client: Client,
+    _subs: [Subscription; 2],
+}
+
+fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
+    let token = target.token.clone();
+    let client = Client::connect_with_auth(client_config(&target.url), move || {
+        Some(json!({ "token": token }))
+    });
+    let s = shared.clone();
+    let shard = index % SHARDS;
+    let tick = client.on("bench:tick", move |m| {
+        let now = now_us();
+        let Some(sent) = m.args.first().and_then(|a| a.get("sent_at_us")).and_then(|v| v.as_u64())
+        else {
+            s.malformed.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let latency = now.saturating_sub(sent).clamp(1, MAX_LATENCY_US);
+        s.latency[shard].lock().unwrap_or_else(|e| e.into_inner()).record(latency).ok();
+        s.received.fetch_add(1, Ordering::Relaxed);
+        s.last_us.fetch_max(now, Ordering::Relaxed);
+    });
+    let s = shared.clone();
+    let status = client.on_any(move |e| match e {
+        Event::Connected { .. } => {
+            s.live.fetch_add(1, Ordering::Relaxed);
+        }
+        Event::ConnectFailed { .. } | Event::Rejected(_) => {
+            s.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        Event::Disconnected { .. } => {
+            s.disconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
+    });
+    Conn { _client: client, _subs: [tick, status] }
+}
+
+/// Sleeps in small steps until `done` or `deadline`; returns whether `done` held.
+async fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+fn cpu_pct(cpu: Duration, wall: Duration) -> f64 {
+    if wall.is_zero() {
+        0.0
+    } else {
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64()
+    }
+}
+
+/// Runs one broadcast scenario against `target` and measures it.
+pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, String> {
+    let pid = target.pid;
+    let rss = |f: fn(u32) -> Option<u64>| pid.and_then(f).unwrap_or(0);
+    let rss_before = rss(process::rss_kib);
+    let shared = Arc::new(Shared::new());
+
+    // Ramp: one batch at a time, each waiting (bounded) until every member joined or failed.
+    let ramp_start = Instant::now();
+    let mut conns = Vec::with_capacity(sc.connections);
+    for start in (0..sc.connections).step_by(sc.batch.max(1)) {
+        let end = (start + sc.batch.max(1)).min(sc.connections);
+        conns.extend((start..end).map(|i| open(target, &shared, i)));
+        let settled = || {
+            (shared.live.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed))
+                >= end as u64
+        };
+        wait_until(Instant::now() + sc.batch_wait, settled).await;
+    }
+    let ramp_s = ramp_start.elapsed().as_secs_f64();
+    let up = shared.live.load(Ordering::Relaxed);
+    // Let the server finish joining rooms and settle its allocations before the snapshot.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_connected = rss(process::rss_kib);
+
+    let cpu0 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
+    let t0 = Instant::now();
+    let t0_us = now_us();
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/bench/broadcast", target.url))
+        .bearer_auth(&target.token)
+        .json(&json!({ "rate": sc.rate, "size": sc.size, "seconds": sc.seconds }))
+        .timeout(Duration::from_secs_f64(sc.seconds * 2.0 + 60.0))
+        .send()
+        .await
+        .map_err(|e| format!("broadcast request: {e}"))?;
+    if !answer.status().is_success() {
+        return Err(format!(
+            "broadcast request: {} {}",
+            answer.status(),
+            answer.text().await.unwrap_or_default()
+        ));
+    }
+    let b: Broadcast = answer.json().await.map_err(|e| format!("broadcast answer: {e}"))?;
+    let expected = b.emitted * up;
+
+    // Drain: until everything arrived, nothing arrived for a while, or the hard limit.
+    let drain_end = Instant::now() + DRAIN_MAX;
+    let mut last = (shared.received.load(Ordering::Relaxed), Instant::now());
+    wait_until(drain_end, || {
+        let got = shared.received.load(Ordering::Relaxed);
+        if got != last.0 {
+            last = (got, Instant::now());
+        }
+        got >= expected || last.1.elapsed() >= DRAIN_QUIET
+    })
+    .await;
+    let wall = t0.elapsed();
+    let cpu1 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
+    let rss_peak = rss(process::peak_rss_kib);
+
+    let received = shared.received.load(Ordering::Relaxed);
+    let h = shared.merged();
+    let window_us = shared.last_us.load(Ordering::Relaxed).saturating_sub(t0_us).max(1);
+    let server_cpu = match cpu0.1.zip(cpu1.1) {
+        Some((a, b)) => cpu_pct(b.saturating_sub(a), wall),
+        None => 0.0,
+    };
+    let report = Report {
+        target: target.name.clone(),
+        scenario: sc.name.clone(),
+        connections: sc.connections as u64,
+        up,
+        connect_errors: sc.connections as u64 - up,
+        disconnects: shared.disconnects.load(Ordering::Relaxed),
+        ramp_s,
+        rate: sc.rate,
+        size: sc.size as u64,
+        seconds: sc.seconds,
+        emitted: b.emitted,
+        server_dropped: b.dropped,
+        expected,
+        received,
+        lost: expected as i64 - received as i64,
+        p50_ms: ms(h.value_at_quantile(0.50)),
+        p95_ms: ms(h.value_at_quantile(0.95)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        max_ms: ms(h.max()),
+        delivered_per_s: received as f64 * 1e6 / window_us as f64,
+        rss_before_kib: rss_before,
+        rss_connected_kib: rss_connected,
+        rss_peak_kib: rss_peak,
+        kb_per_conn: if up > 0 {
+            rss_connected.saturating_sub(rss_before) as f64 * 1.024 / up as f64
+        } else {
+            0.0
+        },
+        server_cpu_pct: server_cpu,
+        generator_cpu_pct: cpu_pct(cpu1.0.saturating_sub(cpu0.0), wall),
+    };
+    if shared.malformed.load(Ordering::Relaxed) > 0 {
+        return Err(format!(
+            "{} ticks without a readable sent_at_us",
+            shared.malformed.load(Ordering::Relaxed)
+        ));
+    }
+    // Connections close as `conns` drops here; the server sees N disconnects.
+    drop(conns);
+    Ok(report)
+}
+
+/// One connection, `count` sequential `ping` emits each awaiting its ack: the round trip
+/// through the SDK, the server's handler and back.
+pub async fn run_acks(target: &Target, count: u64) -> Result<Report, String> {
+    let pid = target.pid;
+    let rss_before = pid.and_then(process::rss_kib).unwrap_or(0);
+    let token = target.token.clone();
+    let mut config = client_config(&target.url);
+    config.ack_timeout = Duration::from_secs(10);
+    let client = Client::connect_with_auth(config, move || Some(json!({ "token": token })));
+    client
+        .wait_for(|s| *s == Status::Live, Duration::from_secs(10))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let rss_connected = pid.and_then(process::rss_kib).unwrap_or(0);
+    let mut h = Histogram::<u64>::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
+    let cpu0 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
+    let t0 = Instant::now();
+    let mut ok = 0u64;
+    for _ in 0..count {
+        let started = Instant::now();
+        if client.emit_with_ack("ping", vec![], None).await.is_ok() {
+            ok += 1;
+            h.record((started.elapsed().as_micros() as u64).clamp(1, MAX_LATENCY_US)).ok();
+        }
+    }
+    let wall = t0.elapsed();
+    let cpu1 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
+    Ok(Report {
+        target: target.name.clone(),
+        scenario: format!("1 x {count} acks"),
+        connections: 1,
+        up: 1,
+        rate: 0.0,
+        emitted: count,
+        expected: count,
+        received: ok,
+        lost: count as i64 - ok as i64,
+        p50_ms: ms(h.value_at_quantile(0.50)),
+        p95_ms: ms(h.value_at_quantile(0.95)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        max_ms: ms(h.max()),
+        delivered_per_s: ok as f64 / wall.as_secs_f64().max(1e-9),
+        rss_before_kib: rss_before,
+        rss_connected_kib: rss_connected,
+        rss_peak_kib: pid.and_then(process::peak_rss_kib).unwrap_or(0),
+        server_cpu_pct: match cpu0.1.zip(cpu1.1) {
+            Some((a, b)) => cpu_pct(b.saturating_sub(a), wall),
+            None => 0.0,
+        },
+        generator_cpu_pct: cpu_pct(cpu1.0.saturating_sub(cpu0.0), wall),
+        ..Report::default()
+    })
+}

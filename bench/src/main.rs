@@ -1,0 +1,200 @@
+//! `pulse-bench`: fan-out latency, throughput and memory of Pulse and of an official Node.js
+//! socket.io@4 server, measured by the same generator in the same command.
+//!
+//! ```text
+//! pulse-bench run --pulse-bin target/server/pulse-server --json results.jsonl \
+//!     [--targets pulse,node] [--scenarios 1k,5k,10k,100x1000,acks] [--seconds 15] [--size 256]
+//! pulse-bench report results.jsonl      # the Markdown tables, with Pulse / Node ratios
+//! ```
+//! `scripts/bench` builds everything and runs both, plus criterion and the size report.
+//!
+//! Method, for each scenario and each target, in turn:
+//! 1. start a fresh server process on a free loopback port (Pulse: `PULSE_BENCH=1`, limits on
+//!    connections per user/IP and events per socket lifted, demo generator off, a temporary
+//!    database; sign in once as the demo admin and reuse the JWT for every connection. Node:
+//!    `bench/node-server.mjs`, which accepts any non-empty token unverified);
+//! 2. read the server's RSS (`/proc/<pid>/status` VmRSS), then open N native pulse-sdk
+//!    [`pulse_sdk::Client`]s, 200 at a time, each batch waiting (at most 15 s) until all its
+//!    members joined or failed; read RSS again after 0.5 s (KB per connection is the
+//!    difference over N: idle connections, joined to the tenant room);
+//! 3. `POST /api/bench/broadcast {rate, size, seconds}`: the server emits `bench:tick`
+//!    `{ sent_at_us, n, pad }` to every connection `rate` times a second, on an absolute
+//!    schedule, and answers with how many it emitted;
+//! 4. every client's `on("bench:tick")` handler records `now_us − sent_at_us` in an HDR
+//!    histogram (1 µs to 60 s, 3 significant digits; bounded memory whatever N). Server and
+//!    generator read the same OS wall clock, so no clock sync is involved. The handler runs
+//!    after the SDK's WebSocket read, Engine.IO + Socket.IO decode and dispatch, so the SDK's
+//!    own decode path is measured too;
+//! 5. drain: wait until `emitted × connections` events arrived, or 3 s without progress, or
+//!    20 s; then read the server's VmHWM (peak), the CPU used by the server
+//!    (`/proc/<pid>/stat`) and by the generator (`getrusage`) over the broadcast window.
+//!
+//! `acks`: one connection, 1,000 sequential `ping` emits each awaiting its ack (Pulse answers
+//! with the server time and a `pong` event; the Node.js server does the same).
+//!
+//! Caveats, stated in the results too: generator and server share the machine (2 cores
+//! here), so both compete for CPU and the figures are a lower bound on the server alone;
+//! loopback only; 10k connections from one IP to one port need 10k ephemeral ports (checked
+//! and printed at start), and RLIMIT_NOFILE is raised to its hard limit in-process.
+//! The SDK client is configured without reconnection (a failure is counted, not retried),
+//! without the 30 s health ping and without REST fallback, so only fan-out is on the wire.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use pulse_bench::load::{self, Scenario};
+use pulse_bench::report::{self, Report};
+use pulse_bench::{process, servers};
+
+#[derive(Parser)]
+#[command(name = "pulse-bench", about = "Pulse vs Node.js socket.io fan-out benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Runs scenarios against fresh servers and prints one row and one JSON line per run.
+    Run(RunArgs),
+    /// Prints the Markdown results tables of a JSON-lines file.
+    Report {
+        /// JSON lines written by `run --json`.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Servers to measure, in this order for every scenario.
+    #[arg(long, value_delimiter = ',', default_value = "pulse,node")]
+    targets: Vec<String>,
+    /// Scenarios: 1k (1,000 × 10/s), 5k (5,000 × 10/s), 10k (10,000 × 5/s),
+    /// 100x1000 (100 × 1,000/s), acks (1 × 1,000 round trips), or custom N:R (e.g. 200:50).
+    #[arg(long, value_delimiter = ',', default_value = "1k,5k,100x1000,acks,10k")]
+    scenarios: Vec<String>,
+    /// Seconds of broadcasting per scenario.
+    #[arg(long, default_value_t = 15.0)]
+    seconds: f64,
+    /// Bytes of each tick's argument.
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    /// The pulse-server binary (`cargo build --profile server -p pulse-server`).
+    #[arg(long, default_value = "target/server/pulse-server")]
+    pulse_bin: PathBuf,
+    /// The Node.js server script.
+    #[arg(long, default_value = "bench/node-server.mjs")]
+    node_script: PathBuf,
+    /// The node executable.
+    #[arg(long, default_value = "node")]
+    node: PathBuf,
+    /// Appends each run's JSON line to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// A named scenario, or `N:R` for a custom one.
+fn scenario(name: &str, seconds: f64, size: usize) -> Result<Option<Scenario>, String> {
+    let s = |label: &str, n, r| Ok(Some(Scenario::new(label, n, r, size, seconds)));
+    match name {
+        "1k" => s("1k x 10/s", 1_000, 10.0),
+        "5k" => s("5k x 10/s", 5_000, 10.0),
+        "10k" => s("10k x 5/s", 10_000, 5.0),
+        "100x1000" => s("100 x 1000/s", 100, 1_000.0),
+        "acks" => Ok(None),
+        custom => {
+            let (n, r) = custom.split_once(':').ok_or(format!("unknown scenario `{custom}`"))?;
+            let n: usize = n.parse().map_err(|_| format!("bad N in `{custom}`"))?;
+            let r: f64 = r.parse().map_err(|_| format!("bad R in `{custom}`"))?;
+            s(&format!("{n} x {r}/s"), n, r)
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<(), String> {
+    let nofile = process::raise_open_files();
+    let ports = process::ephemeral_ports();
+    eprintln!("open files limit {nofile}; ephemeral ports {ports:?}; {} cores shared by generator and server", 
+        std::thread::available_parallelism().map_or(0, |n| n.get()));
+    let launch = servers::Launch {
+        pulse_bin: args.pulse_bin.clone(),
+        node_script: args.node_script.clone(),
+        node_bin: args.node.clone(),
+    };
+    let mut json = match &args.json {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    println!("{}", report::header());
+    for name in &args.scenarios {
+        let sc = scenario(name, args.seconds, args.size)?;
+        if let (Some(sc), Some((lo, hi))) = (&sc, ports) {
+            if sc.connections as u32 > hi - lo {
+                eprintln!(
+                    "warning: {} connections but only {} ephemeral ports",
+                    sc.connections,
+                    hi - lo
+                );
+            }
+        }
+        for target in &args.targets {
+            let server = launch.start(target).await?;
+            let result = match &sc {
+                Some(sc) => load::run_broadcast(&server.target, sc).await,
+                None => load::run_acks(&server.target, 1_000).await,
+            };
+            server.stop().await;
+            let r: Report = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{target} {name}: {e}");
+                    continue;
+                }
+            };
+            println!("{}", r.row());
+            println!("{}", r.json());
+            if let Some(f) = json.as_mut() {
+                use std::io::Write;
+                writeln!(f, "{}", r.json()).map_err(|e| e.to_string())?;
+            }
+            // Let the closed sockets of this run leave the kernel before the next one.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Report { file } => std::fs::read_to_string(&file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|text| {
+                let reports = text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| serde_json::from_str::<Report>(l).map_err(|e| e.to_string()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                print!("{}", report::markdown(&reports));
+                Ok(())
+            }),
+        Cmd::Run(args) => tokio::runtime::Builder::new_multi_thread()
+            // One worker per core: the same machine also runs the server under test.
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| rt.block_on(run(args))),
+    };
+    if let Err(e) = result {
+        eprintln!("pulse-bench: {e}");
+        std::process::exit(1);
+    }
+}

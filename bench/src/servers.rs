@@ -1,0 +1,149 @@
+//! This module deals with starting the servers under test as child processes, fresh for each
+//! scenario so memory starts from the same baseline: `pulse-server` in bench mode on a
+//! temporary data directory, and `bench/node-server.mjs` (official socket.io@4) under node.
+//! Both listen on a free loopback port; both die with their [`Running`] handle.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::load::Target;
+
+/// The demo tenant's admin, seeded into every fresh Pulse database.
+pub const ADMIN_EMAIL: &str = "admin@pulse.demo";
+/// Their password.
+pub const ADMIN_PASSWORD: &str = "pulse-demo";
+
+/// How to start each kind of server.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The `pulse-server` binary (built with `--profile server`).
+    pub pulse_bin: PathBuf,
+    /// The Node.js server script.
+    pub node_script: PathBuf,
+    /// The `node` executable.
+    pub node_bin: PathBuf,
+}
+
+/// A server process and how to reach it; killed on drop.
+pub struct Running {
+    /// Where it is and how to sign in.
+    pub target: Target,
+    child: Child,
+    _data: Option<tempfile::TempDir>,
+}
+
+impl Running {
+    /// Stops the server (SIGKILL: nothing of it is measured after the run).
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Signs in as the demo admin and returns the JWT every connection reuses.
+pub async fn login(url: &str) -> Result<String, String> {
+    let res = reqwest::Client::new()
+        .post(format!("{url}/api/auth/login"))
+        .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .map_err(|e| format!("login: {e}"))?;
+    if !res.status().is_success() {
+        return Err(format!("login: {}", res.status()));
+    }
+    let session: serde_json::Value = res.json().await.map_err(|e| format!("login: {e}"))?;
+    session["token"].as_str().map(str::to_owned).ok_or_else(|| "login: no token".into())
+}
+
+/// Waits (at most 30 s) until `GET {url}{path}` answers at all.
+async fn wait_up(url: &str, path: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if reqwest::get(format!("{url}{path}")).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("{url} did not come up"))
+}
+
+/// Starts `pulse-server` in bench mode with every per-user, per-IP and per-socket limit
+/// lifted, cheap password hashing (one sign-in per run), no demo generator, warnings only.
+pub async fn start_pulse(bin: &Path) -> Result<Running, String> {
+    let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let port = free_port().map_err(|e| e.to_string())?;
+    let url = format!("http://127.0.0.1:{port}");
+    let child = Command::new(bin)
+        .env("PULSE_ADDR", format!("127.0.0.1:{port}"))
+        .env("PULSE_DATA_DIR", data.path())
+        .env("PULSE_DIST", data.path())
+        .env("PULSE_DEMO", "false")
+        .env("PULSE_BENCH", "true")
+        .env("PULSE_MAX_CONN_PER_USER", "1000000")
+        .env("PULSE_MAX_CONN_PER_IP", "1000000")
+        .env("PULSE_EVENT_RATE", "1000000")
+        .env("PULSE_EVENT_BURST", "1000000")
+        .env("PULSE_ARGON2_M_COST_KIB", "64")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let pid = child.id();
+    wait_up(&url, "/health").await?;
+    let token = login(&url).await?;
+    Ok(Running {
+        target: Target { name: "pulse".into(), url, token, pid },
+        child,
+        _data: Some(data),
+    })
+}
+
+/// Starts the Node.js socket.io server; it prints `ready <port>` when listening.
+pub async fn start_node(node: &Path, script: &Path) -> Result<Running, String> {
+    let port = free_port().map_err(|e| e.to_string())?;
+    let mut child = Command::new(node)
+        .arg(script)
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{}: {e}", node.display()))?;
+    let pid = child.id();
+    let stdout = child.stdout.take().ok_or("node: no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .map_err(|_| "node server did not say ready".to_owned())?
+        .map_err(|e| e.to_string())?;
+    if !ready.as_deref().is_some_and(|l| l.starts_with("ready")) {
+        return Err(format!("node server said {ready:?}"));
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    // The Node.js server accepts any non-empty token without verifying it (see its header).
+    Ok(Running {
+        target: Target { name: "node".into(), url, token: "bench".into(), pid },
+        child,
+        _data: None,
+    })
+}
+
+impl Launch {
+    /// Starts a fresh server of kind `name` (`pulse` or `node`).
+    pub async fn start(&self, name: &str) -> Result<Running, String> {
+        match name {
+            "pulse" => start_pulse(&self.pulse_bin).await,
+            "node" => start_node(&self.node_bin, &self.node_script).await,
+            other => Err(format!("unknown target `{other}` (pulse or node)")),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The generator's smoke run, part of `cargo test --workspace`: a real Pulse server in bench
+//! mode in this process, 20 connections, 20 broadcasts a second for 2 s. Every tick must
+//! arrive exactly once; latencies only get generous sanity bounds (a busy CI machine is not
+//! a benchmark). The figures that matter come from `scripts/bench`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pulse_bench::load::{self, Scenario, Target};
+use pulse_bench::servers;
+use pulse_server::{Config, Server, SystemClock};
+
+async fn start(bench: bool) -> (String, tokio::sync::oneshot::Sender<()>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Config::defaults();
+    c.addr = "127.0.0.1:0".parse().unwrap();
+    c.data_dir = dir.path().to_owned();
+    c.dist = dir.path().to_owned();
+    c.demo = false;
+    c.bench = bench;
+    c.argon2_m_cost_kib = 64;
+    c.max_conn_per_user = 1_000;
+    c.max_conn_per_ip = 1_000;
+    let server = Server::bind(c, Arc::new(SystemClock)).await.expect("bind");
+    let url = format!("http://{}", server.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    (url, stop, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_connections_get_every_tick_once() {
+    let (url, _stop, _dir) = start(true).await;
+    let token = servers::login(&url).await.expect("login");
+    let target = Target {
+        name: "pulse".into(),
+        url,
+        token,
+        // Memory and CPU of this whole test process; only their presence is checked.
+        pid: Some(std::process::id()),
+    };
+    let mut sc = Scenario::new("smoke", 20, 20.0, 256, 2.0);
+    sc.batch = 10;
+    let r = load::run_broadcast(&target, &sc).await.expect("run");
+    assert_eq!((r.up, r.connect_errors, r.disconnects), (20, 0, 0), "{r:?}");
+    assert_eq!(r.emitted, 40, "{r:?}");
+    assert_eq!((r.expected, r.received, r.lost, r.server_dropped), (800, 800, 0, 0), "{r:?}");
+    assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms, "{r:?}");
+    assert!(r.max_ms < 5_000.0, "{r:?}");
+    assert!(r.delivered_per_s > 0.0 && r.rss_connected_kib > 0, "{r:?}");
+
+    let acks = load::run_acks(&target, 20).await.expect("acks");
+    assert_eq!((acks.received, acks.lost), (20, 0), "{acks:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broadcaster_is_off_unless_bench_mode_is_on() {
+    let (url, _stop, _dir) = start(false).await;
+    let token = servers::login(&url).await.expect("login");
+    let res = reqwest::Client::new()
+        .post(format!("{url}/api/bench/broadcast"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "rate": 1, "size": 10, "seconds": 1 }))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    // Without the route the request falls through to the dashboard's static files, which
+    // refuse a POST.
+    assert!(matches!(res.status().as_u16(), 404 | 405), "{}", res.status());
+}
