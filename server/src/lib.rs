@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use socketioxide::SocketIo;
@@ -175,6 +176,13 @@ impl Server {
         tasks.push(tokio::spawn(events::stats::run_pusher(state.clone())));
         let io = state.io.clone();
         let background = tasks.iter().map(|t| t.abort_handle()).collect::<Vec<_>>();
+        // Real-time pushes are small frames: without TCP_NODELAY a frame can wait for the
+        // client's delayed ACK (up to 40 ms on Linux) behind the previous one (Nagle).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let result =
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
