@@ -14,7 +14,7 @@
 //!    database; sign in once as the demo admin and reuse the JWT for every connection. Node:
 //!    `bench/node-server.mjs`, which accepts any non-empty token unverified);
 //! 2. read the server's RSS (`/proc/<pid>/status` VmRSS), then open N native pulse-sdk
-//!    [`pulse_sdk::Client`]s, 200 at a time, each batch waiting (at most 15 s) until all its
+//!    [`pulse_sdk::Client`]s, 100 at a time, each batch waiting (at most 15 s) until all its
 //!    members joined or failed; read RSS again after 0.5 s (KB per connection is the
 //!    difference over N: idle connections, joined to the tenant room);
 //! 3. `POST /api/bench/broadcast {rate, size, seconds}`: the server emits `bench:tick`
