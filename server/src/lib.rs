@@ -120,7 +120,7 @@ impl Server {
         std::fs::create_dir_all(&config.data_dir)?;
         let db = db::open(&config.db_path()).await.map_err(|e| StartError::Db(e.to_string()))?;
         let keys = Arc::new(auth::Keys::load(&config)?);
-        let listener = TcpListener::bind(config.addr).await?;
+        let listener = listen(config.addr)?;
         let config = Arc::new(config);
         // The engine's own cap closes the connection; it sits well above `max_payload` so
         // that moderately oversized events get a clear PAYLOAD_TOO_LARGE answer instead.
@@ -205,4 +205,18 @@ impl Server {
         state.db.close().await;
         result
     }
+}
+
+/// Binds `addr` with a deep accept backlog: after a restart every dashboard reconnects at
+/// once, and tokio's default of 128 drops the excess SYNs, which clients then retry only
+/// after 1, 3, 7… s (measured in bench/ANALYSIS.md).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }

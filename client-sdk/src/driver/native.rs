@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc as tmpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::{Input, Runtime, Socket, TransportEvent};
@@ -57,7 +58,13 @@ async fn socket_task(
     let report = |event| {
         let _ = tx.unbounded_send(Input::Transport { gen, event });
     };
-    let ws = match tokio_tungstenite::connect_async(url.as_str()).await {
+    // A 4 KiB read buffer instead of 128 KiB: tungstenite zeroes its whole buffer before each
+    // read, which cost a load generator a third of its CPU and 160 KB per connection
+    // (bench/ANALYSIS.md). Nagle off, so small emits go out at once.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let ws = match tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true)
+        .await
+    {
         Ok((ws, _)) => ws,
         Err(e) => return report(TransportEvent::Closed(e.to_string())),
     };
