@@ -1,28 +1,11 @@
 //! Sign-in, refresh, and the socket handshake's CONNECT_ERROR codes.
 
-use std::sync::{Arc, Mutex};
-
 use pulse_protocol::rest::{RefreshRequest, Session};
-use pulse_sdk::{Client, Event};
+use pulse_sdk::Client;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::fixture::{eventually, TestServer, DEMO, WAIT};
-
-/// The CONNECT_ERROR message a client gets.
-async fn rejection(client: &Client) -> String {
-    let seen: Arc<Mutex<Option<String>>> = Arc::default();
-    let sink = seen.clone();
-    let _sub = client.on_any(move |e| {
-        if let Event::Rejected(err) = e {
-            *sink.lock().unwrap() = Some(err.message.clone());
-        }
-    });
-    // Subscribed right after `connect`: the handshake needs a network round trip first.
-    eventually("a CONNECT_ERROR", || seen.lock().unwrap().is_some()).await;
-    let m = seen.lock().unwrap().clone().unwrap();
-    m
-}
+use crate::fixture::{rejection, TestServer, DEMO, WAIT};
 
 #[tokio::test]
 async fn login_gives_a_jwt_and_a_single_use_refresh_token() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use pulse_protocol::rest::{LoginRequest, Session};
 use pulse_protocol::Ack;
-use pulse_sdk::{Client, Status};
+use pulse_sdk::{Client, Event, Status};
 use pulse_server::{Clock, Config, Server, SystemClock};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -214,4 +214,19 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The CONNECT_ERROR message a client gets.
+pub async fn rejection(client: &Client) -> String {
+    let seen: Arc<Mutex<Option<String>>> = Arc::default();
+    let sink = seen.clone();
+    let _sub = client.on_any(move |e| {
+        if let Event::Rejected(err) = e {
+            *sink.lock().unwrap() = Some(err.message.clone());
+        }
+    });
+    // Subscribed right after `connect`: the handshake needs a network round trip first.
+    eventually("a CONNECT_ERROR", || seen.lock().unwrap().is_some()).await;
+    let m = seen.lock().unwrap().clone().unwrap();
+    m
 }

@@ -7,25 +7,12 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use pulse_protocol::events::{ERROR, PAYMENT_ADD, PING};
 use pulse_protocol::ErrorCode;
-use pulse_sdk::{Client, Event, Status};
+use pulse_sdk::{Event, Status};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::fixture::{act, eventually, record, TestServer, DEMO, OTHER, WAIT};
-
-async fn refusal(client: &Client) -> String {
-    let seen: Arc<Mutex<Option<String>>> = Arc::default();
-    let sink = seen.clone();
-    let _sub = client.on_any(move |e| {
-        if let Event::Rejected(err) = e {
-            *sink.lock().unwrap() = Some(err.message.clone());
-        }
-    });
-    eventually("a CONNECT_ERROR", || seen.lock().unwrap().is_some()).await;
-    let m = seen.lock().unwrap().clone().unwrap();
-    m
-}
+use crate::fixture::{act, eventually, record, rejection, TestServer, DEMO, OTHER, WAIT};
 
 #[tokio::test]
 async fn a_sixth_connection_of_one_user_is_refused() {
@@ -38,7 +25,7 @@ async fn a_sixth_connection_of_one_user_is_refused() {
         live.push(c);
     }
     let sixth = server.connect(&s.token, None);
-    assert_eq!(refusal(&sixth).await, "RATE_LIMITED: too many connections for this user");
+    assert_eq!(rejection(&sixth).await, "RATE_LIMITED: too many connections for this user");
     // Another user is not affected.
     let (_o, other) = server.live_client(OTHER).await;
     assert_eq!(other.status(), Status::Live);
@@ -56,7 +43,7 @@ async fn connections_per_ip_are_limited() {
     let (_b, _c2) = server.live_client(OTHER).await;
     let staff = server.login("staff@pulse.demo").await;
     let third = server.connect(&staff.token, None);
-    assert_eq!(refusal(&third).await, "RATE_LIMITED: too many connections from this address");
+    assert_eq!(rejection(&third).await, "RATE_LIMITED: too many connections from this address");
 }
 
 #[tokio::test]
