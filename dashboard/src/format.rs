@@ -121,6 +121,11 @@ pub fn change_pct(now: f64, before: f64) -> Option<String> {
     Some(format!("{sign}{}.{}%", group(tenths / 10), tenths % 10))
 }
 
+/// A form field holding a finite number above zero, e.g. liters, prices, amounts.
+pub fn positive(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|x| *x > 0.0 && x.is_finite())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +193,13 @@ mod tests {
         assert_eq!(countdown(Duration::ZERO), "now");
         assert_eq!(countdown(Duration::from_millis(1)), "in 1 s");
         assert_eq!(countdown(Duration::from_millis(2001)), "in 3 s");
+    }
+
+    #[test]
+    fn positive_accepts_only_finite_numbers_above_zero() {
+        assert_eq!(positive(" 2.5 "), Some(2.5));
+        for bad in ["", "0", "-1", "abc", "inf", "NaN"] {
+            assert_eq!(positive(bad), None, "{bad:?}");
+        }
     }
 }

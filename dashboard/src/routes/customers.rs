@@ -49,9 +49,9 @@ pub fn Customers() -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(id) = editing.get_untracked() else { return };
-        let price = match f_price.get_untracked().trim().parse::<f64>() {
-            Ok(p) if p > 0.0 && p.is_finite() => p,
-            _ => {
+        let price = match format::positive(&f_price.get_untracked()) {
+            Some(p) => p,
+            None => {
                 f_error.set(Some("The price must be a number above zero.".into()));
                 return;
             }

@@ -118,18 +118,18 @@ pub fn Deliveries() -> impl IntoView {
             f_error.set(Some("Choose a customer.".into()));
             return;
         };
-        let quantity = match f_qty.get_untracked().trim().parse::<f64>() {
-            Ok(q) if q > 0.0 && q.is_finite() => q,
-            _ => {
+        let quantity = match format::positive(&f_qty.get_untracked()) {
+            Some(q) => q,
+            None => {
                 f_error.set(Some("Liters must be a number above zero.".into()));
                 return;
             }
         };
         let price = match f_price.get_untracked().trim() {
             "" => None,
-            p => match p.parse::<f64>() {
-                Ok(p) if p > 0.0 && p.is_finite() => Some(p),
-                _ => {
+            p => match format::positive(p) {
+                Some(p) => Some(p),
+                None => {
                     f_error.set(Some("The price must be a number above zero, or empty.".into()));
                     return;
                 }

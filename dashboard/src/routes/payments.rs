@@ -65,9 +65,9 @@ pub fn Payments() -> impl IntoView {
             f_error.set(Some("Choose a customer.".into()));
             return;
         };
-        let amount = match f_amount.get_untracked().trim().parse::<f64>() {
-            Ok(a) if a > 0.0 && a.is_finite() => a,
-            _ => {
+        let amount = match format::positive(&f_amount.get_untracked()) {
+            Some(a) => a,
+            None => {
                 f_error.set(Some("The amount must be a number above zero.".into()));
                 return;
             }
