@@ -5,8 +5,9 @@
 //! JWT expiry is checked against the injected [`crate::Clock`], not the OS clock, so tests
 //! can move time.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -27,6 +28,7 @@ use socketioxide::extract::{SocketRef, TryData};
 use crate::config::Config;
 use crate::db;
 use crate::error::AppError;
+use crate::realtime::quota::Full;
 use crate::state::AppState;
 
 /// An authenticated user, as every action sees them.
@@ -243,12 +245,8 @@ impl std::fmt::Display for ConnectRefusal {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ResumeFrom(pub(crate) Option<u64>);
 
-/// The client's IP address, for the per-IP connection limit.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientIp(pub(crate) Option<IpAddr>);
-
 /// The connect middleware: token, then connection limits. On success the socket carries
-/// [`Caller`], [`ResumeFrom`] and [`ClientIp`] in its extensions.
+/// [`Caller`], [`ResumeFrom`] and its `Arc<Seat>` in its extensions.
 pub(crate) async fn authenticate_socket(
     state: AppState,
     socket: SocketRef,
@@ -266,30 +264,19 @@ pub(crate) async fn authenticate_socket(
         .ok_or_else(|| refuse(AppError::unauthorized("missing token")))?;
     let caller = verify_token(&state, &token).map_err(refuse)?;
     let ip = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let (mut same_user, mut same_ip) = (0usize, 0usize);
-    for s in state.io.sockets() {
-        if s.extensions.get::<Caller>().map(|c| c.user_id) == Some(caller.user_id) {
-            same_user += 1;
-        }
-        if ip.is_some() && s.extensions.get::<ClientIp>().map(|c| c.0) == Some(ip) {
-            same_ip += 1;
-        }
-    }
-    if same_user >= state.config.max_conn_per_user {
-        return Err(refuse(AppError::new(
+    let seat = state.quota.take(caller.user_id, ip).map_err(|full| {
+        refuse(AppError::new(
             ErrorCode::RateLimited,
-            "too many connections for this user",
-        )));
-    }
-    if same_ip >= state.config.max_conn_per_ip {
-        return Err(refuse(AppError::new(
-            ErrorCode::RateLimited,
-            "too many connections from this address",
-        )));
-    }
+            match full {
+                Full::User => "too many connections for this user",
+                Full::Ip => "too many connections from this address",
+            },
+        ))
+    })?;
     socket.extensions.insert(caller);
     socket.extensions.insert(ResumeFrom(auth.last_seq));
-    socket.extensions.insert(ClientIp(ip));
+    // Shared so the extension map can hand out copies; given back when the last one drops.
+    socket.extensions.insert(Arc::new(seat));
     Ok(())
 }
 

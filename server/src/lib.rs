@@ -45,6 +45,9 @@ pub use clock::{Clock, SystemClock};
 pub use config::Config;
 pub use state::AppState;
 
+/// Bytes each WebSocket reads at once (see `Server::bind`).
+const WS_READ_BUFFER: usize = 1024;
+
 /// The whole HTTP app for `state`, with the Socket.IO layer it was built with.
 pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) -> Router {
     let max_body = state.config.max_payload.min(usize::MAX as u64) as usize;
@@ -53,6 +56,7 @@ pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) ->
     let api = if state.config.bench { api.merge(bench::routes()) } else { api };
     api.merge(routes::dashboard(&state.config.dist))
         .layer(socket_layer)
+        .layer(tower::util::MapRequestLayer::new(realtime::head::own_head))
         .layer(CompressionLayer::new())
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
@@ -128,7 +132,11 @@ impl Server {
             .ping_interval(Duration::from_millis(config.ping_interval_ms))
             .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
             .max_payload(config.max_payload.saturating_mul(4).max(16_384))
+            // Every socket keeps this buffer for its life (tungstenite's default is 128 KiB,
+            // engineioxide's 4 KiB). Clients send small frames; a larger one grows it.
+            .ws_read_buffer_size(WS_READ_BUFFER)
             .build_layer();
+        let quota = realtime::quota::Quota::new(config.max_conn_per_user, config.max_conn_per_ip);
         let state = AppState {
             config,
             clock,
@@ -137,6 +145,7 @@ impl Server {
             io: io.clone(),
             log: Arc::default(),
             stats_dirty: Arc::default(),
+            quota,
             metrics: prometheus(),
             started: Instant::now(),
         };

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::events::log::TenantLocks;
 use crate::events::stats::Dirty;
+use crate::realtime::quota::Quota;
 
 /// Shared server state; cheap to clone.
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub struct AppState {
     pub(crate) log: Arc<TenantLocks>,
     /// Tenants whose statistics changed since the last push.
     pub(crate) stats_dirty: Arc<Dirty>,
+    /// Open sockets per user and per address, for the connection limits.
+    pub(crate) quota: Arc<Quota>,
     /// Renders `/metrics`.
     pub(crate) metrics: PrometheusHandle,
     /// When the server started, for uptime.

@@ -9,7 +9,11 @@
 //! [`crate::events`]), so replayed events strictly precede live ones.
 
 mod handlers;
+pub(crate) mod head;
 pub(crate) mod limits;
+pub(crate) mod quota;
+
+use std::sync::Arc;
 
 use pulse_protocol::events::{ConnectAuth, ERROR};
 use pulse_protocol::{ErrorCode, WireError};
@@ -22,6 +26,7 @@ use crate::auth::{self, Caller, ResumeFrom};
 use crate::db;
 use crate::events::broadcast::{emit_to, tenant_room, user_room};
 use crate::state::AppState;
+use quota::Seat;
 
 /// Installs the `/` namespace.
 pub(crate) fn register(io: &SocketIo, state: AppState) {
@@ -50,8 +55,10 @@ async fn connected(socket: SocketRef, state: AppState) {
         return;
     };
     metrics::gauge!("pulse_connections_active").increment(1.0);
-    socket.on_disconnect(|reason: DisconnectReason| async move {
+    socket.on_disconnect(|socket: SocketRef, reason: DisconnectReason| async move {
         metrics::gauge!("pulse_connections_active").decrement(1.0);
+        // Free the connection slot now, not when the last handle to the socket is dropped.
+        socket.extensions.remove::<Arc<Seat>>();
         if matches!(reason, DisconnectReason::PacketParsingError) {
             // socketioxide closes the connection on a malformed packet; count it.
             metrics::counter!("pulse_errors_total", "code" => "MALFORMED_PACKET").increment(1);
