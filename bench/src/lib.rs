@@ -1,6 +1,7 @@
 //! Pulse's benchmarks, as a library: a load generator on the native pulse-sdk, the servers it
 //! measures (Pulse in bench mode and an official Node.js socket.io@4 server, started as child
-//! processes), and the report that sets them side by side.
+//! processes), a raw TCP floor that shows what fan-out costs on the machine with no protocol
+//! at all, and the report that sets them side by side.
 //!
 //! Owns measuring; leaves serving and the protocol to `pulse-server` and `pulse-sdk`, which
 //! it uses exactly as applications do. The `pulse-bench` binary (see its module docs for the
@@ -9,6 +10,7 @@
 //! Principal types: [`load::Scenario`], [`load::Target`], [`report::Report`].
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod floor;
 pub mod load;
 pub mod process;
 pub mod report;

@@ -16,7 +16,9 @@ use hdrhistogram::Histogram;
 use pulse_sdk::{Client, Config, Event, Status, Subscription};
 use serde::Deserialize;
 use serde_json::json;
+use tokio::task::JoinHandle;
 
+use crate::floor;
 use crate::process;
 use crate::report::Report;
 
@@ -65,13 +67,24 @@ impl Scenario {
     }
 }
 
+/// How the generator talks to a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// Socket.IO through the native pulse-sdk; the broadcast is asked for over HTTP.
+    SocketIo,
+    /// The raw TCP floor ([`crate::floor`]).
+    RawTcp,
+}
+
 /// A server under test: where it is, a token its CONNECT accepts, and its process (for
 /// memory and CPU), if known.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `pulse` or `node`.
+    /// `pulse`, `node` or `floor`.
     pub name: String,
-    /// `http://127.0.0.1:PORT`.
+    /// How to reach it.
+    pub wire: Wire,
+    /// `http://127.0.0.1:PORT` (Socket.IO) or `127.0.0.1:PORT` (raw TCP).
     pub url: String,
     /// Sent as `{ token }` in CONNECT and as the bearer of the broadcast request.
     pub token: String,
@@ -88,7 +101,7 @@ struct Broadcast {
 }
 
 /// Counters shared by every client's handlers.
-struct Shared {
+pub(crate) struct Shared {
     received: AtomicU64,
     /// Ticks whose `sent_at_us` could not be read.
     malformed: AtomicU64,
@@ -110,6 +123,16 @@ impl Shared {
         }
     }
 
+    /// Counts one event sent at `sent_us` and received now, by connection `index`.
+    pub(crate) fn record(&self, index: usize, sent_us: u64) {
+        let now = now_us();
+        let latency = now.saturating_sub(sent_us).clamp(1, MAX_LATENCY_US);
+        let shard = &self.latency[index % SHARDS];
+        shard.lock().unwrap_or_else(|e| e.into_inner()).record(latency).ok();
+        self.received.fetch_add(1, Ordering::Relaxed);
+        self.last_us.fetch_max(now, Ordering::Relaxed);
+    }
+
     fn merged(&self) -> Histogram<u64> {
         let mut all = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
         for h in &self.latency {
@@ -119,7 +142,7 @@ impl Shared {
     }
 }
 
-fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
@@ -151,18 +174,13 @@ fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
         Some(json!({ "token": token }))
     });
     let s = shared.clone();
-    let shard = index % SHARDS;
     let tick = client.on("bench:tick", move |m| {
-        let now = now_us();
-        let Some(sent) = m.args.first().and_then(|a| a.get("sent_at_us")).and_then(|v| v.as_u64())
-        else {
-            s.malformed.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        let latency = now.saturating_sub(sent).clamp(1, MAX_LATENCY_US);
-        s.latency[shard].lock().unwrap_or_else(|e| e.into_inner()).record(latency).ok();
-        s.received.fetch_add(1, Ordering::Relaxed);
-        s.last_us.fetch_max(now, Ordering::Relaxed);
+        match m.args.first().and_then(|a| a.get("sent_at_us")).and_then(|v| v.as_u64()) {
+            Some(sent) => s.record(index, sent),
+            None => {
+                s.malformed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     });
     let s = shared.clone();
     // Joins are read from `Client::status`, not counted from events: the client may join
@@ -201,18 +219,13 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
     let rss_before = rss(process::rss_kib);
     let shared = Arc::new(Shared::new());
 
-    // Ramp: one batch at a time, each waiting (bounded) until every member joined or failed
-    // (with reconnection off, a failure leaves the client `Offline`).
     let ramp_start = Instant::now();
-    let mut conns: Vec<Conn> = Vec::with_capacity(sc.connections);
-    for start in (0..sc.connections).step_by(sc.batch.max(1)) {
-        let end = (start + sc.batch.max(1)).min(sc.connections);
-        conns.extend((start..end).map(|i| open(target, &shared, i)));
-        let settled = || conns[start..end].iter().all(|c| c.client.status() != Status::Connecting);
-        wait_until(Instant::now() + sc.batch_wait, settled).await;
-    }
+    let fleet = match target.wire {
+        Wire::SocketIo => Fleet::Clients(ramp_clients(target, sc, &shared).await),
+        Wire::RawTcp => Fleet::Readers(ramp_readers(target, sc, &shared).await),
+    };
     let ramp_s = ramp_start.elapsed().as_secs_f64();
-    let up = conns.iter().filter(|c| c.client.status() == Status::Live).count() as u64;
+    let up = fleet.up();
     // Let the server finish joining rooms and settle its allocations before the snapshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_connected = rss(process::rss_kib);
@@ -220,22 +233,13 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
     let cpu0 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
     let t0 = Instant::now();
     let t0_us = now_us();
-    let answer = reqwest::Client::new()
-        .post(format!("{}/api/bench/broadcast", target.url))
-        .bearer_auth(&target.token)
-        .json(&json!({ "rate": sc.rate, "size": sc.size, "seconds": sc.seconds }))
-        .timeout(Duration::from_secs_f64(sc.seconds * 2.0 + 60.0))
-        .send()
-        .await
-        .map_err(|e| format!("broadcast request: {e}"))?;
-    if !answer.status().is_success() {
-        return Err(format!(
-            "broadcast request: {} {}",
-            answer.status(),
-            answer.text().await.unwrap_or_default()
-        ));
-    }
-    let b: Broadcast = answer.json().await.map_err(|e| format!("broadcast answer: {e}"))?;
+    let b = match target.wire {
+        Wire::SocketIo => ask_broadcast(target, sc).await?,
+        Wire::RawTcp => Broadcast {
+            emitted: floor::go(&target.url, sc.rate, sc.size, sc.seconds).await?,
+            dropped: 0,
+        },
+    };
     let expected = b.emitted * up;
 
     // Drain: until everything arrived, nothing arrived for a while, or the hard limit.
@@ -298,9 +302,95 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
             shared.malformed.load(Ordering::Relaxed)
         ));
     }
-    // Connections close as `conns` drops here; the server sees N disconnects.
-    drop(conns);
+    // Connections close as `fleet` drops here; the server sees N disconnects.
+    drop(fleet);
     Ok(report)
+}
+
+/// The open connections of a run; dropping them closes every one.
+enum Fleet {
+    Clients(Vec<Conn>),
+    Readers(Vec<JoinHandle<()>>),
+}
+
+impl Fleet {
+    /// Connections that joined (SDK: `Live`; raw TCP: connected and subscribed).
+    fn up(&self) -> u64 {
+        match self {
+            Fleet::Clients(c) => c.iter().filter(|c| c.client.status() == Status::Live).count(),
+            Fleet::Readers(r) => r.len(),
+        }
+        .try_into()
+        .unwrap_or(u64::MAX)
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if let Fleet::Readers(readers) = self {
+            // Aborting a reader drops its socket.
+            readers.iter().for_each(JoinHandle::abort);
+        }
+    }
+}
+
+/// Ramp: one batch at a time, each waiting (bounded) until every member joined or failed
+/// (with reconnection off, a failure leaves the client `Offline`).
+async fn ramp_clients(target: &Target, sc: &Scenario, shared: &Arc<Shared>) -> Vec<Conn> {
+    let mut conns: Vec<Conn> = Vec::with_capacity(sc.connections);
+    for start in (0..sc.connections).step_by(sc.batch.max(1)) {
+        let end = (start + sc.batch.max(1)).min(sc.connections);
+        conns.extend((start..end).map(|i| open(target, shared, i)));
+        let settled = || conns[start..end].iter().all(|c| c.client.status() != Status::Connecting);
+        wait_until(Instant::now() + sc.batch_wait, settled).await;
+    }
+    conns
+}
+
+/// The same ramp for raw TCP subscribers; one that fails to connect in time is not up.
+async fn ramp_readers(target: &Target, sc: &Scenario, shared: &Arc<Shared>) -> Vec<JoinHandle<()>> {
+    let mut readers = Vec::with_capacity(sc.connections);
+    for start in (0..sc.connections).step_by(sc.batch.max(1)) {
+        let end = (start + sc.batch.max(1)).min(sc.connections);
+        let mut batch = tokio::task::JoinSet::new();
+        for i in start..end {
+            let (url, size, shared) = (target.url.clone(), sc.size, shared.clone());
+            batch.spawn(async move { floor::subscribe(&url, size, shared, i).await });
+        }
+        let deadline = tokio::time::sleep(sc.batch_wait);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                joined = batch.join_next() => match joined {
+                    Some(Ok(Ok(reader))) => readers.push(reader),
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = &mut deadline => break,
+            }
+        }
+    }
+    readers
+}
+
+/// `POST /api/bench/broadcast` on a Socket.IO target; answers when the broadcast is over.
+async fn ask_broadcast(target: &Target, sc: &Scenario) -> Result<Broadcast, String> {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/bench/broadcast", target.url))
+        .bearer_auth(&target.token)
+        .json(&json!({ "rate": sc.rate, "size": sc.size, "seconds": sc.seconds }))
+        .timeout(Duration::from_secs_f64(sc.seconds * 2.0 + 60.0))
+        .send()
+        .await
+        .map_err(|e| format!("broadcast request: {e}"))?;
+    if !answer.status().is_success() {
+        return Err(format!(
+            "broadcast request: {} {}",
+            answer.status(),
+            answer.text().await.unwrap_or_default()
+        ));
+    }
+    answer.json().await.map_err(|e| format!("broadcast answer: {e}"))
 }
 
 /// One connection, `count` sequential `ping` emits each awaiting its ack: the round trip

@@ -63,12 +63,18 @@ enum Cmd {
         /// JSON lines written by `run --json`.
         file: PathBuf,
     },
+    /// The raw TCP floor server (started by `run` for the `floor` target).
+    FloorServer {
+        /// Loopback port to listen on.
+        port: u16,
+    },
 }
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Servers to measure, in this order for every scenario.
-    #[arg(long, value_delimiter = ',', default_value = "pulse,node")]
+    /// Servers to measure, in this order for every scenario: pulse, node, and floor (raw
+    /// TCP, no protocol: what fan-out costs on this machine; broadcast scenarios only).
+    #[arg(long, value_delimiter = ',', default_value = "pulse,node,floor")]
     targets: Vec<String>,
     /// Scenarios: 1k (1,000 × 10/s), 5k (5,000 × 10/s), 10k (10,000 × 5/s),
     /// 100x1000 (100 × 1,000/s), acks (1 × 1,000 round trips), or custom N:R (e.g. 200:50).
@@ -121,6 +127,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         pulse_bin: args.pulse_bin.clone(),
         node_script: args.node_script.clone(),
         node_bin: args.node.clone(),
+        bench_bin: std::env::current_exe().map_err(|e| format!("own path: {e}"))?,
     };
     let mut json = match &args.json {
         Some(p) => Some(
@@ -145,6 +152,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
             }
         }
         for target in &args.targets {
+            if sc.is_none() && target == "floor" {
+                continue; // The floor has no acks.
+            }
             let server = launch.start(target).await?;
             let result = match &sc {
                 Some(sc) => load::run_broadcast(&server.target, sc).await,
@@ -185,6 +195,12 @@ fn main() {
                 print!("{}", report::markdown(&reports));
                 Ok(())
             }),
+        Cmd::FloorServer { port } => tokio::runtime::Builder::new_multi_thread()
+            // Like pulse-server: tokio's default, one worker per core.
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| rt.block_on(pulse_bench::floor::serve(port)).map_err(|e| e.to_string())),
         Cmd::Run(args) => tokio::runtime::Builder::new_multi_thread()
             // One worker per core: the same machine also runs the server under test.
             .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))

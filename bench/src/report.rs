@@ -103,8 +103,8 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-/// The Markdown results: per scenario, Pulse, Node and the ratio for each figure. Reports of
-/// a scenario with only one target get no ratio.
+/// The Markdown results: per scenario, Pulse, Node and the ratio for each figure, then the
+/// raw TCP floor where it ran. Reports of a scenario with only one target get no ratio.
 pub fn markdown(reports: &[Report]) -> String {
     let mut scenarios: Vec<&str> = Vec::new();
     for r in reports {
@@ -115,10 +115,13 @@ pub fn markdown(reports: &[Report]) -> String {
     let mut out = String::new();
     for s in scenarios {
         let find = |t: &str| reports.iter().rev().find(|r| r.scenario == s && r.target == t);
-        let (p, n) = (find("pulse"), find("node"));
+        let (p, n, f) = (find("pulse"), find("node"), find("floor"));
         let _ = writeln!(out, "\n#### {s}\n");
-        let _ = writeln!(out, "| figure | Pulse | Node.js socket.io | Pulse / Node |");
-        let _ = writeln!(out, "|---|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| figure | Pulse | Node.js socket.io | Pulse / Node | raw TCP floor (no protocol) |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         type Get = fn(&Report) -> f64;
         let rows: [(&str, Get, usize); 17] = [
             ("connections up (asked)", |r| r.up as f64, 0),
@@ -151,7 +154,7 @@ pub fn markdown(reports: &[Report]) -> String {
                 (Some(p), Some(n)) => ratio(get(p), get(n)),
                 _ => "-".into(),
             };
-            let _ = writeln!(out, "| {name} | {} | {} | {ratio} |", cell(p), cell(n));
+            let _ = writeln!(out, "| {name} | {} | {} | {ratio} | {} |", cell(p), cell(n), cell(f));
         }
     }
     out
@@ -171,7 +174,7 @@ mod tests {
         };
         let n = Report { target: "node".into(), delivered_per_s: 100.0, ..p.clone() };
         let md = markdown(&[p.clone(), n]);
-        assert!(md.contains("| delivered events/s | 300 | 100 | 3.00× |"), "{md}");
+        assert!(md.contains("| delivered events/s | 300 | 100 | 3.00× | - |"), "{md}");
         assert_eq!(p.row().split_whitespace().count(), header().split_whitespace().count());
         let back: Report = serde_json::from_str(&p.json()).unwrap();
         assert_eq!(back.delivered_per_s, 300.0);

@@ -1,7 +1,8 @@
 //! This module deals with starting the servers under test as child processes, fresh for each
 //! scenario so memory starts from the same baseline: `pulse-server` in bench mode on a
-//! temporary data directory, and `bench/node-server.mjs` (official socket.io@4) under node.
-//! Both listen on a free loopback port; both die with their [`Running`] handle.
+//! temporary data directory, `bench/node-server.mjs` (official socket.io@4) under node, and
+//! the raw TCP floor (`pulse-bench floor-server`, see [`crate::floor`]). All listen on a free
+//! loopback port; all die with their [`Running`] handle.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::load::Target;
+use crate::load::{Target, Wire};
 
 /// The demo tenant's admin, seeded into every fresh Pulse database.
 pub const ADMIN_EMAIL: &str = "admin@pulse.demo";
@@ -28,6 +29,8 @@ pub struct Launch {
     pub node_script: PathBuf,
     /// The `node` executable.
     pub node_bin: PathBuf,
+    /// The `pulse-bench` executable, for the floor server.
+    pub bench_bin: PathBuf,
 }
 
 /// A server process and how to reach it; killed on drop.
@@ -102,48 +105,80 @@ pub async fn start_pulse(bin: &Path) -> Result<Running, String> {
     wait_up(&url, "/health").await?;
     let token = login(&url).await?;
     Ok(Running {
-        target: Target { name: "pulse".into(), url, token, pid },
+        target: Target { name: "pulse".into(), wire: Wire::SocketIo, url, token, pid },
         child,
         _data: Some(data),
     })
 }
 
-/// Starts the Node.js socket.io server; it prints `ready <port>` when listening.
-pub async fn start_node(node: &Path, script: &Path) -> Result<Running, String> {
+/// Starts `program args… <port>` and waits until it prints `ready <port>`; returns the child
+/// and the port.
+async fn start_ready(program: &Path, args: &[&str]) -> Result<(Child, u16), String> {
     let port = free_port().map_err(|e| e.to_string())?;
-    let mut child = Command::new(node)
-        .arg(script)
+    let name = program.display().to_string();
+    let mut child = Command::new(program)
+        .args(args)
         .arg(port.to_string())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("{}: {e}", node.display()))?;
-    let pid = child.id();
-    let stdout = child.stdout.take().ok_or("node: no stdout")?;
+        .map_err(|e| format!("{name}: {e}"))?;
+    let stdout = child.stdout.take().ok_or(format!("{name}: no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
     let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
         .await
-        .map_err(|_| "node server did not say ready".to_owned())?
+        .map_err(|_| format!("{name} did not say ready"))?
         .map_err(|e| e.to_string())?;
     if !ready.as_deref().is_some_and(|l| l.starts_with("ready")) {
-        return Err(format!("node server said {ready:?}"));
+        return Err(format!("{name} said {ready:?}"));
     }
+    Ok((child, port))
+}
+
+/// Starts the Node.js socket.io server.
+pub async fn start_node(node: &Path, script: &Path) -> Result<Running, String> {
+    let (child, port) = start_ready(node, &[&script.display().to_string()]).await?;
+    let pid = child.id();
     let url = format!("http://127.0.0.1:{port}");
     // The Node.js server accepts any non-empty token without verifying it (see its header).
     Ok(Running {
-        target: Target { name: "node".into(), url, token: "bench".into(), pid },
+        target: Target {
+            name: "node".into(),
+            wire: Wire::SocketIo,
+            url,
+            token: "bench".into(),
+            pid,
+        },
+        child,
+        _data: None,
+    })
+}
+
+/// Starts the raw TCP floor server (`pulse-bench floor-server <port>`).
+pub async fn start_floor(bench: &Path) -> Result<Running, String> {
+    let (child, port) = start_ready(bench, &["floor-server"]).await?;
+    let pid = child.id();
+    Ok(Running {
+        target: Target {
+            name: "floor".into(),
+            wire: Wire::RawTcp,
+            url: format!("127.0.0.1:{port}"),
+            token: String::new(),
+            pid,
+        },
         child,
         _data: None,
     })
 }
 
 impl Launch {
-    /// Starts a fresh server of kind `name` (`pulse` or `node`).
+    /// Starts a fresh server of kind `name` (`pulse`, `node` or `floor`).
     pub async fn start(&self, name: &str) -> Result<Running, String> {
         match name {
             "pulse" => start_pulse(&self.pulse_bin).await,
             "node" => start_node(&self.node_bin, &self.node_script).await,
-            other => Err(format!("unknown target `{other}` (pulse or node)")),
+            "floor" => start_floor(&self.bench_bin).await,
+            other => Err(format!("unknown target `{other}` (pulse, node or floor)")),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pulse_bench::load::{self, Scenario, Target};
+use pulse_bench::load::{self, Scenario, Target, Wire};
 use pulse_bench::servers;
 use pulse_server::{Config, Server, SystemClock};
 
@@ -36,6 +36,7 @@ async fn twenty_connections_get_every_tick_once() {
     let token = servers::login(&url).await.expect("login");
     let target = Target {
         name: "pulse".into(),
+        wire: Wire::SocketIo,
         url,
         token,
         // Memory and CPU of this whole test process; only their presence is checked.
@@ -70,4 +71,32 @@ async fn the_broadcaster_is_off_unless_bench_mode_is_on() {
     // Without the route the request falls through to the dashboard's static files, which
     // refuse a POST.
     assert!(matches!(res.status().as_u16(), 404 | 405), "{}", res.status());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_tcp_floor_delivers_every_frame_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    tokio::spawn(pulse_bench::floor::serve(port));
+    let url = format!("127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&url).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(up, "the floor server listens");
+    let target = Target {
+        name: "floor".into(),
+        wire: Wire::RawTcp,
+        url,
+        token: String::new(),
+        pid: Some(std::process::id()),
+    };
+    let mut sc = Scenario::new("smoke", 20, 20.0, 256, 2.0);
+    sc.batch = 10;
+    let r = load::run_broadcast(&target, &sc).await.expect("run");
+    assert_eq!((r.up, r.emitted, r.expected, r.received, r.lost), (20, 40, 800, 800, 0), "{r:?}");
+    assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms, "{r:?}");
 }
