@@ -1,9 +1,11 @@
 //! The event log: replay on reconnect from `lastSeq`, the REST feed, the resync cap.
 
-use pulse_protocol::events::{ERROR, LOGGED, PAYMENT_ADD, PAYMENT_ADDED};
+use futures_util::{SinkExt, StreamExt};
+use pulse_protocol::events::{is_logged, ERROR, LOGGED, PAYMENT_ADD, PAYMENT_ADDED};
 use pulse_sdk::Status;
 use reqwest::Method;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::fixture::{act, eventually, record, TestServer, DEMO, WAIT};
 
@@ -55,6 +57,111 @@ async fn a_reconnecting_socket_gets_missed_events_in_order_before_live_ones() {
         .map(|(_, a)| a["data"]["amount"].as_f64().unwrap())
         .collect();
     assert_eq!(amounts, [2.0, 3.0, 4.0, 5.0]);
+}
+
+#[tokio::test]
+async fn a_replay_longer_than_the_socket_queue_arrives_whole_and_in_order() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    // 250 payments are 750 entries: several times socketioxide's per-socket queue (128).
+    for i in 0..250 {
+        pay(&server, &s.token, 1.0 + i as f64).await;
+    }
+    let visible = visible_seqs(&server, &s.token, 0).await;
+    assert!(visible.len() > 700, "{} entries", visible.len());
+    let client = server.connect(&s.token, Some(0));
+    let (seen, _subs) = record(&client, LOGGED);
+    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    eventually("the whole replay", || seen.lock().unwrap().len() >= visible.len()).await;
+    // And live events follow the replay, in order.
+    pay(&server, &s.token, 1.0).await;
+    eventually("the live payment", || seen.lock().unwrap().len() > visible.len()).await;
+    let seqs: Vec<u64> =
+        seen.lock().unwrap().iter().map(|(_, a)| a["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs[..visible.len()], visible[..], "every missed entry, once, in order");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "then live ones, in order");
+}
+
+/// The seqs after `since` the token's user may see (some entries are other users'
+/// notifications), read through REST.
+async fn visible_seqs(server: &TestServer, token: &str, since: u64) -> Vec<u64> {
+    let mut visible = Vec::new();
+    loop {
+        let after = visible.last().copied().unwrap_or(since);
+        let (_, page) = server.get(token, &format!("/api/events?since={after}")).await;
+        let events = page["events"].as_array().unwrap();
+        if events.is_empty() {
+            return visible;
+        }
+        visible.extend(events.iter().map(|e| e["seq"].as_u64().unwrap()));
+    }
+}
+
+#[tokio::test]
+async fn a_live_socket_that_stops_reading_misses_nothing_once_it_reads_again() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    let (_, page) = server.get(&s.token, "/api/events?since=0&limit=1").await;
+    let start = page["head"].as_u64().unwrap();
+    // A tiny receive window and segment size keep the kernel from buffering much (loopback's
+    // 64 KiB segments would let the server's send buffer grow to megabytes) for a reader
+    // that stalls, so the server's per-socket queue fills.
+    let tcp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    tcp.set_recv_buffer_size(2048).unwrap();
+    tcp.set_tcp_mss(536).unwrap();
+    tcp.connect(&server.addr.into()).unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let stream = tokio::net::TcpStream::from_std(tcp.into()).unwrap();
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.expect("ws");
+    let open = ws.next().await.unwrap().unwrap();
+    assert!(open.to_text().unwrap().starts_with('0'), "engine open: {open:?}");
+    ws.send(Message::text(format!("40{}", json!({ "token": s.token })))).await.unwrap();
+    while !ws.next().await.unwrap().unwrap().to_text().unwrap().starts_with("40") {}
+    let catchups_before = queue_full_catchups(&server, &s.token).await;
+
+    // The socket reads nothing while 300 payments (900+ entries) are made.
+    for i in 0..300 {
+        pay(&server, &s.token, 1.0 + i as f64).await;
+    }
+    let visible = visible_seqs(&server, &s.token, start).await;
+    assert!(
+        queue_full_catchups(&server, &s.token).await > catchups_before,
+        "the socket's queue filled (else this test proves nothing)"
+    );
+
+    let mut seqs = Vec::new();
+    let read_all = async {
+        while seqs.len() < visible.len() {
+            let text = ws.next().await.unwrap().unwrap().into_text().unwrap();
+            if text.as_str() == "2" {
+                ws.send(Message::text("3")).await.unwrap();
+            } else if let Some(event) = text.strip_prefix("42") {
+                let v: serde_json::Value = serde_json::from_str(event).unwrap();
+                if is_logged(v[0].as_str().unwrap()) {
+                    seqs.push(v[1]["seq"].as_u64().unwrap());
+                }
+            }
+        }
+    };
+    tokio::time::timeout(WAIT * 2, read_all).await.expect("every entry arrives");
+    assert_eq!(seqs, visible, "every entry once, in order");
+}
+
+/// `pulse_catchups_total{reason="queue_full"}` from `/metrics` (process-wide in tests).
+async fn queue_full_catchups(server: &TestServer, token: &str) -> u64 {
+    let res = reqwest::Client::new()
+        .get(format!("http://{}/metrics", server.addr))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with("pulse_catchups_total{reason=\"queue_full\"}"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
 }
 
 #[tokio::test]

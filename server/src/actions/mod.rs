@@ -28,7 +28,7 @@ use crate::auth::Caller;
 use crate::db;
 use crate::error::AppError;
 use crate::events::broadcast;
-use crate::events::log::Batch;
+use crate::events::log::{Batch, Feed};
 use crate::state::AppState;
 
 /// Longest accepted idempotency key.
@@ -46,7 +46,7 @@ pub(crate) enum Begin<'a, R> {
 /// One atomic, logged, broadcast change of a tenant's data.
 pub(crate) struct Change<'a> {
     state: &'a AppState,
-    _guard: OwnedMutexGuard<()>,
+    feed: OwnedMutexGuard<Feed>,
     tx: Transaction<'static, Sqlite>,
     batch: Batch,
     key: Option<(String, &'static str)>,
@@ -85,7 +85,7 @@ pub(crate) async fn begin<'a, R: DeserializeOwned>(
     let batch = Batch::start(&mut tx, caller.tenant_id, state.clock.now_ms()).await?;
     Ok(Begin::Go(Change {
         state,
-        _guard: guard,
+        feed: guard,
         tx,
         batch,
         key: key.map(|k| (k.to_owned(), action)),
@@ -179,7 +179,7 @@ impl Change<'_> {
             .await?;
         }
         self.tx.commit().await?;
-        broadcast::emit(&self.state.io, self.batch.tenant_id, &self.batch.entries).await;
+        broadcast::emit(self.state, &mut self.feed, self.batch.tenant_id, &self.batch.entries);
         if !self.batch.entries.is_empty() {
             self.state.stats_dirty.mark(self.batch.tenant_id);
         }

@@ -35,6 +35,27 @@ pub(crate) async fn insert(
     .map(|_| ())
 }
 
+/// How many entries after `since` `user_id` may see, counting at most `limit`.
+pub(crate) async fn count_since(
+    conn: &mut SqliteConnection,
+    tenant_id: Id,
+    user_id: Id,
+    since: u64,
+    limit: u64,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM event_log \
+         WHERE tenant_id = ? AND seq > ? AND (user_id IS NULL OR user_id = ?) LIMIT ?)",
+    )
+    .bind(tenant_id)
+    .bind(since.min(i64::MAX as u64) as i64)
+    .bind(user_id)
+    .bind(limit.min(i64::MAX as u64) as i64)
+    .fetch_one(conn)
+    .await
+    .map(|r| r.get::<i64, _>(0) as u64)
+}
+
 /// Up to `limit` entries after `since` that `user_id` may see, oldest first.
 pub(crate) async fn since(
     conn: &mut SqliteConnection,

@@ -1,12 +1,13 @@
 //! This module deals with appending to a tenant's event log inside the transaction that makes
 //! the change, and with the per-tenant locks that keep `seq` order equal to broadcast order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use pulse_protocol::events::Id;
 use pulse_protocol::rest::LoggedEvent;
 use serde::Serialize;
+use socketioxide::socket::Sid;
 use sqlx::SqliteConnection;
 use tokio::sync::OwnedMutexGuard;
 
@@ -16,12 +17,20 @@ use crate::error::AppError;
 /// One async mutex per tenant, held from the first append to the last emit of a change.
 #[derive(Debug, Default)]
 pub(crate) struct TenantLocks {
-    locks: Mutex<HashMap<Id, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<Id, Arc<tokio::sync::Mutex<Feed>>>>,
+}
+
+/// What a tenant's lock guards besides the order of its log.
+#[derive(Debug, Default)]
+pub(crate) struct Feed {
+    /// Sockets of the tenant that are being caught up from the log (see
+    /// [`super::catchup`]); live fan-out skips them until they reach the head.
+    pub(crate) behind: HashSet<Sid>,
 }
 
 impl TenantLocks {
     /// Waits for the tenant's lock.
-    pub(crate) async fn lock(&self, tenant_id: Id) -> OwnedMutexGuard<()> {
+    pub(crate) async fn lock(&self, tenant_id: Id) -> OwnedMutexGuard<Feed> {
         let m = self
             .locks
             .lock()

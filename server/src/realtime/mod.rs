@@ -24,7 +24,8 @@ use socketioxide::SocketIo;
 
 use crate::auth::{self, Caller, ResumeFrom};
 use crate::db;
-use crate::events::broadcast::{emit_to, tenant_room, user_room};
+use crate::events::broadcast::{tenant_room, user_room};
+use crate::events::catchup::{self, Why};
 use crate::state::AppState;
 use quota::Seat;
 
@@ -47,7 +48,8 @@ pub(crate) fn register(io: &SocketIo, state: AppState) {
     io.ns("/", on_connect.with(middleware));
 }
 
-/// Replays what the socket missed, then joins its rooms, all under the tenant's lock.
+/// Joins the socket's rooms and, if it resumes with missed entries, starts catching it up,
+/// all under the tenant's lock.
 async fn connected(socket: SocketRef, state: AppState) {
     let Some(caller) = socket.extensions.get::<Caller>() else {
         // The middleware always sets it; without it the socket may see nothing.
@@ -55,10 +57,13 @@ async fn connected(socket: SocketRef, state: AppState) {
         return;
     };
     metrics::gauge!("pulse_connections_active").increment(1.0);
-    socket.on_disconnect(|socket: SocketRef, reason: DisconnectReason| async move {
+    let tenant_id = caller.tenant_id;
+    let log_state = state.clone();
+    socket.on_disconnect(move |socket: SocketRef, reason: DisconnectReason| async move {
         metrics::gauge!("pulse_connections_active").decrement(1.0);
         // Free the connection slot now, not when the last handle to the socket is dropped.
         socket.extensions.remove::<Arc<Seat>>();
+        catchup::forget(&mut *log_state.log.lock(tenant_id).await, socket.id);
         if matches!(reason, DisconnectReason::PacketParsingError) {
             // socketioxide closes the connection on a malformed packet; count it.
             metrics::counter!("pulse_errors_total", "code" => "MALFORMED_PACKET").increment(1);
@@ -66,46 +71,72 @@ async fn connected(socket: SocketRef, state: AppState) {
         }
     });
     let resume = socket.extensions.get::<ResumeFrom>().and_then(|r| r.0);
-    let _guard = state.log.lock(caller.tenant_id).await;
+    let mut feed = state.log.lock(tenant_id).await;
     if let (Some(last_seq), Some(user_id)) = (resume, caller.user_id) {
-        if let Err(e) = replay(&socket, &state, &caller, user_id, last_seq).await {
-            tracing::warn!(error = %e, "replay failed");
-            let _ = socket.emit(ERROR, &e.into_wire());
+        match missed(&state, &caller, user_id, last_seq).await {
+            Ok(Missed::Some) => catchup::start(
+                &state,
+                &mut feed,
+                Why::Resume,
+                socket.clone(),
+                tenant_id,
+                Some(user_id),
+                last_seq,
+            ),
+            Ok(Missed::None) => {}
+            Ok(Missed::TooMany { head }) => {
+                let limit = state.config.replay_limit;
+                let _ = socket.emit(
+                    ERROR,
+                    &WireError::new(
+                        ErrorCode::ResyncRequired,
+                        format!(
+                            "more than {limit} events were missed; reload through REST, then continue from seq {head}"
+                        ),
+                    ),
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "replay failed");
+                let _ = socket.emit(ERROR, &e.into_wire());
+            }
         }
     }
-    socket.join(tenant_room(caller.tenant_id));
+    socket.join(tenant_room(tenant_id));
     if let Some(u) = caller.user_id {
         socket.join(user_room(u));
     }
 }
 
-async fn replay(
-    socket: &SocketRef,
+/// What a resuming socket missed.
+enum Missed {
+    None,
+    Some,
+    /// More than the replay limit: the client reloads through REST instead.
+    TooMany {
+        head: u64,
+    },
+}
+
+async fn missed(
     state: &AppState,
     caller: &Caller,
     user_id: i64,
     last_seq: u64,
-) -> Result<(), crate::error::AppError> {
+) -> Result<Missed, crate::error::AppError> {
     let limit = state.config.replay_limit;
     let mut conn = state.db.acquire().await?;
+    // Only the count matters here; the catch-up reads the entries page by page.
     let missed =
-        db::event_log::since(&mut conn, caller.tenant_id, user_id, last_seq, limit + 1).await?;
-    if missed.len() as u64 > limit {
+        db::event_log::count_since(&mut conn, caller.tenant_id, user_id, last_seq, limit + 1)
+            .await?;
+    Ok(if missed > limit {
         let head = db::event_log::head(&mut conn, caller.tenant_id).await?;
-        let _ = socket.emit(
-            ERROR,
-            &WireError::new(
-                ErrorCode::ResyncRequired,
-                format!(
-                    "more than {limit} events were missed; reload through REST, then continue from seq {head}"
-                ),
-            ),
-        );
-        return Ok(());
-    }
-    for e in &missed {
-        emit_to(socket, e);
-    }
-    metrics::counter!("pulse_events_replayed_total").increment(missed.len() as u64);
-    Ok(())
+        Missed::TooMany { head }
+    } else if missed == 0 {
+        Missed::None
+    } else {
+        metrics::counter!("pulse_events_replayed_total").increment(missed);
+        Missed::Some
+    })
 }

@@ -1,0 +1,142 @@
+//! This module deals with sockets that are behind the log: a reconnecting socket with missed
+//! entries, and a socket whose send queue filled up during live fan-out.
+//!
+//! socketioxide gives each socket a bounded queue (128 packets) and fails a send when it is
+//! full; emitting into it blindly loses events (a 750-entry replay lost most of them). So a
+//! socket that is behind is put in its tenant's [`Feed::behind`] set, which live fan-out
+//! skips, and one task sends it the log from where it is, page by page, waiting whenever its
+//! queue is full. When a page comes back empty under the tenant's lock, nothing newer can
+//! exist (appends happen under that lock), so the socket leaves the set and takes live events
+//! again: no entry is skipped or sent twice, and `seq` order holds.
+//!
+//! A socket that stops reading altogether stays behind and gets nothing more; the engine's
+//! heartbeat closes it, and the client resumes from its `lastSeq` when it reconnects.
+
+use std::time::Duration;
+
+use pulse_protocol::events::Id;
+use pulse_protocol::rest::LoggedEvent;
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::Sid;
+use socketioxide::{SendError, SocketError};
+
+use super::broadcast::envelope;
+use super::log::Feed;
+use crate::db;
+use crate::state::AppState;
+
+/// Entries read from the log at once.
+const PAGE: u64 = 256;
+/// How long to wait before retrying a full queue.
+const FULL_RETRY: Duration = Duration::from_millis(5);
+/// Longest wait for room in one socket's queue before giving up on it (it stays behind).
+const STALL_MAX: Duration = Duration::from_secs(60);
+
+/// Why a socket is behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// It reconnected with a `lastSeq` older than the head.
+    Resume,
+    /// Its send queue was full when a live entry went out.
+    QueueFull,
+}
+
+impl Why {
+    fn as_str(self) -> &'static str {
+        match self {
+            Why::Resume => "resume",
+            Why::QueueFull => "queue_full",
+        }
+    }
+}
+
+/// Catches `socket` (of `tenant_id`, seeing its own entries as `user_id`) up from the
+/// entry after `after`, in a task of its own. The caller holds the tenant's lock as `feed`
+/// and has not sent the socket anything after `after`.
+pub(crate) fn start(
+    state: &AppState,
+    feed: &mut Feed,
+    why: Why,
+    socket: SocketRef,
+    tenant_id: Id,
+    user_id: Option<Id>,
+    after: u64,
+) {
+    if feed.behind.insert(socket.id) {
+        metrics::counter!("pulse_catchups_total", "reason" => why.as_str()).increment(1);
+        tokio::spawn(run(state.clone(), socket, tenant_id, user_id, after));
+    }
+}
+
+/// Forgets a socket that went away while behind.
+pub(crate) fn forget(feed: &mut Feed, sid: Sid) {
+    feed.behind.remove(&sid);
+}
+
+async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<Id>, after: u64) {
+    let mut after = after;
+    loop {
+        let page = match read(&state, tenant_id, user_id, after).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "catch-up read failed; the socket stays behind");
+                return;
+            }
+        };
+        let page = if page.is_empty() {
+            let mut feed = state.log.lock(tenant_id).await;
+            match read(&state, tenant_id, user_id, after).await {
+                Ok(p) if p.is_empty() => {
+                    // At the head, under the lock: from the next append on, it is live.
+                    feed.behind.remove(&socket.id);
+                    return;
+                }
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "catch-up read failed; the socket stays behind");
+                    return;
+                }
+            }
+        } else {
+            page
+        };
+        for e in &page {
+            if !send(&socket, e).await {
+                // Closed (its disconnect handler forgets it) or stalled (it stays behind).
+                return;
+            }
+            after = e.seq;
+        }
+    }
+}
+
+async fn read(
+    state: &AppState,
+    tenant_id: Id,
+    user_id: Option<Id>,
+    after: u64,
+) -> Result<Vec<LoggedEvent>, sqlx::Error> {
+    let mut conn = state.db.acquire().await?;
+    // No user (the server's own callers): tenant-wide entries only; ids start at 1.
+    db::event_log::since(&mut conn, tenant_id, user_id.unwrap_or(0), after, PAGE).await
+}
+
+/// Sends one entry, waiting while the socket's queue is full; false if the socket closed or
+/// did not make room within [`STALL_MAX`].
+async fn send(socket: &SocketRef, e: &LoggedEvent) -> bool {
+    let deadline = tokio::time::Instant::now() + STALL_MAX;
+    loop {
+        match socket.emit(&e.event, &envelope(e)) {
+            Ok(()) => return true,
+            Err(SendError::Socket(SocketError::InternalChannelFull))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(FULL_RETRY).await;
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "catch-up stopped");
+                return false;
+            }
+        }
+    }
+}
