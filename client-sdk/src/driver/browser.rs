@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
+use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
@@ -51,6 +52,7 @@ impl Drop for BrowserSocket {
 
 impl Runtime for Browser {
     type Socket = BrowserSocket;
+    type Sleep = TimeoutFuture;
 
     fn open(&self, url: &str, gen: u64, tx: UnboundedSender<Input>) -> BrowserSocket {
         let report = move |event| {
@@ -104,7 +106,7 @@ impl Runtime for Browser {
         BrowserSocket { ws: Some(ws), _handlers: vec![on_open, on_message, on_close] }
     }
 
-    fn sleep(&self, d: Duration) -> impl Future<Output = ()> {
+    fn sleep(&self, d: Duration) -> TimeoutFuture {
         sleep(d)
     }
 }
@@ -121,7 +123,7 @@ pub(crate) fn seed() -> u64 {
     (js_sys::Math::random() * (1u64 << 53) as f64) as u64
 }
 
-pub(crate) fn sleep(d: Duration) -> impl Future<Output = ()> {
+pub(crate) fn sleep(d: Duration) -> TimeoutFuture {
     // setTimeout takes an i32 of milliseconds.
-    gloo_timers::future::TimeoutFuture::new(d.as_millis().min(i32::MAX as u128) as u32)
+    TimeoutFuture::new(d.as_millis().min(i32::MAX as u128) as u32)
 }

@@ -4,6 +4,7 @@
 //! browser's WebSocket and timers).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,10 +57,15 @@ pub(crate) trait Socket {
 /// How a platform opens sockets and sleeps.
 pub(crate) trait Runtime: 'static {
     type Socket: Socket + MaybeSend;
+    type Sleep: Future<Output = ()> + MaybeSend;
     /// Starts opening `url`; reports through `tx` tagged with `gen`.
     fn open(&self, url: &str, gen: u64, tx: mpsc::UnboundedSender<Input>) -> Self::Socket;
-    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + MaybeSend;
+    fn sleep(&self, d: Duration) -> Self::Sleep;
 }
+
+/// Inputs handled in one round before the machine's outputs are drained again, so a flood of
+/// frames cannot hold back dispatch.
+const MAX_BATCH: usize = 64;
 
 pub(crate) fn now() -> Instant {
     Instant::now()
@@ -80,6 +86,10 @@ pub(crate) async fn run<R: Runtime>(
     let mut ios = Vec::new();
     let mut events = Vec::new();
     let mut retried_auth = false;
+    // The pending timer and its deadline. Kept across rounds while the deadline holds (it
+    // does between heartbeats): arming a timer per received frame cost a load generator
+    // a timer-wheel insert and removal per event.
+    let mut timer: Option<(Instant, Pin<Box<R::Sleep>>)> = None;
     loop {
         let wake = {
             let mut c = shared.conn();
@@ -150,39 +160,59 @@ pub(crate) async fn run<R: Runtime>(
                 continue;
             }
         }
-        let input = match wake {
+        let mut input = match wake {
             Some(at) => {
-                let d = at.saturating_duration_since(now());
-                match select(rx.next(), std::pin::pin!(rt.sleep(d))).await {
+                if timer.as_ref().is_none_or(|(t, _)| *t != at) {
+                    let d = at.saturating_duration_since(now());
+                    timer = Some((at, Box::pin(rt.sleep(d))));
+                }
+                let (_, sleep) = timer.as_mut().expect("armed above");
+                match select(rx.next(), sleep.as_mut()).await {
                     Either::Left((input, _)) => input,
                     Either::Right(_) => {
+                        timer = None;
                         shared.conn().handle_timeout(now());
                         continue;
                     }
                 }
             }
-            None => rx.next().await,
+            None => {
+                timer = None;
+                rx.next().await
+            }
         };
-        match input {
-            Some(Input::Transport { gen: g, event }) if g == gen => {
-                let mut c = shared.conn();
-                match event {
-                    TransportEvent::Open => c.handle_transport_open(now()),
-                    TransportEvent::Frame(f) => c.handle_frame(now(), f),
-                    TransportEvent::Closed(reason) => {
-                        socket = None;
-                        c.handle_transport_closed(now(), reason);
+        // Everything already queued is handled in this round (bounded), in order.
+        for handled in 1.. {
+            match input {
+                Some(Input::Transport { gen: g, event }) if g == gen => {
+                    let mut c = shared.conn();
+                    match event {
+                        TransportEvent::Open => c.handle_transport_open(now()),
+                        TransportEvent::Frame(f) => c.handle_frame(now(), f),
+                        TransportEvent::Closed(reason) => {
+                            socket = None;
+                            c.handle_transport_closed(now(), reason);
+                        }
                     }
                 }
-            }
-            Some(Input::Polled(result)) => shared.conn().handle_poll_result(now(), result),
-            Some(Input::Transport { .. }) | Some(Input::Kick) => {}
-            Some(Input::Shutdown) | None => {
-                if let Some(mut s) = socket.take() {
-                    s.close();
+                Some(Input::Polled(result)) => shared.conn().handle_poll_result(now(), result),
+                Some(Input::Transport { .. }) | Some(Input::Kick) => {}
+                Some(Input::Shutdown) | None => {
+                    if let Some(mut s) = socket.take() {
+                        s.close();
+                    }
+                    return;
                 }
-                return;
             }
+            if handled == MAX_BATCH {
+                break; // Not one more: a taken input must be handled.
+            }
+            input = match rx.try_recv() {
+                Ok(next) => Some(next),
+                // Every sender is gone: handled as a shutdown above.
+                Err(mpsc::TryRecvError::Closed) => None,
+                Err(mpsc::TryRecvError::Empty) => break,
+            };
         }
         // Deadlines can pass while we wait for input; fire them now rather than next round.
         shared.conn().handle_timeout(now());

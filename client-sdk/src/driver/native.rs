@@ -1,7 +1,6 @@
 //! This module deals with the native runtime: tokio tasks, tokio-tungstenite WebSockets and
 //! tokio timers. Used by tests, benchmarks and load generators.
 
-use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +36,7 @@ impl Socket for NativeSocket {
 
 impl Runtime for Native {
     type Socket = NativeSocket;
+    type Sleep = tokio::time::Sleep;
 
     fn open(&self, url: &str, gen: u64, tx: UnboundedSender<Input>) -> NativeSocket {
         let (out_tx, out_rx) = tmpsc::unbounded_channel();
@@ -44,7 +44,7 @@ impl Runtime for Native {
         NativeSocket { out: Some(out_tx) }
     }
 
-    fn sleep(&self, d: Duration) -> impl Future<Output = ()> + Send {
+    fn sleep(&self, d: Duration) -> tokio::time::Sleep {
         tokio::time::sleep(d)
     }
 }
