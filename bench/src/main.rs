@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! pulse-bench run --pulse-bin target/server/pulse-server --json results.jsonl \
-//!     [--targets pulse,node] [--scenarios 1k,5k,10k,100x1000,acks] [--seconds 15] [--size 256]
+//!     [--targets pulse,node,floor] [--scenarios 1k,5k,10k,100x1000,100x3000,acks]
+//!     [--seconds 15] [--size 256]
 //! pulse-bench report results.jsonl      # the Markdown tables, with Pulse / Node ratios
 //! ```
 //! `scripts/bench` builds everything and runs both, plus criterion and the size report.
@@ -77,8 +78,10 @@ struct RunArgs {
     #[arg(long, value_delimiter = ',', default_value = "pulse,node,floor")]
     targets: Vec<String>,
     /// Scenarios: 1k (1,000 × 10/s), 5k (5,000 × 10/s), 10k (10,000 × 5/s),
-    /// 100x1000 (100 × 1,000/s), acks (1 × 1,000 round trips), or custom N:R (e.g. 200:50).
-    #[arg(long, value_delimiter = ',', default_value = "1k,5k,100x1000,acks,10k")]
+    /// 100x1000 (100 × 1,000/s), 100x3000 (100 × 3,000/s: 300,000 deliveries/s offered, past
+    /// what Node.js can serve, for throughput at saturation), acks (1 × 1,000 round trips),
+    /// or custom N:R (e.g. 200:50).
+    #[arg(long, value_delimiter = ',', default_value = "1k,5k,100x1000,100x3000,acks,10k")]
     scenarios: Vec<String>,
     /// Seconds of broadcasting per scenario.
     #[arg(long, default_value_t = 15.0)]
@@ -108,6 +111,7 @@ fn scenario(name: &str, seconds: f64, size: usize) -> Result<Option<Scenario>, S
         "5k" => s("5k x 10/s", 5_000, 10.0),
         "10k" => s("10k x 5/s", 10_000, 5.0),
         "100x1000" => s("100 x 1000/s", 100, 1_000.0),
+        "100x3000" => s("100 x 3000/s", 100, 3_000.0),
         "acks" => Ok(None),
         custom => {
             let (n, r) = custom.split_once(':').ok_or(format!("unknown scenario `{custom}`"))?;
