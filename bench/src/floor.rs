@@ -110,14 +110,22 @@ async fn write_share(
     size: usize,
 ) -> Vec<TcpStream> {
     let mut frame = vec![0u8; HEAD + size];
-    for n in 0..ticks {
-        tokio::time::sleep_until(start + Duration::from_secs_f64(n as f64 / rate)).await;
-        frame[..8].copy_from_slice(&now_us().to_le_bytes());
-        frame[8..HEAD].copy_from_slice(&n.to_le_bytes());
-        for s in share.iter_mut() {
-            // The kernel's send buffer takes a small frame at once; this awaits only if a
-            // reader fell that far behind, which then shows in the latency.
-            let _ = s.write_all(&frame).await;
+    let due = |n: u64| start + Duration::from_secs_f64(n as f64 / rate);
+    let mut n = 0;
+    while n < ticks {
+        tokio::time::sleep_until(due(n)).await;
+        // Every tick already due goes out now, as in pulse-server's broadcaster: timers have
+        // millisecond resolution, and 3,000 ticks a second must not become 1,000.
+        let now = Instant::now();
+        while n < ticks && due(n) <= now {
+            frame[..8].copy_from_slice(&now_us().to_le_bytes());
+            frame[8..HEAD].copy_from_slice(&n.to_le_bytes());
+            for s in share.iter_mut() {
+                // The kernel's send buffer takes a small frame at once; this awaits only if
+                // a reader fell that far behind, which then shows in the latency.
+                let _ = s.write_all(&frame).await;
+            }
+            n += 1;
         }
     }
     share
