@@ -1,10 +1,11 @@
 //! This module deals with the floor: what fan-out costs on this machine with nothing but TCP.
 //!
 //! The floor server (`pulse-bench floor-server`) writes each tick's frame to every socket,
-//! one plain write per socket, from one task per core that each own a share of the sockets:
+//! one plain write per socket (ticks due together go in one write), from one task per core
+//! that each own a share of the sockets:
 //! no HTTP upgrade, no WebSocket, Engine.IO or Socket.IO framing, no JSON, no per-socket task
 //! or queue. The generator reads fixed-size
-//! frames on one tokio task per connection. Same ramp, schedule, payload size and figures as
+//! frames through a 4 KiB buffer on one tokio task per connection. Same ramp, schedule, payload size and figures as
 //! the Socket.IO targets, so its latency is what loopback TCP and the tokio runtime alone
 //! cost for N sockets on these shared cores: no Socket.IO server can go below it here.
 //!
@@ -109,23 +110,28 @@ async fn write_share(
     rate: f64,
     size: usize,
 ) -> Vec<TcpStream> {
-    let mut frame = vec![0u8; HEAD + size];
+    let frame_len = HEAD + size;
+    let mut frames = Vec::new();
     let due = |n: u64| start + Duration::from_secs_f64(n as f64 / rate);
     let mut n = 0;
     while n < ticks {
         tokio::time::sleep_until(due(n)).await;
-        // Every tick already due goes out now, as in pulse-server's broadcaster: timers have
-        // millisecond resolution, and 3,000 ticks a second must not become 1,000.
+        // Every tick already due goes out now, as in pulse-server's broadcaster (timers have
+        // millisecond resolution: 3,000 ticks a second must not become 1,000), in one write
+        // per socket.
         let now = Instant::now();
+        frames.clear();
         while n < ticks && due(n) <= now {
-            frame[..8].copy_from_slice(&now_us().to_le_bytes());
-            frame[8..HEAD].copy_from_slice(&n.to_le_bytes());
-            for s in share.iter_mut() {
-                // The kernel's send buffer takes a small frame at once; this awaits only if
-                // a reader fell that far behind, which then shows in the latency.
-                let _ = s.write_all(&frame).await;
-            }
+            let at = frames.len();
+            frames.resize(at + frame_len, 0);
+            frames[at..at + 8].copy_from_slice(&now_us().to_le_bytes());
+            frames[at + 8..at + HEAD].copy_from_slice(&n.to_le_bytes());
             n += 1;
+        }
+        for s in share.iter_mut() {
+            // The kernel's send buffer takes small frames at once; this awaits only if a
+            // reader fell that far behind, which then shows in the latency.
+            let _ = s.write_all(&frames).await;
         }
     }
     share
@@ -143,6 +149,8 @@ pub(crate) async fn subscribe(
     stream.set_nodelay(true)?;
     stream.write_all(b"sub\n").await?;
     Ok(tokio::spawn(async move {
+        // Buffered like the SDK's WebSocket reads: frames that arrived together cost one read.
+        let mut stream = tokio::io::BufReader::with_capacity(4096, stream);
         let mut frame = vec![0u8; HEAD + size];
         while stream.read_exact(&mut frame).await.is_ok() {
             let sent = u64::from_le_bytes(frame[..8].try_into().expect("8 bytes"));
