@@ -102,7 +102,12 @@ async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<
         };
         for e in &page {
             if !send(&socket, e).await {
-                // Closed (its disconnect handler forgets it) or stalled (it stays behind).
+                if !socket.connected() {
+                    // Usually its disconnect handler forgets it too; this covers a socket
+                    // that closed before that handler was installed.
+                    forget(&mut *state.log.lock(tenant_id).await, socket.id);
+                }
+                // A socket that stalled stays behind until it disconnects.
                 return;
             }
             after = e.seq;
