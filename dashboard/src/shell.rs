@@ -11,7 +11,7 @@ use pulse_protocol::events::{Activity, Customer, Delivery, Notification, Payment
 use pulse_protocol::rest::Page;
 use pulse_protocol::{Envelope, ErrorCode, WireError};
 use pulse_sdk::store::Changes;
-use pulse_sdk::{Client, Config, Event};
+use pulse_sdk::{Client, Config, Event, Status};
 use send_wrapper::SendWrapper;
 use serde_json::json;
 
@@ -72,19 +72,35 @@ fn SignedIn() -> impl IntoView {
         })
     };
     // Missed more than the server replays: reload the lists, then go on from the log head.
-    let resync = {
+    // The server ended the session because its token expired: the SDK comes back by itself
+    // when the session was already refreshed; otherwise refresh now, then reconnect.
+    let server_errors = {
         let c = SendWrapper::new(client.clone());
         client.on("error", move |m| {
-            let code =
-                m.args.first().and_then(|a| serde_json::from_value::<WireError>(a.clone()).ok());
-            if code.is_some_and(|e| e.code == ErrorCode::ResyncRequired) {
-                let c = (*c).clone();
-                leptos::task::spawn_local(load_all(auth, live, c, toasts));
+            let code = m
+                .args
+                .first()
+                .and_then(|a| serde_json::from_value::<WireError>(a.clone()).ok())
+                .map(|e| e.code);
+            match code {
+                Some(ErrorCode::ResyncRequired) => {
+                    let c = (*c).clone();
+                    leptos::task::spawn_local(load_all(auth, live, c, toasts));
+                }
+                Some(ErrorCode::TokenExpired) => {
+                    let c = c.clone();
+                    leptos::task::spawn_local(async move {
+                        if auth.refresh().await && c.status() == Status::Offline {
+                            c.reconnect();
+                        }
+                    });
+                }
+                _ => {}
             }
         })
     };
     // Subscriptions live as long as this frame; dropping them would freeze the page.
-    let _keep = StoredValue::new_local((sub, rejected, resync));
+    let _keep = StoredValue::new_local((sub, rejected, server_errors));
     leptos::task::spawn_local(load_all(auth, live, client.clone(), toasts));
 
     let signout = {

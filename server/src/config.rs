@@ -42,6 +42,11 @@ pub struct Config {
     #[arg(long, env = "PULSE_TOKEN_TTL_S", default_value_t = 900)]
     pub token_ttl_s: u64,
 
+    /// How often open sockets are checked for an expired access token, in milliseconds; an
+    /// expired one gets an `error` (TOKEN_EXPIRED) and is disconnected.
+    #[arg(long, env = "PULSE_EXPIRY_CHECK_MS", default_value_t = 1000)]
+    pub expiry_check_ms: u64,
+
     /// Lifetime of a refresh token, in seconds.
     #[arg(long, env = "PULSE_REFRESH_TTL_S", default_value_t = 30 * 86_400)]
     pub refresh_ttl_s: u64,

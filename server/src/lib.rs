@@ -183,6 +183,7 @@ impl Server {
             tasks.push(tokio::spawn(demo::run_generator(state.clone(), state.config.demo_rate)));
         }
         tasks.push(tokio::spawn(events::stats::run_pusher(state.clone())));
+        tasks.push(tokio::spawn(realtime::expiry::run_sweeper(state.clone())));
         let io = state.io.clone();
         let background = tasks.iter().map(|t| t.abort_handle()).collect::<Vec<_>>();
         // Real-time pushes are small frames: without TCP_NODELAY a frame can wait for the

@@ -1,11 +1,15 @@
 //! Sign-in, refresh, and the socket handshake's CONNECT_ERROR codes.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pulse_protocol::events::{ERROR, PAYMENT_ADDED};
 use pulse_protocol::rest::{RefreshRequest, Session};
-use pulse_sdk::Client;
+use pulse_sdk::{Client, DisconnectReason, Event, Status};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::fixture::{rejection, TestServer, DEMO, WAIT};
+use crate::fixture::{eventually, record, rejection, TestServer, DEMO, WAIT};
 
 #[tokio::test]
 async fn login_gives_a_jwt_and_a_single_use_refresh_token() {
@@ -80,7 +84,12 @@ async fn expired_token_gets_connect_error_token_expired() {
 
 #[tokio::test]
 async fn actions_on_a_socket_whose_token_expired_are_refused() {
-    let server = TestServer::start(|c| c.token_ttl_s = 60).await;
+    // No expiry sweep during this test: the action must meet the expired token itself.
+    let server = TestServer::start(|c| {
+        c.token_ttl_s = 60;
+        c.expiry_check_ms = 3_600_000;
+    })
+    .await;
     let (_s, client) = server.live_client(DEMO).await;
     server.clock.advance(61_000);
     let ack = crate::fixture::act(
@@ -90,4 +99,85 @@ async fn actions_on_a_socket_whose_token_expired_are_refused() {
     )
     .await;
     assert_eq!(ack.into_result().unwrap_err().code, pulse_protocol::ErrorCode::TokenExpired);
+}
+
+#[tokio::test]
+async fn a_socket_whose_token_expires_is_told_and_disconnected() {
+    let server = TestServer::start(|c| {
+        c.token_ttl_s = 60;
+        c.expiry_check_ms = 50;
+    })
+    .await;
+    let (_s, client) = server.live_client(DEMO).await;
+    let (seen, _subs) = record(&client, &[ERROR, PAYMENT_ADDED]);
+    server.clock.advance(61_000);
+    client.wait_for(|st| *st == Status::Offline, WAIT).await.expect("disconnected");
+    let errors = seen.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].1["code"], "TOKEN_EXPIRED");
+    // Its tenant's events no longer reach it, and it does not come back with the old token.
+    let fresh = server.login(DEMO).await;
+    let (status, _) = server
+        .send(
+            Method::POST,
+            &fresh.token,
+            "/api/payments",
+            json!({ "customer_id": 4, "amount": 5.0, "method": "CASH" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(seen.lock().unwrap().len(), 1, "nothing after the disconnect");
+    assert_eq!(client.status(), Status::Offline);
+}
+
+#[tokio::test]
+async fn a_client_with_a_refreshed_token_carries_on_after_expiry_and_misses_nothing() {
+    let server = TestServer::start(|c| {
+        c.token_ttl_s = 60;
+        c.expiry_check_ms = 50;
+    })
+    .await;
+    let first = server.login(DEMO).await;
+    // The application's current token, as a dashboard keeps it after refreshing.
+    let token = Arc::new(Mutex::new(first.token.clone()));
+    let current = token.clone();
+    let client = Client::connect_with_auth(server.sdk_config(), move || {
+        Some(json!({ "token": current.lock().unwrap().clone() }))
+    });
+    let (seen, _subs) = record(&client, &[PAYMENT_ADDED]);
+    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    let pay = |token: String, amount: f64| {
+        let server = &server;
+        async move {
+            let body = json!({ "customer_id": 4, "amount": amount, "method": "CASH" });
+            let (status, _) = server.send(Method::POST, &token, "/api/payments", body).await;
+            assert_eq!(status, 200);
+        }
+    };
+    pay(first.token.clone(), 1.0).await;
+    eventually("the first payment", || seen.lock().unwrap().len() == 1).await;
+
+    let kicks = Arc::new(Mutex::new(0));
+    let count = kicks.clone();
+    let _kicked = client.on_any(move |e| {
+        if matches!(e, Event::Disconnected { reason: DisconnectReason::Server }) {
+            *count.lock().unwrap() += 1;
+        }
+    });
+
+    // The application refreshes its session, then the old token expires.
+    server.clock.advance(50_000);
+    let renewed = server.login(DEMO).await;
+    *token.lock().unwrap() = renewed.token.clone();
+    server.clock.advance(11_000);
+    pay(renewed.token.clone(), 2.0).await;
+    eventually("the server ends the old session", || *kicks.lock().unwrap() == 1).await;
+    eventually("both payments, once each", || seen.lock().unwrap().len() == 2).await;
+    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live again");
+    pay(renewed.token.clone(), 3.0).await;
+    eventually("a live payment after the reconnect", || seen.lock().unwrap().len() == 3).await;
+    let amounts: Vec<f64> =
+        seen.lock().unwrap().iter().map(|(_, a)| a["data"]["amount"].as_f64().unwrap()).collect();
+    assert_eq!(amounts, [1.0, 2.0, 3.0]);
 }

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 
 use crate::client::{MaybeSend, Shared};
 use crate::codec::Frame;
-use crate::connection::{Event, Io, Polled};
+use crate::connection::{DisconnectReason, Event, Io, Polled};
 use crate::time::Instant;
 
 mod poll;
@@ -139,18 +139,22 @@ pub(crate) async fn run<R: Runtime>(
                 }
             }
         }
-        let mut rejected = false;
+        let mut refused = false;
         for e in events.drain(..) {
             match &e {
-                Event::Rejected(_) => rejected = true,
+                // A refusal, or the server ending the session (e.g. its token expired).
+                Event::Rejected(_) | Event::Disconnected { reason: DisconnectReason::Server } => {
+                    refused = true
+                }
                 Event::Connected { .. } => retried_auth = false,
                 _ => {}
             }
             shared.dispatch(e);
         }
-        // A refusal (e.g. TOKEN_EXPIRED) after which the application now offers different
-        // credentials is worth one immediate retry; the same credentials would be refused again.
-        if rejected && !retried_auth {
+        // A refusal or a server-side disconnect (e.g. TOKEN_EXPIRED) after which the
+        // application now offers different credentials is worth one immediate retry (resuming
+        // from the last seq); the same credentials would be refused again.
+        if refused && !retried_auth {
             let before = shared.conn().auth().cloned();
             shared.refresh_auth();
             let mut c = shared.conn();

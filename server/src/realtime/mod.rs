@@ -8,6 +8,7 @@
 //! then replays missed entries and joins the rooms under the tenant's lock (see
 //! [`crate::events`]), so replayed events strictly precede live ones.
 
+pub(crate) mod expiry;
 mod handlers;
 pub(crate) mod head;
 pub(crate) mod limits;
