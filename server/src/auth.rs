@@ -28,6 +28,7 @@ use socketioxide::extract::{SocketRef, TryData};
 use crate::config::Config;
 use crate::db;
 use crate::error::AppError;
+use crate::realtime::expiry::ExpiresAt;
 use crate::realtime::quota::Full;
 use crate::state::AppState;
 
@@ -246,7 +247,7 @@ impl std::fmt::Display for ConnectRefusal {
 pub(crate) struct ResumeFrom(pub(crate) Option<u64>);
 
 /// The connect middleware: token, then connection limits. On success the socket carries
-/// [`Caller`], [`ResumeFrom`] and its `Arc<Seat>` in its extensions.
+/// [`Caller`], [`ResumeFrom`], its token's `ExpiresAt` and its `Arc<Seat>` in its extensions.
 pub(crate) async fn authenticate_socket(
     state: AppState,
     socket: SocketRef,
@@ -273,6 +274,9 @@ pub(crate) async fn authenticate_socket(
             },
         ))
     })?;
+    if let Some(at) = caller.expires_at {
+        socket.extensions.insert(ExpiresAt(at));
+    }
     socket.extensions.insert(caller);
     socket.extensions.insert(ResumeFrom(auth.last_seq));
     // Shared so the extension map can hand out copies; given back when the last one drops.

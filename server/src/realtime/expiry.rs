@@ -12,8 +12,12 @@ use std::time::Duration;
 use pulse_protocol::events::ERROR;
 use pulse_protocol::{ErrorCode, WireError};
 
-use crate::auth::Caller;
 use crate::state::AppState;
+
+/// When the socket's access token expires (ms since the epoch), kept apart from the caller
+/// so the sweep copies 8 bytes per socket instead of cloning a `Caller`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExpiresAt(pub(crate) i64);
 
 /// Runs until aborted (on shutdown).
 pub(crate) async fn run_sweeper(state: AppState) {
@@ -34,10 +38,7 @@ fn sweep(state: &AppState) -> usize {
     let now = state.clock.now_ms();
     let mut kicked = 0;
     for socket in state.io.sockets() {
-        let expired = socket
-            .extensions
-            .get::<Caller>()
-            .is_some_and(|c| c.expires_at.is_some_and(|at| at <= now));
+        let expired = socket.extensions.get::<ExpiresAt>().is_some_and(|at| at.0 <= now);
         if !expired {
             continue;
         }
