@@ -1,0 +1,52 @@
+// A session that outlives its access token, end to end in headless Chromium: the dashboard
+// refreshes its token ahead of expiry; when the token its socket connected with expires, the
+// server sends `error` TOKEN_EXPIRED and ends that socket; the SDK comes back at once with the
+// refreshed token and resumes. The page stays signed in and live, and a payment made after
+// that shows up once. Takes about 70 s: the shortest access token the dashboard can refresh
+// ahead of (it refreshes a minute before expiry) lives 65 s.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { apiLogin, eventually, launchBrowser, login, startServer } from './harness.mjs';
+
+const state = (page) => page.getByTestId('connection').getAttribute('data-state');
+
+async function tokenExpiredKicks(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('pulse_errors_total{code="TOKEN_EXPIRED"}'));
+  return line ? Number(line.trim().split(/\s+/).pop()) : 0;
+}
+
+test('a session outlives its first token: the socket is ended at expiry and comes back with the refreshed one', async (t) => {
+  const server = await startServer({
+    env: { PULSE_DEMO: 'false', PULSE_TOKEN_TTL_S: '65', PULSE_EXPIRY_CHECK_MS: '200' },
+  });
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await login(page, server.url);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Payments' }).click();
+  await page.getByTestId('payments-table').waitFor();
+  await eventually('live', async () => (await state(page)) === 'live');
+  assert.equal(await tokenExpiredKicks(server.url), 0);
+
+  // The token the socket connected with expires 65 s after sign-in.
+  await eventually('the server ends the socket of the expired token', async () => (await tokenExpiredKicks(server.url)) >= 1, 90_000);
+  await eventually('live again', async () => (await state(page)) === 'live', 15_000);
+  assert.equal(new URL(page.url()).pathname, '/payments', 'still signed in, same page');
+
+  const session = await apiLogin(server.url);
+  const auth = { authorization: `Bearer ${session.token}` };
+  const customers = await (await fetch(`${server.url}/api/customers?limit=1`, { headers: auth })).json();
+  const r = await fetch(`${server.url}/api/payments`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ customer_id: customers.items[0].id, amount: 123.45, method: 'MOBILE' }),
+  });
+  assert.equal(r.status, 200);
+  const row = page.getByTestId('payments-table').locator('tbody tr', { hasText: '123.45' });
+  await eventually('the new payment, once', async () => (await row.count()) === 1, 10_000);
+  assert.deepEqual(errors, []);
+});
