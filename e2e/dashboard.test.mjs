@@ -6,9 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, apiLogin, eventually, launchBrowser, login, startServer } from './harness.mjs';
-
-const state = (page) => page.getByTestId('connection').getAttribute('data-state');
+import { ARTIFACTS, apiLogin, connectionState, eventually, login, serverAndPage } from './harness.mjs';
 
 async function noDuplicates(page, testid) {
   const ids = await page.getByTestId(testid).locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.id));
@@ -28,17 +26,11 @@ async function recordDelivery(page, { customer, liters }) {
 
 test('record a delivery: optimistic row, ack, toast; a refused one rolls back', async (t) => {
   // No demo traffic: every row and toast here is the test's own.
-  const server = await startServer({ env: { PULSE_DEMO: 'false' } });
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO: 'false' });
   await login(page, server.url);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Deliveries' }).click();
   await page.getByTestId('delivery-form').waitFor();
-  await eventually('live', async () => (await state(page)) === 'live');
+  await eventually('live', async () => (await connectionState(page)) === 'live');
   await eventually('customers loaded', async () => (await page.getByTestId('form-customer').locator('option').count()) > 10);
 
   await recordDelivery(page, { customer: 'Carmen Diaz', liters: 3.5 });
@@ -63,13 +55,9 @@ test('record a delivery: optimistic row, ack, toast; a refused one rolls back', 
 });
 
 test('outage: reconnecting, then polling with a banner; a queued action applies once; live again without duplicates', async (t) => {
-  const server = await startServer({ env: { PULSE_DEMO_RATE: '2', PULSE_STATS_INTERVAL_MS: '500' } });
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
+  const { server, page } = await serverAndPage(t, { PULSE_DEMO_RATE: '2', PULSE_STATS_INTERVAL_MS: '500' });
   await login(page, server.url);
-  await eventually('live', async () => (await state(page)) === 'live');
+  await eventually('live', async () => (await connectionState(page)) === 'live');
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Deliveries' }).click();
   await page.getByTestId('delivery-form').waitFor();
   await eventually('rows', async () => (await page.getByTestId('deliveries-table').locator('tbody tr').count()) > 0);
@@ -77,7 +65,7 @@ test('outage: reconnecting, then polling with a banner; a queued action applies 
   await server.stop();
   const states = new Set();
   await eventually('reconnecting then polling', async () => {
-    states.add(await state(page));
+    states.add(await connectionState(page));
     return states.has('reconnecting') && states.has('polling');
   }, 30_000);
   const banner = page.getByTestId('fallback-banner');
@@ -92,7 +80,7 @@ test('outage: reconnecting, then polling with a banner; a queued action applies 
   await page.getByTestId('pending-actions').waitFor();
 
   await server.start();
-  await eventually('live again', async () => (await state(page)) === 'live', 30_000);
+  await eventually('live again', async () => (await connectionState(page)) === 'live', 30_000);
   await eventually('queued action confirmed', async () => (await queued.count()) === 1 && (await queued.getAttribute('data-state')) === 'saved', 20_000);
   await eventually('no pending', async () => (await page.getByTestId('pending-actions').count()) === 0);
   assert.equal(await banner.count(), 0);
@@ -115,16 +103,12 @@ test('outage: reconnecting, then polling with a banner; a queued action applies 
 });
 
 test('marking a notification read drops the badge in a second tab', async (t) => {
-  const server = await startServer({ env: { PULSE_DEMO: 'false' } });
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const a = await browser.newPage();
+  const { server, browser, page: a } = await serverAndPage(t, { PULSE_DEMO: 'false' });
   await login(a, server.url);
   const b = await browser.newPage();
   await b.goto(server.url); // same session, from storage
   await b.getByTestId('kpi-liters').waitFor();
-  for (const p of [a, b]) await eventually('live', async () => (await state(p)) === 'live');
+  for (const p of [a, b]) await eventually('live', async () => (await connectionState(p)) === 'live');
 
   // A large payment notifies the tenant's users.
   const session = await apiLogin(server.url);
@@ -152,13 +136,7 @@ test('marking a notification read drops the badge in a second tab', async (t) =>
 });
 
 test('screenshots of every page at desktop and phone widths', async (t) => {
-  const server = await startServer({ env: { PULSE_DEMO_RATE: '3', PULSE_STATS_INTERVAL_MS: '500' } });
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO_RATE: '3', PULSE_STATS_INTERVAL_MS: '500' });
   await page.goto(`${server.url}/login`);
   await page.getByTestId('login-email').waitFor();
   await page.screenshot({ path: join(ARTIFACTS, 'login-desktop.png') });

@@ -118,6 +118,24 @@ export async function launchBrowser() {
   });
 }
 
+/**
+ * A fresh server (`env` on top of the test defaults) and a page in a fresh browser, both
+ * closed when test `t` ends; `errors` collects the page's uncaught errors.
+ */
+export async function serverAndPage(t, env = {}) {
+  const server = await startServer({ env });
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  return { server, browser, page, errors };
+}
+
+/** The dashboard's connection indicator: `live`, `reconnecting`, `polling` or `offline`. */
+export const connectionState = (page) => page.getByTestId('connection').getAttribute('data-state');
+
 /** Polls `fn` until it returns a truthy value, or fails with `what` after `ms`. */
 export async function eventually(what, fn, ms = 15_000) {
   const deadline = Date.now() + ms;

@@ -4,16 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, eventually, launchBrowser, login, startServer } from './harness.mjs';
+import { ARTIFACTS, eventually, login, serverAndPage, startServer } from './harness.mjs';
 
 test('sign in, see live KPIs, stay signed in across a reload, sign out', async (t) => {
-  const server = await startServer({ env: { PULSE_STATS_INTERVAL_MS: '300', PULSE_DEMO_RATE: '5' } });
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const { server, page, errors } = await serverAndPage(t, { PULSE_STATS_INTERVAL_MS: '300', PULSE_DEMO_RATE: '5' });
 
   // The guard: a deep link without a session lands on the sign-in page.
   await page.goto(`${server.url}/deliveries`);

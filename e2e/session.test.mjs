@@ -6,9 +6,7 @@
 // ahead of (it refreshes a minute before expiry) lives 65 s.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiLogin, eventually, launchBrowser, login, startServer } from './harness.mjs';
-
-const state = (page) => page.getByTestId('connection').getAttribute('data-state');
+import { apiLogin, connectionState, eventually, login, serverAndPage } from './harness.mjs';
 
 async function tokenExpiredKicks(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -17,24 +15,20 @@ async function tokenExpiredKicks(url) {
 }
 
 test('a session outlives its first token: the socket is ended at expiry and comes back with the refreshed one', async (t) => {
-  const server = await startServer({
-    env: { PULSE_DEMO: 'false', PULSE_TOKEN_TTL_S: '65', PULSE_EXPIRY_CHECK_MS: '200' },
+  const { server, page, errors } = await serverAndPage(t, {
+    PULSE_DEMO: 'false',
+    PULSE_TOKEN_TTL_S: '65',
+    PULSE_EXPIRY_CHECK_MS: '200',
   });
-  t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
   await login(page, server.url);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Payments' }).click();
   await page.getByTestId('payments-table').waitFor();
-  await eventually('live', async () => (await state(page)) === 'live');
+  await eventually('live', async () => (await connectionState(page)) === 'live');
   assert.equal(await tokenExpiredKicks(server.url), 0);
 
   // The token the socket connected with expires 65 s after sign-in.
   await eventually('the server ends the socket of the expired token', async () => (await tokenExpiredKicks(server.url)) >= 1, 90_000);
-  await eventually('live again', async () => (await state(page)) === 'live', 15_000);
+  await eventually('live again', async () => (await connectionState(page)) === 'live', 15_000);
   assert.equal(new URL(page.url()).pathname, '/payments', 'still signed in, same page');
 
   const session = await apiLogin(server.url);
