@@ -11,7 +11,6 @@ use socketioxide::{SendError, SocketError, SocketIo};
 
 use super::catchup::{self, Why};
 use super::log::{Entry, Feed};
-use crate::auth::Caller;
 use crate::state::AppState;
 
 /// The room of every socket of a tenant.
@@ -48,16 +47,7 @@ pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[
         let full =
             fan_out(&state.io, room, &e.event.event, &payload, |s| !feed.behind.contains(&s.id));
         for socket in full {
-            let user_id = socket.extensions.get::<Caller>().and_then(|c| c.user_id);
-            catchup::start(
-                state,
-                feed,
-                Why::QueueFull,
-                socket,
-                tenant_id,
-                user_id,
-                e.event.seq - 1,
-            );
+            catchup::start(state, feed, Why::QueueFull, socket, tenant_id, e.event.seq - 1);
         }
         metrics::counter!("pulse_events_emitted_total", "event" => e.event.event.clone())
             .increment(1);

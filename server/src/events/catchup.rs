@@ -22,6 +22,7 @@ use socketioxide::{SendError, SocketError};
 
 use super::broadcast::envelope;
 use super::log::Feed;
+use crate::auth::Caller;
 use crate::db;
 use crate::state::AppState;
 
@@ -50,20 +51,20 @@ impl Why {
     }
 }
 
-/// Catches `socket` (of `tenant_id`, seeing its own entries as `user_id`) up from the
-/// entry after `after`, in a task of its own. The caller holds the tenant's lock as `feed`
-/// and has not sent the socket anything after `after`.
+/// Catches `socket` of `tenant_id` up from the entry after `after` (its tenant's entries and
+/// its user's own), in a task of its own. The caller holds the tenant's lock as `feed` and
+/// has not sent the socket anything after `after`.
 pub(crate) fn start(
     state: &AppState,
     feed: &mut Feed,
     why: Why,
     socket: SocketRef,
     tenant_id: Id,
-    user_id: Option<Id>,
     after: u64,
 ) {
     if feed.behind.insert(socket.id) {
         metrics::counter!("pulse_catchups_total", "reason" => why.as_str()).increment(1);
+        let user_id = socket.extensions.get::<Caller>().and_then(|c| c.user_id);
         tokio::spawn(run(state.clone(), socket, tenant_id, user_id, after));
     }
 }

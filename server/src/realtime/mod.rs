@@ -1,12 +1,14 @@
-//! This module deals with the Socket.IO `/` namespace: the connect middleware (auth and
-//! connection limits, in `auth.rs`), resuming a reconnecting socket from its `lastSeq`, the
-//! rooms `tenant:{id}` and `user:{id}`, and one handler per client event (`handlers.rs`)
-//! behind the per-socket limits (`limits.rs`).
+//! This module deals with the Socket.IO `/` namespace: the connect middleware (auth in
+//! `auth.rs`, connection limits in `quota.rs`), resuming a reconnecting socket from its
+//! `lastSeq`, the rooms `tenant:{id}` and `user:{id}`, one handler per client event
+//! (`handlers.rs`) behind the per-socket limits (`limits.rs`), ending sockets whose token
+//! expired (`expiry.rs`), and the request head each socket keeps (`head.rs`).
 //!
 //! Handlers are installed by the middleware, before the CONNECT packet goes out, so a client
 //! that emits right after connecting never races an uninstalled handler. The connect handler
-//! then replays missed entries and joins the rooms under the tenant's lock (see
-//! [`crate::events`]), so replayed events strictly precede live ones.
+//! then joins the rooms and, for a socket resuming with missed entries, starts its catch-up
+//! from the log, under the tenant's lock (see [`crate::events`]), so missed events strictly
+//! precede live ones.
 
 pub(crate) mod expiry;
 mod handlers;
@@ -75,15 +77,9 @@ async fn connected(socket: SocketRef, state: AppState) {
     let mut feed = state.log.lock(tenant_id).await;
     if let (Some(last_seq), Some(user_id)) = (resume, caller.user_id) {
         match missed(&state, &caller, user_id, last_seq).await {
-            Ok(Missed::Some) => catchup::start(
-                &state,
-                &mut feed,
-                Why::Resume,
-                socket.clone(),
-                tenant_id,
-                Some(user_id),
-                last_seq,
-            ),
+            Ok(Missed::Some) => {
+                catchup::start(&state, &mut feed, Why::Resume, socket.clone(), tenant_id, last_seq)
+            }
             Ok(Missed::None) => {}
             Ok(Missed::TooMany { head }) => {
                 let limit = state.config.replay_limit;
