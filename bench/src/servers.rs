@@ -48,7 +48,8 @@ impl Running {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

@@ -75,7 +75,7 @@ async fn the_broadcaster_is_off_unless_bench_mode_is_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_raw_tcp_floor_delivers_every_frame_once() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = servers::free_port().unwrap();
     tokio::spawn(pulse_bench::floor::serve(port));
     let url = format!("127.0.0.1:{port}");
     let mut up = false;

@@ -9,7 +9,7 @@ use pulse_sdk::{Client, DisconnectReason, Event, Status};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::fixture::{eventually, record, rejection, TestServer, DEMO, WAIT};
+use crate::fixture::{eventually, pay, record, rejection, TestServer, DEMO, WAIT};
 
 #[tokio::test]
 async fn login_gives_a_jwt_and_a_single_use_refresh_token() {
@@ -117,15 +117,7 @@ async fn a_socket_whose_token_expires_is_told_and_disconnected() {
     assert_eq!(errors[0].1["code"], "TOKEN_EXPIRED");
     // Its tenant's events no longer reach it, and it does not come back with the old token.
     let fresh = server.login(DEMO).await;
-    let (status, _) = server
-        .send(
-            Method::POST,
-            &fresh.token,
-            "/api/payments",
-            json!({ "customer_id": 4, "amount": 5.0, "method": "CASH" }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    pay(&server, &fresh.token, 5.0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(seen.lock().unwrap().len(), 1, "nothing after the disconnect");
     assert_eq!(client.status(), Status::Offline);
@@ -147,15 +139,7 @@ async fn a_client_with_a_refreshed_token_carries_on_after_expiry_and_misses_noth
     });
     let (seen, _subs) = record(&client, &[PAYMENT_ADDED]);
     client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
-    let pay = |token: String, amount: f64| {
-        let server = &server;
-        async move {
-            let body = json!({ "customer_id": 4, "amount": amount, "method": "CASH" });
-            let (status, _) = server.send(Method::POST, &token, "/api/payments", body).await;
-            assert_eq!(status, 200);
-        }
-    };
-    pay(first.token.clone(), 1.0).await;
+    pay(&server, &first.token, 1.0).await;
     eventually("the first payment", || seen.lock().unwrap().len() == 1).await;
 
     let kicks = Arc::new(Mutex::new(0));
@@ -171,11 +155,11 @@ async fn a_client_with_a_refreshed_token_carries_on_after_expiry_and_misses_noth
     let renewed = server.login(DEMO).await;
     *token.lock().unwrap() = renewed.token.clone();
     server.clock.advance(11_000);
-    pay(renewed.token.clone(), 2.0).await;
+    pay(&server, &renewed.token, 2.0).await;
     eventually("the server ends the old session", || *kicks.lock().unwrap() == 1).await;
     eventually("both payments, once each", || seen.lock().unwrap().len() == 2).await;
     client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live again");
-    pay(renewed.token.clone(), 3.0).await;
+    pay(&server, &renewed.token, 3.0).await;
     eventually("a live payment after the reconnect", || seen.lock().unwrap().len() == 3).await;
     let amounts: Vec<f64> =
         seen.lock().unwrap().iter().map(|(_, a)| a["data"]["amount"].as_f64().unwrap()).collect();

@@ -3,23 +3,10 @@
 use futures_util::{SinkExt, StreamExt};
 use pulse_protocol::events::{is_logged, ERROR, LOGGED, PAYMENT_ADD, PAYMENT_ADDED};
 use pulse_sdk::Status;
-use reqwest::Method;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::fixture::{act, eventually, record, TestServer, DEMO, WAIT};
-
-async fn pay(server: &TestServer, token: &str, amount: f64) {
-    let (status, _) = server
-        .send(
-            Method::POST,
-            token,
-            "/api/payments",
-            json!({ "customer_id": 4, "amount": amount, "method": "CASH" }),
-        )
-        .await;
-    assert_eq!(status, 200);
-}
+use crate::fixture::{act, eventually, pay, record, TestServer, DEMO, WAIT};
 
 #[tokio::test]
 async fn a_reconnecting_socket_gets_missed_events_in_order_before_live_ones() {

@@ -207,6 +207,13 @@ pub fn record(client: &Client, events: &[&str]) -> (Seen, Vec<pulse_sdk::Subscri
     (seen, subs)
 }
 
+/// Records a cash payment of `amount` for customer 4 over REST, as another client would.
+pub async fn pay(server: &TestServer, token: &str, amount: f64) {
+    let body = json!({ "customer_id": 4, "amount": amount, "method": "CASH" });
+    let (status, _) = server.send(reqwest::Method::POST, token, "/api/payments", body).await;
+    assert_eq!(status, 200);
+}
+
 /// Waits until `cond` holds, polling every 20 ms.
 pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
