@@ -31,6 +31,9 @@ pub enum ErrorCode {
     /// The client missed more events than the server replays on reconnect: reload through
     /// REST, then continue from the log head.
     ResyncRequired,
+    /// The store is unreachable for now; nothing was applied. Retry (with the same
+    /// idempotency key) shortly.
+    Unavailable,
     /// A code this build does not know.
     #[serde(other)]
     Other,
@@ -51,6 +54,7 @@ impl ErrorCode {
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::ResyncRequired => "RESYNC_REQUIRED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Other => "OTHER",
         }
     }

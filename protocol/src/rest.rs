@@ -95,4 +95,30 @@ pub struct Health {
     pub uptime_s: u64,
     /// The server's version.
     pub version: String,
+    /// The node that answered (one of a cluster's, or the only one).
+    #[serde(default)]
+    pub node: String,
+    /// The store: `sqlite` or `postgres`.
+    #[serde(default)]
+    pub backend: String,
+    /// Whether this node runs the cluster's background work (demo generator, stats pushes).
+    #[serde(default)]
+    pub leader: bool,
+    /// Redis, when configured: `ok` or what went wrong; absent on a single node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
+    /// The nodes sharing the store that were alive in the last 10 s, this one included.
+    #[serde(default)]
+    pub peers: Vec<Peer>,
+}
+
+/// A node of the cluster, as `/health` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Peer {
+    /// Its name.
+    pub node: String,
+    /// The address it listens on.
+    pub addr: String,
+    /// Milliseconds since it last said it was alive.
+    pub seen_ms_ago: i64,
 }

@@ -33,6 +33,20 @@ pub struct Config {
     #[arg(long, env = "PULSE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// The store: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. When absent, the SQLite
+    /// file `<data-dir>/pulse.db`. Several nodes share one PostgreSQL database (a cluster).
+    #[arg(long, env = "PULSE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Redis, for reaching sockets on other nodes (`redis://HOST:PORT`). Needed only when
+    /// several nodes share one PostgreSQL database.
+    #[arg(long, env = "PULSE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This node's name in /health, /metrics and logs (default: the host name and port).
+    #[arg(long, env = "PULSE_NODE_ID")]
+    pub node_id: Option<String>,
+
     /// Secret for signing JWTs. When absent, one is generated on first start and kept in
     /// `<data-dir>/jwt-secret`.
     #[arg(long, env = "PULSE_JWT_SECRET", hide_env_values = true)]

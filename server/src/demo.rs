@@ -67,7 +67,8 @@ const CUSTOMERS: &[&str] = &[
 
 /// Seeds the demo tenants when the database has none. Returns whether it seeded.
 pub(crate) async fn seed_if_empty(state: &AppState) -> Result<bool, AppError> {
-    let mut tx = state.db.begin().await?;
+    // Nodes starting together on an empty database seed it once.
+    let mut tx = state.db.begin_write(db::lock::SEED).await?;
     if db::tenants::count(&mut tx).await? > 0 {
         return Ok(false);
     }
@@ -123,6 +124,10 @@ pub(crate) async fn run_generator(state: AppState, rate: f64) {
     let mut rng = XorShift(state.clock.now_ms() as u64 | 1);
     for n in 0u64.. {
         tick.tick().await;
+        // One writer for the cluster: every node runs this loop, the leader acts.
+        if !state.node.is_leader() {
+            continue;
+        }
         if let Err(e) = step(&state, &caller, &mut rng, n).await {
             tracing::warn!(error = %e, "demo step failed");
         }

@@ -54,6 +54,7 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Refused(e) => e.code,
+            AppError::Db(e) if unreachable(e) => ErrorCode::Unavailable,
             AppError::Db(_) | AppError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -63,6 +64,10 @@ impl AppError {
         metrics::counter!("pulse_errors_total", "code" => self.code().as_str()).increment(1);
         match self {
             AppError::Refused(e) => e,
+            AppError::Db(e) if unreachable(&e) => {
+                tracing::warn!(error = %e, "database unreachable");
+                WireError::new(ErrorCode::Unavailable, "the database is unavailable; retry shortly")
+            }
             other => {
                 tracing::error!(error = %other, "internal error");
                 WireError::new(ErrorCode::Internal, "something went wrong")
@@ -76,6 +81,23 @@ impl AppError {
     }
 }
 
+/// Whether a database error means "cannot reach the database" (retry later; nothing was
+/// applied, since the transaction did not commit) rather than a fault in a query.
+fn unreachable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+    ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| {
+        // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, connection failure.
+        c.starts_with("57P") || c.starts_with("08")
+    }))
+}
+
 /// The HTTP status that goes with an error code.
 pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
     match code {
@@ -86,6 +108,7 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Conflict | ErrorCode::ResyncRequired => StatusCode::CONFLICT,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal | ErrorCode::Other => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -18,12 +18,14 @@ pub mod auth;
 mod bench;
 mod calendar;
 pub mod clock;
+pub mod cluster;
 pub mod config;
-mod db;
+pub mod db;
 pub mod demo;
 pub mod error;
 mod events;
 mod realtime;
+pub mod relay;
 mod routes;
 pub mod state;
 
@@ -122,9 +124,19 @@ impl Server {
 
     async fn try_bind(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let db = db::open(&config.db_path()).await.map_err(|e| StartError::Db(e.to_string()))?;
+        let url = config.database_url.clone().unwrap_or_else(|| db::sqlite_url(&config.db_path()));
+        let db = db::Db::open(&url).await.map_err(|e| StartError::Db(e.to_string()))?;
         let keys = Arc::new(auth::Keys::load(&config)?);
         let listener = listen(config.addr)?;
+        let addr = listener.local_addr()?;
+        let node_id = config.node_id.clone().unwrap_or_else(|| default_node_id(addr));
+        let node = Arc::new(cluster::Node::new(node_id, addr.to_string()));
+        let redis = match &config.redis_url {
+            Some(url) => Some(Arc::new(
+                relay::Relay::new(url).map_err(|e| StartError::Db(format!("redis: {e}")))?,
+            )),
+            None => None,
+        };
         let config = Arc::new(config);
         // The engine's own cap closes the connection; it sits well above `max_payload` so
         // that moderately oversized events get a clear PAYLOAD_TOO_LARGE answer instead.
@@ -141,6 +153,8 @@ impl Server {
             config,
             clock,
             db,
+            node,
+            redis,
             keys,
             io: io.clone(),
             log: Arc::default(),
@@ -183,6 +197,10 @@ impl Server {
             tasks.push(tokio::spawn(demo::run_generator(state.clone(), state.config.demo_rate)));
         }
         tasks.push(tokio::spawn(events::stats::run_pusher(state.clone())));
+        tasks.push(tokio::spawn(events::tail::run(state.clone())));
+        tasks.push(tokio::spawn(cluster::run_election(state.clone())));
+        tasks.push(tokio::spawn(cluster::run_heartbeat(state.clone())));
+        tasks.push(tokio::spawn(relay::run(state.clone())));
         tasks.push(tokio::spawn(realtime::expiry::run_sweeper(state.clone())));
         let io = state.io.clone();
         let background = tasks.iter().map(|t| t.abort_handle()).collect::<Vec<_>>();
@@ -209,12 +227,20 @@ impl Server {
             t.abort();
             let _ = t.await;
         }
-        if let Err(e) = db::flush(&state.db).await {
+        if let Err(e) = state.db.flush().await {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
         }
         state.db.close().await;
         result
     }
+}
+
+/// The host's name and the port: unique per node on one machine and across machines.
+fn default_node_id(addr: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "pulse".to_owned());
+    format!("{host}:{}", addr.port())
 }
 
 /// Binds `addr` with a deep accept backlog: after a restart every dashboard reconnects at

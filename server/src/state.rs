@@ -5,14 +5,16 @@ use std::time::Instant;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use socketioxide::SocketIo;
-use sqlx::SqlitePool;
 
 use crate::auth::Keys;
 use crate::clock::Clock;
+use crate::cluster::Node;
 use crate::config::Config;
-use crate::events::log::TenantLocks;
+use crate::db::Db;
+use crate::events::log::Feeds;
 use crate::events::stats::Dirty;
 use crate::realtime::quota::Quota;
+use crate::relay::Relay;
 
 /// Shared server state; cheap to clone.
 #[derive(Clone)]
@@ -21,14 +23,18 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Wall-clock source for event timestamps, token expiry and demo dates.
     pub clock: Arc<dyn Clock>,
-    /// The SQLite store.
-    pub db: SqlitePool,
+    /// The store (SQLite, or PostgreSQL shared by the nodes of a cluster).
+    pub db: Db,
+    /// This node.
+    pub node: Arc<Node>,
+    /// Redis, in a cluster: carries stats pushes between nodes.
+    pub redis: Option<Arc<Relay>>,
     /// JWT keys.
     pub keys: Arc<Keys>,
     /// The Socket.IO handle, for broadcasting.
     pub io: SocketIo,
-    /// Per-tenant locks that keep event-log order equal to broadcast order.
-    pub(crate) log: Arc<TenantLocks>,
+    /// How far this node has fanned out each tenant's log.
+    pub(crate) log: Arc<Feeds>,
     /// Tenants whose statistics changed since the last push.
     pub(crate) stats_dirty: Arc<Dirty>,
     /// Open sockets per user and per address, for the connection limits.

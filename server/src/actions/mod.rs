@@ -2,9 +2,11 @@
 //! handlers (`realtime/`), the REST routes (`routes/`) and the demo generator, so all three
 //! validate, store, log and broadcast the same way.
 //!
-//! A changing action runs inside a [`Change`]: it takes the tenant's lock, opens a SQLite
-//! write transaction, checks the idempotency key, makes its writes and appends its log
-//! entries, then commits and broadcasts before releasing the lock.
+//! A changing action runs inside a [`Change`]: it opens a write transaction that holds the
+//! tenant's lock in the database (so `seq` numbering and idempotency keys hold across nodes),
+//! checks the idempotency key, makes its writes and appends its log entries, commits, then
+//! fans the entries out on this node ([`broadcast::advance`]); other nodes read them from the
+//! log when woken ([`crate::events::tail`]).
 
 pub(crate) mod activity;
 pub(crate) mod alert;
@@ -21,14 +23,13 @@ use pulse_protocol::events::{
 use pulse_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{Sqlite, SqliteConnection, Transaction};
-use tokio::sync::OwnedMutexGuard;
+use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::auth::Caller;
 use crate::db;
 use crate::error::AppError;
 use crate::events::broadcast;
-use crate::events::log::{Batch, Feed};
+use crate::events::log::Batch;
 use crate::state::AppState;
 
 /// Longest accepted idempotency key.
@@ -46,8 +47,7 @@ pub(crate) enum Begin<'a, R> {
 /// One atomic, logged, broadcast change of a tenant's data.
 pub(crate) struct Change<'a> {
     state: &'a AppState,
-    feed: OwnedMutexGuard<Feed>,
-    tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Any>,
     batch: Batch,
     key: Option<(String, &'static str)>,
 }
@@ -65,9 +65,7 @@ pub(crate) async fn begin<'a, R: DeserializeOwned>(
             "idempotency_key is longer than {MAX_KEY_LEN} characters"
         )));
     }
-    let guard = state.log.lock(caller.tenant_id).await;
-    // IMMEDIATE takes the write lock now, so no two writers deadlock upgrading later.
-    let mut tx = state.db.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = state.db.begin_write(db::lock::tenant(caller.tenant_id)).await?;
     if let Some(k) = key {
         if let Some((prev_action, result)) =
             db::idempotency::get(&mut tx, caller.tenant_id, k).await?
@@ -83,18 +81,12 @@ pub(crate) async fn begin<'a, R: DeserializeOwned>(
         }
     }
     let batch = Batch::start(&mut tx, caller.tenant_id, state.clock.now_ms()).await?;
-    Ok(Begin::Go(Change {
-        state,
-        feed: guard,
-        tx,
-        batch,
-        key: key.map(|k| (k.to_owned(), action)),
-    }))
+    Ok(Begin::Go(Change { state, tx, batch, key: key.map(|k| (k.to_owned(), action)) }))
 }
 
 impl Change<'_> {
     /// The open transaction.
-    pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
 
@@ -162,8 +154,8 @@ impl Change<'_> {
         self.append(ALERT_SYSTEM, None, &Alert { level, message }).await.map(|_| ())
     }
 
-    /// Commits, remembers `result` under the idempotency key, and broadcasts the entries in
-    /// order before releasing the tenant's lock.
+    /// Remembers `result` under the idempotency key, commits (which wakes the other nodes),
+    /// and fans the entries out on this node in order.
     pub(crate) async fn commit<R: Serialize>(mut self, result: &R) -> Result<(), AppError> {
         if let Some((key, action)) = &self.key {
             let json =
@@ -178,10 +170,21 @@ impl Change<'_> {
             )
             .await?;
         }
-        self.tx.commit().await?;
-        broadcast::emit(self.state, &mut self.feed, self.batch.tenant_id, &self.batch.entries);
+        let tenant_id = self.batch.tenant_id;
+        let upto = self.batch.last_seq();
         if !self.batch.entries.is_empty() {
-            self.state.stats_dirty.mark(self.batch.tenant_id);
+            db::event_log::notify(&mut self.tx, tenant_id, upto).await?;
+        }
+        self.tx.commit().await?;
+        if !self.batch.entries.is_empty() {
+            // Committed: a failure to fan out here is not the action's failure. The entries
+            // are in the log; the next wake-up or sweep sends them.
+            if let Err(e) =
+                broadcast::advance(self.state, tenant_id, upto, &self.batch.entries).await
+            {
+                tracing::warn!(error = %e, tenant_id, "fan-out after commit failed; the sweep retries");
+            }
+            self.state.stats_dirty.mark(tenant_id);
         }
         Ok(())
     }
@@ -189,7 +192,7 @@ impl Change<'_> {
 
 /// Checks that `customer_id` exists and belongs to `caller`'s tenant.
 pub(crate) async fn check_customer(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     caller: &Caller,
     customer_id: Id,
 ) -> Result<(), AppError> {

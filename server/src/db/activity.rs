@@ -2,12 +2,12 @@
 //! one line per business action.
 
 use pulse_protocol::events::{Activity, Id};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use super::ListFilter;
+use super::{ListFilter, Sql};
 
-fn activity(r: &SqliteRow) -> Activity {
+fn activity(r: &AnyRow) -> Activity {
     Activity {
         seq: r.get::<i64, _>("seq") as u64,
         ts: r.get("ts"),
@@ -19,14 +19,14 @@ fn activity(r: &SqliteRow) -> Activity {
 
 /// Records a line of the feed.
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     a: &Activity,
     customer_id: Option<Id>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO activity (tenant_id, seq, ts, actor, action, summary, customer_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(tenant_id)
     .bind(a.seq as i64)
@@ -42,15 +42,20 @@ pub(crate) async fn insert(
 
 /// A page of the feed, newest first. Dates filter on the day of `ts` (UTC).
 pub(crate) async fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     f: &ListFilter,
 ) -> Result<(Vec<Activity>, u64), sqlx::Error> {
+    // The UTC day of `ts`, in each backend's dialect.
+    let day = match super::backend(conn) {
+        super::Backend::Sqlite => "date(ts / 1000, 'unixepoch')",
+        super::Backend::Postgres => {
+            "to_char(to_timestamp(ts / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        }
+    };
     let build = |f: &ListFilter| {
-        let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new(
-            "SELECT *, COUNT(*) OVER () AS total FROM \
-             (SELECT *, date(ts / 1000, 'unixepoch') AS date FROM activity) WHERE tenant_id = ",
-        );
+        let mut q = Sql::new("SELECT *, COUNT(*) OVER () AS total FROM (SELECT *, ");
+        q.push(day).push(" AS date FROM activity) AS a WHERE tenant_id = ");
         q.push_bind(tenant_id);
         f.push_dates_and_customer(&mut q);
         q.push(" ORDER BY seq DESC LIMIT ").push_bind(f.limit).push(" OFFSET ").push_bind(f.offset);

@@ -2,12 +2,12 @@
 //! running balance (deliveries minus payments).
 
 use pulse_protocol::events::{Customer, Id};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use super::ListFilter;
+use super::{ListFilter, Sql};
 
-fn customer(r: &SqliteRow) -> Customer {
+fn customer(r: &AnyRow) -> Customer {
     Customer {
         id: r.get("id"),
         name: r.get("name"),
@@ -22,7 +22,7 @@ fn customer(r: &SqliteRow) -> Customer {
 
 /// Creates a customer and returns it.
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     name: &str,
     phone: Option<&str>,
@@ -32,7 +32,7 @@ pub(crate) async fn insert(
 ) -> Result<Id, sqlx::Error> {
     let r = sqlx::query(
         "INSERT INTO customers (tenant_id, name, phone, address, price_per_liter, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(tenant_id)
     .bind(name)
@@ -40,17 +40,14 @@ pub(crate) async fn insert(
     .bind(address)
     .bind(price_per_liter)
     .bind(now)
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(r.last_insert_rowid())
+    Ok(r.get(0))
 }
 
 /// The tenant a customer belongs to, if the customer exists.
-pub(crate) async fn tenant_of(
-    conn: &mut SqliteConnection,
-    id: Id,
-) -> Result<Option<Id>, sqlx::Error> {
-    let row = sqlx::query("SELECT tenant_id FROM customers WHERE id = ?")
+pub(crate) async fn tenant_of(conn: &mut AnyConnection, id: Id) -> Result<Option<Id>, sqlx::Error> {
+    let row = sqlx::query("SELECT tenant_id FROM customers WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?;
@@ -59,11 +56,11 @@ pub(crate) async fn tenant_of(
 
 /// A customer of `tenant_id`.
 pub(crate) async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     id: Id,
 ) -> Result<Option<Customer>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM customers WHERE id = ? AND tenant_id = ?")
+    let row = sqlx::query("SELECT * FROM customers WHERE id = $1 AND tenant_id = $2")
         .bind(id)
         .bind(tenant_id)
         .fetch_optional(conn)
@@ -73,13 +70,13 @@ pub(crate) async fn get(
 
 /// Writes every editable field of `c` back.
 pub(crate) async fn update(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     c: &Customer,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE customers SET name = ?, phone = ?, address = ?, price_per_liter = ?, \
-         active = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+        "UPDATE customers SET name = $1, phone = $2, address = $3, price_per_liter = $4, \
+         active = $5, updated_at = $6 WHERE id = $7 AND tenant_id = $8",
     )
     .bind(&c.name)
     .bind(&c.phone)
@@ -96,33 +93,32 @@ pub(crate) async fn update(
 
 /// Adds `delta` to a customer's balance (rounded to cents) and returns the new balance.
 pub(crate) async fn add_to_balance(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: Id,
     delta: f64,
     now: i64,
 ) -> Result<f64, sqlx::Error> {
     sqlx::query(
-        "UPDATE customers SET balance = ROUND(balance + ?, 2), updated_at = ? \
-         WHERE id = ? RETURNING balance",
+        "UPDATE customers SET balance = CAST(ROUND(CAST(balance + $1 AS NUMERIC), 2) AS DOUBLE PRECISION), \
+         updated_at = $2 WHERE id = $3 RETURNING balance",
     )
     .bind(delta)
     .bind(now)
     .bind(id)
     .fetch_one(conn)
     .await
-    .map(|r| r.get(0))
+    .map(|r| super::real(&r, 0))
 }
 
 /// A page of a tenant's customers, by name.
 pub(crate) async fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     f: &ListFilter,
 ) -> Result<(Vec<Customer>, u64), sqlx::Error> {
     let build = |f: &ListFilter| {
-        let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new(
-            "SELECT *, COUNT(*) OVER () AS total FROM customers WHERE tenant_id = ",
-        );
+        let mut q: Sql =
+            Sql::new("SELECT *, COUNT(*) OVER () AS total FROM customers WHERE tenant_id = ");
         q.push_bind(tenant_id);
         if let Some(c) = f.customer_id {
             q.push(" AND id = ").push_bind(c);
@@ -135,11 +131,11 @@ pub(crate) async fn list(
 
 /// Ids of a tenant's customers, for the demo generator.
 pub(crate) async fn ids_of_tenant(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
 ) -> Result<Vec<Id>, sqlx::Error> {
     let rows =
-        sqlx::query("SELECT id FROM customers WHERE tenant_id = ? AND active = 1 ORDER BY id")
+        sqlx::query("SELECT id FROM customers WHERE tenant_id = $1 AND active = 1 ORDER BY id")
             .bind(tenant_id)
             .fetch_all(conn)
             .await?;
@@ -148,12 +144,15 @@ pub(crate) async fn ids_of_tenant(
 
 /// Sum of what customers owe (positive balances only).
 pub(crate) async fn outstanding(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
 ) -> Result<f64, sqlx::Error> {
-    sqlx::query("SELECT COALESCE(SUM(MAX(balance, 0)), 0.0) FROM customers WHERE tenant_id = ?")
-        .bind(tenant_id)
-        .fetch_one(conn)
-        .await
-        .map(|r| r.get(0))
+    sqlx::query(
+        "SELECT COALESCE(SUM(CASE WHEN balance > 0 THEN balance ELSE 0.0 END), 0.0) \
+         FROM customers WHERE tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_one(conn)
+    .await
+    .map(|r| super::real(&r, 0))
 }

@@ -3,11 +3,14 @@
 
 use pulse_protocol::events::Id;
 use pulse_protocol::rest::LoggedEvent;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::events::log::Entry;
 
 /// The tenant's latest `seq` (0 for an empty log).
-pub(crate) async fn head(conn: &mut SqliteConnection, tenant_id: Id) -> Result<u64, sqlx::Error> {
-    sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM event_log WHERE tenant_id = ?")
+pub(crate) async fn head(conn: &mut AnyConnection, tenant_id: Id) -> Result<u64, sqlx::Error> {
+    sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM event_log WHERE tenant_id = $1")
         .bind(tenant_id)
         .fetch_one(conn)
         .await
@@ -16,13 +19,13 @@ pub(crate) async fn head(conn: &mut SqliteConnection, tenant_id: Id) -> Result<u
 
 /// Stores one entry.
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     user_id: Option<Id>,
     e: &LoggedEvent,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO event_log (tenant_id, seq, ts, event, user_id, data) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO event_log (tenant_id, seq, ts, event, user_id, data) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(tenant_id)
     .bind(e.seq as i64)
@@ -37,7 +40,7 @@ pub(crate) async fn insert(
 
 /// How many entries after `since` `user_id` may see, counting at most `limit`.
 pub(crate) async fn count_since(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     user_id: Id,
     since: u64,
@@ -45,7 +48,7 @@ pub(crate) async fn count_since(
 ) -> Result<u64, sqlx::Error> {
     sqlx::query(
         "SELECT COUNT(*) FROM (SELECT 1 FROM event_log \
-         WHERE tenant_id = ? AND seq > ? AND (user_id IS NULL OR user_id = ?) LIMIT ?)",
+         WHERE tenant_id = $1 AND seq > $2 AND (user_id IS NULL OR user_id = $3) LIMIT $4)",
     )
     .bind(tenant_id)
     .bind(since.min(i64::MAX as u64) as i64)
@@ -56,34 +59,83 @@ pub(crate) async fn count_since(
     .map(|r| r.get::<i64, _>(0) as u64)
 }
 
-/// Up to `limit` entries after `since` that `user_id` may see, oldest first.
+/// Up to `limit` entries after `since` (and at most `upto`) that `user_id` may see, oldest
+/// first.
 pub(crate) async fn since(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     user_id: Id,
     since: u64,
+    upto: u64,
     limit: u64,
 ) -> Result<Vec<LoggedEvent>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT seq, ts, event, data FROM event_log \
-         WHERE tenant_id = ? AND seq > ? AND (user_id IS NULL OR user_id = ?) \
-         ORDER BY seq LIMIT ?",
+         WHERE tenant_id = $1 AND seq > $2 AND seq <= $5 AND (user_id IS NULL OR user_id = $3) \
+         ORDER BY seq LIMIT $4",
     )
     .bind(tenant_id)
     .bind(since.min(i64::MAX as u64) as i64)
     .bind(user_id)
     .bind(limit.min(i64::MAX as u64) as i64)
+    .bind(upto.min(i64::MAX as u64) as i64)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let data: &str = r.get("data");
-            Ok(LoggedEvent {
-                seq: r.get::<i64, _>("seq") as u64,
-                ts: r.get("ts"),
-                event: r.get("event"),
-                data: serde_json::from_str(data).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            })
-        })
-        .collect()
+    rows.iter().map(logged).collect()
+}
+
+/// Every entry with `after < seq <= upto`, whoever may see it, oldest first.
+pub(crate) async fn range(
+    conn: &mut AnyConnection,
+    tenant_id: Id,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seq, ts, event, user_id, data FROM event_log \
+         WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+    )
+    .bind(tenant_id)
+    .bind(after.min(i64::MAX as u64) as i64)
+    .bind(upto.min(i64::MAX as u64) as i64)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok(Entry { user_id: r.get("user_id"), event: logged(r)? })).collect()
+}
+
+fn logged(r: &AnyRow) -> Result<LoggedEvent, sqlx::Error> {
+    let data: &str = r.get("data");
+    Ok(LoggedEvent {
+        seq: r.get::<i64, _>("seq") as u64,
+        ts: r.get("ts"),
+        event: r.get("event"),
+        data: serde_json::from_str(data).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+    })
+}
+
+/// Wakes the other nodes when the transaction commits: PostgreSQL delivers the notification
+/// to every listener at commit, in commit order. Nothing to do on SQLite (one node).
+pub(crate) async fn notify(
+    conn: &mut AnyConnection,
+    tenant_id: Id,
+    upto: u64,
+) -> Result<(), sqlx::Error> {
+    if super::backend(conn) == super::Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(format!("{tenant_id}:{upto}"))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The PostgreSQL channel on which commits to any tenant's log are announced as
+/// `"{tenant_id}:{last seq}"`.
+pub(crate) const CHANNEL: &str = "pulse_log";
+
+/// Reads a [`CHANNEL`] payload.
+pub(crate) fn parse_notification(payload: &str) -> Option<(Id, u64)> {
+    let (t, s) = payload.split_once(':')?;
+    Some((t.parse().ok()?, s.parse().ok()?))
 }

@@ -1,12 +1,13 @@
-//! This module deals with the SQLite store: opening the database file, running migrations,
-//! and (in one file per table) every SQL statement the server runs. Nothing outside `db/`
-//! writes SQL.
+//! This module deals with the store, SQLite or PostgreSQL: connecting, running each engine's
+//! migrations, the write lock that orders a tenant's log, and (in one file per table) every
+//! SQL statement the server runs. Nothing outside `db/` writes SQL.
 
 pub(crate) mod activity;
 pub(crate) mod customers;
 pub(crate) mod deliveries;
 pub(crate) mod event_log;
 pub(crate) mod idempotency;
+pub(crate) mod nodes;
 pub(crate) mod notifications;
 pub(crate) mod payments;
 pub(crate) mod refresh_tokens;
@@ -14,37 +15,215 @@ pub(crate) mod tenants;
 pub(crate) mod users;
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, Arguments, Connection, Executor, Row, Transaction};
 
-/// Opens (creating if needed) the database file and brings its schema up to date.
-pub(crate) async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::from_str("sqlite:")?
-        .filename(path)
-        .create_if_missing(true)
-        // WAL lets readers (REST, stats) run while a writer commits.
-        .journal_mode(SqliteJournalMode::Wal)
-        // NORMAL in WAL mode survives a process crash; only an OS crash may lose the last
-        // commits, never corrupt the file.
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    Ok(pool)
+/// Which database engine holds the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file: the embedded default, one node.
+    Sqlite,
+    /// A PostgreSQL database, which several nodes may share.
+    Postgres,
 }
 
-/// Answers whether the database responds, for `/health`.
-pub(crate) async fn ping(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+impl Backend {
+    /// Its name in /health and /metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
 }
 
-/// Checkpoints the WAL into the main file before shutdown, so the file alone is complete.
-pub(crate) async fn flush(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await.map(|_| ())
+/// Which engine a connection talks to.
+pub(crate) fn backend(conn: &AnyConnection) -> Backend {
+    if conn.backend_name() == "PostgreSQL" {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// Advisory lock keys (PostgreSQL), one namespace per use so they never collide.
+pub(crate) mod lock {
+    /// A tenant's log: held by the transaction that appends to it.
+    pub(crate) fn tenant(tenant_id: i64) -> i64 {
+        (1 << 32) | (tenant_id & 0xffff_ffff)
+    }
+    /// Seeding an empty database.
+    pub(crate) const SEED: i64 = 2 << 32;
+    /// The cluster's single writer of background work (demo generator, stats pushes).
+    pub(crate) const LEADER: i64 = 3 << 32;
+}
+
+/// The store: a pool on SQLite or PostgreSQL behind one API (sqlx's `Any` driver), so every
+/// query in `db/` is written once, with `$N` placeholders, which both engines accept.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+/// The connection URL for the SQLite file at `path`.
+pub(crate) fn sqlite_url(path: &Path) -> String {
+    let mut url = String::from("sqlite://");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' | ' ' => url.push_str(&format!("%{:02X}", c as u32)),
+            c => url.push(c),
+        }
+    }
+    url.push_str("?mode=rwc");
+    url
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and brings its schema up to date.
+    pub(crate) async fn open(url: &str) -> Result<Db, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(sqlx::Error::Configuration(
+                "the database URL must start with sqlite:// or postgres://".into(),
+            ));
+        };
+        match backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await?;
+                // WAL lets readers (REST, stats) run while a writer commits; it is a property
+                // of the file, so setting it once here is enough.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+                conn.close().await?;
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(url).await?;
+                // sqlx serializes concurrent migrators with an advisory lock, so nodes that
+                // start together migrate once.
+                sqlx::migrate!("./migrations/postgres").run(&mut conn).await?;
+                conn.close().await?;
+            }
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // NORMAL in WAL mode survives a process crash; only an OS crash may
+                        // lose the last commits, never corrupt the file.
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        Ok(Db { pool, backend, url: url.to_owned() })
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL it was opened with (for PostgreSQL's LISTEN connection).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A connection for reads and single statements.
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    /// A write transaction holding the lock `key` until it ends: on SQLite the database's
+    /// write lock (`BEGIN IMMEDIATE`, so two writers never deadlock upgrading later), on
+    /// PostgreSQL the advisory lock `key`, which serializes writers on every node.
+    pub(crate) async fn begin_write(
+        &self,
+        key: i64,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut *tx).await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Answers whether the database responds, for `/health`.
+    pub(crate) async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    /// Before shutdown: checkpoints SQLite's WAL into the main file, so the file alone is
+    /// complete. Nothing to do on PostgreSQL.
+    pub(crate) async fn flush(&self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub(crate) async fn close(&self) {
+        self.pool.close().await
+    }
+}
+
+/// A query assembled at run time, numbering its placeholders `$1, $2, …` as it goes
+/// (sqlx's `QueryBuilder` writes `?` for `Any`, which PostgreSQL rejects).
+pub(crate) struct Sql {
+    text: String,
+    args: AnyArguments<'static>,
+    n: usize,
+}
+
+impl Sql {
+    pub(crate) fn new(text: &str) -> Sql {
+        Sql { text: text.to_owned(), args: AnyArguments::default(), n: 0 }
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    pub(crate) fn push_bind<T>(&mut self, value: T) -> &mut Sql
+    where
+        T: 'static + Send + sqlx::Encode<'static, Any> + sqlx::Type<Any>,
+    {
+        self.n += 1;
+        self.text.push('$');
+        self.text.push_str(&self.n.to_string());
+        // Encoding the plain values we bind (integers, floats, text) cannot fail; sqlx's own
+        // QueryBuilder panics here too.
+        self.args.add(value).expect("a plain value encodes");
+        self
+    }
+
+    pub(crate) fn build(&mut self) -> Query<'_, Any, AnyArguments<'_>> {
+        sqlx::query_with(&self.text, std::mem::take(&mut self.args))
+    }
+}
+
+/// A floating-point column. SQLite computes `SUM`, `COALESCE` and the like as integers when
+/// every input is integral, which sqlx's `Any` would refuse to read as `f64`.
+pub(crate) fn real(r: &AnyRow, i: usize) -> f64 {
+    r.try_get::<f64, _>(i).unwrap_or_else(|_| r.try_get::<i64, _>(i).unwrap_or(0) as f64)
 }
 
 /// Filters and paging for list reads, already validated by the caller.
@@ -62,7 +241,7 @@ pub(crate) struct ListFilter {
 
 impl ListFilter {
     /// Appends ` AND …` conditions on a `date` column and a `customer_id` column.
-    fn push_dates_and_customer(&self, q: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>) {
+    fn push_dates_and_customer(&self, q: &mut Sql) {
         if let Some(from) = &self.from {
             q.push(" AND date >= ").push_bind(from.clone());
         }
@@ -78,19 +257,19 @@ impl ListFilter {
 /// Runs a list query whose rows carry `COUNT(*) OVER () AS total`, and reads the total even
 /// when the page is past the end (no rows), by probing the first page.
 async fn page<T>(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut AnyConnection,
     f: &ListFilter,
-    build: impl Fn(&ListFilter) -> sqlx::QueryBuilder<'static, sqlx::Sqlite>,
-    map: fn(&sqlx::sqlite::SqliteRow) -> T,
+    build: impl Fn(&ListFilter) -> Sql,
+    map: fn(&AnyRow) -> T,
 ) -> Result<(Vec<T>, u64), sqlx::Error> {
-    use sqlx::Row;
-    let rows = build(f).build().fetch_all(&mut *conn).await?;
+    let mut q = build(f);
+    let rows = q.build().fetch_all(&mut *conn).await?;
     let total = match rows.first() {
         Some(r) => r.get::<i64, _>("total") as u64,
         None if f.offset > 0 => {
             let probe = ListFilter { offset: 0, limit: 1, ..f.clone() };
-            build(&probe)
-                .build()
+            let mut q = build(&probe);
+            q.build()
                 .fetch_optional(&mut *conn)
                 .await?
                 .map_or(0, |r| r.get::<i64, _>("total") as u64)

@@ -1,10 +1,10 @@
 //! This module deals with the `notifications` table: messages to one user, read or unread.
 
 use pulse_protocol::events::{Id, Level, Notification};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use super::ListFilter;
+use super::{ListFilter, Sql};
 
 fn level_str(l: Level) -> &'static str {
     match l {
@@ -22,7 +22,7 @@ fn level(s: &str) -> Level {
     }
 }
 
-fn notification(r: &SqliteRow) -> Notification {
+fn notification(r: &AnyRow) -> Notification {
     Notification {
         id: r.get("id"),
         title: r.get("title"),
@@ -35,7 +35,7 @@ fn notification(r: &SqliteRow) -> Notification {
 
 /// Creates an unread notification and returns it.
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     user_id: Id,
     title: &str,
@@ -45,7 +45,7 @@ pub(crate) async fn insert(
 ) -> Result<Notification, sqlx::Error> {
     let r = sqlx::query(
         "INSERT INTO notifications (tenant_id, user_id, title, body, level, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(tenant_id)
     .bind(user_id)
@@ -53,10 +53,10 @@ pub(crate) async fn insert(
     .bind(body)
     .bind(level_str(l))
     .bind(now)
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
     Ok(Notification {
-        id: r.last_insert_rowid(),
+        id: r.get(0),
         title: title.to_owned(),
         body: body.to_owned(),
         level: l,
@@ -66,11 +66,8 @@ pub(crate) async fn insert(
 }
 
 /// The user a notification belongs to, if it exists.
-pub(crate) async fn owner_of(
-    conn: &mut SqliteConnection,
-    id: Id,
-) -> Result<Option<Id>, sqlx::Error> {
-    let row = sqlx::query("SELECT user_id FROM notifications WHERE id = ?")
+pub(crate) async fn owner_of(conn: &mut AnyConnection, id: Id) -> Result<Option<Id>, sqlx::Error> {
+    let row = sqlx::query("SELECT user_id FROM notifications WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?;
@@ -80,12 +77,11 @@ pub(crate) async fn owner_of(
 /// Marks one (or, with `id: None`, every) unread notification of a user read; returns the
 /// ids that changed.
 pub(crate) async fn mark_read(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user_id: Id,
     id: Option<Id>,
 ) -> Result<Vec<Id>, sqlx::Error> {
-    let mut q: QueryBuilder<'_, Sqlite> =
-        QueryBuilder::new("UPDATE notifications SET read = 1 WHERE read = 0 AND user_id = ");
+    let mut q: Sql = Sql::new("UPDATE notifications SET read = 1 WHERE read = 0 AND user_id = ");
     q.push_bind(user_id);
     if let Some(id) = id {
         q.push(" AND id = ").push_bind(id);
@@ -99,14 +95,13 @@ pub(crate) async fn mark_read(
 
 /// A page of a user's notifications, newest first; `unread` filters on read state.
 pub(crate) async fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user_id: Id,
     f: &ListFilter,
 ) -> Result<(Vec<Notification>, u64), sqlx::Error> {
     let build = |f: &ListFilter| {
-        let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new(
-            "SELECT *, COUNT(*) OVER () AS total FROM notifications WHERE user_id = ",
-        );
+        let mut q: Sql =
+            Sql::new("SELECT *, COUNT(*) OVER () AS total FROM notifications WHERE user_id = ");
         q.push_bind(user_id);
         if let Some(unread) = f.unread {
             q.push(" AND read = ").push_bind(if unread { 0i64 } else { 1 });

@@ -1,10 +1,10 @@
 //! This module deals with the `payments` table: money received from customers.
 
 use pulse_protocol::events::{Id, Payment, PaymentMethod};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
-use super::ListFilter;
+use super::{ListFilter, Sql};
 
 const SELECT: &str = "SELECT p.*, c.name AS customer_name, COUNT(*) OVER () AS total \
                       FROM payments p JOIN customers c ON c.id = p.customer_id WHERE p.tenant_id = ";
@@ -25,7 +25,7 @@ fn method(s: &str) -> PaymentMethod {
     }
 }
 
-fn payment(r: &SqliteRow) -> Payment {
+fn payment(r: &AnyRow) -> Payment {
     Payment {
         id: r.get("id"),
         customer_id: r.get("customer_id"),
@@ -41,7 +41,7 @@ fn payment(r: &SqliteRow) -> Payment {
 /// Records a payment and returns its id.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     customer_id: Id,
     amount: f64,
@@ -52,7 +52,7 @@ pub(crate) async fn insert(
 ) -> Result<Id, sqlx::Error> {
     let r = sqlx::query(
         "INSERT INTO payments (tenant_id, customer_id, amount, method, date, note, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(tenant_id)
     .bind(customer_id)
@@ -61,18 +61,18 @@ pub(crate) async fn insert(
     .bind(date)
     .bind(note)
     .bind(now)
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(r.last_insert_rowid())
+    Ok(r.get(0))
 }
 
 /// A payment of `tenant_id`, with its customer's name.
 pub(crate) async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     id: Id,
 ) -> Result<Option<Payment>, sqlx::Error> {
-    let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(SELECT);
+    let mut q: Sql = Sql::new(SELECT);
     q.push_bind(tenant_id).push(" AND p.id = ").push_bind(id);
     let row = q.build().fetch_optional(conn).await?;
     Ok(row.as_ref().map(payment))
@@ -80,12 +80,12 @@ pub(crate) async fn get(
 
 /// A page of payments, newest first.
 pub(crate) async fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     f: &ListFilter,
 ) -> Result<(Vec<Payment>, u64), sqlx::Error> {
     let build = |f: &ListFilter| {
-        let mut q: QueryBuilder<'static, Sqlite> = QueryBuilder::new(SELECT);
+        let mut q: Sql = Sql::new(SELECT);
         q.push_bind(tenant_id);
         f.push_dates_and_customer(&mut q);
         q.push(" ORDER BY p.date DESC, p.id DESC LIMIT ")
@@ -99,14 +99,16 @@ pub(crate) async fn list(
 
 /// Payments collected on `date`.
 pub(crate) async fn day_total(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     date: &str,
 ) -> Result<f64, sqlx::Error> {
-    sqlx::query("SELECT COALESCE(SUM(amount), 0.0) FROM payments WHERE tenant_id = ? AND date = ?")
-        .bind(tenant_id)
-        .bind(date)
-        .fetch_one(conn)
-        .await
-        .map(|r| r.get(0))
+    sqlx::query(
+        "SELECT COALESCE(SUM(amount), 0.0) FROM payments WHERE tenant_id = $1 AND date = $2",
+    )
+    .bind(tenant_id)
+    .bind(date)
+    .fetch_one(conn)
+    .await
+    .map(|r| super::real(&r, 0))
 }

@@ -1,16 +1,16 @@
 //! This module deals with the `refresh_tokens` table: hashes of single-use refresh tokens.
 
 use pulse_protocol::events::Id;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// Stores a refresh token's hash.
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     token_hash: &str,
     user_id: Id,
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
         .bind(token_hash)
         .bind(user_id)
         .bind(expires_at)
@@ -22,13 +22,13 @@ pub(crate) async fn insert(
 /// Marks the token used and returns its user, if it was unused and not expired at `now`.
 /// One UPDATE, so two concurrent refreshes with the same token cannot both succeed.
 pub(crate) async fn consume(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     token_hash: &str,
     now: i64,
 ) -> Result<Option<Id>, sqlx::Error> {
     let row = sqlx::query(
         "UPDATE refresh_tokens SET used = 1 \
-         WHERE token_hash = ? AND used = 0 AND expires_at > ? RETURNING user_id",
+         WHERE token_hash = $1 AND used = 0 AND expires_at > $2 RETURNING user_id",
     )
     .bind(token_hash)
     .bind(now)

@@ -1,23 +1,23 @@
 //! This module deals with the `tenants` table: the companies using Pulse.
 
 use pulse_protocol::events::Id;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// Creates a tenant and returns its id.
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     name: &str,
     now: i64,
 ) -> Result<Id, sqlx::Error> {
-    let r = sqlx::query("INSERT INTO tenants (name, created_at) VALUES (?, ?)")
+    let r = sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id")
         .bind(name)
         .bind(now)
-        .execute(conn)
+        .fetch_one(conn)
         .await?;
-    Ok(r.last_insert_rowid())
+    Ok(r.get(0))
 }
 
 /// How many tenants exist (zero means a fresh database).
-pub(crate) async fn count(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
+pub(crate) async fn count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COUNT(*) FROM tenants").fetch_one(conn).await.map(|r| r.get(0))
 }

@@ -2,8 +2,8 @@
 
 use pulse_protocol::events::Id;
 use pulse_protocol::rest::User;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 /// A user with their password hash, for sign-in.
 pub(crate) struct UserRecord {
@@ -11,7 +11,7 @@ pub(crate) struct UserRecord {
     pub(crate) password_hash: String,
 }
 
-fn record(r: &SqliteRow) -> UserRecord {
+fn record(r: &AnyRow) -> UserRecord {
     UserRecord {
         user: User {
             id: r.get("id"),
@@ -26,7 +26,7 @@ fn record(r: &SqliteRow) -> UserRecord {
 
 /// Creates a user; `email` is stored lowercase.
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
     name: &str,
     email: &str,
@@ -36,7 +36,7 @@ pub(crate) async fn insert(
 ) -> Result<Id, sqlx::Error> {
     let r = sqlx::query(
         "INSERT INTO users (tenant_id, name, email, password_hash, role, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(tenant_id)
     .bind(name)
@@ -44,17 +44,17 @@ pub(crate) async fn insert(
     .bind(password_hash)
     .bind(role)
     .bind(now)
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(r.last_insert_rowid())
+    Ok(r.get(0))
 }
 
 /// The user with this email, if any.
 pub(crate) async fn by_email(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     email: &str,
 ) -> Result<Option<UserRecord>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM users WHERE email = ?")
+    let row = sqlx::query("SELECT * FROM users WHERE email = $1")
         .bind(email.trim().to_lowercase())
         .fetch_optional(conn)
         .await?;
@@ -62,20 +62,18 @@ pub(crate) async fn by_email(
 }
 
 /// The user with this id, if any.
-pub(crate) async fn by_id(
-    conn: &mut SqliteConnection,
-    id: Id,
-) -> Result<Option<User>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(conn).await?;
+pub(crate) async fn by_id(conn: &mut AnyConnection, id: Id) -> Result<Option<User>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT * FROM users WHERE id = $1").bind(id).fetch_optional(conn).await?;
     Ok(row.as_ref().map(|r| record(r).user))
 }
 
 /// Ids of every user of a tenant, e.g. to notify them all.
 pub(crate) async fn ids_of_tenant(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     tenant_id: Id,
 ) -> Result<Vec<Id>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id FROM users WHERE tenant_id = ? ORDER BY id")
+    let rows = sqlx::query("SELECT id FROM users WHERE tenant_id = $1 ORDER BY id")
         .bind(tenant_id)
         .fetch_all(conn)
         .await?;

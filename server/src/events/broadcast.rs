@@ -1,6 +1,12 @@
-//! This module deals with sending logged events to rooms: `tenant:{id}` for tenant-wide
-//! entries and `user:{id}` for a user's own, each as one `{ seq, ts, data }` argument, to
-//! each socket in turn so that one with a full queue is noticed and caught up.
+//! This module deals with sending logged events to this node's sockets, in `seq` order from
+//! the tenant's feed cursor: to `tenant:{id}` for tenant-wide entries and `user:{id}` for a
+//! user's own, each as one `{ seq, ts, data }` argument, socket by socket so that one with a
+//! full queue is noticed and caught up.
+//!
+//! Entries reach [`advance`] two ways: the node that committed them passes them in (no read
+//! back), and other nodes' commits arrive as a position to reach ([`super::tail`]), read from
+//! the shared log. Either way a gap below the first entry at hand is read from the log
+//! first, so no entry is skipped, whichever node wrote it and whichever wake-up came first.
 
 use pulse_protocol::events::Id;
 use pulse_protocol::rest::LoggedEvent;
@@ -11,6 +17,8 @@ use socketioxide::{SendError, SocketError, SocketIo};
 
 use super::catchup::{self, Why};
 use super::log::{Entry, Feed};
+use crate::db;
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// The room of every socket of a tenant.
@@ -26,6 +34,49 @@ pub(crate) fn user_room(user_id: Id) -> String {
 /// The wire form of a log entry.
 pub(crate) fn envelope(e: &LoggedEvent) -> Envelope<&serde_json::Value> {
     Envelope { seq: e.seq, ts: e.ts, data: &e.data }
+}
+
+/// Fans out a tenant's log on this node up to `upto` (committed), using `local` (entries the
+/// caller just committed, in order) where they fit and the log for the rest.
+pub(crate) async fn advance(
+    state: &AppState,
+    tenant_id: Id,
+    upto: u64,
+    local: &[Entry],
+) -> Result<(), AppError> {
+    let mut feed = state.log.lock(tenant_id).await;
+    let Some(cursor) = feed.cursor else {
+        // No socket of the tenant has connected here: nothing to send, and a socket that
+        // connects later starts from the log.
+        return Ok(());
+    };
+    if cursor >= upto {
+        return Ok(());
+    }
+    let first_local = local.iter().find(|e| e.event.seq > cursor).map(|e| e.event.seq);
+    let gap_end = first_local.map_or(upto, |s| s - 1);
+    if gap_end > cursor {
+        let mut conn = state.db.acquire().await?;
+        let gap = db::event_log::range(&mut conn, tenant_id, cursor, gap_end).await?;
+        drop(conn);
+        emit(state, &mut feed, tenant_id, &gap);
+        feed.cursor = Some(gap_end);
+    }
+    let rest: Vec<Entry> =
+        local.iter().filter(|e| e.event.seq > gap_end && e.event.seq <= upto).cloned().collect();
+    emit(state, &mut feed, tenant_id, &rest);
+    feed.cursor = Some(upto);
+    Ok(())
+}
+
+/// Fans out a tenant's log on this node up to the log's head.
+pub(crate) async fn sync(state: &AppState, tenant_id: Id) -> Result<u64, AppError> {
+    let head = {
+        let mut conn = state.db.acquire().await?;
+        db::event_log::head(&mut conn, tenant_id).await?
+    };
+    advance(state, tenant_id, head, &[]).await?;
+    Ok(head)
 }
 
 /// Emits committed entries in order, socket by socket. Call with the tenant's lock held as
@@ -51,6 +102,8 @@ pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[
         }
         metrics::counter!("pulse_events_emitted_total", "event" => e.event.event.clone())
             .increment(1);
+        let delay = state.clock.now_ms().saturating_sub(e.event.ts).max(0) as f64 / 1000.0;
+        metrics::histogram!("pulse_fanout_delay_seconds").record(delay);
     }
 }
 

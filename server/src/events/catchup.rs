@@ -4,10 +4,12 @@
 //! socketioxide gives each socket a bounded queue (128 packets) and fails a send when it is
 //! full; emitting into it blindly loses events (a 750-entry replay lost most of them). So a
 //! socket that is behind is put in its tenant's [`Feed::behind`] set, which live fan-out
-//! skips, and one task sends it the log from where it is, page by page, waiting whenever its
-//! queue is full. When a page comes back empty under the tenant's lock, nothing newer can
-//! exist (appends happen under that lock), so the socket leaves the set and takes live events
-//! again: no entry is skipped or sent twice, and `seq` order holds.
+//! skips, and one task sends it the log from where it is up to the feed's cursor, page by
+//! page, waiting whenever its queue is full. When it has reached the cursor, checked under the
+//! tenant's feed lock (fan-out moves the cursor only under that lock), the socket leaves the
+//! set and takes live events again: no entry is skipped or sent twice, and `seq` order holds.
+//! A socket whose position is ahead of this node's cursor (it saw newer entries on another
+//! node) waits, skipped by fan-out, until the cursor passes it.
 //!
 //! A socket that stops reading altogether stays behind and gets nothing more; the engine's
 //! heartbeat closes it, and the client resumes from its `lastSeq` when it reconnects.
@@ -32,6 +34,8 @@ const PAGE: u64 = 256;
 const FULL_RETRY: Duration = Duration::from_millis(5);
 /// Longest wait for room in one socket's queue before giving up on it (it stays behind).
 const STALL_MAX: Duration = Duration::from_secs(60);
+/// How long to wait for this node's cursor to reach a position seen on another node.
+const AHEAD_MAX: Duration = Duration::from_secs(30);
 
 /// Why a socket is behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,43 +79,55 @@ pub(crate) fn forget(feed: &mut Feed, sid: Sid) {
 }
 
 async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<Id>, after: u64) {
-    let mut after = after;
+    // Every entry up to `checked` that the socket may see has been sent to it.
+    let mut checked = after;
+    let ahead_deadline = tokio::time::Instant::now() + AHEAD_MAX;
     loop {
-        let page = match read(&state, tenant_id, user_id, after).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "catch-up read failed; the socket stays behind");
-                return;
-            }
-        };
-        let page = if page.is_empty() {
-            let mut feed = state.log.lock(tenant_id).await;
-            match read(&state, tenant_id, user_id, after).await {
-                Ok(p) if p.is_empty() => {
-                    // At the head, under the lock: from the next append on, it is live.
-                    feed.behind.remove(&socket.id);
-                    return;
-                }
+        let cursor = state.log.lock(tenant_id).await.cursor.unwrap_or(0);
+        if checked < cursor {
+            let page = match read(&state, tenant_id, user_id, checked, cursor).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "catch-up read failed; the socket stays behind");
                     return;
                 }
-            }
-        } else {
-            page
-        };
-        for e in &page {
-            if !send(&socket, e).await {
-                if !socket.connected() {
-                    // Usually its disconnect handler forgets it too; this covers a socket
-                    // that closed before that handler was installed.
-                    forget(&mut *state.log.lock(tenant_id).await, socket.id);
+            };
+            let full = page.len() as u64 == PAGE;
+            for e in &page {
+                if !send(&socket, e).await {
+                    if !socket.connected() {
+                        // Usually its disconnect handler forgets it too; this covers a socket
+                        // that closed before that handler was installed.
+                        forget(&mut *state.log.lock(tenant_id).await, socket.id);
+                    }
+                    // A socket that stalled stays behind until it disconnects.
+                    return;
                 }
-                // A socket that stalled stays behind until it disconnects.
+            }
+            checked = match (full, page.last()) {
+                (true, Some(last)) => last.seq,
+                _ => cursor,
+            };
+            continue;
+        }
+        if checked > cursor {
+            // The socket saw entries on another node that this node has not fanned out yet:
+            // bring the feed to the log's head (the socket is skipped meanwhile) and look again.
+            if tokio::time::Instant::now() > ahead_deadline {
+                tracing::warn!(checked, cursor, "catch-up: position ahead of the log; gave up");
                 return;
             }
-            after = e.seq;
+            if let Err(e) = super::broadcast::sync(&state, tenant_id).await {
+                tracing::warn!(error = %e, "catch-up: sync failed");
+            }
+            tokio::time::sleep(FULL_RETRY).await;
+            continue;
+        }
+        let mut feed = state.log.lock(tenant_id).await;
+        if feed.cursor.unwrap_or(0) == checked {
+            // At the cursor, under the lock: from the next fan-out on, it is live.
+            feed.behind.remove(&socket.id);
+            return;
         }
     }
 }
@@ -121,10 +137,11 @@ async fn read(
     tenant_id: Id,
     user_id: Option<Id>,
     after: u64,
+    upto: u64,
 ) -> Result<Vec<LoggedEvent>, sqlx::Error> {
     let mut conn = state.db.acquire().await?;
     // No user (the server's own callers): tenant-wide entries only; ids start at 1.
-    db::event_log::since(&mut conn, tenant_id, user_id.unwrap_or(0), after, PAGE).await
+    db::event_log::since(&mut conn, tenant_id, user_id.unwrap_or(0), after, upto, PAGE).await
 }
 
 /// Sends one entry, waiting while the socket's queue is full; false if the socket closed or

@@ -1,5 +1,10 @@
 //! This module deals with appending to a tenant's event log inside the transaction that makes
-//! the change, and with the per-tenant locks that keep `seq` order equal to broadcast order.
+//! the change, and with this node's per-tenant [`Feed`]: how far it has fanned the log out.
+//!
+//! `seq` numbering is the database's job (the write transaction holds the tenant's lock, see
+//! [`crate::db::Db::begin_write`]), so it holds across nodes. Fan-out order is this node's
+//! job: a tenant's feed lock is held while entries go out, and entries go out only in `seq`
+//! order from the feed's cursor, whichever node wrote them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -8,27 +13,35 @@ use pulse_protocol::events::Id;
 use pulse_protocol::rest::LoggedEvent;
 use serde::Serialize;
 use socketioxide::socket::Sid;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::db;
 use crate::error::AppError;
 
-/// One async mutex per tenant, held from the first append to the last emit of a change.
+/// One async mutex per tenant, held while its entries are fanned out on this node.
 #[derive(Debug, Default)]
-pub(crate) struct TenantLocks {
+pub(crate) struct Feeds {
     locks: Mutex<HashMap<Id, Arc<tokio::sync::Mutex<Feed>>>>,
 }
 
-/// What a tenant's lock guards besides the order of its log.
+/// How far this node has fanned out a tenant's log, and who is catching up.
 #[derive(Debug, Default)]
 pub(crate) struct Feed {
+    /// The last `seq` fanned out to this node's sockets. `None` until a socket of the tenant
+    /// connects here (nothing to fan out before); every entry up to it is committed.
+    pub(crate) cursor: Option<u64>,
     /// Sockets of the tenant that are being caught up from the log (see
     /// [`super::catchup`]); live fan-out skips them until they reach the head.
     pub(crate) behind: HashSet<Sid>,
 }
 
-impl TenantLocks {
+impl Feeds {
+    /// Tenants whose feed has a cursor (some socket of theirs connected here).
+    pub(crate) fn tenants(&self) -> Vec<Id> {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect()
+    }
+
     /// Waits for the tenant's lock.
     pub(crate) async fn lock(&self, tenant_id: Id) -> OwnedMutexGuard<Feed> {
         let m = self
@@ -59,14 +72,20 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// Starts a batch; the caller holds the tenant's lock and an open transaction.
+    /// Starts a batch; the caller holds an open write transaction (which holds the tenant's
+    /// lock in the database).
     pub(crate) async fn start(
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         tenant_id: Id,
         ts: i64,
     ) -> Result<Batch, AppError> {
         let head = db::event_log::head(conn, tenant_id).await?;
         Ok(Batch { tenant_id, ts, head, entries: Vec::new() })
+    }
+
+    /// The last `seq` appended (the head before the batch if none was).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.head + self.entries.len() as u64
     }
 
     /// The `seq` the next [`Batch::append`] will get.
@@ -77,7 +96,7 @@ impl Batch {
     /// Appends `event` with `data`, visible to `user_id` only when given.
     pub(crate) async fn append<T: Serialize>(
         &mut self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         event: &str,
         user_id: Option<Id>,
         data: &T,

@@ -1,14 +1,17 @@
 //! This module deals with the event log and fan-out: numbering business events per tenant
-//! (`log.rs`), sending them to the right rooms in `seq` order (`broadcast.rs`), catching up
-//! sockets that are behind from the log (`catchup.rs`), and pushing `stats:updated`
-//! (`stats.rs`).
+//! (`log.rs`), sending them to this node's sockets in `seq` order (`broadcast.rs`), following
+//! other nodes' writes (`tail.rs`), catching up sockets that are behind from the log
+//! (`catchup.rs`), and pushing `stats:updated` (`stats.rs`).
 //!
-//! Ordering rule: a tenant's append, commit and emit happen under that tenant's lock
-//! ([`log::TenantLocks`]), and a reconnecting socket joins its rooms and starts catching up
-//! under the same lock, so every socket sees a tenant's events in `seq` order, missed
-//! entries before live ones.
+//! Ordering rule: the database numbers a tenant's entries under the tenant's lock (one
+//! writer at a time, on any node). Each node keeps, per tenant, a cursor (the last `seq` it
+//! fanned out) and moves it only forward, one entry at a time, under the tenant's feed lock
+//! ([`log::Feeds`]); a reconnecting socket joins its rooms and starts catching up under the
+//! same lock. So every socket sees a tenant's events in `seq` order, once, missed entries
+//! before live ones, whichever node wrote them.
 
 pub(crate) mod broadcast;
 pub(crate) mod catchup;
 pub(crate) mod log;
 pub(crate) mod stats;
+pub(crate) mod tail;

@@ -60,7 +60,9 @@ fn round2(x: f64) -> f64 {
 }
 
 /// Pushes `stats:updated` to changed tenants every tick, and to every tenant with sockets
-/// every `stats_interval`.
+/// every `stats_interval`. With Redis up, only the leader computes them, once for the
+/// cluster, and publishes them to every node ([`crate::relay`]); otherwise each node pushes
+/// to its own sockets.
 pub(crate) async fn run_pusher(state: AppState) {
     let full_every = state.config.stats_interval();
     let tick_every = full_every.min(Duration::from_millis(250));
@@ -70,28 +72,46 @@ pub(crate) async fn run_pusher(state: AppState) {
     loop {
         tick.tick().await;
         let mut tenants = state.stats_dirty.take();
-        if last_full.elapsed() >= full_every {
+        let full = last_full.elapsed() >= full_every;
+        if full {
             last_full = tokio::time::Instant::now();
-            tenants.extend(connected_tenants(&state));
+        }
+        let relay = state.redis.clone().filter(|r| r.is_up());
+        if relay.is_some() && !state.node.is_leader() {
+            continue;
+        }
+        if full {
+            match &relay {
+                Some(_) => match crate::cluster::tenants_with_sockets(&state).await {
+                    Ok(ids) => tenants.extend(ids),
+                    Err(e) => tracing::debug!(error = %e, "tenants of the cluster unknown"),
+                },
+                None => tenants.extend(connected_tenants(&state)),
+            }
         }
         for tenant_id in tenants {
-            match current(&state, tenant_id).await {
-                Ok(stats) => {
-                    if let Err(e) =
-                        state.io.to(tenant_room(tenant_id)).emit(STATS_UPDATED, &stats).await
-                    {
-                        tracing::debug!(error = %e, "stats broadcast failed");
-                    }
-                    metrics::counter!("pulse_events_emitted_total", "event" => STATS_UPDATED)
-                        .increment(1);
+            let stats = match current(&state, tenant_id).await {
+                Ok(stats) => stats,
+                Err(e) => {
+                    tracing::warn!(error = %e, tenant_id, "stats failed");
+                    continue;
                 }
-                Err(e) => tracing::warn!(error = %e, tenant_id, "stats failed"),
+            };
+            if let Some(relay) = &relay {
+                if relay.publish_stats(tenant_id, stats.clone()).await {
+                    continue;
+                }
             }
+            if let Err(e) = state.io.to(tenant_room(tenant_id)).emit(STATS_UPDATED, &stats).await {
+                tracing::debug!(error = %e, "stats broadcast failed");
+            }
+            metrics::counter!("pulse_events_emitted_total", "event" => STATS_UPDATED).increment(1);
         }
     }
 }
 
-fn connected_tenants(state: &AppState) -> HashSet<Id> {
+/// The tenants with sockets on this node.
+pub(crate) fn connected_tenants(state: &AppState) -> HashSet<Id> {
     state
         .io
         .sockets()

@@ -75,12 +75,36 @@ async fn connected(socket: SocketRef, state: AppState) {
     });
     let resume = socket.extensions.get::<ResumeFrom>().and_then(|r| r.0);
     let mut feed = state.log.lock(tenant_id).await;
+    let head = match log_head(&state, tenant_id).await {
+        Ok(h) => h,
+        Err(e) => {
+            // Without the log's head the socket could miss entries: refuse it for now; the
+            // client retries with backoff and resumes once the database answers.
+            tracing::warn!(error = %e, "connect: log unavailable");
+            let _ = socket.emit(ERROR, &unavailable());
+            let _ = socket.disconnect();
+            return;
+        }
+    };
+    // The first socket of the tenant here: fan-out starts at the head; older entries reach
+    // sockets through their catch-up.
+    let cursor = *feed.cursor.get_or_insert(head);
     if let (Some(last_seq), Some(user_id)) = (resume, caller.user_id) {
-        match missed(&state, &caller, user_id, last_seq).await {
-            Ok(Missed::Some) => {
+        let resumed = if last_seq > head {
+            Err(WireError::new(
+                ErrorCode::ResyncRequired,
+                format!(
+                    "lastSeq {last_seq} is ahead of the log (head {head}): reload through REST, then continue from seq {head}"
+                ),
+            ))
+        } else {
+            missed(&state, &caller, user_id, last_seq).await.map_err(|e| e.into_wire())
+        };
+        match resumed {
+            Ok(Missed::None) if last_seq <= cursor => {}
+            Ok(Missed::None | Missed::Some) => {
                 catchup::start(&state, &mut feed, Why::Resume, socket.clone(), tenant_id, last_seq)
             }
-            Ok(Missed::None) => {}
             Ok(Missed::TooMany { head }) => {
                 let limit = state.config.replay_limit;
                 let _ = socket.emit(
@@ -94,8 +118,8 @@ async fn connected(socket: SocketRef, state: AppState) {
                 );
             }
             Err(e) => {
-                tracing::warn!(error = %e, "replay failed");
-                let _ = socket.emit(ERROR, &e.into_wire());
+                tracing::warn!(error = %e.message, "replay refused");
+                let _ = socket.emit(ERROR, &e);
             }
         }
     }
@@ -103,6 +127,15 @@ async fn connected(socket: SocketRef, state: AppState) {
     if let Some(u) = caller.user_id {
         socket.join(user_room(u));
     }
+}
+
+async fn log_head(state: &AppState, tenant_id: i64) -> Result<u64, sqlx::Error> {
+    let mut conn = state.db.acquire().await?;
+    db::event_log::head(&mut conn, tenant_id).await
+}
+
+fn unavailable() -> WireError {
+    WireError::new(ErrorCode::Unavailable, "the database is unavailable; retry shortly")
 }
 
 /// What a resuming socket missed.

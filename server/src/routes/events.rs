@@ -36,6 +36,8 @@ pub(super) async fn events_list(
     let mut conn = state.db.acquire().await?;
     // Head first: every entry up to it is then readable below.
     let head = db::event_log::head(&mut conn, caller.tenant_id).await?;
-    let events = db::event_log::since(&mut conn, caller.tenant_id, user_id, q.since, limit).await?;
+    let events =
+        db::event_log::since(&mut conn, caller.tenant_id, user_id, q.since, u64::MAX, limit)
+            .await?;
     Ok(Json(EventsPage { events, head }))
 }

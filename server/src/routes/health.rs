@@ -1,25 +1,43 @@
-//! This module deals with `GET /health`: database and connections, 503 when degraded.
+//! This module deals with `GET /health` (this node, its database, Redis and peers; 503 when
+//! the database does not answer) and `GET /health/live` (200 while the process serves: what
+//! a load balancer checks, so a node is not taken out when the shared database is down).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use pulse_protocol::rest::Health;
+use pulse_protocol::rest::{Health, Peer};
 
-use crate::db;
+use crate::cluster;
 use crate::state::AppState;
 
-/// Whether the server and its database answer.
+/// Whether the server and its database answer, and who else serves the same store.
 pub(super) async fn health_get(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let (code, status, database) = match db::ping(&state.db).await {
+    let (code, status, database) = match state.db.ping().await {
         Ok(()) => (StatusCode::OK, "ok", "ok".to_owned()),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, "degraded", e.to_string()),
     };
+    let peers = cluster::peers(&state)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(node, addr, seen_ms_ago)| Peer { node, addr, seen_ms_ago })
+        .collect();
     let health = Health {
         status: status.to_owned(),
         database,
         connections: state.io.sockets().len() as u64,
         uptime_s: state.started.elapsed().as_secs(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        node: state.node.id.clone(),
+        backend: state.db.backend().as_str().to_owned(),
+        leader: state.node.is_leader(),
+        redis: state.redis.as_ref().map(|r| r.status()),
+        peers,
     };
     (code, Json(health))
+}
+
+/// The process serves HTTP.
+pub(super) async fn health_live() -> StatusCode {
+    StatusCode::OK
 }

@@ -50,6 +50,7 @@ pub(crate) fn api(max_body: usize) -> Router<AppState> {
         .route("/api/activity", get(activity::activity_list))
         .route("/api/events", get(events::events_list))
         .route("/health", get(health::health_get))
+        .route("/health/live", get(health::health_live))
         .route("/metrics", get(metrics::metrics_get))
         .layer(DefaultBodyLimit::max(max_body))
 }
