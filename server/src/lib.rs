@@ -1,5 +1,6 @@
-//! The Pulse server, as a library: auth, tenants, the SQLite store, the per-tenant event
-//! log, the Socket.IO endpoint, the REST API, the demo business, metrics and limits, and the
+//! The Pulse server, as a library: auth, tenants, the store (an SQLite file, or PostgreSQL
+//! shared by the nodes of a cluster), the per-tenant event log and its ordered fan-out on
+//! every node, the Socket.IO endpoint, the REST API, the demo business, metrics and limits, and the
 //! dashboard's files, in one axum app.
 //!
 //! Owns everything behind the wire types of `pulse-protocol`; leaves the client side (the
@@ -8,7 +9,12 @@
 //!
 //! Metrics at `GET /metrics`: `pulse_connections_active` (gauge), `pulse_events_emitted_total`
 //! by `event` (counter; `rate()` gives events per second), `pulse_ack_latency_seconds` by
-//! `event` (histogram), `pulse_errors_total` by `code`, `pulse_events_replayed_total`.
+//! `event` (histogram), `pulse_errors_total` by `code`, `pulse_events_replayed_total`,
+//! `pulse_catchups_total` by `reason`; for operating a cluster: `pulse_node_info` by `node`,
+//! `pulse_leader`, `pulse_fanout_delay_seconds` (histogram: commit to emit on this node),
+//! `pulse_log_lag_entries` (how far this node's fan-out was behind the log at the last
+//! sweep), `pulse_database_up`, `pulse_redis_up`, `pulse_process_resident_memory_bytes`,
+//! `pulse_connections_max` (open-files limit less a reserve).
 //!
 //! Principal types: [`Server`], [`AppState`], [`Config`].
 #![warn(missing_docs, unreachable_pub)]

@@ -49,6 +49,14 @@ fn transport(s: &Status) -> &'static str {
     }
 }
 
+/// The cluster's nodes as `/health` lists them, or the one node.
+fn peers(h: &Health) -> String {
+    if h.peers.is_empty() {
+        return h.node.clone();
+    }
+    h.peers.iter().map(|p| p.node.as_str()).collect::<Vec<_>>().join(", ")
+}
+
 /// The health page.
 #[component]
 pub fn HealthPage() -> impl IntoView {
@@ -144,7 +152,10 @@ pub fn HealthPage() -> impl IntoView {
                     Some(Ok(h)) => view! {
                         <dl class="facts">
                             <dt>"Status"</dt><dd data-testid="server-status">{h.status.clone()}</dd>
-                            <dt>"Database"</dt><dd>{h.database.clone()}</dd>
+                            <dt>"Serving this tab"</dt><dd data-testid="server-node" class="mono">{h.node.clone()}{if h.leader { " (leader)" } else { "" }}</dd>
+                            <dt>"Nodes"</dt><dd data-testid="server-peers" class="mono">{peers(&h)}</dd>
+                            <dt>"Database"</dt><dd>{format!("{} · {}", h.backend, h.database)}</dd>
+                            <dt>"Redis"</dt><dd>{h.redis.clone().unwrap_or_else(|| "not used (one node)".into())}</dd>
                             <dt>"Socket connections"</dt><dd data-testid="server-connections">{h.connections}</dd>
                             <dt>"Events emitted"</dt><dd data-testid="server-rate">{move || fmt_rate(server_rate.get())}</dd>
                             <dt>"Uptime"</dt><dd>{format!("{} h {} min", h.uptime_s / 3600, h.uptime_s / 60 % 60)}</dd>
