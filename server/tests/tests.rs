@@ -9,5 +9,7 @@ mod isolation;
 mod limits;
 mod loss;
 mod ops;
+mod outage;
 mod realtime;
 mod restart;
+mod services;
