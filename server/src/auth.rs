@@ -264,7 +264,9 @@ pub(crate) async fn authenticate_socket(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| refuse(AppError::unauthorized("missing token")))?;
     let caller = verify_token(&state, &token).map_err(refuse)?;
-    let ip = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let parts = socket.req_parts();
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = crate::realtime::quota::client_ip(peer, &parts.headers, &state.config.trusted_proxies);
     let seat = state.quota.take(caller.user_id, ip).map_err(|full| {
         refuse(AppError::new(
             ErrorCode::RateLimited,

@@ -95,6 +95,11 @@ pub struct Config {
     #[arg(long, env = "PULSE_MAX_CONN_PER_USER", default_value_t = 5)]
     pub max_conn_per_user: usize,
 
+    /// Proxies (e.g. the load balancer) whose `X-Forwarded-For` header names the client,
+    /// comma-separated IP addresses. From any other peer the header is ignored.
+    #[arg(long, env = "PULSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Open sockets allowed per client IP address.
     #[arg(long, env = "PULSE_MAX_CONN_PER_IP", default_value_t = 50)]
     pub max_conn_per_ip: usize,

@@ -82,6 +82,11 @@ fn prometheus() -> PrometheusHandle {
                     Matcher::Full("pulse_ack_latency_seconds".into()),
                     &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0],
                 )
+                .expect("static buckets are valid")
+                .set_buckets_for_metric(
+                    Matcher::Full("pulse_fanout_delay_seconds".into()),
+                    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+                )
                 .expect("static buckets are valid");
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -91,6 +96,24 @@ fn prometheus() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// Registers the metrics that alerts and dashboards watch, so they are exported (at zero)
+/// before the first event of their kind: a rule on a missing series never fires.
+fn register_metrics(redis: bool) {
+    metrics::counter!("pulse_errors_total", "code" => "INTERNAL").increment(0);
+    metrics::counter!("pulse_catchups_total", "reason" => "resume").increment(0);
+    metrics::counter!("pulse_events_replayed_total").increment(0);
+    metrics::counter!("pulse_events_emitted_total", "event" => "stats:updated").increment(0);
+    let _ = metrics::histogram!("pulse_fanout_delay_seconds");
+    let _ = metrics::histogram!("pulse_ack_latency_seconds", "event" => "ping");
+    metrics::gauge!("pulse_connections_active").increment(0.0);
+    metrics::gauge!("pulse_log_lag_entries").set(0.0);
+    metrics::gauge!("pulse_database_up").set(1.0);
+    metrics::gauge!("pulse_leader").set(0.0);
+    if redis {
+        metrics::gauge!("pulse_redis_up").set(0.0);
+    }
 }
 
 /// Why the server could not start.
@@ -130,6 +153,8 @@ impl Server {
 
     async fn try_bind(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
         std::fs::create_dir_all(&config.data_dir)?;
+        // Install the recorder before anything records a metric.
+        let metrics = prometheus();
         let url = config.database_url.clone().unwrap_or_else(|| db::sqlite_url(&config.db_path()));
         let db = db::Db::open(&url).await.map_err(|e| StartError::Db(e.to_string()))?;
         let keys = Arc::new(auth::Keys::load(&config)?);
@@ -155,6 +180,7 @@ impl Server {
             .ws_read_buffer_size(WS_READ_BUFFER)
             .build_layer();
         let quota = realtime::quota::Quota::new(config.max_conn_per_user, config.max_conn_per_ip);
+        register_metrics(redis.is_some());
         let state = AppState {
             config,
             clock,
@@ -166,7 +192,7 @@ impl Server {
             log: Arc::default(),
             stats_dirty: Arc::default(),
             quota,
-            metrics: prometheus(),
+            metrics,
             started: Instant::now(),
         };
         let seeded =

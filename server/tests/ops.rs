@@ -58,3 +58,29 @@ async fn the_dashboard_is_served_with_spa_fallback_compression_and_cache_headers
     assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(res.headers()["content-encoding"], "gzip");
 }
+
+/// Every metric the alert rules and the Grafana dashboard in deploy/ use is exported by a
+/// node of a cluster (PostgreSQL and Redis), checked by deploy/check-metrics.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_alerts_and_dashboard_watch_only_exported_metrics() {
+    let pg = crate::services::Postgres::start();
+    let redis = crate::services::Redis::start();
+    let url = pg.create_database("metrics");
+    let redis_url = redis.url();
+    let server = TestServer::start(move |c| {
+        c.database_url = Some(url);
+        c.redis_url = Some(redis_url);
+    })
+    .await;
+    let (session, _client) = server.live_client(DEMO).await;
+    crate::fixture::pay(&server, &session.token, 3.0).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/check-metrics");
+    let out = tokio::process::Command::new(script).arg(server.url()).output().await.expect("run");
+    assert!(
+        out.status.success(),
+        "deploy/check-metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.stop().await;
+}
