@@ -1,7 +1,7 @@
 // Shared pieces of the end-to-end tests: a real pulse-server process on a free loopback
 // port, and Debian's Chromium driven by playwright-core with the flags this machine needs.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,14 +30,17 @@ export async function freePort() {
  * Starts pulse-server on `port` and resolves once it answers /health. Each server gets a
  * fresh data directory (SQLite file, JWT secret) unless `dataDir` is given; `stop()` and
  * `start()` take it down and bring it back on the same port and data, for outage tests.
+ * With `log` (a file path) the server's stdout and stderr are appended there instead;
+ * `kill(signal)` sends a signal (SIGKILL by default) and resolves once the process is gone.
  */
-export async function startServer({ port, env = {}, dataDir } = {}) {
+export async function startServer({ port, env = {}, dataDir, log } = {}) {
   port ??= await freePort();
   dataDir ??= mkdtempSync(join(tmpdir(), 'pulse-data-'));
   const url = `http://127.0.0.1:${port}`;
   let child;
   let exited;
   async function start() {
+    const logFd = log ? openSync(log, 'a') : null;
     child = spawn(SERVER_BIN, [], {
       env: {
         ...process.env,
@@ -49,8 +52,9 @@ export async function startServer({ port, env = {}, dataDir } = {}) {
         RUST_LOG: 'warn',
         ...env,
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: log ? ['ignore', logFd, logFd] : ['ignore', 'pipe', 'inherit'],
     });
+    if (logFd !== null) closeSync(logFd);
     const c = child;
     exited = new Promise((ok) => c.once('exit', ok));
     const deadline = Date.now() + 15_000;
@@ -60,7 +64,10 @@ export async function startServer({ port, env = {}, dataDir } = {}) {
         const r = await fetch(`${url}/health`);
         if (r.ok) break;
       } catch {}
-      if (Date.now() > deadline) throw new Error('pulse-server did not come up in 15 s');
+      if (Date.now() > deadline) {
+        c.kill('SIGKILL'); // not left running behind a failed test
+        throw new Error('pulse-server did not come up in 15 s');
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -72,6 +79,10 @@ export async function startServer({ port, env = {}, dataDir } = {}) {
     start,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
   };

@@ -1,0 +1,318 @@
+// The dashboard through a real load balancer in front of a real cluster, in headless Chromium:
+// PostgreSQL 15 (its own initdb'd data directory), Redis, three pulse-server nodes sharing
+// them (one elected leader runs the demo generator) and HAProxy with deploy/haproxy.cfg, each
+// a child of this test on a free loopback port. Through HAProxy: sign in, KPIs change live,
+// the System page names the node serving the tab and lists all three nodes, a payment made
+// in the UI shows once (and once on every node); then the node serving the tab is SIGKILLed
+// and the tab comes back live on another node, which the System page names, with the payment
+// still shown once. Everything it starts is stopped and its temporary folder removed at the
+// end, pass or fail; the logs are kept in test-artifacts/cluster/. About 25 s.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ARTIFACTS, ROOT, connectionState, eventually, freePort, launchBrowser, login, startServer } from './harness.mjs';
+
+const run = promisify(execFile);
+const LOGS = join(ARTIFACTS, 'cluster');
+const NODES = ['node1', 'node2', 'node3'];
+
+/** The newest PostgreSQL server binaries (Debian: /usr/lib/postgresql/<major>/bin). */
+function pgBin() {
+  const base = '/usr/lib/postgresql';
+  const majors = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))) : [];
+  if (majors.length === 0) throw new Error('PostgreSQL is not installed (scripts/setup --cluster)');
+  majors.sort((a, b) => Number(a) - Number(b));
+  return join(base, majors.at(-1), 'bin');
+}
+
+/** `n` distinct free loopback ports. */
+async function freePorts(n) {
+  const ports = new Set();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+/** Whether Redis on `port` answers PING. */
+function redisPing(port) {
+  return new Promise((ok) => {
+    const s = connect(port, '127.0.0.1');
+    let got = '';
+    s.setTimeout(1000, () => s.destroy());
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => {
+      got += d;
+      if (got.includes('\r\n')) s.end();
+    });
+    s.on('close', () => ok(got.startsWith('+PONG')));
+    s.on('error', () => {});
+  });
+}
+
+/** A child process with stdout and stderr appended to `log`. */
+function startProcess(name, cmd, args, { env = {}, log }) {
+  const fd = openSync(log, 'a');
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const exited = new Promise((ok) => child.once('exit', ok));
+  child.on('error', () => {});
+  return {
+    name,
+    child,
+    async stop(ms = 5000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** `handle.stop()`, but SIGKILL if it has not ended within `ms`. */
+async function stopWithin(handle, ms = 5000) {
+  let timer;
+  await Promise.race([handle.stop(), new Promise((ok) => (timer = setTimeout(ok, ms)))]);
+  clearTimeout(timer);
+  await handle.kill('SIGKILL');
+}
+
+/** The Socket.IO connections each node has open now, from its own /health (not through HAProxy). */
+async function connectionsByNode(nodes) {
+  const out = {};
+  for (const [name, n] of Object.entries(nodes)) {
+    if (n.dead) continue;
+    out[name] = (await (await fetch(`${n.url}/health`)).json()).connections;
+  }
+  return out;
+}
+
+function tail(file, lines = 40) {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(no log: ${e.message})`;
+  }
+}
+
+/** The payments table's rows with this amount (the amount column only), and every row id. */
+async function paymentRows(page, amountText) {
+  return page.getByTestId('payments-table').locator('tbody tr').evaluateAll(
+    (rows, amount) => ({
+      matching: rows.filter((r) => r.cells[3]?.textContent.trim() === amount).length,
+      ids: rows.map((r) => r.dataset.id),
+    }),
+    amountText,
+  );
+}
+
+test('a three-node cluster behind HAProxy: live dashboard, the System page names the node, a SIGKILLed node fails over', { timeout: 150_000 }, async (t) => {
+  const started = Date.now();
+  const bin = pgBin();
+  const haproxy = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find(existsSync);
+  assert.ok(haproxy, 'HAProxy is not installed (scripts/setup --cluster)');
+  assert.ok(existsSync(join(ROOT, 'dist', 'index.html')), 'no dist/index.html: run trunk build --release first');
+  rmSync(LOGS, { recursive: true, force: true });
+  mkdirSync(LOGS, { recursive: true });
+
+  // Everything started goes on this stack; the `after` hook undoes it in reverse order.
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-cluster-'));
+  chmodSync(dir, 0o711); // the postgres user must reach dir/pg
+  const undo = [];
+  t.after(async () => {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (e) {
+        console.error(`cluster cleanup: ${e.message}`);
+      }
+    }
+    try {
+      copyFileSync(join(dir, 'pg', 'log'), join(LOGS, 'postgres.log'));
+    } catch {}
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const asRoot = process.getuid?.() === 0;
+  const asPg = (cmd, args) => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+  const [pgPort, redisPort, lbPort, ...nodePorts] = await freePorts(6);
+
+  // PostgreSQL: refuses to run as root, so its data directory belongs to postgres.
+  const pg = join(dir, 'pg');
+  mkdirSync(pg);
+  if (asRoot) await run('chown', ['postgres', pg]);
+  await run(...asPg(join(bin, 'initdb'), ['-D', pg, '-A', 'trust', '-U', 'pulse']), { timeout: 30_000 });
+  await run(...asPg(join(bin, 'pg_ctl'), ['-D', pg, '-l', join(pg, 'log'), '-w', '-t', '20', '-o', `-p ${pgPort} -k ${pg} -c listen_addresses=127.0.0.1`, 'start']), { timeout: 30_000 });
+  undo.push(() => run(...asPg(join(bin, 'pg_ctl'), ['-D', pg, '-m', 'immediate', '-w', '-t', '20', 'stop']), { timeout: 30_000 }));
+  await eventually('pg_isready', async () => {
+    await run(join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(pgPort)], { timeout: 5000 });
+    return true;
+  }, 20_000);
+  await run(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'pulse', '-d', 'postgres', '-c', 'CREATE DATABASE pulse'], { timeout: 20_000 });
+
+  const redis = startProcess('redis', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { log: join(LOGS, 'redis.log') });
+  undo.push(() => redis.stop());
+  await eventually('Redis answers PING', () => redisPing(redisPort), 10_000);
+
+  // Three nodes on one database, one Redis and one JWT secret; node1 first (it migrates and
+  // seeds the empty database), then the other two together.
+  const secret = randomBytes(32).toString('hex');
+  const nodes = {};
+  const startNode = async (name, port) => {
+    const dataDir = join(dir, name);
+    mkdirSync(dataDir);
+    const node = await startServer({
+      port,
+      dataDir,
+      log: join(LOGS, `${name}.log`),
+      env: {
+        PULSE_DATABASE_URL: `postgres://pulse@127.0.0.1:${pgPort}/pulse`,
+        PULSE_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        PULSE_NODE_ID: name,
+        PULSE_JWT_SECRET: secret,
+        PULSE_DEMO: 'true',
+        PULSE_DEMO_RATE: '5',
+        PULSE_STATS_INTERVAL_MS: '300',
+        RUST_LOG: 'info',
+      },
+    });
+    nodes[name] = node;
+    undo.push(() => stopWithin(node));
+  };
+  await startNode('node1', nodePorts[0]);
+  await Promise.all([startNode('node2', nodePorts[1]), startNode('node3', nodePorts[2])]);
+
+  const lbLog = join(LOGS, 'haproxy.log');
+  const lb = startProcess('haproxy', haproxy, ['-f', join(ROOT, 'deploy', 'haproxy.cfg'), '-db'], {
+    log: lbLog,
+    env: {
+      PULSE_LB_BIND: `127.0.0.1:${lbPort}`,
+      PULSE_NODE1: `127.0.0.1:${nodePorts[0]}`,
+      PULSE_NODE2: `127.0.0.1:${nodePorts[1]}`,
+      PULSE_NODE3: `127.0.0.1:${nodePorts[2]}`,
+    },
+  });
+  undo.push(() => lb.stop());
+  const url = `http://127.0.0.1:${lbPort}`;
+  await eventually('HAProxy forwards /health', async () => (await fetch(`${url}/health`)).ok, 15_000);
+  const upAt = Date.now();
+
+  const browser = await launchBrowser();
+  undo.push(() => browser.close());
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const nav = page.getByRole('navigation', { name: 'Main' });
+
+  try {
+    // Signed in through the balancer; the leader's demo traffic moves the KPIs.
+    await login(page, url);
+    await eventually('live', async () => (await connectionState(page)) === 'live');
+    const liveKpiChanges = async (what) => {
+      const kpi = page.getByTestId('kpi-deliveries').locator('.kpi-value');
+      const seen = new Set();
+      await eventually(what, async () => {
+        const text = (await kpi.innerText()).trim();
+        if (text !== '—') seen.add(text);
+        return seen.size >= 3;
+      });
+    };
+    await liveKpiChanges('two live KPI changes');
+
+    // The System page: the node serving this tab, and all three nodes.
+    await nav.getByRole('link', { name: 'System' }).click();
+    const served = page.getByTestId('server-node');
+    const peers = page.getByTestId('server-peers');
+    const servedName = async () => (/^(node[123])\b/.exec((await served.innerText()).trim()) ?? [])[1];
+    const first = await eventually('the System page names a node', servedName);
+    await eventually('the System page lists the three nodes', async () => {
+      const text = await peers.innerText();
+      return NODES.every((n) => text.includes(n)) && text;
+    });
+    // The node it names holds the tab's socket (the balancer keeps the tab on one node).
+    await eventually(`the tab's socket is on ${first}`, async () => {
+      const c = await connectionsByNode(nodes);
+      return c[first] === 1 && Object.values(c).reduce((a, b) => a + b, 0) === 1;
+    }, 5_000).catch(async (e) => {
+      throw new Error(`${e.message}; connections per node: ${JSON.stringify(await connectionsByNode(nodes))}`);
+    });
+
+    // A payment in the UI: shown once, and stored once for the whole cluster.
+    await nav.getByRole('link', { name: 'Payments' }).click();
+    await page.getByTestId('payment-form').waitFor();
+    await eventually('customers loaded', async () => (await page.getByTestId('pay-customer').locator('option').count()) > 10);
+    await page.getByTestId('pay-customer').selectOption({ label: 'Carmen Diaz' });
+    await page.getByTestId('pay-amount').fill('432.19');
+    await page.getByTestId('pay-submit').click();
+    await eventually('the payment shown once', async () => (await paymentRows(page, '432.19')).matching === 1, 10_000);
+    const toast = page.getByTestId('toast').filter({ hasText: 'Payment recorded' });
+    await eventually('its toast', async () => (await toast.count()) === 1);
+    const session = await (await fetch(`${url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@pulse.demo', password: 'pulse-demo' }),
+    })).json();
+    for (const [name, n] of Object.entries(nodes)) {
+      // Each node read directly, with the token the balancer's node issued.
+      const r = await fetch(`${n.url}/api/payments?limit=500`, { headers: { authorization: `Bearer ${session.token}` } });
+      assert.equal(r.status, 200, `${name} /api/payments`);
+      const mine = (await r.json()).items.filter((p) => p.amount === 432.19 && p.customer_name === 'Carmen Diaz');
+      assert.equal(mine.length, 1, `${name} lists the payment once`);
+    }
+
+    // SIGKILL the node serving the tab: the tab comes back live on another one.
+    await nav.getByRole('link', { name: 'System' }).click();
+    await eventually(`the System page names ${first}`, async () => (await servedName()) === first);
+    const firstLed = (await served.innerText()).includes('(leader)');
+    const killedAt = Date.now();
+    await nodes[first].kill('SIGKILL');
+    nodes[first].dead = true;
+    const states = new Set();
+    await eventually('not live after the kill', async () => {
+      states.add(await connectionState(page));
+      return [...states].some((s) => s !== 'live') || Date.now() - killedAt > 3000;
+    }, 5_000);
+    await eventually('live again', async () => (await connectionState(page)) === 'live', 30_000);
+    const liveAgainMs = Date.now() - killedAt;
+    const second = await eventually('the System page names another node', async () => {
+      const n = await servedName();
+      return n && n !== first && n;
+    }, 15_000);
+    assert.notEqual(second, first);
+    await eventually(`the tab's socket is on ${second}`, async () => (await connectionsByNode(nodes))[second] === 1, 10_000);
+
+    // Still live data (a new leader if the killed node led), and the payment still shown once.
+    await nav.getByRole('link', { name: 'Overview' }).click();
+    await page.getByTestId('kpi-liters').waitFor();
+    await liveKpiChanges('two live KPI changes after the fail-over');
+    await nav.getByRole('link', { name: 'Payments' }).click();
+    await eventually('the payment still shown once', async () => (await paymentRows(page, '432.19')).matching === 1, 10_000);
+    await page.waitForTimeout(1000);
+    const { matching, ids } = await paymentRows(page, '432.19');
+    assert.equal(matching, 1);
+    assert.equal(new Set(ids).size, ids.length, `duplicate payment rows: ${ids}`);
+
+    // The killed node drops out of the Nodes list once its heartbeat is 10 s old.
+    await nav.getByRole('link', { name: 'System' }).click();
+    await eventually(`the Nodes list without ${first}`, async () => {
+      const text = await peers.innerText();
+      return !text.includes(first) && NODES.filter((n) => n !== first).every((n) => text.includes(n));
+    }, 20_000);
+
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
+    console.log(`cluster: up in ${((upAt - started) / 1000).toFixed(1)} s; tab on ${first}${firstLed ? ' (the leader)' : ''}, then on ${second} ` +
+      `live again ${(liveAgainMs / 1000).toFixed(1)} s after the SIGKILL (states seen: ${[...states].join(', ')}); ` +
+      `total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    await page.screenshot({ path: join(LOGS, 'failure.png') }).catch(() => {});
+    for (const name of [...NODES, 'haproxy', 'redis']) {
+      console.error(`--- ${name}.log (last lines) ---\n${tail(join(LOGS, `${name}.log`))}`);
+    }
+    console.error(`--- postgres log (last lines) ---\n${tail(join(pg, 'log'))}`);
+    throw e;
+  }
+});
