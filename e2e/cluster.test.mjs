@@ -175,6 +175,8 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
         PULSE_NODE_ID: name,
         PULSE_JWT_SECRET: secret,
         PULSE_DEMO: 'true',
+        // As scripts/cluster: X-Forwarded-For from HAProxy names the client (per-IP limit).
+        PULSE_TRUSTED_PROXIES: '127.0.0.1',
         PULSE_DEMO_RATE: '5',
         PULSE_STATS_INTERVAL_MS: '300',
         RUST_LOG: 'info',
