@@ -81,6 +81,8 @@ pub enum Io {
     Poll {
         /// Last `seq` applied.
         since: Option<u64>,
+        /// The epoch of the log `since` belongs to, when known (sent as `epoch=`).
+        epoch: Option<String>,
     },
 }
 
@@ -91,6 +93,9 @@ pub struct Polled {
     pub events: Option<EventsPage>,
     /// The current statistics.
     pub stats: Option<Envelope<Stats>>,
+    /// The server answered RESYNC_REQUIRED for `since` (another log, or a position ahead
+    /// of it); `events` is then empty.
+    pub resync: Option<pulse_protocol::WireError>,
 }
 
 /// The connection as an application shows it.
@@ -501,7 +506,14 @@ impl Connection {
         let mut more = false;
         match result {
             Ok(polled) => {
+                if let Some(err) = polled.resync {
+                    // Handed on like the socket's `error` event, which also drops the
+                    // position (see `Resume::accept`): the application reloads.
+                    let args = vec![serde_json::to_value(&err).unwrap_or_default()];
+                    self.deliver(pulse_protocol::events::ERROR.to_owned(), args, Vec::new(), None);
+                }
                 if let Some(page) = polled.events {
+                    self.resume.learn_epoch(&page.epoch);
                     more = page.events.last().is_some_and(|e| e.seq < page.head);
                     for e in page.events {
                         let args =
@@ -673,7 +685,8 @@ impl Connection {
     fn poll_now(&mut self) {
         if self.polling && self.state != State::Live && !self.poll_in_flight {
             self.poll_in_flight = true;
-            self.io.push_back(Io::Poll { since: self.resume.last_seq() });
+            let epoch = self.resume.epoch().map(str::to_owned);
+            self.io.push_back(Io::Poll { since: self.resume.last_seq(), epoch });
         }
     }
 

@@ -1,20 +1,30 @@
 //! This module deals with applying every event-log entry exactly once, whether it arrives
 //! live, replayed after a reconnect, or from fallback polling: it remembers the last `seq`
-//! applied, drops anything at or below it, and tells the server where to resume.
+//! applied and the log's epoch, drops anything at or below that `seq`, and tells the server
+//! where to resume. A position belongs to one log: when the server's log has another epoch
+//! (`connection:status`), or the server answers `RESYNC_REQUIRED`, the position is dropped,
+//! so entries of the new log are not mistaken for duplicates; the application reloads its
+//! state and sets the position again.
 
-use pulse_protocol::events::is_logged;
+use pulse_protocol::events::{is_logged, CONNECTION_STATUS, ERROR};
 use serde_json::Value;
 
 /// The client's position in the tenant's event log.
 #[derive(Debug, Clone, Default)]
 pub struct Resume {
     last: Option<u64>,
+    epoch: Option<String>,
 }
 
 impl Resume {
     /// The last `seq` applied.
     pub fn last_seq(&self) -> Option<u64> {
         self.last
+    }
+
+    /// The epoch of the log the position belongs to, once the server said it.
+    pub fn epoch(&self) -> Option<&str> {
+        self.epoch.as_deref()
     }
 
     /// Moves the position forward, e.g. after loading state over REST at log head `seq`.
@@ -25,9 +35,41 @@ impl Resume {
         }
     }
 
+    /// Notes the log's epoch; a different one than known drops the position. Returns whether
+    /// the log changed under a position.
+    pub fn learn_epoch(&mut self, epoch: &str) -> bool {
+        if epoch.is_empty() || self.epoch.as_deref() == Some(epoch) {
+            return false;
+        }
+        let changed = self.epoch.is_some();
+        self.epoch = Some(epoch.to_owned());
+        if changed {
+            self.last = None;
+        }
+        changed
+    }
+
+    /// Drops the position (the server asked for a resync): what comes next is applied.
+    pub fn reset(&mut self) {
+        self.last = None;
+    }
+
     /// Whether a server event should be applied. Log entries at or below the position are
-    /// duplicates; everything else (snapshots, non-Pulse events) passes.
+    /// duplicates; everything else (snapshots, non-Pulse events) passes. Also follows the
+    /// log's identity (`connection:status`) and resync requests (`error` RESYNC_REQUIRED).
     pub fn accept(&mut self, event: &str, args: &[Value]) -> bool {
+        if event == CONNECTION_STATUS {
+            if let Some(e) = args.first().and_then(|a| a["data"]["epoch"].as_str()) {
+                self.learn_epoch(e);
+            }
+            return true;
+        }
+        if event == ERROR {
+            if args.first().and_then(|a| a["code"].as_str()) == Some("RESYNC_REQUIRED") {
+                self.reset();
+            }
+            return true;
+        }
         if !is_logged(event) {
             return true;
         }
@@ -41,17 +83,20 @@ impl Resume {
         true
     }
 
-    /// The CONNECT auth payload: the application's, plus `lastSeq` once something was applied.
+    /// The CONNECT auth payload: the application's, plus `lastSeq` (and the `epoch` it
+    /// belongs to) once something was applied.
     pub fn connect_auth(&self, auth: Option<&Value>) -> Option<Value> {
-        match (auth, self.last) {
-            (Some(Value::Object(m)), Some(seq)) => {
-                let mut m = m.clone();
-                m.insert("lastSeq".into(), seq.into());
-                Some(Value::Object(m))
-            }
-            (None, Some(seq)) => Some(serde_json::json!({ "lastSeq": seq })),
-            (auth, _) => auth.cloned(),
+        let Some(seq) = self.last else { return auth.cloned() };
+        let mut m = match auth {
+            Some(Value::Object(m)) => m.clone(),
+            Some(other) => return Some(other.clone()),
+            None => serde_json::Map::new(),
+        };
+        m.insert("lastSeq".into(), seq.into());
+        if let Some(e) = &self.epoch {
+            m.insert("epoch".into(), e.clone().into());
         }
+        Some(Value::Object(m))
     }
 }
 
@@ -101,5 +146,45 @@ mod tests {
         r.advance_to(42);
         assert_eq!(r.connect_auth(Some(&auth)), Some(json!({ "token": "t", "lastSeq": 42 })));
         assert_eq!(r.connect_auth(None), Some(json!({ "lastSeq": 42 })));
+    }
+
+    #[test]
+    fn connect_auth_carries_the_epoch_once_known() {
+        let mut r = Resume::default();
+        r.advance_to(42);
+        assert!(!r.learn_epoch("e1"));
+        assert_eq!(r.connect_auth(None), Some(json!({ "lastSeq": 42, "epoch": "e1" })));
+    }
+
+    fn status(epoch: &str, head: u64) -> Vec<Value> {
+        vec![json!({ "seq": head, "ts": 0, "data": { "epoch": epoch, "head": head, "node": "n" } })]
+    }
+
+    #[test]
+    fn another_log_drops_the_position_so_its_entries_apply() {
+        let mut r = Resume::default();
+        assert!(r.accept("connection:status", &status("old", 0)));
+        assert!(r.accept("payment:added", &entry(500)));
+        // The database was wiped: the new log starts again at 1.
+        assert!(r.accept("connection:status", &status("new", 3)));
+        assert_eq!(r.last_seq(), None);
+        assert!(r.accept("payment:added", &entry(4)), "not mistaken for a duplicate");
+        assert_eq!(r.epoch(), Some("new"));
+        // The same log again keeps the position.
+        assert!(r.accept("connection:status", &status("new", 4)));
+        assert_eq!(r.last_seq(), Some(4));
+    }
+
+    #[test]
+    fn a_resync_request_drops_the_position() {
+        let mut r = Resume::default();
+        r.advance_to(900);
+        let err = vec![json!({ "code": "RESYNC_REQUIRED", "message": "ahead" })];
+        assert!(r.accept("error", &err));
+        assert_eq!(r.last_seq(), None);
+        assert!(r.accept("payment:added", &entry(301)));
+        let other = vec![json!({ "code": "RATE_LIMITED", "message": "slow down" })];
+        assert!(r.accept("error", &other));
+        assert_eq!(r.last_seq(), Some(301));
     }
 }

@@ -38,6 +38,24 @@ pub const ALERT_SYSTEM: &str = "alert:system";
 pub const PONG: &str = "pong";
 /// Server → client: a problem not tied to one action (e.g. rate limit hit).
 pub const ERROR: &str = "error";
+/// Server → client, first on every connection: which log this is and where it stands
+/// ([`ConnectionStatus`] in an envelope whose `seq` is the log head).
+pub const CONNECTION_STATUS: &str = "connection:status";
+
+/// What a client learns on connecting: the identity of the tenant's event log and its head.
+/// A log's `epoch` is a random id created with the log; positions (`seq`) only mean
+/// something within one epoch. A client sends the epoch back with `lastSeq` when it
+/// reconnects; a server whose log has another epoch (a wiped or replaced database, another
+/// deployment behind the same URL) answers `RESYNC_REQUIRED` instead of replaying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionStatus {
+    /// The log's identity.
+    pub epoch: String,
+    /// The log's latest `seq` when the socket connected.
+    pub head: u64,
+    /// The server node the socket is connected to.
+    pub node: String,
+}
 
 /// The dashboard's headline figures for one tenant, today.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,6 +90,9 @@ pub struct ConnectAuth {
     /// The last event `seq` this client applied; the server replays what came after it.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "lastSeq")]
     pub last_seq: Option<u64>,
+    /// The epoch of the log `lastSeq` belongs to (from `connection:status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// Database ids.
@@ -362,4 +383,6 @@ server_events! {
     PongEvent => PONG, Pong;
     /// `error`.
     ErrorEvent => ERROR, crate::WireError;
+    /// `connection:status`.
+    ConnectionStatusEvent => CONNECTION_STATUS, crate::Envelope<ConnectionStatus>;
 }

@@ -71,6 +71,10 @@ pub struct EventsPage {
     pub events: Vec<LoggedEvent>,
     /// The tenant log's latest `seq`; more pages remain while the last entry is below it.
     pub head: u64,
+    /// The log's identity (see `ConnectionStatus`): `since` means something only within
+    /// the epoch it was read in.
+    #[serde(default)]
+    pub epoch: String,
 }
 
 /// A page of a list endpoint.

@@ -242,9 +242,9 @@ impl std::fmt::Display for ConnectRefusal {
     }
 }
 
-/// Where the socket resumes from (`lastSeq` of the CONNECT auth payload).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ResumeFrom(pub(crate) Option<u64>);
+/// Where the socket resumes from (`lastSeq` and `epoch` of the CONNECT auth payload).
+#[derive(Debug, Clone)]
+pub(crate) struct ResumeFrom(pub(crate) Option<u64>, pub(crate) Option<String>);
 
 /// The connect middleware: token, then connection limits. On success the socket carries
 /// [`Caller`], [`ResumeFrom`], its token's `ExpiresAt` and its `Arc<Seat>` in its extensions.
@@ -280,7 +280,7 @@ pub(crate) async fn authenticate_socket(
         socket.extensions.insert(ExpiresAt(at));
     }
     socket.extensions.insert(caller);
-    socket.extensions.insert(ResumeFrom(auth.last_seq));
+    socket.extensions.insert(ResumeFrom(auth.last_seq, auth.epoch));
     // Shared so the extension map can hand out copies; given back when the last one drops.
     socket.extensions.insert(Arc::new(seat));
     Ok(())

@@ -1,9 +1,16 @@
 //! Integration tests: the real server on loopback with a temporary SQLite file, driven by
-//! the native Pulse SDK, reqwest and raw WebSockets.
+//! the native Pulse SDK, reqwest and raw WebSockets. With `PULSE_TEST_DB=postgres` every
+//! server gets its own database on a PostgreSQL server started for the test binary instead.
+//! `cluster` runs several server processes on one PostgreSQL database with Redis, behind
+//! HAProxy (`services` starts those).
 
 mod actions;
 mod auth;
+mod cluster;
+mod epochs;
 mod events;
+mod faultproxy;
+mod faults;
 mod fixture;
 mod isolation;
 mod limits;

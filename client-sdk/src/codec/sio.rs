@@ -246,7 +246,10 @@ fn check_shape(kind: Kind, data: &Option<Value>, id: Option<u64>) -> Result<(), 
     match (kind, data) {
         (Kind::Connect, None | Some(Value::Object(_))) => Ok(()),
         (Kind::Connect, _) => Err(bad("CONNECT payload must be an object")),
-        (Kind::Disconnect, _) => Ok(()),
+        // As socket.io-parser: a DISCONNECT carries no payload. Accepting one would also make
+        // `1 2` (a payload after whitespace) re-encode as `12`, a DISCONNECT with ack id 2.
+        (Kind::Disconnect, None) => Ok(()),
+        (Kind::Disconnect, Some(_)) => Err(bad("DISCONNECT carries no payload")),
         (Kind::Event, Some(Value::Array(a))) if a.first().is_some_and(Value::is_string) => Ok(()),
         (Kind::Event, _) => Err(bad("EVENT payload must be an array starting with the event name")),
         (Kind::Ack, Some(Value::Array(_))) if id.is_some() => Ok(()),
@@ -355,6 +358,18 @@ mod tests {
         assert_eq!(d.decode_text(r#"2["b"]"#), Err(DecodeError::AttachmentsPending(2)));
         d.reset();
         assert!(!d.is_pending());
+    }
+
+    // Found by `fuzz/` (target `sio`, input `fuzz/regressions/sio/disconnect-with-payload`).
+    #[test]
+    fn disconnect_with_a_payload_is_rejected() {
+        for c in ["1\n2\n", "1 2", "1[]", "1/admin,{}", "1\"bye\""] {
+            assert!(Decoder::new().decode_text(c).is_err(), "{c:?} should be rejected");
+        }
+        // What servers send still decodes.
+        for c in ["1", "1/admin,", "1/admin"] {
+            assert_eq!(decode_one(c).kind, Kind::Disconnect, "{c:?}");
+        }
     }
 
     // proptest needs OS entropy, which wasm32-unknown-unknown lacks.

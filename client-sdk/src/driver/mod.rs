@@ -120,7 +120,7 @@ pub(crate) async fn run<R: Runtime>(
                     shared.refresh_auth();
                     socket = Some(rt.open(&url, gen, tx.clone()));
                 }
-                Io::Poll { since } => {
+                Io::Poll { since, epoch } => {
                     shared.refresh_auth();
                     let (base, token) = {
                         let c = shared.conn();
@@ -133,7 +133,8 @@ pub(crate) async fn run<R: Runtime>(
                     };
                     let tx = tx.clone();
                     platform::spawn_task(async move {
-                        let result = poll::fetch(&base, token.as_deref(), since).await;
+                        let result =
+                            poll::fetch(&base, token.as_deref(), since, epoch.as_deref()).await;
                         let _ = tx.unbounded_send(Input::Polled(result));
                     });
                 }

@@ -5,7 +5,7 @@
 
 use pulse_protocol::events::Stats;
 use pulse_protocol::rest::EventsPage;
-use pulse_protocol::Envelope;
+use pulse_protocol::{Envelope, ErrorCode, WireError};
 use serde::de::DeserializeOwned;
 
 use crate::connection::Polled;
@@ -17,30 +17,72 @@ pub(crate) async fn fetch(
     base: &str,
     token: Option<&str>,
     since: Option<u64>,
+    epoch: Option<&str>,
 ) -> Result<Polled, String> {
+    let mut resync = None;
     let events = match since {
-        Some(since) => Some(
-            get_json::<EventsPage>(&format!("{base}/api/events?since={since}&limit={PAGE}"), token)
-                .await
-                .map_err(|e| format!("GET /api/events: {e}"))?,
-        ),
+        Some(since) => {
+            let mut url = format!("{base}/api/events?since={since}&limit={PAGE}");
+            if let Some(e) = epoch {
+                url.push_str("&epoch=");
+                url.push_str(e);
+            }
+            match get_json::<EventsPage>(&url, token).await {
+                Ok(page) => Some(page),
+                // Another log, or a position ahead of it: the server says how to go on.
+                Err(Fail::Refused(e)) if e.code == ErrorCode::ResyncRequired => {
+                    resync = Some(e);
+                    None
+                }
+                Err(e) => return Err(format!("GET /api/events: {e}")),
+            }
+        }
         None => None,
     };
     let stats = get_json::<Envelope<Stats>>(&format!("{base}/api/stats"), token)
         .await
         .map_err(|e| format!("GET /api/stats: {e}"))?;
-    Ok(Polled { events, stats: Some(stats) })
+    Ok(Polled { events, stats: Some(stats), resync })
+}
+
+/// Why a request failed.
+enum Fail {
+    /// The server answered with its error shape.
+    Refused(WireError),
+    /// Anything else: network, status without a body, unreadable body.
+    Other(String),
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::Refused(e) => e.fmt(f),
+            Fail::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Reads an error response: the server's `{ code, message }` when it sent one.
+fn refusal(status: u16, body: &str) -> Fail {
+    match serde_json::from_str::<WireError>(body) {
+        Ok(e) => Fail::Refused(e),
+        Err(_) => Fail::Other(format!("HTTP {status}")),
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-async fn get_json<T: DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, String> {
+async fn get_json<T: DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, Fail> {
     let mut req = reqwest::Client::new().get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    let res = req.send().await.map_err(|e| e.to_string())?;
-    let res = res.error_for_status().map_err(|e| e.to_string())?;
-    res.json::<T>().await.map_err(|e| e.to_string())
+    let res = req.send().await.map_err(|e| Fail::Other(e.to_string()))?;
+    let status = res.status();
+    let text = res.text().await.map_err(|e| Fail::Other(e.to_string()))?;
+    if !status.is_success() {
+        return Err(refusal(status.as_u16(), &text));
+    }
+    serde_json::from_str(&text).map_err(|e| Fail::Other(e.to_string()))
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -52,11 +94,11 @@ extern "C" {
 }
 
 #[cfg(target_arch = "wasm32")]
-async fn get_json<T: DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, String> {
+async fn get_json<T: DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, Fail> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
 
-    let fail = |e: wasm_bindgen::JsValue| format!("{e:?}");
+    let fail = |e: wasm_bindgen::JsValue| Fail::Other(format!("{e:?}"));
     let init = web_sys::RequestInit::new();
     init.set_method("GET");
     let headers = web_sys::Headers::new().map_err(fail)?;
@@ -68,10 +110,10 @@ async fn get_json<T: DeserializeOwned>(url: &str, token: Option<&str>) -> Result
     let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(fail)?;
     let response: web_sys::Response =
         JsFuture::from(global_fetch(&request)).await.map_err(fail)?.unchecked_into();
-    if !response.ok() {
-        return Err(format!("HTTP {}", response.status()));
-    }
     let text = JsFuture::from(response.text().map_err(fail)?).await.map_err(fail)?;
     let text = text.as_string().unwrap_or_default();
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    if !response.ok() {
+        return Err(refusal(response.status(), &text));
+    }
+    serde_json::from_str(&text).map_err(|e| Fail::Other(e.to_string()))
 }

@@ -11,11 +11,12 @@ pub mod leptos;
 use std::collections::{BTreeMap, VecDeque};
 
 use pulse_protocol::events::{
-    Activity, Alert, BalanceUpdated, Customer, Delivery, Id, Notification, NotificationsRead,
-    Payment, Stats, ACTIVITY_UPDATED, ALERT_SYSTEM, BALANCE_UPDATED, CUSTOMER_UPDATED,
-    DELIVERY_UPDATED, NOTIFICATION_NEW, NOTIFICATION_READ, PAYMENT_ADDED, STATS_UPDATED,
+    Activity, Alert, BalanceUpdated, ConnectionStatus, Customer, Delivery, Id, Notification,
+    NotificationsRead, Payment, Stats, ACTIVITY_UPDATED, ALERT_SYSTEM, BALANCE_UPDATED,
+    CONNECTION_STATUS, CUSTOMER_UPDATED, DELIVERY_UPDATED, ERROR, NOTIFICATION_NEW,
+    NOTIFICATION_READ, PAYMENT_ADDED, STATS_UPDATED,
 };
-use pulse_protocol::Envelope;
+use pulse_protocol::{Envelope, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -93,6 +94,8 @@ pub struct LiveState {
     pub last_event_at: Option<i64>,
     /// Events that did not decode as their catalogue type (a server/client version skew).
     pub malformed: u64,
+    /// The epoch of the log this state was built from (`connection:status`).
+    pub epoch: Option<String>,
     limits: Limits,
 }
 
@@ -118,7 +121,27 @@ impl LiveState {
             rtt_ms: None,
             last_event_at: None,
             malformed: 0,
+            epoch: None,
             limits,
+        }
+    }
+
+    /// Forgets every business figure and list (not the connection): they belong to a log
+    /// that was replaced or that the client fell too far behind. The application reloads
+    /// them (over REST) and live events rebuild the rest.
+    pub fn clear_data(&mut self) -> Changes {
+        let keep = (self.status.clone(), self.rtt_ms, self.epoch.take(), self.limits);
+        *self = LiveState::new(keep.3);
+        (self.status, self.rtt_ms, self.epoch) = (keep.0, keep.1, keep.2);
+        Changes {
+            stats: true,
+            deliveries: true,
+            payments: true,
+            customers: true,
+            notifications: true,
+            activity: true,
+            alerts: true,
+            ..Changes::default()
         }
     }
 
@@ -157,6 +180,22 @@ impl LiveState {
     fn apply_message(&mut self, m: &Message, c: &mut Changes) {
         let limit = self.limits.recent;
         match m.event.as_str() {
+            CONNECTION_STATUS => {
+                if let Some(env) = self.decode::<ConnectionStatus>(m) {
+                    let replaced = self.epoch.as_ref().is_some_and(|e| *e != env.data.epoch);
+                    if replaced {
+                        *c = self.clear_data();
+                    }
+                    self.epoch = Some(env.data.epoch);
+                }
+            }
+            ERROR => {
+                let resync = m.args.first().and_then(|a| a["code"].as_str())
+                    == Some(ErrorCode::ResyncRequired.as_str());
+                if resync {
+                    *c = self.clear_data();
+                }
+            }
             STATS_UPDATED => {
                 if let Some(env) = self.decode::<Stats>(m) {
                     // An older snapshot (e.g. a poll that raced the socket) must not win.
@@ -395,5 +434,34 @@ mod tests {
         });
         assert!(!s.apply(&bad).any());
         assert_eq!((s.payments.len(), s.malformed), (0, 1));
+    }
+
+    #[test]
+    fn a_replaced_log_or_a_resync_clears_the_figures_and_lists() {
+        let mut s = LiveState::default();
+        let status = |epoch: &str| {
+            msg("connection:status", 0, json!({ "epoch": epoch, "head": 0, "node": "n" }))
+        };
+        s.apply(&status("old"));
+        s.apply(&msg("stats:updated", 500, stats(9.0)));
+        s.apply(&msg("payment:added", 501, json!({ "id": 1, "customer_id": 2, "customer_name": "A", "amount": 5.0, "method": "CASH", "date": "2026-01-01", "note": null, "created_at": 1 })));
+        assert!(s.stats.is_some() && !s.payments.is_empty());
+        s.apply(&status("old"));
+        assert!(s.stats.is_some(), "the same log keeps its state");
+        let c = s.apply(&status("new"));
+        assert!(c.stats && c.payments);
+        assert!(s.stats.is_none() && s.payments.is_empty(), "another log: nothing of the old one");
+        // The new log's stats are taken although their seq is lower.
+        s.apply(&msg("stats:updated", 3, stats(1.0)));
+        assert_eq!(s.stats.as_ref().map(|e| e.seq), Some(3));
+        let resync = Event::Message(Message {
+            event: "error".into(),
+            args: vec![json!({ "code": "RESYNC_REQUIRED", "message": "behind" })],
+            attachments: Vec::new(),
+            ack_id: None,
+        });
+        s.apply(&resync);
+        assert!(s.stats.is_none());
+        assert_eq!(s.epoch.as_deref(), Some("new"));
     }
 }

@@ -437,8 +437,10 @@ fn polled(seqs: &[u64], head: u64, stats_seq: u64) -> crate::connection::Polled 
                 })
                 .collect(),
             head,
+            epoch: "e1".into(),
         }),
         stats: Some(pulse_protocol::Envelope { seq: stats_seq, ts: 1, data: Default::default() }),
+        resync: None,
     }
 }
 
@@ -454,7 +456,7 @@ fn polling_starts_after_a_failed_reconnect_and_stops_the_moment_the_socket_is_ba
     h.transport_closes("connection refused");
     assert_eq!(
         h.take_io().last(),
-        Some(&Io::Poll { since: Some(4) }),
+        Some(&Io::Poll { since: Some(4), epoch: None }),
         "first failed reconnect starts polling"
     );
     assert!(matches!(h.conn.status(), Status::Polling { every, .. } if every == secs(10)));
@@ -472,7 +474,7 @@ fn polling_starts_after_a_failed_reconnect_and_stops_the_moment_the_socket_is_ba
     assert!(ev.iter().any(|e| matches!(e, Event::Message(m) if m.event == "stats:updated")));
     // Next poll after the interval, from the new position.
     h.advance(secs(10));
-    assert!(h.take_io().contains(&Io::Poll { since: Some(6) }));
+    assert!(h.take_io().contains(&Io::Poll { since: Some(6), epoch: Some("e1".into()) }));
     // The socket comes back while that poll is in flight: no further polls, ever.
     let deadline = h.now + secs(60);
     while h.now < deadline && !h.conn.is_live() {
@@ -503,29 +505,33 @@ fn a_failed_poll_is_reported_and_retried_and_more_pages_are_fetched_at_once() {
     h.connect();
     h.transport_closes("refused");
     assert!(
-        h.take_io().contains(&Io::Poll { since: None }),
+        h.take_io().contains(&Io::Poll { since: None, epoch: None }),
         "a client with no position asks for stats only"
     );
     h.conn.handle_poll_result(h.now, Err("GET /api/stats: 502".into()));
     h.drain();
     assert!(h.take_events().contains(&Event::PollFailed { reason: "GET /api/stats: 502".into() }));
     h.advance(secs(10));
-    assert!(h.take_io().contains(&Io::Poll { since: None }));
+    assert!(h.take_io().contains(&Io::Poll { since: None, epoch: None }));
     h.conn.handle_poll_result(
         h.now,
         Ok(crate::connection::Polled {
             events: None,
             stats: Some(pulse_protocol::Envelope { seq: 90, ts: 1, data: Default::default() }),
+            resync: None,
         }),
     );
     h.drain();
     assert_eq!(h.conn.last_seq(), Some(90), "follows the log from the stats' head on");
     h.advance(secs(10));
-    assert!(h.take_io().contains(&Io::Poll { since: Some(90) }));
+    assert!(h.take_io().contains(&Io::Poll { since: Some(90), epoch: None }));
     h.conn.handle_poll_result(h.now, Ok(polled(&[91, 92], 500, 500)));
     h.drain();
     h.advance(ms(1));
-    assert!(h.take_io().contains(&Io::Poll { since: Some(92) }), "more remain: fetch at once");
+    assert!(
+        h.take_io().contains(&Io::Poll { since: Some(92), epoch: Some("e1".into()) }),
+        "more remain: fetch at once"
+    );
 }
 
 #[test]
@@ -547,4 +553,42 @@ fn no_polling_when_disabled_or_after_an_explicit_disconnect() {
     h.advance(secs(60));
     assert!(!h.take_io().iter().any(|io| matches!(io, Io::Poll { .. })));
     assert_eq!(h.conn.status(), Status::Offline);
+}
+
+#[test]
+fn a_poll_refused_with_resync_drops_the_position_and_tells_the_application() {
+    let mut h = Harness::new(polling_config());
+    h.go_live();
+    h.server_sends(
+        r#"42["connection:status",{"seq":3,"ts":1,"data":{"epoch":"e1","head":3,"node":"n"}}]"#,
+    );
+    h.server_sends(r#"42["delivery:updated",{"seq":4,"ts":1,"data":{}}]"#);
+    h.take_events();
+    h.transport_closes("server restarting");
+    h.advance(secs(1));
+    h.transport_closes("connection refused");
+    assert_eq!(
+        h.take_io().last(),
+        Some(&Io::Poll { since: Some(4), epoch: Some("e1".into()) }),
+        "the poll names the log its position belongs to"
+    );
+    let refusal = pulse_protocol::WireError::new(
+        pulse_protocol::ErrorCode::ResyncRequired,
+        "the event log was replaced",
+    );
+    h.conn.handle_poll_result(
+        h.now,
+        Ok(crate::connection::Polled { events: None, stats: None, resync: Some(refusal) }),
+    );
+    h.drain();
+    let events = h.take_events();
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Message(m) if m.event == "error"
+            && m.args[0]["code"] == "RESYNC_REQUIRED")),
+        "the application hears it as the socket's error event: {events:?}"
+    );
+    assert_eq!(h.conn.last_seq(), None, "the position is dropped");
+    // The new log's entries are applied, whatever their seq.
+    h.conn.handle_poll_result(h.now, Ok(polled(&[2], 2, 2)));
+    assert_eq!(h.conn.last_seq(), Some(2));
 }

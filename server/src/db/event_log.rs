@@ -139,3 +139,26 @@ pub(crate) fn parse_notification(payload: &str) -> Option<(Id, u64)> {
     let (t, s) = payload.split_once(':')?;
     Some((t.parse().ok()?, s.parse().ok()?))
 }
+
+/// The tenant log's epoch, created (as `fresh`) the first time it is asked for.
+pub(crate) async fn epoch(
+    conn: &mut AnyConnection,
+    tenant_id: Id,
+    fresh: &str,
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO log_epochs (tenant_id, epoch, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id) DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(fresh)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("SELECT epoch FROM log_epochs WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_one(conn)
+        .await
+        .map(|r| r.get(0))
+}

@@ -40,6 +40,8 @@ const AHEAD_MAX: Duration = Duration::from_secs(30);
 /// Why a socket is behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Why {
+    /// It just connected without a position: entries committed while it joined.
+    Join,
     /// It reconnected with a `lastSeq` older than the head.
     Resume,
     /// Its send queue was full when a live entry went out.
@@ -49,6 +51,7 @@ pub(crate) enum Why {
 impl Why {
     fn as_str(self) -> &'static str {
         match self {
+            Why::Join => "join",
             Why::Resume => "resume",
             Why::QueueFull => "queue_full",
         }
@@ -71,6 +74,19 @@ pub(crate) fn start(
         let user_id = socket.extensions.get::<Caller>().and_then(|c| c.user_id);
         tokio::spawn(run(state.clone(), socket, tenant_id, user_id, after));
     }
+}
+
+/// Marks a socket behind before anything is sent to it (it is joining); [`spawn`] then
+/// catches it up.
+pub(crate) fn hold(feed: &mut Feed, sid: Sid) {
+    feed.behind.insert(sid);
+}
+
+/// Catches up a socket already marked behind (see [`hold`]) from the entry after `after`.
+pub(crate) fn spawn(state: &AppState, why: Why, socket: SocketRef, tenant_id: Id, after: u64) {
+    metrics::counter!("pulse_catchups_total", "reason" => why.as_str()).increment(1);
+    let user_id = socket.extensions.get::<Caller>().and_then(|c| c.user_id);
+    tokio::spawn(run(state.clone(), socket, tenant_id, user_id, after));
 }
 
 /// Forgets a socket that went away while behind.

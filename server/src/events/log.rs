@@ -23,6 +23,8 @@ use crate::error::AppError;
 #[derive(Debug, Default)]
 pub(crate) struct Feeds {
     locks: Mutex<HashMap<Id, Arc<tokio::sync::Mutex<Feed>>>>,
+    /// Each tenant log's epoch, once read: it never changes while the database is open.
+    epochs: Mutex<HashMap<Id, String>>,
 }
 
 /// How far this node has fanned out a tenant's log, and who is catching up.
@@ -40,6 +42,23 @@ impl Feeds {
     /// Tenants whose feed has a cursor (some socket of theirs connected here).
     pub(crate) fn tenants(&self) -> Vec<Id> {
         self.locks.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect()
+    }
+
+    /// The tenant log's epoch (see `pulse_protocol::events::ConnectionStatus`), created
+    /// with a random value the first time any node asks.
+    pub(crate) async fn epoch(
+        &self,
+        conn: &mut AnyConnection,
+        tenant_id: Id,
+        now: i64,
+    ) -> Result<String, sqlx::Error> {
+        if let Some(e) = self.epochs.lock().unwrap_or_else(|e| e.into_inner()).get(&tenant_id) {
+            return Ok(e.clone());
+        }
+        let fresh = format!("{:016x}", rand::random::<u64>());
+        let epoch = db::event_log::epoch(conn, tenant_id, &fresh, now).await?;
+        self.epochs.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant_id, epoch.clone());
+        Ok(epoch)
     }
 
     /// Waits for the tenant's lock.

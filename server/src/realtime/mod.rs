@@ -5,10 +5,13 @@
 //! expired (`expiry.rs`), and the request head each socket keeps (`head.rs`).
 //!
 //! Handlers are installed by the middleware, before the CONNECT packet goes out, so a client
-//! that emits right after connecting never races an uninstalled handler. The connect handler
-//! then joins the rooms and, for a socket resuming with missed entries, starts its catch-up
-//! from the log, under the tenant's lock (see [`crate::events`]), so missed events strictly
-//! precede live ones.
+//! that emits right after connecting never races an uninstalled handler. The middleware also
+//! enrols the socket in its tenant's fan-out (rooms joined, marked behind at a known
+//! position, under the tenant's feed lock); the connect handler then sends
+//! `connection:status` (the log's epoch and head), refuses a resume from another log or from
+//! ahead of it (RESYNC_REQUIRED), and catches the socket up from the log (see
+//! [`crate::events`]), so missed events strictly precede live ones and none slips by while
+//! it connects.
 
 pub(crate) mod expiry;
 mod handlers;
@@ -18,7 +21,8 @@ pub(crate) mod quota;
 
 use std::sync::Arc;
 
-use pulse_protocol::events::{ConnectAuth, ERROR};
+use pulse_protocol::events::{ConnectAuth, ConnectionStatus, CONNECTION_STATUS, ERROR};
+use pulse_protocol::Envelope;
 use pulse_protocol::{ErrorCode, WireError};
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
@@ -27,6 +31,7 @@ use socketioxide::SocketIo;
 
 use crate::auth::{self, Caller, ResumeFrom};
 use crate::db;
+use crate::error::AppError;
 use crate::events::broadcast::{tenant_room, user_room};
 use crate::events::catchup::{self, Why};
 use crate::state::AppState;
@@ -41,6 +46,7 @@ pub(crate) fn register(io: &SocketIo, state: AppState) {
             auth::authenticate_socket(state.clone(), socket.clone(), auth).await?;
             limits::install(&socket, &state);
             handlers::install(&socket, &state);
+            enroll(&socket, &state).await.map_err(|e| auth::ConnectRefusal(e.into_wire()))?;
             Ok::<(), auth::ConnectRefusal>(())
         }
     };
@@ -51,19 +57,80 @@ pub(crate) fn register(io: &SocketIo, state: AppState) {
     io.ns("/", on_connect.with(middleware));
 }
 
-/// Joins the socket's rooms and, if it resumes with missed entries, starts catching it up,
-/// all under the tenant's lock.
-async fn connected(socket: SocketRef, state: AppState) {
+/// What the connect handler sends a socket the middleware enrolled: the log's identity, a
+/// refusal to resume if any, and the entries from `after` on.
+#[derive(Debug, Clone)]
+struct Start {
+    status: Envelope<ConnectionStatus>,
+    resync: Option<WireError>,
+    after: u64,
+}
+
+/// Marks a socket whose connect handler ran (it counts in `pulse_connections_active`).
+#[derive(Debug, Clone, Copy)]
+struct Connected;
+
+/// Makes the socket part of its tenant's fan-out before the CONNECT packet goes out, so that
+/// an entry committed once the client is connected cannot pass it by: under the tenant's feed
+/// lock it joins its rooms and is marked behind (live fan-out skips it) at a known position;
+/// [`connected`] then catches it up from there, replay first. Refuses (UNAVAILABLE) when the
+/// log cannot be read.
+async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
     let Some(caller) = socket.extensions.get::<Caller>() else {
-        // The middleware always sets it; without it the socket may see nothing.
-        let _ = socket.disconnect();
-        return;
+        return Err(AppError::unauthorized("not signed in"));
     };
-    metrics::gauge!("pulse_connections_active").increment(1.0);
     let tenant_id = caller.tenant_id;
+    let mut feed = state.log.lock(tenant_id).await;
+    let (head, epoch) = {
+        let mut conn = state.db.acquire().await?;
+        let head = db::event_log::head(&mut conn, tenant_id).await?;
+        (head, state.log.epoch(&mut conn, tenant_id, state.clock.now_ms()).await?)
+    };
+    // The first socket of the tenant here: fan-out starts at the head; older entries reach
+    // sockets through their catch-up.
+    let cursor = *feed.cursor.get_or_insert(head);
+    let (last_seq, client_epoch) =
+        socket.extensions.get::<ResumeFrom>().map(|r| (r.0, r.1)).unwrap_or_default();
+    let mut resync = None;
+    let mut after = cursor;
+    if let (Some(last_seq), Some(user_id)) = (last_seq, caller.user_id) {
+        if client_epoch.as_ref().is_some_and(|e| *e != epoch) {
+            resync = Some(format!(
+                "the event log was replaced (epoch {epoch}): reload through REST, then continue from seq {head}"
+            ));
+        } else if last_seq > head {
+            resync = Some(format!(
+                "lastSeq {last_seq} is ahead of the log (head {head}): reload through REST, then continue from seq {head}"
+            ));
+        } else {
+            match missed(state, &caller, user_id, last_seq).await? {
+                Missed::TooMany { head } => {
+                    let limit = state.config.replay_limit;
+                    resync = Some(format!(
+                        "more than {limit} events were missed; reload through REST, then continue from seq {head}"
+                    ));
+                }
+                Missed::Some | Missed::None => after = last_seq,
+            }
+        }
+    }
+    socket.join(tenant_room(tenant_id));
+    if let Some(u) = caller.user_id {
+        socket.join(user_room(u));
+    }
+    catchup::hold(&mut feed, socket.id);
+    let status = Envelope {
+        seq: head,
+        ts: state.clock.now_ms(),
+        data: ConnectionStatus { epoch, head, node: state.node.id.clone() },
+    };
+    let resync = resync.map(|m| WireError::new(ErrorCode::ResyncRequired, m));
+    socket.extensions.insert(Start { status, resync, after });
     let log_state = state.clone();
     socket.on_disconnect(move |socket: SocketRef, reason: DisconnectReason| async move {
-        metrics::gauge!("pulse_connections_active").decrement(1.0);
+        if socket.extensions.get::<Connected>().is_some() {
+            metrics::gauge!("pulse_connections_active").decrement(1.0);
+        }
         // Free the connection slot now, not when the last handle to the socket is dropped.
         socket.extensions.remove::<Arc<Seat>>();
         catchup::forget(&mut *log_state.log.lock(tenant_id).await, socket.id);
@@ -73,69 +140,29 @@ async fn connected(socket: SocketRef, state: AppState) {
             tracing::info!("socket closed: malformed packet");
         }
     });
-    let resume = socket.extensions.get::<ResumeFrom>().and_then(|r| r.0);
-    let mut feed = state.log.lock(tenant_id).await;
-    let head = match log_head(&state, tenant_id).await {
-        Ok(h) => h,
-        Err(e) => {
-            // Without the log's head the socket could miss entries: refuse it for now; the
-            // client retries with backoff and resumes once the database answers.
-            tracing::warn!(error = %e, "connect: log unavailable");
-            let _ = socket.emit(ERROR, &unavailable());
-            let _ = socket.disconnect();
-            return;
-        }
+    Ok(())
+}
+
+/// Tells the socket which log it follows, refuses a resume that cannot be honoured, and
+/// catches it up from where [`enroll`] left it: missed entries strictly before live ones.
+async fn connected(socket: SocketRef, state: AppState) {
+    let (Some(caller), Some(start)) =
+        (socket.extensions.get::<Caller>(), socket.extensions.get::<Start>())
+    else {
+        // The middleware always sets both; without them the socket may see nothing.
+        let _ = socket.disconnect();
+        return;
     };
-    // The first socket of the tenant here: fan-out starts at the head; older entries reach
-    // sockets through their catch-up.
-    let cursor = *feed.cursor.get_or_insert(head);
-    if let (Some(last_seq), Some(user_id)) = (resume, caller.user_id) {
-        let resumed = if last_seq > head {
-            Err(WireError::new(
-                ErrorCode::ResyncRequired,
-                format!(
-                    "lastSeq {last_seq} is ahead of the log (head {head}): reload through REST, then continue from seq {head}"
-                ),
-            ))
-        } else {
-            missed(&state, &caller, user_id, last_seq).await.map_err(|e| e.into_wire())
-        };
-        match resumed {
-            Ok(Missed::None) if last_seq <= cursor => {}
-            Ok(Missed::None | Missed::Some) => {
-                catchup::start(&state, &mut feed, Why::Resume, socket.clone(), tenant_id, last_seq)
-            }
-            Ok(Missed::TooMany { head }) => {
-                let limit = state.config.replay_limit;
-                let _ = socket.emit(
-                    ERROR,
-                    &WireError::new(
-                        ErrorCode::ResyncRequired,
-                        format!(
-                            "more than {limit} events were missed; reload through REST, then continue from seq {head}"
-                        ),
-                    ),
-                );
-            }
-            Err(e) => {
-                tracing::warn!(error = %e.message, "replay refused");
-                let _ = socket.emit(ERROR, &e);
-            }
-        }
+    socket.extensions.insert(Connected);
+    metrics::gauge!("pulse_connections_active").increment(1.0);
+    let _ = socket.emit(CONNECTION_STATUS, &start.status);
+    if let Some(e) = &start.resync {
+        tracing::info!(message = %e.message, "resume refused");
+        let _ = socket.emit(ERROR, e);
     }
-    socket.join(tenant_room(tenant_id));
-    if let Some(u) = caller.user_id {
-        socket.join(user_room(u));
-    }
-}
-
-async fn log_head(state: &AppState, tenant_id: i64) -> Result<u64, sqlx::Error> {
-    let mut conn = state.db.acquire().await?;
-    db::event_log::head(&mut conn, tenant_id).await
-}
-
-fn unavailable() -> WireError {
-    WireError::new(ErrorCode::Unavailable, "the database is unavailable; retry shortly")
+    let resumed = socket.extensions.get::<ResumeFrom>().is_some_and(|r| r.0.is_some());
+    let why = if resumed && start.resync.is_none() { Why::Resume } else { Why::Join };
+    catchup::spawn(&state, why, socket.clone(), caller.tenant_id, start.after);
 }
 
 /// What a resuming socket missed.

@@ -6,6 +6,8 @@ use axum::Json;
 use pulse_protocol::rest::EventsPage;
 use serde::Deserialize;
 
+use pulse_protocol::ErrorCode;
+
 use crate::auth::Caller;
 use crate::db;
 use crate::error::{AppError, AppQuery};
@@ -17,6 +19,8 @@ pub(super) struct EventsSince {
     #[serde(default)]
     since: u64,
     limit: Option<u64>,
+    /// The epoch `since` was read in; another one gets RESYNC_REQUIRED.
+    epoch: Option<String>,
 }
 
 const DEFAULT_LIMIT: u64 = 500;
@@ -36,8 +40,26 @@ pub(super) async fn events_list(
     let mut conn = state.db.acquire().await?;
     // Head first: every entry up to it is then readable below.
     let head = db::event_log::head(&mut conn, caller.tenant_id).await?;
+    let epoch = state.log.epoch(&mut conn, caller.tenant_id, state.clock.now_ms()).await?;
+    if q.epoch.as_ref().is_some_and(|e| *e != epoch) {
+        return Err(AppError::new(
+            ErrorCode::ResyncRequired,
+            format!(
+                "the event log was replaced (epoch {epoch}); reload, then continue from seq {head}"
+            ),
+        ));
+    }
+    if q.since > head {
+        return Err(AppError::new(
+            ErrorCode::ResyncRequired,
+            format!(
+                "since {} is ahead of the log (head {head}); reload, then continue from it",
+                q.since
+            ),
+        ));
+    }
     let events =
         db::event_log::since(&mut conn, caller.tenant_id, user_id, q.since, u64::MAX, limit)
             .await?;
-    Ok(Json(EventsPage { events, head }))
+    Ok(Json(EventsPage { events, head, epoch }))
 }
