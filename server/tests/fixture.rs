@@ -1,5 +1,6 @@
-//! A real server on a free loopback port with its own temporary SQLite file, a clock tests
-//! can move, and helpers to sign in and connect the native SDK.
+//! A real server on a free loopback port with its own temporary SQLite file (or, with
+//! `PULSE_TEST_DB=postgres`, its own database on a PostgreSQL server shared by the test
+//! binary), a clock tests can move, and helpers to sign in and connect the native SDK.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,38 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub const DEMO: &str = "admin@pulse.demo";
 pub const OTHER: &str = "admin@other.demo";
 pub const PASSWORD: &str = "pulse-demo";
+
+/// The store the tests run on: `postgres` when `PULSE_TEST_DB=postgres`, else `sqlite`.
+pub fn backend_name() -> &'static str {
+    match std::env::var("PULSE_TEST_DB").as_deref() {
+        Ok("postgres") | Ok("postgresql") | Ok("pg") => "postgres",
+        Ok("") | Ok("sqlite") | Err(_) => "sqlite",
+        Ok(other) => panic!("PULSE_TEST_DB={other}: expected postgres or sqlite"),
+    }
+}
+
+/// The `database_url` for a server on `data_dir`: `None` on SQLite (the file in the data
+/// directory). On PostgreSQL a fresh database on the shared test server the first time a
+/// data directory is used; its name is kept in `data_dir/pg-database`, so a restart on the
+/// same directory reopens the same database.
+pub fn database_url_for(data_dir: &Path) -> Option<String> {
+    if backend_name() != "postgres" {
+        return None;
+    }
+    let pg = crate::services::shared_postgres();
+    let marker = data_dir.join("pg-database");
+    let name = match std::fs::read_to_string(&marker) {
+        Ok(name) => name.trim().to_owned(),
+        Err(_) => {
+            let name = crate::services::unique_db_name("pulse_test");
+            pg.create_database(&name);
+            std::fs::create_dir_all(data_dir).expect("data dir");
+            std::fs::write(&marker, &name).expect("write pg-database");
+            name
+        }
+    };
+    Some(pg.url(&name))
+}
 
 /// System time plus an offset tests can move forward.
 #[derive(Debug, Default)]
@@ -69,9 +102,12 @@ impl TestServer {
         config.demo_rate = 20.0;
         // Cheap hashing: the tests sign in many times on a debug build.
         config.argon2_m_cost_kib = 64;
+        config.database_url = database_url_for(data_dir);
         tweak(&mut config);
         let clock = Arc::new(TestClock::default());
-        let server = Server::bind(config, clock.clone()).await.expect("bind");
+        let server = Server::bind(config, clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("bind ({}): {e}", backend_name()));
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let done = tokio::spawn(server.run(async move {

@@ -135,11 +135,8 @@ fn pg_command(program: &str) -> Command {
 
 fn run(mut cmd: Command, what: &str) -> String {
     let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
     text
 }
@@ -169,10 +166,16 @@ impl Postgres {
         );
         let data = root.join("data");
         let mut initdb = pg_command("initdb");
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args(["-A", "trust", "-U", "pulse", "-E", "UTF8", "--locale=C", "--no-sync"]);
+        initdb.arg("-D").arg(&data).args([
+            "-A",
+            "trust",
+            "-U",
+            "pulse",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
         run(initdb, "initdb");
         let watchdog = Watchdog::spawn(&format!(
             "{} {PG_BIN}/pg_ctl -D '{}' stop -m immediate; rm -rf '{}'",
@@ -323,7 +326,8 @@ pub struct Redis {
 impl Redis {
     /// Starts redis-server on a free port; waits until it answers PING.
     pub fn start() -> Redis {
-        let mut r = Redis { port: free_port(), dir: fresh_dir("redis"), child: None, watchdog: None };
+        let mut r =
+            Redis { port: free_port(), dir: fresh_dir("redis"), child: None, watchdog: None };
         r.start_again();
         r
     }
@@ -452,7 +456,8 @@ impl Haproxy {
             Watchdog::spawn(&format!("kill -9 {}; rm -rf '{}'", child.id(), dir.display()));
         let mut h = Haproxy { addr, dir, child, _watchdog: watchdog };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !wait_tcp(addr, Duration::from_millis(100)) {
+        // The admin socket is created after the frontend listens.
+        while !wait_tcp(addr, Duration::from_millis(100)) || !h.dir.join("admin.sock").exists() {
             let exited = h.child.try_wait().ok().flatten();
             assert!(
                 exited.is_none() && Instant::now() < deadline,
@@ -543,9 +548,8 @@ async fn postgres_redis_and_haproxy_start_stop_and_restart() {
             .route("/", axum::routing::get(move || async move { format!("node{i}") }));
         tasks.push(tokio::spawn(async move { axum::serve(listener, app).await }));
     }
-    let lb = tokio::task::block_in_place(|| {
-        Haproxy::start(&[backends[0], backends[1], backends[2]])
-    });
+    let lb =
+        tokio::task::block_in_place(|| Haproxy::start(&[backends[0], backends[1], backends[2]]));
     let mut names = std::collections::BTreeSet::new();
     for _ in 0..12 {
         // A new client each time: no cookie, so leastconn/round-robin spreads them.
