@@ -3,10 +3,13 @@
 // them (one elected leader runs the demo generator) and HAProxy with deploy/haproxy.cfg, each
 // a child of this test on a free loopback port. Through HAProxy: sign in, KPIs change live,
 // the System page names the node serving the tab and lists all three nodes, a payment made
-// in the UI shows once (and once on every node); then the node serving the tab is SIGKILLed
-// and the tab comes back live on another node, which the System page names, with the payment
-// still shown once. Everything it starts is stopped and its temporary folder removed at the
-// end, pass or fail; the logs are kept in test-artifacts/cluster/. About 25 s.
+// in the UI shows once (and is stored once, read on every node). Then, with the Payments page
+// open, the node serving the tab is SIGKILLed and a second payment is made at once on a
+// surviving node: the tab comes back live on another node and shows that payment once (it
+// can only arrive by the resume from lastSeq), no node answered INTERNAL, the System page
+// names the new node, KPIs still move, and the dead node leaves the Nodes list. Everything it
+// starts is stopped and its temporary folder removed at the end, pass or fail; the logs are
+// kept in test-artifacts/cluster/ and their tails printed on failure. About 25 s.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -149,7 +152,7 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
   await run(...asPg(join(bin, 'pg_ctl'), ['-D', pg, '-l', join(pg, 'log'), '-w', '-t', '20', '-o', `-p ${pgPort} -k ${pg} -c listen_addresses=127.0.0.1`, 'start']), { timeout: 30_000 });
   undo.push(() => run(...asPg(join(bin, 'pg_ctl'), ['-D', pg, '-m', 'immediate', '-w', '-t', '20', 'stop']), { timeout: 30_000 }));
   await eventually('pg_isready', async () => {
-    await run(join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(pgPort)], { timeout: 5000 });
+    await run(join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(pgPort), '-U', 'pulse', '-d', 'postgres'], { timeout: 5000 });
     return true;
   }, 20_000);
   await run(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'pulse', '-d', 'postgres', '-c', 'CREATE DATABASE pulse'], { timeout: 20_000 });
@@ -231,6 +234,7 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
     const peers = page.getByTestId('server-peers');
     const servedName = async () => (/^(node[123])\b/.exec((await served.innerText()).trim()) ?? [])[1];
     const first = await eventually('the System page names a node', servedName);
+    const firstLed = (await served.innerText()).includes('(leader)');
     await eventually('the System page lists the three nodes', async () => {
       const text = await peers.innerText();
       return NODES.every((n) => text.includes(n)) && text;
@@ -258,28 +262,63 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: 'admin@pulse.demo', password: 'pulse-demo' }),
     })).json();
+    const auth = { authorization: `Bearer ${session.token}` };
+    const [customer] = (await (await fetch(`${url}/api/customers?limit=1`, { headers: auth })).json()).items;
     for (const [name, n] of Object.entries(nodes)) {
       // Each node read directly, with the token the balancer's node issued.
-      const r = await fetch(`${n.url}/api/payments?limit=500`, { headers: { authorization: `Bearer ${session.token}` } });
+      const r = await fetch(`${n.url}/api/payments?limit=500`, { headers: auth });
       assert.equal(r.status, 200, `${name} /api/payments`);
       const mine = (await r.json()).items.filter((p) => p.amount === 432.19 && p.customer_name === 'Carmen Diaz');
       assert.equal(mine.length, 1, `${name} lists the payment once`);
     }
 
-    // SIGKILL the node serving the tab: the tab comes back live on another one.
-    await nav.getByRole('link', { name: 'System' }).click();
-    await eventually(`the System page names ${first}`, async () => (await servedName()) === first);
-    const firstLed = (await served.innerText()).includes('(leader)');
+    // SIGKILL the node serving the tab while the Payments page is open (its rows were read
+    // through REST before; from now on only the socket adds rows). A payment made at once on a
+    // surviving node lands while the tab is away: the tab must get it when it resumes from
+    // its lastSeq on another node.
+    await eventually(`the tab's socket still on ${first}`, async () => (await connectionsByNode(nodes))[first] === 1, 5_000);
     const killedAt = Date.now();
     await nodes[first].kill('SIGKILL');
     nodes[first].dead = true;
+    const survivor = NODES.find((n) => n !== first);
+    const gap = await fetch(`${nodes[survivor].url}/api/payments`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ customer_id: customer.id, amount: 321.09, method: 'CASH' }),
+    });
+    const gapAt = Date.now();
+    assert.equal(gap.status, 200, `payment on ${survivor} during the fail-over: ${await gap.clone().text()}`);
     const states = new Set();
     await eventually('not live after the kill', async () => {
       states.add(await connectionState(page));
       return [...states].some((s) => s !== 'live') || Date.now() - killedAt > 3000;
     }, 5_000);
-    await eventually('live again', async () => (await connectionState(page)) === 'live', 30_000);
+    await eventually('live again', async () => (await connectionState(page)) === 'live', 30_000).catch(async (e) => {
+      const banner = await page.locator('[role="alert"], .banner').allInnerTexts().catch(() => []);
+      throw new Error(`${e.message}: ${Date.now() - killedAt} ms after the SIGKILL of ${first} the indicator says ` +
+        `${await connectionState(page)} ("${await page.getByTestId('connection').innerText()}"); page alerts: ${JSON.stringify(banner)}`);
+    });
     const liveAgainMs = Date.now() - killedAt;
+    const stillAway = [...states].some((s) => s !== 'live');
+    let gapShown = true;
+    await eventually('the payment made during the fail-over, once, on the open Payments page',
+      async () => (await paymentRows(page, '321.09')).matching === 1, 10_000).catch(() => (gapShown = false));
+    // An INTERNAL error answered to anything (a refused resume, say) counts here.
+    const internal = {};
+    for (const n of NODES.filter((n) => n !== first)) {
+      const text = await (await fetch(`${nodes[n].url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('pulse_errors_total{code="INTERNAL"}'));
+      internal[n] = line ? Number(line.trim().split(/\s+/).pop()) : 0;
+    }
+    assert.ok(gapShown && Object.values(internal).every((v) => v === 0),
+      `after the SIGKILL of ${first}: the payment made on ${survivor} ${gapAt - killedAt} ms after the kill ` +
+      `(tab seen ${stillAway ? 'away' : 'still live'} then; live again after ${liveAgainMs} ms) is ` +
+      `${gapShown ? 'shown once' : 'NOT shown once'} on the open Payments page; ` +
+      `pulse_errors_total{code="INTERNAL"} per surviving node: ${JSON.stringify(internal)}`);
+    assert.equal((await paymentRows(page, '432.19')).matching, 1, 'the UI payment still shown once');
+
+    // The System page now names another node, which holds the tab's socket.
+    await nav.getByRole('link', { name: 'System' }).click();
     const second = await eventually('the System page names another node', async () => {
       const n = await servedName();
       return n && n !== first && n;
@@ -287,15 +326,17 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
     assert.notEqual(second, first);
     await eventually(`the tab's socket is on ${second}`, async () => (await connectionsByNode(nodes))[second] === 1, 10_000);
 
-    // Still live data (a new leader if the killed node led), and the payment still shown once.
+    // Still live data (a new leader if the killed node led), and each payment shown once.
     await nav.getByRole('link', { name: 'Overview' }).click();
     await page.getByTestId('kpi-liters').waitFor();
     await liveKpiChanges('two live KPI changes after the fail-over');
     await nav.getByRole('link', { name: 'Payments' }).click();
-    await eventually('the payment still shown once', async () => (await paymentRows(page, '432.19')).matching === 1, 10_000);
+    await eventually('both payments shown once', async () =>
+      (await paymentRows(page, '432.19')).matching === 1 && (await paymentRows(page, '321.09')).matching === 1, 10_000);
     await page.waitForTimeout(1000);
-    const { matching, ids } = await paymentRows(page, '432.19');
-    assert.equal(matching, 1);
+    const { ids } = await paymentRows(page, '432.19');
+    assert.equal((await paymentRows(page, '432.19')).matching, 1);
+    assert.equal((await paymentRows(page, '321.09')).matching, 1);
     assert.equal(new Set(ids).size, ids.length, `duplicate payment rows: ${ids}`);
 
     // The killed node drops out of the Nodes list once its heartbeat is 10 s old.
@@ -307,7 +348,8 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
 
     assert.deepEqual(errors, [], 'no uncaught errors in the page');
     console.log(`cluster: up in ${((upAt - started) / 1000).toFixed(1)} s; tab on ${first}${firstLed ? ' (the leader)' : ''}, then on ${second} ` +
-      `live again ${(liveAgainMs / 1000).toFixed(1)} s after the SIGKILL (states seen: ${[...states].join(', ')}); ` +
+      `live again ${(liveAgainMs / 1000).toFixed(1)} s after the SIGKILL (states seen: ${[...states].join(', ')}; ` +
+      `the payment on ${survivor} ${gapAt - killedAt} ms after it); ` +
       `total ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (e) {
     await page.screenshot({ path: join(LOGS, 'failure.png') }).catch(() => {});
