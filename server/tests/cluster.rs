@@ -14,7 +14,9 @@
 //!
 //! Only one cluster runs at a time (two would not fit on a 2-core machine), and each loop is
 //! bounded in count and in time. `PULSE_CLUSTER_CLIENTS` changes the number of SDK clients
-//! of the load scenarios.
+//! of the load scenarios; `PULSE_CLUSTER_SERVER_BIN` runs another build of the server as the
+//! nodes (e.g. `target/server/pulse-server`, much faster than the debug build); `PULSE_CLUSTER_LOG`
+//! sets the nodes' RUST_LOG.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::OpenOptions;
@@ -73,22 +75,29 @@ impl Node {
         services::tail(&self.log_path(), lines)
     }
 
-    /// Log lines matching `pat` (case-insensitive), at most `max`.
-    pub fn grep(&self, pat: &str, max: usize) -> Vec<String> {
+    /// Log lines containing `pat` (ANSI colours removed): how many, and the first `max`.
+    pub fn grep(&self, pat: &str, max: usize) -> (usize, Vec<String>) {
         let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        let pat = pat.to_lowercase();
-        text.lines()
-            .filter(|l| l.to_lowercase().contains(&pat))
-            .take(max)
-            .map(String::from)
-            .collect()
+        let lines: Vec<String> = text.lines().map(strip_ansi).collect();
+        // A panic's message is on the line after "panicked at".
+        let hits: Vec<String> = (0..lines.len())
+            .filter(|&i| lines[i].contains(pat))
+            .map(|i| match lines.get(i + 1) {
+                Some(next) if pat == "panicked" => format!("{} {next}", lines[i]),
+                _ => lines[i].clone(),
+            })
+            .collect();
+        (hits.len(), hits.into_iter().take(max).collect())
     }
 
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "{} already running", self.id);
         let mut log = OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
         let _ = writeln!(log, "===== test harness: starting {} on {}", self.id, self.addr);
-        let child = Command::new(env!("CARGO_BIN_EXE_pulse-server"))
+        // PULSE_CLUSTER_SERVER_BIN: another build of the server (e.g. an optimized one).
+        let bin = std::env::var("PULSE_CLUSTER_SERVER_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pulse-server").to_owned());
+        let child = Command::new(bin)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -183,6 +192,8 @@ impl Cluster {
             let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
             let node_dir = dir.path().join(format!("node{i}"));
             std::fs::create_dir_all(&node_dir).unwrap();
+            // A stand-in dashboard, so the node does not warn about a missing one.
+            std::fs::write(node_dir.join("index.html"), "<!doctype html>").unwrap();
             let rust_log = std::env::var("PULSE_CLUSTER_LOG")
                 .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn".into());
             let env = [
@@ -204,6 +215,7 @@ impl Cluster {
                 ("PULSE_EVENT_RATE", "100000".into()),
                 ("PULSE_EVENT_BURST", "100000".into()),
                 ("RUST_LOG", rust_log),
+                ("NO_COLOR", "1".into()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -283,7 +295,8 @@ impl Cluster {
     /// Every node's log tail, HAProxy's, PostgreSQL's and Redis's: printed when a test fails.
     pub fn dump(&self) {
         for n in &self.nodes {
-            eprintln!("----- {} ({}) log tail -----\n{}", n.id, n.addr, n.log_tail(60));
+            let tail: Vec<String> = n.log_tail(60).lines().map(strip_ansi).collect();
+            eprintln!("----- {} ({}) log tail -----\n{}", n.id, n.addr, tail.join("\n"));
         }
         eprintln!("----- haproxy -----\n{}", self.lb.log());
         eprintln!("----- postgres -----\n{}", services::tail(&self.pg.log_path(), 30));
@@ -294,18 +307,36 @@ impl Cluster {
     pub fn warnings(&self, max: usize) -> String {
         let mut s = String::new();
         for n in &self.nodes {
-            let mut lines = n.grep(" WARN ", max);
-            lines.extend(n.grep(" ERROR ", max));
-            lines.extend(n.grep("panicked", max));
-            if !lines.is_empty() {
-                s += &format!("  {}: {} warning/error line(s), e.g.:\n", n.id, lines.len());
-                for l in lines.iter().take(max) {
-                    s += &format!("    {}\n", l.chars().take(300).collect::<String>());
+            for level in [" WARN ", " ERROR ", "panicked"] {
+                let (count, lines) = n.grep(level, max);
+                if count > 0 {
+                    s += &format!("  {}: {count} line(s) with {level:?}, e.g.:\n", n.id);
+                    for l in lines {
+                        s += &format!("    {}\n", l.chars().take(300).collect::<String>());
+                    }
                 }
             }
         }
         s
     }
+}
+
+/// A log line without terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Drop for Cluster {
@@ -551,6 +582,10 @@ pub struct Record {
     pub connects: u32,
     pub disconnects: Vec<String>,
     pub rejected: Vec<String>,
+    /// `error` events from the server.
+    pub errors: Vec<String>,
+    /// The node of each connection, from `connection:status`.
+    pub nodes: Vec<String>,
 }
 
 pub struct Consumer {
@@ -572,6 +607,13 @@ fn consumer(url: &str, users: &[User], user: usize) -> Consumer {
                 if let Some(seq) = m.args.first().and_then(|a| a["seq"].as_u64()) {
                     r.entries.push((seq, m.event.clone(), now));
                 }
+            }
+            Event::Message(m) if m.event == "error" => {
+                r.errors.push(m.args.first().map(|a| a.to_string()).unwrap_or_default())
+            }
+            Event::Message(m) if m.event == "connection:status" => {
+                let node = m.args.first().and_then(|a| a["data"]["node"].as_str());
+                r.nodes.push(node.unwrap_or("?").to_owned())
             }
             Event::Status(s) => r.live.push((now, *s == Status::Live)),
             Event::Connected { .. } => r.connects += 1,
@@ -643,6 +685,8 @@ pub struct RawProbe {
     pub seen: Arc<Mutex<Vec<(u64, String, u32)>>>,
     /// Per connection: (number, node from HAProxy's cookie, lastSeq sent).
     pub conns: Arc<Mutex<Vec<(u32, String, Option<u64>)>>>,
+    /// CONNECT refusals and `error` events: (connection number, text).
+    pub errors: Arc<Mutex<Vec<(u32, String)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -655,25 +699,35 @@ impl Drop for RawProbe {
 fn raw_probe(lb: SocketAddr, users: &[User], user: usize) -> RawProbe {
     let seen: Arc<Mutex<Vec<(u64, String, u32)>>> = Arc::default();
     let conns: Arc<Mutex<Vec<(u32, String, Option<u64>)>>> = Arc::default();
-    let (s, c, token) = (seen.clone(), conns.clone(), users[user].token.clone());
+    let errors: Arc<Mutex<Vec<(u32, String)>>> = Arc::default();
+    let (s, c, e, token) = (seen.clone(), conns.clone(), errors.clone(), users[user].token.clone());
     let task = tokio::spawn(async move {
-        let mut last: Option<u64> = None;
+        let mut pos = Position::default();
         for n in 1..=10_000u32 {
-            raw_connection(lb, &token, n, &mut last, &s, &c).await;
+            raw_connection(lb, &token, n, &mut pos, &s, &c, &e).await;
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     });
-    RawProbe { user, seen, conns, task }
+    RawProbe { user, seen, conns, errors, task }
 }
 
-/// One connection, until it ends.
+/// Where a raw probe is in the log, as the SDK keeps it: the last `seq` and the log's epoch.
+#[derive(Default)]
+struct Position {
+    last: Option<u64>,
+    epoch: Option<String>,
+}
+
+/// One connection, until it ends. The node it is on comes from HAProxy's cookie, then from
+/// the server's `connection:status`.
 async fn raw_connection(
     lb: SocketAddr,
     token: &str,
     n: u32,
-    last: &mut Option<u64>,
+    pos: &mut Position,
     seen: &Mutex<Vec<(u64, String, u32)>>,
     conns: &Mutex<Vec<(u32, String, Option<u64>)>>,
+    errors: &Mutex<Vec<(u32, String)>>,
 ) {
     let url = format!("ws://{lb}/socket.io/?EIO=4&transport=websocket");
     let Ok(Ok((mut ws, response))) =
@@ -690,10 +744,13 @@ async fn raw_connection(
         .map(|v| v.split(';').next().unwrap_or("").to_owned())
         .unwrap_or_else(|| "?".into());
     let mut auth = json!({ "token": token });
-    if let Some(l) = *last {
+    if let Some(l) = pos.last {
         auth["lastSeq"] = json!(l);
+        if let Some(e) = &pos.epoch {
+            auth["epoch"] = json!(e);
+        }
     }
-    conns.lock().unwrap().push((n, node, *last));
+    conns.lock().unwrap().push((n, node, pos.last));
     let mut joined = false;
     loop {
         // Pings come every 2 s; silence for 8 s means the link is dead.
@@ -716,19 +773,35 @@ async fn raw_connection(
             }
         } else if text.starts_with("40") {
             joined = true;
-        } else if text.starts_with("44") || text.starts_with("41") || text == "1" {
+        } else if let Some(refusal) = text.strip_prefix("44") {
+            errors.lock().unwrap().push((n, format!("CONNECT refused: {refusal}")));
+            return;
+        } else if text.starts_with("41") || text == "1" {
             return;
         } else if let Some(rest) = text.strip_prefix("42") {
             let json = rest.trim_start_matches(|c: char| c.is_ascii_digit());
             let Ok(Value::Array(a)) = serde_json::from_str::<Value>(json) else { continue };
-            let (Some(name), Some(seq)) =
-                (a.first().and_then(Value::as_str), a.get(1).and_then(|p| p["seq"].as_u64()))
-            else {
+            let (Some(name), Some(payload)) = (a.first().and_then(Value::as_str), a.get(1)) else {
                 continue;
             };
-            if is_logged(name) {
+            if name == "connection:status" {
+                if let Some(node) = payload["data"]["node"].as_str() {
+                    if let Some(c) = conns.lock().unwrap().iter_mut().find(|c| c.0 == n) {
+                        c.1 = node.to_owned();
+                    }
+                }
+                if let Some(e) = payload["data"]["epoch"].as_str() {
+                    if pos.epoch.as_deref().is_some_and(|old| old != e) {
+                        errors.lock().unwrap().push((n, format!("epoch changed to {e}")));
+                        pos.last = None;
+                    }
+                    pos.epoch = Some(e.to_owned());
+                }
+            } else if name == "error" {
+                errors.lock().unwrap().push((n, payload.to_string()));
+            } else if let (true, Some(seq)) = (is_logged(name), payload["seq"].as_u64()) {
                 seen.lock().unwrap().push((seq, name.to_owned(), n));
-                *last = Some(last.map_or(seq, |l| l.max(seq)));
+                pos.last = Some(pos.last.map_or(seq, |l| l.max(seq)));
             }
         }
     }
@@ -856,6 +929,8 @@ async fn verify(
     // seq -> how many clients missed it
     let mut missed_by: BTreeMap<(usize, u64), usize> = BTreeMap::new();
     let mut bad_clients = 0;
+    // Differing clients by the nodes they were on.
+    let mut bad_paths: BTreeMap<String, usize> = BTreeMap::new();
     for (i, c) in consumers.iter().enumerate() {
         let r = c.rec.lock().unwrap();
         let got: Vec<(u64, String)> = r
@@ -878,19 +953,24 @@ async fn verify(
             if problems.len() < 12 {
                 problems.push(format!(
                     "client {i} ({}): got {} of {} entries; missing {} (first {:?}); not in the log {:?}; out of order {unordered}; \
-                     connects {}, disconnects {:?}, rejected {:?}",
+                     nodes {:?}, disconnects {:?}, rejected {:?}, error events {:?}",
                     users[c.user].email,
                     got.len(),
                     want.len(),
                     missing.len(),
                     &missing[..missing.len().min(15)],
                     &extra[..extra.len().min(10)],
-                    r.connects,
+                    r.nodes,
                     &r.disconnects[..r.disconnects.len().min(4)],
                     r.rejected,
+                    &r.errors[..r.errors.len().min(3)],
                 ));
             }
+            *bad_paths.entry(r.nodes.join("->")).or_insert(0) += 1;
         }
+    }
+    if !bad_paths.is_empty() {
+        problems.push(format!("differing clients by the nodes they were on: {bad_paths:?}"));
     }
     if !missed_by.is_empty() {
         let mut by_seq: Vec<_> = missed_by.iter().collect();
@@ -964,13 +1044,14 @@ async fn verify(
                 .collect();
             problems.push(format!(
                 "raw probe {i} ({}): got {} of {} entries; duplicates [{}]; missing {n_missing} (first {missing:?}); \
-                 out of order [{}]; connections {:?}",
+                 out of order [{}]; connections (number, node, lastSeq sent) {:?}; errors {:?}",
                 users[p.user].email,
                 got.len(),
                 want.len(),
                 dup.join("; "),
                 reorder.join("; "),
-                &conns[..conns.len().min(8)]
+                &conns[..conns.len().min(8)],
+                p.errors.lock().unwrap().iter().take(4).collect::<Vec<_>>(),
             ));
         }
     }
@@ -1403,14 +1484,24 @@ async fn cluster_recovers_from_postgres_and_redis_restarts_under_load() {
     log(t0, "PostgreSQL: fast stop");
     *mark.lock().unwrap() = Some(Instant::now());
     tokio::task::block_in_place(|| cluster.pg.stop());
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let health: Vec<_> = cluster.connections().await;
-    log(
-        t0,
-        format!("during the outage, /health connections per node {health:?}; starting PostgreSQL"),
-    );
+    // What /health says meanwhile (and how long it takes to say it).
+    let probe_url = format!("{}/health", cluster.nodes[0].url());
+    let health_probe = tokio::spawn(async move {
+        let t = Instant::now();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let r = http.get(probe_url).send().await;
+        let status = match r {
+            Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(e) => format!("no answer: {e}"),
+        };
+        (status, t.elapsed())
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    log(t0, "starting PostgreSQL again");
     tokio::task::block_in_place(|| cluster.pg.start_again());
     log(t0, "PostgreSQL up again");
+    let (status, took) = health_probe.await.unwrap();
+    log(t0, format!("node1 GET /health sent 0.0 s into the outage: {status} after {took:?}"));
     tokio::time::sleep(Duration::from_secs(4)).await;
     log(t0, "Redis: stop");
     cluster.redis.stop();
