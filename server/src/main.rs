@@ -20,11 +20,16 @@ async fn main() -> std::io::Result<()> {
     if !config.dist.join("index.html").exists() {
         tracing::warn!(dist = %config.dist.display(), "no built dashboard here; run `scripts/run` to build it");
     }
-    let db_path = config.db_path();
+    // The file for SQLite; for PostgreSQL only the engine (its URL may carry a password).
+    let store = match &config.database_url {
+        Some(_) => "postgres".to_owned(),
+        None => config.db_path().display().to_string(),
+    };
     let demo = config.demo;
     let server = Server::bind(config, Arc::new(SystemClock)).await?;
     let addr = server.local_addr();
-    tracing::info!(%addr, db = %db_path.display(), seeded = server.seeded(), demo, "listening");
+    let node = server.state().node.id.clone();
+    tracing::info!(%addr, %node, %store, seeded = server.seeded(), demo, "listening");
     println!("Pulse is running at http://{addr}/");
     println!("Demo sign-in: {DEMO_EMAIL} / {DEMO_PASSWORD} (second tenant: {OTHER_EMAIL} / {DEMO_PASSWORD})");
     server.run(shutdown_signal()).await

@@ -158,3 +158,52 @@ async fn a_wrong_shape_over_a_raw_socket_gets_an_invalid_input_ack() {
     assert_eq!(ack[0]["ok"], false);
     assert_eq!(ack[0]["error"]["code"], "INVALID_INPUT");
 }
+
+/// Joins `/` over a raw WebSocket with an `X-Forwarded-For` header; returns the server's
+/// answer to the CONNECT (`40…` accepted, `44…` refused).
+async fn connect_forwarded(server: &TestServer, token: &str, forwarded_for: &str) -> String {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    let _open = ws.next().await.unwrap().unwrap();
+    ws.send(Message::text(format!("40{}", json!({ "token": token })))).await.unwrap();
+    loop {
+        let m = ws.next().await.unwrap().unwrap();
+        let text = m.to_text().unwrap().to_owned();
+        if text.starts_with("40") || text.starts_with("44") {
+            // Keep the connection open while the caller looks at the others.
+            tokio::spawn(async move {
+                let mut ws = ws;
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+            return text;
+        }
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_per_ip_limit_counts_forwarded_clients() {
+    let server = TestServer::start(|c| {
+        c.max_conn_per_ip = 1;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let (a, b) = (server.login(DEMO).await, server.login(OTHER).await);
+    // Two clients behind the proxy: one address each, so both fit under a limit of one.
+    assert!(connect_forwarded(&server, &a.token, "203.0.113.1").await.starts_with("40"));
+    assert!(connect_forwarded(&server, &b.token, "203.0.113.2").await.starts_with("40"));
+    // A client cannot dodge the limit by writing its own header in front of the proxy's.
+    let third = connect_forwarded(&server, &b.token, "198.51.100.9, 203.0.113.2").await;
+    assert!(third.contains("too many connections from this address"), "{third}");
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let server = TestServer::start(|c| c.max_conn_per_ip = 1).await;
+    let (a, b) = (server.login(DEMO).await, server.login(OTHER).await);
+    assert!(connect_forwarded(&server, &a.token, "203.0.113.1").await.starts_with("40"));
+    let second = connect_forwarded(&server, &b.token, "203.0.113.2").await;
+    assert!(second.contains("too many connections from this address"), "{second}");
+}

@@ -48,7 +48,7 @@ pub(crate) async fn count_since(
 ) -> Result<u64, sqlx::Error> {
     sqlx::query(
         "SELECT COUNT(*) FROM (SELECT 1 FROM event_log \
-         WHERE tenant_id = $1 AND seq > $2 AND (user_id IS NULL OR user_id = $3) LIMIT $4)",
+         WHERE tenant_id = $1 AND seq > $2 AND (user_id IS NULL OR user_id = $3) LIMIT $4) AS missed",
     )
     .bind(tenant_id)
     .bind(since.min(i64::MAX as u64) as i64)
