@@ -79,12 +79,24 @@ impl Node {
     pub fn grep(&self, pat: &str, max: usize) -> (usize, Vec<String>) {
         let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         let lines: Vec<String> = text.lines().map(strip_ansi).collect();
-        // A panic's message is on the line after "panicked at".
+        // A panic's message is on the line after "panicked at"; its first frame in
+        // pulse_server (RUST_BACKTRACE=1) says where it came from.
         let hits: Vec<String> = (0..lines.len())
             .filter(|&i| lines[i].contains(pat))
-            .map(|i| match lines.get(i + 1) {
-                Some(next) if pat == "panicked" => format!("{} {next}", lines[i]),
-                _ => lines[i].clone(),
+            .map(|i| {
+                if pat != "panicked" {
+                    return lines[i].clone();
+                }
+                let message = lines.get(i + 1).cloned().unwrap_or_default();
+                let end = lines.len().min(i + 80);
+                let frame = (i + 1..end).find(|&k| lines[k].contains("pulse_server::")).map_or(
+                    String::new(),
+                    |k| {
+                        let at = lines.get(k + 1).map_or("", |l| l.trim());
+                        format!(" [in {} {at}]", lines[k].trim())
+                    },
+                );
+                format!("{} {message}{frame}", lines[i])
             })
             .collect();
         (hits.len(), hits.into_iter().take(max).collect())
@@ -216,6 +228,7 @@ impl Cluster {
                 ("PULSE_EVENT_BURST", "100000".into()),
                 ("RUST_LOG", rust_log),
                 ("NO_COLOR", "1".into()),
+                ("RUST_BACKTRACE", "1".into()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
@@ -1313,6 +1326,14 @@ async fn cluster_survives_a_node_killed_under_load() {
             cluster.connections().await
         ),
     );
+    // Every client is now served by a surviving node (the last connection:status it got).
+    let on_dead: Vec<usize> = (0..load.consumers.len())
+        .filter(|&i| {
+            let r = load.consumers[i].rec.lock().unwrap();
+            r.nodes.last().is_none_or(|n| n == "node3") || r.live.last().is_some_and(|l| !l.1)
+        })
+        .collect();
+    assert!(on_dead.is_empty(), "clients not live on node1 or node2: {on_dead:?}");
     let summary = verify(
         &cluster,
         &base,
