@@ -49,6 +49,9 @@ fn log(t0: Instant, msg: impl AsRef<str>) {
     eprintln!("[{:>6.2}s] {}", t0.elapsed().as_secs_f64(), msg.as_ref());
 }
 
+/// Connections a probe made: (connection number, node, last seq when it connected).
+type Conns = Arc<Mutex<Vec<(u32, String, Option<u64>)>>>;
+
 // ---------------------------------------------------------------------------------------
 // Nodes and the cluster
 
@@ -697,7 +700,7 @@ pub struct RawProbe {
     pub user: usize,
     pub seen: Arc<Mutex<Vec<(u64, String, u32)>>>,
     /// Per connection: (number, node from HAProxy's cookie, lastSeq sent).
-    pub conns: Arc<Mutex<Vec<(u32, String, Option<u64>)>>>,
+    pub conns: Conns,
     /// CONNECT refusals and `error` events: (connection number, text).
     pub errors: Arc<Mutex<Vec<(u32, String)>>>,
     task: tokio::task::JoinHandle<()>,
@@ -711,7 +714,7 @@ impl Drop for RawProbe {
 
 fn raw_probe(lb: SocketAddr, users: &[User], user: usize) -> RawProbe {
     let seen: Arc<Mutex<Vec<(u64, String, u32)>>> = Arc::default();
-    let conns: Arc<Mutex<Vec<(u32, String, Option<u64>)>>> = Arc::default();
+    let conns: Conns = Arc::default();
     let errors: Arc<Mutex<Vec<(u32, String)>>> = Arc::default();
     let (s, c, e, token) = (seen.clone(), conns.clone(), errors.clone(), users[user].token.clone());
     let task = tokio::spawn(async move {
@@ -1255,7 +1258,7 @@ async fn cluster_survives_a_node_killed_under_load() {
     let load = load_clients(&cluster, &users, clients_wanted(200)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let mark: Arc<Mutex<Option<Instant>>> = Arc::default();
-    let survivors = vec![cluster.nodes[0].url(), cluster.nodes[1].url()];
+    let survivors = [cluster.nodes[0].url(), cluster.nodes[1].url()];
     let mut writers = Vec::new();
     for w in 0..2 {
         let rotated = vec![survivors[w].clone(), survivors[1 - w].clone()];

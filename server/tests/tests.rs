@@ -9,8 +9,6 @@ mod auth;
 mod cluster;
 mod epochs;
 mod events;
-mod faultproxy;
-mod faults;
 mod fixture;
 mod isolation;
 mod limits;
