@@ -985,6 +985,19 @@ async fn verify(
             *bad_paths.entry(r.nodes.join("->")).or_insert(0) += 1;
         }
     }
+    let not_live: Vec<String> = consumers
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.client.status() != Status::Live)
+        .take(10)
+        .map(|(i, c)| {
+            let r = c.rec.lock().unwrap();
+            format!("client {i}: {:?}, refused {:?}", c.client.status(), r.rejected)
+        })
+        .collect();
+    if !not_live.is_empty() {
+        problems.push(format!("clients not live at the end: {}", not_live.join("; ")));
+    }
     if !bad_paths.is_empty() {
         problems.push(format!("differing clients by the nodes they were on: {bad_paths:?}"));
     }
