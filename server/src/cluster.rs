@@ -29,12 +29,22 @@ pub struct Node {
     /// The address it listens on.
     pub addr: String,
     leader: AtomicBool,
+    draining: AtomicBool,
 }
 
 impl Node {
     pub(crate) fn new(id: String, addr: String) -> Node {
         metrics::gauge!("pulse_node_info", "node" => id.clone()).set(1.0);
-        Node { id, addr, leader: AtomicBool::new(false) }
+        Node { id, addr, leader: AtomicBool::new(false), draining: AtomicBool::new(false) }
+    }
+
+    /// Whether this node is shutting down (then `/health/live` answers 503).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
     }
 
     /// Whether this node runs the cluster's background work now.

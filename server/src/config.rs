@@ -126,6 +126,12 @@ pub struct Config {
     #[arg(long, env = "PULSE_BENCH", value_parser = clap::builder::FalseyValueParser::new())]
     pub bench: bool,
 
+    /// On SIGTERM, how long to keep serving while `/health/live` answers 503, so a load
+    /// balancer moves new connections elsewhere before this node closes its sockets (a
+    /// rolling restart). 0 for a single node.
+    #[arg(long, env = "PULSE_DRAIN_MS", default_value_t = 0)]
+    pub drain_ms: u64,
+
     /// Log line format.
     #[arg(long, env = "PULSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,

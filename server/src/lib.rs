@@ -235,6 +235,8 @@ impl Server {
         tasks.push(tokio::spawn(relay::run(state.clone())));
         tasks.push(tokio::spawn(realtime::expiry::run_sweeper(state.clone())));
         let io = state.io.clone();
+        let node = state.node.clone();
+        let drain = Duration::from_millis(state.config.drain_ms);
         let background = tasks.iter().map(|t| t.abort_handle()).collect::<Vec<_>>();
         // Real-time pushes are small frames: without TCP_NODELAY a frame can wait for the
         // client's delayed ACK (up to 40 ms on Linux) behind the previous one (Nagle).
@@ -247,6 +249,14 @@ impl Server {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
                     shutdown.await;
+                    // Behind a load balancer: fail its health check first and keep serving
+                    // until it has moved new connections elsewhere, so clients that reconnect
+                    // when their socket closes land on a live node at once.
+                    if drain > Duration::ZERO {
+                        node.start_draining();
+                        tracing::info!(?drain, "draining before shutdown");
+                        tokio::time::sleep(drain).await;
+                    }
                     // Stop producing first, so nothing is half-broadcast while sockets close.
                     for t in background {
                         t.abort();

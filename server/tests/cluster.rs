@@ -224,6 +224,9 @@ impl Cluster {
                 ("PULSE_STATS_INTERVAL_MS", "200".into()),
                 ("PULSE_PING_INTERVAL_MS", "2000".into()),
                 ("PULSE_PING_TIMEOUT_MS", "2000".into()),
+                // On SIGTERM, HAProxy takes the node out (2 failed checks, 1 s apart) before
+                // it closes its sockets: what a rolling restart should do.
+                ("PULSE_DRAIN_MS", "2500".into()),
                 // Every client comes from 127.0.0.1, and many share a user.
                 ("PULSE_MAX_CONN_PER_USER", "10000".into()),
                 ("PULSE_MAX_CONN_PER_IP", "10000".into()),

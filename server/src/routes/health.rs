@@ -1,6 +1,7 @@
 //! This module deals with `GET /health` (this node, its database, Redis and peers; 503 when
-//! the database does not answer) and `GET /health/live` (200 while the process serves: what
-//! a load balancer checks, so a node is not taken out when the shared database is down).
+//! the database does not answer) and `GET /health/live` (200 while the process serves and is
+//! not draining: what a load balancer checks, so a node is not taken out when the shared
+//! database is down, and is taken out before it closes its sockets on shutdown).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -37,7 +38,11 @@ pub(super) async fn health_get(State(state): State<AppState>) -> (StatusCode, Js
     (code, Json(health))
 }
 
-/// The process serves HTTP.
-pub(super) async fn health_live() -> StatusCode {
-    StatusCode::OK
+/// The process serves HTTP and is not shutting down.
+pub(super) async fn health_live(State(state): State<AppState>) -> StatusCode {
+    if state.node.is_draining() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    }
 }
