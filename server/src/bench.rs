@@ -117,7 +117,7 @@ async fn broadcast(
     let total = (req.rate * req.seconds).round() as u64;
     let period = Duration::from_secs_f64(1.0 / req.rate);
     let pad = pad_for(req.size);
-    let sockets = state.io.to(room.clone()).sockets().len() as u64;
+    let sockets = state.io.of("/").map_or(0, |ns| ns.to(room.clone()).sockets().len()) as u64;
     let start = tokio::time::Instant::now();
     let (mut n, mut dropped) = (0u64, 0u64);
     while n < total {

@@ -117,7 +117,12 @@ pub(crate) fn fan_out(
     mut live: impl FnMut(&SocketRef) -> bool,
 ) -> Vec<SocketRef> {
     let mut full = Vec::new();
-    for socket in io.to(room).sockets() {
+    // Once the server closes its namespace at shutdown, `io.to` would panic; a change that
+    // commits meanwhile is in the log and reaches clients when they resume elsewhere.
+    let Some(ns) = io.of("/") else {
+        return full;
+    };
+    for socket in ns.to(room).sockets() {
         if !live(&socket) {
             continue;
         }
