@@ -1,7 +1,9 @@
 //! Pulse's benchmarks, as a library: a load generator on the native pulse-sdk, the servers it
 //! measures (Pulse in bench mode and an official Node.js socket.io@4 server, started as child
-//! processes), a raw TCP floor that shows what fan-out costs on the machine with no protocol
-//! at all, and the report that sets them side by side.
+//! processes; Pulse also on PostgreSQL and as a 2-node cluster behind HAProxy), a raw TCP
+//! floor that shows what fan-out costs on the machine with no protocol at all, the
+//! logged-path scenario (real writes through the event log), and the reports that set them
+//! side by side.
 //!
 //! Owns measuring; leaves serving and the protocol to `pulse-server` and `pulse-sdk`, which
 //! it uses exactly as applications do. The `pulse-bench` binary (see its module docs for the
@@ -10,8 +12,10 @@
 //! Principal types: [`load::Scenario`], [`load::Target`], [`report::Report`].
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod cluster;
 pub mod floor;
 pub mod load;
+pub mod logged;
 pub mod process;
 pub mod report;
 pub mod servers;

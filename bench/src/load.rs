@@ -29,7 +29,7 @@ const DRAIN_QUIET: Duration = Duration::from_secs(3);
 /// Histograms are sharded so the two runtime threads rarely contend on one lock.
 const SHARDS: usize = 16;
 /// Latencies above this (60 s) are clamped; they would mean the run is broken anyway.
-const MAX_LATENCY_US: u64 = 60_000_000;
+pub(crate) const MAX_LATENCY_US: u64 = 60_000_000;
 
 /// A broadcast scenario: N connections, R broadcasts a second of P bytes for S seconds.
 #[derive(Debug, Clone)]
@@ -48,6 +48,9 @@ pub struct Scenario {
     pub batch: usize,
     /// Longest wait for one batch to settle.
     pub batch_wait: Duration,
+    /// Writers of the logged-path scenario ([`run_log`]); 0 for a broadcast scenario. The
+    /// `rate` is then payments per second, all writers together.
+    pub writers: usize,
 }
 
 impl Scenario {
@@ -63,7 +66,14 @@ impl Scenario {
             seconds,
             batch: 100,
             batch_wait: Duration::from_secs(15),
+            writers: 0,
         }
+    }
+
+    /// A logged-path scenario: N connections, `writers` clients posting `rate` payments a
+    /// second between them for `seconds` ([`run_log`]).
+    pub fn log(name: &str, connections: usize, rate: f64, seconds: f64, writers: usize) -> Self {
+        Scenario { writers: writers.max(1), ..Scenario::new(name, connections, rate, 0, seconds) }
     }
 }
 
@@ -80,16 +90,109 @@ pub enum Wire {
 /// memory and CPU), if known.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `pulse`, `node` or `floor`.
+    /// `pulse`, `pulse-pg`, `pulse-cluster`, `node` or `floor`.
     pub name: String,
     /// How to reach it.
     pub wire: Wire,
-    /// `http://127.0.0.1:PORT` (Socket.IO) or `127.0.0.1:PORT` (raw TCP).
+    /// `http://127.0.0.1:PORT` (Socket.IO) or `127.0.0.1:PORT` (raw TCP). For a cluster, the
+    /// load balancer: every client and every write goes through it.
     pub url: String,
     /// Sent as `{ token }` in CONNECT and as the bearer of the broadcast request.
     pub token: String,
-    /// The server's process id.
+    /// The server's process id (a single process; `None` for a cluster, see `parts`).
     pub pid: Option<u32>,
+    /// The other processes that serve it (cluster nodes, PostgreSQL, Redis, HAProxy), whose
+    /// memory and CPU are reported too. Empty for a single process.
+    pub parts: Vec<Part>,
+    /// Each node's own URL, bypassing the balancer, for what must reach every node (the bench
+    /// broadcaster, `/metrics`). Empty: `url` is the only node.
+    pub nodes: Vec<String>,
+}
+
+impl Target {
+    /// A target served by one process.
+    pub fn single(name: &str, wire: Wire, url: String, token: String, pid: Option<u32>) -> Target {
+        Target { name: name.into(), wire, url, token, pid, parts: Vec::new(), nodes: Vec::new() }
+    }
+
+    /// The pids of the Pulse nodes: the single process, or the parts that are nodes.
+    pub(crate) fn node_pids(&self) -> Vec<u32> {
+        self.pid.into_iter().chain(self.parts.iter().filter(|p| p.node).map(|p| p.pid)).collect()
+    }
+
+    /// The URLs of the nodes themselves.
+    pub(crate) fn node_urls(&self) -> Vec<String> {
+        if self.nodes.is_empty() {
+            vec![self.url.clone()]
+        } else {
+            self.nodes.clone()
+        }
+    }
+
+    /// Resident memory of the nodes together, KiB (`VmRSS`, or `VmHWM` with `peak`).
+    pub(crate) fn nodes_kib(&self, f: fn(u32) -> Option<u64>) -> u64 {
+        self.node_pids().into_iter().filter_map(f).sum()
+    }
+}
+
+/// One process of a target made of several.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// `node1`, `postgres`, `redis`, `haproxy`.
+    pub name: String,
+    /// Its process id (for PostgreSQL, the postmaster).
+    pub pid: u32,
+    /// A Pulse node: counted in the server's memory and CPU.
+    pub node: bool,
+    /// Count the CPU of its child processes too (PostgreSQL's backends).
+    pub tree: bool,
+}
+
+/// CPU counters at one instant, to subtract.
+pub(crate) struct Usage {
+    nodes: Duration,
+    parts: Vec<(String, Duration)>,
+    own: Duration,
+    machine: Option<(u64, u64)>,
+}
+
+impl Usage {
+    pub(crate) fn now(target: &Target) -> Usage {
+        Usage {
+            nodes: target.node_pids().into_iter().filter_map(process::cpu_time).sum(),
+            parts: target
+                .parts
+                .iter()
+                .filter(|p| !p.node)
+                .map(|p| {
+                    let t = if p.tree {
+                        process::tree_cpu_time(p.pid)
+                    } else {
+                        process::cpu_time(p.pid)
+                    };
+                    (p.name.clone(), t.unwrap_or_default())
+                })
+                .collect(),
+            own: process::own_cpu_time(),
+            machine: process::machine_cpu_ticks(),
+        }
+    }
+
+    /// Fills the CPU figures of `r` for the window from `self` to `end`.
+    pub(crate) fn fill(&self, end: &Usage, wall: Duration, r: &mut Report) {
+        r.server_cpu_pct = cpu_pct(end.nodes.saturating_sub(self.nodes), wall);
+        r.generator_cpu_pct = cpu_pct(end.own.saturating_sub(self.own), wall);
+        r.other_cpu_pct = self
+            .parts
+            .iter()
+            .zip(&end.parts)
+            .map(|((name, a), (_, b))| (name.clone(), cpu_pct(b.saturating_sub(*a), wall)))
+            .collect();
+        r.machine_cpu_pct = match self.machine.zip(end.machine) {
+            Some((a, b)) => process::machine_cpu_pct(a, b),
+            None => 0.0,
+        };
+    }
 }
 
 /// The broadcaster's answer (the same shape from Pulse and from the Node.js server).
@@ -98,21 +201,24 @@ struct Broadcast {
     emitted: u64,
     #[serde(default)]
     dropped: u64,
+    /// Sockets in the tenant room of the node that broadcast (Pulse only).
+    #[serde(default)]
+    sockets: Option<u64>,
 }
 
 /// Counters shared by every client's handlers.
 pub(crate) struct Shared {
-    received: AtomicU64,
+    pub(crate) received: AtomicU64,
     /// Ticks whose `sent_at_us` could not be read.
     malformed: AtomicU64,
     /// Wall clock of the latest receipt, µs since the epoch.
-    last_us: AtomicU64,
-    disconnects: AtomicU64,
+    pub(crate) last_us: AtomicU64,
+    pub(crate) disconnects: AtomicU64,
     latency: Vec<Mutex<Histogram<u64>>>,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    pub(crate) fn new() -> Shared {
         let h = || Mutex::new(Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds"));
         Shared {
             received: AtomicU64::new(0),
@@ -133,7 +239,7 @@ impl Shared {
         self.last_us.fetch_max(now, Ordering::Relaxed);
     }
 
-    fn merged(&self) -> Histogram<u64> {
+    pub(crate) fn merged(&self) -> Histogram<u64> {
         let mut all = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
         for h in &self.latency {
             all.add(&*h.lock().unwrap_or_else(|e| e.into_inner())).expect("same bounds");
@@ -146,14 +252,14 @@ pub(crate) fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-fn ms(us: u64) -> f64 {
+pub(crate) fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
 /// SDK settings for load: no reconnection (a failure is counted, not hidden by a retry), no
 /// 30 s health ping (it would add N acked events per 30 s that are not fan-out), no REST
 /// polling fallback.
-fn client_config(url: &str) -> Config {
+pub(crate) fn client_config(url: &str) -> Config {
     let mut c = Config::new(url);
     c.reconnection = false;
     c.health_interval = None;
@@ -163,9 +269,9 @@ fn client_config(url: &str) -> Config {
 }
 
 /// One connection with its handlers; dropping it disconnects.
-struct Conn {
-    client: Client,
-    _subs: [Subscription; 2],
+pub(crate) struct Conn {
+    pub(crate) client: Client,
+    pub(crate) _subs: Vec<Subscription>,
 }
 
 fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
@@ -190,11 +296,11 @@ fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
             s.disconnects.fetch_add(1, Ordering::Relaxed);
         }
     });
-    Conn { client, _subs: [tick, status] }
+    Conn { client, _subs: vec![tick, status] }
 }
 
 /// Sleeps in small steps until `done` or `deadline`; returns whether `done` held.
-async fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) async fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
     while !done() {
         if Instant::now() >= deadline {
             return false;
@@ -213,58 +319,73 @@ fn cpu_pct(cpu: Duration, wall: Duration) -> f64 {
 }
 
 /// Runs one broadcast scenario against `target` and measures it.
+///
+/// A cluster's broadcaster is per node: `POST /api/bench/broadcast` sends ticks to the
+/// sockets of the node that serves the request only (server/src/bench.rs fans out through
+/// the node's local adapter; ticks bypass the shared log on purpose). So for a target with
+/// several nodes every node is asked directly, at once, and a client expects the ticks of
+/// the node it is connected to: `expected = Σ emitted × sockets` over the nodes' answers.
 pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, String> {
-    let pid = target.pid;
-    let rss = |f: fn(u32) -> Option<u64>| pid.and_then(f).unwrap_or(0);
-    let rss_before = rss(process::rss_kib);
+    let load_avg = process::load_average().unwrap_or(0.0);
+    let rss_before = target.nodes_kib(process::rss_kib);
     let shared = Arc::new(Shared::new());
 
     let ramp_start = Instant::now();
     let fleet = match target.wire {
-        Wire::SocketIo => Fleet::Clients(ramp_clients(target, sc, &shared).await),
+        Wire::SocketIo => Fleet::Clients(ramp_clients(sc, |i| open(target, &shared, i)).await),
         Wire::RawTcp => Fleet::Readers(ramp_readers(target, sc, &shared).await),
     };
     let ramp_s = ramp_start.elapsed().as_secs_f64();
     let up = fleet.up();
     // Let the server finish joining rooms and settle its allocations before the snapshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_connected = rss(process::rss_kib);
+    let rss_connected = target.nodes_kib(process::rss_kib);
 
-    let cpu0 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
+    let usage0 = Usage::now(target);
     let t0 = Instant::now();
     let t0_us = now_us();
-    let b = match target.wire {
-        Wire::SocketIo => ask_broadcast(target, sc).await?,
-        Wire::RawTcp => Broadcast {
+    let answers = match target.wire {
+        Wire::SocketIo => {
+            let mut asks = tokio::task::JoinSet::new();
+            for url in target.node_urls() {
+                let (token, sc) = (target.token.clone(), sc.clone());
+                asks.spawn(async move { ask_broadcast(&url, &token, &sc).await });
+            }
+            let mut answers = Vec::new();
+            while let Some(a) = asks.join_next().await {
+                answers.push(a.map_err(|e| format!("broadcast task: {e}"))??);
+            }
+            answers
+        }
+        Wire::RawTcp => vec![Broadcast {
             emitted: floor::go(&target.url, sc.rate, sc.size, sc.seconds).await?,
             dropped: 0,
-        },
+            sockets: None,
+        }],
     };
-    let expected = b.emitted * up;
+    let emitted: u64 = answers.iter().map(|b| b.emitted).sum();
+    let dropped: u64 = answers.iter().map(|b| b.dropped).sum();
+    let expected = if answers.len() == 1 {
+        answers[0].emitted * up
+    } else {
+        answers.iter().map(|b| b.emitted * b.sockets.unwrap_or(0)).sum()
+    };
+    let node_sockets: Vec<u64> = if answers.len() > 1 {
+        answers.iter().map(|b| b.sockets.unwrap_or(0)).collect()
+    } else {
+        Vec::new()
+    };
 
     // Drain: until everything arrived, nothing arrived for a while, or the hard limit.
-    let drain_end = Instant::now() + DRAIN_MAX;
-    let mut last = (shared.received.load(Ordering::Relaxed), Instant::now());
-    wait_until(drain_end, || {
-        let got = shared.received.load(Ordering::Relaxed);
-        if got != last.0 {
-            last = (got, Instant::now());
-        }
-        got >= expected || last.1.elapsed() >= DRAIN_QUIET
-    })
-    .await;
+    drain(&shared, expected).await;
     let wall = t0.elapsed();
-    let cpu1 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
-    let rss_peak = rss(process::peak_rss_kib);
+    let usage1 = Usage::now(target);
+    let rss_peak = target.nodes_kib(process::peak_rss_kib);
 
     let received = shared.received.load(Ordering::Relaxed);
     let h = shared.merged();
     let window_us = shared.last_us.load(Ordering::Relaxed).saturating_sub(t0_us).max(1);
-    let server_cpu = match cpu0.1.zip(cpu1.1) {
-        Some((a, b)) => cpu_pct(b.saturating_sub(a), wall),
-        None => 0.0,
-    };
-    let report = Report {
+    let mut report = Report {
         target: target.name.clone(),
         scenario: sc.name.clone(),
         connections: sc.connections as u64,
@@ -275,8 +396,8 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         rate: sc.rate,
         size: sc.size as u64,
         seconds: sc.seconds,
-        emitted: b.emitted,
-        server_dropped: b.dropped,
+        emitted,
+        server_dropped: dropped,
         expected,
         received,
         lost: expected as i64 - received as i64,
@@ -293,9 +414,11 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         } else {
             0.0
         },
-        server_cpu_pct: server_cpu,
-        generator_cpu_pct: cpu_pct(cpu1.0.saturating_sub(cpu0.0), wall),
+        node_sockets,
+        load_avg_1m: load_avg,
+        ..Report::default()
     };
+    usage0.fill(&usage1, wall, &mut report);
     if shared.malformed.load(Ordering::Relaxed) > 0 {
         return Err(format!(
             "{} ticks without a readable sent_at_us",
@@ -307,15 +430,30 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
     Ok(report)
 }
 
+/// Waits until `expected` events arrived, or none arrived for [`DRAIN_QUIET`], or
+/// [`DRAIN_MAX`].
+pub(crate) async fn drain(shared: &Shared, expected: u64) {
+    let drain_end = Instant::now() + DRAIN_MAX;
+    let mut last = (shared.received.load(Ordering::Relaxed), Instant::now());
+    wait_until(drain_end, || {
+        let got = shared.received.load(Ordering::Relaxed);
+        if got != last.0 {
+            last = (got, Instant::now());
+        }
+        got >= expected || last.1.elapsed() >= DRAIN_QUIET
+    })
+    .await;
+}
+
 /// The open connections of a run; dropping them closes every one.
-enum Fleet {
+pub(crate) enum Fleet {
     Clients(Vec<Conn>),
     Readers(Vec<JoinHandle<()>>),
 }
 
 impl Fleet {
     /// Connections that joined (SDK: `Live`; raw TCP: connected and subscribed).
-    fn up(&self) -> u64 {
+    pub(crate) fn up(&self) -> u64 {
         match self {
             Fleet::Clients(c) => c.iter().filter(|c| c.client.status() == Status::Live).count(),
             Fleet::Readers(r) => r.len(),
@@ -335,12 +473,13 @@ impl Drop for Fleet {
 }
 
 /// Ramp: one batch at a time, each waiting (bounded) until every member joined or failed
-/// (with reconnection off, a failure leaves the client `Offline`).
-async fn ramp_clients(target: &Target, sc: &Scenario, shared: &Arc<Shared>) -> Vec<Conn> {
+/// (with reconnection off, a failure leaves the client `Offline`). `open(i)` opens client `i`
+/// with its handlers.
+pub(crate) async fn ramp_clients(sc: &Scenario, mut open: impl FnMut(usize) -> Conn) -> Vec<Conn> {
     let mut conns: Vec<Conn> = Vec::with_capacity(sc.connections);
     for start in (0..sc.connections).step_by(sc.batch.max(1)) {
         let end = (start + sc.batch.max(1)).min(sc.connections);
-        conns.extend((start..end).map(|i| open(target, shared, i)));
+        conns.extend((start..end).map(&mut open));
         let settled = || conns[start..end].iter().all(|c| c.client.status() != Status::Connecting);
         wait_until(Instant::now() + sc.batch_wait, settled).await;
     }
@@ -373,11 +512,11 @@ async fn ramp_readers(target: &Target, sc: &Scenario, shared: &Arc<Shared>) -> V
     readers
 }
 
-/// `POST /api/bench/broadcast` on a Socket.IO target; answers when the broadcast is over.
-async fn ask_broadcast(target: &Target, sc: &Scenario) -> Result<Broadcast, String> {
+/// `POST /api/bench/broadcast` on one node (`url`); answers when the broadcast is over.
+async fn ask_broadcast(url: &str, token: &str, sc: &Scenario) -> Result<Broadcast, String> {
     let answer = reqwest::Client::new()
-        .post(format!("{}/api/bench/broadcast", target.url))
-        .bearer_auth(&target.token)
+        .post(format!("{url}/api/bench/broadcast"))
+        .bearer_auth(token)
         .json(&json!({ "rate": sc.rate, "size": sc.size, "seconds": sc.seconds }))
         .timeout(Duration::from_secs_f64(sc.seconds * 2.0 + 60.0))
         .send()
@@ -396,8 +535,8 @@ async fn ask_broadcast(target: &Target, sc: &Scenario) -> Result<Broadcast, Stri
 /// One connection, `count` sequential `ping` emits each awaiting its ack: the round trip
 /// through the SDK, the server's handler and back.
 pub async fn run_acks(target: &Target, count: u64) -> Result<Report, String> {
-    let pid = target.pid;
-    let rss_before = pid.and_then(process::rss_kib).unwrap_or(0);
+    let load_avg = process::load_average().unwrap_or(0.0);
+    let rss_before = target.nodes_kib(process::rss_kib);
     let token = target.token.clone();
     let mut config = client_config(&target.url);
     config.ack_timeout = Duration::from_secs(10);
@@ -406,9 +545,9 @@ pub async fn run_acks(target: &Target, count: u64) -> Result<Report, String> {
         .wait_for(|s| *s == Status::Live, Duration::from_secs(10))
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let rss_connected = pid.and_then(process::rss_kib).unwrap_or(0);
+    let rss_connected = target.nodes_kib(process::rss_kib);
     let mut h = Histogram::<u64>::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
-    let cpu0 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
+    let usage0 = Usage::now(target);
     let t0 = Instant::now();
     let mut ok = 0u64;
     for _ in 0..count {
@@ -419,8 +558,8 @@ pub async fn run_acks(target: &Target, count: u64) -> Result<Report, String> {
         }
     }
     let wall = t0.elapsed();
-    let cpu1 = (process::own_cpu_time(), pid.and_then(process::cpu_time));
-    Ok(Report {
+    let usage1 = Usage::now(target);
+    let mut report = Report {
         target: target.name.clone(),
         scenario: format!("1 x {count} acks"),
         connections: 1,
@@ -437,12 +576,10 @@ pub async fn run_acks(target: &Target, count: u64) -> Result<Report, String> {
         delivered_per_s: ok as f64 / wall.as_secs_f64().max(1e-9),
         rss_before_kib: rss_before,
         rss_connected_kib: rss_connected,
-        rss_peak_kib: pid.and_then(process::peak_rss_kib).unwrap_or(0),
-        server_cpu_pct: match cpu0.1.zip(cpu1.1) {
-            Some((a, b)) => cpu_pct(b.saturating_sub(a), wall),
-            None => 0.0,
-        },
-        generator_cpu_pct: cpu_pct(cpu1.0.saturating_sub(cpu0.0), wall),
+        rss_peak_kib: target.nodes_kib(process::peak_rss_kib),
+        load_avg_1m: load_avg,
         ..Report::default()
-    })
+    };
+    usage0.fill(&usage1, wall, &mut report);
+    Ok(report)
 }

@@ -6,8 +6,21 @@
 //!     [--targets pulse,node,floor] [--scenarios 1k,5k,10k,100x1000,100x3000,acks]
 //!     [--seconds 15] [--size 256]
 //! pulse-bench report results.jsonl      # the Markdown tables, with Pulse / Node ratios
+//! pulse-bench run --targets pulse,pulse-pg,pulse-cluster --scenarios log500x50,log1kx20 \
+//!     --json cluster.jsonl                  # one node (SQLite, PostgreSQL) vs 2 nodes
+//! pulse-bench report --cluster cluster.jsonl
 //! ```
 //! `scripts/bench` builds everything and runs both, plus criterion and the size report.
+//!
+//! Cluster targets: `pulse-pg` is one node on a fresh PostgreSQL; `pulse-cluster` is
+//! PostgreSQL, Redis, two nodes and HAProxy (`deploy/haproxy.cfg`), clients and writes
+//! through HAProxy ([`pulse_bench::cluster`]). The bench broadcaster is per node (it fans out
+//! through the node's local adapter, not the log), so against a cluster every node is asked
+//! to broadcast directly and each client expects its own node's ticks. The scenario that
+//! takes the real path on every node is the logged one, `logN:R` (e.g. `log500x50`):
+//! writers post real payments at R per second in total while N clients listen; latency is
+//! from each entry's `ts` to the SDK handler, loss and order are checked per client against
+//! `GET /api/events` ([`pulse_bench::logged`]).
 //!
 //! Method, for each scenario and each target, in turn:
 //! 1. start a fresh server process on a free loopback port (Pulse: `PULSE_BENCH=1`, limits on
@@ -46,7 +59,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use pulse_bench::load::{self, Scenario};
 use pulse_bench::report::{self, Report};
-use pulse_bench::{process, servers};
+use pulse_bench::{logged, process, servers};
 
 #[derive(Parser)]
 #[command(name = "pulse-bench", about = "Pulse vs Node.js socket.io fan-out benchmarks")]
@@ -63,6 +76,10 @@ enum Cmd {
     Report {
         /// JSON lines written by `run --json`.
         file: PathBuf,
+        /// The cluster comparison (one node on SQLite, on PostgreSQL, 2 nodes + HAProxy)
+        /// instead of Pulse vs Node.
+        #[arg(long)]
+        cluster: bool,
     },
     /// The raw TCP floor server (started by `run` for the `floor` target).
     FloorServer {
@@ -74,15 +91,24 @@ enum Cmd {
 #[derive(clap::Args)]
 struct RunArgs {
     /// Servers to measure, in this order for every scenario: pulse, node, and floor (raw
-    /// TCP, no protocol: what fan-out costs on this machine; broadcast scenarios only).
+    /// TCP, no protocol: what fan-out costs on this machine; broadcast scenarios only);
+    /// pulse-pg (one node on PostgreSQL) and pulse-cluster (2 nodes + HAProxy).
     #[arg(long, value_delimiter = ',', default_value = "pulse,node,floor")]
     targets: Vec<String>,
     /// Scenarios: 1k (1,000 × 10/s), 5k (5,000 × 10/s), 10k (10,000 × 5/s),
     /// 100x1000 (100 × 1,000/s), 100x3000 (100 × 3,000/s: 300,000 deliveries/s offered, past
     /// what Node.js can serve, for throughput at saturation), acks (1 × 1,000 round trips),
-    /// or custom N:R (e.g. 200:50).
+    /// or custom N:R (e.g. 200:50). Logged path (Pulse targets only): log200x20 (200
+    /// clients, 20 payments/s), log500x50 (500 clients, 50 payments/s), log1kx20 (1,000
+    /// clients, 20 payments/s), or log:N:R.
     #[arg(long, value_delimiter = ',', default_value = "1k,5k,100x1000,100x3000,acks,10k")]
     scenarios: Vec<String>,
+    /// Writers posting payments in the logged-path scenarios (R is shared between them).
+    #[arg(long, default_value_t = 4)]
+    writers: usize,
+    /// HAProxy's configuration for pulse-cluster.
+    #[arg(long, default_value = "deploy/haproxy.cfg")]
+    haproxy_cfg: PathBuf,
     /// Seconds of broadcasting per scenario.
     #[arg(long, default_value_t = 15.0)]
     seconds: f64,
@@ -104,9 +130,27 @@ struct RunArgs {
 }
 
 /// A named scenario, or `N:R` for a custom one.
-fn scenario(name: &str, seconds: f64, size: usize) -> Result<Option<Scenario>, String> {
+fn scenario(
+    name: &str,
+    seconds: f64,
+    size: usize,
+    writers: usize,
+) -> Result<Option<Scenario>, String> {
     let s = |label: &str, n, r| Ok(Some(Scenario::new(label, n, r, size, seconds)));
+    let log = |n: usize, r: f64| {
+        let label = format!("log: {n} clients x {r} payments/s");
+        Ok(Some(Scenario::log(&label, n, r, seconds, writers)))
+    };
+    if let Some(custom) = name.strip_prefix("log:") {
+        let (n, r) = custom.split_once(':').ok_or(format!("bad log scenario `{name}`"))?;
+        let n: usize = n.parse().map_err(|_| format!("bad N in `{name}`"))?;
+        let r: f64 = r.parse().map_err(|_| format!("bad R in `{name}`"))?;
+        return log(n, r);
+    }
     match name {
+        "log200x20" => log(200, 20.0),
+        "log500x50" => log(500, 50.0),
+        "log1kx20" => log(1_000, 20.0),
         "1k" => s("1k x 10/s", 1_000, 10.0),
         "5k" => s("5k x 10/s", 5_000, 10.0),
         "10k" => s("10k x 5/s", 10_000, 5.0),
@@ -128,6 +172,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     eprintln!("open files limit {nofile}; ephemeral ports {ports:?}; {} cores shared by generator and server", 
         std::thread::available_parallelism().map_or(0, |n| n.get()));
     let launch = servers::Launch {
+        haproxy_cfg: args.haproxy_cfg.clone(),
         pulse_bin: args.pulse_bin.clone(),
         node_script: args.node_script.clone(),
         node_bin: args.node.clone(),
@@ -145,7 +190,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     };
     println!("{}", report::header());
     for name in &args.scenarios {
-        let sc = scenario(name, args.seconds, args.size)?;
+        let sc = scenario(name, args.seconds, args.size, args.writers)?;
         if let (Some(sc), Some((lo, hi))) = (&sc, ports) {
             if sc.connections as u32 > hi - lo {
                 eprintln!(
@@ -159,8 +204,13 @@ async fn run(args: RunArgs) -> Result<(), String> {
             if sc.is_none() && target == "floor" {
                 continue; // The floor has no acks.
             }
+            if sc.as_ref().is_some_and(|s| s.writers > 0) && !target.starts_with("pulse") {
+                eprintln!("{target} {name}: skipped (no event log to write through)");
+                continue;
+            }
             let server = launch.start(target).await?;
             let result = match &sc {
+                Some(sc) if sc.writers > 0 => logged::run_log(&server.target, sc).await,
                 Some(sc) => load::run_broadcast(&server.target, sc).await,
                 None => load::run_acks(&server.target, 1_000).await,
             };
@@ -185,10 +235,24 @@ async fn run(args: RunArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Resolves on SIGINT or SIGTERM, with the signal's name.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Report { file } => std::fs::read_to_string(&file)
+        Cmd::Report { file, cluster } => std::fs::read_to_string(&file)
             .map_err(|e| format!("{}: {e}", file.display()))
             .and_then(|text| {
                 let reports = text
@@ -196,7 +260,11 @@ fn main() {
                     .filter(|l| !l.trim().is_empty())
                     .map(|l| serde_json::from_str::<Report>(l).map_err(|e| e.to_string()))
                     .collect::<Result<Vec<_>, _>>()?;
-                print!("{}", report::markdown(&reports));
+                if cluster {
+                    print!("{}", report::cluster_markdown(&reports));
+                } else {
+                    print!("{}", report::markdown(&reports));
+                }
                 Ok(())
             }),
         Cmd::FloorServer { port } => tokio::runtime::Builder::new_multi_thread()
@@ -211,7 +279,16 @@ fn main() {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())
-            .and_then(|rt| rt.block_on(run(args))),
+            .and_then(|rt| {
+                rt.block_on(async {
+                    // An interrupted run drops what it started: the servers' handles kill
+                    // them and stop PostgreSQL (see pulse_bench::cluster).
+                    tokio::select! {
+                        r = run(args) => r,
+                        s = interrupted() => Err(format!("interrupted by {s}")),
+                    }
+                })
+            }),
     };
     if let Err(e) = result {
         eprintln!("pulse-bench: {e}");

@@ -21,17 +21,79 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     status_kib(pid, "VmHWM")
 }
 
-/// User plus system CPU time the process has used.
-pub fn cpu_time(pid: u32) -> Option<Duration> {
+/// The fields of `/proc/<pid>/stat` after the command name: index 0 is field 3 (state),
+/// 1 the parent pid, 11 and 12 utime and stime, 13 and 14 cutime and cstime (reaped children).
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; fields after its closing paren are fixed.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the paren.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+fn ticks(fields: &[String], at: &[usize]) -> Option<u64> {
+    at.iter().map(|&i| fields.get(i)?.parse::<u64>().ok()).sum()
+}
+
+fn ticks_to_duration(ticks: u64) -> Duration {
     // SAFETY: sysconf reads a constant and has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Some(Duration::from_micros(ticks * 1_000_000 / hz))
+    Duration::from_micros(ticks * 1_000_000 / hz)
+}
+
+/// User plus system CPU time the process has used.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the paren.
+    stat_fields(pid).and_then(|f| ticks(&f, &[11, 12])).map(ticks_to_duration)
+}
+
+/// CPU time of a process and its children: its own, the children it has reaped (cutime,
+/// cstime) and the children alive now (found by parent pid in `/proc`). For PostgreSQL,
+/// whose work happens in one backend process per connection under the postmaster.
+pub fn tree_cpu_time(pid: u32) -> Option<Duration> {
+    let own = ticks(&stat_fields(pid)?, &[11, 12, 13, 14])?;
+    let mut children = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Some(f) = stat_fields(child) {
+            if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+                children += ticks(&f, &[11, 12]).unwrap_or(0);
+            }
+        }
+    }
+    Some(ticks_to_duration(own + children))
+}
+
+/// The whole machine's CPU counters from `/proc/stat`: (busy, total) in clock ticks summed
+/// over all cores; busy is everything but idle and iowait.
+pub fn machine_cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let v: Vec<u64> =
+        line.split_whitespace().skip(1).take(8).filter_map(|x| x.parse().ok()).collect();
+    if v.len() < 8 {
+        return None;
+    }
+    let total: u64 = v.iter().sum();
+    Some((total - v[3] - v[4], total))
+}
+
+/// Busy CPU of the whole machine between two [`machine_cpu_ticks`] readings, in % of one
+/// core (200 % = both cores of a 2-core machine): what every process used, ours or not.
+pub fn machine_cpu_pct(a: (u64, u64), b: (u64, u64)) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let total = b.1.saturating_sub(a.1);
+    if total == 0 {
+        return 0.0;
+    }
+    100.0 * cores * b.0.saturating_sub(a.0) as f64 / total as f64
+}
+
+/// The 1-minute load average: how busy the shared machine was before a run.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// CPU time this process (the generator) has used, user plus system.
@@ -81,6 +143,10 @@ mod tests {
         let rss = rss_kib(pid).expect("VmRSS");
         assert!(rss > 0 && peak_rss_kib(pid).unwrap() >= rss);
         assert!(cpu_time(pid).is_some());
+        assert!(tree_cpu_time(pid).unwrap() >= cpu_time(pid).unwrap());
+        let (busy, total) = machine_cpu_ticks().expect("/proc/stat");
+        assert!(busy <= total && total > 0);
+        assert!(load_average().is_some());
         assert!(raise_open_files() > 0);
         let (lo, hi) = ephemeral_ports().expect("port range");
         assert!(lo < hi);

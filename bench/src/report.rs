@@ -1,15 +1,19 @@
 //! This module deals with the figures of one run ([`Report`]): one table row and one JSON
-//! line each, and the Markdown results table that sets Pulse and Node.js side by side with
-//! their ratios.
+//! line each, the Markdown results table that sets Pulse and Node.js side by side with
+//! their ratios, and the one that sets a 2-node cluster beside one node
+//! ([`cluster_markdown`]).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-/// The figures of one scenario against one server.
+/// The figures of one scenario against one server. Fields added after the first results
+/// default when reading older JSON lines.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Report {
-    /// `pulse` or `node`.
+    /// `pulse`, `pulse-pg`, `pulse-cluster`, `node` or `floor`.
     pub target: String,
     /// Scenario name, e.g. `5k x 10/s`.
     pub scenario: String,
@@ -62,6 +66,60 @@ pub struct Report {
     pub server_cpu_pct: f64,
     /// The generator's own CPU over the same window, % of one core.
     pub generator_cpu_pct: f64,
+    /// CPU of the target's other processes over the window, % of one core: `postgres` (the
+    /// postmaster and its backends), `redis`, `haproxy`. Server CPU above is the nodes'.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_cpu_pct: BTreeMap<String, f64>,
+    /// The whole machine's busy CPU over the window, % of one core: ours and everyone
+    /// else's (the machine is shared).
+    pub machine_cpu_pct: f64,
+    /// The machine's 1-minute load average when the run started.
+    pub load_avg_1m: f64,
+    /// Sockets on each node after the ramp (cluster only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_sockets: Vec<u64>,
+    /// Writers posting payments (logged-path scenario only; 0 otherwise).
+    pub writers: u64,
+    /// Payments answered 2xx.
+    pub writes_ok: u64,
+    /// Payments refused, failed or never sent within the time limit.
+    pub writes_failed: u64,
+    /// Payments answered per second, first sent to last answered.
+    pub writes_per_s: f64,
+    /// A payment's HTTP round trip, ms (through the balancer for a cluster).
+    pub write_p50_ms: f64,
+    /// 99th percentile.
+    pub write_p99_ms: f64,
+    /// Payments per serving node, from HAProxy's `PULSE_NODE` cookie (cluster only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub writes_by_node: BTreeMap<String, u64>,
+    /// Entries the run added to the log (`GET /api/events`); every client should get each.
+    pub log_entries: u64,
+    /// Clients that missed at least one entry.
+    pub clients_with_gaps: u64,
+    /// Entries a handler saw at or below the previous one's `seq`.
+    pub out_of_order: u64,
+    /// Entries received that the log does not list.
+    pub unexpected: u64,
+    /// `payment:added` latency p50 (ms) for clients on the node that wrote the payment
+    /// (cluster only: the node comes from `connection:status` and HAProxy's cookie).
+    pub same_node_p50_ms: f64,
+    /// Its p99.
+    pub same_node_p99_ms: f64,
+    /// `payment:added` latency p50 (ms) for clients on the other node, which learns of the
+    /// entry from PostgreSQL's notification and reads it from the log.
+    pub other_node_p50_ms: f64,
+    /// Its p99.
+    pub other_node_p99_ms: f64,
+    /// Entries emitted by the nodes, per their `pulse_fanout_delay_seconds` (once per entry
+    /// per node).
+    pub server_emits: u64,
+    /// The nodes' own delay from an entry's `ts` to emitting it (their clock), mean in ms.
+    pub server_delay_mean_ms: f64,
+    /// Its p50, interpolated within the server's histogram buckets.
+    pub server_delay_p50_ms: f64,
+    /// Its p99, likewise.
+    pub server_delay_p99_ms: f64,
 }
 
 /// The header matching [`Report::row`].
@@ -160,6 +218,186 @@ pub fn markdown(reports: &[Report]) -> String {
     out
 }
 
+/// The columns of the cluster comparison, in order, with their headings.
+const CLUSTER_COLUMNS: [(&str, &str); 3] = [
+    ("pulse", "one node, SQLite"),
+    ("pulse-pg", "one node, PostgreSQL"),
+    ("pulse-cluster", "2 nodes + HAProxy (PostgreSQL, Redis)"),
+];
+
+/// The Markdown tables of the cluster comparison: per scenario, one node on SQLite, one node
+/// on PostgreSQL and the 2-node cluster side by side, with the cluster's ratio to one node
+/// on PostgreSQL (the same store) or, where that did not run, on SQLite.
+pub fn cluster_markdown(reports: &[Report]) -> String {
+    let mut scenarios: Vec<&str> = Vec::new();
+    for r in reports {
+        if !scenarios.contains(&r.scenario.as_str()) {
+            scenarios.push(&r.scenario);
+        }
+    }
+    let mut out = String::new();
+    for s in scenarios {
+        let find = |t: &str| reports.iter().rev().find(|r| r.scenario == s && r.target == t);
+        let cols: Vec<(&str, &Report)> = CLUSTER_COLUMNS
+            .iter()
+            .filter_map(|(t, heading)| find(t).map(|r| (*heading, r)))
+            .collect();
+        if cols.is_empty() {
+            continue;
+        }
+        let logged = cols.iter().any(|(_, r)| r.writers > 0);
+        let cluster = find("pulse-cluster");
+        let base = find("pulse-pg").or_else(|| find("pulse"));
+        let base_name = match base {
+            Some(b) if b.target == "pulse-pg" => "one node, PostgreSQL",
+            _ => "one node, SQLite",
+        };
+        let _ = writeln!(out, "\n#### {s}\n");
+        let mut head = String::from("| figure |");
+        let mut rule = String::from("|---|");
+        for (h, _) in &cols {
+            let _ = write!(head, " {h} |");
+            rule.push_str("---:|");
+        }
+        let _ = write!(head, " cluster / {base_name} |");
+        rule.push_str("---:|");
+        let _ = writeln!(out, "{head}\n{rule}");
+
+        type Get = fn(&Report) -> f64;
+        let mut rows: Vec<(&str, Get, usize)> = vec![
+            ("clients up (asked)", |r| r.up as f64, 0),
+            ("connect errors", |r| r.connect_errors as f64, 0),
+            ("disconnects during run", |r| r.disconnects as f64, 0),
+        ];
+        if logged {
+            rows.extend([
+                ("payments posted OK (failed)", (|r: &Report| r.writes_ok as f64) as Get, 0),
+                ("payments answered per s", |r| r.writes_per_s, 1),
+                ("payment round trip p50, from when due (ms)", |r| r.write_p50_ms, 2),
+                ("payment round trip p99, from when due (ms)", |r| r.write_p99_ms, 2),
+                ("log entries written", |r| r.log_entries as f64, 0),
+            ]);
+        } else {
+            rows.push(("ticks emitted (all nodes)", |r| r.emitted as f64, 0));
+        }
+        rows.extend([
+            ("events expected", (|r: &Report| r.expected as f64) as Get, 0),
+            ("events received", |r| r.received as f64, 0),
+            ("lost", |r| r.lost as f64, 0),
+        ]);
+        if logged {
+            rows.extend([
+                ("clients with a gap", (|r: &Report| r.clients_with_gaps as f64) as Get, 0),
+                ("out of order at the handler", |r| r.out_of_order as f64, 0),
+            ]);
+        }
+        if logged {
+            rows.extend([
+                ("server: ts → emit, mean (ms)", (|r: &Report| r.server_delay_mean_ms) as Get, 2),
+                ("server: ts → emit, p50 (ms, from buckets)", |r| r.server_delay_p50_ms, 2),
+                ("server: ts → emit, p99 (ms, from buckets)", |r| r.server_delay_p99_ms, 2),
+            ]);
+        }
+        if logged && cols.iter().any(|(_, r)| r.other_node_p50_ms > 0.0) {
+            rows.extend([
+                (
+                    "payment:added p50, client on the writing node (ms)",
+                    (|r: &Report| r.same_node_p50_ms) as Get,
+                    2,
+                ),
+                ("payment:added p99, client on the writing node (ms)", |r| r.same_node_p99_ms, 2),
+                ("payment:added p50, client on the other node (ms)", |r| r.other_node_p50_ms, 2),
+                ("payment:added p99, client on the other node (ms)", |r| r.other_node_p99_ms, 2),
+            ]);
+        }
+        rows.extend([
+            ("latency p50 (ms)", (|r: &Report| r.p50_ms) as Get, 2),
+            ("latency p95 (ms)", |r| r.p95_ms, 2),
+            ("latency p99 (ms)", |r| r.p99_ms, 2),
+            ("latency max (ms)", |r| r.max_ms, 2),
+            ("delivered events/s", |r| r.delivered_per_s, 0),
+            ("nodes' RSS connected (MB, all nodes)", |r| r.rss_connected_kib as f64 / 1024.0, 1),
+            ("nodes' RSS peak (MB, all nodes)", |r| r.rss_peak_kib as f64 / 1024.0, 1),
+            ("nodes' KB per connection", |r| r.kb_per_conn, 2),
+            ("CPU: Pulse nodes (% of a core)", |r| r.server_cpu_pct, 0),
+            ("CPU: PostgreSQL", |r| part(r, "postgres"), 0),
+            ("CPU: Redis", |r| part(r, "redis"), 0),
+            ("CPU: HAProxy", |r| part(r, "haproxy"), 0),
+            ("CPU: generator", |r| r.generator_cpu_pct, 0),
+            (
+                "CPU: all of the above",
+                |r| r.server_cpu_pct + r.generator_cpu_pct + r.other_cpu_pct.values().sum::<f64>(),
+                0,
+            ),
+            ("CPU: whole machine (others' work included)", |r| r.machine_cpu_pct, 0),
+            ("load average before the run", |r| r.load_avg_1m, 2),
+        ]);
+        for (name, get, digits) in rows {
+            let mut line = format!("| {name} |");
+            for (_, r) in &cols {
+                let cell = if name.starts_with("clients up") {
+                    let split = if r.node_sockets.is_empty() {
+                        String::new()
+                    } else {
+                        let parts: Vec<String> =
+                            r.node_sockets.iter().map(u64::to_string).collect();
+                        format!(", {} per node", parts.join(" + "))
+                    };
+                    format!("{} ({}){split}", r.up, r.connections)
+                } else if name.starts_with("payments posted") {
+                    let by = if r.writes_by_node.is_empty() {
+                        String::new()
+                    } else {
+                        let parts: Vec<String> =
+                            r.writes_by_node.iter().map(|(n, c)| format!("{n} {c}")).collect();
+                        format!("; {}", parts.join(", "))
+                    };
+                    format!("{} ({}){by}", r.writes_ok, r.writes_failed)
+                } else if (name.starts_with("payment:added") && get(r) == 0.0)
+                    || (!part_key(name).is_empty() && !r.other_cpu_pct.contains_key(part_key(name)))
+                {
+                    // Not measured for this target (one node; no such process).
+                    "-".into()
+                } else {
+                    format!("{:.*}", digits, get(r))
+                };
+                let _ = write!(line, " {cell} |");
+            }
+            let ratio = match (cluster, base) {
+                (Some(c), Some(b)) if c.target != b.target && compares(name) => {
+                    ratio(get(c), get(b))
+                }
+                _ => "-".into(),
+            };
+            let _ = writeln!(out, "{line} {ratio} |");
+        }
+    }
+    out
+}
+
+/// Whether the ratio column means something for this row: costs and latencies, not counts
+/// that the scenario fixes (clients, entries, events) nor the shared machine's state.
+fn compares(row: &str) -> bool {
+    row.contains("(ms")
+        || row.starts_with("nodes'")
+        || (row.starts_with("CPU: ") && !row.starts_with("CPU: whole"))
+}
+
+/// CPU of a part of the target, or 0 when it has none.
+fn part(r: &Report, name: &str) -> f64 {
+    r.other_cpu_pct.get(name).copied().unwrap_or(0.0)
+}
+
+/// The part a "CPU: …" row is about.
+fn part_key(row: &str) -> &'static str {
+    match row {
+        "CPU: PostgreSQL" => "postgres",
+        "CPU: Redis" => "redis",
+        "CPU: HAProxy" => "haproxy",
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +416,46 @@ mod tests {
         assert_eq!(p.row().split_whitespace().count(), header().split_whitespace().count());
         let back: Report = serde_json::from_str(&p.json()).unwrap();
         assert_eq!(back.delivered_per_s, 300.0);
+    }
+
+    #[test]
+    fn older_json_lines_still_read() {
+        let line = r#"{"target":"pulse","scenario":"1k","connections":1,"up":1,"connect_errors":0,"disconnects":0,"ramp_s":0.1,"rate":10.0,"size":256,"seconds":1.0,"emitted":10,"server_dropped":0,"expected":10,"received":10,"lost":0,"p50_ms":1.0,"p95_ms":1.0,"p99_ms":1.0,"max_ms":1.0,"delivered_per_s":10.0,"rss_before_kib":1,"rss_connected_kib":1,"rss_peak_kib":1,"kb_per_conn":0.0,"server_cpu_pct":1.0,"generator_cpu_pct":1.0}"#;
+        let r: Report = serde_json::from_str(line).unwrap();
+        assert_eq!((r.received, r.writers), (10, 0));
+    }
+
+    #[test]
+    fn cluster_table_sets_one_node_beside_the_cluster() {
+        let one = Report {
+            target: "pulse-pg".into(),
+            scenario: "log".into(),
+            writers: 4,
+            writes_ok: 100,
+            server_cpu_pct: 50.0,
+            other_cpu_pct: [("postgres".to_owned(), 20.0)].into(),
+            ..Report::default()
+        };
+        let two = Report {
+            target: "pulse-cluster".into(),
+            server_cpu_pct: 100.0,
+            node_sockets: vec![5, 5],
+            up: 10,
+            connections: 10,
+            writes_by_node: [("node1".to_owned(), 60), ("node2".to_owned(), 40)].into(),
+            other_cpu_pct: [
+                ("postgres".to_owned(), 30.0),
+                ("redis".to_owned(), 1.0),
+                ("haproxy".to_owned(), 10.0),
+            ]
+            .into(),
+            ..one.clone()
+        };
+        let md = cluster_markdown(&[one, two]);
+        assert!(md.contains("| CPU: Pulse nodes (% of a core) | 50 | 100 | 2.00× |"), "{md}");
+        assert!(md.contains("| CPU: HAProxy | - | 10 |"), "{md}");
+        assert!(md.contains("10 (10), 5 + 5 per node"), "{md}");
+        assert!(md.contains("100 (0); node1 60, node2 40"), "{md}");
+        assert!(md.contains("cluster / one node, PostgreSQL"), "{md}");
     }
 }

@@ -34,14 +34,8 @@ async fn start(bench: bool) -> (String, tokio::sync::oneshot::Sender<()>, tempfi
 async fn twenty_connections_get_every_tick_once() {
     let (url, _stop, _dir) = start(true).await;
     let token = servers::login(&url).await.expect("login");
-    let target = Target {
-        name: "pulse".into(),
-        wire: Wire::SocketIo,
-        url,
-        token,
-        // Memory and CPU of this whole test process; only their presence is checked.
-        pid: Some(std::process::id()),
-    };
+    // Memory and CPU of this whole test process; only their presence is checked.
+    let target = Target::single("pulse", Wire::SocketIo, url, token, Some(std::process::id()));
     let mut sc = Scenario::new("smoke", 20, 20.0, 256, 2.0);
     sc.batch = 10;
     let r = load::run_broadcast(&target, &sc).await.expect("run");
@@ -54,6 +48,25 @@ async fn twenty_connections_get_every_tick_once() {
 
     let acks = load::run_acks(&target, 20).await.expect("acks");
     assert_eq!((acks.received, acks.lost), (20, 0), "{acks:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_gets_every_logged_entry_of_real_writes_once_in_order() {
+    let (url, _stop, _dir) = start(false).await;
+    let token = servers::login(&url).await.expect("login");
+    let target = Target::single("pulse", Wire::SocketIo, url, token, Some(std::process::id()));
+    let mut sc = Scenario::log("smoke log", 10, 10.0, 1.0, 2);
+    sc.batch = 10;
+    let r = pulse_bench::logged::run_log(&target, &sc).await.expect("run");
+    assert_eq!((r.up, r.connect_errors, r.disconnects), (10, 0, 0), "{r:?}");
+    assert_eq!((r.writes_ok, r.writes_failed), (10, 0), "{r:?}");
+    // A payment below the large-payment threshold logs payment:added, balance:updated and
+    // activity:updated, all tenant-wide.
+    assert_eq!(r.log_entries, 30, "{r:?}");
+    assert_eq!((r.expected, r.received, r.lost), (300, 300, 0), "{r:?}");
+    assert_eq!((r.clients_with_gaps, r.out_of_order, r.unexpected), (0, 0, 0), "{r:?}");
+    assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p99_ms && r.max_ms < 5_000.0, "{r:?}");
+    assert!(r.write_p50_ms > 0.0, "{r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,13 +100,8 @@ async fn the_raw_tcp_floor_delivers_every_frame_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(up, "the floor server listens");
-    let target = Target {
-        name: "floor".into(),
-        wire: Wire::RawTcp,
-        url,
-        token: String::new(),
-        pid: Some(std::process::id()),
-    };
+    let target =
+        Target::single("floor", Wire::RawTcp, url, String::new(), Some(std::process::id()));
     let mut sc = Scenario::new("smoke", 20, 20.0, 256, 2.0);
     sc.batch = 10;
     let r = load::run_broadcast(&target, &sc).await.expect("run");
