@@ -32,6 +32,10 @@ pub struct Config {
     /// While the socket is down, fetch missed events over REST this often; `None` disables
     /// the fallback.
     pub poll_interval: Option<Duration>,
+    /// A fallback poll unanswered this long is abandoned and counts as failed (a request
+    /// lost in a partition may never be answered nor refused); the next one follows after
+    /// `poll_interval`.
+    pub poll_timeout: Duration,
     /// Start polling after this many failed connection attempts in a row.
     pub poll_after_failures: u32,
     /// Add an `idempotency_key` to the object payload of every `emit_with_ack` that lacks
@@ -55,6 +59,7 @@ impl Config {
             health_interval: Some(Duration::from_secs(30)),
             health_timeout: Duration::from_secs(10),
             poll_interval: Some(Duration::from_secs(10)),
+            poll_timeout: Duration::from_secs(10),
             poll_after_failures: 1,
             idempotency_keys: true,
         }

@@ -84,6 +84,9 @@ pub enum Io {
         /// The epoch of the log `since` belongs to, when known (sent as `epoch=`).
         epoch: Option<String>,
     },
+    /// Abandon the poll in flight (it went unanswered for `poll_timeout`, or the connection
+    /// stopped): drop the request and do not report its result.
+    CancelPoll,
 }
 
 /// What one fallback poll brought back.
@@ -503,6 +506,7 @@ impl Connection {
     /// dropped; new ones come out as [`Event::Message`] like live events.
     pub fn handle_poll_result(&mut self, now: Instant, result: Result<Polled, String>) {
         self.poll_in_flight = false;
+        self.timers.stop(Timer::PollTimeout);
         let mut more = false;
         match result {
             Ok(polled) => {
@@ -567,9 +571,22 @@ impl Connection {
                 self.lost(now, DisconnectReason::HealthCheck, false);
             }
         }
+        if self.timers.is_due(Timer::PollTimeout, now) {
+            let abandoned = self.poll_in_flight;
+            self.cancel_poll();
+            if abandoned {
+                let reason = format!("no answer within {:?}", self.config.poll_timeout);
+                self.events.push_back(Event::PollFailed { reason });
+                if self.polling && self.state != State::Live {
+                    if let Some(every) = self.config.poll_interval {
+                        self.timers.set(Timer::Poll, now + every);
+                    }
+                }
+            }
+        }
         if self.timers.is_due(Timer::Poll, now) {
             self.timers.stop(Timer::Poll);
-            self.poll_now();
+            self.poll_now(now);
         }
         if self.timers.is_due(Timer::HealthPing, now) {
             self.timers.stop(Timer::HealthPing);
@@ -627,6 +644,8 @@ impl Connection {
     }
 
     fn stop(&mut self) {
+        // A poll still in flight would otherwise block every later one.
+        self.cancel_poll();
         self.state = State::Stopped;
         self.timers = TimerTable::default();
         self.health = None;
@@ -678,15 +697,25 @@ impl Connection {
             && self.config.poll_interval.is_some()
         {
             self.polling = true;
-            self.poll_now();
+            self.poll_now(now);
         }
     }
 
-    fn poll_now(&mut self) {
+    fn poll_now(&mut self, now: Instant) {
         if self.polling && self.state != State::Live && !self.poll_in_flight {
             self.poll_in_flight = true;
+            self.timers.set(Timer::PollTimeout, now + self.config.poll_timeout);
             let epoch = self.resume.epoch().map(str::to_owned);
             self.io.push_back(Io::Poll { since: self.resume.last_seq(), epoch });
+        }
+    }
+
+    /// Gives up on the poll in flight; its result, if it ever comes, is not reported.
+    fn cancel_poll(&mut self) {
+        self.timers.stop(Timer::PollTimeout);
+        if self.poll_in_flight {
+            self.poll_in_flight = false;
+            self.io.push_back(Io::CancelPoll);
         }
     }
 

@@ -16,9 +16,11 @@ pub(crate) enum Timer {
     HealthPing,
     /// The next fallback poll starts then.
     Poll,
+    /// The fallback poll in flight is abandoned then.
+    PollTimeout,
 }
 
-const COUNT: usize = 5;
+const COUNT: usize = 6;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TimerTable {

@@ -29,7 +29,7 @@
 //! # Invariants checked
 //! - No panic, whatever the server sends and whatever the time.
 //! - Frames are transmitted only on an open transport; `Io::Open` only when the previous
-//!   socket was closed; at most one `Io::Poll` in flight.
+//!   socket was closed; at most one `Io::Poll` in flight, and `Io::CancelPoll` only for one.
 //! - Every transmitted frame is valid Engine.IO and, for messages, valid Socket.IO.
 //! - `Event::Status` reports changes only, and the last one equals `status()`.
 //! - Every `emit_with_ack` id is answered by at most one `Event::Ack` (all of them by
@@ -345,6 +345,11 @@ impl Harness {
                 Io::Poll { .. } => {
                     assert!(!self.poll_in_flight, "a second Io::Poll while one is in flight");
                     self.poll_in_flight = true;
+                }
+                Io::CancelPoll => {
+                    // The driver drops the request; its result is never reported.
+                    assert!(self.poll_in_flight, "Io::CancelPoll with no poll in flight");
+                    self.poll_in_flight = false;
                 }
             }
             out.io += 1;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_channel::mpsc;
-use futures_util::future::{select, Either};
+use futures_util::future::{select, AbortHandle, Abortable, Either};
 use futures_util::StreamExt;
 
 use crate::client::{MaybeSend, Shared};
@@ -31,8 +31,8 @@ use native as platform;
 
 /// What wakes the driver loop.
 pub(crate) enum Input {
-    /// A fallback poll finished.
-    Polled(Result<Polled, String>),
+    /// Fallback poll number `gen` finished; results of cancelled polls are dropped.
+    Polled { gen: u64, result: Result<Polled, String> },
     /// Something happened on socket number `gen`; events of older sockets are dropped.
     Transport { gen: u64, event: TransportEvent },
     /// The application called the machine; drain its outputs.
@@ -82,6 +82,9 @@ pub(crate) async fn run<R: Runtime>(
 ) {
     let mut gen = 0u64;
     let mut socket: Option<R::Socket> = None;
+    // The poll in flight: its number and the handle that drops its request.
+    let mut poll_gen = 0u64;
+    let mut poll: Option<AbortHandle> = None;
     let mut frames = Vec::new();
     let mut ios = Vec::new();
     let mut events = Vec::new();
@@ -120,6 +123,12 @@ pub(crate) async fn run<R: Runtime>(
                     shared.refresh_auth();
                     socket = Some(rt.open(&url, gen, tx.clone()));
                 }
+                Io::CancelPoll => {
+                    if let Some(p) = poll.take() {
+                        p.abort();
+                    }
+                    poll_gen += 1;
+                }
                 Io::Poll { since, epoch } => {
                     shared.refresh_auth();
                     let (base, token) = {
@@ -132,10 +141,20 @@ pub(crate) async fn run<R: Runtime>(
                         (c.config().http_url(), token)
                     };
                     let tx = tx.clone();
+                    poll_gen += 1;
+                    let g = poll_gen;
+                    let (handle, registration) = AbortHandle::new_pair();
+                    poll = Some(handle);
+                    let fetch = Abortable::new(
+                        async move {
+                            poll::fetch(&base, token.as_deref(), since, epoch.as_deref()).await
+                        },
+                        registration,
+                    );
                     platform::spawn_task(async move {
-                        let result =
-                            poll::fetch(&base, token.as_deref(), since, epoch.as_deref()).await;
-                        let _ = tx.unbounded_send(Input::Polled(result));
+                        if let Ok(result) = fetch.await {
+                            let _ = tx.unbounded_send(Input::Polled { gen: g, result });
+                        }
                     });
                 }
             }
@@ -200,11 +219,19 @@ pub(crate) async fn run<R: Runtime>(
                         }
                     }
                 }
-                Some(Input::Polled(result)) => shared.conn().handle_poll_result(now(), result),
+                Some(Input::Polled { gen: g, result }) => {
+                    if g == poll_gen {
+                        poll = None;
+                        shared.conn().handle_poll_result(now(), result);
+                    }
+                }
                 Some(Input::Transport { .. }) | Some(Input::Kick) => {}
                 Some(Input::Shutdown) | None => {
                     if let Some(mut s) = socket.take() {
                         s.close();
+                    }
+                    if let Some(p) = poll.take() {
+                        p.abort();
                     }
                     return;
                 }

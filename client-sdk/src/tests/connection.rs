@@ -420,6 +420,7 @@ fn log_entries_are_applied_once_and_reconnects_ask_for_what_was_missed() {
 fn polling_config() -> crate::config::Config {
     let mut cfg = Harness::config();
     cfg.poll_interval = Some(secs(10));
+    cfg.poll_timeout = secs(5);
     cfg
 }
 
@@ -532,6 +533,45 @@ fn a_failed_poll_is_reported_and_retried_and_more_pages_are_fetched_at_once() {
         h.take_io().contains(&Io::Poll { since: Some(92), epoch: Some("e1".into()) }),
         "more remain: fetch at once"
     );
+}
+
+#[test]
+fn a_poll_that_is_never_answered_is_abandoned_and_polling_goes_on() {
+    let mut h = Harness::new(polling_config());
+    h.connect();
+    h.transport_closes("refused");
+    assert!(h.take_io().contains(&Io::Poll { since: None, epoch: None }));
+    // No answer, no failure: a request swallowed by the network.
+    h.advance(secs(5));
+    assert!(h.take_io().contains(&Io::CancelPoll), "abandoned after poll_timeout");
+    assert!(h
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::PollFailed { reason } if reason.contains("no answer"))));
+    assert!(matches!(h.conn.status(), Status::Polling { .. }));
+    h.advance(secs(10));
+    assert!(
+        h.take_io().contains(&Io::Poll { since: None, epoch: None }),
+        "the next poll follows after poll_interval"
+    );
+    // An answer in time stops the deadline.
+    h.conn.handle_poll_result(h.now, Ok(polled(&[1], 1, 1)));
+    h.drain();
+    h.advance(secs(6));
+    assert!(!h.take_io().contains(&Io::CancelPoll));
+
+    // A poll left hanging by a disconnect does not block polling after the next connect.
+    let mut h = Harness::new(polling_config());
+    h.connect();
+    h.transport_closes("refused");
+    assert!(h.take_io().iter().any(|io| matches!(io, Io::Poll { .. })));
+    h.conn.disconnect(h.now);
+    h.drain();
+    assert!(h.take_io().contains(&Io::CancelPoll));
+    assert_eq!(h.conn.poll_timeout(), None);
+    h.connect();
+    h.transport_closes("refused");
+    assert!(h.take_io().iter().any(|io| matches!(io, Io::Poll { .. })), "polling again");
 }
 
 #[test]
