@@ -9,6 +9,8 @@ mod auth;
 mod cluster;
 mod epochs;
 mod events;
+mod faultproxy;
+mod faults;
 mod fixture;
 mod isolation;
 mod limits;
