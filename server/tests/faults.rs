@@ -1575,8 +1575,10 @@ async fn slow_consumer_loses_nothing_and_server_memory_stays_bounded() {
         scenario,
         "server RSS growth (bound asserted)",
         format!(
-            "{growth_mib:.1} MiB (< {bound_mib} MiB, and < half the backlog once it is 8 MiB or \
-             more); peak while slow {:.1} MiB",
+            "{growth_mib:.1} MiB (< {bound_mib} MiB); over the second half of the slow phase \
+             {:.1} MiB (< a quarter of the backlog once it is 8 MiB or more); peak while slow \
+             {:.1} MiB",
+            end.saturating_sub(mid) as f64 / 1024.0,
             peak_slow as f64 / 1024.0
         ),
     );
@@ -1601,12 +1603,17 @@ async fn slow_consumer_loses_nothing_and_server_memory_stays_bounded() {
         growth_mib < bound_mib,
         "server RSS grew {growth_mib:.1} MiB (baseline {baseline} KiB, peak {peak} KiB), bound {bound_mib} MiB"
     );
-    // A backlog this size would show in the server's memory if it held it (the short run's
-    // backlog is too small to tell apart from allocator noise; scripts/soak's is not).
+    // The backlog grows steadily, by half of it over the second half of the slow phase; a
+    // server that held it would grow as much then. (The short run's backlog is too small to
+    // tell apart from allocator noise; scripts/soak's is not. The growth before the middle is
+    // the server warming up under the write load.)
+    let late_mib = end.saturating_sub(mid) as f64 / 1024.0;
     if backlog_mib >= 8.0 {
         assert!(
-            growth_mib < backlog_mib / 2.0,
-            "server RSS grew {growth_mib:.1} MiB with {backlog_mib:.1} MiB unread by the consumer"
+            late_mib < backlog_mib / 4.0,
+            "server RSS grew {late_mib:.1} MiB over the second half of the slow phase, while \
+             the consumer's backlog grew by about {:.1} MiB",
+            backlog_mib / 2.0
         );
     }
 }
