@@ -54,7 +54,7 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Refused(e) => e.code,
-            AppError::Db(e) if unreachable(e) => ErrorCode::Unavailable,
+            AppError::Db(e) if unavailable(e).is_some() => ErrorCode::Unavailable,
             AppError::Db(_) | AppError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -64,9 +64,12 @@ impl AppError {
         metrics::counter!("pulse_errors_total", "code" => self.code().as_str()).increment(1);
         match self {
             AppError::Refused(e) => e,
-            AppError::Db(e) if unreachable(&e) => {
-                tracing::warn!(error = %e, "database unreachable");
-                WireError::new(ErrorCode::Unavailable, "the database is unavailable; retry shortly")
+            AppError::Db(e) if let Some(why) = unavailable(&e) => {
+                tracing::warn!(error = %e, "database {why}");
+                WireError::new(
+                    ErrorCode::Unavailable,
+                    format!("the database is {why}; retry shortly"),
+                )
             }
             other => {
                 tracing::error!(error = %other, "internal error");
@@ -81,21 +84,28 @@ impl AppError {
     }
 }
 
-/// Whether a database error means "cannot reach the database" (retry later; nothing was
-/// applied, since the transaction did not commit) rather than a fault in a query.
-fn unreachable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
+/// Whether a database error means "retry later" rather than a fault in a query, and why:
+/// the database cannot be reached, or it stayed busy with other writers past its wait (SQLite's
+/// write lock, every pooled connection in use). Nothing was applied either way, since the
+/// transaction did not commit.
+fn unavailable(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::PoolTimedOut => Some("busy or unreachable"),
         sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| {
-        // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, connection failure.
-        c.starts_with("57P") || c.starts_with("08")
-    }))
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => Some("unavailable"),
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, connection failure.
+            Some(c) if c.starts_with("57P") || c.starts_with("08") => Some("unavailable"),
+            // SQLite: SQLITE_BUSY and its extended codes (recovery, snapshot, timeout), and
+            // SQLITE_LOCKED: another writer held the lock for longer than busy_timeout.
+            Some("5" | "261" | "517" | "773" | "6" | "262") => Some("busy"),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The HTTP status that goes with an error code.
