@@ -19,6 +19,7 @@
 //! Principal types: [`Server`], [`AppState`], [`Config`].
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod accounts;
 pub mod actions;
 pub mod auth;
 mod bench;
@@ -50,7 +51,7 @@ use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, SystemClock};
-pub use config::Config;
+pub use config::{Config, Mode};
 pub use state::AppState;
 
 /// Bytes each WebSocket reads at once (see `Server::bind`).
@@ -125,6 +126,9 @@ pub enum StartError {
     /// Opening or migrating the database, or seeding it.
     #[error("database: {0}")]
     Db(String),
+    /// A setting that may not be used as given.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl From<StartError> for std::io::Error {
@@ -132,6 +136,7 @@ impl From<StartError> for std::io::Error {
         match e {
             StartError::Io(e) => e,
             StartError::Db(m) => std::io::Error::other(m),
+            StartError::Config(m) => std::io::Error::new(std::io::ErrorKind::InvalidInput, m),
         }
     }
 }
@@ -142,6 +147,7 @@ pub struct Server {
     router: Router,
     state: AppState,
     seeded: bool,
+    accounts: bool,
 }
 
 impl Server {
@@ -151,7 +157,14 @@ impl Server {
         Ok(Self::try_bind(config, clock).await?)
     }
 
-    async fn try_bind(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+    async fn try_bind(mut config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+        let mode = config.resolved_mode().map_err(StartError::Config)?;
+        if let Some(problem) = config.jwt_secret_problem() {
+            return Err(StartError::Config(problem));
+        }
+        config.mode = Some(mode);
+        // Production never runs the generator, whatever PULSE_DEMO says.
+        config.demo &= mode == Mode::Demo;
         std::fs::create_dir_all(&config.data_dir)?;
         // Install the recorder before anything records a metric.
         let metrics = prometheus();
@@ -195,11 +208,16 @@ impl Server {
             metrics,
             started: Instant::now(),
         };
-        let seeded =
-            demo::seed_if_empty(&state).await.map_err(|e| StartError::Db(e.to_string()))?;
+        let seeded = match mode {
+            Mode::Demo => {
+                demo::seed_if_empty(&state).await.map_err(|e| StartError::Db(e.to_string()))?
+            }
+            Mode::Production => false,
+        };
+        let accounts = accounts::any(&state.db).await.map_err(|e| StartError::Db(e.to_string()))?;
         realtime::register(&io, state.clone());
         let router = app(state.clone(), socket_layer);
-        Ok(Server { listener, router, state, seeded })
+        Ok(Server { listener, router, state, seeded, accounts })
     }
 
     /// The address actually bound.
@@ -215,6 +233,16 @@ impl Server {
     /// Whether this start seeded an empty database with the demo business.
     pub fn seeded(&self) -> bool {
         self.seeded
+    }
+
+    /// The mode it runs in.
+    pub fn mode(&self) -> Mode {
+        self.state.config.mode.unwrap_or(Mode::Demo)
+    }
+
+    /// Whether anyone can sign in yet (in production, not until `admin create`).
+    pub fn has_accounts(&self) -> bool {
+        self.accounts
     }
 
     /// Serves until `shutdown` completes. Then: stop the demo generator and stats pushes,

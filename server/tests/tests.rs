@@ -15,6 +15,7 @@ mod limits;
 mod loss;
 mod ops;
 mod outage;
+mod production;
 mod realtime;
 mod restart;
 mod services;
