@@ -1,5 +1,6 @@
-//! This module deals with accounts made from the command line: a business and its first admin
-//! (`pulse-server admin create`), which is how a production database gets its first user.
+//! This module deals with the `admin` command line: a business and its first admin
+//! (`pulse-server admin create`), which is how a production database gets its first user, and
+//! an online backup of the SQLite file (`pulse-server admin backup`).
 
 use pulse_protocol::events::Id;
 use pulse_protocol::ErrorCode;
@@ -54,10 +55,7 @@ pub async fn create_admin(config: &Config, admin: NewAdmin<'_>, now: i64) -> Res
     if let Some(problem) = admin.problem() {
         return Err(AppError::invalid(problem));
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| AppError::Internal(format!("data directory: {e}")))?;
-    let url = config.database_url.clone().unwrap_or_else(|| db::sqlite_url(&config.db_path()));
-    let db = Db::open(&url).await?;
+    let db = open(config).await?;
     let hash = hash_password(admin.password, config.argon2_m_cost_kib)?;
     // The seeding lock: a server starting in demo mode on the same empty database waits.
     let mut tx = db.begin_write(db::lock::SEED).await?;
@@ -73,6 +71,26 @@ pub async fn create_admin(config: &Config, admin: NewAdmin<'_>, now: i64) -> Res
         db::users::insert(&mut tx, tenant, admin.name.trim(), email, &hash, "admin", now).await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Copies the configured SQLite database to `to` while servers keep using it.
+pub async fn backup(config: &Config, to: &std::path::Path) -> Result<(), AppError> {
+    if config.database_url.is_none() && !config.db_path().exists() {
+        return Err(AppError::not_found(format!("no database at {}", config.db_path().display())));
+    }
+    let db = open(config).await?;
+    db.backup_to(to).await.map_err(|e| match e {
+        sqlx::Error::Configuration(m) => AppError::invalid(m.to_string()),
+        e => AppError::Db(e),
+    })
+}
+
+/// The configured store, created and migrated if needed.
+async fn open(config: &Config) -> Result<Db, AppError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| AppError::Internal(format!("data directory: {e}")))?;
+    let url = config.database_url.clone().unwrap_or_else(|| db::sqlite_url(&config.db_path()));
+    Ok(Db::open(&url).await?)
 }
 
 #[cfg(test)]

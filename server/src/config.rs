@@ -68,6 +68,13 @@ pub enum AdminAction {
         #[arg(long)]
         business: String,
     },
+    /// Copy the SQLite database to a new file while the server runs (a consistent snapshot;
+    /// writers are not stopped). PostgreSQL has its own tools (pg_dump).
+    Backup {
+        /// The new file; an existing file is never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 /// Pulse server: Socket.IO endpoint, REST API and the dashboard.

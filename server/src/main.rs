@@ -9,6 +9,7 @@ use clap::Parser;
 use pulse_server::accounts::{self, NewAdmin};
 use pulse_server::config::{AdminAction, Command, LogFormat};
 use pulse_server::demo::{DEMO_EMAIL, DEMO_PASSWORD, OTHER_EMAIL};
+use pulse_server::error::AppError;
 use pulse_server::{Clock, Config, Mode, Server, SystemClock};
 use tracing_subscriber::EnvFilter;
 
@@ -70,15 +71,39 @@ async fn serve(config: Config) -> Result<(), String> {
 }
 
 async fn admin(config: &Config, action: AdminAction) -> Result<(), String> {
-    let AdminAction::Create { email, name, business } = action;
+    match action {
+        AdminAction::Create { email, name, business } => {
+            create_admin(config, &email, &name, &business).await
+        }
+        AdminAction::Backup { to } => {
+            accounts::backup(config, &to).await.map_err(cli_message)?;
+            println!("Backed up {} to {}", config.db_path().display(), to.display());
+            Ok(())
+        }
+    }
+}
+
+async fn create_admin(
+    config: &Config,
+    email: &str,
+    name: &str,
+    business: &str,
+) -> Result<(), String> {
     let password = read_password()?;
-    let admin = NewAdmin { email: &email, name: &name, business: &business, password: &password };
-    let id = accounts::create_admin(config, admin, SystemClock.now_ms())
-        .await
-        .map_err(|e| e.into_wire().message)?;
+    let admin = NewAdmin { email, name, business, password: &password };
+    let id =
+        accounts::create_admin(config, admin, SystemClock.now_ms()).await.map_err(cli_message)?;
     let email = email.trim().to_lowercase();
     println!("Created {business:?} and its admin {email} (user {id}); sign in on the dashboard.");
     Ok(())
+}
+
+/// A refusal's own message; anything else in full (an operator reads it, not a client).
+fn cli_message(e: AppError) -> String {
+    match e {
+        AppError::Refused(w) => w.message,
+        other => other.to_string(),
+    }
 }
 
 /// A prompt without echo, twice, on a terminal; the first line of standard input otherwise

@@ -6,6 +6,7 @@
 
 mod actions;
 mod auth;
+mod backup;
 mod cluster;
 mod epochs;
 mod events;
