@@ -162,11 +162,25 @@ async fn a_wrong_shape_over_a_raw_socket_gets_an_invalid_input_ack() {
 /// Joins `/` over a raw WebSocket with an `X-Forwarded-For` header; returns the server's
 /// answer to the CONNECT (`40…` accepted, `44…` refused).
 async fn connect_forwarded(server: &TestServer, token: &str, forwarded_for: &str) -> String {
+    connect_forwarded_via(server.addr, [127, 0, 0, 1].into(), token, forwarded_for).await
+}
+
+/// [`connect_forwarded`] to any address (e.g. a proxy in front of the server), from the
+/// local address `from` (any of 127.0.0.0/8 is this machine).
+pub(crate) async fn connect_forwarded_via(
+    addr: std::net::SocketAddr,
+    from: std::net::IpAddr,
+    token: &str,
+    forwarded_for: &str,
+) -> String {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
     let mut req = url.into_client_request().unwrap();
     req.headers_mut().insert("x-forwarded-for", forwarded_for.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((from, 0).into()).expect("bind the client's address");
+    let stream = socket.connect(addr).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.expect("ws");
     let _open = ws.next().await.unwrap().unwrap();
     ws.send(Message::text(format!("40{}", json!({ "token": token })))).await.unwrap();
     loop {

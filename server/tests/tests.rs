@@ -8,6 +8,7 @@ mod actions;
 mod auth;
 mod backup;
 mod cluster;
+mod deploy;
 mod epochs;
 mod events;
 mod fixture;
