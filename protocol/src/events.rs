@@ -1,5 +1,6 @@
-//! This module deals with the event catalogue: the names from the seeds and one payload type
-//! per event. Names are constants so a typo is a compile error, not a silent no-op.
+//! This module deals with the event catalogue: the names of the original product documents
+//! and one payload type per event. Names are constants so a typo is a compile error, not a
+//! silent no-op.
 
 use serde::{Deserialize, Serialize};
 
@@ -312,7 +313,7 @@ pub struct MarkRead {
 }
 
 /// Server → client: notifications were marked read (by this user, maybe in another tab).
-/// Not in the seeds' catalogue, which has no way to sync read state across tabs and devices.
+/// Not in the original catalogue, which had no way to sync read state across tabs and devices.
 pub const NOTIFICATION_READ: &str = "notification:read";
 
 /// `notification:read`: which notifications are now read.

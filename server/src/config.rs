@@ -281,6 +281,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_setting() {
+        let readme = include_str!("../../README.md");
+        let source = include_str!("config.rs");
+        let vars: Vec<&str> =
+            source.split("env = \"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        assert!(vars.len() > 20, "{vars:?}");
+        for var in vars {
+            assert!(readme.contains(&format!("| `{var}` |")), "{var} is not in the README's table");
+        }
+    }
+
+    #[test]
     fn admin_create_parses() {
         let c = Config::parse_from([
             "pulse-server",

@@ -191,3 +191,47 @@ mod tests {
         assert_eq!(status_of(ErrorCode::TokenExpired), StatusCode::UNAUTHORIZED);
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_error_table_matches_the_server() {
+        let readme = include_str!("../../README.md");
+        let table = readme.split("### Error codes").nth(1).expect("the README's error table");
+        let mut rows = 0;
+        for line in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let code: ErrorCode = serde_json::from_value(serde_json::Value::String(
+                cells[1].trim_matches('`').to_owned(),
+            ))
+            .unwrap();
+            assert_ne!(code, ErrorCode::Other, "{line}");
+            assert_eq!(status_of(code).as_str(), cells[2], "{line}");
+            rows += 1;
+        }
+        // Every code the server sends (all but `Other`, which only a client decodes).
+        let all = [
+            ErrorCode::Unauthorized,
+            ErrorCode::TokenExpired,
+            ErrorCode::Forbidden,
+            ErrorCode::InvalidInput,
+            ErrorCode::NotFound,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::RateLimited,
+            ErrorCode::UnknownEvent,
+            ErrorCode::Internal,
+            ErrorCode::Conflict,
+            ErrorCode::ResyncRequired,
+            ErrorCode::Unavailable,
+        ];
+        for code in all {
+            assert!(
+                table.contains(&format!("| `{}` |", code.as_str())),
+                "{code:?} is not in the README"
+            );
+        }
+        assert_eq!(rows, all.len());
+    }
+}
