@@ -772,7 +772,11 @@ impl Connection {
                 self.timers.stop(Timer::Connect);
                 self.events.push_back(Event::Connected { sid, attempts });
                 self.flush_buffer();
-                self.schedule_health_ping(now);
+                // The first health ping goes out at once, so the round trip is known as soon
+                // as the connection is up; the next ones follow every `health_interval`.
+                if self.config.health_interval.is_some() {
+                    self.send_health_ping(now);
+                }
             }
             Kind::Connect => {}
             Kind::ConnectError => {
