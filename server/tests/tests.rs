@@ -16,5 +16,6 @@ mod loss;
 mod ops;
 mod outage;
 mod realtime;
+mod rest;
 mod restart;
 mod services;
