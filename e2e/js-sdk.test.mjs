@@ -2,26 +2,9 @@
 // no socket.io-client; it connects to the real server, receives live stats and acks a ping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { extname, join, normalize } from 'node:path';
-import { ROOT, eventually, launchBrowser, startServer } from './harness.mjs';
-
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-
-/** Serves client-sdk/ as static files, as any web app embedding the SDK would. */
-async function serveSdkFolder() {
-  const base = join(ROOT, 'client-sdk');
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const file = join(base, path);
-    if (!file.startsWith(base) || !existsSync(file)) return res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
-}
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, eventually, launchBrowser, serveSdkFolder, startServer } from './harness.mjs';
 
 test('the JS package works from a plain HTML page', async (t) => {
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.js')), 'run scripts/build-js-sdk first');

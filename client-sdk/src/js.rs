@@ -1,6 +1,10 @@
 //! This module deals with the SDK's JavaScript API (feature `js`, wasm32 only): a
 //! `PulseClient` class built by wasm-bindgen into an ES module with TypeScript declarations
 //! (`scripts/build-js-sdk`). Payloads cross the boundary as plain JS values through JSON.
+//!
+//! A client stays alive while it is in use even if the page keeps no reference to it: the
+//! module holds it from construction (or `connect()`) to `disconnect()`, since wasm-bindgen
+//! frees the Rust side of a class once its JS wrapper is garbage-collected.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -40,7 +44,8 @@ export interface PulseClientOptions {
 
 /** The connection as `status` and `onStatus` report it. */
 export interface PulseStatus {
-  state: "connecting" | "live" | "reconnecting" | "polling" | "offline";
+  /** `closed`: the client was dropped while in use (its connection is closed). */
+  state: "connecting" | "live" | "reconnecting" | "polling" | "offline" | "closed";
   /** Reconnection attempt, when reconnecting or polling. */
   attempt?: number;
   /** Milliseconds until the next attempt, when one is scheduled. */
@@ -53,19 +58,80 @@ export interface PulseStatus {
 "#;
 
 /// A Pulse / Socket.IO v4 connection for JavaScript.
+///
+/// A client lives while it is connected or trying to be, whether the page keeps a reference
+/// to it or not (as a socket.io-client socket does): `new PulseClient(url, opts).on(…)` keeps
+/// delivering until `disconnect()`. Dropping the last reference, or `free()`, only releases
+/// this handle; `disconnect()` ends the client.
 #[wasm_bindgen]
 pub struct PulseClient {
+    inner: Rc<Inner>,
+}
+
+/// What a [`PulseClient`] handle points at; [`LIVE`] holds it too while it is in use, since
+/// the handle's JS wrapper may be garbage-collected while the page still wants its events
+/// (wasm-bindgen's finalizer would then drop the client and its handlers without a word).
+struct Inner {
     client: Client,
     token: Rc<RefCell<Option<String>>>,
     rtt: Rc<RefCell<Option<u32>>>,
     subs: RefCell<HashMap<u32, Subscription>>,
+    /// The `onStatus` handlers, told `closed` if the client is ever dropped while in use.
+    status_handlers: RefCell<HashMap<u32, Function>>,
     next_sub: RefCell<u32>,
     _rtt_sub: Subscription,
 }
 
+thread_local! {
+    /// Clients between construction (or `connect()`) and `disconnect()`.
+    static LIVE: RefCell<Vec<Rc<Inner>>> = const { RefCell::new(Vec::new()) };
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(message: &str);
+}
+
+/// Keeps `inner` alive until [`release`].
+fn hold(inner: &Rc<Inner>) {
+    LIVE.with(|live| {
+        let mut live = live.borrow_mut();
+        if !live.iter().any(|i| Rc::ptr_eq(i, inner)) {
+            live.push(inner.clone());
+        }
+    });
+}
+
+fn release(inner: &Rc<Inner>) {
+    // Taken out before it drops, so a drop that calls back into JS finds LIVE free.
+    let gone = LIVE.with(|live| {
+        let mut live = live.borrow_mut();
+        live.iter().position(|i| Rc::ptr_eq(i, inner)).map(|at| live.swap_remove(at))
+    });
+    drop(gone);
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.client.status() == Status::Offline {
+            return;
+        }
+        // Never stop silently: close the connection and tell the page.
+        self.client.disconnect();
+        console_warn("PulseClient was dropped while connected; its connection is closed");
+        let closed = Object::new();
+        let _ = Reflect::set(&closed, &JsValue::from_str("state"), &JsValue::from_str("closed"));
+        for h in self.status_handlers.borrow().values() {
+            let _ = h.call1(&JsValue::NULL, &closed);
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl PulseClient {
-    /// Connects to `url` (`http(s)://host:port`) and keeps the connection up.
+    /// Connects to `url` (`http(s)://host:port`) and keeps the connection up until
+    /// `disconnect()`, even if the page keeps no reference to the client.
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
@@ -110,20 +176,23 @@ impl PulseClient {
                 *sink.borrow_mut() = Some(d.as_millis() as u32);
             }
         });
-        Ok(PulseClient {
+        let inner = Rc::new(Inner {
             client,
             token,
             rtt,
             subs: RefCell::default(),
+            status_handlers: RefCell::default(),
             next_sub: RefCell::new(0),
             _rtt_sub: rtt_sub,
-        })
+        });
+        hold(&inner);
+        Ok(PulseClient { inner })
     }
 
     /// Calls `handler(data, event)` for each `event` from the server; `data` is its first
     /// argument (for Pulse events `{ seq, ts, data }`). Returns an id for `off`.
     pub fn on(&self, event: String, handler: Function) -> u32 {
-        let sub = self.client.on(&event, move |m| {
+        let sub = self.inner.client.on(&event, move |m| {
             let data = m.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED);
             let _ = handler.call2(&JsValue::NULL, &data, &JsValue::from_str(&m.event));
         });
@@ -136,27 +205,31 @@ impl PulseClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "(status: PulseStatus) => void")] handler: Function,
     ) -> u32 {
-        let client = self.client.clone();
-        let rtt = self.rtt.clone();
-        let sub = self.client.on_any(move |e| {
+        let client = self.inner.client.clone();
+        let rtt = self.inner.rtt.clone();
+        let h = handler.clone();
+        let sub = self.inner.client.on_any(move |e| {
             if let Event::Status(s) = e {
-                let _ = handler
-                    .call1(&JsValue::NULL, &status_object(s, *rtt.borrow(), client.last_seq()));
+                let _ =
+                    h.call1(&JsValue::NULL, &status_object(s, *rtt.borrow(), client.last_seq()));
             }
         });
-        self.keep(sub)
+        let id = self.keep(sub);
+        self.inner.status_handlers.borrow_mut().insert(id, handler);
+        id
     }
 
     /// Removes the handler `on` or `onStatus` returned `id` for.
     pub fn off(&self, id: u32) -> bool {
-        self.subs.borrow_mut().remove(&id).is_some()
+        self.inner.status_handlers.borrow_mut().remove(&id);
+        self.inner.subs.borrow_mut().remove(&id).is_some()
     }
 
     /// Sends an event (queued while offline). Throws if the offline buffer is full or the
     /// payload is too large.
     pub fn emit(&self, event: String, data: JsValue) -> Result<(), JsValue> {
         let args = if data.is_undefined() { vec![] } else { vec![to_value(&data)?] };
-        self.client.emit(&event, args).map_err(js_error)
+        self.inner.client.emit(&event, args).map_err(js_error)
     }
 
     /// Sends an event and resolves with the server's answer (its first argument; for Pulse
@@ -171,7 +244,7 @@ impl PulseClient {
     ) -> Result<js_sys::Promise, JsValue> {
         let args = if data.is_undefined() { vec![] } else { vec![to_value(&data)?] };
         let timeout = timeout_ms.map(|ms| Duration::from_millis(ms as u64));
-        let reply = self.client.emit_with_ack(&event, args, timeout);
+        let reply = self.inner.client.emit_with_ack(&event, args, timeout);
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             match reply.await {
                 Ok(r) => Ok(r.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED)),
@@ -183,31 +256,35 @@ impl PulseClient {
     /// The connection status now.
     #[wasm_bindgen(getter, unchecked_return_type = "PulseStatus")]
     pub fn status(&self) -> JsValue {
-        status_object(&self.client.status(), *self.rtt.borrow(), self.client.last_seq())
+        let c = &self.inner.client;
+        status_object(&c.status(), *self.inner.rtt.borrow(), c.last_seq())
     }
 
     /// Replaces the token used from the next (re)connection and poll on.
     #[wasm_bindgen(js_name = setToken)]
     pub fn set_token(&self, token: Option<String>) {
-        *self.token.borrow_mut() = token;
+        *self.inner.token.borrow_mut() = token;
     }
 
     /// Connects again after `disconnect()` or a refusal.
     pub fn connect(&self) {
-        self.client.reconnect();
+        hold(&self.inner);
+        self.inner.client.reconnect();
     }
 
-    /// Leaves the server; no automatic reconnection follows.
+    /// Leaves the server; no automatic reconnection follows. The client may then be
+    /// garbage-collected once the page lets go of it.
     pub fn disconnect(&self) {
-        self.client.disconnect();
+        self.inner.client.disconnect();
+        release(&self.inner);
     }
 }
 
 impl PulseClient {
     fn keep(&self, sub: Subscription) -> u32 {
-        let mut n = self.next_sub.borrow_mut();
+        let mut n = self.inner.next_sub.borrow_mut();
         *n += 1;
-        self.subs.borrow_mut().insert(*n, sub);
+        self.inner.subs.borrow_mut().insert(*n, sub);
         *n
     }
 }

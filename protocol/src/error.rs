@@ -18,6 +18,8 @@ pub enum ErrorCode {
     InvalidInput,
     /// The resource does not exist.
     NotFound,
+    /// The resource exists but does not take this HTTP method (REST only).
+    MethodNotAllowed,
     /// The payload is larger than the server accepts.
     PayloadTooLarge,
     /// Too many events or connections.
@@ -48,6 +50,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::InvalidInput => "INVALID_INPUT",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::UnknownEvent => "UNKNOWN_EVENT",
@@ -97,7 +100,12 @@ mod tests {
 
     #[test]
     fn as_str_matches_serde() {
-        for c in [ErrorCode::Unauthorized, ErrorCode::TokenExpired, ErrorCode::PayloadTooLarge] {
+        for c in [
+            ErrorCode::Unauthorized,
+            ErrorCode::TokenExpired,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::MethodNotAllowed,
+        ] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }

@@ -1,10 +1,10 @@
 //! This module deals with the server's one error type, so REST and socket fail alike: every
 //! refusal becomes `{ code, message }`, as an HTTP response or as an `{ ok: false }` ack.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pulse_protocol::{Ack, ErrorCode, WireError};
@@ -115,6 +115,7 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::NotFound | ErrorCode::UnknownEvent => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Conflict | ErrorCode::ResyncRequired => StatusCode::CONFLICT,
@@ -172,6 +173,41 @@ where
             .map(|q| AppQuery(q.0))
             .map_err(|e: QueryRejection| AppError::invalid(e.body_text()))
     }
+}
+
+/// `Path<T>` whose rejections (e.g. `/api/customers/abc`) answer INVALID_INPUT in the one
+/// error shape.
+#[derive(Debug)]
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(p) => Ok(AppPath(p.0)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(AppError::invalid(e.body_text()))
+            }
+            // A route without the parameters its handler reads: a fault here, not the client's.
+            Err(e) => Err(AppError::Internal(e.body_text())),
+        }
+    }
+}
+
+/// Answers a request for an `/api` path that no route serves (the dashboard's fallback
+/// would otherwise answer it with `index.html`).
+pub(crate) async fn api_not_found(method: Method, uri: Uri) -> AppError {
+    AppError::not_found(format!("no API route for {method} {}", uri.path()))
+}
+
+/// Answers a method a route does not take (axum adds the `Allow` header).
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> AppError {
+    AppError::new(ErrorCode::MethodNotAllowed, format!("{} does not take {method}", uri.path()))
 }
 
 #[cfg(test)]

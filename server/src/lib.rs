@@ -63,6 +63,8 @@ pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) ->
     let api = routes::api(max_body);
     // The benchmark broadcaster exists only in bench mode (`--bench`).
     let api = if state.config.bench { api.merge(bench::routes()) } else { api };
+    // After every route is in: a method a route does not take answers in the one error shape.
+    let api = api.method_not_allowed_fallback(error::method_not_allowed);
     api.merge(routes::dashboard(&state.config.dist))
         .layer(socket_layer)
         .layer(tower::util::MapRequestLayer::new(realtime::head::own_head))

@@ -73,6 +73,48 @@ async fn an_event_flood_gets_an_error_event_then_a_disconnect() {
     assert!(ack.into_result().is_ok(), "others keep being served");
 }
 
+/// Floods until the server cuts the socket; returns the `error` codes and the disconnect
+/// reason, in the order the client saw them.
+async fn flood_until_cut(client: &pulse_sdk::Client) -> Vec<String> {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    let _sub = client.on_any(move |e| match e {
+        Event::Message(m) if m.event == ERROR => {
+            let code = m.args.first().and_then(|a| a["code"].as_str()).unwrap_or("?");
+            sink.lock().unwrap().push(format!("error {code}"));
+        }
+        Event::Disconnected { reason } => sink.lock().unwrap().push(format!("{reason:?}")),
+        _ => {}
+    });
+    let cut = || seen.lock().unwrap().iter().any(|s| !s.starts_with("error"));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    for _ in 0..60 {
+        let _ = client.emit(PING, vec![]);
+    }
+    while !cut() {
+        assert!(tokio::time::Instant::now() < deadline, "not disconnected: {:?}", seen.lock());
+        for _ in 0..20 {
+            let _ = client.emit(PING, vec![]);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_client_always_learns_why_before_it_is_disconnected() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    for i in 0..20 {
+        let client = server.connect(&s.token, None);
+        client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+        let seen = flood_until_cut(&client).await;
+        assert_eq!(seen, ["error RATE_LIMITED", "Server"], "try {i}");
+        client.disconnect();
+    }
+}
+
 #[tokio::test]
 async fn an_oversized_payload_gets_payload_too_large() {
     let server = TestServer::start(|c| c.max_payload = 2_000).await;

@@ -19,5 +19,6 @@ mod ops;
 mod outage;
 mod production;
 mod realtime;
+mod rest;
 mod restart;
 mod services;

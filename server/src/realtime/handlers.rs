@@ -69,7 +69,10 @@ where
         async move {
             let started = Instant::now();
             if let Err(e) = limits::admit(&socket) {
-                let _ = ack.send(&Ack::<()>::Err(e));
+                // Past the DISCONNECT the client reads nothing more from this socket.
+                if socket.connected() {
+                    let _ = ack.send(&Ack::<()>::Err(e));
+                }
                 return;
             }
             // No argument at all reads as null (e.g. `ping`, `stats:request`).

@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use pulse_protocol::events::ERROR;
 use pulse_protocol::{ErrorCode, WireError};
 use socketioxide::extract::SocketRef;
 
@@ -52,8 +51,12 @@ pub(crate) fn install(socket: &SocketRef, state: &AppState) {
     socket.extensions.insert(SocketBucket(Arc::new(Mutex::new(b))));
 }
 
-/// Admits one client event, or tells the client why not and disconnects it.
+/// Admits one client event, or tells the client why not and disconnects it. A socket being
+/// ended admits nothing more.
 pub(crate) fn admit(socket: &SocketRef) -> Result<(), WireError> {
+    if socket.extensions.get::<super::Ending>().is_some() {
+        return Err(rate_limited());
+    }
     let ok = socket
         .extensions
         .get::<SocketBucket>()
@@ -61,13 +64,16 @@ pub(crate) fn admit(socket: &SocketRef) -> Result<(), WireError> {
     if ok {
         return Ok(());
     }
-    let e =
-        WireError::new(ErrorCode::RateLimited, "too many events on this connection; disconnecting");
-    metrics::counter!("pulse_errors_total", "code" => "RATE_LIMITED").increment(1);
-    tracing::info!(sid = %socket.id, "rate limit exceeded, disconnecting");
-    let _ = socket.emit(ERROR, &e);
-    let _ = socket.clone().disconnect();
+    let e = rate_limited();
+    if super::end(socket, &e) {
+        metrics::counter!("pulse_errors_total", "code" => "RATE_LIMITED").increment(1);
+        tracing::info!(sid = %socket.id, "rate limit exceeded, disconnecting");
+    }
     Err(e)
+}
+
+fn rate_limited() -> WireError {
+    WireError::new(ErrorCode::RateLimited, "too many events on this connection; disconnecting")
 }
 
 /// Refuses a payload larger than `max_payload` bytes (as JSON).

@@ -1,7 +1,7 @@
 //! This module deals with `/api/customers`: list, one, and change (`PATCH /{id}`, same as
 //! `customer:update`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use pulse_protocol::events::{Customer, CustomerUpdate};
@@ -12,7 +12,7 @@ use super::{idempotency_header, Pagination};
 use crate::actions;
 use crate::auth::Caller;
 use crate::db;
-use crate::error::{AppError, AppJson, AppQuery};
+use crate::error::{AppError, AppJson, AppPath, AppQuery};
 use crate::state::AppState;
 
 /// `GET /api/customers` (by name; `customer_id` narrows to one).
@@ -31,7 +31,7 @@ pub(super) async fn customers_list(
 pub(super) async fn customers_get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<Json<Customer>, AppError> {
     let mut conn = state.db.acquire().await?;
     actions::check_customer(&mut conn, &caller, id).await?;
@@ -53,7 +53,7 @@ pub(super) struct CustomerPatch {
 pub(super) async fn customers_update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     headers: HeaderMap,
     AppJson(patch): AppJson<CustomerPatch>,
 ) -> Result<Json<Customer>, AppError> {

@@ -16,7 +16,7 @@ mod stats;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use axum::Router;
 use serde::Deserialize;
 
@@ -27,7 +27,8 @@ use crate::state::AppState;
 
 pub(crate) use dashboard::dashboard;
 
-/// The REST API, health and metrics.
+/// The REST API, health and metrics. Any other `/api` path answers NOT_FOUND in the one
+/// error shape, never the dashboard's `index.html`.
 pub(crate) fn api(max_body: usize) -> Router<AppState> {
     Router::new()
         .route("/api/auth/login", post(auth::auth_login))
@@ -49,6 +50,9 @@ pub(crate) fn api(max_body: usize) -> Router<AppState> {
         .route("/api/notifications/read", post(notifications::notifications_read))
         .route("/api/activity", get(activity::activity_list))
         .route("/api/events", get(events::events_list))
+        .route("/api", any(crate::error::api_not_found))
+        .route("/api/", any(crate::error::api_not_found))
+        .route("/api/{*rest}", any(crate::error::api_not_found))
         .route("/health", get(health::health_get))
         .route("/health/live", get(health::health_live))
         .route("/metrics", get(metrics::metrics_get))
