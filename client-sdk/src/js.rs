@@ -191,7 +191,12 @@ impl PulseClient {
 
     /// Calls `handler(data, event)` for each `event` from the server; `data` is its first
     /// argument (for Pulse events `{ seq, ts, data }`). Returns an id for `off`.
-    pub fn on(&self, event: String, handler: Function) -> u32 {
+    pub fn on(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "(data: any, event: string) => void")]
+        handler: Function,
+    ) -> u32 {
         let sub = self.inner.client.on(&event, move |m| {
             let data = m.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED);
             let _ = handler.call2(&JsValue::NULL, &data, &JsValue::from_str(&m.event));

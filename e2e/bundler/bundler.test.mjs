@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { build } from 'vite';
 import { ROOT, apiLogin, eventually, launchBrowser, startServer } from '../harness.mjs';
 
@@ -51,4 +53,19 @@ test('the JS package works from a Vite build', async (t) => {
   assert.equal(res.status, 200);
   await eventually('payment received', async () => (await page.locator('#payment').innerText()).startsWith('from-vite #'));
   assert.deepEqual(errors, []);
+});
+
+test("the package README's example type-checks against the declarations (tsc --strict)", () => {
+  const pkg = join(ROOT, 'client-sdk/pkg');
+  const readme = readFileSync(join(ROOT, 'client-sdk/js/README.md'), 'utf8');
+  const example = readme.match(/```js\n([\s\S]*?)```/)[1];
+  const app = mkdtempSync(join(tmpdir(), 'pulse-ts-'));
+  mkdirSync(join(app, 'node_modules/@pulse-realtime'), { recursive: true });
+  symlinkSync(pkg, join(app, 'node_modules/@pulse-realtime/sdk'), 'dir');
+  // The example as a module of an app; `token` is the app's.
+  writeFileSync(join(app, 'example.ts'), `declare const token: string;\n${example}\nexport {};\n`);
+  const tsc = join(ROOT, 'e2e/bundler/node_modules/typescript/bin/tsc');
+  const args = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'esnext,dom', 'example.ts'];
+  const run = spawnSync(process.execPath, [tsc, ...args], { cwd: app, encoding: 'utf8' });
+  assert.equal(run.status, 0, `tsc:\n${run.stdout}${run.stderr}`);
 });

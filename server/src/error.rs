@@ -257,6 +257,7 @@ mod readme_tests {
             ErrorCode::PayloadTooLarge,
             ErrorCode::RateLimited,
             ErrorCode::UnknownEvent,
+            ErrorCode::MethodNotAllowed,
             ErrorCode::Internal,
             ErrorCode::Conflict,
             ErrorCode::ResyncRequired,
