@@ -6,12 +6,14 @@
 
 mod actions;
 mod auth;
+mod browser;
 mod cluster;
 mod epochs;
 mod events;
 mod fixture;
 mod isolation;
 mod limits;
+mod login;
 mod loss;
 mod ops;
 mod outage;
