@@ -155,7 +155,9 @@ export async function launchBrowser({ args = [] } = {}) {
 
 /**
  * A fresh server (`env` on top of the test defaults) and a page in a fresh browser, both
- * closed when test `t` ends; `errors` collects the page's uncaught errors.
+ * closed when test `t` ends; `errors` collects the page's uncaught errors and every
+ * Content-Security-Policy violation Chromium reports, so each test that expects no errors
+ * also checks that the dashboard runs under its policy.
  */
 export async function serverAndPage(t, env = {}) {
   const server = await startServer({ env });
@@ -165,6 +167,9 @@ export async function serverAndPage(t, env = {}) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(`CSP: ${m.text()}`);
+  });
   return { server, browser, page, errors };
 }
 

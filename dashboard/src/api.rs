@@ -1,4 +1,4 @@
-//! This module deals with the REST calls the dashboard makes: login and refresh, first pages
+//! This module deals with the REST calls the dashboard makes: login, refresh and logout, first pages
 //! of every list (the socket only brings what changes afterwards), filtered lists, and the
 //! server's health and metrics. Requests go through the page's own `fetch`, like the SDK's
 //! polling, so no HTTP crate lands in the bundle.
@@ -67,6 +67,12 @@ pub async fn public<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let body = body.map(|b| serde_json::to_string(b).unwrap_or_default());
     decode(&raw(method, path, None, body).await?)
+}
+
+/// Ends the session `token` belongs to on the server: its refresh tokens stop working and its
+/// sockets, in every tab and browser it reached, are closed.
+pub async fn logout(token: &str) -> Result<(), ApiError> {
+    raw("POST", "/api/auth/logout", Some(token), None).await.map(|_| ())
 }
 
 /// The raw text of a public endpoint (`/metrics`).

@@ -162,6 +162,20 @@ impl Auth {
     pub fn sign_out(&self) {
         self.set(None);
     }
+
+    /// Signs out for good: forgets the session here and in every tab at once, and asks the
+    /// server to end it, so a copy of its refresh token is worthless and its sockets close.
+    pub fn log_out(&self) {
+        let token = self.token();
+        self.sign_out();
+        if let Some(token) = token {
+            leptos::task::spawn_local(async move {
+                // Nothing to do about a failure: the session is gone from this browser, and
+                // what the server keeps expires on its own.
+                let _ = api::logout(&token).await;
+            });
+        }
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

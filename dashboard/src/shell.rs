@@ -107,7 +107,7 @@ fn SignedIn() -> impl IntoView {
         let c = SendWrapper::new(client);
         move |_| {
             c.disconnect();
-            auth.sign_out();
+            auth.log_out();
         }
     };
     let user =

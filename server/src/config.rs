@@ -185,6 +185,25 @@ pub struct Config {
     #[arg(long, env = "PULSE_REPLAY_LIMIT", default_value_t = 10_000)]
     pub replay_limit: u64,
 
+    /// Failed sign-ins allowed per account (email) before attempts on it are refused with
+    /// RATE_LIMITED; one more comes back every `login-window-s` / this.
+    #[arg(long, env = "PULSE_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub login_failures_per_account: u32,
+
+    /// Failed sign-ins allowed per client IP address (any accounts) before its attempts are
+    /// refused with RATE_LIMITED; one more comes back every `login-window-s` / this.
+    #[arg(long, env = "PULSE_LOGIN_FAILURES_PER_IP", default_value_t = 20)]
+    pub login_failures_per_ip: u32,
+
+    /// Seconds over which a spent failed-login budget refills completely.
+    #[arg(long, env = "PULSE_LOGIN_WINDOW_S", default_value_t = 300.0)]
+    pub login_window_s: f64,
+
+    /// Browser origins (`scheme://host[:port]`, comma-separated) allowed to call the API and
+    /// open the Socket.IO endpoint cross-origin. None by default: same origin only.
+    #[arg(long, env = "PULSE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Memory cost of argon2id password hashing, in KiB (OWASP's 19 MiB by default).
     #[arg(long, env = "PULSE_ARGON2_M_COST_KIB", default_value_t = 19_456, global = true)]
     pub argon2_m_cost_kib: u32,
@@ -240,6 +259,10 @@ impl Config {
         })
     }
 
+    pub(crate) fn login_window(&self) -> Duration {
+        Duration::try_from_secs_f64(self.login_window_s.max(0.001)).unwrap_or(Duration::MAX)
+    }
+
     pub(crate) fn stats_interval(&self) -> Duration {
         Duration::from_millis(self.stats_interval_ms.max(50))
     }
@@ -256,6 +279,7 @@ mod tests {
         assert_eq!(c.max_conn_per_user, 5);
         assert!(c.jwt_secret.is_none());
         assert!(!c.bench);
+        assert!(c.cors_origins.is_empty(), "same origin only unless configured");
         assert_eq!(c.db_path(), PathBuf::from("data/pulse.db"));
         assert_eq!(c.resolved_mode(), Ok(Mode::Demo));
         assert!(c.command.is_none());

@@ -4,7 +4,7 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pulse_protocol::{Ack, ErrorCode, WireError};
@@ -22,6 +22,14 @@ pub enum AppError {
     /// Any other internal failure.
     #[error("internal: {0}")]
     Internal(String),
+    /// Too many attempts: RATE_LIMITED, and over HTTP a `Retry-After` header too.
+    #[error("rate limited: {message}")]
+    Throttled {
+        /// What the client is told.
+        message: String,
+        /// How long until an attempt may succeed.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl AppError {
@@ -54,6 +62,7 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Refused(e) => e.code,
+            AppError::Throttled { .. } => ErrorCode::RateLimited,
             AppError::Db(e) if unavailable(e).is_some() => ErrorCode::Unavailable,
             AppError::Db(_) | AppError::Internal(_) => ErrorCode::Internal,
         }
@@ -64,6 +73,7 @@ impl AppError {
         metrics::counter!("pulse_errors_total", "code" => self.code().as_str()).increment(1);
         match self {
             AppError::Refused(e) => e,
+            AppError::Throttled { message, .. } => WireError::new(ErrorCode::RateLimited, message),
             AppError::Db(e) if let Some(why) = unavailable(&e) => {
                 tracing::warn!(error = %e, "database {why}");
                 WireError::new(
@@ -126,8 +136,19 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            AppError::Throttled { retry_after, .. } => {
+                Some(retry_after.as_secs_f64().ceil() as u64)
+            }
+            _ => None,
+        };
         let wire = self.into_wire();
-        (status_of(wire.code), Json(wire)).into_response()
+        let mut res = (status_of(wire.code), Json(wire)).into_response();
+        if let Some(s) = retry_after {
+            // Whole seconds, at least one: "0" would invite an immediate retry.
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s.max(1)));
+        }
+        res
     }
 }
 
@@ -219,6 +240,17 @@ mod tests {
         let w = AppError::Internal("disk on fire".into()).into_wire();
         assert_eq!(w.code, ErrorCode::Internal);
         assert!(!w.message.contains("disk"));
+    }
+
+    #[test]
+    fn throttled_answers_429_with_retry_after_in_whole_seconds() {
+        let e = AppError::Throttled {
+            message: "slow down".into(),
+            retry_after: std::time::Duration::from_millis(1_200),
+        };
+        let res = e.into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod realtime;
 pub mod relay;
 mod routes;
 pub mod state;
+mod throttle;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,12 +48,13 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
-use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, SystemClock};
 pub use config::{Config, Mode};
 pub use state::AppState;
+
+use routes::security::Origins;
 
 /// Bytes each WebSocket reads at once (see `Server::bind`).
 const WS_READ_BUFFER: usize = 1024;
@@ -65,11 +67,20 @@ pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) ->
     let api = if state.config.bench { api.merge(bench::routes()) } else { api };
     // After every route is in: a method a route does not take answers in the one error shape.
     let api = api.method_not_allowed_fallback(error::method_not_allowed);
+    // Checked by `Server::bind`; an app built otherwise with a bad list allows no origin.
+    let origins = Arc::new(Origins::parse(&state.config.cors_origins).unwrap_or_default());
+    let cors = origins.cors();
+    let [nosniff, referrer, frames, csp] = routes::security::default_headers();
     api.merge(routes::dashboard(&state.config.dist))
         .layer(socket_layer)
+        .layer(axum::middleware::from_fn_with_state(origins, routes::security::socket_origin))
         .layer(tower::util::MapRequestLayer::new(realtime::head::own_head))
         .layer(CompressionLayer::new())
-        .layer(CorsLayer::permissive())
+        .layer(tower::util::option_layer(cors))
+        .layer(nosniff)
+        .layer(referrer)
+        .layer(frames)
+        .layer(csp)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -173,6 +184,18 @@ impl Server {
         let url = config.database_url.clone().unwrap_or_else(|| db::sqlite_url(&config.db_path()));
         let db = db::Db::open(&url).await.map_err(|e| StartError::Db(e.to_string()))?;
         let keys = Arc::new(auth::Keys::load(&config)?);
+        Origins::parse(&config.cors_origins).map_err(|e| {
+            StartError::Io(std::io::Error::other(format!("PULSE_CORS_ORIGINS: {e}")))
+        })?;
+        let passwords = Arc::new(
+            auth::Passwords::new(config.argon2_m_cost_kib)
+                .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?,
+        );
+        let login_throttle = Arc::new(throttle::LoginThrottle::new(
+            config.login_failures_per_account,
+            config.login_failures_per_ip,
+            config.login_window(),
+        ));
         let listener = listen(config.addr)?;
         let addr = listener.local_addr()?;
         let node_id = config.node_id.clone().unwrap_or_else(|| default_node_id(addr));
@@ -207,6 +230,8 @@ impl Server {
             log: Arc::default(),
             stats_dirty: Arc::default(),
             quota,
+            passwords,
+            login_throttle,
             metrics,
             started: Instant::now(),
         };
@@ -264,6 +289,10 @@ impl Server {
         tasks.push(tokio::spawn(cluster::run_heartbeat(state.clone())));
         tasks.push(tokio::spawn(relay::run(state.clone())));
         tasks.push(tokio::spawn(realtime::expiry::run_sweeper(state.clone())));
+        tasks.push(tokio::spawn(throttle::run_sweeper(
+            state.login_throttle.clone(),
+            state.config.login_window(),
+        )));
         let io = state.io.clone();
         let node = state.node.clone();
         let drain = Duration::from_millis(state.config.drain_ms);

@@ -7,6 +7,7 @@
 mod actions;
 mod auth;
 mod backup;
+mod browser;
 mod cluster;
 mod deploy;
 mod epochs;
@@ -14,6 +15,7 @@ mod events;
 mod fixture;
 mod isolation;
 mod limits;
+mod login;
 mod loss;
 mod ops;
 mod outage;

@@ -215,6 +215,25 @@ async fn connected(socket: SocketRef, state: AppState) {
     catchup::spawn(&state, why, socket.clone(), caller.tenant_id, start.after);
 }
 
+/// Ends the sockets of signed-out session `session_id` on this node: each gets an `error`
+/// (UNAUTHORIZED, saying it was signed out) before it is disconnected. Returns how many.
+pub(crate) fn end_session(state: &AppState, session_id: &str) -> usize {
+    let why = WireError::new(ErrorCode::Unauthorized, auth::SIGNED_OUT);
+    let mut ended = 0;
+    for socket in state.io.sockets() {
+        let ours = socket
+            .extensions
+            .get::<Caller>()
+            .is_some_and(|c| c.session_id.as_deref() == Some(session_id));
+        if ours {
+            let _ = socket.emit(ERROR, &why);
+            let _ = socket.disconnect();
+            ended += 1;
+        }
+    }
+    ended
+}
+
 /// What a resuming socket missed.
 enum Missed {
     None,

@@ -1,20 +1,32 @@
-//! This module deals with `/api/auth/*`: login, refresh, and who am I.
+//! This module deals with `/api/auth/*`: login, refresh, logout, and who am I.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session, User};
 
-use crate::auth::{self, Caller};
+use crate::auth::{self, Caller, ClientIp, SignedIn};
 use crate::db;
 use crate::error::{AppError, AppJson};
 use crate::state::AppState;
 
-/// `POST /api/auth/login` with [`LoginRequest`] → [`Session`].
+/// `POST /api/auth/login` with [`LoginRequest`] → [`Session`]; 429 with `Retry-After` while
+/// the account's or the address's failure budget is spent.
 pub(super) async fn auth_login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Json<Session>, AppError> {
-    auth::login(&state, req).await.map(Json)
+    auth::login(&state, ip, req).await.map(Json)
+}
+
+/// `POST /api/auth/logout` with the session's bearer token → 204: its refresh tokens stop
+/// working and its sockets are closed.
+pub(super) async fn auth_logout(
+    State(state): State<AppState>,
+    session: SignedIn,
+) -> Result<StatusCode, AppError> {
+    auth::logout(&state, session).await.map(|()| StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/auth/refresh` with [`RefreshRequest`] → [`Session`].

@@ -12,6 +12,7 @@ mod health;
 mod metrics;
 mod notifications;
 mod payments;
+pub(crate) mod security;
 mod stats;
 
 use axum::extract::DefaultBodyLimit;
@@ -33,6 +34,7 @@ pub(crate) fn api(max_body: usize) -> Router<AppState> {
     Router::new()
         .route("/api/auth/login", post(auth::auth_login))
         .route("/api/auth/refresh", post(auth::auth_refresh))
+        .route("/api/auth/logout", post(auth::auth_logout))
         .route("/api/auth/me", get(auth::auth_me))
         .route("/api/stats", get(stats::stats_get))
         .route(
