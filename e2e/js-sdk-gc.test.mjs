@@ -26,11 +26,14 @@ const PAGE = `<!doctype html>
 
 test('a PulseClient the page keeps no reference to survives garbage collection', async (t) => {
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.js')), 'run scripts/build-js-sdk first');
-  const pulse = await startServer({ env: { PULSE_STATS_INTERVAL_MS: '100', PULSE_DEMO: 'false' } });
-  t.after(() => pulse.stop());
-  const { token } = await apiLogin(pulse.url);
   const files = await serveSdkFolder({ '/gc.html': PAGE });
   t.after(() => files.close());
+  // The page is served from another origin than the server: listed, as an app's would be.
+  const pulse = await startServer({
+    env: { PULSE_STATS_INTERVAL_MS: '100', PULSE_DEMO: 'false', PULSE_CORS_ORIGINS: files.url },
+  });
+  t.after(() => pulse.stop());
+  const { token } = await apiLogin(pulse.url);
   const browser = await launchBrowser({ args: ['--js-flags=--expose-gc'] });
   t.after(() => browser.close());
   const page = await browser.newPage();

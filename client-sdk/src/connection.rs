@@ -352,6 +352,11 @@ impl Connection {
         self.resume.last_seq()
     }
 
+    /// The epoch of the log `last_seq` belongs to, once known.
+    pub fn epoch(&self) -> Option<&str> {
+        self.resume.epoch()
+    }
+
     /// The server's Engine.IO handshake of the current transport, if any.
     pub fn handshake(&self) -> Option<&eio::Handshake> {
         self.handshake.as_ref()
@@ -369,6 +374,12 @@ impl Connection {
     /// loaded over REST): older entries will be dropped and replay starts after it.
     pub fn set_last_seq(&mut self, seq: u64) {
         self.resume.advance_to(seq);
+    }
+
+    /// Takes up a position saved earlier (`seq` of the log `epoch`), e.g. across a page
+    /// reload: the next connection resumes after it, or is told to resync if the log changed.
+    pub fn restore_position(&mut self, seq: u64, epoch: Option<&str>) {
+        self.resume.restore(seq, epoch);
     }
 
     /// Starts connecting, unless already connected or trying. Resets the attempt count.

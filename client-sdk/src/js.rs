@@ -40,6 +40,15 @@ export interface PulseClientOptions {
   pollInterval?: number;
   /** Health ping interval, ms (default 30000; 0 disables). */
   healthInterval?: number;
+  /** Resume from a position saved earlier (`client.position`, e.g. kept in localStorage
+   *  across reloads): events after it are replayed, none before. */
+  position?: PulsePosition;
+}
+
+/** A place in the server's event log: the last applied `seq` of the log `epoch`. */
+export interface PulsePosition {
+  seq: number;
+  epoch?: string;
 }
 
 /** The connection as `status` and `onStatus` report it. */
@@ -54,6 +63,8 @@ export interface PulseStatus {
   rttMs?: number;
   /** Last event-log seq applied. */
   lastSeq?: number;
+  /** The epoch of the log `lastSeq` belongs to. */
+  epoch?: string;
 }
 "#;
 
@@ -169,6 +180,11 @@ impl PulseClient {
         let client = Client::connect_with_auth(config, move || {
             provider.borrow().as_ref().map(|t| serde_json::json!({ "token": t }))
         });
+        // Before the driver's first step (it runs on a later microtask), so the first CONNECT
+        // already resumes from it.
+        if let Some(seq) = opts["position"]["seq"].as_u64() {
+            client.restore_position(seq, opts["position"]["epoch"].as_str());
+        }
         let rtt = Rc::new(RefCell::new(None));
         let sink = rtt.clone();
         let rtt_sub = client.on_any(move |e| {
@@ -215,8 +231,7 @@ impl PulseClient {
         let h = handler.clone();
         let sub = self.inner.client.on_any(move |e| {
             if let Event::Status(s) = e {
-                let _ =
-                    h.call1(&JsValue::NULL, &status_object(s, *rtt.borrow(), client.last_seq()));
+                let _ = h.call1(&JsValue::NULL, &status_object(s, *rtt.borrow(), &client));
             }
         });
         let id = self.keep(sub);
@@ -262,7 +277,22 @@ impl PulseClient {
     #[wasm_bindgen(getter, unchecked_return_type = "PulseStatus")]
     pub fn status(&self) -> JsValue {
         let c = &self.inner.client;
-        status_object(&c.status(), *self.inner.rtt.borrow(), c.last_seq())
+        status_object(&c.status(), *self.inner.rtt.borrow(), c)
+    }
+
+    /// Where the client is in the server's event log, `{ seq, epoch }`, once it applied an
+    /// entry: keep it (e.g. in localStorage) and pass it as the `position` option of a later
+    /// client to resume there, across reloads.
+    #[wasm_bindgen(getter, unchecked_return_type = "PulsePosition | undefined")]
+    pub fn position(&self) -> JsValue {
+        let c = &self.inner.client;
+        let Some(seq) = c.last_seq() else { return JsValue::UNDEFINED };
+        let o = Object::new();
+        let _ = Reflect::set(&o, &JsValue::from_str("seq"), &JsValue::from(seq as f64));
+        if let Some(e) = c.epoch() {
+            let _ = Reflect::set(&o, &JsValue::from_str("epoch"), &JsValue::from_str(&e));
+        }
+        o.into()
     }
 
     /// Replaces the token used from the next (re)connection and poll on.
@@ -294,7 +324,7 @@ impl PulseClient {
     }
 }
 
-fn status_object(s: &Status, rtt: Option<u32>, last_seq: Option<u64>) -> JsValue {
+fn status_object(s: &Status, rtt: Option<u32>, client: &Client) -> JsValue {
     let o = Object::new();
     let set = |k: &str, v: JsValue| {
         let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
@@ -317,8 +347,11 @@ fn status_object(s: &Status, rtt: Option<u32>, last_seq: Option<u64>) -> JsValue
     if let Some(r) = rtt {
         set("rttMs", JsValue::from(r));
     }
-    if let Some(seq) = last_seq {
+    if let Some(seq) = client.last_seq() {
         set("lastSeq", JsValue::from(seq as f64));
+    }
+    if let Some(e) = client.epoch() {
+        set("epoch", JsValue::from_str(&e));
     }
     o.into()
 }
