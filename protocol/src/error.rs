@@ -34,6 +34,10 @@ pub enum ErrorCode {
     /// The store is unreachable for now; nothing was applied. Retry (with the same
     /// idempotency key) shortly.
     Unavailable,
+    /// The account was disabled by an admin: it may not sign in, refresh or stay connected.
+    AccountDisabled,
+    /// The customer was deactivated: history stays, but no new deliveries are recorded.
+    CustomerInactive,
     /// A code this build does not know.
     #[serde(other)]
     Other,
@@ -55,6 +59,8 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::ResyncRequired => "RESYNC_REQUIRED",
             ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::AccountDisabled => "ACCOUNT_DISABLED",
+            ErrorCode::CustomerInactive => "CUSTOMER_INACTIVE",
             ErrorCode::Other => "OTHER",
         }
     }
@@ -97,7 +103,13 @@ mod tests {
 
     #[test]
     fn as_str_matches_serde() {
-        for c in [ErrorCode::Unauthorized, ErrorCode::TokenExpired, ErrorCode::PayloadTooLarge] {
+        for c in [
+            ErrorCode::Unauthorized,
+            ErrorCode::TokenExpired,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::AccountDisabled,
+            ErrorCode::CustomerInactive,
+        ] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }

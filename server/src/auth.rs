@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use pulse_protocol::events::{ConnectAuth, Id};
-use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session, User};
+use pulse_protocol::rest::{LoginRequest, PasswordChange, RefreshRequest, Session, User};
 use pulse_protocol::{ErrorCode, WireError};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,55 @@ pub struct Caller {
     /// When the token they signed in with expires (ms since the epoch); `None` for the
     /// server itself.
     pub expires_at: Option<i64>,
+    /// What they may do (see the README's Roles table).
+    pub role: Role,
+}
+
+/// What a user may do. Staff record deliveries and payments and read customers; admins
+/// also manage customers and users. The server's own generator acts as an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything within their business.
+    Admin,
+    /// Day-to-day work only.
+    Staff,
+}
+
+impl Role {
+    /// The role stored as `admin`/`staff`; anything else gets the lesser rights.
+    pub fn parse(s: &str) -> Role {
+        if s == "admin" {
+            Role::Admin
+        } else {
+            Role::Staff
+        }
+    }
+}
+
+impl Caller {
+    /// Refuses (FORBIDDEN) unless the caller is an admin; `what` completes "only an admin may …".
+    pub(crate) fn require_admin(&self, what: &str) -> Result<(), AppError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Staff => Err(AppError::forbidden(format!("only an admin may {what}"))),
+        }
+    }
+}
+
+/// The refusal a disabled account gets everywhere.
+pub(crate) fn disabled() -> AppError {
+    AppError::new(ErrorCode::AccountDisabled, "this account was disabled by an admin")
+}
+
+/// Refuses a token whose user was disabled (or deleted) since it was issued.
+pub(crate) async fn check_active(state: &AppState, caller: &Caller) -> Result<(), AppError> {
+    let Some(id) = caller.user_id else { return Ok(()) };
+    let mut conn = state.db.acquire().await?;
+    match db::users::is_active(&mut conn, id).await? {
+        Some(true) => Ok(()),
+        Some(false) => Err(disabled()),
+        None => Err(AppError::unauthorized("user no longer exists")),
+    }
 }
 
 /// JWT signing keys.
@@ -144,6 +193,8 @@ pub(crate) async fn login(state: &AppState, req: LoginRequest) -> Result<Session
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     match user {
+        // Told only to whoever knows the password.
+        Some(user) if ok && !user.active => Err(disabled()),
         Some(user) if ok => issue(state, user).await,
         _ => Err(refused()),
     }
@@ -166,6 +217,49 @@ pub(crate) async fn refresh(state: &AppState, req: RefreshRequest) -> Result<Ses
         .await?
         .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
     drop(conn);
+    if !user.active {
+        return Err(disabled());
+    }
+    issue(state, user).await
+}
+
+/// `POST /api/auth/password`: checks the current password, stores the new one, revokes
+/// every refresh token of the user (other signed-in devices cannot renew their session) and
+/// opens a fresh session for the caller.
+pub(crate) async fn change_password(
+    state: &AppState,
+    caller: &Caller,
+    req: PasswordChange,
+) -> Result<Session, AppError> {
+    let id = caller.user_id.ok_or_else(|| AppError::unauthorized("not a user"))?;
+    crate::accounts::check_password(&req.new_password)?;
+    if req.new_password == req.current_password {
+        return Err(AppError::invalid("the new password is the same as the current one"));
+    }
+    let mut conn = state.db.acquire().await?;
+    let phc = db::users::password_hash(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
+    drop(conn);
+    let current = req.current_password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &phc))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if !ok {
+        return Err(AppError::unauthorized("the current password is wrong"));
+    }
+    let m_cost = state.config.argon2_m_cost_kib;
+    let new = req.new_password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&new, m_cost))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let mut tx = state.db.begin_write(db::lock::tenant(caller.tenant_id)).await?;
+    db::users::set_password_hash(&mut tx, id, &hash).await?;
+    db::refresh_tokens::revoke_all(&mut tx, id).await?;
+    let user = db::users::by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
+    tx.commit().await?;
     issue(state, user).await
 }
 
@@ -211,6 +305,7 @@ pub(crate) fn verify_token(state: &AppState, token: &str) -> Result<Caller, AppE
         user_id: Some(data.claims.sub),
         name: data.claims.name,
         expires_at: Some(data.claims.exp * 1000),
+        role: Role::parse(&data.claims.role),
     })
 }
 
@@ -226,7 +321,10 @@ impl FromRequestParts<AppState> for Caller {
         let token = header
             .strip_prefix("Bearer ")
             .ok_or_else(|| AppError::unauthorized("expected `Authorization: Bearer <token>`"))?;
-        verify_token(state, token.trim())
+        let caller = verify_token(state, token.trim())?;
+        // A token outlives a disable by up to its lifetime; the account's state decides.
+        check_active(state, &caller).await?;
+        Ok(caller)
     }
 }
 
@@ -264,6 +362,7 @@ pub(crate) async fn authenticate_socket(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| refuse(AppError::unauthorized("missing token")))?;
     let caller = verify_token(&state, &token).map_err(refuse)?;
+    check_active(&state, &caller).await.map_err(refuse)?;
     let parts = socket.req_parts();
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let ip = crate::realtime::quota::client_ip(peer, &parts.headers, &state.config.trusted_proxies);
