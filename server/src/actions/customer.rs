@@ -2,7 +2,9 @@
 //! changing a customer's name, contact, default price or active state (deactivating hides
 //! them from pickers and refuses new deliveries; their history stays). Admins only.
 
-use pulse_protocol::events::{Customer, CustomerAdd, CustomerUpdate, CUSTOMER_ADD, CUSTOMER_UPDATED};
+use pulse_protocol::events::{
+    Customer, CustomerAdd, CustomerUpdate, CUSTOMER_ADD, CUSTOMER_UPDATED,
+};
 
 use super::{begin, check_customer, positive, short_text, Begin};
 use crate::auth::Caller;

@@ -27,7 +27,11 @@ pub(crate) async fn list(state: &AppState, caller: &Caller) -> Result<Vec<User>,
 }
 
 /// Adds a user to the caller's business.
-pub(crate) async fn add(state: &AppState, caller: &Caller, input: NewUser) -> Result<User, AppError> {
+pub(crate) async fn add(
+    state: &AppState,
+    caller: &Caller,
+    input: NewUser,
+) -> Result<User, AppError> {
     caller.require_admin("add users")?;
     let name = input.name.trim();
     if name.is_empty() {

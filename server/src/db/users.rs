@@ -96,7 +96,10 @@ pub(crate) async fn in_tenant(
 }
 
 /// Every user of a tenant, admins first, then by name.
-pub(crate) async fn list(conn: &mut AnyConnection, tenant_id: Id) -> Result<Vec<User>, sqlx::Error> {
+pub(crate) async fn list(
+    conn: &mut AnyConnection,
+    tenant_id: Id,
+) -> Result<Vec<User>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT * FROM users WHERE tenant_id = $1 \
          ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, name, id",
@@ -122,11 +125,12 @@ pub(crate) async fn active_admins(
 }
 
 /// Whether the user may sign in; `None` if there is no such user.
-pub(crate) async fn is_active(conn: &mut AnyConnection, id: Id) -> Result<Option<bool>, sqlx::Error> {
-    let row = sqlx::query("SELECT active FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+pub(crate) async fn is_active(
+    conn: &mut AnyConnection,
+    id: Id,
+) -> Result<Option<bool>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT active FROM users WHERE id = $1").bind(id).fetch_optional(conn).await?;
     Ok(row.map(|r| r.get::<i64, _>(0) != 0))
 }
 

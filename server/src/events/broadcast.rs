@@ -9,9 +9,9 @@
 //! first, so no entry is skipped, whichever node wrote it and whichever wake-up came first.
 
 use pulse_protocol::events::{Id, ERROR, USER_UPDATED};
-use pulse_protocol::{ErrorCode, WireError};
 use pulse_protocol::rest::LoggedEvent;
 use pulse_protocol::Envelope;
+use pulse_protocol::{ErrorCode, WireError};
 use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, SocketIo};

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Instant;
 
 use pulse_protocol::events::{
-    ACTIVITY_REQUEST, CUSTOMER_ADD, CUSTOMER_UPDATE, DELIVERY_UPDATE, ERROR, NOTIFICATION_MARK_READ, PAYMENT_ADD,
-    PING, PONG, STATS_REQUEST,
+    ACTIVITY_REQUEST, CUSTOMER_ADD, CUSTOMER_UPDATE, DELIVERY_UPDATE, ERROR,
+    NOTIFICATION_MARK_READ, PAYMENT_ADD, PING, PONG, STATS_REQUEST,
 };
 use pulse_protocol::{Ack, ErrorCode, WireError};
 use serde::de::DeserializeOwned;

@@ -44,10 +44,7 @@ pub(crate) fn api(max_body: usize) -> Router<AppState> {
         )
         .route("/api/deliveries/{id}", put(deliveries::deliveries_update))
         .route("/api/payments", get(payments::payments_list).post(payments::payments_create))
-        .route(
-            "/api/customers",
-            get(customers::customers_list).post(customers::customers_create),
-        )
+        .route("/api/customers", get(customers::customers_list).post(customers::customers_create))
         .route(
             "/api/customers/{id}",
             get(customers::customers_get).patch(customers::customers_update),
