@@ -212,7 +212,7 @@ async fn rest_mirrors_the_socket_actions_and_lists_filter() {
     );
     let (_, custs) = server.get(t, "/api/customers?limit=10&offset=0&include_inactive=true").await;
     assert_eq!((custs["total"].clone(), custs["items"].as_array().unwrap().len()), (json!(40), 10));
-    let (_, past_end) = server.get(t, "/api/customers?offset=100").await;
+    let (_, past_end) = server.get(t, "/api/customers?offset=100&include_inactive=true").await;
     assert_eq!(
         (past_end["total"].clone(), past_end["items"].as_array().unwrap().len()),
         (json!(40), 0)
