@@ -18,7 +18,9 @@ pub fn Account() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let who = move || {
         auth.session.with(|s| {
-            s.as_ref().map(|s| format!("{} · {} · {}", s.user.name, s.user.email, s.user.role)).unwrap_or_default()
+            s.as_ref()
+                .map(|s| format!("{} · {} · {}", s.user.name, s.user.email, s.user.role))
+                .unwrap_or_default()
         })
     };
     view! {
@@ -41,14 +43,18 @@ fn ChangePasswordForm() -> impl IntoView {
     let busy = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let change =
-            PasswordChange { current_password: current.get_untracked(), new_password: new.get_untracked() };
+        let change = PasswordChange {
+            current_password: current.get_untracked(),
+            new_password: new.get_untracked(),
+        };
         if change.new_password != again.get_untracked() {
             error.set(Some("The new passwords differ.".into()));
             return;
         }
         if change.new_password.chars().count() < MIN_PASSWORD_CHARS {
-            error.set(Some(format!("The new password needs at least {MIN_PASSWORD_CHARS} characters.")));
+            error.set(Some(format!(
+                "The new password needs at least {MIN_PASSWORD_CHARS} characters."
+            )));
             return;
         }
         busy.set(true);
@@ -63,7 +69,12 @@ fn ChangePasswordForm() -> impl IntoView {
                     new.set(String::new());
                     again.set(String::new());
                     error.set(None);
-                    toasts.push("password-changed", Tone::Success, "Password changed", "Other devices must sign in again.");
+                    toasts.push(
+                        "password-changed",
+                        Tone::Success,
+                        "Password changed",
+                        "Other devices must sign in again.",
+                    );
                 }
                 Err(ApiError::Unauthorized(_)) => {
                     error.try_set(Some("The current password is wrong.".into()));

@@ -232,7 +232,12 @@ async fn save_customer(
     let r = actions::send::<Customer>(client, pending, op, label.clone(), event, payload).await;
     match r {
         Ok(c) => {
-            toasts.push(format!("customer:{}:{}", c.id, c.updated_at), Tone::Success, label, c.name.clone());
+            toasts.push(
+                format!("customer:{}:{}", c.id, c.updated_at),
+                Tone::Success,
+                label,
+                c.name.clone(),
+            );
             live.update(|s| {
                 s.load_customers(vec![c.clone()]);
                 Changes { customers: true, ..Changes::default() }
@@ -240,7 +245,12 @@ async fn save_customer(
             Ok(c)
         }
         Err(e) => {
-            toasts.push(format!("failed:{op}"), Tone::Error, format!("{label}: not done"), e.to_string());
+            toasts.push(
+                format!("failed:{op}"),
+                Tone::Error,
+                format!("{label}: not done"),
+                e.to_string(),
+            );
             Err(e.to_string())
         }
     }
@@ -304,7 +314,9 @@ fn NewCustomerForm() -> impl IntoView {
             error.set(Some("The name cannot be empty.".into()));
             return;
         }
-        let text = |s: RwSignal<String>| Some(s.get_untracked().trim().to_owned()).filter(|s| !s.is_empty());
+        let text = |s: RwSignal<String>| {
+            Some(s.get_untracked().trim().to_owned()).filter(|s| !s.is_empty())
+        };
         let input = CustomerAdd {
             name: n,
             phone: text(phone),

@@ -84,9 +84,19 @@ fn UserTable(
             match api::call::<User>(auth, "PATCH", &path, Some(&patch)).await {
                 Ok(u) => {
                     let what = if u.active { "enabled" } else { "disabled" };
-                    toasts.push(format!("user:{}:{what}", u.id), Tone::Success, format!("Account {what}"), u.name);
+                    toasts.push(
+                        format!("user:{}:{what}", u.id),
+                        Tone::Success,
+                        format!("Account {what}"),
+                        u.name,
+                    );
                 }
-                Err(e) => toasts.push(format!("user-failed:{}", u.id), Tone::Error, "Account not changed", e.to_string()),
+                Err(e) => toasts.push(
+                    format!("user-failed:{}", u.id),
+                    Tone::Error,
+                    "Account not changed",
+                    e.to_string(),
+                ),
             }
             reload.run(());
         });
@@ -152,7 +162,8 @@ fn AddUserForm(
             password: password.get_untracked(),
         };
         if input.password.chars().count() < MIN_PASSWORD_CHARS {
-            error.set(Some(format!("The password needs at least {MIN_PASSWORD_CHARS} characters.")));
+            error
+                .set(Some(format!("The password needs at least {MIN_PASSWORD_CHARS} characters.")));
             return;
         }
         busy.set(true);
@@ -161,7 +172,12 @@ fn AddUserForm(
             busy.try_set(false);
             match r {
                 Ok(u) => {
-                    toasts.push(format!("user:{}:added", u.id), Tone::Success, "User added", u.email);
+                    toasts.push(
+                        format!("user:{}:added", u.id),
+                        Tone::Success,
+                        "User added",
+                        u.email,
+                    );
                     name.set(String::new());
                     email.set(String::new());
                     password.set(String::new());
