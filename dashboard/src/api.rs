@@ -102,6 +102,18 @@ pub async fn call<T: DeserializeOwned>(
     }
 }
 
+/// An authenticated call whose 401 is an answer, not an expired session (e.g. a wrong
+/// current password): no refresh, no sign-out.
+pub async fn raw_call<T: DeserializeOwned>(
+    auth: Auth,
+    method: &str,
+    path: &str,
+    body: &impl Serialize,
+) -> Result<T, ApiError> {
+    let body = serde_json::to_string(body).unwrap_or_default();
+    decode(&raw(method, path, auth.token().as_deref(), Some(body)).await?)
+}
+
 /// `GET` an authenticated JSON resource.
 pub async fn get<T: DeserializeOwned>(auth: Auth, path: &str) -> Result<T, ApiError> {
     call::<T>(auth, "GET", path, None::<&()>).await

@@ -60,6 +60,12 @@ impl Auth {
         self.token.get_value()
     }
 
+    /// Whether the signed-in user is an admin (who manages customers and users). The
+    /// server enforces the same rule; this only hides controls that would be refused.
+    pub fn is_admin(&self) -> bool {
+        self.session.with(|s| s.as_ref().is_some_and(|s| s.user.role == "admin"))
+    }
+
     /// The current access token.
     pub fn token(&self) -> Option<String> {
         self.token.with_value(|t| t.lock().ok().and_then(|t| t.clone()))
@@ -78,7 +84,7 @@ impl Auth {
     }
 
     /// Takes `s` as the session and stores it for reloads and other tabs.
-    fn set(&self, s: Option<Session>) {
+    pub fn set(&self, s: Option<Session>) {
         storage::save(s.as_ref());
         self.adopt(s);
     }

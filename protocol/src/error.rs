@@ -36,6 +36,10 @@ pub enum ErrorCode {
     /// The store is unreachable for now; nothing was applied. Retry (with the same
     /// idempotency key) shortly.
     Unavailable,
+    /// The account was disabled by an admin: it may not sign in, refresh or stay connected.
+    AccountDisabled,
+    /// The customer was deactivated: history stays, but no new deliveries are recorded.
+    CustomerInactive,
     /// A code this build does not know.
     #[serde(other)]
     Other,
@@ -58,6 +62,8 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::ResyncRequired => "RESYNC_REQUIRED",
             ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::AccountDisabled => "ACCOUNT_DISABLED",
+            ErrorCode::CustomerInactive => "CUSTOMER_INACTIVE",
             ErrorCode::Other => "OTHER",
         }
     }
@@ -105,6 +111,8 @@ mod tests {
             ErrorCode::TokenExpired,
             ErrorCode::PayloadTooLarge,
             ErrorCode::MethodNotAllowed,
+            ErrorCode::AccountDisabled,
+            ErrorCode::CustomerInactive,
         ] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }

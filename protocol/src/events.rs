@@ -10,6 +10,8 @@ pub const DELIVERY_UPDATE: &str = "delivery:update";
 pub const PAYMENT_ADD: &str = "payment:add";
 /// Client → server: change a customer.
 pub const CUSTOMER_UPDATE: &str = "customer:update";
+/// Client → server: add a customer (admins only).
+pub const CUSTOMER_ADD: &str = "customer:add";
 /// Client → server: ask for the current stats.
 pub const STATS_REQUEST: &str = "stats:request";
 /// Client → server: ask for the latest activity (payload: limit).
@@ -304,6 +306,24 @@ pub struct CustomerUpdate {
     pub idempotency_key: Option<String>,
 }
 
+/// `customer:add`: a new customer, active from the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerAdd {
+    /// Display name.
+    pub name: String,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Delivery address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Default price per liter.
+    pub price_per_liter: f64,
+    /// Makes a retried action apply once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
 /// `notification:mark-read`: one notification, or all of them when `id` is absent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkRead {
@@ -323,6 +343,12 @@ pub struct NotificationsRead {
     pub ids: Vec<Id>,
 }
 
+/// Server → client: a user account was added, disabled or enabled. Sent to the tenant's
+/// admins and to the user concerned, never to other staff; the data is a
+/// [`crate::rest::User`]. A user who receives their own with `active: false` is then
+/// disconnected (`error` with ACCOUNT_DISABLED).
+pub const USER_UPDATED: &str = "user:updated";
+
 /// Server events that are entries of the tenant's event log: they carry their own `seq`, are
 /// replayed on reconnect and served by `GET /api/events`. A client applies each `seq` once.
 pub const LOGGED: &[&str] = &[
@@ -334,6 +360,7 @@ pub const LOGGED: &[&str] = &[
     NOTIFICATION_NEW,
     NOTIFICATION_READ,
     ALERT_SYSTEM,
+    USER_UPDATED,
 ];
 
 /// Whether `event` is an event-log entry (see [`LOGGED`]).
@@ -380,6 +407,8 @@ server_events! {
     NotificationRead => NOTIFICATION_READ, crate::Envelope<NotificationsRead>;
     /// `alert:system`.
     AlertSystem => ALERT_SYSTEM, crate::Envelope<Alert>;
+    /// `user:updated`.
+    UserUpdated => USER_UPDATED, crate::Envelope<crate::rest::User>;
     /// `pong`.
     PongEvent => PONG, Pong;
     /// `error`.

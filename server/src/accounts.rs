@@ -13,6 +13,31 @@ use crate::error::AppError;
 /// The shortest password accepted for a new account, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
+/// Refuses (INVALID_INPUT) a password shorter than [`MIN_PASSWORD_CHARS`].
+pub(crate) fn check_password(password: &str) -> Result<(), AppError> {
+    match password_problem(password) {
+        Some(p) => Err(AppError::invalid(p)),
+        None => Ok(()),
+    }
+}
+
+fn password_problem(password: &str) -> Option<String> {
+    let chars = password.chars().count();
+    (chars < MIN_PASSWORD_CHARS).then(|| {
+        format!("the password has {chars} characters; at least {MIN_PASSWORD_CHARS} are needed")
+    })
+}
+
+/// Why `email` is not a usable sign-in email, if it is not.
+pub(crate) fn email_problem(email: &str) -> Option<String> {
+    let email = email.trim();
+    (email.len() < 3
+        || email.len() > 200
+        || !email.contains('@')
+        || email.contains(char::is_whitespace))
+    .then(|| format!("{email:?} is not an email address"))
+}
+
 /// Whether anyone can sign in: the database has at least one business.
 pub(crate) async fn any(db: &Db) -> Result<bool, sqlx::Error> {
     let mut conn = db.acquire().await?;
@@ -35,17 +60,13 @@ pub struct NewAdmin<'a> {
 impl NewAdmin<'_> {
     /// Why these details cannot make an account, if they cannot.
     fn problem(&self) -> Option<String> {
-        let email = self.email.trim();
-        if email.len() < 3 || !email.contains('@') || email.contains(char::is_whitespace) {
-            return Some(format!("{email:?} is not an email address"));
+        if let Some(p) = email_problem(self.email) {
+            return Some(p);
         }
         if self.name.trim().is_empty() || self.business.trim().is_empty() {
             return Some("the name and the business may not be empty".into());
         }
-        let chars = self.password.chars().count();
-        (chars < MIN_PASSWORD_CHARS).then(|| {
-            format!("the password has {chars} characters; at least {MIN_PASSWORD_CHARS} are needed")
-        })
+        password_problem(self.password)
     }
 }
 

@@ -19,7 +19,7 @@ use axum::http::request::Parts;
 use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use pulse_protocol::events::{ConnectAuth, Id};
-use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session, User};
+use pulse_protocol::rest::{LoginRequest, PasswordChange, RefreshRequest, Session, User};
 use pulse_protocol::{ErrorCode, WireError};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,55 @@ pub struct Caller {
     /// The sign-in their token belongs to (signing out ends it); `None` for the server
     /// itself and for tokens from before sessions existed.
     pub session_id: Option<String>,
+    /// What they may do (see the README's Roles table).
+    pub role: Role,
+}
+
+/// What a user may do. Staff record deliveries and payments and read customers; admins
+/// also manage customers and users. The server's own generator acts as an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything within their business.
+    Admin,
+    /// Day-to-day work only.
+    Staff,
+}
+
+impl Role {
+    /// The role stored as `admin`/`staff`; anything else gets the lesser rights.
+    pub fn parse(s: &str) -> Role {
+        if s == "admin" {
+            Role::Admin
+        } else {
+            Role::Staff
+        }
+    }
+}
+
+impl Caller {
+    /// Refuses (FORBIDDEN) unless the caller is an admin; `what` completes "only an admin may …".
+    pub(crate) fn require_admin(&self, what: &str) -> Result<(), AppError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Staff => Err(AppError::forbidden(format!("only an admin may {what}"))),
+        }
+    }
+}
+
+/// The refusal a disabled account gets everywhere.
+pub(crate) fn disabled() -> AppError {
+    AppError::new(ErrorCode::AccountDisabled, "this account was disabled by an admin")
+}
+
+/// Refuses a token whose user was disabled (or deleted) since it was issued.
+pub(crate) async fn check_active(state: &AppState, caller: &Caller) -> Result<(), AppError> {
+    let Some(id) = caller.user_id else { return Ok(()) };
+    let mut conn = state.db.acquire().await?;
+    match db::users::is_active(&mut conn, id).await? {
+        Some(true) => Ok(()),
+        Some(false) => Err(disabled()),
+        None => Err(AppError::unauthorized("user no longer exists")),
+    }
 }
 
 /// JWT signing keys.
@@ -222,6 +271,8 @@ pub(crate) async fn login(
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     match user {
+        // Told only to whoever knows the password.
+        Some(user) if ok && !user.active => Err(disabled()),
         Some(user) if ok => issue(state, user, &new_session_id()).await,
         _ => {
             state.login_throttle.failed(&req.email, ip);
@@ -250,8 +301,51 @@ pub(crate) async fn refresh(state: &AppState, req: RefreshRequest) -> Result<Ses
         .await?
         .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
     drop(conn);
+    if !user.active {
+        return Err(disabled());
+    }
     // The session goes on; a token from before sessions existed starts one.
     issue(state, user, &session_id.unwrap_or_else(new_session_id)).await
+}
+
+/// `POST /api/auth/password`: checks the current password, stores the new one, revokes
+/// every refresh token of the user (other signed-in devices cannot renew their session) and
+/// opens a fresh session for the caller.
+pub(crate) async fn change_password(
+    state: &AppState,
+    caller: &Caller,
+    req: PasswordChange,
+) -> Result<Session, AppError> {
+    let id = caller.user_id.ok_or_else(|| AppError::unauthorized("not a user"))?;
+    crate::accounts::check_password(&req.new_password)?;
+    if req.new_password == req.current_password {
+        return Err(AppError::invalid("the new password is the same as the current one"));
+    }
+    let mut conn = state.db.acquire().await?;
+    let phc = db::users::password_hash(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
+    drop(conn);
+    let (passwords, current) = (state.passwords.clone(), req.current_password);
+    let ok = tokio::task::spawn_blocking(move || passwords.verify(&current, Some(&phc)))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if !ok {
+        return Err(AppError::unauthorized("the current password is wrong"));
+    }
+    let m_cost = state.config.argon2_m_cost_kib;
+    let new = req.new_password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&new, m_cost))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let mut tx = state.db.begin_write(db::lock::tenant(caller.tenant_id)).await?;
+    db::users::set_password_hash(&mut tx, id, &hash).await?;
+    db::refresh_tokens::revoke_all(&mut tx, id).await?;
+    let user = db::users::by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
+    tx.commit().await?;
+    issue(state, user, &new_session_id()).await
 }
 
 /// `POST /api/auth/logout`: ends `session`: its refresh tokens are revoked, sockets opened
@@ -323,6 +417,7 @@ pub(crate) fn verify_token(state: &AppState, token: &str) -> Result<Caller, AppE
         name: claims.name,
         expires_at: Some(claims.exp * 1000),
         session_id: claims.sid,
+        role: Role::parse(&claims.role),
     })
 }
 
@@ -343,7 +438,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        verify_token(state, bearer(parts)?)
+        let caller = verify_token(state, bearer(parts)?)?;
+        // A token outlives a disable by up to its lifetime; the account's state decides.
+        check_active(state, &caller).await?;
+        Ok(caller)
     }
 }
 
@@ -435,6 +533,7 @@ pub(crate) async fn authenticate_socket(
             return Err(refuse(AppError::unauthorized(SIGNED_OUT)));
         }
     }
+    check_active(&state, &caller).await.map_err(refuse)?;
     let ip = request_ip(socket.req_parts(), &state);
     let seat = state.quota.take(caller.user_id, ip).map_err(|full| {
         refuse(AppError::new(

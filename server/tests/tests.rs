@@ -4,6 +4,7 @@
 //! `cluster` runs several server processes on one PostgreSQL database with Redis, behind
 //! HAProxy (`services` starts those).
 
+mod accounts;
 mod actions;
 mod auth;
 mod backup;

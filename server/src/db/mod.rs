@@ -254,6 +254,8 @@ pub(crate) struct ListFilter {
     pub(crate) to: Option<String>,
     pub(crate) customer_id: Option<pulse_protocol::events::Id>,
     pub(crate) unread: Option<bool>,
+    /// Customers only: list deactivated customers too (hidden by default).
+    pub(crate) include_inactive: bool,
 }
 
 impl ListFilter {

@@ -77,3 +77,13 @@ pub(crate) async fn session_revoked(
     .await?;
     Ok(row.is_some())
 }
+
+/// Marks every unused refresh token of a user used, so none of their sessions can be
+/// renewed; returns how many were revoked.
+pub(crate) async fn revoke_all(conn: &mut AnyConnection, user_id: Id) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE refresh_tokens SET used = 1 WHERE user_id = $1 AND used = 0")
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+}

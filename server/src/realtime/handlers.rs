@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Instant;
 
 use pulse_protocol::events::{
-    ACTIVITY_REQUEST, CUSTOMER_UPDATE, DELIVERY_UPDATE, ERROR, NOTIFICATION_MARK_READ, PAYMENT_ADD,
-    PING, PONG, STATS_REQUEST,
+    ACTIVITY_REQUEST, CUSTOMER_ADD, CUSTOMER_UPDATE, DELIVERY_UPDATE, ERROR,
+    NOTIFICATION_MARK_READ, PAYMENT_ADD, PING, PONG, STATS_REQUEST,
 };
 use pulse_protocol::{Ack, ErrorCode, WireError};
 use serde::de::DeserializeOwned;
@@ -31,6 +31,9 @@ pub(super) fn install(socket: &SocketRef, state: &AppState) {
     });
     on(socket, state, CUSTOMER_UPDATE, |s, c, v| async move {
         actions::customer::update(&s, &c, decode(v)?).await
+    });
+    on(socket, state, CUSTOMER_ADD, |s, c, v| async move {
+        actions::customer::add(&s, &c, decode(v)?).await
     });
     on(socket, state, NOTIFICATION_MARK_READ, |s, c, v| async move {
         // `{}` and no payload both mean "all".

@@ -1,9 +1,10 @@
-//! This module deals with `/api/auth/*`: login, refresh, logout, and who am I.
+//! This module deals with `/api/auth/*`: login, refresh, logout, who am I, and changing one's
+//! password.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session, User};
+use pulse_protocol::rest::{LoginRequest, PasswordChange, RefreshRequest, Session, User};
 
 use crate::auth::{self, Caller, ClientIp, SignedIn};
 use crate::db;
@@ -48,4 +49,14 @@ pub(super) async fn auth_me(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::unauthorized("user no longer exists"))
+}
+
+/// `POST /api/auth/password` with [`PasswordChange`] → a fresh [`Session`]; every other
+/// refresh token of the user stops working.
+pub(super) async fn auth_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(req): AppJson<PasswordChange>,
+) -> Result<Json<Session>, AppError> {
+    auth::change_password(&state, &caller, req).await.map(Json)
 }
