@@ -1,10 +1,11 @@
 // Shared pieces of the end-to-end tests: a real pulse-server process on a free loopback
 // port, and Debian's Chromium driven by playwright-core with the flags this machine needs.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdtempSync, mkdirSync, openSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { extname, join, normalize, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -110,8 +111,30 @@ export async function apiLogin(url, { email, password } = DEMO) {
   return r.json();
 }
 
-/** Launches headless Chromium with a fresh profile. */
-export async function launchBrowser() {
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+
+/**
+ * Serves client-sdk/ as static files, as any web app embedding the SDK would, plus `pages`
+ * (`{ '/path.html': html }`) for test pages that import `/pkg/pulse_sdk.js`.
+ */
+export async function serveSdkFolder(pages = {}) {
+  const base = join(ROOT, 'client-sdk');
+  const server = createHttpServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (pages[path] !== undefined) {
+      return res.writeHead(200, { 'content-type': 'text/html' }).end(pages[path]);
+    }
+    const file = join(base, path);
+    if (!file.startsWith(base) || !existsSync(file)) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+/** Launches headless Chromium with a fresh profile; `args` are added to the usual flags. */
+export async function launchBrowser({ args = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'pulse-chromium-'));
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -124,6 +147,7 @@ export async function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...args,
     ],
     viewport: { width: 1280, height: 800 },
   });
@@ -131,7 +155,9 @@ export async function launchBrowser() {
 
 /**
  * A fresh server (`env` on top of the test defaults) and a page in a fresh browser, both
- * closed when test `t` ends; `errors` collects the page's uncaught errors.
+ * closed when test `t` ends; `errors` collects the page's uncaught errors and every
+ * Content-Security-Policy violation Chromium reports, so each test that expects no errors
+ * also checks that the dashboard runs under its policy.
  */
 export async function serverAndPage(t, env = {}) {
   const server = await startServer({ env });
@@ -141,6 +167,9 @@ export async function serverAndPage(t, env = {}) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(`CSP: ${m.text()}`);
+  });
   return { server, browser, page, errors };
 }
 

@@ -1,35 +1,23 @@
 // The SDK's JavaScript package (scripts/build-js-sdk) in a plain HTML page: no framework,
 // no socket.io-client; it connects to the real server, receives live stats and acks a ping.
+// The page is served from another origin, which the server allows by PULSE_CORS_ORIGINS; a
+// server that does not list it refuses the page.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { extname, join, normalize } from 'node:path';
-import { ROOT, eventually, launchBrowser, startServer } from './harness.mjs';
-
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-
-/** Serves client-sdk/ as static files, as any web app embedding the SDK would. */
-async function serveSdkFolder() {
-  const base = join(ROOT, 'client-sdk');
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const file = join(base, path);
-    if (!file.startsWith(base) || !existsSync(file)) return res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
-}
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, eventually, launchBrowser, serveSdkFolder, startServer } from './harness.mjs';
 
 test('the JS package works from a plain HTML page', async (t) => {
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.js')), 'run scripts/build-js-sdk first');
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.d.ts')), 'TypeScript declarations');
-  const pulse = await startServer({ env: { PULSE_STATS_INTERVAL_MS: '300', PULSE_DEMO_RATE: '5' } });
-  t.after(() => pulse.stop());
   const files = await serveSdkFolder();
   t.after(() => files.close());
+  // The page comes from another origin than the server: the server must list it.
+  const pulse = await startServer({
+    env: { PULSE_STATS_INTERVAL_MS: '300', PULSE_DEMO_RATE: '5', PULSE_CORS_ORIGINS: files.url },
+  });
+  t.after(() => pulse.stop());
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const page = await browser.newPage();
@@ -46,4 +34,18 @@ test('the JS package works from a plain HTML page', async (t) => {
     return seen.size >= 2;
   });
   assert.deepEqual(errors, []);
+});
+
+test('a server that does not list the page\'s origin refuses it', async (t) => {
+  const files = await serveSdkFolder();
+  t.after(() => files.close());
+  const pulse = await startServer();
+  t.after(() => pulse.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${files.url}/examples/js/index.html?server=${pulse.url}&autoconnect=1`);
+  // The login fetch is blocked by CORS, so the page never gets a token nor a socket.
+  await eventually('the blocked sign-in is logged', async () => /Failed to fetch/.test(await page.locator('#log').innerText()));
+  assert.equal(await page.locator('#status').innerText(), 'offline');
 });

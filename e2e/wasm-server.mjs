@@ -1,7 +1,8 @@
 // The server side of the SDK's wasm-bindgen tests (client-sdk/tests/browser.rs), run by
 // scripts/test: a real pulse-server with the demo business, plus a small control endpoint
 // the browser test calls to restart that server on the same port and database.
-// Prints one line, "server=<url> control=<url> token=<jwt>", then serves until killed.
+// Prints one line, "server=<url> control=<url> token=<jwt>", then serves until killed. The
+// test page's origin must be in PULSE_CORS_ORIGINS (scripts/test sets it), passed through.
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';

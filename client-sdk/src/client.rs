@@ -216,6 +216,19 @@ impl Client {
         self.shared.conn().last_seq()
     }
 
+    /// The epoch of the log `last_seq` belongs to, once the server said it. Store both to
+    /// resume in a later process or page with [`Client::restore_position`].
+    pub fn epoch(&self) -> Option<String> {
+        self.shared.conn().epoch().map(str::to_owned)
+    }
+
+    /// Takes up a position saved earlier (`seq` of the log `epoch`): the connection resumes
+    /// after it, missing nothing in between; if the log is another one by now, the server
+    /// answers `RESYNC_REQUIRED` and the application reloads its state.
+    pub fn restore_position(&self, seq: u64, epoch: Option<&str>) {
+        self.shared.conn().restore_position(seq, epoch);
+    }
+
     /// Sends an event; while offline it is queued and sent on reconnection.
     pub fn emit(&self, event: &str, args: Vec<Value>) -> Result<(), Error> {
         let r = self.shared.conn().emit(driver::now(), event, args);

@@ -355,6 +355,11 @@ impl Connection {
         self.resume.last_seq()
     }
 
+    /// The epoch of the log `last_seq` belongs to, once known.
+    pub fn epoch(&self) -> Option<&str> {
+        self.resume.epoch()
+    }
+
     /// The server's Engine.IO handshake of the current transport, if any.
     pub fn handshake(&self) -> Option<&eio::Handshake> {
         self.handshake.as_ref()
@@ -372,6 +377,12 @@ impl Connection {
     /// loaded over REST): older entries will be dropped and replay starts after it.
     pub fn set_last_seq(&mut self, seq: u64) {
         self.resume.advance_to(seq);
+    }
+
+    /// Takes up a position saved earlier (`seq` of the log `epoch`), e.g. across a page
+    /// reload: the next connection resumes after it, or is told to resync if the log changed.
+    pub fn restore_position(&mut self, seq: u64, epoch: Option<&str>) {
+        self.resume.restore(seq, epoch);
     }
 
     /// Starts connecting, unless already connected or trying. Resets the attempt count.
@@ -801,7 +812,11 @@ impl Connection {
                 self.timers.stop(Timer::Connect);
                 self.events.push_back(Event::Connected { sid, attempts });
                 self.flush_buffer();
-                self.schedule_health_ping(now);
+                // The first health ping goes out at once, so the round trip is known as soon
+                // as the connection is up; the next ones follow every `health_interval`.
+                if self.config.health_interval.is_some() {
+                    self.send_health_ping(now);
+                }
             }
             Kind::Connect => {}
             Kind::ConnectError => {

@@ -1,6 +1,10 @@
 //! This module deals with the SDK's JavaScript API (feature `js`, wasm32 only): a
 //! `PulseClient` class built by wasm-bindgen into an ES module with TypeScript declarations
 //! (`scripts/build-js-sdk`). Payloads cross the boundary as plain JS values through JSON.
+//!
+//! A client stays alive while it is in use even if the page keeps no reference to it: the
+//! module holds it from construction (or `connect()`) to `disconnect()`, since wasm-bindgen
+//! frees the Rust side of a class once its JS wrapper is garbage-collected.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -36,11 +40,21 @@ export interface PulseClientOptions {
   pollInterval?: number;
   /** Health ping interval, ms (default 30000; 0 disables). */
   healthInterval?: number;
+  /** Resume from a position saved earlier (`client.position`, e.g. kept in localStorage
+   *  across reloads): events after it are replayed, none before. */
+  position?: PulsePosition;
+}
+
+/** A place in the server's event log: the last applied `seq` of the log `epoch`. */
+export interface PulsePosition {
+  seq: number;
+  epoch?: string;
 }
 
 /** The connection as `status` and `onStatus` report it. */
 export interface PulseStatus {
-  state: "connecting" | "live" | "reconnecting" | "polling" | "offline";
+  /** `closed`: the client was dropped while in use (its connection is closed). */
+  state: "connecting" | "live" | "reconnecting" | "polling" | "offline" | "closed";
   /** Reconnection attempt, when reconnecting or polling. */
   attempt?: number;
   /** Milliseconds until the next attempt, when one is scheduled. */
@@ -49,23 +63,86 @@ export interface PulseStatus {
   rttMs?: number;
   /** Last event-log seq applied. */
   lastSeq?: number;
+  /** The epoch of the log `lastSeq` belongs to. */
+  epoch?: string;
 }
 "#;
 
 /// A Pulse / Socket.IO v4 connection for JavaScript.
+///
+/// A client lives while it is connected or trying to be, whether the page keeps a reference
+/// to it or not (as a socket.io-client socket does): `new PulseClient(url, opts).on(…)` keeps
+/// delivering until `disconnect()`. Dropping the last reference, or `free()`, only releases
+/// this handle; `disconnect()` ends the client.
 #[wasm_bindgen]
 pub struct PulseClient {
+    inner: Rc<Inner>,
+}
+
+/// What a [`PulseClient`] handle points at; [`LIVE`] holds it too while it is in use, since
+/// the handle's JS wrapper may be garbage-collected while the page still wants its events
+/// (wasm-bindgen's finalizer would then drop the client and its handlers without a word).
+struct Inner {
     client: Client,
     token: Rc<RefCell<Option<String>>>,
     rtt: Rc<RefCell<Option<u32>>>,
     subs: RefCell<HashMap<u32, Subscription>>,
+    /// The `onStatus` handlers, told `closed` if the client is ever dropped while in use.
+    status_handlers: RefCell<HashMap<u32, Function>>,
     next_sub: RefCell<u32>,
     _rtt_sub: Subscription,
 }
 
+thread_local! {
+    /// Clients between construction (or `connect()`) and `disconnect()`.
+    static LIVE: RefCell<Vec<Rc<Inner>>> = const { RefCell::new(Vec::new()) };
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(message: &str);
+}
+
+/// Keeps `inner` alive until [`release`].
+fn hold(inner: &Rc<Inner>) {
+    LIVE.with(|live| {
+        let mut live = live.borrow_mut();
+        if !live.iter().any(|i| Rc::ptr_eq(i, inner)) {
+            live.push(inner.clone());
+        }
+    });
+}
+
+fn release(inner: &Rc<Inner>) {
+    // Taken out before it drops, so a drop that calls back into JS finds LIVE free.
+    let gone = LIVE.with(|live| {
+        let mut live = live.borrow_mut();
+        live.iter().position(|i| Rc::ptr_eq(i, inner)).map(|at| live.swap_remove(at))
+    });
+    drop(gone);
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.client.status() == Status::Offline {
+            return;
+        }
+        // Never stop silently: close the connection and tell the page.
+        self.client.disconnect();
+        console_warn("PulseClient was dropped while connected; its connection is closed");
+        let closed = Object::new();
+        let _ = Reflect::set(&closed, &JsValue::from_str("state"), &JsValue::from_str("closed"));
+        for h in self.status_handlers.borrow().values() {
+            let _ = h.call1(&JsValue::NULL, &closed);
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl PulseClient {
-    /// Connects to `url` (`http(s)://host:port`) and keeps the connection up.
+    /// Connects to `url` (`http(s)://host:port`) and keeps the connection up until
+    /// `disconnect()`, even if the page keeps no reference to the client.
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: String,
@@ -103,6 +180,11 @@ impl PulseClient {
         let client = Client::connect_with_auth(config, move || {
             provider.borrow().as_ref().map(|t| serde_json::json!({ "token": t }))
         });
+        // Before the driver's first step (it runs on a later microtask), so the first CONNECT
+        // already resumes from it.
+        if let Some(seq) = opts["position"]["seq"].as_u64() {
+            client.restore_position(seq, opts["position"]["epoch"].as_str());
+        }
         let rtt = Rc::new(RefCell::new(None));
         let sink = rtt.clone();
         let rtt_sub = client.on_any(move |e| {
@@ -110,20 +192,28 @@ impl PulseClient {
                 *sink.borrow_mut() = Some(d.as_millis() as u32);
             }
         });
-        Ok(PulseClient {
+        let inner = Rc::new(Inner {
             client,
             token,
             rtt,
             subs: RefCell::default(),
+            status_handlers: RefCell::default(),
             next_sub: RefCell::new(0),
             _rtt_sub: rtt_sub,
-        })
+        });
+        hold(&inner);
+        Ok(PulseClient { inner })
     }
 
     /// Calls `handler(data, event)` for each `event` from the server; `data` is its first
     /// argument (for Pulse events `{ seq, ts, data }`). Returns an id for `off`.
-    pub fn on(&self, event: String, handler: Function) -> u32 {
-        let sub = self.client.on(&event, move |m| {
+    pub fn on(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "(data: any, event: string) => void")]
+        handler: Function,
+    ) -> u32 {
+        let sub = self.inner.client.on(&event, move |m| {
             let data = m.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED);
             let _ = handler.call2(&JsValue::NULL, &data, &JsValue::from_str(&m.event));
         });
@@ -136,27 +226,30 @@ impl PulseClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "(status: PulseStatus) => void")] handler: Function,
     ) -> u32 {
-        let client = self.client.clone();
-        let rtt = self.rtt.clone();
-        let sub = self.client.on_any(move |e| {
+        let client = self.inner.client.clone();
+        let rtt = self.inner.rtt.clone();
+        let h = handler.clone();
+        let sub = self.inner.client.on_any(move |e| {
             if let Event::Status(s) = e {
-                let _ = handler
-                    .call1(&JsValue::NULL, &status_object(s, *rtt.borrow(), client.last_seq()));
+                let _ = h.call1(&JsValue::NULL, &status_object(s, *rtt.borrow(), &client));
             }
         });
-        self.keep(sub)
+        let id = self.keep(sub);
+        self.inner.status_handlers.borrow_mut().insert(id, handler);
+        id
     }
 
     /// Removes the handler `on` or `onStatus` returned `id` for.
     pub fn off(&self, id: u32) -> bool {
-        self.subs.borrow_mut().remove(&id).is_some()
+        self.inner.status_handlers.borrow_mut().remove(&id);
+        self.inner.subs.borrow_mut().remove(&id).is_some()
     }
 
     /// Sends an event (queued while offline). Throws if the offline buffer is full or the
     /// payload is too large.
     pub fn emit(&self, event: String, data: JsValue) -> Result<(), JsValue> {
         let args = if data.is_undefined() { vec![] } else { vec![to_value(&data)?] };
-        self.client.emit(&event, args).map_err(js_error)
+        self.inner.client.emit(&event, args).map_err(js_error)
     }
 
     /// Sends an event and resolves with the server's answer (its first argument; for Pulse
@@ -171,7 +264,7 @@ impl PulseClient {
     ) -> Result<js_sys::Promise, JsValue> {
         let args = if data.is_undefined() { vec![] } else { vec![to_value(&data)?] };
         let timeout = timeout_ms.map(|ms| Duration::from_millis(ms as u64));
-        let reply = self.client.emit_with_ack(&event, args, timeout);
+        let reply = self.inner.client.emit_with_ack(&event, args, timeout);
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             match reply.await {
                 Ok(r) => Ok(r.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED)),
@@ -183,36 +276,55 @@ impl PulseClient {
     /// The connection status now.
     #[wasm_bindgen(getter, unchecked_return_type = "PulseStatus")]
     pub fn status(&self) -> JsValue {
-        status_object(&self.client.status(), *self.rtt.borrow(), self.client.last_seq())
+        let c = &self.inner.client;
+        status_object(&c.status(), *self.inner.rtt.borrow(), c)
+    }
+
+    /// Where the client is in the server's event log, `{ seq, epoch }`, once it applied an
+    /// entry: keep it (e.g. in localStorage) and pass it as the `position` option of a later
+    /// client to resume there, across reloads.
+    #[wasm_bindgen(getter, unchecked_return_type = "PulsePosition | undefined")]
+    pub fn position(&self) -> JsValue {
+        let c = &self.inner.client;
+        let Some(seq) = c.last_seq() else { return JsValue::UNDEFINED };
+        let o = Object::new();
+        let _ = Reflect::set(&o, &JsValue::from_str("seq"), &JsValue::from(seq as f64));
+        if let Some(e) = c.epoch() {
+            let _ = Reflect::set(&o, &JsValue::from_str("epoch"), &JsValue::from_str(&e));
+        }
+        o.into()
     }
 
     /// Replaces the token used from the next (re)connection and poll on.
     #[wasm_bindgen(js_name = setToken)]
     pub fn set_token(&self, token: Option<String>) {
-        *self.token.borrow_mut() = token;
+        *self.inner.token.borrow_mut() = token;
     }
 
     /// Connects again after `disconnect()` or a refusal.
     pub fn connect(&self) {
-        self.client.reconnect();
+        hold(&self.inner);
+        self.inner.client.reconnect();
     }
 
-    /// Leaves the server; no automatic reconnection follows.
+    /// Leaves the server; no automatic reconnection follows. The client may then be
+    /// garbage-collected once the page lets go of it.
     pub fn disconnect(&self) {
-        self.client.disconnect();
+        self.inner.client.disconnect();
+        release(&self.inner);
     }
 }
 
 impl PulseClient {
     fn keep(&self, sub: Subscription) -> u32 {
-        let mut n = self.next_sub.borrow_mut();
+        let mut n = self.inner.next_sub.borrow_mut();
         *n += 1;
-        self.subs.borrow_mut().insert(*n, sub);
+        self.inner.subs.borrow_mut().insert(*n, sub);
         *n
     }
 }
 
-fn status_object(s: &Status, rtt: Option<u32>, last_seq: Option<u64>) -> JsValue {
+fn status_object(s: &Status, rtt: Option<u32>, client: &Client) -> JsValue {
     let o = Object::new();
     let set = |k: &str, v: JsValue| {
         let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
@@ -235,8 +347,11 @@ fn status_object(s: &Status, rtt: Option<u32>, last_seq: Option<u64>) -> JsValue
     if let Some(r) = rtt {
         set("rttMs", JsValue::from(r));
     }
-    if let Some(seq) = last_seq {
+    if let Some(seq) = client.last_seq() {
         set("lastSeq", JsValue::from(seq as f64));
+    }
+    if let Some(e) = client.epoch() {
+        set("epoch", JsValue::from_str(&e));
     }
     o.into()
 }

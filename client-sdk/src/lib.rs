@@ -42,3 +42,8 @@ pub use config::Config;
 pub use connection::{AckReply, Connection, DisconnectReason, Event, Io, Message, Polled, Status};
 pub use error::{ConnectError, Error};
 pub use time::Instant;
+
+/// The README's example is compiled as a doc test, so the published page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;

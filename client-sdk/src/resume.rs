@@ -27,6 +27,14 @@ impl Resume {
         self.epoch.as_deref()
     }
 
+    /// Takes up a position saved earlier (e.g. across a page reload): `seq` of the log
+    /// `epoch`. If the server's log turns out to be another one, the position is dropped and
+    /// the server asks for a resync, as for any stale position.
+    pub fn restore(&mut self, seq: u64, epoch: Option<&str>) {
+        self.last = Some(seq);
+        self.epoch = epoch.filter(|e| !e.is_empty()).map(str::to_owned);
+    }
+
     /// Moves the position forward, e.g. after loading state over REST at log head `seq`.
     /// Never moves it back.
     pub fn advance_to(&mut self, seq: u64) {
@@ -127,6 +135,20 @@ mod tests {
         assert!(r.accept("stats:updated", &entry(3)));
         assert!(r.accept("chat", &[json!("hi")]));
         assert!(r.accept("payment:added", &[json!("no envelope")]));
+    }
+
+    #[test]
+    fn a_restored_position_resumes_with_its_epoch_until_the_log_changes() {
+        let mut r = Resume::default();
+        r.restore(41, Some("e1"));
+        let auth = r.connect_auth(Some(&json!({ "token": "t" }))).unwrap();
+        assert_eq!(auth, json!({ "token": "t", "lastSeq": 41, "epoch": "e1" }));
+        assert!(!r.accept("payment:added", &entry(41)), "already applied before the reload");
+        assert!(!r.learn_epoch("e1"), "the same log");
+        assert_eq!(r.last_seq(), Some(41));
+        assert!(r.learn_epoch("e2"), "another log");
+        assert_eq!(r.last_seq(), None);
+        assert!(r.accept("payment:added", &entry(1)));
     }
 
     #[test]

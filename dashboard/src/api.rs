@@ -1,4 +1,4 @@
-//! This module deals with the REST calls the dashboard makes: login and refresh, first pages
+//! This module deals with the REST calls the dashboard makes: login, refresh and logout, first pages
 //! of every list (the socket only brings what changes afterwards), filtered lists, and the
 //! server's health and metrics. Requests go through the page's own `fetch`, like the SDK's
 //! polling, so no HTTP crate lands in the bundle.
@@ -69,6 +69,12 @@ pub async fn public<T: DeserializeOwned>(
     decode(&raw(method, path, None, body).await?)
 }
 
+/// Ends the session `token` belongs to on the server: its refresh tokens stop working and its
+/// sockets, in every tab and browser it reached, are closed.
+pub async fn logout(token: &str) -> Result<(), ApiError> {
+    raw("POST", "/api/auth/logout", Some(token), None).await.map(|_| ())
+}
+
 /// The raw text of a public endpoint (`/metrics`).
 pub async fn public_text(path: &str) -> Result<String, ApiError> {
     raw("GET", path, None, None).await
@@ -94,6 +100,18 @@ pub async fn call<T: DeserializeOwned>(
         }
         other => decode(&other?),
     }
+}
+
+/// An authenticated call whose 401 is an answer, not an expired session (e.g. a wrong
+/// current password): no refresh, no sign-out.
+pub async fn raw_call<T: DeserializeOwned>(
+    auth: Auth,
+    method: &str,
+    path: &str,
+    body: &impl Serialize,
+) -> Result<T, ApiError> {
+    let body = serde_json::to_string(body).unwrap_or_default();
+    decode(&raw(method, path, auth.token().as_deref(), Some(body)).await?)
 }
 
 /// `GET` an authenticated JSON resource.

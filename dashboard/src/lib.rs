@@ -25,8 +25,8 @@ use leptos_router::path;
 
 use components::toast::{ToastHost, Toasts};
 use routes::{
-    customers::Customers, deliveries::Deliveries, health::HealthPage, login::Login,
-    overview::Overview, payments::Payments,
+    account::Account, customers::Customers, deliveries::Deliveries, health::HealthPage,
+    login::Login, overview::Overview, payments::Payments, users::Users,
 };
 use session::Auth;
 use shell::Shell;
@@ -48,6 +48,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("payments") view=Payments />
                     <Route path=path!("customers") view=Customers />
                     <Route path=path!("system") view=HealthPage />
+                    <Route path=path!("users") view=Users />
+                    <Route path=path!("account") view=Account />
                 </ParentRoute>
             </Routes>
             <ToastHost />

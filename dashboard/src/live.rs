@@ -3,7 +3,8 @@
 //! (and at least every 250 ms in a background tab, where frames stop), so 500 events a
 //! second cost one render per frame, not 500. The SDK's own `LiveSignals` publishes on every
 //! event, which is why the dashboard keeps this thin wrapper. Alongside: the per-minute chart
-//! series, connection details for the health page, and toasts for news.
+//! series, connection details for the health page, and toasts for news worth one (see
+//! [`NewsPolicy`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -19,13 +20,13 @@ use pulse_sdk::{Client, Event, Status, Subscription};
 
 use crate::chart::{Bucket, MinuteSeries};
 use crate::components::clock::wall_ms;
-use crate::components::toast::{Toasts, Tone};
+use crate::components::toast::{NewsPolicy, Toasts, Tone};
 use crate::format;
 
 /// RTT samples kept for the sparkline.
 const RTT_SAMPLES: usize = 40;
-/// News toasts of one kind are at least this far apart; what arrives in between is summed
-/// into the next one.
+/// Payment toasts are at least this far apart; what arrives in between is summed into the
+/// next one.
 const NEWS_GAP_MS: i64 = 3_000;
 
 /// Connection details for the health page.
@@ -87,11 +88,11 @@ struct Inner {
     link_dirty: bool,
     series: MinuteSeries,
     chart_dirty: bool,
-    news_deliveries: Vec<Delivery>,
+    policy: NewsPolicy,
     news_payments: Vec<Payment>,
     news_alerts: Vec<Envelope<Alert>>,
     news_notifications: Vec<Notification>,
-    news_at: [i64; 2],
+    news_at: i64,
     scheduled: bool,
 }
 
@@ -132,11 +133,11 @@ impl Live {
                 link_dirty: false,
                 series: MinuteSeries::default(),
                 chart_dirty: false,
-                news_deliveries: Vec::new(),
+                policy: NewsPolicy::load(),
                 news_payments: Vec::new(),
                 news_alerts: Vec::new(),
                 news_notifications: Vec::new(),
-                news_at: [0; 2],
+                news_at: 0,
                 scheduled: false,
             }))),
             toasts,
@@ -175,12 +176,13 @@ impl Live {
                             if i.series.record(d.id, d.updated_at, d.amount) {
                                 i.chart_dirty = true;
                             }
-                            push_bounded(&mut i.news_deliveries, d.clone());
                         }
                     }
                     if c.payments {
                         if let Some(p) = i.state.payments.front() {
-                            push_bounded(&mut i.news_payments, p.clone());
+                            if i.policy.is_news(p.amount) {
+                                push_bounded(&mut i.news_payments, p.clone());
+                            }
                         }
                     }
                     if c.alerts {
@@ -227,6 +229,17 @@ impl Live {
             }
         });
         self.schedule();
+    }
+
+    /// Which news raises a toast.
+    pub fn news_policy(&self) -> NewsPolicy {
+        self.with_inner(|i| i.policy).unwrap_or_default()
+    }
+
+    /// Changes which news raises a toast (and keeps the choice on this browser).
+    pub fn set_news_policy(&self, policy: NewsPolicy) {
+        policy.save();
+        self.with_inner(|i| i.policy = policy);
     }
 
     /// Changes the state directly (REST pages) and publishes at the next frame.
@@ -278,12 +291,8 @@ impl Live {
                 let link = std::mem::take(&mut i.link_dirty).then(|| i.link.clone());
                 let chart = std::mem::take(&mut i.chart_dirty).then(|| i.series.window(now));
                 let mut news = Vec::new();
-                if !i.news_deliveries.is_empty() && now - i.news_at[0] >= NEWS_GAP_MS {
-                    i.news_at[0] = now;
-                    news.push(delivery_news(&std::mem::take(&mut i.news_deliveries)));
-                }
-                if !i.news_payments.is_empty() && now - i.news_at[1] >= NEWS_GAP_MS {
-                    i.news_at[1] = now;
+                if !i.news_payments.is_empty() && now - i.news_at >= NEWS_GAP_MS {
+                    i.news_at = now;
                     news.push(payment_news(&std::mem::take(&mut i.news_payments)));
                 }
                 for a in i.news_alerts.drain(..) {
@@ -306,7 +315,7 @@ impl Live {
                         n.body,
                     ));
                 }
-                let held = !i.news_deliveries.is_empty() || !i.news_payments.is_empty();
+                let held = !i.news_payments.is_empty();
                 Some((
                     c,
                     c.stats.then(|| s.stats.clone()),
@@ -409,35 +418,18 @@ pub fn payment_key(p: &Payment) -> String {
     format!("payment:{}", p.id)
 }
 
-fn delivery_news(ds: &[Delivery]) -> News {
-    let keys: Vec<String> = ds.iter().rev().map(delivery_key).collect();
-    let last = &ds[ds.len() - 1];
-    let line = format!("{} · {}", last.customer_name, format::liters(last.quantity));
-    if ds.len() == 1 {
-        (keys, Tone::Info, "New delivery".into(), line)
-    } else {
-        let liters: f64 = ds.iter().map(|d| d.quantity).sum();
-        (
-            keys,
-            Tone::Info,
-            format!("{} new deliveries", ds.len()),
-            format!("{} in all · latest {line}", format::liters(liters)),
-        )
-    }
-}
-
 fn payment_news(ps: &[Payment]) -> News {
     let keys: Vec<String> = ps.iter().rev().map(payment_key).collect();
     let last = &ps[ps.len() - 1];
     let line = format!("{} from {}", format::money(last.amount), last.customer_name);
     if ps.len() == 1 {
-        (keys, Tone::Info, "Payment received".into(), line)
+        (keys, Tone::Info, "Large payment received".into(), line)
     } else {
         let total: f64 = ps.iter().map(|p| p.amount).sum();
         (
             keys,
             Tone::Info,
-            format!("{} payments received", ps.len()),
+            format!("{} large payments received", ps.len()),
             format!("{} in all · latest {line}", format::money(total)),
         )
     }

@@ -60,6 +60,12 @@ impl Auth {
         self.token.get_value()
     }
 
+    /// Whether the signed-in user is an admin (who manages customers and users). The
+    /// server enforces the same rule; this only hides controls that would be refused.
+    pub fn is_admin(&self) -> bool {
+        self.session.with(|s| s.as_ref().is_some_and(|s| s.user.role == "admin"))
+    }
+
     /// The current access token.
     pub fn token(&self) -> Option<String> {
         self.token.with_value(|t| t.lock().ok().and_then(|t| t.clone()))
@@ -78,7 +84,7 @@ impl Auth {
     }
 
     /// Takes `s` as the session and stores it for reloads and other tabs.
-    fn set(&self, s: Option<Session>) {
+    pub fn set(&self, s: Option<Session>) {
         storage::save(s.as_ref());
         self.adopt(s);
     }
@@ -161,6 +167,20 @@ impl Auth {
     /// Forgets the session here and in every tab.
     pub fn sign_out(&self) {
         self.set(None);
+    }
+
+    /// Signs out for good: forgets the session here and in every tab at once, and asks the
+    /// server to end it, so a copy of its refresh token is worthless and its sockets close.
+    pub fn log_out(&self) {
+        let token = self.token();
+        self.sign_out();
+        if let Some(token) = token {
+            leptos::task::spawn_local(async move {
+                // Nothing to do about a failure: the session is gone from this browser, and
+                // what the server keeps expires on its own.
+                let _ = api::logout(&token).await;
+            });
+        }
     }
 }
 

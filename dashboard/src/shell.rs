@@ -60,7 +60,9 @@ fn SignedIn() -> impl IntoView {
         let c = SendWrapper::new(client.clone());
         client.on_any(move |e| {
             if let Event::Rejected(err) = e {
-                if matches!(err.code(), Some("TOKEN_EXPIRED" | "UNAUTHORIZED")) {
+                if err.code() == Some("ACCOUNT_DISABLED") {
+                    auth.sign_out();
+                } else if matches!(err.code(), Some("TOKEN_EXPIRED" | "UNAUTHORIZED")) {
                     let c = c.clone();
                     leptos::task::spawn_local(async move {
                         if auth.refresh().await {
@@ -87,6 +89,15 @@ fn SignedIn() -> impl IntoView {
                     let c = (*c).clone();
                     leptos::task::spawn_local(load_all(auth, live, c, toasts));
                 }
+                Some(ErrorCode::AccountDisabled) => {
+                    toasts.push(
+                        "account-disabled",
+                        crate::components::toast::Tone::Error,
+                        "Signed out",
+                        "An admin disabled this account.",
+                    );
+                    auth.sign_out();
+                }
                 Some(ErrorCode::TokenExpired) => {
                     let c = c.clone();
                     leptos::task::spawn_local(async move {
@@ -107,7 +118,7 @@ fn SignedIn() -> impl IntoView {
         let c = SendWrapper::new(client);
         move |_| {
             c.disconnect();
-            auth.sign_out();
+            auth.log_out();
         }
     };
     let user =
@@ -122,6 +133,9 @@ fn SignedIn() -> impl IntoView {
                 <A href="/payments">"Payments"</A>
                 <A href="/customers">"Customers"</A>
                 <A href="/system">"System"</A>
+                <Show when=move || auth.is_admin()>
+                    <A href="/users">"Users"</A>
+                </Show>
             </nav>
             <div class="spacer"></div>
             <Show when=move || { pending_count() > 0 }>
@@ -133,7 +147,7 @@ fn SignedIn() -> impl IntoView {
             <NotificationBell />
             <ConnectionIndicator />
             <div class="user">
-                <span class="user-name">{user}</span>
+                <a class="user-name" href="/account" data-testid="account-link" title="Account and password">{user}</a>
                 <button class="btn ghost small" data-testid="logout" on:click=signout>"Sign out"</button>
             </div>
         </header>
@@ -151,7 +165,9 @@ async fn load_all(auth: Auth, live: Live, client: Client, toasts: Toasts) {
     let r = async {
         let stats: Envelope<Stats> = api::get(auth, "/api/stats").await?;
         let seq = stats.seq;
-        let customers: Page<Customer> = api::get(auth, "/api/customers?limit=500").await?;
+        // Deactivated customers too: the customers page lists them; pickers leave them out.
+        let customers: Page<Customer> =
+            api::get(auth, "/api/customers?limit=500&include_inactive=true").await?;
         let deliveries: Page<Delivery> = api::get(auth, "/api/deliveries?limit=100").await?;
         let payments: Page<Payment> = api::get(auth, "/api/payments?limit=100").await?;
         let notes: Page<Notification> = api::get(auth, "/api/notifications?limit=100").await?;

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     InvalidInput,
     /// The resource does not exist.
     NotFound,
+    /// The resource exists but does not take this HTTP method (REST only).
+    MethodNotAllowed,
     /// The payload is larger than the server accepts.
     PayloadTooLarge,
     /// Too many events or connections.
@@ -34,6 +36,10 @@ pub enum ErrorCode {
     /// The store is unreachable for now; nothing was applied. Retry (with the same
     /// idempotency key) shortly.
     Unavailable,
+    /// The account was disabled by an admin: it may not sign in, refresh or stay connected.
+    AccountDisabled,
+    /// The customer was deactivated: history stays, but no new deliveries are recorded.
+    CustomerInactive,
     /// A code this build does not know.
     #[serde(other)]
     Other,
@@ -48,6 +54,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::InvalidInput => "INVALID_INPUT",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::UnknownEvent => "UNKNOWN_EVENT",
@@ -55,6 +62,8 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::ResyncRequired => "RESYNC_REQUIRED",
             ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::AccountDisabled => "ACCOUNT_DISABLED",
+            ErrorCode::CustomerInactive => "CUSTOMER_INACTIVE",
             ErrorCode::Other => "OTHER",
         }
     }
@@ -97,7 +106,14 @@ mod tests {
 
     #[test]
     fn as_str_matches_serde() {
-        for c in [ErrorCode::Unauthorized, ErrorCode::TokenExpired, ErrorCode::PayloadTooLarge] {
+        for c in [
+            ErrorCode::Unauthorized,
+            ErrorCode::TokenExpired,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::AccountDisabled,
+            ErrorCode::CustomerInactive,
+        ] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }

@@ -1,5 +1,6 @@
-//! This module deals with the event catalogue: the names from the seeds and one payload type
-//! per event. Names are constants so a typo is a compile error, not a silent no-op.
+//! This module deals with the event catalogue: the names of the original product documents
+//! and one payload type per event. Names are constants so a typo is a compile error, not a
+//! silent no-op.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +10,8 @@ pub const DELIVERY_UPDATE: &str = "delivery:update";
 pub const PAYMENT_ADD: &str = "payment:add";
 /// Client → server: change a customer.
 pub const CUSTOMER_UPDATE: &str = "customer:update";
+/// Client → server: add a customer (admins only).
+pub const CUSTOMER_ADD: &str = "customer:add";
 /// Client → server: ask for the current stats.
 pub const STATS_REQUEST: &str = "stats:request";
 /// Client → server: ask for the latest activity (payload: limit).
@@ -303,6 +306,24 @@ pub struct CustomerUpdate {
     pub idempotency_key: Option<String>,
 }
 
+/// `customer:add`: a new customer, active from the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerAdd {
+    /// Display name.
+    pub name: String,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Delivery address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Default price per liter.
+    pub price_per_liter: f64,
+    /// Makes a retried action apply once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
 /// `notification:mark-read`: one notification, or all of them when `id` is absent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkRead {
@@ -312,7 +333,7 @@ pub struct MarkRead {
 }
 
 /// Server → client: notifications were marked read (by this user, maybe in another tab).
-/// Not in the seeds' catalogue, which has no way to sync read state across tabs and devices.
+/// Not in the original catalogue, which had no way to sync read state across tabs and devices.
 pub const NOTIFICATION_READ: &str = "notification:read";
 
 /// `notification:read`: which notifications are now read.
@@ -321,6 +342,12 @@ pub struct NotificationsRead {
     /// Their ids.
     pub ids: Vec<Id>,
 }
+
+/// Server → client: a user account was added, disabled or enabled. Sent to the tenant's
+/// admins and to the user concerned, never to other staff; the data is a
+/// [`crate::rest::User`]. A user who receives their own with `active: false` is then
+/// disconnected (`error` with ACCOUNT_DISABLED).
+pub const USER_UPDATED: &str = "user:updated";
 
 /// Server events that are entries of the tenant's event log: they carry their own `seq`, are
 /// replayed on reconnect and served by `GET /api/events`. A client applies each `seq` once.
@@ -333,6 +360,7 @@ pub const LOGGED: &[&str] = &[
     NOTIFICATION_NEW,
     NOTIFICATION_READ,
     ALERT_SYSTEM,
+    USER_UPDATED,
 ];
 
 /// Whether `event` is an event-log entry (see [`LOGGED`]).
@@ -379,6 +407,8 @@ server_events! {
     NotificationRead => NOTIFICATION_READ, crate::Envelope<NotificationsRead>;
     /// `alert:system`.
     AlertSystem => ALERT_SYSTEM, crate::Envelope<Alert>;
+    /// `user:updated`.
+    UserUpdated => USER_UPDATED, crate::Envelope<crate::rest::User>;
     /// `pong`.
     PongEvent => PONG, Pong;
     /// `error`.

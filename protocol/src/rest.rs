@@ -28,6 +28,42 @@ pub struct User {
     pub email: String,
     /// `admin` or `staff`.
     pub role: String,
+    /// `false` once an admin disabled the account (it can no longer sign in).
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /api/users`: an admin adds a user to their own business.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    /// Display name.
+    pub name: String,
+    /// Sign-in email; must not be in use by anyone.
+    pub email: String,
+    /// `admin` or `staff`.
+    pub role: String,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+/// `PATCH /api/users/{id}`: disable (`false`) or enable (`true`) an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPatch {
+    /// Whether the user may sign in.
+    pub active: bool,
+}
+
+/// `POST /api/auth/password`: change one's own password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChange {
+    /// The password in use now.
+    pub current_password: String,
+    /// The new one, at least 12 characters.
+    pub new_password: String,
 }
 
 /// The answer to login and refresh.

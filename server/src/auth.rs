@@ -5,8 +5,9 @@
 //! JWT expiry is checked against the injected [`crate::Clock`], not the OS clock, so tests
 //! can move time.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -18,7 +19,7 @@ use axum::http::request::Parts;
 use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use pulse_protocol::events::{ConnectAuth, Id};
-use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session, User};
+use pulse_protocol::rest::{LoginRequest, PasswordChange, RefreshRequest, Session, User};
 use pulse_protocol::{ErrorCode, WireError};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,58 @@ pub struct Caller {
     /// When the token they signed in with expires (ms since the epoch); `None` for the
     /// server itself.
     pub expires_at: Option<i64>,
+    /// The sign-in their token belongs to (signing out ends it); `None` for the server
+    /// itself and for tokens from before sessions existed.
+    pub session_id: Option<String>,
+    /// What they may do (see the README's Roles table).
+    pub role: Role,
+}
+
+/// What a user may do. Staff record deliveries and payments and read customers; admins
+/// also manage customers and users. The server's own generator acts as an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything within their business.
+    Admin,
+    /// Day-to-day work only.
+    Staff,
+}
+
+impl Role {
+    /// The role stored as `admin`/`staff`; anything else gets the lesser rights.
+    pub fn parse(s: &str) -> Role {
+        if s == "admin" {
+            Role::Admin
+        } else {
+            Role::Staff
+        }
+    }
+}
+
+impl Caller {
+    /// Refuses (FORBIDDEN) unless the caller is an admin; `what` completes "only an admin may …".
+    pub(crate) fn require_admin(&self, what: &str) -> Result<(), AppError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Staff => Err(AppError::forbidden(format!("only an admin may {what}"))),
+        }
+    }
+}
+
+/// The refusal a disabled account gets everywhere.
+pub(crate) fn disabled() -> AppError {
+    AppError::new(ErrorCode::AccountDisabled, "this account was disabled by an admin")
+}
+
+/// Refuses a token whose user was disabled (or deleted) since it was issued.
+pub(crate) async fn check_active(state: &AppState, caller: &Caller) -> Result<(), AppError> {
+    let Some(id) = caller.user_id else { return Ok(()) };
+    let mut conn = state.db.acquire().await?;
+    match db::users::is_active(&mut conn, id).await? {
+        Some(true) => Ok(()),
+        Some(false) => Err(disabled()),
+        None => Err(AppError::unauthorized("user no longer exists")),
+    }
 }
 
 /// JWT signing keys.
@@ -97,6 +150,9 @@ struct Claims {
     tid: Id,
     name: String,
     role: String,
+    /// The session (one sign-in and its refreshes); absent in older tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
     iat: i64,
     exp: i64,
 }
@@ -116,60 +172,201 @@ pub fn hash_password(password: &str, m_cost_kib: u32) -> Result<String, AppError
         .map_err(|e| AppError::Internal(format!("hashing: {e}")))
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
-    // The parameters are read from the PHC string, so old hashes keep verifying.
-    PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-        .unwrap_or(false)
+/// Password verification: a hash no password matches (checked in place of an unknown
+/// email's, so the answer costs the same and does not tell which emails exist), at most one
+/// verification per core at once (each holds the argon2 memory cost), and how many ran.
+#[derive(Debug)]
+pub struct Passwords {
+    dummy: String,
+    permits: tokio::sync::Semaphore,
+    verified: AtomicU64,
+}
+
+impl Passwords {
+    /// Makes the dummy hash with the cost new hashes get. Fails rather than fall back to
+    /// something that would not parse: that would answer unknown emails at once.
+    pub fn new(m_cost_kib: u32) -> Result<Passwords, AppError> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let dummy = hash_password("\u{0}no user\u{0}", m_cost_kib)?;
+        PasswordHash::new(&dummy).map_err(|e| AppError::Internal(format!("dummy hash: {e}")))?;
+        Ok(Passwords { dummy, permits: tokio::sync::Semaphore::new(cores), verified: 0.into() })
+    }
+
+    /// How many argon2 verifications ran to the end.
+    pub fn verified(&self) -> u64 {
+        self.verified.load(Ordering::Relaxed)
+    }
+
+    /// Checks `password` against `phc` with a full argon2 run whatever the input: with no
+    /// stored hash, or one that does not parse, the dummy is checked instead and the answer
+    /// is no.
+    fn verify(&self, password: &str, phc: Option<&str>) -> bool {
+        let stored = phc.and_then(|p| match PasswordHash::new(p) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::error!(error = %e, "a stored password hash does not parse");
+                None
+            }
+        });
+        let (hash, real) = match stored {
+            Some(h) => (h, true),
+            // `new` checked that the dummy parses.
+            None => match PasswordHash::new(&self.dummy) {
+                Ok(h) => (h, false),
+                Err(_) => return false,
+            },
+        };
+        // The parameters are read from the PHC string, so old hashes keep verifying.
+        let ok = Argon2::default().verify_password(password.as_bytes(), &hash).is_ok();
+        self.verified.fetch_add(1, Ordering::Relaxed);
+        ok && real
+    }
+
+    #[cfg(test)]
+    fn dummy(&self) -> PasswordHash<'_> {
+        PasswordHash::new(&self.dummy).expect("checked in new")
+    }
 }
 
 fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `POST /api/auth/login`: checks the password and opens a session.
-pub(crate) async fn login(state: &AppState, req: LoginRequest) -> Result<Session, AppError> {
-    let refused = || AppError::unauthorized("wrong email or password");
+/// `POST /api/auth/login` from `ip`: checks the password and opens a session. Refused with
+/// RATE_LIMITED while the account's or the address's failure budget is spent (see
+/// [`crate::throttle`]).
+pub(crate) async fn login(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    req: LoginRequest,
+) -> Result<Session, AppError> {
+    // Taken before the budget is looked at, so attempts racing on one key mostly see the
+    // failures of those before them.
+    let _permit = state
+        .passwords
+        .permits
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(format!("password permits: {e}")))?;
+    if let Some(wait) = state.login_throttle.wait(&req.email, ip) {
+        metrics::counter!("pulse_login_throttled_total").increment(1);
+        return Err(AppError::Throttled {
+            message: format!(
+                "too many failed sign-ins; try again in {} s",
+                wait.as_secs_f64().ceil().max(1.0)
+            ),
+            retry_after: wait,
+        });
+    }
     let mut conn = state.db.acquire().await?;
     let record = db::users::by_email(&mut conn, &req.email).await?;
     drop(conn);
-    // An unknown email still costs one verification, so response time does not tell
-    // which emails exist.
     let (user, phc) = match record {
-        Some(r) => (Some(r.user), r.password_hash),
-        None => (None, dummy_hash(state.config.argon2_m_cost_kib)),
+        Some(r) => (Some(r.user), Some(r.password_hash)),
+        None => (None, None),
     };
+    let (passwords, password) = (state.passwords.clone(), req.password);
     // Verification is deliberately slow; keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&req.password, &phc))
+    let ok = tokio::task::spawn_blocking(move || passwords.verify(&password, phc.as_deref()))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     match user {
-        Some(user) if ok => issue(state, user).await,
-        _ => Err(refused()),
+        // Told only to whoever knows the password.
+        Some(user) if ok && !user.active => Err(disabled()),
+        Some(user) if ok => issue(state, user, &new_session_id()).await,
+        _ => {
+            state.login_throttle.failed(&req.email, ip);
+            Err(AppError::unauthorized("wrong email or password"))
+        }
     }
 }
 
-/// A hash no password matches, with the configured cost, made once.
-fn dummy_hash(m_cost_kib: u32) -> String {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("\u{0}no user\u{0}", m_cost_kib).unwrap_or_default()).clone()
+fn new_session_id() -> String {
+    let mut raw = [0u8; 16];
+    OsRng.fill_bytes(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
 /// `POST /api/auth/refresh`: trades a refresh token (once) for a new session.
 pub(crate) async fn refresh(state: &AppState, req: RefreshRequest) -> Result<Session, AppError> {
     let now = state.clock.now_ms();
     let mut conn = state.db.acquire().await?;
-    let user_id = db::refresh_tokens::consume(&mut conn, &sha256_hex(&req.refresh_token), now)
-        .await?
-        .ok_or_else(|| AppError::unauthorized("refresh token is invalid, used or expired"))?;
+    let (user_id, session_id) =
+        db::refresh_tokens::consume(&mut conn, &sha256_hex(&req.refresh_token), now)
+            .await?
+            .ok_or_else(|| {
+                AppError::unauthorized("refresh token is invalid, used, revoked or expired")
+            })?;
     let user = db::users::by_id(&mut conn, user_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
     drop(conn);
-    issue(state, user).await
+    if !user.active {
+        return Err(disabled());
+    }
+    // The session goes on; a token from before sessions existed starts one.
+    issue(state, user, &session_id.unwrap_or_else(new_session_id)).await
 }
 
-async fn issue(state: &AppState, user: User) -> Result<Session, AppError> {
+/// `POST /api/auth/password`: checks the current password, stores the new one, revokes
+/// every refresh token of the user (other signed-in devices cannot renew their session) and
+/// opens a fresh session for the caller.
+pub(crate) async fn change_password(
+    state: &AppState,
+    caller: &Caller,
+    req: PasswordChange,
+) -> Result<Session, AppError> {
+    let id = caller.user_id.ok_or_else(|| AppError::unauthorized("not a user"))?;
+    crate::accounts::check_password(&req.new_password)?;
+    if req.new_password == req.current_password {
+        return Err(AppError::invalid("the new password is the same as the current one"));
+    }
+    let mut conn = state.db.acquire().await?;
+    let phc = db::users::password_hash(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
+    drop(conn);
+    let (passwords, current) = (state.passwords.clone(), req.current_password);
+    let ok = tokio::task::spawn_blocking(move || passwords.verify(&current, Some(&phc)))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if !ok {
+        return Err(AppError::unauthorized("the current password is wrong"));
+    }
+    let m_cost = state.config.argon2_m_cost_kib;
+    let new = req.new_password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&new, m_cost))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    let mut tx = state.db.begin_write(db::lock::tenant(caller.tenant_id)).await?;
+    db::users::set_password_hash(&mut tx, id, &hash).await?;
+    db::refresh_tokens::revoke_all(&mut tx, id).await?;
+    let user = db::users::by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("user no longer exists"))?;
+    tx.commit().await?;
+    issue(state, user, &new_session_id()).await
+}
+
+/// `POST /api/auth/logout`: ends `session`: its refresh tokens are revoked, sockets opened
+/// with its access tokens are refused from now on, and this node's open ones are told why
+/// and disconnected.
+pub(crate) async fn logout(state: &AppState, session: SignedIn) -> Result<(), AppError> {
+    let mut conn = state.db.acquire().await?;
+    db::refresh_tokens::revoke_session(
+        &mut conn,
+        session.user_id,
+        &session.id,
+        state.clock.now_ms(),
+    )
+    .await?;
+    drop(conn);
+    let ended = crate::realtime::end_session(state, &session.id);
+    tracing::info!(user = session.user_id, sockets = ended, "signed out");
+    Ok(())
+}
+
+async fn issue(state: &AppState, user: User, session_id: &str) -> Result<Session, AppError> {
     let now = state.clock.now_ms();
     let exp_s = now / 1000 + state.config.token_ttl_s as i64;
     let claims = Claims {
@@ -177,6 +374,7 @@ async fn issue(state: &AppState, user: User) -> Result<Session, AppError> {
         tid: user.tenant_id,
         name: user.name.clone(),
         role: user.role.clone(),
+        sid: Some(session_id.to_owned()),
         iat: now / 1000,
         exp: exp_s,
     };
@@ -190,45 +388,107 @@ async fn issue(state: &AppState, user: User) -> Result<Session, AppError> {
         &mut conn,
         &sha256_hex(&refresh_token),
         user.id,
+        session_id,
         now + state.config.refresh_ttl_s as i64 * 1000,
     )
     .await?;
     Ok(Session { token, expires_at: exp_s * 1000, refresh_token, user })
 }
 
+/// The signature-checked claims of a JWT, expired or not.
+fn decode_claims(state: &AppState, token: &str) -> Result<Claims, AppError> {
+    let mut validation = Validation::default();
+    // Expiry is checked by the callers, against the injected clock.
+    validation.validate_exp = false;
+    jsonwebtoken::decode::<Claims>(token, &state.keys.dec, &validation)
+        .map(|d| d.claims)
+        .map_err(|_| AppError::unauthorized("invalid token"))
+}
+
 /// Checks a JWT's signature and expiry (at the injected clock's now).
 pub(crate) fn verify_token(state: &AppState, token: &str) -> Result<Caller, AppError> {
-    let mut validation = Validation::default();
-    // Expiry is checked below against the injected clock.
-    validation.validate_exp = false;
-    let data = jsonwebtoken::decode::<Claims>(token, &state.keys.dec, &validation)
-        .map_err(|_| AppError::unauthorized("invalid token"))?;
-    if data.claims.exp * 1000 <= state.clock.now_ms() {
+    let claims = decode_claims(state, token)?;
+    if claims.exp * 1000 <= state.clock.now_ms() {
         return Err(AppError::new(ErrorCode::TokenExpired, "token expired"));
     }
     Ok(Caller {
-        tenant_id: data.claims.tid,
-        user_id: Some(data.claims.sub),
-        name: data.claims.name,
-        expires_at: Some(data.claims.exp * 1000),
+        tenant_id: claims.tid,
+        user_id: Some(claims.sub),
+        name: claims.name,
+        expires_at: Some(claims.exp * 1000),
+        session_id: claims.sid,
+        role: Role::parse(&claims.role),
     })
+}
+
+/// The bearer token of a request, as sent.
+fn bearer(parts: &Parts) -> Result<&str, AppError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| AppError::unauthorized("missing bearer token"))?;
+    header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or_else(|| AppError::unauthorized("expected `Authorization: Bearer <token>`"))
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| AppError::unauthorized("missing bearer token"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| AppError::unauthorized("expected `Authorization: Bearer <token>`"))?;
-        verify_token(state, token.trim())
+        let caller = verify_token(state, bearer(parts)?)?;
+        // A token outlives a disable by up to its lifetime; the account's state decides.
+        check_active(state, &caller).await?;
+        Ok(caller)
     }
 }
+
+/// The session a bearer token belongs to, for signing out: its signature must verify, but an
+/// expired token still names its session (ending a session late is harmless, and a laptop
+/// that slept past its token's expiry can still sign out).
+#[derive(Debug, Clone)]
+pub(crate) struct SignedIn {
+    pub(crate) id: String,
+    pub(crate) user_id: Id,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let claims = decode_claims(state, bearer(parts)?)?;
+        let id = claims
+            .sid
+            .ok_or_else(|| AppError::invalid("this token predates sessions; nothing to end"))?;
+        Ok(SignedIn { id, user_id: claims.sub })
+    }
+}
+
+/// The client's address, as the per-address limits count it: the peer, or what a trusted
+/// proxy says in `X-Forwarded-For` (see [`crate::realtime::quota::client_ip`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientIp(pub(crate) Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(request_ip(parts, state)))
+    }
+}
+
+fn request_ip(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    crate::realtime::quota::client_ip(peer, &parts.headers, &state.config.trusted_proxies)
+}
+
+/// What a socket of an ended session is told.
+pub(crate) const SIGNED_OUT: &str = "signed out: this session has ended; sign in again";
 
 /// Why a socket may not join, shown as `"<CODE>: <message>"` in CONNECT_ERROR's `message`
 /// (socketioxide sends the middleware error's `Display`).
@@ -264,9 +524,17 @@ pub(crate) async fn authenticate_socket(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| refuse(AppError::unauthorized("missing token")))?;
     let caller = verify_token(&state, &token).map_err(refuse)?;
-    let parts = socket.req_parts();
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let ip = crate::realtime::quota::client_ip(peer, &parts.headers, &state.config.trusted_proxies);
+    if let Some(sid) = &caller.session_id {
+        let mut conn = state.db.acquire().await.map_err(|e| refuse(e.into()))?;
+        if db::refresh_tokens::session_revoked(&mut conn, sid)
+            .await
+            .map_err(|e| refuse(e.into()))?
+        {
+            return Err(refuse(AppError::unauthorized(SIGNED_OUT)));
+        }
+    }
+    check_active(&state, &caller).await.map_err(refuse)?;
+    let ip = request_ip(socket.req_parts(), &state);
     let seat = state.quota.take(caller.user_id, ip).map_err(|full| {
         refuse(AppError::new(
             ErrorCode::RateLimited,
@@ -291,11 +559,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_verify_only_themselves() {
+    fn passwords_verify_only_themselves_and_every_check_runs_argon2() {
+        let p = Passwords::new(64).unwrap();
         let h = hash_password("pulse-demo", 64).unwrap();
-        assert!(verify_password("pulse-demo", &h));
-        assert!(!verify_password("pulse-demo!", &h));
-        assert!(!verify_password("x", "not a phc string"));
+        assert!(p.verify("pulse-demo", Some(&h)));
+        assert!(!p.verify("pulse-demo!", Some(&h)));
+        assert_eq!(p.verified(), 2);
+        // No user, or a stored hash that does not parse: still a full verification.
+        assert!(!p.verify("pulse-demo", None));
+        assert!(!p.verify("x", Some("not a phc string")));
+        assert_eq!(p.verified(), 4);
+    }
+
+    #[test]
+    fn the_dummy_hash_parses_with_the_parameters_of_new_hashes() {
+        for m_cost in [64, 1_024] {
+            let p = Passwords::new(m_cost).unwrap();
+            let real = hash_password("pulse-demo", m_cost).unwrap();
+            let real = PasswordHash::new(&real).unwrap();
+            let dummy = p.dummy();
+            assert_eq!(dummy.algorithm, real.algorithm);
+            assert_eq!(dummy.version, real.version);
+            assert_eq!(dummy.params, real.params);
+            assert_eq!(Params::try_from(&dummy).unwrap().m_cost(), m_cost);
+        }
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! This module deals with the server's configuration: flags and `PULSE_*` environment
-//! variables, with safe defaults (loopback only, demo on, a JWT secret generated and kept in
-//! the data directory when none is given).
+//! variables, with safe defaults (loopback only; demo mode only on a loopback address; a JWT
+//! secret generated and kept in the data directory when none is given), and the `admin`
+//! command line.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -17,10 +18,78 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// What an empty database starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// The demo business and its public accounts are seeded into an empty database, and the
+    /// demo generator records deliveries: for trying Pulse, never for real data.
+    Demo,
+    /// No demo data, no generator: the first admin is made with `pulse-server admin create`.
+    Production,
+}
+
+impl Mode {
+    /// The name used in flags and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Demo => "demo",
+            Mode::Production => "production",
+        }
+    }
+}
+
+/// The shortest `PULSE_JWT_SECRET` accepted, in bytes (HS256 wants at least its 256 bits).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// A command instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Manage accounts in the configured database (`--data-dir` or `--database-url`).
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+/// Account commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminAction {
+    /// Create a business and its first admin. The password is read from standard input (a
+    /// prompt without echo on a terminal; the first line otherwise).
+    Create {
+        /// The admin's sign-in email.
+        #[arg(long)]
+        email: String,
+        /// The admin's display name.
+        #[arg(long, default_value = "Admin")]
+        name: String,
+        /// The business (tenant) this admin runs; created by this command.
+        #[arg(long)]
+        business: String,
+    },
+    /// Copy the SQLite database to a new file while the server runs (a consistent snapshot;
+    /// writers are not stopped). PostgreSQL has its own tools (pg_dump).
+    Backup {
+        /// The new file; an existing file is never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
 /// Pulse server: Socket.IO endpoint, REST API and the dashboard.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "pulse-server", version, about)]
 pub struct Config {
+    /// A command to run instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// `demo` or `production`. Unset: demo when listening on a loopback address; on any
+    /// other address the server refuses to start until the mode is chosen.
+    #[arg(long, env = "PULSE_MODE", value_enum)]
+    pub mode: Option<Mode>,
+
     /// Address to listen on.
     #[arg(long, env = "PULSE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
@@ -30,12 +99,12 @@ pub struct Config {
     pub dist: PathBuf,
 
     /// Folder for the SQLite database (`pulse.db`) and the generated JWT secret.
-    #[arg(long, env = "PULSE_DATA_DIR", default_value = "data")]
+    #[arg(long, env = "PULSE_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
 
     /// The store: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. When absent, the SQLite
     /// file `<data-dir>/pulse.db`. Several nodes share one PostgreSQL database (a cluster).
-    #[arg(long, env = "PULSE_DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "PULSE_DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
     /// Redis, for reaching sockets on other nodes (`redis://HOST:PORT`). Needed only when
@@ -47,8 +116,8 @@ pub struct Config {
     #[arg(long, env = "PULSE_NODE_ID")]
     pub node_id: Option<String>,
 
-    /// Secret for signing JWTs. When absent, one is generated on first start and kept in
-    /// `<data-dir>/jwt-secret`.
+    /// Secret for signing JWTs, at least 32 bytes. When absent, one is generated on first
+    /// start and kept in `<data-dir>/jwt-secret`.
     #[arg(long, env = "PULSE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
@@ -65,8 +134,7 @@ pub struct Config {
     #[arg(long, env = "PULSE_REFRESH_TTL_S", default_value_t = 30 * 86_400)]
     pub refresh_ttl_s: u64,
 
-    /// Run the demo business generator (the demo tenant is seeded into an empty database
-    /// either way).
+    /// Run the demo business generator (demo mode only).
     #[arg(long, env = "PULSE_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo: bool,
 
@@ -117,8 +185,27 @@ pub struct Config {
     #[arg(long, env = "PULSE_REPLAY_LIMIT", default_value_t = 10_000)]
     pub replay_limit: u64,
 
+    /// Failed sign-ins allowed per account (email) before attempts on it are refused with
+    /// RATE_LIMITED; one more comes back every `login-window-s` / this.
+    #[arg(long, env = "PULSE_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub login_failures_per_account: u32,
+
+    /// Failed sign-ins allowed per client IP address (any accounts) before its attempts are
+    /// refused with RATE_LIMITED; one more comes back every `login-window-s` / this.
+    #[arg(long, env = "PULSE_LOGIN_FAILURES_PER_IP", default_value_t = 20)]
+    pub login_failures_per_ip: u32,
+
+    /// Seconds over which a spent failed-login budget refills completely.
+    #[arg(long, env = "PULSE_LOGIN_WINDOW_S", default_value_t = 300.0)]
+    pub login_window_s: f64,
+
+    /// Browser origins (`scheme://host[:port]`, comma-separated) allowed to call the API and
+    /// open the Socket.IO endpoint cross-origin. None by default: same origin only.
+    #[arg(long, env = "PULSE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Memory cost of argon2id password hashing, in KiB (OWASP's 19 MiB by default).
-    #[arg(long, env = "PULSE_ARGON2_M_COST_KIB", default_value_t = 19_456)]
+    #[arg(long, env = "PULSE_ARGON2_M_COST_KIB", default_value_t = 19_456, global = true)]
     pub argon2_m_cost_kib: u32,
 
     /// Bench mode: enables `POST /api/bench/broadcast` for the load generator in `bench/`
@@ -148,6 +235,34 @@ impl Config {
         self.data_dir.join("pulse.db")
     }
 
+    /// The mode this configuration runs in, or why it may not start.
+    pub fn resolved_mode(&self) -> Result<Mode, String> {
+        match self.mode {
+            Some(mode) => Ok(mode),
+            None if self.addr.ip().is_loopback() => Ok(Mode::Demo),
+            None => Err(format!(
+                "listening on {} (not loopback) needs an explicit mode: PULSE_MODE=production \
+                 (no demo data), or PULSE_MODE=demo to expose the public demo accounts",
+                self.addr
+            )),
+        }
+    }
+
+    /// Why the configured JWT secret is refused, if it is.
+    pub fn jwt_secret_problem(&self) -> Option<String> {
+        let len = self.jwt_secret.as_ref()?.len();
+        (len < MIN_JWT_SECRET_BYTES).then(|| {
+            format!(
+                "PULSE_JWT_SECRET has {len} bytes; at least {MIN_JWT_SECRET_BYTES} are needed \
+                 (e.g. `head -c 48 /dev/urandom | base64`)"
+            )
+        })
+    }
+
+    pub(crate) fn login_window(&self) -> Duration {
+        Duration::try_from_secs_f64(self.login_window_s.max(0.001)).unwrap_or(Duration::MAX)
+    }
+
     pub(crate) fn stats_interval(&self) -> Duration {
         Duration::from_millis(self.stats_interval_ms.max(50))
     }
@@ -164,6 +279,65 @@ mod tests {
         assert_eq!(c.max_conn_per_user, 5);
         assert!(c.jwt_secret.is_none());
         assert!(!c.bench);
+        assert!(c.cors_origins.is_empty(), "same origin only unless configured");
         assert_eq!(c.db_path(), PathBuf::from("data/pulse.db"));
+        assert_eq!(c.resolved_mode(), Ok(Mode::Demo));
+        assert!(c.command.is_none());
+    }
+
+    #[test]
+    fn a_public_address_needs_an_explicit_mode() {
+        let c = Config::parse_from(["pulse-server", "--addr", "0.0.0.0:3000"]);
+        assert!(c.resolved_mode().unwrap_err().contains("PULSE_MODE"));
+        let c = Config::parse_from(["pulse-server", "--addr", "0.0.0.0:3000", "--mode", "demo"]);
+        assert_eq!(c.resolved_mode(), Ok(Mode::Demo));
+        let c = Config::parse_from(["pulse-server", "--mode", "production"]);
+        assert_eq!(c.resolved_mode(), Ok(Mode::Production));
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let short = Config::parse_from(["pulse-server", "--jwt-secret", "hunter2"]);
+        assert!(short.jwt_secret_problem().unwrap().contains("7 bytes"));
+        let long = Config::parse_from(["pulse-server", "--jwt-secret", &"x".repeat(32)]);
+        assert_eq!(long.jwt_secret_problem(), None);
+        assert_eq!(Config::defaults().jwt_secret_problem(), None);
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting() {
+        let readme = include_str!("../../README.md");
+        let source = include_str!("config.rs");
+        let vars: Vec<&str> =
+            source.split("env = \"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        assert!(vars.len() > 20, "{vars:?}");
+        for var in vars {
+            assert!(readme.contains(&format!("| `{var}` |")), "{var} is not in the README's table");
+        }
+    }
+
+    #[test]
+    fn admin_create_parses() {
+        let c = Config::parse_from([
+            "pulse-server",
+            "--data-dir",
+            "/srv/pulse",
+            "admin",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--business",
+            "Acme Dairy",
+        ]);
+        let Some(Command::Admin { action: AdminAction::Create { email, name, business } }) =
+            c.command
+        else {
+            panic!("not parsed as admin create: {:?}", c.command);
+        };
+        assert_eq!(
+            (email.as_str(), name.as_str(), business.as_str()),
+            ("boss@example.com", "Admin", "Acme Dairy")
+        );
+        assert_eq!(c.data_dir, PathBuf::from("/srv/pulse"));
     }
 }

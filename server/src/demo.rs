@@ -117,7 +117,14 @@ pub(crate) async fn run_generator(state: AppState, rate: f64) {
             return;
         }
     };
-    let caller = Caller { tenant_id, user_id: None, name: "demo".into(), expires_at: None };
+    let caller = Caller {
+        tenant_id,
+        user_id: None,
+        name: "demo".into(),
+        expires_at: None,
+        session_id: None,
+        role: crate::auth::Role::Admin,
+    };
     let period = Duration::from_secs_f64(1.0 / rate.clamp(0.01, 1000.0));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -1,10 +1,10 @@
 //! This module deals with the server's one error type, so REST and socket fail alike: every
 //! refusal becomes `{ code, message }`, as an HTTP response or as an `{ ok: false }` ack.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pulse_protocol::{Ack, ErrorCode, WireError};
@@ -22,6 +22,14 @@ pub enum AppError {
     /// Any other internal failure.
     #[error("internal: {0}")]
     Internal(String),
+    /// Too many attempts: RATE_LIMITED, and over HTTP a `Retry-After` header too.
+    #[error("rate limited: {message}")]
+    Throttled {
+        /// What the client is told.
+        message: String,
+        /// How long until an attempt may succeed.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl AppError {
@@ -54,7 +62,8 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Refused(e) => e.code,
-            AppError::Db(e) if unreachable(e) => ErrorCode::Unavailable,
+            AppError::Throttled { .. } => ErrorCode::RateLimited,
+            AppError::Db(e) if unavailable(e).is_some() => ErrorCode::Unavailable,
             AppError::Db(_) | AppError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -64,9 +73,13 @@ impl AppError {
         metrics::counter!("pulse_errors_total", "code" => self.code().as_str()).increment(1);
         match self {
             AppError::Refused(e) => e,
-            AppError::Db(e) if unreachable(&e) => {
-                tracing::warn!(error = %e, "database unreachable");
-                WireError::new(ErrorCode::Unavailable, "the database is unavailable; retry shortly")
+            AppError::Throttled { message, .. } => WireError::new(ErrorCode::RateLimited, message),
+            AppError::Db(e) if let Some(why) = unavailable(&e) => {
+                tracing::warn!(error = %e, "database {why}");
+                WireError::new(
+                    ErrorCode::Unavailable,
+                    format!("the database is {why}; retry shortly"),
+                )
             }
             other => {
                 tracing::error!(error = %other, "internal error");
@@ -81,33 +94,43 @@ impl AppError {
     }
 }
 
-/// Whether a database error means "cannot reach the database" (retry later; nothing was
-/// applied, since the transaction did not commit) rather than a fault in a query.
-fn unreachable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
+/// Whether a database error means "retry later" rather than a fault in a query, and why:
+/// the database cannot be reached, or it stayed busy with other writers past its wait (SQLite's
+/// write lock, every pooled connection in use). Nothing was applied either way, since the
+/// transaction did not commit.
+fn unavailable(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::PoolTimedOut => Some("busy or unreachable"),
         sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| {
-        // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, connection failure.
-        c.starts_with("57P") || c.starts_with("08")
-    }))
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => Some("unavailable"),
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, connection failure.
+            Some(c) if c.starts_with("57P") || c.starts_with("08") => Some("unavailable"),
+            // SQLite: SQLITE_BUSY and its extended codes (recovery, snapshot, timeout), and
+            // SQLITE_LOCKED: another writer held the lock for longer than busy_timeout.
+            Some("5" | "261" | "517" | "773" | "6" | "262") => Some("busy"),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The HTTP status that goes with an error code.
 pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthorized | ErrorCode::TokenExpired => StatusCode::UNAUTHORIZED,
-        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::Forbidden | ErrorCode::AccountDisabled => StatusCode::FORBIDDEN,
         ErrorCode::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::NotFound | ErrorCode::UnknownEvent => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::Conflict | ErrorCode::ResyncRequired => StatusCode::CONFLICT,
+        ErrorCode::Conflict | ErrorCode::ResyncRequired | ErrorCode::CustomerInactive => {
+            StatusCode::CONFLICT
+        }
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal | ErrorCode::Other => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -115,8 +138,19 @@ pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            AppError::Throttled { retry_after, .. } => {
+                Some(retry_after.as_secs_f64().ceil() as u64)
+            }
+            _ => None,
+        };
         let wire = self.into_wire();
-        (status_of(wire.code), Json(wire)).into_response()
+        let mut res = (status_of(wire.code), Json(wire)).into_response();
+        if let Some(s) = retry_after {
+            // Whole seconds, at least one: "0" would invite an immediate retry.
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s.max(1)));
+        }
+        res
     }
 }
 
@@ -164,6 +198,41 @@ where
     }
 }
 
+/// `Path<T>` whose rejections (e.g. `/api/customers/abc`) answer INVALID_INPUT in the one
+/// error shape.
+#[derive(Debug)]
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(p) => Ok(AppPath(p.0)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(AppError::invalid(e.body_text()))
+            }
+            // A route without the parameters its handler reads: a fault here, not the client's.
+            Err(e) => Err(AppError::Internal(e.body_text())),
+        }
+    }
+}
+
+/// Answers a request for an `/api` path that no route serves (the dashboard's fallback
+/// would otherwise answer it with `index.html`).
+pub(crate) async fn api_not_found(method: Method, uri: Uri) -> AppError {
+    AppError::not_found(format!("no API route for {method} {}", uri.path()))
+}
+
+/// Answers a method a route does not take (axum adds the `Allow` header).
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> AppError {
+    AppError::new(ErrorCode::MethodNotAllowed, format!("{} does not take {method}", uri.path()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,8 +245,64 @@ mod tests {
     }
 
     #[test]
+    fn throttled_answers_429_with_retry_after_in_whole_seconds() {
+        let e = AppError::Throttled {
+            message: "slow down".into(),
+            retry_after: std::time::Duration::from_millis(1_200),
+        };
+        let res = e.into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
     fn statuses_follow_codes() {
         assert_eq!(status_of(ErrorCode::Forbidden), StatusCode::FORBIDDEN);
         assert_eq!(status_of(ErrorCode::TokenExpired), StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_error_table_matches_the_server() {
+        let readme = include_str!("../../README.md");
+        let table = readme.split("### Error codes").nth(1).expect("the README's error table");
+        let mut rows = 0;
+        for line in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let code: ErrorCode = serde_json::from_value(serde_json::Value::String(
+                cells[1].trim_matches('`').to_owned(),
+            ))
+            .unwrap();
+            assert_ne!(code, ErrorCode::Other, "{line}");
+            assert_eq!(status_of(code).as_str(), cells[2], "{line}");
+            rows += 1;
+        }
+        // Every code the server sends (all but `Other`, which only a client decodes).
+        let all = [
+            ErrorCode::Unauthorized,
+            ErrorCode::TokenExpired,
+            ErrorCode::Forbidden,
+            ErrorCode::InvalidInput,
+            ErrorCode::NotFound,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::RateLimited,
+            ErrorCode::UnknownEvent,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::Internal,
+            ErrorCode::Conflict,
+            ErrorCode::ResyncRequired,
+            ErrorCode::Unavailable,
+        ];
+        for code in all {
+            assert!(
+                table.contains(&format!("| `{}` |", code.as_str())),
+                "{code:?} is not in the README"
+            );
+        }
+        assert_eq!(rows, all.len());
     }
 }

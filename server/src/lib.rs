@@ -19,6 +19,7 @@
 //! Principal types: [`Server`], [`AppState`], [`Config`].
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod accounts;
 pub mod actions;
 pub mod auth;
 mod bench;
@@ -34,6 +35,7 @@ mod realtime;
 pub mod relay;
 mod routes;
 pub mod state;
+mod throttle;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -46,12 +48,13 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
-use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, SystemClock};
-pub use config::Config;
+pub use config::{Config, Mode};
 pub use state::AppState;
+
+use routes::security::Origins;
 
 /// Bytes each WebSocket reads at once (see `Server::bind`).
 const WS_READ_BUFFER: usize = 1024;
@@ -62,11 +65,22 @@ pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) ->
     let api = routes::api(max_body);
     // The benchmark broadcaster exists only in bench mode (`--bench`).
     let api = if state.config.bench { api.merge(bench::routes()) } else { api };
+    // After every route is in: a method a route does not take answers in the one error shape.
+    let api = api.method_not_allowed_fallback(error::method_not_allowed);
+    // Checked by `Server::bind`; an app built otherwise with a bad list allows no origin.
+    let origins = Arc::new(Origins::parse(&state.config.cors_origins).unwrap_or_default());
+    let cors = origins.cors();
+    let [nosniff, referrer, frames, csp] = routes::security::default_headers();
     api.merge(routes::dashboard(&state.config.dist))
         .layer(socket_layer)
+        .layer(axum::middleware::from_fn_with_state(origins, routes::security::socket_origin))
         .layer(tower::util::MapRequestLayer::new(realtime::head::own_head))
         .layer(CompressionLayer::new())
-        .layer(CorsLayer::permissive())
+        .layer(tower::util::option_layer(cors))
+        .layer(nosniff)
+        .layer(referrer)
+        .layer(frames)
+        .layer(csp)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -125,6 +139,9 @@ pub enum StartError {
     /// Opening or migrating the database, or seeding it.
     #[error("database: {0}")]
     Db(String),
+    /// A setting that may not be used as given.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl From<StartError> for std::io::Error {
@@ -132,6 +149,7 @@ impl From<StartError> for std::io::Error {
         match e {
             StartError::Io(e) => e,
             StartError::Db(m) => std::io::Error::other(m),
+            StartError::Config(m) => std::io::Error::new(std::io::ErrorKind::InvalidInput, m),
         }
     }
 }
@@ -142,6 +160,7 @@ pub struct Server {
     router: Router,
     state: AppState,
     seeded: bool,
+    accounts: bool,
 }
 
 impl Server {
@@ -151,13 +170,32 @@ impl Server {
         Ok(Self::try_bind(config, clock).await?)
     }
 
-    async fn try_bind(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+    async fn try_bind(mut config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+        let mode = config.resolved_mode().map_err(StartError::Config)?;
+        if let Some(problem) = config.jwt_secret_problem() {
+            return Err(StartError::Config(problem));
+        }
+        config.mode = Some(mode);
+        // Production never runs the generator, whatever PULSE_DEMO says.
+        config.demo &= mode == Mode::Demo;
         std::fs::create_dir_all(&config.data_dir)?;
         // Install the recorder before anything records a metric.
         let metrics = prometheus();
         let url = config.database_url.clone().unwrap_or_else(|| db::sqlite_url(&config.db_path()));
         let db = db::Db::open(&url).await.map_err(|e| StartError::Db(e.to_string()))?;
         let keys = Arc::new(auth::Keys::load(&config)?);
+        Origins::parse(&config.cors_origins).map_err(|e| {
+            StartError::Io(std::io::Error::other(format!("PULSE_CORS_ORIGINS: {e}")))
+        })?;
+        let passwords = Arc::new(
+            auth::Passwords::new(config.argon2_m_cost_kib)
+                .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?,
+        );
+        let login_throttle = Arc::new(throttle::LoginThrottle::new(
+            config.login_failures_per_account,
+            config.login_failures_per_ip,
+            config.login_window(),
+        ));
         let listener = listen(config.addr)?;
         let addr = listener.local_addr()?;
         let node_id = config.node_id.clone().unwrap_or_else(|| default_node_id(addr));
@@ -192,14 +230,21 @@ impl Server {
             log: Arc::default(),
             stats_dirty: Arc::default(),
             quota,
+            passwords,
+            login_throttle,
             metrics,
             started: Instant::now(),
         };
-        let seeded =
-            demo::seed_if_empty(&state).await.map_err(|e| StartError::Db(e.to_string()))?;
+        let seeded = match mode {
+            Mode::Demo => {
+                demo::seed_if_empty(&state).await.map_err(|e| StartError::Db(e.to_string()))?
+            }
+            Mode::Production => false,
+        };
+        let accounts = accounts::any(&state.db).await.map_err(|e| StartError::Db(e.to_string()))?;
         realtime::register(&io, state.clone());
         let router = app(state.clone(), socket_layer);
-        Ok(Server { listener, router, state, seeded })
+        Ok(Server { listener, router, state, seeded, accounts })
     }
 
     /// The address actually bound.
@@ -215,6 +260,16 @@ impl Server {
     /// Whether this start seeded an empty database with the demo business.
     pub fn seeded(&self) -> bool {
         self.seeded
+    }
+
+    /// The mode it runs in.
+    pub fn mode(&self) -> Mode {
+        self.state.config.mode.unwrap_or(Mode::Demo)
+    }
+
+    /// Whether anyone can sign in yet (in production, not until `admin create`).
+    pub fn has_accounts(&self) -> bool {
+        self.accounts
     }
 
     /// Serves until `shutdown` completes. Then: stop the demo generator and stats pushes,
@@ -234,6 +289,10 @@ impl Server {
         tasks.push(tokio::spawn(cluster::run_heartbeat(state.clone())));
         tasks.push(tokio::spawn(relay::run(state.clone())));
         tasks.push(tokio::spawn(realtime::expiry::run_sweeper(state.clone())));
+        tasks.push(tokio::spawn(throttle::run_sweeper(
+            state.login_throttle.clone(),
+            state.config.login_window(),
+        )));
         let io = state.io.clone();
         let node = state.node.clone();
         let drain = Duration::from_millis(state.config.drain_ms);

@@ -6,7 +6,7 @@ use std::time::Instant;
 use metrics_exporter_prometheus::PrometheusHandle;
 use socketioxide::SocketIo;
 
-use crate::auth::Keys;
+use crate::auth::{Keys, Passwords};
 use crate::clock::Clock;
 use crate::cluster::Node;
 use crate::config::Config;
@@ -15,6 +15,7 @@ use crate::events::log::Feeds;
 use crate::events::stats::Dirty;
 use crate::realtime::quota::Quota;
 use crate::relay::Relay;
+use crate::throttle::LoginThrottle;
 
 /// Shared server state; cheap to clone.
 #[derive(Clone)]
@@ -37,6 +38,10 @@ pub struct AppState {
     pub(crate) log: Arc<Feeds>,
     /// Tenants whose statistics changed since the last push.
     pub(crate) stats_dirty: Arc<Dirty>,
+    /// Password verification: the dummy hash, concurrency, a count of checks run.
+    pub passwords: Arc<Passwords>,
+    /// Failed-login budgets per account and per address.
+    pub(crate) login_throttle: Arc<LoginThrottle>,
     /// Open sockets per user and per address, for the connection limits.
     pub(crate) quota: Arc<Quota>,
     /// Renders `/metrics`.

@@ -210,9 +210,9 @@ async fn rest_mirrors_the_socket_actions_and_lists_filter() {
         (status, c["phone"].as_str(), c["active"].as_bool()),
         (200, Some("+1 555"), Some(false))
     );
-    let (_, custs) = server.get(t, "/api/customers?limit=10&offset=0").await;
+    let (_, custs) = server.get(t, "/api/customers?limit=10&offset=0&include_inactive=true").await;
     assert_eq!((custs["total"].clone(), custs["items"].as_array().unwrap().len()), (json!(40), 10));
-    let (_, past_end) = server.get(t, "/api/customers?offset=100").await;
+    let (_, past_end) = server.get(t, "/api/customers?offset=100&include_inactive=true").await;
     assert_eq!(
         (past_end["total"].clone(), past_end["items"].as_array().unwrap().len()),
         (json!(40), 0)

@@ -1,4 +1,4 @@
-//! Sign-in, refresh, and the socket handshake's CONNECT_ERROR codes.
+//! Sign-in, refresh, logout, and the socket handshake's CONNECT_ERROR codes.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -164,4 +164,43 @@ async fn a_client_with_a_refreshed_token_carries_on_after_expiry_and_misses_noth
     let amounts: Vec<f64> =
         seen.lock().unwrap().iter().map(|(_, a)| a["data"]["amount"].as_f64().unwrap()).collect();
     assert_eq!(amounts, [1.0, 2.0, 3.0]);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_sessions_refresh_tokens_and_ends_its_sockets_with_a_reason() {
+    let server = TestServer::start(|_| {}).await;
+    let refresh = |token: &str| {
+        let body = serde_json::to_value(RefreshRequest { refresh_token: token.into() }).unwrap();
+        server.send(Method::POST, "", "/api/auth/refresh", body)
+    };
+    let first = server.login(DEMO).await;
+    // A session lives on through its refreshes.
+    let (status, renewed) = refresh(&first.refresh_token).await;
+    assert_eq!(status, 200);
+    let renewed: Session = serde_json::from_value(renewed).unwrap();
+    let ended = server.connect(&renewed.token, None);
+    let (seen, _subs) = record(&ended, &[ERROR]);
+    ended.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    // Another sign-in of the same user (another browser) is not touched.
+    let (other, bystander) = server.live_client(DEMO).await;
+
+    let (status, body) = server.send(Method::POST, "", "/api/auth/logout", json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+    let (status, _) = server.send(Method::POST, &first.token, "/api/auth/logout", json!({})).await;
+    assert_eq!(status, 204);
+
+    ended.wait_for(|st| *st == Status::Offline, WAIT).await.expect("disconnected");
+    let errors = seen.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].1["code"], "UNAUTHORIZED");
+    assert!(errors[0].1["message"].as_str().unwrap().contains("signed out"), "{errors:?}");
+    let (status, body) = refresh(&renewed.refresh_token).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHORIZED")), "revoked");
+    // Its access tokens no longer open sockets.
+    let again = server.connect(&renewed.token, None);
+    assert!(rejection(&again).await.starts_with("UNAUTHORIZED: signed out"));
+
+    assert_eq!(bystander.status(), Status::Live);
+    let (status, _) = refresh(&other.refresh_token).await;
+    assert_eq!(status, 200, "the other session goes on");
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use pulse_protocol::rest::{LoginRequest, Session};
 use pulse_protocol::Ack;
 use pulse_sdk::{Client, Event, Status};
-use pulse_server::{Clock, Config, Server, SystemClock};
+use pulse_server::{AppState, Clock, Config, Server, SystemClock};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -71,6 +71,8 @@ impl Clock for TestClock {
 /// A running server; stops (gracefully) when dropped or [`TestServer::stop`]ped.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The running server's shared state (e.g. its password-check count).
+    pub state: AppState,
     pub clock: Arc<TestClock>,
     pub data_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -109,12 +111,14 @@ impl TestServer {
             .await
             .unwrap_or_else(|e| panic!("bind ({}): {e}", backend_name()));
         let addr = server.local_addr();
+        let state = server.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let done = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            state,
             clock,
             data_dir: data_dir.to_owned(),
             stop: Some(stop),

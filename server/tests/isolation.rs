@@ -40,7 +40,7 @@ async fn a_client_receives_only_its_own_tenants_events() {
 }
 
 #[tokio::test]
-async fn acting_on_another_tenants_data_is_forbidden_and_changes_nothing() {
+async fn another_tenants_data_answers_not_found_and_changes_nothing() {
     let server = TestServer::start(|_| {}).await;
     let a = server.login(DEMO).await;
     let (b, bob) = server.live_client(OTHER).await;
@@ -52,16 +52,16 @@ async fn acting_on_another_tenants_data_is_forbidden_and_changes_nothing() {
         json!({ "customer_id": DEMO_CUSTOMER, "amount": 5.0, "method": "CASH" }),
     )
     .await;
-    assert_eq!(ack.into_result().unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(ack.into_result().unwrap_err().code, ErrorCode::NotFound);
     let ack = act(&bob, CUSTOMER_UPDATE, json!({ "id": DEMO_CUSTOMER, "name": "Mallory" })).await;
-    assert_eq!(ack.into_result().unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(ack.into_result().unwrap_err().code, ErrorCode::NotFound);
     let ack = act(
         &bob,
         pulse_protocol::events::DELIVERY_UPDATE,
         json!({ "customer_id": DEMO_CUSTOMER, "date": "2025-01-01", "quantity": 1.0 }),
     )
     .await;
-    assert_eq!(ack.into_result().unwrap_err().code, ErrorCode::Forbidden);
+    assert_eq!(ack.into_result().unwrap_err().code, ErrorCode::NotFound);
 
     let (status, body) = server
         .send(
@@ -71,9 +71,9 @@ async fn acting_on_another_tenants_data_is_forbidden_and_changes_nothing() {
             json!({ "name": "Mallory" }),
         )
         .await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("FORBIDDEN")));
+    assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
     let (status, _) = server.get(&b.token, &format!("/api/customers/{DEMO_CUSTOMER}")).await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
 
     let (_, after) = server.get(&a.token, &format!("/api/customers/{DEMO_CUSTOMER}")).await;
     assert_eq!(before, after, "nothing changed");

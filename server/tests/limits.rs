@@ -73,6 +73,48 @@ async fn an_event_flood_gets_an_error_event_then_a_disconnect() {
     assert!(ack.into_result().is_ok(), "others keep being served");
 }
 
+/// Floods until the server cuts the socket; returns the `error` codes and the disconnect
+/// reason, in the order the client saw them.
+async fn flood_until_cut(client: &pulse_sdk::Client) -> Vec<String> {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    let _sub = client.on_any(move |e| match e {
+        Event::Message(m) if m.event == ERROR => {
+            let code = m.args.first().and_then(|a| a["code"].as_str()).unwrap_or("?");
+            sink.lock().unwrap().push(format!("error {code}"));
+        }
+        Event::Disconnected { reason } => sink.lock().unwrap().push(format!("{reason:?}")),
+        _ => {}
+    });
+    let cut = || seen.lock().unwrap().iter().any(|s| !s.starts_with("error"));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    for _ in 0..60 {
+        let _ = client.emit(PING, vec![]);
+    }
+    while !cut() {
+        assert!(tokio::time::Instant::now() < deadline, "not disconnected: {:?}", seen.lock());
+        for _ in 0..20 {
+            let _ = client.emit(PING, vec![]);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_client_always_learns_why_before_it_is_disconnected() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    for i in 0..20 {
+        let client = server.connect(&s.token, None);
+        client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+        let seen = flood_until_cut(&client).await;
+        assert_eq!(seen, ["error RATE_LIMITED", "Server"], "try {i}");
+        client.disconnect();
+    }
+}
+
 #[tokio::test]
 async fn an_oversized_payload_gets_payload_too_large() {
     let server = TestServer::start(|c| c.max_payload = 2_000).await;
@@ -162,11 +204,25 @@ async fn a_wrong_shape_over_a_raw_socket_gets_an_invalid_input_ack() {
 /// Joins `/` over a raw WebSocket with an `X-Forwarded-For` header; returns the server's
 /// answer to the CONNECT (`40…` accepted, `44…` refused).
 async fn connect_forwarded(server: &TestServer, token: &str, forwarded_for: &str) -> String {
+    connect_forwarded_via(server.addr, [127, 0, 0, 1].into(), token, forwarded_for).await
+}
+
+/// [`connect_forwarded`] to any address (e.g. a proxy in front of the server), from the
+/// local address `from` (any of 127.0.0.0/8 is this machine).
+pub(crate) async fn connect_forwarded_via(
+    addr: std::net::SocketAddr,
+    from: std::net::IpAddr,
+    token: &str,
+    forwarded_for: &str,
+) -> String {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
     let mut req = url.into_client_request().unwrap();
     req.headers_mut().insert("x-forwarded-for", forwarded_for.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((from, 0).into()).expect("bind the client's address");
+    let stream = socket.connect(addr).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.expect("ws");
     let _open = ws.next().await.unwrap().unwrap();
     ws.send(Message::text(format!("40{}", json!({ "token": token })))).await.unwrap();
     loop {

@@ -82,5 +82,19 @@ async fn the_alerts_and_dashboard_watch_only_exported_metrics() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The deployment guide's metric table lists exactly what a node exports.
+    let text =
+        reqwest::get(format!("{}/metrics", server.url())).await.unwrap().text().await.unwrap();
+    let exported: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| Some(l.strip_prefix("# TYPE ")?.split(' ').next()?.to_owned()))
+        .collect();
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/deploy.md"))
+        .expect("docs/deploy.md");
+    let documented: std::collections::BTreeSet<String> = guide
+        .lines()
+        .filter_map(|l| Some(format!("pulse_{}", l.strip_prefix("| `pulse_")?.split('`').next()?)))
+        .collect();
+    assert_eq!(exported, documented, "docs/deploy.md's metric table vs /metrics");
     server.stop().await;
 }

@@ -45,9 +45,13 @@ async fn postgres_down_refuses_cleanly_and_service_resumes_by_itself() {
     let (status, body) = pay_keyed(&server, &session.token, "during", "k-during").await;
     assert_eq!(status, 503, "an action while the database is down: {body}");
     assert_eq!(body["code"], "UNAVAILABLE", "{body}");
+    // A monitor learns it at once, not after the pool's 5 s acquire timeout (twice: the
+    // peers are read from the same database).
+    let asked = tokio::time::Instant::now();
     let (status, body) = health(&server).await;
     assert_eq!(status, 503);
     assert_eq!(body["status"], "degraded", "{body}");
+    assert!(asked.elapsed() < Duration::from_secs(3), "/health took {:?}", asked.elapsed());
 
     pg.start_again();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -79,5 +83,39 @@ async fn postgres_down_refuses_cleanly_and_service_resumes_by_itself() {
         assert!(tokio::time::Instant::now() < deadline, "no payment:added after the outage");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    server.stop().await;
+}
+
+/// SQLite's write lock held elsewhere (a backup tool, a long transaction) for longer than the
+/// busy timeout: the action is refused with UNAVAILABLE, not an internal error, and a retry
+/// with the same key after the lock is released applies once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_sqlite_write_lock_refuses_with_unavailable_and_the_retry_applies_once() {
+    use sqlx::{Connection, Executor};
+    if crate::fixture::backend_name() != "sqlite" {
+        return;
+    }
+    let server = TestServer::start(|_| {}).await;
+    let session = server.login(DEMO).await;
+    let file = server.data_dir.join("pulse.db");
+    let mut holder =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+    holder.execute("BEGIN IMMEDIATE").await.unwrap();
+
+    let (status, body) = pay_keyed(&server, &session.token, "busy", "k-busy").await;
+    assert_eq!(status, 503, "an action while another writer holds the lock: {body}");
+    assert_eq!(body["code"], "UNAVAILABLE", "{body}");
+    assert!(body["message"].as_str().unwrap_or("").contains("busy"), "{body}");
+
+    holder.execute("ROLLBACK").await.unwrap();
+    for _ in 0..2 {
+        let (status, body) = pay_keyed(&server, &session.token, "busy", "k-busy").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, page) = server.get(&session.token, "/api/payments?limit=500").await;
+    assert_eq!(status, 200);
+    let applied = page["items"].as_array().unwrap().iter().filter(|p| p["note"] == "busy").count();
+    assert_eq!(applied, 1, "{page}");
+    holder.close().await.unwrap();
     server.stop().await;
 }

@@ -4,9 +4,13 @@
 //! `cluster` runs several server processes on one PostgreSQL database with Redis, behind
 //! HAProxy (`services` starts those).
 
+mod accounts;
 mod actions;
 mod auth;
+mod backup;
+mod browser;
 mod cluster;
+mod deploy;
 mod epochs;
 mod events;
 mod faultproxy;
@@ -14,9 +18,12 @@ mod faults;
 mod fixture;
 mod isolation;
 mod limits;
+mod login;
 mod loss;
 mod ops;
 mod outage;
+mod production;
 mod realtime;
+mod rest;
 mod restart;
 mod services;

@@ -249,17 +249,27 @@ fn health_pings_measure_rtt_and_a_missed_one_forces_a_reconnect() {
     cfg.health_interval = Some(secs(30));
     cfg.health_timeout = secs(5);
     let mut h = Harness::new(cfg);
-    h.go_live();
-    // Keep the engine heartbeat alive throughout.
-    h.advance(secs(20));
-    h.server_sends("2");
-    h.advance(secs(10));
+    h.connect();
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.take_sent();
+    h.server_sends(r#"40{"sid":"sio1"}"#);
+    // The first goes out as soon as the connection is up, so the RTT is known at once.
     let sent = h.take_sent();
-    let ping = sent.iter().find(|s| s.ends_with(r#"["ping"]"#)).expect("health ping sent");
+    let ping = sent.iter().find(|s| s.ends_with(r#"["ping"]"#)).expect("a health ping at once");
     let id: String = ping[2..].chars().take_while(|c| c.is_ascii_digit()).collect();
     h.advance(ms(40));
     h.server_sends(&format!(r#"43{id}[{{"ok":true,"data":{{"server_time":1}}}}]"#));
     assert!(h.take_events().contains(&Event::Rtt(ms(40))));
+    // Then one every 30 s; keep the engine heartbeat alive throughout.
+    h.advance(secs(20));
+    h.server_sends("2");
+    assert!(!h.take_sent().iter().any(|s| s.ends_with(r#"["ping"]"#)), "not before 30 s");
+    h.advance(secs(10));
+    let sent = h.take_sent();
+    let ping = sent.iter().find(|s| s.ends_with(r#"["ping"]"#)).expect("the next one at 30 s");
+    let id: String = ping[2..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    h.server_sends(&format!(r#"43{id}[{{"ok":true,"data":{{"server_time":2}}}}]"#));
     // The next one goes unanswered.
     h.advance(secs(20));
     h.server_sends("2");

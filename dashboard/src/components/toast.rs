@@ -1,8 +1,12 @@
-//! This module deals with toasts: short messages for new deliveries, payments, alerts and the
-//! results of the admin's own actions. They are de-duplicated by key (an event seen again
-//! after a reconnect, or both as a broadcast and as an ack, shows once), stacked with the
-//! newest on top and a bounded stack, dismissed after a few seconds, and announced to screen
-//! readers through a polite live region (errors assertively).
+//! This module deals with toasts: short messages for what needs the admin's attention —
+//! refusals and the results of their own actions, system alerts, notifications, and notable
+//! news (a payment of at least an amount the admin chooses). Ordinary deliveries and payments
+//! only update their pages: at a real business's rate a toast for each would hide what
+//! matters. Toasts are de-duplicated by key (an event seen again after a reconnect, or both
+//! as a broadcast and as an ack, shows once), stacked with the newest on top and a bounded
+//! stack (one at a time on a phone, where the page keeps room below its content so a toast
+//! never covers it), dismissed after a few seconds, and announced to screen readers through
+//! a polite live region (errors assertively).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -60,6 +64,75 @@ pub struct ToastQueue {
 /// Toasts on screen at once; older ones make room.
 pub const VISIBLE: usize = 4;
 const SEEN: usize = 1_000;
+/// How long a toast stays, unless dismissed.
+const SHOWN_FOR: Duration = Duration::from_secs(5);
+/// How long an error stays: long enough to read why something was refused.
+const ERROR_SHOWN_FOR: Duration = Duration::from_secs(8);
+
+/// The smallest payment that is news by default, in the tenant's currency.
+pub const DEFAULT_LARGE_PAYMENT: f64 = 100.0;
+
+/// Which live news raises a toast. Refusals, alerts and notifications always do; deliveries
+/// never (the pages show them); payments from `large_payment` up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NewsPolicy {
+    /// The smallest payment amount that raises a toast.
+    pub large_payment: f64,
+}
+
+impl Default for NewsPolicy {
+    fn default() -> Self {
+        NewsPolicy { large_payment: DEFAULT_LARGE_PAYMENT }
+    }
+}
+
+impl NewsPolicy {
+    /// Whether a payment someone else recorded is worth a toast.
+    pub fn is_news(&self, amount: f64) -> bool {
+        amount >= self.large_payment
+    }
+
+    /// The admin's choice on this browser, or the default.
+    pub fn load() -> NewsPolicy {
+        storage::load()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(|large_payment| NewsPolicy { large_payment })
+            .unwrap_or_default()
+    }
+
+    /// Keeps the choice on this browser.
+    pub fn save(&self) {
+        storage::save(self.large_payment);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod storage {
+    const KEY: &str = "pulse.toasts.largePayment";
+
+    fn local() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    pub(super) fn load() -> Option<f64> {
+        local()?.get_item(KEY).ok()??.parse().ok()
+    }
+
+    pub(super) fn save(v: f64) {
+        if let Some(st) = local() {
+            let _ = st.set_item(KEY, &v.to_string());
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod storage {
+    pub(super) fn load() -> Option<f64> {
+        None
+    }
+
+    pub(super) fn save(_: f64) {}
+}
 
 impl ToastQueue {
     /// Adds a toast unless its key was shown already; returns its id.
@@ -115,11 +188,8 @@ impl Toasts {
         self.0.update(|q| id = q.push(key.into(), tone, title.into(), body.into()));
         if let Some(id) = id {
             let q = self.0;
-            let ms = if tone == Tone::Error { 8_000 } else { 5_000 };
-            set_timeout(
-                move || q.try_update(|q| q.dismiss(id)).unwrap_or(()),
-                Duration::from_millis(ms),
-            );
+            let shown_for = if tone == Tone::Error { ERROR_SHOWN_FOR } else { SHOWN_FOR };
+            set_timeout(move || q.try_update(|q| q.dismiss(id)).unwrap_or(()), shown_for);
         }
     }
 

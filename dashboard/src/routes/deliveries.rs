@@ -227,6 +227,9 @@ pub fn Deliveries() -> impl IntoView {
         live.customers
             .with(|m| m.values().map(|c| (c.id, c.name.clone(), c.active)).collect::<Vec<_>>())
     };
+    // Deactivated customers take no new deliveries (the server refuses them too); the filter
+    // above still lists them, for their history.
+    let active_customers = move || customers().into_iter().filter(|c| c.2).collect::<Vec<_>>();
     let is_live = move || live.status.with(|s| !actions::is_offline(s));
     view! {
         <div class="page-head">
@@ -295,8 +298,8 @@ pub fn Deliveries() -> impl IntoView {
                         <span>"Customer"</span>
                         <select required data-testid="form-customer" prop:value=f_customer on:change=move |e| f_customer.set(event_target_value(&e))>
                             <option value="">"Choose…"</option>
-                            <For each=customers key=|c| c.0 let:c>
-                                <option value=c.0.to_string()>{c.1.clone()}{(!c.2).then_some(" (inactive)")}</option>
+                            <For each=active_customers key=|c| c.0 let:c>
+                                <option value=c.0.to_string()>{c.1.clone()}</option>
                             </For>
                         </select>
                     </label>

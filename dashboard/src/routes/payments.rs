@@ -11,7 +11,7 @@ use super::overview::method_name;
 use crate::actions::{self, Pending, PulseClient};
 use crate::api;
 use crate::components::clock::wall_ms;
-use crate::components::toast::{Toasts, Tone};
+use crate::components::toast::{NewsPolicy, Toasts, Tone};
 use crate::format;
 use crate::live::{payment_key, Live};
 use crate::rows::{RowState, Rows};
@@ -146,6 +146,7 @@ pub fn Payments() -> impl IntoView {
         <div class="page-head">
             <h1>"Payments"</h1>
             <p class="muted">"Balances update as deliveries and payments arrive."</p>
+            <LargePaymentThreshold />
         </div>
         <div class="layout-side">
             <section class="card">
@@ -217,5 +218,33 @@ pub fn Payments() -> impl IntoView {
                 </form>
             </section>
         </div>
+    }
+}
+
+/// "Toast payments from …": the amount from which someone else's payment raises a toast
+/// (smaller ones only update the table). Kept on this browser.
+#[component]
+fn LargePaymentThreshold() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let value = RwSignal::new(format!("{:.2}", live.news_policy().large_payment));
+    let invalid = RwSignal::new(false);
+    let change = move |e: leptos::ev::Event| {
+        let text = event_target_value(&e);
+        match text.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => {
+                invalid.set(false);
+                live.set_news_policy(NewsPolicy { large_payment: v });
+            }
+            _ => invalid.set(true),
+        }
+        value.set(text);
+    };
+    view! {
+        <label class="field inline threshold">
+            <span>"Toast payments from"</span>
+            <input type="number" inputmode="decimal" step="0.01" min="0" data-testid="large-payment"
+                aria-invalid=move || invalid.get().to_string()
+                prop:value=value on:change=change />
+        </label>
     }
 }

@@ -13,7 +13,7 @@ const DEFAULT_LIMIT: i64 = 20;
 /// Most lines per request.
 const MAX_LIMIT: i64 = 200;
 
-/// Reads the limit from the payload: a bare number (as the seeds send it), `{ limit }`, or
+/// Reads the limit from the payload: a bare number (as the original dashboard sends it), `{ limit }`, or
 /// nothing.
 pub(crate) fn parse_limit(payload: &Value) -> Result<i64, AppError> {
     let v = match payload {

@@ -1,7 +1,10 @@
-//! This module deals with `customer:update`: changing a customer's name, contact, default
-//! price or active state.
+//! This module deals with `customer:add` and `customer:update`: adding a customer, and
+//! changing a customer's name, contact, default price or active state (deactivating hides
+//! them from pickers and refuses new deliveries; their history stays). Admins only.
 
-use pulse_protocol::events::{Customer, CustomerUpdate, CUSTOMER_UPDATED};
+use pulse_protocol::events::{
+    Customer, CustomerAdd, CustomerUpdate, CUSTOMER_ADD, CUSTOMER_UPDATED,
+};
 
 use super::{begin, check_customer, positive, short_text, Begin};
 use crate::auth::Caller;
@@ -15,6 +18,7 @@ pub(crate) async fn update(
     caller: &Caller,
     input: CustomerUpdate,
 ) -> Result<Customer, AppError> {
+    caller.require_admin("change customers")?;
     if let Some(n) = &input.name {
         if n.trim().is_empty() {
             return Err(AppError::invalid("name must not be empty"));
@@ -72,6 +76,55 @@ pub(crate) async fn update(
     let what = if changed.is_empty() { "nothing".to_owned() } else { changed.join(", ") };
     change
         .activity(caller, CUSTOMER_UPDATED, format!("Updated {}: {what}", c.name), Some(c.id), seq)
+        .await?;
+    change.commit(&c).await?;
+    Ok(c)
+}
+
+/// Adds a customer; returns it as stored. Logged as `customer:updated`, which clients
+/// already merge by id, so a new customer appears in every open tab.
+pub(crate) async fn add(
+    state: &AppState,
+    caller: &Caller,
+    input: CustomerAdd,
+) -> Result<Customer, AppError> {
+    caller.require_admin("add customers")?;
+    let name = input.name.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid("name must not be empty"));
+    }
+    short_text("name", name, 100)?;
+    let phone = input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let address = input.address.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    if let Some(p) = phone {
+        short_text("phone", p, 40)?;
+    }
+    if let Some(a) = address {
+        short_text("address", a, 200)?;
+    }
+    positive("price_per_liter", input.price_per_liter, 10_000.0)?;
+    let mut change =
+        match begin(state, caller, CUSTOMER_ADD, input.idempotency_key.as_deref()).await? {
+            Begin::Done(c) => return Ok(c),
+            Begin::Go(c) => c,
+        };
+    let now = change.ts();
+    let id = db::customers::insert(
+        change.conn(),
+        caller.tenant_id,
+        name,
+        phone,
+        address,
+        input.price_per_liter,
+        now,
+    )
+    .await?;
+    let c = db::customers::get(change.conn(), caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| AppError::Internal("customer vanished".into()))?;
+    let seq = change.append(CUSTOMER_UPDATED, None, &c).await?;
+    change
+        .activity(caller, CUSTOMER_ADD, format!("Added customer {}", c.name), Some(c.id), seq)
         .await?;
     change.commit(&c).await?;
     Ok(c)

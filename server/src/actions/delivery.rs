@@ -17,6 +17,15 @@ const MAX_QUANTITY: f64 = 10_000.0;
 /// Highest price per liter.
 const MAX_PRICE: f64 = 10_000.0;
 
+/// The refusal of a new delivery to a deactivated customer. Corrections of their past
+/// deliveries stay allowed.
+fn inactive(name: &str) -> AppError {
+    AppError::new(
+        pulse_protocol::ErrorCode::CustomerInactive,
+        format!("{name} is deactivated; reactivate the customer to record deliveries"),
+    )
+}
+
 /// Records (`id: None`) or changes a delivery; returns it as stored.
 pub(crate) async fn update(
     state: &AppState,
@@ -57,18 +66,19 @@ pub(crate) async fn update(
     // (customer, balance change) pairs this edit causes.
     let mut deltas = vec![(input.customer_id, new.amount)];
     let id = match input.id {
+        None if !customer.active => return Err(inactive(&customer.name)),
         None => db::deliveries::insert(change.conn(), tenant_id, &new).await?,
         Some(id) => {
             match db::deliveries::tenant_of(change.conn(), id).await? {
-                None => return Err(AppError::not_found(format!("delivery {id} does not exist"))),
-                Some(t) if t != tenant_id => {
-                    return Err(AppError::forbidden("delivery belongs to another tenant"))
-                }
-                Some(_) => {}
+                Some(t) if t == tenant_id => {}
+                _ => return Err(AppError::not_found(format!("delivery {id} does not exist"))),
             }
             let old = db::deliveries::get(change.conn(), tenant_id, id)
                 .await?
                 .ok_or_else(|| AppError::not_found("delivery does not exist"))?;
+            if !customer.active && old.customer_id != customer.id {
+                return Err(inactive(&customer.name));
+            }
             deltas.push((old.customer_id, -old.amount));
             db::deliveries::update(change.conn(), id, &new).await?;
             id

@@ -121,7 +121,10 @@ pub(crate) async fn list(
             Sql::new("SELECT *, COUNT(*) OVER () AS total FROM customers WHERE tenant_id = ");
         q.push_bind(tenant_id);
         if let Some(c) = f.customer_id {
+            // Asked for by id: shown whatever its state, so history stays reachable.
             q.push(" AND id = ").push_bind(c);
+        } else if !f.include_inactive {
+            q.push(" AND active = 1");
         }
         q.push(" ORDER BY name, id LIMIT ").push_bind(f.limit).push(" OFFSET ").push_bind(f.offset);
         q

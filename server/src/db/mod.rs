@@ -169,6 +169,23 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
+    /// Writes a consistent copy of the SQLite database to `to` (a new file), while other
+    /// connections keep reading and writing: `VACUUM INTO` reads one snapshot.
+    pub async fn backup_to(&self, to: &Path) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Err(sqlx::Error::Configuration(
+                "backup copies SQLite databases; for PostgreSQL use pg_dump".into(),
+            ));
+        }
+        if to.exists() {
+            return Err(sqlx::Error::Configuration(
+                format!("{} exists; a backup never overwrites a file", to.display()).into(),
+            ));
+        }
+        let path = to.to_string_lossy().replace('\'', "''");
+        sqlx::query(&format!("VACUUM INTO '{path}'")).execute(&self.pool).await.map(|_| ())
+    }
+
     /// Before shutdown: checkpoints SQLite's WAL into the main file, so the file alone is
     /// complete. Nothing to do on PostgreSQL.
     pub(crate) async fn flush(&self) -> Result<(), sqlx::Error> {
@@ -237,6 +254,8 @@ pub(crate) struct ListFilter {
     pub(crate) to: Option<String>,
     pub(crate) customer_id: Option<pulse_protocol::events::Id>,
     pub(crate) unread: Option<bool>,
+    /// Customers only: list deactivated customers too (hidden by default).
+    pub(crate) include_inactive: bool,
 }
 
 impl ListFilter {

@@ -8,9 +8,10 @@
 //! the shared log. Either way a gap below the first entry at hand is read from the log
 //! first, so no entry is skipped, whichever node wrote it and whichever wake-up came first.
 
-use pulse_protocol::events::Id;
+use pulse_protocol::events::{Id, ERROR, USER_UPDATED};
 use pulse_protocol::rest::LoggedEvent;
 use pulse_protocol::Envelope;
+use pulse_protocol::{ErrorCode, WireError};
 use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, SocketIo};
@@ -100,10 +101,33 @@ pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[
         for socket in full {
             catchup::start(state, feed, Why::QueueFull, socket, tenant_id, e.event.seq - 1);
         }
+        if e.event.event == USER_UPDATED {
+            end_if_disabled(state, e);
+        }
         metrics::counter!("pulse_events_emitted_total", "event" => e.event.event.clone())
             .increment(1);
         let delay = state.clock.now_ms().saturating_sub(e.event.ts).max(0) as f64 / 1000.0;
         metrics::histogram!("pulse_fanout_delay_seconds").record(delay);
+    }
+}
+
+/// Ends the sockets of a user whose own `user:updated` entry says they were disabled, on
+/// this node, with an `error` saying why. The entry went out first, so a client learns the
+/// reason from both.
+fn end_if_disabled(state: &AppState, e: &Entry) {
+    let Some(user_id) = e.user_id else { return };
+    let disabled = e.event.data.get("id").and_then(|v| v.as_i64()) == Some(user_id)
+        && e.event.data.get("active").and_then(|v| v.as_bool()) == Some(false);
+    let Some(ns) = state.io.of("/") else { return };
+    if !disabled {
+        return;
+    }
+    let why = WireError::new(ErrorCode::AccountDisabled, "this account was disabled by an admin");
+    for socket in ns.to(user_room(user_id)).sockets() {
+        let _ = socket.emit(ERROR, &why);
+        let _ = socket.disconnect();
+        metrics::counter!("pulse_errors_total", "code" => ErrorCode::AccountDisabled.as_str())
+            .increment(1);
     }
 }
 

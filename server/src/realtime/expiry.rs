@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use pulse_protocol::events::ERROR;
 use pulse_protocol::{ErrorCode, WireError};
 
 use crate::state::AppState;
@@ -46,11 +45,11 @@ fn sweep(state: &AppState) -> usize {
             ErrorCode::TokenExpired,
             "the session token expired; reconnect with a fresh token",
         );
-        let _ = socket.emit(ERROR, &why);
-        metrics::counter!("pulse_errors_total", "code" => ErrorCode::TokenExpired.as_str())
-            .increment(1);
-        let _ = socket.disconnect();
-        kicked += 1;
+        if super::end(&socket, &why) {
+            metrics::counter!("pulse_errors_total", "code" => ErrorCode::TokenExpired.as_str())
+                .increment(1);
+            kicked += 1;
+        }
     }
     kicked
 }

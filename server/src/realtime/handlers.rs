@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Instant;
 
 use pulse_protocol::events::{
-    ACTIVITY_REQUEST, CUSTOMER_UPDATE, DELIVERY_UPDATE, ERROR, NOTIFICATION_MARK_READ, PAYMENT_ADD,
-    PING, PONG, STATS_REQUEST,
+    ACTIVITY_REQUEST, CUSTOMER_ADD, CUSTOMER_UPDATE, DELIVERY_UPDATE, ERROR,
+    NOTIFICATION_MARK_READ, PAYMENT_ADD, PING, PONG, STATS_REQUEST,
 };
 use pulse_protocol::{Ack, ErrorCode, WireError};
 use serde::de::DeserializeOwned;
@@ -31,6 +31,9 @@ pub(super) fn install(socket: &SocketRef, state: &AppState) {
     });
     on(socket, state, CUSTOMER_UPDATE, |s, c, v| async move {
         actions::customer::update(&s, &c, decode(v)?).await
+    });
+    on(socket, state, CUSTOMER_ADD, |s, c, v| async move {
+        actions::customer::add(&s, &c, decode(v)?).await
     });
     on(socket, state, NOTIFICATION_MARK_READ, |s, c, v| async move {
         // `{}` and no payload both mean "all".
@@ -69,7 +72,10 @@ where
         async move {
             let started = Instant::now();
             if let Err(e) = limits::admit(&socket) {
-                let _ = ack.send(&Ack::<()>::Err(e));
+                // Past the DISCONNECT the client reads nothing more from this socket.
+                if socket.connected() {
+                    let _ = ack.send(&Ack::<()>::Err(e));
+                }
                 return;
             }
             // No argument at all reads as null (e.g. `ping`, `stats:request`).

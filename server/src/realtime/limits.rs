@@ -1,73 +1,59 @@
-//! This module deals with per-socket limits: a token bucket on client events (an `error`
-//! event then a disconnect when it runs dry) and the largest accepted event.
+//! This module deals with per-socket limits: a budget of client events (governor's GCRA,
+//! which behaves as a token bucket: a burst, then a steady rate; an `error` event then a
+//! disconnect when it runs dry) and the largest accepted event.
 
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
-use pulse_protocol::events::ERROR;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use pulse_protocol::{ErrorCode, WireError};
 use socketioxide::extract::SocketRef;
 
 use crate::state::AppState;
 
-/// A token bucket: `burst` events at once, refilled at `rate` per second.
-#[derive(Debug)]
-pub(crate) struct Bucket {
-    tokens: f64,
-    last: Instant,
-    rate: f64,
-    burst: f64,
+/// A socket's event budget: `burst` events at once, refilled at `rate` per second (at least
+/// one event every 10 s, and a burst of at least one).
+pub(crate) fn quota(rate: f64, burst: f64) -> Quota {
+    let period =
+        Duration::try_from_secs_f64(1.0 / rate.max(0.1)).unwrap_or(Duration::from_secs(10));
+    let burst =
+        NonZeroU32::new(burst.clamp(1.0, f64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
 }
 
-impl Bucket {
-    pub(crate) fn new(rate: f64, burst: f64, now: Instant) -> Bucket {
-        Bucket { tokens: burst, last: now, rate, burst }
-    }
-
-    /// Takes one token if there is one.
-    pub(crate) fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// The socket's bucket, kept in its extensions.
+/// The socket's budget, kept in its extensions.
 #[derive(Debug, Clone)]
-struct SocketBucket(Arc<Mutex<Bucket>>);
+struct SocketBucket(Arc<DefaultDirectRateLimiter>);
 
-/// Gives a new socket its bucket.
+/// Gives a new socket its budget.
 pub(crate) fn install(socket: &SocketRef, state: &AppState) {
-    let b = Bucket::new(
-        state.config.event_rate.max(0.1),
-        state.config.event_burst.max(1.0),
-        Instant::now(),
-    );
-    socket.extensions.insert(SocketBucket(Arc::new(Mutex::new(b))));
+    let quota = quota(state.config.event_rate, state.config.event_burst);
+    socket.extensions.insert(SocketBucket(Arc::new(RateLimiter::direct(quota))));
 }
 
-/// Admits one client event, or tells the client why not and disconnects it.
+/// Admits one client event, or tells the client why not and disconnects it. A socket being
+/// ended admits nothing more.
 pub(crate) fn admit(socket: &SocketRef) -> Result<(), WireError> {
-    let ok = socket
-        .extensions
-        .get::<SocketBucket>()
-        .is_none_or(|b| b.0.lock().unwrap_or_else(|e| e.into_inner()).take(Instant::now()));
+    if socket.extensions.get::<super::Ending>().is_some() {
+        return Err(rate_limited());
+    }
+    let ok = socket.extensions.get::<SocketBucket>().is_none_or(|b| b.0.check().is_ok());
     if ok {
         return Ok(());
     }
-    let e =
-        WireError::new(ErrorCode::RateLimited, "too many events on this connection; disconnecting");
-    metrics::counter!("pulse_errors_total", "code" => "RATE_LIMITED").increment(1);
-    tracing::info!(sid = %socket.id, "rate limit exceeded, disconnecting");
-    let _ = socket.emit(ERROR, &e);
-    let _ = socket.clone().disconnect();
+    let e = rate_limited();
+    if super::end(socket, &e) {
+        metrics::counter!("pulse_errors_total", "code" => "RATE_LIMITED").increment(1);
+        tracing::info!(sid = %socket.id, "rate limit exceeded, disconnecting");
+    }
     Err(e)
+}
+
+fn rate_limited() -> WireError {
+    WireError::new(ErrorCode::RateLimited, "too many events on this connection; disconnecting")
 }
 
 /// Refuses a payload larger than `max_payload` bytes (as JSON).
@@ -85,15 +71,26 @@ pub(crate) fn check_size(state: &AppState, payload: &serde_json::Value) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
-    fn bucket_allows_a_burst_then_the_rate() {
-        let t0 = Instant::now();
-        let mut b = Bucket::new(2.0, 3.0, t0);
-        assert!(b.take(t0) && b.take(t0) && b.take(t0));
-        assert!(!b.take(t0));
-        assert!(b.take(t0 + Duration::from_millis(500)));
-        assert!(!b.take(t0 + Duration::from_millis(600)));
+    fn a_socket_gets_a_burst_then_the_rate() {
+        let clock = FakeRelativeClock::default();
+        let b = RateLimiter::direct_with_clock(quota(2.0, 3.0), clock.clone());
+        assert!((0..3).all(|_| b.check().is_ok()));
+        assert!(b.check().is_err());
+        clock.advance(Duration::from_millis(500));
+        assert!(b.check().is_ok());
+        clock.advance(Duration::from_millis(100));
+        assert!(b.check().is_err());
+    }
+
+    #[test]
+    fn odd_settings_still_make_a_budget() {
+        let clock = FakeRelativeClock::default();
+        let b = RateLimiter::direct_with_clock(quota(0.0, 0.0), clock.clone());
+        assert!(b.check().is_ok() && b.check().is_err());
+        clock.advance(Duration::from_secs(10));
+        assert!(b.check().is_ok());
     }
 }

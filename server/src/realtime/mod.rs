@@ -12,6 +12,11 @@
 //! ahead of it (RESYNC_REQUIRED), and catches the socket up from the log (see
 //! [`crate::events`]), so missed events strictly precede live ones and none slips by while
 //! it connects.
+//!
+//! The server ends a socket (rate limit, expired token) with [`end`]: an `error` event saying
+//! why, then DISCONNECT; the socket then lingers in the namespace until its client closes the
+//! connection (bounded by [`LINGER`]), so the client always reads both before the transport
+//! goes (see [`linger`]).
 
 pub(crate) mod expiry;
 mod handlers;
@@ -20,6 +25,7 @@ pub(crate) mod limits;
 pub(crate) mod quota;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use pulse_protocol::events::{ConnectAuth, ConnectionStatus, CONNECTION_STATUS, ERROR};
 use pulse_protocol::Envelope;
@@ -27,6 +33,7 @@ use pulse_protocol::{ErrorCode, WireError};
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
+use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 
 use crate::auth::{self, Caller, ResumeFrom};
@@ -69,6 +76,45 @@ struct Start {
 /// Marks a socket whose connect handler ran (it counts in `pulse_connections_active`).
 #[derive(Debug, Clone, Copy)]
 struct Connected;
+
+/// Marks a socket the server ended with [`end`]; its further events are dropped unanswered.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ending;
+
+/// Longest time an ended socket waits for its client to close the connection.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Ends a socket: an `error` event with `why`, then DISCONNECT (reason "io server
+/// disconnect" for socket.io-client). Returns false if the socket was already being ended,
+/// so each socket is told once.
+pub(crate) fn end(socket: &SocketRef, why: &WireError) -> bool {
+    if socket.extensions.insert(Ending).is_some() {
+        return false;
+    }
+    let _ = socket.emit(ERROR, why);
+    let _ = socket.clone().disconnect();
+    true
+}
+
+/// Keeps an ended socket in the namespace until its client has closed the connection (it
+/// does so on reading the DISCONNECT), at most [`LINGER`].
+///
+/// socketioxide removes a socket from its namespace when its disconnect handler returns; a
+/// client event still in flight after that makes it close the whole transport at once, and
+/// engineioxide's writer may then drop the packets queued before (seen with a flooding
+/// socket.io-client: a bare "transport close", the `error` and DISCONNECT lost). While the
+/// socket lingers, such events reach it and are dropped.
+async fn linger(io: &SocketIo, socket: &SocketRef) {
+    socket.leave_all();
+    // The namespace is gone too once the server is shutting down (`io.get_socket` would panic).
+    let gone = |sid: Sid| io.of("/").is_none_or(|ns| ns.get_socket(sid).is_none());
+    let _ = tokio::time::timeout(LINGER, async {
+        while !gone(socket.id) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
 
 /// Makes the socket part of its tenant's fan-out before the CONNECT packet goes out, so that
 /// an entry committed once the client is connected cannot pass it by: under the tenant's feed
@@ -139,6 +185,10 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
             metrics::counter!("pulse_errors_total", "code" => "MALFORMED_PACKET").increment(1);
             tracing::info!("socket closed: malformed packet");
         }
+        let ended = matches!(reason, DisconnectReason::ServerNSDisconnect);
+        if ended && socket.extensions.get::<Ending>().is_some() {
+            linger(&log_state.io, &socket).await;
+        }
     });
     Ok(())
 }
@@ -163,6 +213,25 @@ async fn connected(socket: SocketRef, state: AppState) {
     let resumed = socket.extensions.get::<ResumeFrom>().is_some_and(|r| r.0.is_some());
     let why = if resumed && start.resync.is_none() { Why::Resume } else { Why::Join };
     catchup::spawn(&state, why, socket.clone(), caller.tenant_id, start.after);
+}
+
+/// Ends the sockets of signed-out session `session_id` on this node: each gets an `error`
+/// (UNAUTHORIZED, saying it was signed out) before it is disconnected. Returns how many.
+pub(crate) fn end_session(state: &AppState, session_id: &str) -> usize {
+    let why = WireError::new(ErrorCode::Unauthorized, auth::SIGNED_OUT);
+    let mut ended = 0;
+    for socket in state.io.sockets() {
+        let ours = socket
+            .extensions
+            .get::<Caller>()
+            .is_some_and(|c| c.session_id.as_deref() == Some(session_id));
+        if ours {
+            let _ = socket.emit(ERROR, &why);
+            let _ = socket.disconnect();
+            ended += 1;
+        }
+    }
+    ended
 }
 
 /// What a resuming socket missed.

@@ -1,10 +1,11 @@
-//! This module deals with `/api/customers`: list, one, and change (`PATCH /{id}`, same as
-//! `customer:update`).
+//! This module deals with `/api/customers`: list (active ones unless `include_inactive=true`),
+//! one, add (`POST`, same as `customer:add`) and change (`PATCH /{id}`, same as
+//! `customer:update`; `active: false` deactivates).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use pulse_protocol::events::{Customer, CustomerUpdate};
+use pulse_protocol::events::{Customer, CustomerAdd, CustomerUpdate};
 use pulse_protocol::rest::Page;
 use serde::Deserialize;
 
@@ -12,7 +13,7 @@ use super::{idempotency_header, Pagination};
 use crate::actions;
 use crate::auth::Caller;
 use crate::db;
-use crate::error::{AppError, AppJson, AppQuery};
+use crate::error::{AppError, AppJson, AppPath, AppQuery};
 use crate::state::AppState;
 
 /// `GET /api/customers` (by name; `customer_id` narrows to one).
@@ -31,7 +32,7 @@ pub(super) async fn customers_list(
 pub(super) async fn customers_get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
 ) -> Result<Json<Customer>, AppError> {
     let mut conn = state.db.acquire().await?;
     actions::check_customer(&mut conn, &caller, id).await?;
@@ -53,7 +54,7 @@ pub(super) struct CustomerPatch {
 pub(super) async fn customers_update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     headers: HeaderMap,
     AppJson(patch): AppJson<CustomerPatch>,
 ) -> Result<Json<Customer>, AppError> {
@@ -68,4 +69,17 @@ pub(super) async fn customers_update(
         input.idempotency_key = idempotency_header(&headers);
     }
     actions::customer::update(&state, &caller, input).await.map(Json)
+}
+
+/// `POST /api/customers` with [`CustomerAdd`] → [`Customer`].
+pub(super) async fn customers_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    AppJson(mut input): AppJson<CustomerAdd>,
+) -> Result<Json<Customer>, AppError> {
+    if input.idempotency_key.is_none() {
+        input.idempotency_key = idempotency_header(&headers);
+    }
+    actions::customer::add(&state, &caller, input).await.map(Json)
 }

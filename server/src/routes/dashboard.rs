@@ -1,6 +1,7 @@
 //! This module deals with the built dashboard: files from `dist` with SPA fallback (any
 //! unknown path gets `index.html`, so client-side routes survive a reload), precompressed
-//! variants, and cache headers.
+//! variants, cache headers, and the dashboard's Content-Security-Policy (read from the
+//! `index.html` present at start: rebuild the dashboard, then restart the server).
 
 use std::path::Path;
 
@@ -10,6 +11,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::security::dashboard_csp;
 
 use crate::state::AppState;
 
@@ -19,7 +23,9 @@ pub(crate) fn dashboard(dist: &Path) -> Router<AppState> {
         .precompressed_br()
         .precompressed_gzip()
         .fallback(ServeFile::new(dist.join("index.html")));
-    Router::new().fallback_service(files).layer(middleware::from_fn(cache_control))
+    Router::new().fallback_service(files).layer(middleware::from_fn(cache_control)).layer(
+        SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, dashboard_csp(dist)),
+    )
 }
 /// Trunk names assets by content hash, so they may be cached forever; the HTML that points
 /// at them must always be revalidated.

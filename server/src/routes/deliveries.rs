@@ -1,7 +1,7 @@
 //! This module deals with `/api/deliveries`: list (filter by date and customer), record
 //! (`POST`, same as `delivery:update` without `id`) and change (`PUT /{id}`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use pulse_protocol::events::{Delivery, DeliveryUpdate};
@@ -11,7 +11,7 @@ use super::{idempotency_header, Pagination};
 use crate::actions;
 use crate::auth::Caller;
 use crate::db;
-use crate::error::{AppError, AppJson, AppQuery};
+use crate::error::{AppError, AppJson, AppPath, AppQuery};
 use crate::state::AppState;
 
 /// `GET /api/deliveries`.
@@ -43,7 +43,7 @@ pub(super) async fn deliveries_create(
 pub(super) async fn deliveries_update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     headers: HeaderMap,
     AppJson(mut input): AppJson<DeliveryUpdate>,
 ) -> Result<Json<Delivery>, AppError> {

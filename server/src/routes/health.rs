@@ -3,6 +3,8 @@
 //! not draining: what a load balancer checks, so a node is not taken out when the shared
 //! database is down, and is taken out before it closes its sockets on shutdown).
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -11,18 +13,34 @@ use pulse_protocol::rest::{Health, Peer};
 use crate::cluster;
 use crate::state::AppState;
 
+/// How long `/health` waits for the database.
+const PING_WITHIN: Duration = Duration::from_secs(1);
+
 /// Whether the server and its database answer, and who else serves the same store.
 pub(super) async fn health_get(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let (code, status, database) = match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok", "ok".to_owned()),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, "degraded", e.to_string()),
+    // A database that does not answer within a second is down for a health check: a monitor
+    // must learn it at once, not after the pool's acquire timeout.
+    let ping = tokio::time::timeout(PING_WITHIN, state.db.ping()).await;
+    let (code, status, database) = match ping {
+        Ok(Ok(())) => (StatusCode::OK, "ok", "ok".to_owned()),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, "degraded", e.to_string()),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "degraded",
+            format!("no answer within {} ms", PING_WITHIN.as_millis()),
+        ),
     };
-    let peers = cluster::peers(&state)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(node, addr, seen_ms_ago)| Peer { node, addr, seen_ms_ago })
-        .collect();
+    // Peers live in the same database: not asked when it is down.
+    let peers = if code == StatusCode::OK {
+        cluster::peers(&state)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(node, addr, seen_ms_ago)| Peer { node, addr, seen_ms_ago })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let health = Health {
         status: status.to_owned(),
         database,

@@ -12,11 +12,13 @@ mod health;
 mod metrics;
 mod notifications;
 mod payments;
+pub(crate) mod security;
 mod stats;
+mod users;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, patch, post, put};
 use axum::Router;
 use serde::Deserialize;
 
@@ -27,12 +29,17 @@ use crate::state::AppState;
 
 pub(crate) use dashboard::dashboard;
 
-/// The REST API, health and metrics.
+/// The REST API, health and metrics. Any other `/api` path answers NOT_FOUND in the one
+/// error shape, never the dashboard's `index.html`.
 pub(crate) fn api(max_body: usize) -> Router<AppState> {
     Router::new()
         .route("/api/auth/login", post(auth::auth_login))
         .route("/api/auth/refresh", post(auth::auth_refresh))
+        .route("/api/auth/logout", post(auth::auth_logout))
         .route("/api/auth/me", get(auth::auth_me))
+        .route("/api/auth/password", post(auth::auth_password))
+        .route("/api/users", get(users::users_list).post(users::users_create))
+        .route("/api/users/{id}", patch(users::users_update))
         .route("/api/stats", get(stats::stats_get))
         .route(
             "/api/deliveries",
@@ -40,7 +47,7 @@ pub(crate) fn api(max_body: usize) -> Router<AppState> {
         )
         .route("/api/deliveries/{id}", put(deliveries::deliveries_update))
         .route("/api/payments", get(payments::payments_list).post(payments::payments_create))
-        .route("/api/customers", get(customers::customers_list))
+        .route("/api/customers", get(customers::customers_list).post(customers::customers_create))
         .route(
             "/api/customers/{id}",
             get(customers::customers_get).patch(customers::customers_update),
@@ -49,6 +56,9 @@ pub(crate) fn api(max_body: usize) -> Router<AppState> {
         .route("/api/notifications/read", post(notifications::notifications_read))
         .route("/api/activity", get(activity::activity_list))
         .route("/api/events", get(events::events_list))
+        .route("/api", any(crate::error::api_not_found))
+        .route("/api/", any(crate::error::api_not_found))
+        .route("/api/{*rest}", any(crate::error::api_not_found))
         .route("/health", get(health::health_get))
         .route("/health/live", get(health::health_live))
         .route("/metrics", get(metrics::metrics_get))
@@ -67,6 +77,8 @@ pub(crate) struct Pagination {
     customer_id: Option<i64>,
     /// Notifications only: `true` for unread, `false` for read.
     unread: Option<bool>,
+    /// Customers only: `true` lists deactivated customers too.
+    include_inactive: Option<bool>,
 }
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -99,6 +111,7 @@ impl Pagination {
             to,
             customer_id: self.customer_id,
             unread: self.unread,
+            include_inactive: self.include_inactive.unwrap_or(false),
         })
     }
 }

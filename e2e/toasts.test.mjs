@@ -1,0 +1,65 @@
+// Toasts for what matters, on a phone: with the demo business recording deliveries and small
+// payments, the pages update and no toast appears; a payment from the admin's threshold up
+// raises one, and lowering the threshold makes smaller ones news. On a phone one toast shows
+// at a time, and scrolled to the end nothing on the page sits under it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { apiLogin, eventually, login, serverAndPage } from './harness.mjs';
+
+async function pay(url, token, amount, note) {
+  const r = await fetch(`${url}/api/payments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ customer_id: 5, amount, method: 'BANK', note }),
+  });
+  assert.equal(r.status, 200);
+}
+
+test('only news worth it raises a toast, and on a phone it covers nothing', async (t) => {
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO: 'true', PULSE_DEMO_RATE: '6' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await login(page, server.url);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Payments' }).click();
+  const rows = page.getByTestId('payments-table').locator('tbody tr');
+  const toasts = page.getByTestId('toast');
+
+  // The generator records several deliveries and a payment or two: rows arrive, no toast.
+  const before = await rows.count();
+  await eventually('live rows', async () => (await rows.count()) > before + 1);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(await toasts.count(), 0, `toasts for routine news: ${await toasts.allInnerTexts()}`);
+
+  // A payment from the default threshold (100.00) up is news.
+  const { token } = await apiLogin(server.url);
+  await pay(server.url, token, 250, 'big one');
+  const large = toasts.filter({ hasText: 'Large payment received' });
+  await eventually('a toast for the large payment', async () => (await large.count()) === 1);
+
+  // On a phone one toast shows at a time, and the page keeps room for it: scrolled to the
+  // end, the last row ends above the toast.
+  await pay(server.url, token, 300, 'another big one');
+  const visibleNow = () => toasts.evaluateAll((ts) => ts.filter((t) => t.offsetParent !== null).length);
+  let most = 0;
+  for (const until = Date.now() + 4000; Date.now() < until; ) {
+    most = Math.max(most, await visibleNow());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(most, 1, 'one toast at a time on a phone');
+  await pay(server.url, token, 400, 'a third big one');
+  await eventually('a toast on screen', async () => (await visibleNow()) === 1);
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  const shown = toasts.filter({ visible: true }).first();
+  const toastBox = await shown.boundingBox();
+  const lastBox = await rows.last().boundingBox();
+  assert.ok(lastBox.y + lastBox.height <= toastBox.y, `the last row (${JSON.stringify(lastBox)}) is under the toast (${JSON.stringify(toastBox)})`);
+
+  // The admin lowers the threshold to 50: a payment of 60 is news now (the generator's are
+  // smaller, so they stay quiet and the toast is ours).
+  await page.getByTestId('large-payment').fill('50');
+  await page.getByTestId('large-payment').dispatchEvent('change');
+  await pay(server.url, token, 60, 'news now');
+  await eventually('a toast for a payment of 60', async () => (await toasts.filter({ hasText: '60.00' }).count()) >= 1, 10_000);
+  // Kept on this browser.
+  assert.equal(await page.evaluate(() => localStorage.getItem('pulse.toasts.largePayment')), '50');
+  assert.deepEqual(errors, []);
+});
