@@ -11,8 +11,12 @@
 //! A socket whose position is ahead of this node's cursor (it saw newer entries on another
 //! node) waits, skipped by fan-out, until the cursor passes it.
 //!
-//! A socket that stops reading altogether stays behind and gets nothing more; the engine's
-//! heartbeat closes it, and the client resumes from its `lastSeq` when it reconnects.
+//! A catch-up never gives up on a socket that is still connected: a slow reader is waited
+//! for as long as it reads at all, a failed read of the log (the database away) is retried,
+//! and a position ahead of this node's cursor waits for the cursor. A reader that stopped
+//! for good is closed by the engine's heartbeat; the client then resumes from its `lastSeq`
+//! when it reconnects. (Giving up while connected would leave the socket skipped by live
+//! fan-out and fed by nobody: it would silently receive nothing more.)
 
 use std::time::Duration;
 
@@ -32,10 +36,8 @@ use crate::state::AppState;
 const PAGE: u64 = 256;
 /// How long to wait before retrying a full queue.
 const FULL_RETRY: Duration = Duration::from_millis(5);
-/// Longest wait for room in one socket's queue before giving up on it (it stays behind).
-const STALL_MAX: Duration = Duration::from_secs(60);
-/// How long to wait for this node's cursor to reach a position seen on another node.
-const AHEAD_MAX: Duration = Duration::from_secs(30);
+/// How long to wait before reading the log again after a failed read or sync.
+const RETRY: Duration = Duration::from_millis(500);
 
 /// Why a socket is behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,26 +99,27 @@ pub(crate) fn forget(feed: &mut Feed, sid: Sid) {
 async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<Id>, after: u64) {
     // Every entry up to `checked` that the socket may see has been sent to it.
     let mut checked = after;
-    let ahead_deadline = tokio::time::Instant::now() + AHEAD_MAX;
     loop {
+        if !socket.connected() {
+            forget(&mut *state.log.lock(tenant_id).await, socket.id);
+            return;
+        }
         let cursor = state.log.lock(tenant_id).await.cursor.unwrap_or(0);
         if checked < cursor {
             let page = match read(&state, tenant_id, user_id, checked, cursor).await {
                 Ok(p) => p,
                 Err(e) => {
-                    tracing::warn!(error = %e, "catch-up read failed; the socket stays behind");
-                    return;
+                    tracing::warn!(error = %e, "catch-up read failed; retrying");
+                    tokio::time::sleep(RETRY).await;
+                    continue;
                 }
             };
             let full = page.len() as u64 == PAGE;
             for e in &page {
                 if !send(&socket, e).await {
-                    if !socket.connected() {
-                        // Usually its disconnect handler forgets it too; this covers a socket
-                        // that closed before that handler was installed.
-                        forget(&mut *state.log.lock(tenant_id).await, socket.id);
-                    }
-                    // A socket that stalled stays behind until it disconnects.
+                    // Closed. Usually its disconnect handler forgets it too; this covers a
+                    // socket that closed before that handler was installed.
+                    forget(&mut *state.log.lock(tenant_id).await, socket.id);
                     return;
                 }
             }
@@ -129,14 +132,13 @@ async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<
         if checked > cursor {
             // The socket saw entries on another node that this node has not fanned out yet:
             // bring the feed to the log's head (the socket is skipped meanwhile) and look again.
-            if tokio::time::Instant::now() > ahead_deadline {
-                tracing::warn!(checked, cursor, "catch-up: position ahead of the log; gave up");
-                return;
+            match super::broadcast::sync(&state, tenant_id).await {
+                Ok(_) => tokio::time::sleep(FULL_RETRY).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "catch-up: sync failed; retrying");
+                    tokio::time::sleep(RETRY).await;
+                }
             }
-            if let Err(e) = super::broadcast::sync(&state, tenant_id).await {
-                tracing::warn!(error = %e, "catch-up: sync failed");
-            }
-            tokio::time::sleep(FULL_RETRY).await;
             continue;
         }
         let mut feed = state.log.lock(tenant_id).await;
@@ -160,16 +162,12 @@ async fn read(
     db::event_log::since(&mut conn, tenant_id, user_id.unwrap_or(0), after, upto, PAGE).await
 }
 
-/// Sends one entry, waiting while the socket's queue is full; false if the socket closed or
-/// did not make room within [`STALL_MAX`].
+/// Sends one entry, waiting while the socket's queue is full; false once the socket closed.
 async fn send(socket: &SocketRef, e: &LoggedEvent) -> bool {
-    let deadline = tokio::time::Instant::now() + STALL_MAX;
     loop {
         match socket.emit(&e.event, &envelope(e)) {
             Ok(()) => return true,
-            Err(SendError::Socket(SocketError::InternalChannelFull))
-                if tokio::time::Instant::now() < deadline =>
-            {
+            Err(SendError::Socket(SocketError::InternalChannelFull)) if socket.connected() => {
                 tokio::time::sleep(FULL_RETRY).await;
             }
             Err(err) => {
