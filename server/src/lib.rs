@@ -118,6 +118,7 @@ fn register_metrics(redis: bool) {
     metrics::counter!("pulse_errors_total", "code" => "INTERNAL").increment(0);
     metrics::counter!("pulse_catchups_total", "reason" => "resume").increment(0);
     metrics::counter!("pulse_events_replayed_total").increment(0);
+    metrics::counter!("pulse_login_throttled_total").increment(0);
     metrics::counter!("pulse_events_emitted_total", "event" => "stats:updated").increment(0);
     let _ = metrics::histogram!("pulse_fanout_delay_seconds");
     let _ = metrics::histogram!("pulse_ack_latency_seconds", "event" => "ping");
