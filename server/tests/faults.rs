@@ -318,6 +318,9 @@ impl ServerChild {
             .env("PULSE_DATA_DIR", &self.data)
             .env("PULSE_DIST", &self.data) // no dashboard needed
             .env("PULSE_DEMO", "false")
+            // Inside a namespace it listens on a non-loopback address, where the mode must
+            // be chosen; the tests sign in with the demo accounts.
+            .env("PULSE_MODE", "demo")
             .env("PULSE_ARGON2_M_COST_KIB", "1024")
             .env("PULSE_EVENT_RATE", "100000")
             .env("PULSE_EVENT_BURST", "100000")
