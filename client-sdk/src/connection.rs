@@ -37,6 +37,8 @@
 //! assert!(events.iter().any(|e| matches!(e, Event::Connected { .. })));
 //! assert!(events.iter().any(|e| matches!(e, Event::Message(m) if m.event == "payment:added")));
 //! assert_eq!(conn.last_seq(), Some(7));
+//! // The first health ping went out as soon as the join was accepted.
+//! assert_eq!(conn.poll_transmit(), Some(Frame::Text(r#"420["ping"]"#.into())));
 //!
 //! // The server's heartbeat: answer pings, and the next deadline is pingInterval + pingTimeout.
 //! conn.handle_frame(now, Frame::Text("2".into()));
