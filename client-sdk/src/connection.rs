@@ -873,6 +873,9 @@ impl Connection {
                 if !self.acks.remove(id) {
                     return; // a late answer after its timeout
                 }
+                // An answer for an emit still queued (a server answering an id it was never
+                // sent): the emit is settled, so it is not sent later.
+                self.buffer.retain(|p| p.id != Some(id));
                 let args = match p.data {
                     Some(Value::Array(a)) => a,
                     _ => Vec::new(),
@@ -936,8 +939,8 @@ impl Connection {
         for (id, p) in inflight {
             if has_idempotency_key(&p) {
                 retry.push(p);
-            } else {
-                self.acks.remove(id);
+            } else if self.acks.remove(id) {
+                // Only if still unanswered: each id gets one `Event::Ack`.
                 self.events.push_back(Event::Ack { id, result: Err(Error::ConnectionLost) });
             }
         }
