@@ -15,22 +15,13 @@ use pulse_sdk::{DisconnectReason, Event};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::fixture::{act, eventually, record, rejection, TestServer, DEMO, OTHER, PASSWORD};
+use crate::fixture::{
+    act, eventually, record, rejection, sign_in, TestServer, DEMO, OTHER, PASSWORD,
+};
 
 const STAFF: &str = "staff@pulse.demo";
 /// A password long enough for new accounts.
 const NEW_PASSWORD: &str = "correct horse battery";
-
-/// Signs in with any password; the status and body, success or not.
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/auth/login", server.url()))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .expect("login request");
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
-}
 
 /// Trades a refresh token; the status and body.
 async fn refresh(server: &TestServer, refresh_token: &str) -> (u16, Value) {

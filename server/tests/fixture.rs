@@ -277,3 +277,14 @@ pub async fn rejection(client: &Client) -> String {
     let m = seen.lock().unwrap().clone().unwrap();
     m
 }
+
+/// Signs in with any password; the status and body, success or not.
+pub async fn sign_in(server: &TestServer, email: &str, password: &str) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/auth/login", server.url()))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("login request");
+    (res.status().as_u16(), res.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -6,20 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use pulse_server::{Config, Mode, Server, SystemClock};
-use serde_json::{json, Value};
 
-use crate::fixture::{database_url_for, TestServer, DEMO, PASSWORD};
-
-async fn login(server: &TestServer, email: &str, password: &str) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/auth/login", server.url()))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .expect("login request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
+use crate::fixture::{database_url_for, sign_in, TestServer, DEMO, PASSWORD};
 
 /// Runs `pulse-server admin create` on `data_dir`'s store with `password` on stdin.
 fn admin_create(data_dir: &Path, email: &str, business: &str, password: &str) -> (bool, String) {
@@ -49,7 +37,7 @@ async fn production_starts_empty_and_the_first_admin_comes_from_the_command() {
         c.demo = true; // ignored in production: no generator
     };
     let server = TestServer::start_in(dir.path(), production).await;
-    let (status, body) = login(&server, DEMO, PASSWORD).await;
+    let (status, body) = sign_in(&server, DEMO, PASSWORD).await;
     assert_eq!(status, 401, "the public demo account must not exist in production: {body}");
     server.stop().await;
 
@@ -62,7 +50,7 @@ async fn production_starts_empty_and_the_first_admin_comes_from_the_command() {
     assert!(!ok && out.contains("exists"), "the same email twice: {out}");
 
     let server = TestServer::start_in(dir.path(), production).await;
-    let (status, body) = login(&server, "boss@acme.test", "correct horse battery").await;
+    let (status, body) = sign_in(&server, "boss@acme.test", "correct horse battery").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["role"], "admin", "{body}");
     let token = body["token"].as_str().unwrap().to_owned();
@@ -72,7 +60,7 @@ async fn production_starts_empty_and_the_first_admin_comes_from_the_command() {
     let (status, deliveries) = server.get(&token, "/api/deliveries").await;
     assert_eq!(status, 200);
     assert_eq!(deliveries["items"].as_array().map(Vec::len), Some(0), "no generator: {deliveries}");
-    assert_eq!(login(&server, DEMO, PASSWORD).await.0, 401);
+    assert_eq!(sign_in(&server, DEMO, PASSWORD).await.0, 401);
     server.stop().await;
 }
 
