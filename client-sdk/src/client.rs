@@ -12,6 +12,8 @@ use futures_channel::{mpsc, oneshot};
 use serde::Deserialize;
 use serde_json::Value;
 
+use pulse_protocol::events::{Subscribed, Topic, Topics};
+
 use crate::config::Config;
 use crate::connection::{AckId, AckReply, Connection, Event, Message, Status};
 use crate::driver::{self, Input};
@@ -279,6 +281,48 @@ impl Client {
         async move {
             started?;
             rx.await.unwrap_or(Err(Error::Closed))
+        }
+    }
+
+    /// Receives `topic`'s events from now on (and on every reconnection). Resolves with the
+    /// server's answer: the log head from which the subscription holds. Load the topic's
+    /// state over REST after it resolves, and nothing is missed in between; while offline it
+    /// resolves once connected again.
+    pub fn subscribe(
+        &self,
+        topic: Topic,
+    ) -> impl Future<Output = Result<Subscribed, Error>> + 'static {
+        self.change_topic(topic, true)
+    }
+
+    /// Stops receiving `topic`'s events.
+    pub fn unsubscribe(
+        &self,
+        topic: Topic,
+    ) -> impl Future<Output = Result<Subscribed, Error>> + 'static {
+        self.change_topic(topic, false)
+    }
+
+    /// The topics subscribed to; `None`: every topic (the client never restricted them).
+    pub fn topics(&self) -> Option<Topics> {
+        self.shared.conn().topics()
+    }
+
+    fn change_topic(
+        &self,
+        topic: Topic,
+        on: bool,
+    ) -> impl Future<Output = Result<Subscribed, Error>> + 'static {
+        let (tx, rx) = oneshot::channel();
+        let started = {
+            let mut conn = self.shared.conn();
+            conn.subscribe(driver::now(), topic, on)
+                .map(|id| lock(&self.shared.waiters).insert(id, tx))
+        };
+        self.shared.kick();
+        async move {
+            started?;
+            rx.await.unwrap_or(Err(Error::Closed))?.into_result()
         }
     }
 

@@ -1,5 +1,6 @@
 //! This module deals with everything a user can tune, with socket.io-client's defaults.
 
+use pulse_protocol::events::Topics;
 use std::time::Duration;
 
 use crate::backoff::BackoffConfig;
@@ -41,6 +42,10 @@ pub struct Config {
     /// Add an `idempotency_key` to the object payload of every `emit_with_ack` that lacks
     /// one, and resend such emits after a reconnection if their answer was lost.
     pub idempotency_keys: bool,
+    /// The topics to receive from the start (sent in the CONNECT auth, and with every
+    /// fallback poll); `None`: every topic. Change them later with `subscribe` /
+    /// `unsubscribe`.
+    pub topics: Option<Topics>,
 }
 
 impl Config {
@@ -62,6 +67,7 @@ impl Config {
             poll_timeout: Duration::from_secs(10),
             poll_after_failures: 1,
             idempotency_keys: true,
+            topics: None,
         }
     }
 

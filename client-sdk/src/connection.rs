@@ -49,7 +49,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
-use pulse_protocol::events::{Stats, STATS_UPDATED};
+use pulse_protocol::events::{
+    Stats, Topic, Topics, MODULE_SUBSCRIBE, MODULE_UNSUBSCRIBE, STATS_UPDATED,
+};
 use pulse_protocol::rest::EventsPage;
 use pulse_protocol::Envelope;
 use serde_json::Value;
@@ -85,6 +87,8 @@ pub enum Io {
         since: Option<u64>,
         /// The epoch of the log `since` belongs to, when known (sent as `epoch=`).
         epoch: Option<String>,
+        /// The topics subscribed to (sent as `topics=`); `None`: every topic.
+        topics: Option<Topics>,
     },
     /// Abandon the poll in flight (it went unanswered for `poll_timeout`, or the connection
     /// stopped): drop the request and do not report its result.
@@ -176,6 +180,18 @@ pub struct AckReply {
     pub attachments: Vec<Vec<u8>>,
 }
 
+impl AckReply {
+    /// Reads a Pulse action's answer `{ ok, data | error }`: the data as `T`, or the server's
+    /// refusal as [`Error::Server`].
+    pub fn into_result<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let first = self.args.into_iter().next().unwrap_or(Value::Null);
+        match serde_json::from_value::<pulse_protocol::Ack<T>>(first) {
+            Ok(ack) => ack.into_result().map_err(Error::Server),
+            Err(e) => Err(Error::Reply(e.to_string())),
+        }
+    }
+}
+
 /// What happened, for the application, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -253,6 +269,8 @@ pub struct Connection {
     timers: TimerTable,
     decoder: sio::Decoder,
     auth: Option<Value>,
+    /// The topics to receive; `None` until the application restricts them: every topic.
+    topics: Option<Topics>,
     handshake: Option<eio::Handshake>,
     /// Packets waiting for a live connection.
     buffer: VecDeque<sio::Packet>,
@@ -281,6 +299,7 @@ impl Connection {
     pub fn new(config: Config, seed: u64) -> Self {
         Connection {
             backoff: Backoff::new(config.backoff, seed),
+            topics: config.topics,
             key_nonce: SplitMix64(seed ^ 0x5EED_1DE4_7E11_C0DE).next_u64(),
             key_counter: 0,
             inflight: BTreeMap::new(),
@@ -362,6 +381,11 @@ impl Connection {
         self.resume.epoch()
     }
 
+    /// The topics subscribed to; `None`: every topic.
+    pub fn topics(&self) -> Option<Topics> {
+        self.topics
+    }
+
     /// The server's Engine.IO handshake of the current transport, if any.
     pub fn handshake(&self) -> Option<&eio::Handshake> {
         self.handshake.as_ref()
@@ -417,6 +441,26 @@ impl Connection {
         self.stop();
         self.fail_all(Error::Closed);
         self.sync_status();
+    }
+
+    /// Subscribes to `topic` (`on`) or unsubscribes from it: the next CONNECT and every
+    /// poll carry the new set, and a `module:subscribe` / `module:unsubscribe` asks the server
+    /// now (queued while offline). Its answer ([`Event::Ack`] with the returned id) carries
+    /// the log head from which the change holds ([`Subscribed`]); load the topic's state over
+    /// REST after it, and nothing is missed in between.
+    ///
+    /// [`Subscribed`]: pulse_protocol::events::Subscribed
+    pub fn subscribe(&mut self, now: Instant, topic: Topic, on: bool) -> Result<AckId, Error> {
+        let mut topics = self.topics.unwrap_or_else(Topics::all);
+        if on {
+            topics.insert(topic);
+        } else {
+            topics.remove(topic);
+        }
+        self.topics = Some(topics);
+        let event = if on { MODULE_SUBSCRIBE } else { MODULE_UNSUBSCRIBE };
+        let args = vec![serde_json::json!({ "moduleKey": topic.as_str() })];
+        self.emit_with_ack(now, event, args, Vec::new(), None)
     }
 
     /// Sends an event, or queues it while offline.
@@ -719,7 +763,8 @@ impl Connection {
             self.poll_in_flight = true;
             self.timers.set(Timer::PollTimeout, now + self.config.poll_timeout);
             let epoch = self.resume.epoch().map(str::to_owned);
-            self.io.push_back(Io::Poll { since: self.resume.last_seq(), epoch });
+            let topics = self.topics;
+            self.io.push_back(Io::Poll { since: self.resume.last_seq(), epoch, topics });
         }
     }
 
@@ -760,7 +805,7 @@ impl Connection {
                     kind: Kind::Connect,
                     nsp: self.config.namespace.clone(),
                     id: None,
-                    data: self.resume.connect_auth(self.auth.as_ref()),
+                    data: with_topics(self.resume.connect_auth(self.auth.as_ref()), self.topics),
                     attachments: Vec::new(),
                 };
                 self.send_packet(&pkt);
@@ -1072,4 +1117,16 @@ impl Acks {
             self.heap.pop();
         }
     }
+}
+
+/// Adds the topics, once the application restricted them, to the CONNECT auth payload.
+fn with_topics(auth: Option<Value>, topics: Option<Topics>) -> Option<Value> {
+    let Some(t) = topics else { return auth };
+    let mut m = match auth {
+        Some(Value::Object(m)) => m,
+        Some(other) => return Some(other),
+        None => serde_json::Map::new(),
+    };
+    m.insert("topics".into(), serde_json::to_value(t).unwrap_or_default());
+    Some(Value::Object(m))
 }

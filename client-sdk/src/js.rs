@@ -12,6 +12,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use js_sys::{Function, Object, Reflect, JSON};
+use pulse_protocol::events::Topic;
+use pulse_protocol::{ErrorCode, WireError};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
@@ -40,9 +42,22 @@ export interface PulseClientOptions {
   pollInterval?: number;
   /** Health ping interval, ms (default 30000; 0 disables). */
   healthInterval?: number;
+  /** Receive only these topics' events (and those every socket gets, such as alerts);
+   *  default: every topic. Change them later with `subscribe` / `unsubscribe`. */
+  topics?: PulseTopic[];
   /** Resume from a position saved earlier (`client.position`, e.g. kept in localStorage
    *  across reloads): events after it are replayed, none before. */
   position?: PulsePosition;
+}
+
+/** A stream of events a client subscribes to (`module:subscribe` with `{ moduleKey }`). */
+export type PulseTopic = "dashboard" | "deliveries" | "payments" | "customers" | "notifications" | "users";
+
+/** The answer to `subscribe` / `unsubscribe`: the topics now received, and the log head from
+ *  which the change holds (load the topic's state over REST after it). */
+export interface PulseSubscribed {
+  topics: PulseTopic[];
+  head: number;
 }
 
 /** A place in the server's event log: the last applied `seq` of the log `epoch`. */
@@ -174,6 +189,11 @@ impl PulseClient {
         if let Some(d) = ms("healthInterval") {
             config.health_interval = (!d.is_zero()).then_some(d);
         }
+        if let Some(t) = opts.get("topics").filter(|t| !t.is_null()) {
+            let topics = serde_json::from_value(t.clone())
+                .map_err(|e| js_sys::Error::new(&format!("topics: {e}")))?;
+            config.topics = Some(topics);
+        }
         let token =
             Rc::new(RefCell::new(opts.get("token").and_then(Value::as_str).map(str::to_owned)));
         let provider = token.clone();
@@ -268,6 +288,55 @@ impl PulseClient {
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             match reply.await {
                 Ok(r) => Ok(r.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED)),
+                Err(e) => Err(js_error(e)),
+            }
+        }))
+    }
+
+    /// Receives `topic`'s events from now on (and on every reconnection); resolves with
+    /// `{ topics, head }` once the server applied it (after a reconnection, while offline).
+    /// Load the topic's state over REST after it resolves, and nothing is missed in between.
+    /// Rejects with `INVALID_INPUT` for an unknown topic.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PulseSubscribed>")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PulseTopic")] topic: String,
+    ) -> Result<js_sys::Promise, JsValue> {
+        self.change_topic(&topic, true)
+    }
+
+    /// Stops receiving `topic`'s events; resolves like `subscribe`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PulseSubscribed>")]
+    pub fn unsubscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PulseTopic")] topic: String,
+    ) -> Result<js_sys::Promise, JsValue> {
+        self.change_topic(&topic, false)
+    }
+
+    /// The topics received, or `undefined` for every topic (never restricted).
+    #[wasm_bindgen(getter, unchecked_return_type = "PulseTopic[] | undefined")]
+    pub fn topics(&self) -> JsValue {
+        match self.inner.client.topics() {
+            Some(t) => from_value(&serde_json::to_value(t).unwrap_or_default()),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    fn change_topic(&self, key: &str, on: bool) -> Result<js_sys::Promise, JsValue> {
+        let Some(topic) = Topic::parse(key) else {
+            let all = Topic::ALL.map(Topic::as_str).join(", ");
+            return Err(js_error(Error::Server(WireError::new(
+                ErrorCode::InvalidInput,
+                format!("unknown topic {key:?}; topics are {all}"),
+            ))));
+        };
+        let c = &self.inner.client;
+        let reply: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
+            if on { Box::pin(c.subscribe(topic)) } else { Box::pin(c.unsubscribe(topic)) };
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            match reply.await {
+                Ok(s) => Ok(from_value(&serde_json::to_value(s).unwrap_or_default())),
                 Err(e) => Err(js_error(e)),
             }
         }))

@@ -96,16 +96,77 @@ struct Inner {
     scheduled: bool,
 }
 
-fn merge(a: &mut Changes, b: Changes) {
-    a.stats |= b.stats;
-    a.deliveries |= b.deliveries;
-    a.payments |= b.payments;
-    a.customers |= b.customers;
-    a.notifications |= b.notifications;
-    a.activity |= b.activity;
-    a.alerts |= b.alerts;
-    a.connection |= b.connection;
-    a.last_event |= b.last_event;
+/// What one frame publishes: the parts of the state that changed since the last frame (each
+/// `None` when unchanged), the connection details and chart when dirty, and the toasts due.
+struct Frame {
+    stats: Option<Option<Envelope<Stats>>>,
+    deliveries: Option<VecDeque<Delivery>>,
+    payments: Option<VecDeque<Payment>>,
+    customers: Option<BTreeMap<Id, Customer>>,
+    notifications: Option<(VecDeque<Notification>, usize)>,
+    activity: Option<VecDeque<Activity>>,
+    connection: Option<(Status, Option<u32>)>,
+    last_event_at: Option<Option<i64>>,
+    link: Option<LinkInfo>,
+    chart: Option<Vec<Bucket>>,
+    news: Vec<News>,
+    /// Payment news held back to keep toasts apart; another frame is due.
+    held: bool,
+}
+
+impl Frame {
+    /// Takes what changed out of `i`.
+    fn take(i: &mut Inner, now: i64) -> Frame {
+        // Destructured, not `..`: a part added to the SDK's state does not compile until the
+        // dashboard publishes it (or says here why not).
+        let Changes {
+            stats,
+            deliveries,
+            payments,
+            customers,
+            notifications,
+            activity,
+            // Alerts are shown as toasts (`news`), not as a list.
+            alerts: _,
+            connection,
+            last_event,
+        } = std::mem::take(&mut i.changes);
+        let s = &i.state;
+        let mut news = Vec::new();
+        if !i.news_payments.is_empty() && now - i.news_at >= NEWS_GAP_MS {
+            i.news_at = now;
+            news.push(payment_news(&std::mem::take(&mut i.news_payments)));
+        }
+        for a in i.news_alerts.drain(..) {
+            let tone = match a.data.level {
+                Level::Info => Tone::Info,
+                _ => Tone::Warning,
+            };
+            news.push((
+                vec![format!("alert:{}", a.seq)],
+                tone,
+                "System alert".into(),
+                a.data.message,
+            ));
+        }
+        for n in i.news_notifications.drain(..) {
+            news.push((vec![format!("notification:{}", n.id)], Tone::Warning, n.title, n.body));
+        }
+        Frame {
+            stats: stats.then(|| s.stats.clone()),
+            deliveries: deliveries.then(|| s.deliveries.clone()),
+            payments: payments.then(|| s.payments.clone()),
+            customers: customers.then(|| s.customers.clone()),
+            notifications: notifications.then(|| (s.notifications.clone(), s.unread())),
+            activity: activity.then(|| s.activity.clone()),
+            connection: connection.then(|| (s.status.clone(), s.rtt_ms)),
+            last_event_at: last_event.then_some(s.last_event_at),
+            link: std::mem::take(&mut i.link_dirty).then(|| i.link.clone()),
+            chart: std::mem::take(&mut i.chart_dirty).then(|| i.series.window(now)),
+            news,
+            held: !i.news_payments.is_empty(),
+        }
+    }
 }
 
 impl Live {
@@ -166,7 +227,7 @@ impl Live {
     fn handle(&self, e: &Event) {
         self.with_inner(|i| {
             let c = i.state.apply(e);
-            merge(&mut i.changes, c);
+            i.changes |= c;
             match e {
                 Event::Message(_) => {
                     i.link.events += 1;
@@ -254,7 +315,7 @@ impl Live {
                 }
                 i.chart_dirty = true;
             }
-            merge(&mut i.changes, c);
+            i.changes |= c;
         });
         self.schedule();
     }
@@ -283,108 +344,46 @@ impl Live {
 
     fn flush(&self) {
         let now = wall_ms();
-        let Some(out) = self
-            .with_inner(|i| {
-                i.scheduled = false;
-                let c = std::mem::take(&mut i.changes);
-                let s = &i.state;
-                let link = std::mem::take(&mut i.link_dirty).then(|| i.link.clone());
-                let chart = std::mem::take(&mut i.chart_dirty).then(|| i.series.window(now));
-                let mut news = Vec::new();
-                if !i.news_payments.is_empty() && now - i.news_at >= NEWS_GAP_MS {
-                    i.news_at = now;
-                    news.push(payment_news(&std::mem::take(&mut i.news_payments)));
-                }
-                for a in i.news_alerts.drain(..) {
-                    let tone = match a.data.level {
-                        Level::Info => Tone::Info,
-                        _ => Tone::Warning,
-                    };
-                    news.push((
-                        vec![format!("alert:{}", a.seq)],
-                        tone,
-                        "System alert".into(),
-                        a.data.message,
-                    ));
-                }
-                for n in i.news_notifications.drain(..) {
-                    news.push((
-                        vec![format!("notification:{}", n.id)],
-                        Tone::Warning,
-                        n.title,
-                        n.body,
-                    ));
-                }
-                let held = !i.news_payments.is_empty();
-                Some((
-                    c,
-                    c.stats.then(|| s.stats.clone()),
-                    c.deliveries.then(|| s.deliveries.clone()),
-                    c.payments.then(|| s.payments.clone()),
-                    c.customers.then(|| s.customers.clone()),
-                    c.notifications.then(|| (s.notifications.clone(), s.unread())),
-                    c.activity.then(|| s.activity.clone()),
-                    c.connection.then(|| (s.status.clone(), s.rtt_ms)),
-                    c.last_event.then_some(s.last_event_at),
-                    link,
-                    chart,
-                    news,
-                    held,
-                ))
-            })
-            .flatten()
-        else {
+        let Some(f) = self.with_inner(|i| {
+            i.scheduled = false;
+            Frame::take(i, now)
+        }) else {
             return;
         };
-        let (
-            _,
-            stats,
-            deliveries,
-            payments,
-            customers,
-            notes,
-            activity,
-            conn,
-            last,
-            link,
-            chart,
-            news,
-            held,
-        ) = out;
         // Signals are set with the lock released: effects they wake may read the store.
-        if let Some(v) = stats {
+        if let Some(v) = f.stats {
             self.stats.set(v);
         }
-        if let Some(v) = deliveries {
+        if let Some(v) = f.deliveries {
             self.deliveries.set(v);
         }
-        if let Some(v) = payments {
+        if let Some(v) = f.payments {
             self.payments.set(v);
         }
-        if let Some(v) = customers {
+        if let Some(v) = f.customers {
             self.customers.set(v);
         }
-        if let Some((v, u)) = notes {
+        if let Some((v, u)) = f.notifications {
             self.notifications.set(v);
             self.unread.set(u);
         }
-        if let Some(v) = activity {
+        if let Some(v) = f.activity {
             self.activity.set(v);
         }
-        if let Some((s, r)) = conn {
+        if let Some((s, r)) = f.connection {
             self.status.set(s);
             self.rtt_ms.set(r);
         }
-        if let Some(v) = last {
+        if let Some(v) = f.last_event_at {
             self.last_event_at.set(v);
         }
-        if let Some(v) = link {
+        if let Some(v) = f.link {
             self.link.set(v);
         }
-        if let Some(v) = chart {
+        if let Some(v) = f.chart {
             self.chart.set(v);
         }
-        for (keys, tone, title, body) in news {
+        for (keys, tone, title, body) in f.news {
             let mut keys = keys.into_iter();
             if let Some(first) = keys.next() {
                 for k in keys {
@@ -393,7 +392,7 @@ impl Live {
                 self.toasts.push(first, tone, title, body);
             }
         }
-        if held {
+        if f.held {
             let live = *self;
             set_timeout(move || live.schedule(), Duration::from_millis(NEWS_GAP_MS as u64));
         }

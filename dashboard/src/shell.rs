@@ -1,30 +1,24 @@
 //! This module deals with the signed-in frame: the route guard, the one SDK client per
 //! session (its CONNECT auth reads the current token, so refreshed tokens are used on the
-//! next reconnect), the first pages loaded over REST, and the header every page shares
+//! next reconnect), the topics it wants on every page ([`crate::topics`]), and the header
+//! every page shares
 //! (navigation, pending actions, notifications, connection indicator, sign-out).
-
-use std::cmp::Reverse;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
-use pulse_protocol::events::{Activity, Customer, Delivery, Notification, Payment, Stats};
-use pulse_protocol::rest::Page;
-use pulse_protocol::{Envelope, ErrorCode, WireError};
-use pulse_sdk::store::Changes;
+use pulse_protocol::{ErrorCode, WireError};
 use pulse_sdk::{Client, Config, Event, Status};
 use send_wrapper::SendWrapper;
 use serde_json::json;
 
 use crate::actions::{Pending, PulseClient};
-use crate::api;
-use crate::components::clock::wall_ms;
 use crate::components::connection_indicator::ConnectionIndicator;
 use crate::components::fallback_banner::FallbackBanner;
 use crate::components::notifications::NotificationBell;
 use crate::components::toast::Toasts;
-use crate::format;
 use crate::live::Live;
 use crate::session::Auth;
+use crate::topics::{self, Demand};
 
 /// The guard: the signed-in frame, or a redirect to the sign-in page.
 #[component]
@@ -46,11 +40,15 @@ fn SignedIn() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let toasts = expect_context::<Toasts>();
     let token = auth.token_cell();
-    let client = Client::connect_with_auth(Config::new(server_origin()), move || {
+    let mut config = Config::new(server_origin());
+    let always = topics::always(auth.is_admin());
+    config.topics = Some(always);
+    let client = Client::connect_with_auth(config, move || {
         let t = token.lock().ok().and_then(|t| t.clone());
         t.map(|t| json!({ "token": t }))
     });
     let (live, sub) = Live::attach(&client, toasts);
+    let demand = Demand::provide(&client, always, auth, live, toasts);
     let pending = Pending::provide();
     provide_context(live);
     provide_context(PulseClient(SendWrapper::new(client.clone())));
@@ -85,10 +83,7 @@ fn SignedIn() -> impl IntoView {
                 .and_then(|a| serde_json::from_value::<WireError>(a.clone()).ok())
                 .map(|e| e.code);
             match code {
-                Some(ErrorCode::ResyncRequired) => {
-                    let c = (*c).clone();
-                    leptos::task::spawn_local(load_all(auth, live, c, toasts));
-                }
+                Some(ErrorCode::ResyncRequired) => demand.reload(),
                 Some(ErrorCode::AccountDisabled) => {
                     toasts.push(
                         "account-disabled",
@@ -112,7 +107,7 @@ fn SignedIn() -> impl IntoView {
     };
     // Subscriptions live as long as this frame; dropping them would freeze the page.
     let _keep = StoredValue::new_local((sub, rejected, server_errors));
-    leptos::task::spawn_local(load_all(auth, live, client.clone(), toasts));
+    demand.reload();
 
     let signout = {
         let c = SendWrapper::new(client);
@@ -158,92 +153,6 @@ fn SignedIn() -> impl IntoView {
     }
 }
 
-/// Loads what the socket does not bring: the current figures and the first page of every
-/// list, merged with whatever live events arrived meanwhile. Then tells the SDK where the
-/// log stood, so a reconnection replays from there.
-async fn load_all(auth: Auth, live: Live, client: Client, toasts: Toasts) {
-    let r = async {
-        let stats: Envelope<Stats> = api::get(auth, "/api/stats").await?;
-        let seq = stats.seq;
-        // Deactivated customers too: the customers page lists them; pickers leave them out.
-        let customers: Page<Customer> =
-            api::get(auth, "/api/customers?limit=500&include_inactive=true").await?;
-        let deliveries: Page<Delivery> = api::get(auth, "/api/deliveries?limit=100").await?;
-        let payments: Page<Payment> = api::get(auth, "/api/payments?limit=100").await?;
-        let notes: Page<Notification> = api::get(auth, "/api/notifications?limit=100").await?;
-        let activity: Page<Activity> = api::get(auth, "/api/activity?limit=50").await?;
-        live.update(|s| {
-            if s.stats.as_ref().is_none_or(|cur| cur.seq <= stats.seq) {
-                s.stats = Some(stats);
-            }
-            s.load_customers(customers.items);
-            let mut ds: Vec<Delivery> = s.deliveries.drain(..).collect();
-            merge_by(&mut ds, deliveries.items, |d| d.id, |d| Reverse(d.updated_at));
-            s.load_deliveries(ds);
-            let mut ps: Vec<Payment> = s.payments.drain(..).collect();
-            merge_by(&mut ps, payments.items, |p| p.id, |p| Reverse(p.created_at));
-            s.load_payments(ps);
-            let mut ns: Vec<Notification> = s.notifications.drain(..).collect();
-            merge_by(&mut ns, notes.items, |n| n.id, |n| Reverse(n.created_at));
-            s.load_notifications(ns);
-            let mut acts: Vec<Activity> = s.activity.drain(..).collect();
-            merge_by(&mut acts, activity.items, |a| a.seq as i64, |a| Reverse(a.seq));
-            s.load_activity(acts);
-            Changes {
-                stats: true,
-                deliveries: true,
-                payments: true,
-                customers: true,
-                notifications: true,
-                activity: true,
-                ..Changes::default()
-            }
-        });
-        if client.last_seq().is_none_or(|l| l < seq) {
-            client.set_last_seq(seq);
-        }
-        // The chart's history: today's deliveries of the last hour.
-        let hour_ago = wall_ms() - 3_600_000;
-        let (items, _) = api::get_pages::<Delivery>(
-            auth,
-            &format!("/api/deliveries?date={}", format::day_of(wall_ms())),
-            10,
-            |items| items.last().is_some_and(|d| d.updated_at < hour_ago),
-        )
-        .await?;
-        let recent: Vec<Delivery> =
-            items.into_iter().filter(|d| d.updated_at >= hour_ago).collect();
-        live.chart_history(&recent);
-        Ok::<(), api::ApiError>(())
-    }
-    .await;
-    if let Err(e) = r {
-        toasts.push(
-            format!("load-failed:{}", wall_ms() / 10_000),
-            crate::components::toast::Tone::Error,
-            "Could not load the latest data",
-            e.to_string(),
-        );
-    }
-}
-
-/// Merges `fresh` into `have` by key (an item already there wins: it came from a live
-/// event, newer than the page) and sorts.
-fn merge_by<T, K: Eq + Copy, S: Ord>(
-    have: &mut Vec<T>,
-    fresh: Vec<T>,
-    key: impl Fn(&T) -> K,
-    sort: impl Fn(&T) -> S,
-) {
-    for item in fresh {
-        let k = key(&item);
-        if !have.iter().any(|x| key(x) == k) {
-            have.push(item);
-        }
-    }
-    have.sort_by_key(|x| sort(x));
-}
-
 /// Where the server is: the page's own origin (the server serves the dashboard, and
 /// `trunk serve` proxies `/api` and `/socket.io` to it).
 fn server_origin() -> String {
@@ -254,16 +163,4 @@ fn server_origin() -> String {
         }
     }
     "http://127.0.0.1:3000".to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merging_keeps_live_items_and_sorts() {
-        let mut have = vec![(3, "live"), (1, "live")];
-        merge_by(&mut have, vec![(2, "rest"), (3, "rest")], |x| x.0, |x| Reverse(x.0));
-        assert_eq!(have, [(3, "live"), (2, "rest"), (1, "live")]);
-    }
 }

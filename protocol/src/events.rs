@@ -1,8 +1,10 @@
-//! This module deals with the event catalogue: the names of the original product documents
-//! and one payload type per event. Names are constants so a typo is a compile error, not a
-//! silent no-op.
+//! This module deals with the events' payload types and the client → server event names.
+//! The server → client events are declared in [`crate::catalogue`] and re-exported here.
+//! Names are constants so a typo is a compile error, not a silent no-op.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::catalogue::*;
 
 /// Client → server: record or change a delivery.
 pub const DELIVERY_UPDATE: &str = "delivery:update";
@@ -20,30 +22,34 @@ pub const ACTIVITY_REQUEST: &str = "activity:request";
 pub const NOTIFICATION_MARK_READ: &str = "notification:mark-read";
 /// Client → server: health ping; the ack carries the server time.
 pub const PING: &str = "ping";
+/// Client → server: receive a topic's events from now on (payload [`ModuleKey`]; the ack
+/// carries [`Subscribed`]).
+pub const MODULE_SUBSCRIBE: &str = "module:subscribe";
+/// Client → server: stop receiving a topic's events (payload [`ModuleKey`]).
+pub const MODULE_UNSUBSCRIBE: &str = "module:unsubscribe";
+/// Client → server: `module:subscribe` for the `dashboard` topic (no payload).
+pub const DASHBOARD_SUBSCRIBE: &str = "dashboard:subscribe";
+/// Client → server: `module:subscribe` for the `notifications` topic (no payload).
+pub const NOTIFICATION_SUBSCRIBE: &str = "notification:subscribe";
 
-/// Server → client: a delivery was recorded or changed.
-pub const DELIVERY_UPDATED: &str = "delivery:updated";
-/// Server → client: a payment was recorded.
-pub const PAYMENT_ADDED: &str = "payment:added";
-/// Server → client: a customer changed.
-pub const CUSTOMER_UPDATED: &str = "customer:updated";
-/// Server → client: a customer's balance changed.
-pub const BALANCE_UPDATED: &str = "balance:updated";
-/// Server → client: fresh dashboard statistics.
-pub const STATS_UPDATED: &str = "stats:updated";
-/// Server → client: new activity entries.
-pub const ACTIVITY_UPDATED: &str = "activity:updated";
-/// Server → client: a notification for this user.
-pub const NOTIFICATION_NEW: &str = "notification:new";
-/// Server → client: a system-wide alert.
-pub const ALERT_SYSTEM: &str = "alert:system";
-/// Server → client: answer to `ping`, also emitted as an event.
-pub const PONG: &str = "pong";
-/// Server → client: a problem not tied to one action (e.g. rate limit hit).
-pub const ERROR: &str = "error";
-/// Server → client, first on every connection: which log this is and where it stands
-/// ([`ConnectionStatus`] in an envelope whose `seq` is the log head).
-pub const CONNECTION_STATUS: &str = "connection:status";
+/// `module:subscribe` / `module:unsubscribe`: which topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleKey {
+    /// The topic, e.g. `payments`.
+    #[serde(rename = "moduleKey")]
+    pub module_key: Topic,
+}
+
+/// The ack of a subscription change: the socket's topics now, and the log head when the
+/// change took effect. Entries after `head` of a topic just subscribed arrive live; state
+/// before it is loaded over REST once the ack is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscribed {
+    /// Every topic the socket now receives.
+    pub topics: Topics,
+    /// The log head when the change took effect.
+    pub head: u64,
+}
 
 /// What a client learns on connecting: the identity of the tenant's event log and its head.
 /// A log's `epoch` is a random id created with the log; positions (`seq`) only mean
@@ -96,6 +102,10 @@ pub struct ConnectAuth {
     /// The epoch of the log `lastSeq` belongs to (from `connection:status`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<String>,
+    /// The topics to receive; absent: every topic (a client that does not subscribe). The
+    /// replay after `lastSeq` honours them too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Topics>,
 }
 
 /// Database ids.
@@ -332,87 +342,9 @@ pub struct MarkRead {
     pub id: Option<Id>,
 }
 
-/// Server → client: notifications were marked read (by this user, maybe in another tab).
-/// Not in the original catalogue, which had no way to sync read state across tabs and devices.
-pub const NOTIFICATION_READ: &str = "notification:read";
-
 /// `notification:read`: which notifications are now read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotificationsRead {
     /// Their ids.
     pub ids: Vec<Id>,
-}
-
-/// Server → client: a user account was added, disabled or enabled. Sent to the tenant's
-/// admins and to the user concerned, never to other staff; the data is a
-/// [`crate::rest::User`]. A user who receives their own with `active: false` is then
-/// disconnected (`error` with ACCOUNT_DISABLED).
-pub const USER_UPDATED: &str = "user:updated";
-
-/// Server events that are entries of the tenant's event log: they carry their own `seq`, are
-/// replayed on reconnect and served by `GET /api/events`. A client applies each `seq` once.
-pub const LOGGED: &[&str] = &[
-    DELIVERY_UPDATED,
-    PAYMENT_ADDED,
-    CUSTOMER_UPDATED,
-    BALANCE_UPDATED,
-    ACTIVITY_UPDATED,
-    NOTIFICATION_NEW,
-    NOTIFICATION_READ,
-    ALERT_SYSTEM,
-    USER_UPDATED,
-];
-
-/// Whether `event` is an event-log entry (see [`LOGGED`]).
-pub fn is_logged(event: &str) -> bool {
-    LOGGED.contains(&event)
-}
-
-/// A server → client event with its payload type, for typed subscriptions.
-pub trait ServerEvent {
-    /// The event name.
-    const NAME: &'static str;
-    /// What its single argument decodes to.
-    type Data: serde::de::DeserializeOwned;
-}
-
-macro_rules! server_events {
-    ($($(#[$doc:meta])* $ty:ident => $name:ident, $data:ty;)*) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        pub struct $ty;
-        impl ServerEvent for $ty {
-            const NAME: &'static str = $name;
-            type Data = $data;
-        }
-    )*};
-}
-
-server_events! {
-    /// `delivery:updated`.
-    DeliveryUpdated => DELIVERY_UPDATED, crate::Envelope<Delivery>;
-    /// `payment:added`.
-    PaymentAdded => PAYMENT_ADDED, crate::Envelope<Payment>;
-    /// `customer:updated`.
-    CustomerUpdated => CUSTOMER_UPDATED, crate::Envelope<Customer>;
-    /// `balance:updated`.
-    BalanceUpdatedEvent => BALANCE_UPDATED, crate::Envelope<BalanceUpdated>;
-    /// `stats:updated`.
-    StatsUpdated => STATS_UPDATED, crate::Envelope<Stats>;
-    /// `activity:updated`.
-    ActivityUpdated => ACTIVITY_UPDATED, crate::Envelope<Activity>;
-    /// `notification:new`.
-    NotificationNew => NOTIFICATION_NEW, crate::Envelope<Notification>;
-    /// `notification:read`.
-    NotificationRead => NOTIFICATION_READ, crate::Envelope<NotificationsRead>;
-    /// `alert:system`.
-    AlertSystem => ALERT_SYSTEM, crate::Envelope<Alert>;
-    /// `user:updated`.
-    UserUpdated => USER_UPDATED, crate::Envelope<crate::rest::User>;
-    /// `pong`.
-    PongEvent => PONG, Pong;
-    /// `error`.
-    ErrorEvent => ERROR, crate::WireError;
-    /// `connection:status`.
-    ConnectionStatusEvent => CONNECTION_STATUS, crate::Envelope<ConnectionStatus>;
 }

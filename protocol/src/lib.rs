@@ -7,6 +7,7 @@
 //! Principal types: [`Envelope`], [`Ack`], [`WireError`].
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod catalogue;
 pub mod envelope;
 pub mod error;
 pub mod events;

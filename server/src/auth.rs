@@ -18,7 +18,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
-use pulse_protocol::events::{ConnectAuth, Id};
+use pulse_protocol::events::{ConnectAuth, Id, Topics};
 use pulse_protocol::rest::{LoginRequest, PasswordChange, RefreshRequest, Session, User};
 use pulse_protocol::{ErrorCode, WireError};
 use rand::RngCore;
@@ -31,6 +31,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::realtime::expiry::ExpiresAt;
 use crate::realtime::quota::Full;
+use crate::realtime::subscriptions::Subscription;
 use crate::state::AppState;
 
 /// An authenticated user, as every action sees them.
@@ -511,14 +512,20 @@ pub(crate) struct ResumeFrom(pub(crate) Option<u64>, pub(crate) Option<String>);
 pub(crate) async fn authenticate_socket(
     state: AppState,
     socket: SocketRef,
-    auth: TryData<ConnectAuth>,
+    auth: TryData<serde_json::Value>,
 ) -> Result<(), ConnectRefusal> {
     let refuse = |e: AppError| {
         let w = e.into_wire();
         tracing::debug!(code = w.code.as_str(), "socket refused");
         ConnectRefusal(w)
     };
-    let auth = auth.0.unwrap_or_default();
+    // No auth at all reads as an empty one (and is refused below for its missing token); a
+    // malformed one, e.g. an unknown topic, says what is wrong with it.
+    let auth = match auth.0 {
+        Ok(v) if !v.is_null() => serde_json::from_value::<ConnectAuth>(v)
+            .map_err(|e| refuse(AppError::invalid(format!("CONNECT auth payload: {e}"))))?,
+        _ => ConnectAuth::default(),
+    };
     let token = auth
         .token
         .filter(|t| !t.is_empty())
@@ -549,6 +556,7 @@ pub(crate) async fn authenticate_socket(
     }
     socket.extensions.insert(caller);
     socket.extensions.insert(ResumeFrom(auth.last_seq, auth.epoch));
+    socket.extensions.insert(Subscription(auth.topics.unwrap_or_else(Topics::all)));
     // Shared so the extension map can hand out copies; given back when the last one drops.
     socket.extensions.insert(Arc::new(seat));
     Ok(())

@@ -113,7 +113,7 @@ async fn broadcast(
     event: &str,
     req: &BenchBroadcast,
 ) -> BenchReport {
-    let room = tenant_room(tenant_id);
+    let room = tenant_room(tenant_id, None);
     let total = (req.rate * req.seconds).round() as u64;
     let period = Duration::from_secs_f64(1.0 / req.rate);
     let pad = pad_for(req.size);

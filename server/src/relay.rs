@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pulse_protocol::events::{Id, Stats, STATS_UPDATED};
+use pulse_protocol::events::{Id, ServerEvent, Stats, StatsUpdated, STATS_UPDATED};
 use pulse_protocol::Envelope;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
@@ -122,7 +122,8 @@ pub(crate) async fn run(state: AppState) {
                         let Ok(payload) = msg.get_payload::<String>() else { continue };
                         match serde_json::from_str::<StatsMessage>(&payload) {
                             Ok(m) => {
-                                let room = state.io.to(tenant_room(m.tenant_id));
+                                let room =
+                                    state.io.to(tenant_room(m.tenant_id, StatsUpdated::TOPIC));
                                 if let Err(e) = room.emit(STATS_UPDATED, &m.stats).await {
                                     tracing::debug!(error = %e, "stats relay failed");
                                 }

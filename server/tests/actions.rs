@@ -2,8 +2,8 @@
 //! idempotency, unknown events, notifications.
 
 use pulse_protocol::events::{
-    Delivery, ACTIVITY_REQUEST, ACTIVITY_UPDATED, BALANCE_UPDATED, DELIVERY_UPDATE,
-    DELIVERY_UPDATED, ERROR, LOGGED, NOTIFICATION_MARK_READ, NOTIFICATION_NEW, NOTIFICATION_READ,
+    logged, Delivery, ACTIVITY_REQUEST, ACTIVITY_UPDATED, BALANCE_UPDATED, DELIVERY_UPDATE,
+    DELIVERY_UPDATED, ERROR, NOTIFICATION_MARK_READ, NOTIFICATION_NEW, NOTIFICATION_READ,
     PAYMENT_ADD, PING,
 };
 use pulse_protocol::{Envelope, ErrorCode};
@@ -17,7 +17,7 @@ use crate::fixture::{act, eventually, record, TestServer, DEMO};
 async fn delivery_amount_is_computed_by_the_server_and_broadcast_in_order() {
     let server = TestServer::start(|_| {}).await;
     let (_s, client) = server.live_client(DEMO).await;
-    let (seen, _subs) = record(&client, LOGGED);
+    let (seen, _subs) = record(&client, &logged());
     let ack = act(
         &client,
         DELIVERY_UPDATE,

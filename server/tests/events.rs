@@ -1,7 +1,7 @@
 //! The event log: replay on reconnect from `lastSeq`, the REST feed, the resync cap.
 
 use futures_util::{SinkExt, StreamExt};
-use pulse_protocol::events::{is_logged, ERROR, LOGGED, PAYMENT_ADD, PAYMENT_ADDED};
+use pulse_protocol::events::{is_logged, logged, ERROR, PAYMENT_ADD, PAYMENT_ADDED};
 use pulse_sdk::Status;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -22,7 +22,7 @@ async fn a_reconnecting_socket_gets_missed_events_in_order_before_live_ones() {
     let head = page["head"].as_u64().unwrap();
 
     let client = server.connect(&s.token, Some(last_seen));
-    let (seen, _subs) = record(&client, LOGGED);
+    let (seen, _subs) = record(&client, &logged());
     client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
     let ack =
         act(&client, PAYMENT_ADD, json!({ "customer_id": 4, "amount": 5.0, "method": "CASH" }))
@@ -57,7 +57,7 @@ async fn a_replay_longer_than_the_socket_queue_arrives_whole_and_in_order() {
     let visible = visible_seqs(&server, &s.token, 0).await;
     assert!(visible.len() > 700, "{} entries", visible.len());
     let client = server.connect(&s.token, Some(0));
-    let (seen, _subs) = record(&client, LOGGED);
+    let (seen, _subs) = record(&client, &logged());
     client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
     eventually("the whole replay", || seen.lock().unwrap().len() >= visible.len()).await;
     // And live events follow the replay, in order.
@@ -206,7 +206,7 @@ async fn too_many_missed_events_ask_the_client_to_resync() {
 async fn concurrent_actions_are_broadcast_in_seq_order() {
     let server = TestServer::start(|_| {}).await;
     let (_o, observer) = server.live_client(DEMO).await;
-    let (seen, _subs) = record(&observer, LOGGED);
+    let (seen, _subs) = record(&observer, &logged());
     let (_a, a) = server.live_client(DEMO).await;
     let (_b, b) = server.live_client(DEMO).await;
     let run = |client: pulse_sdk::Client, customer: i64| async move {

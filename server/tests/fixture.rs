@@ -190,10 +190,21 @@ impl TestServer {
 
     /// Connects the SDK with `token`, resuming after `last_seq` when given.
     pub fn connect(&self, token: &str, last_seq: Option<u64>) -> Client {
+        self.connect_with(token, last_seq, |_| {})
+    }
+
+    /// [`TestServer::connect`] with `tweak` applied to the SDK's configuration.
+    pub fn connect_with(
+        &self,
+        token: &str,
+        last_seq: Option<u64>,
+        tweak: impl FnOnce(&mut pulse_sdk::Config),
+    ) -> Client {
         let token = token.to_owned();
         let mut config = self.sdk_config();
         config.backoff.initial = Duration::from_millis(50);
         config.backoff.max = Duration::from_millis(200);
+        tweak(&mut config);
         Client::connect_with_auth(config, move || {
             let mut auth = json!({ "token": token });
             if let Some(s) = last_seq {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pulse_protocol::events::{CUSTOMER_UPDATE, LOGGED, PAYMENT_ADD, PAYMENT_ADDED};
+use pulse_protocol::events::{logged, CUSTOMER_UPDATE, PAYMENT_ADD, PAYMENT_ADDED};
 use pulse_protocol::ErrorCode;
 use reqwest::Method;
 use serde_json::json;
@@ -17,8 +17,8 @@ async fn a_client_receives_only_its_own_tenants_events() {
     let server = TestServer::start(|_| {}).await;
     let (_a, alice) = server.live_client(DEMO).await;
     let (b, bob) = server.live_client(OTHER).await;
-    let (seen_a, _s1) = record(&alice, LOGGED);
-    let (seen_b, _s2) = record(&bob, LOGGED);
+    let (seen_a, _s1) = record(&alice, &logged());
+    let (seen_b, _s2) = record(&bob, &logged());
     let ack = act(
         &alice,
         PAYMENT_ADD,

@@ -27,3 +27,4 @@ mod realtime;
 mod rest;
 mod restart;
 mod services;
+mod subscriptions;

@@ -129,7 +129,7 @@ pub(crate) async fn run<R: Runtime>(
                     }
                     poll_gen += 1;
                 }
-                Io::Poll { since, epoch } => {
+                Io::Poll { since, epoch, topics } => {
                     shared.refresh_auth();
                     let (base, token) = {
                         let c = shared.conn();
@@ -147,7 +147,8 @@ pub(crate) async fn run<R: Runtime>(
                     poll = Some(handle);
                     let fetch = Abortable::new(
                         async move {
-                            poll::fetch(&base, token.as_deref(), since, epoch.as_deref()).await
+                            poll::fetch(&base, token.as_deref(), since, epoch.as_deref(), topics)
+                                .await
                         },
                         registration,
                     );

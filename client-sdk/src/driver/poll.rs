@@ -3,7 +3,7 @@
 //! `fetch`, which costs no bundle size (reqwest's wasm build drags in `url` and IDNA tables,
 //! about 100 KB gzip).
 
-use pulse_protocol::events::Stats;
+use pulse_protocol::events::{Stats, Topic, Topics};
 use pulse_protocol::rest::EventsPage;
 use pulse_protocol::{Envelope, ErrorCode, WireError};
 use serde::de::DeserializeOwned;
@@ -18,6 +18,7 @@ pub(crate) async fn fetch(
     token: Option<&str>,
     since: Option<u64>,
     epoch: Option<&str>,
+    topics: Option<Topics>,
 ) -> Result<Polled, String> {
     let mut resync = None;
     let events = match since {
@@ -26,6 +27,10 @@ pub(crate) async fn fetch(
             if let Some(e) = epoch {
                 url.push_str("&epoch=");
                 url.push_str(e);
+            }
+            if let Some(t) = topics {
+                url.push_str("&topics=");
+                url.push_str(&t.iter().map(Topic::as_str).collect::<Vec<_>>().join(","));
             }
             match get_json::<EventsPage>(&url, token).await {
                 Ok(page) => Some(page),

@@ -11,14 +11,9 @@ pub mod leptos;
 use std::collections::{BTreeMap, VecDeque};
 
 use pulse_protocol::events::{
-    Activity, Alert, BalanceUpdated, ConnectionStatus, Customer, Delivery, Id, Notification,
-    NotificationsRead, Payment, Stats, ACTIVITY_UPDATED, ALERT_SYSTEM, BALANCE_UPDATED,
-    CONNECTION_STATUS, CUSTOMER_UPDATED, DELIVERY_UPDATED, ERROR, NOTIFICATION_NEW,
-    NOTIFICATION_READ, PAYMENT_ADDED, STATS_UPDATED,
+    Activity, Alert, Customer, Delivery, Id, Notification, Payment, ServerMessage, Stats,
 };
 use pulse_protocol::{Envelope, ErrorCode};
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use crate::connection::{Event, Message, Status};
 
@@ -64,6 +59,32 @@ impl Changes {
     /// Whether anything changed.
     pub fn any(&self) -> bool {
         *self != Changes::default()
+    }
+}
+
+impl std::ops::BitOrAssign for Changes {
+    fn bitor_assign(&mut self, b: Changes) {
+        // Destructured, not `..`: a new part of the state must be merged here too.
+        let Changes {
+            stats,
+            deliveries,
+            payments,
+            customers,
+            notifications,
+            activity,
+            alerts,
+            connection,
+            last_event,
+        } = b;
+        self.stats |= stats;
+        self.deliveries |= deliveries;
+        self.payments |= payments;
+        self.customers |= customers;
+        self.notifications |= notifications;
+        self.activity |= activity;
+        self.alerts |= alerts;
+        self.connection |= connection;
+        self.last_event |= last_event;
     }
 }
 
@@ -178,112 +199,91 @@ impl LiveState {
     }
 
     fn apply_message(&mut self, m: &Message, c: &mut Changes) {
-        let limit = self.limits.recent;
-        match m.event.as_str() {
-            CONNECTION_STATUS => {
-                if let Some(env) = self.decode::<ConnectionStatus>(m) {
-                    let replaced = self.epoch.as_ref().is_some_and(|e| *e != env.data.epoch);
-                    if replaced {
-                        *c = self.clear_data();
-                    }
-                    self.epoch = Some(env.data.epoch);
-                }
+        let msg = match ServerMessage::decode(&m.event, m.args.first()) {
+            None => return, // not a Pulse event: the application's own
+            Some(Ok(msg)) => msg,
+            Some(Err(_)) => {
+                self.malformed += 1;
+                return;
             }
-            ERROR => {
-                let resync = m.args.first().and_then(|a| a["code"].as_str())
-                    == Some(ErrorCode::ResyncRequired.as_str());
-                if resync {
+        };
+        let limit = self.limits.recent;
+        // Exhaustive: an event added to the catalogue does not compile until it is handled
+        // here (or explicitly ignored).
+        match msg {
+            ServerMessage::ConnectionStatusEvent(env) => {
+                let replaced = self.epoch.as_ref().is_some_and(|e| *e != env.data.epoch);
+                if replaced {
+                    *c = self.clear_data();
+                }
+                self.epoch = Some(env.data.epoch);
+            }
+            ServerMessage::ErrorEvent(e) => {
+                if e.code == ErrorCode::ResyncRequired {
                     *c = self.clear_data();
                 }
             }
-            STATS_UPDATED => {
-                if let Some(env) = self.decode::<Stats>(m) {
-                    // An older snapshot (e.g. a poll that raced the socket) must not win.
-                    if self.stats.as_ref().is_some_and(|s| s.seq > env.seq) {
-                        return;
-                    }
-                    self.touch(env.ts, c);
-                    self.stats = Some(env);
-                    c.stats = true;
+            ServerMessage::PongEvent(_) => {}
+            ServerMessage::StatsUpdated(env) => {
+                // An older snapshot (e.g. a poll that raced the socket) must not win.
+                if self.stats.as_ref().is_some_and(|s| s.seq > env.seq) {
+                    return;
                 }
+                self.touch(env.ts, c);
+                self.stats = Some(env);
+                c.stats = true;
             }
-            DELIVERY_UPDATED => {
-                if let Some(env) = self.decode::<Delivery>(m) {
-                    self.touch(env.ts, c);
-                    upsert_front(&mut self.deliveries, env.data, |d| d.id, limit);
-                    c.deliveries = true;
+            ServerMessage::DeliveryUpdated(env) => {
+                self.touch(env.ts, c);
+                upsert_front(&mut self.deliveries, env.data, |d| d.id, limit);
+                c.deliveries = true;
+            }
+            ServerMessage::PaymentAdded(env) => {
+                self.touch(env.ts, c);
+                upsert_front(&mut self.payments, env.data, |p| p.id, limit);
+                c.payments = true;
+            }
+            ServerMessage::CustomerUpdated(env) => {
+                self.touch(env.ts, c);
+                self.balances.insert(env.data.id, env.data.balance);
+                self.customers.insert(env.data.id, env.data);
+                c.customers = true;
+            }
+            ServerMessage::BalanceUpdatedEvent(env) => {
+                self.touch(env.ts, c);
+                let b = env.data;
+                self.balances.insert(b.customer_id, b.balance);
+                if let Some(cust) = self.customers.get_mut(&b.customer_id) {
+                    cust.balance = b.balance;
                 }
+                c.customers = true;
             }
-            PAYMENT_ADDED => {
-                if let Some(env) = self.decode::<Payment>(m) {
-                    self.touch(env.ts, c);
-                    upsert_front(&mut self.payments, env.data, |p| p.id, limit);
-                    c.payments = true;
+            ServerMessage::ActivityUpdated(env) => {
+                self.touch(env.ts, c);
+                upsert_front(&mut self.activity, env.data, |a| a.seq as Id, limit);
+                c.activity = true;
+            }
+            ServerMessage::NotificationNew(env) => {
+                self.touch(env.ts, c);
+                let cap = self.limits.notifications;
+                upsert_front(&mut self.notifications, env.data, |n| n.id, cap);
+                c.notifications = true;
+            }
+            ServerMessage::NotificationRead(env) => {
+                self.touch(env.ts, c);
+                for n in self.notifications.iter_mut().filter(|n| env.data.ids.contains(&n.id)) {
+                    n.read = true;
                 }
+                c.notifications = true;
             }
-            CUSTOMER_UPDATED => {
-                if let Some(env) = self.decode::<Customer>(m) {
-                    self.touch(env.ts, c);
-                    self.balances.insert(env.data.id, env.data.balance);
-                    self.customers.insert(env.data.id, env.data);
-                    c.customers = true;
-                }
+            ServerMessage::AlertSystem(env) => {
+                self.touch(env.ts, c);
+                self.alerts.push_front(env);
+                self.alerts.truncate(limit);
+                c.alerts = true;
             }
-            BALANCE_UPDATED => {
-                if let Some(env) = self.decode::<BalanceUpdated>(m) {
-                    self.touch(env.ts, c);
-                    let b = env.data;
-                    self.balances.insert(b.customer_id, b.balance);
-                    if let Some(cust) = self.customers.get_mut(&b.customer_id) {
-                        cust.balance = b.balance;
-                    }
-                    c.customers = true;
-                }
-            }
-            ACTIVITY_UPDATED => {
-                if let Some(env) = self.decode::<Activity>(m) {
-                    self.touch(env.ts, c);
-                    upsert_front(&mut self.activity, env.data, |a| a.seq as Id, limit);
-                    c.activity = true;
-                }
-            }
-            NOTIFICATION_NEW => {
-                if let Some(env) = self.decode::<Notification>(m) {
-                    self.touch(env.ts, c);
-                    let cap = self.limits.notifications;
-                    upsert_front(&mut self.notifications, env.data, |n| n.id, cap);
-                    c.notifications = true;
-                }
-            }
-            NOTIFICATION_READ => {
-                if let Some(env) = self.decode::<NotificationsRead>(m) {
-                    self.touch(env.ts, c);
-                    for n in self.notifications.iter_mut().filter(|n| env.data.ids.contains(&n.id))
-                    {
-                        n.read = true;
-                    }
-                    c.notifications = true;
-                }
-            }
-            ALERT_SYSTEM => {
-                if let Some(env) = self.decode::<Alert>(m) {
-                    self.touch(env.ts, c);
-                    self.alerts.push_front(env);
-                    self.alerts.truncate(limit);
-                    c.alerts = true;
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn decode<T: DeserializeOwned>(&mut self, m: &Message) -> Option<Envelope<T>> {
-        match m.args.first().map(Envelope::<T>::deserialize) {
-            Some(Ok(env)) => Some(env),
-            _ => {
-                self.malformed += 1;
-                None
-            }
+            // Accounts are not part of the live business state; the Users page loads them.
+            ServerMessage::UserUpdated(_) => {}
         }
     }
 
@@ -337,6 +337,10 @@ fn upsert_front<T>(list: &mut VecDeque<T>, item: T, key: impl Fn(&T) -> Id, cap:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pulse_protocol::events::{
+        BALANCE_UPDATED, CUSTOMER_UPDATED, DELIVERY_UPDATED, NOTIFICATION_NEW, NOTIFICATION_READ,
+        PAYMENT_ADDED, STATS_UPDATED,
+    };
     use serde_json::{json, Value};
     use std::time::Duration;
 

@@ -467,7 +467,7 @@ fn polling_starts_after_a_failed_reconnect_and_stops_the_moment_the_socket_is_ba
     h.transport_closes("connection refused");
     assert_eq!(
         h.take_io().last(),
-        Some(&Io::Poll { since: Some(4), epoch: None }),
+        Some(&Io::Poll { since: Some(4), epoch: None, topics: None }),
         "first failed reconnect starts polling"
     );
     assert!(matches!(h.conn.status(), Status::Polling { every, .. } if every == secs(10)));
@@ -485,7 +485,11 @@ fn polling_starts_after_a_failed_reconnect_and_stops_the_moment_the_socket_is_ba
     assert!(ev.iter().any(|e| matches!(e, Event::Message(m) if m.event == "stats:updated")));
     // Next poll after the interval, from the new position.
     h.advance(secs(10));
-    assert!(h.take_io().contains(&Io::Poll { since: Some(6), epoch: Some("e1".into()) }));
+    assert!(h.take_io().contains(&Io::Poll {
+        since: Some(6),
+        epoch: Some("e1".into()),
+        topics: None
+    }));
     // The socket comes back while that poll is in flight: no further polls, ever.
     let deadline = h.now + secs(60);
     while h.now < deadline && !h.conn.is_live() {
@@ -516,14 +520,14 @@ fn a_failed_poll_is_reported_and_retried_and_more_pages_are_fetched_at_once() {
     h.connect();
     h.transport_closes("refused");
     assert!(
-        h.take_io().contains(&Io::Poll { since: None, epoch: None }),
+        h.take_io().contains(&Io::Poll { since: None, epoch: None, topics: None }),
         "a client with no position asks for stats only"
     );
     h.conn.handle_poll_result(h.now, Err("GET /api/stats: 502".into()));
     h.drain();
     assert!(h.take_events().contains(&Event::PollFailed { reason: "GET /api/stats: 502".into() }));
     h.advance(secs(10));
-    assert!(h.take_io().contains(&Io::Poll { since: None, epoch: None }));
+    assert!(h.take_io().contains(&Io::Poll { since: None, epoch: None, topics: None }));
     h.conn.handle_poll_result(
         h.now,
         Ok(crate::connection::Polled {
@@ -535,12 +539,12 @@ fn a_failed_poll_is_reported_and_retried_and_more_pages_are_fetched_at_once() {
     h.drain();
     assert_eq!(h.conn.last_seq(), Some(90), "follows the log from the stats' head on");
     h.advance(secs(10));
-    assert!(h.take_io().contains(&Io::Poll { since: Some(90), epoch: None }));
+    assert!(h.take_io().contains(&Io::Poll { since: Some(90), epoch: None, topics: None }));
     h.conn.handle_poll_result(h.now, Ok(polled(&[91, 92], 500, 500)));
     h.drain();
     h.advance(ms(1));
     assert!(
-        h.take_io().contains(&Io::Poll { since: Some(92), epoch: Some("e1".into()) }),
+        h.take_io().contains(&Io::Poll { since: Some(92), epoch: Some("e1".into()), topics: None }),
         "more remain: fetch at once"
     );
 }
@@ -550,7 +554,7 @@ fn a_poll_that_is_never_answered_is_abandoned_and_polling_goes_on() {
     let mut h = Harness::new(polling_config());
     h.connect();
     h.transport_closes("refused");
-    assert!(h.take_io().contains(&Io::Poll { since: None, epoch: None }));
+    assert!(h.take_io().contains(&Io::Poll { since: None, epoch: None, topics: None }));
     // No answer, no failure: a request swallowed by the network.
     h.advance(secs(5));
     assert!(h.take_io().contains(&Io::CancelPoll), "abandoned after poll_timeout");
@@ -561,7 +565,7 @@ fn a_poll_that_is_never_answered_is_abandoned_and_polling_goes_on() {
     assert!(matches!(h.conn.status(), Status::Polling { .. }));
     h.advance(secs(10));
     assert!(
-        h.take_io().contains(&Io::Poll { since: None, epoch: None }),
+        h.take_io().contains(&Io::Poll { since: None, epoch: None, topics: None }),
         "the next poll follows after poll_interval"
     );
     // An answer in time stops the deadline.
@@ -619,7 +623,7 @@ fn a_poll_refused_with_resync_drops_the_position_and_tells_the_application() {
     h.transport_closes("connection refused");
     assert_eq!(
         h.take_io().last(),
-        Some(&Io::Poll { since: Some(4), epoch: Some("e1".into()) }),
+        Some(&Io::Poll { since: Some(4), epoch: Some("e1".into()), topics: None }),
         "the poll names the log its position belongs to"
     );
     let refusal = pulse_protocol::WireError::new(

@@ -3,7 +3,9 @@
 //! deactivating or reactivating one (`customer:update`), all over the socket. A customer
 //! added in another tab arrives as `customer:updated` and joins the list.
 
+use crate::topics::use_topics;
 use leptos::prelude::*;
+use pulse_protocol::events::Topic;
 use pulse_protocol::events::{
     Customer, CustomerAdd, CustomerUpdate, Id, CUSTOMER_ADD, CUSTOMER_UPDATE,
 };
@@ -27,6 +29,7 @@ pub fn matches(c: &Customer, q: &str) -> bool {
 /// The customers page.
 #[component]
 pub fn Customers() -> impl IntoView {
+    use_topics(&[Topic::Customers]);
     let live = expect_context::<Live>();
     let toasts = expect_context::<Toasts>();
     let pending = expect_context::<Pending>();

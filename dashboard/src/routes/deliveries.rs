@@ -3,7 +3,9 @@
 //! row shows at once (optimistic), marked saving or queued; the ack confirms it, a refusal
 //! rolls it back with an error toast.
 
+use crate::topics::use_topics;
 use leptos::prelude::*;
+use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Delivery, DeliveryUpdate, Id, DELIVERY_UPDATE};
 use pulse_protocol::rest::Page;
 
@@ -32,6 +34,7 @@ pub fn state_label(state: RowState, live: bool) -> Option<&'static str> {
 /// The deliveries page.
 #[component]
 pub fn Deliveries() -> impl IntoView {
+    use_topics(&[Topic::Deliveries, Topic::Customers]);
     let live = expect_context::<Live>();
     let auth = expect_context::<Auth>();
     let toasts = expect_context::<Toasts>();

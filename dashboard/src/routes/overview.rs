@@ -2,7 +2,9 @@
 //! against this time yesterday, the live per-minute chart, the latest deliveries and
 //! payments (updated in place), and the activity feed.
 
+use crate::topics::use_topics;
 use leptos::prelude::*;
+use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Delivery, Payment, PaymentMethod, Stats};
 
 use crate::api;
@@ -49,6 +51,7 @@ async fn yesterday(auth: Auth) -> Option<DayFigures> {
 /// The overview page.
 #[component]
 pub fn Overview() -> impl IntoView {
+    use_topics(&[Topic::Dashboard, Topic::Deliveries]);
     let live = expect_context::<Live>();
     let clock = expect_context::<Clock>();
     let auth = expect_context::<Auth>();

@@ -2,7 +2,9 @@
 //! customer's balance as it moves, and the form that records a payment (cash, mobile or
 //! bank) over the socket, shown at once and confirmed or rolled back by the ack.
 
+use crate::topics::use_topics;
 use leptos::prelude::*;
+use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Id, Payment, PaymentAdd, PaymentMethod, PAYMENT_ADD};
 use pulse_protocol::rest::Page;
 
@@ -20,6 +22,7 @@ use crate::session::Auth;
 /// The payments page.
 #[component]
 pub fn Payments() -> impl IntoView {
+    use_topics(&[Topic::Customers]);
     let live = expect_context::<Live>();
     let auth = expect_context::<Auth>();
     let toasts = expect_context::<Toasts>();

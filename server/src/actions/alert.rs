@@ -1,7 +1,7 @@
 //! This module deals with raising a system alert for a whole tenant (`alert:system`). No
 //! client event raises one; the server does (credit limits, the demo's operations news).
 
-use pulse_protocol::events::{Alert, Level, ALERT_SYSTEM};
+use pulse_protocol::events::{Alert, AlertSystem, Level, ALERT_SYSTEM};
 
 use super::{begin, Begin};
 use crate::auth::Caller;
@@ -20,7 +20,7 @@ pub(crate) async fn raise(
         Begin::Go(c) => c,
     };
     let alert = Alert { level, message };
-    let seq = change.append(ALERT_SYSTEM, None, &alert).await?;
+    let seq = change.append::<AlertSystem>(&alert).await?;
     change.activity(caller, ALERT_SYSTEM, alert.message.clone(), None, seq).await?;
     change.commit(&alert).await?;
     Ok(alert)

@@ -2,7 +2,8 @@
 //! amount is always `quantity × price_per_liter` computed here, never taken from a client.
 
 use pulse_protocol::events::{
-    BalanceUpdated, Delivery, DeliveryUpdate, Level, BALANCE_UPDATED, DELIVERY_UPDATED,
+    BalanceUpdated, BalanceUpdatedEvent, Delivery, DeliveryUpdate, DeliveryUpdated, Level,
+    DELIVERY_UPDATED,
 };
 
 use super::{begin, check_customer, day, positive, round2, Begin, CREDIT_LIMIT};
@@ -87,7 +88,7 @@ pub(crate) async fn update(
     let delivery = db::deliveries::get(change.conn(), tenant_id, id)
         .await?
         .ok_or_else(|| AppError::Internal("delivery vanished".into()))?;
-    let seq = change.append(DELIVERY_UPDATED, None, &delivery).await?;
+    let seq = change.append::<DeliveryUpdated>(&delivery).await?;
     // Merge the deltas per customer so an in-place edit yields one balance update.
     deltas.sort_by_key(|d| d.0);
     let mut merged: Vec<(i64, f64)> = Vec::new();
@@ -103,7 +104,7 @@ pub(crate) async fn update(
             .map_or(0.0, |c| c.balance);
         let balance =
             db::customers::add_to_balance(change.conn(), customer_id, round2(delta), now).await?;
-        change.append(BALANCE_UPDATED, None, &BalanceUpdated { customer_id, balance }).await?;
+        change.append::<BalanceUpdatedEvent>(&BalanceUpdated { customer_id, balance }).await?;
         if before <= CREDIT_LIMIT && balance > CREDIT_LIMIT {
             change
                 .alert(

@@ -19,7 +19,8 @@ pub(crate) mod stats;
 pub(crate) mod user;
 
 use pulse_protocol::events::{
-    Activity, Alert, Id, Level, ACTIVITY_UPDATED, ALERT_SYSTEM, NOTIFICATION_NEW,
+    Activity, ActivityUpdated, Alert, AlertSystem, Id, Level, NotificationNew, TenantEntry,
+    UserEntry,
 };
 use pulse_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
@@ -96,14 +97,21 @@ impl Change<'_> {
         self.batch.ts
     }
 
-    /// Appends a tenant-wide (or, with `user_id`, user-scoped) log entry; returns its seq.
-    pub(crate) async fn append<T: Serialize>(
+    /// Appends a log entry for the whole tenant; returns its seq.
+    pub(crate) async fn append<E: TenantEntry>(
         &mut self,
-        event: &str,
-        user_id: Option<Id>,
-        data: &T,
+        data: &E::Payload,
     ) -> Result<u64, AppError> {
-        self.batch.append(&mut self.tx, event, user_id, data).await
+        self.batch.append::<E>(&mut self.tx, None, data).await
+    }
+
+    /// Appends a log entry for one user; returns its seq.
+    pub(crate) async fn append_for<E: UserEntry>(
+        &mut self,
+        user_id: Id,
+        data: &E::Payload,
+    ) -> Result<u64, AppError> {
+        self.batch.append::<E>(&mut self.tx, Some(user_id), data).await
     }
 
     /// Records a line of the activity feed describing entry `seq`, and logs it.
@@ -123,7 +131,7 @@ impl Change<'_> {
             summary,
         };
         db::activity::insert(&mut self.tx, self.batch.tenant_id, &a, customer_id).await?;
-        self.append(ACTIVITY_UPDATED, None, &a).await.map(|_| ())
+        self.append::<ActivityUpdated>(&a).await.map(|_| ())
     }
 
     /// Notifies every user of the tenant.
@@ -145,14 +153,14 @@ impl Change<'_> {
                 self.batch.ts,
             )
             .await?;
-            self.append(NOTIFICATION_NEW, Some(user_id), &n).await?;
+            self.append_for::<NotificationNew>(user_id, &n).await?;
         }
         Ok(())
     }
 
     /// Raises a system alert for the whole tenant.
     pub(crate) async fn alert(&mut self, level: Level, message: String) -> Result<(), AppError> {
-        self.append(ALERT_SYSTEM, None, &Alert { level, message }).await.map(|_| ())
+        self.append::<AlertSystem>(&Alert { level, message }).await.map(|_| ())
     }
 
     /// Remembers `result` under the idempotency key, commits (which wakes the other nodes),

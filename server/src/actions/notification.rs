@@ -1,7 +1,7 @@
 //! This module deals with `notification:mark-read`: a user marking one or all of their
 //! notifications read. The change is logged user-scoped, so the user's other tabs follow.
 
-use pulse_protocol::events::{MarkRead, NotificationsRead, NOTIFICATION_READ};
+use pulse_protocol::events::{MarkRead, NotificationRead, NotificationsRead};
 
 use super::{begin, Begin};
 use crate::auth::Caller;
@@ -40,7 +40,7 @@ pub(crate) async fn mark_read(
     let ids = db::notifications::mark_read(change.conn(), user_id, input.id).await?;
     let read = NotificationsRead { ids };
     if !read.ids.is_empty() {
-        change.append(NOTIFICATION_READ, Some(user_id), &read).await?;
+        change.append_for::<NotificationRead>(user_id, &read).await?;
     }
     change.commit(&read).await?;
     Ok(read)

@@ -2,7 +2,7 @@
 //! customer's balance.
 
 use pulse_protocol::events::{
-    BalanceUpdated, Level, Payment, PaymentAdd, BALANCE_UPDATED, PAYMENT_ADDED,
+    BalanceUpdated, BalanceUpdatedEvent, Level, Payment, PaymentAdd, PaymentAdded, PAYMENT_ADDED,
 };
 
 use super::{begin, check_customer, day, positive, round2, short_text, Begin};
@@ -60,11 +60,11 @@ pub(crate) async fn add(
     let payment = db::payments::get(change.conn(), tenant_id, id)
         .await?
         .ok_or_else(|| AppError::Internal("payment vanished".into()))?;
-    let seq = change.append(PAYMENT_ADDED, None, &payment).await?;
+    let seq = change.append::<PaymentAdded>(&payment).await?;
     let balance =
         db::customers::add_to_balance(change.conn(), input.customer_id, -amount, now).await?;
     change
-        .append(BALANCE_UPDATED, None, &BalanceUpdated { customer_id: input.customer_id, balance })
+        .append::<BalanceUpdatedEvent>(&BalanceUpdated { customer_id: input.customer_id, balance })
         .await?;
     let summary = format!("{} paid {:.2} ({:?})", payment.customer_name, amount, payment.method);
     change.activity(caller, PAYMENT_ADDED, summary.clone(), Some(input.customer_id), seq).await?;

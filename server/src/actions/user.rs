@@ -8,7 +8,7 @@
 //! ([`crate::events::broadcast`]). The last active admin cannot be disabled, nor can an
 //! admin disable themselves, so a business always keeps someone who can manage it.
 
-use pulse_protocol::events::{Id, USER_UPDATED};
+use pulse_protocol::events::{Id, UserUpdated, USER_UPDATED};
 use pulse_protocol::rest::{NewUser, User, UserPatch};
 use pulse_protocol::ErrorCode;
 
@@ -122,7 +122,7 @@ async fn announce(change: &mut Change<'_>, caller: &Caller, user: &User) -> Resu
         to.push(user.id);
     }
     for admin in to {
-        change.append(USER_UPDATED, Some(admin), user).await?;
+        change.append_for::<UserUpdated>(admin, user).await?;
     }
     Ok(())
 }

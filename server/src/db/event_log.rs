@@ -60,7 +60,7 @@ pub(crate) async fn count_since(
 }
 
 /// Up to `limit` entries after `since` (and at most `upto`) that `user_id` may see, oldest
-/// first.
+/// first; only events named in `only` when given.
 pub(crate) async fn since(
     conn: &mut AnyConnection,
     tenant_id: Id,
@@ -68,19 +68,29 @@ pub(crate) async fn since(
     since: u64,
     upto: u64,
     limit: u64,
+    only: Option<&[&str]>,
 ) -> Result<Vec<LoggedEvent>, sqlx::Error> {
-    let rows = sqlx::query(
+    let mut sql = String::from(
         "SELECT seq, ts, event, data FROM event_log \
-         WHERE tenant_id = $1 AND seq > $2 AND seq <= $5 AND (user_id IS NULL OR user_id = $3) \
-         ORDER BY seq LIMIT $4",
-    )
-    .bind(tenant_id)
-    .bind(since.min(i64::MAX as u64) as i64)
-    .bind(user_id)
-    .bind(limit.min(i64::MAX as u64) as i64)
-    .bind(upto.min(i64::MAX as u64) as i64)
-    .fetch_all(conn)
-    .await?;
+         WHERE tenant_id = $1 AND seq > $2 AND seq <= $5 AND (user_id IS NULL OR user_id = $3)",
+    );
+    if let Some(names) = only {
+        // An empty list matches nothing; `IN ()` is not valid SQL.
+        let params: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 6)).collect();
+        let list = if params.is_empty() { "NULL".to_owned() } else { params.join(", ") };
+        sql.push_str(&format!(" AND event IN ({list})"));
+    }
+    sql.push_str(" ORDER BY seq LIMIT $4");
+    let mut q = sqlx::query(&sql)
+        .bind(tenant_id)
+        .bind(since.min(i64::MAX as u64) as i64)
+        .bind(user_id)
+        .bind(limit.min(i64::MAX as u64) as i64)
+        .bind(upto.min(i64::MAX as u64) as i64);
+    for name in only.unwrap_or_default() {
+        q = q.bind(*name);
+    }
+    let rows = q.fetch_all(conn).await?;
     rows.iter().map(logged).collect()
 }
 

@@ -1,6 +1,7 @@
 //! This module deals with sending logged events to this node's sockets, in `seq` order from
-//! the tenant's feed cursor: to `tenant:{id}` for tenant-wide entries and `user:{id}` for a
-//! user's own, each as one `{ seq, ts, data }` argument, socket by socket so that one with a
+//! the tenant's feed cursor: to `tenant:{id}:{topic}` for tenant-wide entries and
+//! `user:{id}:{topic}` for a user's own (`tenant:{id}` and `user:{id}` for events without a
+//! topic), each as one `{ seq, ts, data }` argument, socket by socket so that one with a
 //! full queue is noticed and caught up.
 //!
 //! Entries reach [`advance`] two ways: the node that committed them passes them in (no read
@@ -8,7 +9,7 @@
 //! the shared log. Either way a gap below the first entry at hand is read from the log
 //! first, so no entry is skipped, whichever node wrote it and whichever wake-up came first.
 
-use pulse_protocol::events::{Id, ERROR, USER_UPDATED};
+use pulse_protocol::events::{topic_of, Id, Topic, ERROR, USER_UPDATED};
 use pulse_protocol::rest::LoggedEvent;
 use pulse_protocol::Envelope;
 use pulse_protocol::{ErrorCode, WireError};
@@ -22,14 +23,20 @@ use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The room of every socket of a tenant.
-pub(crate) fn tenant_room(tenant_id: Id) -> String {
-    format!("tenant:{tenant_id}")
+/// The room of a tenant's sockets subscribed to `topic`; with `None`, of all of them.
+pub(crate) fn tenant_room(tenant_id: Id, topic: Option<Topic>) -> String {
+    match topic {
+        Some(t) => format!("tenant:{tenant_id}:{t}"),
+        None => format!("tenant:{tenant_id}"),
+    }
 }
 
-/// The room of every socket of one user.
-pub(crate) fn user_room(user_id: Id) -> String {
-    format!("user:{user_id}")
+/// The room of one user's sockets subscribed to `topic`; with `None`, of all of them.
+pub(crate) fn user_room(user_id: Id, topic: Option<Topic>) -> String {
+    match topic {
+        Some(t) => format!("user:{user_id}:{t}"),
+        None => format!("user:{user_id}"),
+    }
 }
 
 /// The wire form of a log entry.
@@ -85,9 +92,11 @@ pub(crate) async fn sync(state: &AppState, tenant_id: Id) -> Result<u64, AppErro
 /// entry on ([`super::catchup`]), and sockets already behind are skipped.
 pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry]) {
     for e in entries {
+        // Only the sockets subscribed to the entry's topic (see `realtime::subscriptions`).
+        let topic = topic_of(&e.event.event);
         let room = match e.user_id {
-            Some(u) => user_room(u),
-            None => tenant_room(tenant_id),
+            Some(u) => user_room(u, topic),
+            None => tenant_room(tenant_id, topic),
         };
         let payload = match serde_json::value::to_raw_value(&envelope(&e.event)) {
             Ok(p) => p,
@@ -123,7 +132,7 @@ fn end_if_disabled(state: &AppState, e: &Entry) {
         return;
     }
     let why = WireError::new(ErrorCode::AccountDisabled, "this account was disabled by an admin");
-    for socket in ns.to(user_room(user_id)).sockets() {
+    for socket in ns.to(user_room(user_id, None)).sockets() {
         let _ = socket.emit(ERROR, &why);
         let _ = socket.disconnect();
         metrics::counter!("pulse_errors_total", "code" => ErrorCode::AccountDisabled.as_str())

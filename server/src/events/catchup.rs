@@ -11,6 +11,9 @@
 //! A socket whose position is ahead of this node's cursor (it saw newer entries on another
 //! node) waits, skipped by fan-out, until the cursor passes it.
 //!
+//! Entries of topics the socket is not subscribed to are skipped (see
+//! [`crate::realtime::subscriptions`]).
+//!
 //! A catch-up never gives up on a socket that is still connected: a slow reader is waited
 //! for as long as it reads at all, a failed read of the log (the database away) is retried,
 //! and a position ahead of this node's cursor waits for the cursor. A reader that stopped
@@ -30,6 +33,7 @@ use super::broadcast::envelope;
 use super::log::Feed;
 use crate::auth::Caller;
 use crate::db;
+use crate::realtime::subscriptions;
 use crate::state::AppState;
 
 /// Entries read from the log at once.
@@ -115,7 +119,9 @@ async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<
                 }
             };
             let full = page.len() as u64 == PAGE;
-            for e in &page {
+            // Read per page: a subscription change holds from the next page on.
+            let topics = subscriptions::of(&socket);
+            for e in page.iter().filter(|e| topics.admits(&e.event)) {
                 if !send(&socket, e).await {
                     // Closed. Usually its disconnect handler forgets it too; this covers a
                     // socket that closed before that handler was installed.
@@ -159,7 +165,7 @@ async fn read(
 ) -> Result<Vec<LoggedEvent>, sqlx::Error> {
     let mut conn = state.db.acquire().await?;
     // No user (the server's own callers): tenant-wide entries only; ids start at 1.
-    db::event_log::since(&mut conn, tenant_id, user_id.unwrap_or(0), after, upto, PAGE).await
+    db::event_log::since(&mut conn, tenant_id, user_id.unwrap_or(0), after, upto, PAGE, None).await
 }
 
 /// Sends one entry, waiting while the socket's queue is full; false once the socket closed.

@@ -9,9 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use pulse_protocol::events::Id;
+use pulse_protocol::events::{Id, ServerEvent};
 use pulse_protocol::rest::LoggedEvent;
-use serde::Serialize;
 use socketioxide::socket::Sid;
 use sqlx::AnyConnection;
 use tokio::sync::OwnedMutexGuard;
@@ -112,19 +111,22 @@ impl Batch {
         self.head + self.entries.len() as u64 + 1
     }
 
-    /// Appends `event` with `data`, visible to `user_id` only when given.
-    pub(crate) async fn append<T: Serialize>(
+    /// Appends event `E` with `data`, visible to `user_id` only when given (the callers in
+    /// `actions` hold the declared scope: [`TenantEntry`] or [`UserEntry`]).
+    ///
+    /// [`TenantEntry`]: pulse_protocol::events::TenantEntry
+    /// [`UserEntry`]: pulse_protocol::events::UserEntry
+    pub(crate) async fn append<E: ServerEvent>(
         &mut self,
         conn: &mut AnyConnection,
-        event: &str,
         user_id: Option<Id>,
-        data: &T,
+        data: &E::Payload,
     ) -> Result<u64, AppError> {
         let seq = self.next_seq();
         let event = LoggedEvent {
             seq,
             ts: self.ts,
-            event: event.to_owned(),
+            event: E::NAME.to_owned(),
             data: serde_json::to_value(data).map_err(|e| AppError::Internal(e.to_string()))?,
         };
         db::event_log::insert(conn, self.tenant_id, user_id, &event).await?;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use pulse_protocol::events::{Id, Stats, STATS_UPDATED};
+use pulse_protocol::events::{Id, ServerEvent, Stats, StatsUpdated, STATS_UPDATED};
 use pulse_protocol::Envelope;
 
 use crate::calendar;
@@ -102,7 +102,12 @@ pub(crate) async fn run_pusher(state: AppState) {
                     continue;
                 }
             }
-            if let Err(e) = state.io.to(tenant_room(tenant_id)).emit(STATS_UPDATED, &stats).await {
+            if let Err(e) = state
+                .io
+                .to(tenant_room(tenant_id, StatsUpdated::TOPIC))
+                .emit(STATS_UPDATED, &stats)
+                .await
+            {
                 tracing::debug!(error = %e, "stats broadcast failed");
             }
             metrics::counter!("pulse_events_emitted_total", "event" => STATS_UPDATED).increment(1);

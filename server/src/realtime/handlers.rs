@@ -6,8 +6,9 @@ use std::future::Future;
 use std::time::Instant;
 
 use pulse_protocol::events::{
-    ACTIVITY_REQUEST, CUSTOMER_ADD, CUSTOMER_UPDATE, DELIVERY_UPDATE, ERROR,
-    NOTIFICATION_MARK_READ, PAYMENT_ADD, PING, PONG, STATS_REQUEST,
+    ModuleKey, Topic, ACTIVITY_REQUEST, CUSTOMER_ADD, CUSTOMER_UPDATE, DASHBOARD_SUBSCRIBE,
+    DELIVERY_UPDATE, ERROR, MODULE_SUBSCRIBE, MODULE_UNSUBSCRIBE, NOTIFICATION_MARK_READ,
+    NOTIFICATION_SUBSCRIBE, PAYMENT_ADD, PING, PONG, STATS_REQUEST,
 };
 use pulse_protocol::{Ack, ErrorCode, WireError};
 use serde::de::DeserializeOwned;
@@ -15,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 
-use super::limits;
+use super::{limits, subscriptions};
 use crate::actions;
 use crate::auth::Caller;
 use crate::error::AppError;
@@ -23,19 +24,19 @@ use crate::state::AppState;
 
 /// Registers every handler of the catalogue, and the fallback for the rest.
 pub(super) fn install(socket: &SocketRef, state: &AppState) {
-    on(socket, state, DELIVERY_UPDATE, |s, c, v| async move {
+    on(socket, state, DELIVERY_UPDATE, |s, c, v, _| async move {
         actions::delivery::update(&s, &c, decode(v)?).await
     });
-    on(socket, state, PAYMENT_ADD, |s, c, v| async move {
+    on(socket, state, PAYMENT_ADD, |s, c, v, _| async move {
         actions::payment::add(&s, &c, decode(v)?).await
     });
-    on(socket, state, CUSTOMER_UPDATE, |s, c, v| async move {
+    on(socket, state, CUSTOMER_UPDATE, |s, c, v, _| async move {
         actions::customer::update(&s, &c, decode(v)?).await
     });
-    on(socket, state, CUSTOMER_ADD, |s, c, v| async move {
+    on(socket, state, CUSTOMER_ADD, |s, c, v, _| async move {
         actions::customer::add(&s, &c, decode(v)?).await
     });
-    on(socket, state, NOTIFICATION_MARK_READ, |s, c, v| async move {
+    on(socket, state, NOTIFICATION_MARK_READ, |s, c, v, _| async move {
         // `{}` and no payload both mean "all".
         let v = if v.is_null() { serde_json::json!({}) } else { v };
         actions::notification::mark_read(&s, &c, decode(v)?).await
@@ -44,12 +45,26 @@ pub(super) fn install(socket: &SocketRef, state: &AppState) {
         socket,
         state,
         STATS_REQUEST,
-        |s, c, _| async move { actions::stats::request(&s, &c).await },
+        |s, c, _, _| async move { actions::stats::request(&s, &c).await },
     );
-    on(socket, state, ACTIVITY_REQUEST, |s, c, v| async move {
+    on(socket, state, ACTIVITY_REQUEST, |s, c, v, _| async move {
         actions::activity::request(&s, &c, v).await
     });
-    on(socket, state, PING, |s, _, _| async move { Ok(actions::ping::ping(&s)) });
+    on(socket, state, PING, |s, _, _, _| async move { Ok(actions::ping::ping(&s)) });
+    on(socket, state, MODULE_SUBSCRIBE, |s, c, v, socket| async move {
+        let k: ModuleKey = decode(v)?;
+        subscriptions::change(&s, &socket, &c, k.module_key, true).await
+    });
+    on(socket, state, MODULE_UNSUBSCRIBE, |s, c, v, socket| async move {
+        let k: ModuleKey = decode(v)?;
+        subscriptions::change(&s, &socket, &c, k.module_key, false).await
+    });
+    on(socket, state, DASHBOARD_SUBSCRIBE, |s, c, _, socket| async move {
+        subscriptions::change(&s, &socket, &c, Topic::Dashboard, true).await
+    });
+    on(socket, state, NOTIFICATION_SUBSCRIBE, |s, c, _, socket| async move {
+        subscriptions::change(&s, &socket, &c, Topic::Notifications, true).await
+    });
     socket.on_fallback(unknown);
 }
 
@@ -62,7 +77,7 @@ fn decode<T: DeserializeOwned>(v: Value) -> Result<T, AppError> {
 fn on<R, F, Fut>(socket: &SocketRef, state: &AppState, event: &'static str, action: F)
 where
     R: Serialize + Clone + Send + 'static,
-    F: Fn(AppState, Caller, Value) -> Fut + Clone + Send + Sync + 'static,
+    F: Fn(AppState, Caller, Value, SocketRef) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<R, AppError>> + Send + 'static,
 {
     let state = state.clone();
@@ -93,7 +108,9 @@ where
                             "token expired; refresh and reconnect",
                         ))
                     }
-                    (Ok(()), Some(caller)) => action(state.clone(), caller, payload).await,
+                    (Ok(()), Some(caller)) => {
+                        action(state.clone(), caller, payload, socket.clone()).await
+                    }
                 };
             let reply = match result {
                 Ok(r) => Ack::Ok(r),

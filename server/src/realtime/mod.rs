@@ -1,6 +1,6 @@
 //! This module deals with the Socket.IO `/` namespace: the connect middleware (auth in
 //! `auth.rs`, connection limits in `quota.rs`), resuming a reconnecting socket from its
-//! `lastSeq`, the rooms `tenant:{id}` and `user:{id}`, one handler per client event
+//! `lastSeq`, the rooms of its topics (`subscriptions.rs`), one handler per client event
 //! (`handlers.rs`) behind the per-socket limits (`limits.rs`), ending sockets whose token
 //! expired (`expiry.rs`), and the request head each socket keeps (`head.rs`).
 //!
@@ -23,11 +23,12 @@ mod handlers;
 pub(crate) mod head;
 pub(crate) mod limits;
 pub(crate) mod quota;
+pub(crate) mod subscriptions;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use pulse_protocol::events::{ConnectAuth, ConnectionStatus, CONNECTION_STATUS, ERROR};
+use pulse_protocol::events::{ConnectionStatus, CONNECTION_STATUS, ERROR};
 use pulse_protocol::Envelope;
 use pulse_protocol::{ErrorCode, WireError};
 use socketioxide::extract::{SocketRef, TryData};
@@ -39,7 +40,6 @@ use socketioxide::SocketIo;
 use crate::auth::{self, Caller, ResumeFrom};
 use crate::db;
 use crate::error::AppError;
-use crate::events::broadcast::{tenant_room, user_room};
 use crate::events::catchup::{self, Why};
 use crate::state::AppState;
 use quota::Seat;
@@ -47,7 +47,7 @@ use quota::Seat;
 /// Installs the `/` namespace.
 pub(crate) fn register(io: &SocketIo, state: AppState) {
     let mw_state = state.clone();
-    let middleware = move |socket: SocketRef, auth: TryData<ConnectAuth>| {
+    let middleware = move |socket: SocketRef, auth: TryData<serde_json::Value>| {
         let state = mw_state.clone();
         async move {
             auth::authenticate_socket(state.clone(), socket.clone(), auth).await?;
@@ -160,10 +160,7 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
             }
         }
     }
-    socket.join(tenant_room(tenant_id));
-    if let Some(u) = caller.user_id {
-        socket.join(user_room(u));
-    }
+    subscriptions::join(socket, &caller, subscriptions::of(socket));
     catchup::hold(&mut feed, socket.id);
     let status = Envelope {
         seq: head,

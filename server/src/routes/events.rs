@@ -1,8 +1,9 @@
-//! This module deals with `GET /api/events?since=SEQ&limit=N`: the event log for polling
-//! fallback, with the same entries (and per-user visibility) as socket replay.
+//! This module deals with `GET /api/events?since=SEQ&limit=N&topics=…`: the event log for
+//! polling fallback, with the same entries (per-user visibility, topics) as socket replay.
 
 use axum::extract::State;
 use axum::Json;
+use pulse_protocol::events::{Kind, Topic, Topics, CATALOGUE};
 use pulse_protocol::rest::EventsPage;
 use serde::Deserialize;
 
@@ -21,6 +22,9 @@ pub(super) struct EventsSince {
     limit: Option<u64>,
     /// The epoch `since` was read in; another one gets RESYNC_REQUIRED.
     epoch: Option<String>,
+    /// Comma-separated topics (module keys); absent: every topic. Events without a topic
+    /// (alerts) are always included.
+    topics: Option<String>,
 }
 
 const DEFAULT_LIMIT: u64 = 500;
@@ -37,6 +41,7 @@ pub(super) async fn events_list(
         return Err(AppError::invalid(format!("limit must be from 1 to {MAX_LIMIT}")));
     }
     let user_id = caller.user_id.ok_or_else(|| AppError::forbidden("not a user"))?;
+    let only = q.topics.as_deref().map(only_events).transpose()?;
     let mut conn = state.db.acquire().await?;
     // Head first: every entry up to it is then readable below.
     let head = db::event_log::head(&mut conn, caller.tenant_id).await?;
@@ -58,8 +63,34 @@ pub(super) async fn events_list(
             ),
         ));
     }
-    let events =
-        db::event_log::since(&mut conn, caller.tenant_id, user_id, q.since, u64::MAX, limit)
-            .await?;
+    let events = db::event_log::since(
+        &mut conn,
+        caller.tenant_id,
+        user_id,
+        q.since,
+        u64::MAX,
+        limit,
+        only.as_deref(),
+    )
+    .await?;
     Ok(Json(EventsPage { events, head, epoch }))
+}
+
+/// The logged events a `topics=` list admits: the topics' own and those without a topic.
+fn only_events(list: &str) -> Result<Vec<&'static str>, AppError> {
+    let mut topics = Topics::NONE;
+    for key in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        let t = Topic::parse(key).ok_or_else(|| {
+            AppError::invalid(format!(
+                "unknown topic {key:?}; topics are {}",
+                Topic::ALL.map(Topic::as_str).join(", ")
+            ))
+        })?;
+        topics.insert(t);
+    }
+    Ok(CATALOGUE
+        .iter()
+        .filter(|i| matches!(i.kind, Kind::Logged(_)) && topics.admits(i.name))
+        .map(|i| i.name)
+        .collect())
 }

@@ -1,0 +1,314 @@
+//! This module deals with which topics the tab receives and the state it loads for them. The
+//! frame always wants notifications and payments (the bell and the large-payment toasts work
+//! on every page), and an admin's frame user accounts (rare, and the Users page then never
+//! races its first load against its subscription); each page asks for its own topics while it is shown ([`use_topics`]), so a
+//! tab on the Payments page is not sent every delivery. A topic newly wanted is subscribed
+//! first and its state loaded over REST once the server's ack is in (the ack names the head
+//! from which live events come), so nothing falls between the two.
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use leptos::prelude::*;
+use pulse_protocol::events::{
+    Activity, Customer, Delivery, Notification, Payment, Stats, Topic, Topics,
+};
+use pulse_protocol::rest::Page;
+use pulse_protocol::Envelope;
+use pulse_sdk::store::Changes;
+use pulse_sdk::Client;
+use send_wrapper::SendWrapper;
+
+use crate::api;
+use crate::components::clock::wall_ms;
+use crate::components::toast::{Toasts, Tone};
+use crate::format;
+use crate::live::Live;
+use crate::session::Auth;
+
+/// What the frame wants on every page.
+pub const ALWAYS: [Topic; 2] = [Topic::Notifications, Topic::Payments];
+
+/// What the frame of a user (an admin or not) wants on every page.
+pub fn always(admin: bool) -> Topics {
+    let mut t: Topics = ALWAYS.into_iter().collect();
+    if admin {
+        t.insert(Topic::Users);
+    }
+    t
+}
+
+/// The topics the pages shown want, counted, shared through context. `Copy`.
+#[derive(Clone, Copy)]
+pub struct Demand {
+    wanted: StoredValue<Arc<Mutex<HashMap<Topic, u32>>>>,
+    client: StoredValue<SendWrapper<Client>, LocalStorage>,
+    auth: Auth,
+    live: Live,
+    toasts: Toasts,
+}
+
+impl Demand {
+    /// The demand of a signed-in frame following `client`, which was created with
+    /// `always` as its topics.
+    pub fn provide(
+        client: &Client,
+        always: Topics,
+        auth: Auth,
+        live: Live,
+        toasts: Toasts,
+    ) -> Demand {
+        let d = Demand {
+            wanted: StoredValue::new(Arc::new(Mutex::new(always.iter().map(|t| (t, 1)).collect()))),
+            client: StoredValue::new_local(SendWrapper::new(client.clone())),
+            auth,
+            live,
+            toasts,
+        };
+        provide_context(d);
+        d
+    }
+
+    /// The topics wanted now.
+    pub fn topics(&self) -> Topics {
+        self.with(|w| w.iter().filter(|(_, n)| **n > 0).map(|(t, _)| *t).collect())
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<Topic, u32>) -> R) -> R {
+        let arc = self.wanted.get_value();
+        let mut g = arc.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
+
+    fn client(&self) -> Client {
+        self.client.with_value(|c| (**c).clone())
+    }
+
+    /// Wants `topic` once more: the first want subscribes and then loads its state.
+    pub fn want(&self, topic: Topic) {
+        let first = self.with(|w| {
+            let n = w.entry(topic).or_default();
+            *n += 1;
+            *n == 1
+        });
+        if first {
+            let d = *self;
+            let subscribed = self.client().subscribe(topic);
+            leptos::task::spawn_local(async move {
+                // Without an answer (offline for longer than the ack timeout) load anyway: the
+                // next CONNECT carries the topic, and its replay from the SDK's position
+                // covers what the load cannot.
+                let _ = subscribed.await;
+                d.report(load(d.auth, d.live, d.client(), &[topic]).await);
+            });
+        }
+    }
+
+    /// Wants `topic` once less: the last release unsubscribes.
+    pub fn release(&self, topic: Topic) {
+        let last = self.with(|w| {
+            let n = w.entry(topic).or_default();
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+        if last {
+            // The answer changes nothing here: the next CONNECT carries the set anyway.
+            let unsubscribed = self.client().unsubscribe(topic);
+            leptos::task::spawn_local(async move {
+                let _ = unsubscribed.await;
+            });
+        }
+    }
+
+    /// Loads the state of every topic wanted (after signing in, or when the server asks for
+    /// a resync).
+    pub fn reload(&self) {
+        let d = *self;
+        let topics: Vec<Topic> = self.topics().iter().collect();
+        leptos::task::spawn_local(async move {
+            d.report(load(d.auth, d.live, d.client(), &topics).await);
+        });
+    }
+
+    fn report(&self, r: Result<(), api::ApiError>) {
+        if let Err(e) = r {
+            self.toasts.push(
+                format!("load-failed:{}", wall_ms() / 10_000),
+                Tone::Error,
+                "Could not load the latest data",
+                e.to_string(),
+            );
+        }
+    }
+}
+
+/// Wants `topics` while the calling component is shown.
+pub fn use_topics(topics: &'static [Topic]) {
+    let Some(d) = use_context::<Demand>() else { return };
+    for t in topics {
+        d.want(*t);
+    }
+    on_cleanup(move || {
+        for t in topics {
+            d.release(*t);
+        }
+    });
+}
+
+/// Loads what the socket does not bring for `topics`: the current figures and the first page
+/// of their lists, merged with whatever live events arrived meanwhile. Then tells the SDK
+/// where the log stood, so a reconnection replays from there.
+async fn load(
+    auth: Auth,
+    live: Live,
+    client: Client,
+    topics: &[Topic],
+) -> Result<(), api::ApiError> {
+    // The stats' seq is the log head: every list read after it is at least that fresh.
+    let stats: Envelope<Stats> = api::get(auth, "/api/stats").await?;
+    let seq = stats.seq;
+    let mut changes = Changes::default();
+    let mut loaded = Loaded::default();
+    for t in topics {
+        match t {
+            Topic::Dashboard => {
+                let page: Page<Activity> = api::get(auth, "/api/activity?limit=50").await?;
+                loaded.activity = Some(page.items);
+                changes.stats = true;
+                changes.activity = true;
+            }
+            Topic::Deliveries => {
+                let page: Page<Delivery> = api::get(auth, "/api/deliveries?limit=100").await?;
+                loaded.deliveries = Some(page.items);
+                changes.deliveries = true;
+            }
+            Topic::Payments => {
+                let page: Page<Payment> = api::get(auth, "/api/payments?limit=100").await?;
+                loaded.payments = Some(page.items);
+                changes.payments = true;
+            }
+            Topic::Customers => {
+                // Deactivated customers too: the customers page lists them; pickers leave
+                // them out.
+                let page: Page<Customer> =
+                    api::get(auth, "/api/customers?limit=500&include_inactive=true").await?;
+                loaded.customers = Some(page.items);
+                changes.customers = true;
+            }
+            Topic::Notifications => {
+                let page: Page<Notification> =
+                    api::get(auth, "/api/notifications?limit=100").await?;
+                loaded.notifications = Some(page.items);
+                changes.notifications = true;
+            }
+            // The Users page loads its own list.
+            Topic::Users => {}
+        }
+    }
+    let chart = topics.contains(&Topic::Deliveries);
+    live.update(move |s| {
+        if s.stats.as_ref().is_none_or(|cur| cur.seq <= stats.seq) {
+            s.stats = Some(stats);
+        }
+        if let Some(items) = loaded.customers {
+            s.load_customers(items);
+        }
+        if let Some(items) = loaded.deliveries {
+            let mut have: Vec<Delivery> = s.deliveries.drain(..).collect();
+            merge_by(
+                &mut have,
+                items,
+                |d| d.id,
+                |f, h| f.updated_at > h.updated_at,
+                |d| Reverse(d.updated_at),
+            );
+            s.load_deliveries(have);
+        }
+        if let Some(items) = loaded.payments {
+            let mut have: Vec<Payment> = s.payments.drain(..).collect();
+            merge_by(&mut have, items, |p| p.id, |_, _| false, |p| Reverse(p.created_at));
+            s.load_payments(have);
+        }
+        if let Some(items) = loaded.notifications {
+            let mut have: Vec<Notification> = s.notifications.drain(..).collect();
+            merge_by(&mut have, items, |n| n.id, |_, _| false, |n| Reverse(n.created_at));
+            s.load_notifications(have);
+        }
+        if let Some(items) = loaded.activity {
+            let mut have: Vec<Activity> = s.activity.drain(..).collect();
+            merge_by(&mut have, items, |a| a.seq as i64, |_, _| false, |a| Reverse(a.seq));
+            s.load_activity(have);
+        }
+        Changes { stats: true, ..changes }
+    });
+    if client.last_seq().is_none_or(|l| l < seq) {
+        client.set_last_seq(seq);
+    }
+    if chart {
+        // The chart's history: today's deliveries of the last hour.
+        let hour_ago = wall_ms() - 3_600_000;
+        let (items, _) = api::get_pages::<Delivery>(
+            auth,
+            &format!("/api/deliveries?date={}", format::day_of(wall_ms())),
+            10,
+            |items| items.last().is_some_and(|d| d.updated_at < hour_ago),
+        )
+        .await?;
+        let recent: Vec<Delivery> =
+            items.into_iter().filter(|d| d.updated_at >= hour_ago).collect();
+        live.chart_history(&recent);
+    }
+    Ok(())
+}
+
+/// Lists read over REST, by topic.
+#[derive(Default)]
+struct Loaded {
+    activity: Option<Vec<Activity>>,
+    deliveries: Option<Vec<Delivery>>,
+    payments: Option<Vec<Payment>>,
+    customers: Option<Vec<Customer>>,
+    notifications: Option<Vec<Notification>>,
+}
+
+/// Merges `fresh` into `have` by key and sorts. An item already there wins (it came from a
+/// live event, newer than the page) unless `newer(fresh, have)` says otherwise: a topic
+/// that was not subscribed for a while holds items that changed meanwhile.
+fn merge_by<T, K: Eq + Copy, S: Ord>(
+    have: &mut Vec<T>,
+    fresh: Vec<T>,
+    key: impl Fn(&T) -> K,
+    newer: impl Fn(&T, &T) -> bool,
+    sort: impl Fn(&T) -> S,
+) {
+    for item in fresh {
+        let k = key(&item);
+        match have.iter().position(|x| key(x) == k) {
+            Some(i) if newer(&item, &have[i]) => have[i] = item,
+            Some(_) => {}
+            None => have.push(item),
+        }
+    }
+    have.sort_by_key(|x| sort(x));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_keeps_live_items_and_sorts() {
+        let mut have = vec![(3, "live"), (1, "live")];
+        let fresh = vec![(2, "rest"), (3, "rest")];
+        merge_by(&mut have, fresh, |x| x.0, |_, _| false, |x| Reverse(x.0));
+        assert_eq!(have, [(3, "live"), (2, "rest"), (1, "live")]);
+    }
+
+    #[test]
+    fn merging_takes_what_changed_while_unsubscribed() {
+        let mut have = vec![(3, 10), (1, 10)];
+        merge_by(&mut have, vec![(3, 12), (1, 9)], |x| x.0, |f, h| f.1 > h.1, |x| x.0);
+        assert_eq!(have, [(1, 10), (3, 12)]);
+    }
+}
