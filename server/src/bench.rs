@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::db;
 use crate::error::{AppError, AppJson};
-use crate::events::broadcast::{fan_out, tenant_room};
+use crate::feed::broadcast::{fan_out, tenant_room};
 use crate::state::AppState;
 
 /// Most ticks per second and longest run one request may ask for; bounds every loop.

@@ -65,8 +65,7 @@ pub(crate) async fn run_heartbeat(state: AppState) {
     let started = state.clock.now_ms();
     loop {
         let now = state.clock.now_ms();
-        let tenants =
-            crate::events::stats::connected_tenants(&state).into_iter().collect::<Vec<_>>();
+        let tenants = crate::feed::stats::connected_tenants(&state).into_iter().collect::<Vec<_>>();
         let beat = async {
             let mut conn = state.db.acquire().await?;
             let node = &state.node;

@@ -30,7 +30,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
-mod events;
+mod feed;
 mod realtime;
 pub mod relay;
 mod routes;
@@ -284,8 +284,8 @@ impl Server {
         if state.config.demo {
             tasks.push(tokio::spawn(demo::run_generator(state.clone(), state.config.demo_rate)));
         }
-        tasks.push(tokio::spawn(events::stats::run_pusher(state.clone())));
-        tasks.push(tokio::spawn(events::tail::run(state.clone())));
+        tasks.push(tokio::spawn(feed::stats::run_pusher(state.clone())));
+        tasks.push(tokio::spawn(feed::tail::run(state.clone())));
         tasks.push(tokio::spawn(cluster::run_election(state.clone())));
         tasks.push(tokio::spawn(cluster::run_heartbeat(state.clone())));
         tasks.push(tokio::spawn(relay::run(state.clone())));

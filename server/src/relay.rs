@@ -3,7 +3,7 @@
 //! [`STATS`]; every node relays it to its own sockets of that tenant.
 //!
 //! Logged events never go through Redis: each node reads them from the shared log in `seq`
-//! order (see [`crate::events::tail`]), so losing Redis loses no entry. Without Redis (not
+//! order (see [`crate::feed::tail`]), so losing Redis loses no entry. Without Redis (not
 //! configured, or down) every node computes and pushes stats for its own sockets instead.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +16,7 @@ use pulse_protocol::Envelope;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 
-use crate::events::broadcast::tenant_room;
+use crate::feed::broadcast::tenant_room;
 use crate::state::AppState;
 
 /// The channel of stats pushes.

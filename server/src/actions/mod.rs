@@ -6,7 +6,7 @@
 //! tenant's lock in the database (so `seq` numbering and idempotency keys hold across nodes),
 //! checks the idempotency key, makes its writes and appends its log entries, commits, then
 //! fans the entries out on this node ([`broadcast::advance`]); other nodes read them from the
-//! log when woken ([`crate::events::tail`]).
+//! log when woken ([`crate::feed::tail`]).
 
 pub(crate) mod activity;
 pub(crate) mod alert;
@@ -30,8 +30,8 @@ use sqlx::{Any, AnyConnection, Transaction};
 use crate::auth::Caller;
 use crate::db;
 use crate::error::AppError;
-use crate::events::broadcast;
-use crate::events::log::Batch;
+use crate::feed::broadcast;
+use crate::feed::log::Batch;
 use crate::state::AppState;
 
 /// Longest accepted idempotency key.

@@ -12,5 +12,5 @@ pub(crate) async fn request(
     state: &AppState,
     caller: &Caller,
 ) -> Result<Envelope<Stats>, AppError> {
-    crate::events::stats::current(state, caller.tenant_id).await
+    crate::feed::stats::current(state, caller.tenant_id).await
 }

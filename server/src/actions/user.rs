@@ -5,7 +5,7 @@
 //! concerned (staff never learn about other accounts). Disabling revokes the user's refresh
 //! tokens in the same transaction; when the entry reaches the user's own sockets, on whichever
 //! node holds them, they get an `error` (ACCOUNT_DISABLED) and are disconnected
-//! ([`crate::events::broadcast`]). The last active admin cannot be disabled, nor can an
+//! ([`crate::feed::broadcast`]). The last active admin cannot be disabled, nor can an
 //! admin disable themselves, so a business always keeps someone who can manage it.
 
 use pulse_protocol::events::{Id, UserUpdated, USER_UPDATED};

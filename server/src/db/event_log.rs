@@ -6,7 +6,7 @@ use pulse_protocol::rest::LoggedEvent;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::events::log::Entry;
+use crate::feed::log::Entry;
 
 /// The tenant's latest `seq` (0 for an empty log).
 pub(crate) async fn head(conn: &mut AnyConnection, tenant_id: Id) -> Result<u64, sqlx::Error> {

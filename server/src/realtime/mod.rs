@@ -10,7 +10,7 @@
 //! position, under the tenant's feed lock); the connect handler then sends
 //! `connection:status` (the log's epoch and head), refuses a resume from another log or from
 //! ahead of it (RESYNC_REQUIRED), and catches the socket up from the log (see
-//! [`crate::events`]), so missed events strictly precede live ones and none slips by while
+//! [`crate::feed`]), so missed events strictly precede live ones and none slips by while
 //! it connects.
 //!
 //! The server ends a socket (rate limit, expired token) with [`end`]: an `error` event saying
@@ -40,7 +40,7 @@ use socketioxide::SocketIo;
 use crate::auth::{self, Caller, ResumeFrom};
 use crate::db;
 use crate::error::AppError;
-use crate::events::catchup::{self, Why};
+use crate::feed::catchup::{self, Why};
 use crate::state::AppState;
 use quota::Seat;
 

@@ -3,8 +3,8 @@
 //! socket's extensions and as its rooms, and changed by `module:subscribe` /
 //! `module:unsubscribe` (and the `dashboard:subscribe` / `notification:subscribe` shorthands).
 //!
-//! Live fan-out reaches a topic's room only ([`crate::events::broadcast`]); a socket's replay
-//! and catch-up read its [`Subscription`] for each page ([`crate::events::catchup`]). A change
+//! Live fan-out reaches a topic's room only ([`crate::feed::broadcast`]); a socket's replay
+//! and catch-up read its [`Subscription`] for each page ([`crate::feed::catchup`]). A change
 //! is made under the tenant's feed lock, which live fan-out holds while it moves the feed's
 //! cursor: the ack's `head` is exactly the position from which the topic's entries reach the
 //! socket, so a client that loads the topic's state over REST after the ack misses nothing.
@@ -14,7 +14,7 @@ use socketioxide::extract::SocketRef;
 
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::events::broadcast::{tenant_room, user_room};
+use crate::feed::broadcast::{tenant_room, user_room};
 use crate::state::AppState;
 
 /// The topics a socket receives.

@@ -1,4 +1,6 @@
-//! This module deals with the event log and fan-out: numbering business events per tenant
+//! This module deals with each tenant's feed: its event log and the fan-out of it (named
+//! apart from `pulse_protocol::events`, the payloads, and `routes/events.rs`, the REST view
+//! of the log): numbering business events per tenant
 //! (`log.rs`), sending them to this node's sockets in `seq` order (`broadcast.rs`), following
 //! other nodes' writes (`tail.rs`), catching up sockets that are behind from the log
 //! (`catchup.rs`), and pushing `stats:updated` (`stats.rs`).

@@ -12,7 +12,7 @@ use pulse_protocol::Envelope;
 use crate::calendar;
 use crate::db;
 use crate::error::AppError;
-use crate::events::broadcast::tenant_room;
+use crate::feed::broadcast::tenant_room;
 use crate::state::AppState;
 
 /// Tenants whose figures changed since the last push.
