@@ -301,7 +301,7 @@ impl PulseClient {
     pub fn subscribe(
         &self,
         #[wasm_bindgen(unchecked_param_type = "PulseTopic")] topic: String,
-    ) -> Result<js_sys::Promise, JsValue> {
+    ) -> js_sys::Promise {
         self.change_topic(&topic, true)
     }
 
@@ -310,7 +310,7 @@ impl PulseClient {
     pub fn unsubscribe(
         &self,
         #[wasm_bindgen(unchecked_param_type = "PulseTopic")] topic: String,
-    ) -> Result<js_sys::Promise, JsValue> {
+    ) -> js_sys::Promise {
         self.change_topic(&topic, false)
     }
 
@@ -323,10 +323,11 @@ impl PulseClient {
         }
     }
 
-    fn change_topic(&self, key: &str, on: bool) -> Result<js_sys::Promise, JsValue> {
+    fn change_topic(&self, key: &str, on: bool) -> js_sys::Promise {
         let Some(topic) = Topic::parse(key) else {
+            // A rejected promise, as for a refusal by the server, not a throw.
             let all = Topic::ALL.map(Topic::as_str).join(", ");
-            return Err(js_error(Error::Server(WireError::new(
+            return js_sys::Promise::reject(&js_error(Error::Server(WireError::new(
                 ErrorCode::InvalidInput,
                 format!("unknown topic {key:?}; topics are {all}"),
             ))));
@@ -334,12 +335,12 @@ impl PulseClient {
         let c = &self.inner.client;
         let reply: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
             if on { Box::pin(c.subscribe(topic)) } else { Box::pin(c.unsubscribe(topic)) };
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
+        wasm_bindgen_futures::future_to_promise(async move {
             match reply.await {
                 Ok(s) => Ok(from_value(&serde_json::to_value(s).unwrap_or_default())),
                 Err(e) => Err(js_error(e)),
             }
-        }))
+        })
     }
 
     /// The connection status now.

@@ -55,23 +55,10 @@ pub fn countdown(left: Duration) -> String {
     }
 }
 
-const DAY_MS: i64 = 86_400_000;
-
 /// The UTC calendar day of `ms` since the epoch, `YYYY-MM-DD`: the server keeps days in UTC,
 /// so "today" here must be the server's today.
-pub fn day_of(ms: i64) -> String {
-    // Howard Hinnant's civil_from_days, as on the server.
-    let z = ms.div_euclid(DAY_MS) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+pub use pulse_protocol::calendar::day_of;
+use pulse_protocol::calendar::DAY_MS;
 
 /// The day before `ms`'s UTC day.
 pub fn yesterday_of(ms: i64) -> String {

@@ -7,10 +7,12 @@
 //! Principal types: [`Envelope`], [`Ack`], [`WireError`].
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod calendar;
 pub mod catalogue;
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod money;
 pub mod rest;
 
 pub use envelope::{Ack, Envelope};

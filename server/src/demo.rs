@@ -8,10 +8,10 @@ use pulse_protocol::events::{DeliveryUpdate, Id, Level, PaymentAdd, PaymentMetho
 
 use crate::actions;
 use crate::auth::{hash_password, Caller};
-use crate::calendar;
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
+use pulse_protocol::calendar;
 
 /// The demo admin's email.
 pub const DEMO_EMAIL: &str = "admin@pulse.demo";

@@ -23,7 +23,6 @@ pub mod accounts;
 pub mod actions;
 pub mod auth;
 mod bench;
-mod calendar;
 pub mod clock;
 pub mod cluster;
 pub mod config;

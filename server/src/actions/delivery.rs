@@ -6,12 +6,13 @@ use pulse_protocol::events::{
     DELIVERY_UPDATED,
 };
 
-use super::{begin, check_customer, day, positive, round2, Begin, CREDIT_LIMIT};
+use super::{begin, check_customer, day, positive, Begin, CREDIT_LIMIT};
 use crate::auth::Caller;
 use crate::db;
 use crate::db::deliveries::NewDelivery;
 use crate::error::AppError;
 use crate::state::AppState;
+use pulse_protocol::money::round_cents;
 
 /// Most liters in one delivery.
 const MAX_QUANTITY: f64 = 10_000.0;
@@ -61,7 +62,7 @@ pub(crate) async fn update(
         date: &input.date,
         quantity: input.quantity,
         price_per_liter: price,
-        amount: round2(input.quantity * price),
+        amount: round_cents(input.quantity * price),
         now,
     };
     // (customer, balance change) pairs this edit causes.
@@ -103,7 +104,8 @@ pub(crate) async fn update(
             .await?
             .map_or(0.0, |c| c.balance);
         let balance =
-            db::customers::add_to_balance(change.conn(), customer_id, round2(delta), now).await?;
+            db::customers::add_to_balance(change.conn(), customer_id, round_cents(delta), now)
+                .await?;
         change.append::<BalanceUpdatedEvent>(&BalanceUpdated { customer_id, balance }).await?;
         if before <= CREDIT_LIMIT && balance > CREDIT_LIMIT {
             change

@@ -232,16 +232,11 @@ pub(crate) fn short_text(name: &str, v: &str, max: usize) -> Result<(), AppError
 
 /// A `YYYY-MM-DD` day.
 pub(crate) fn day(name: &str, v: &str) -> Result<(), AppError> {
-    if crate::calendar::is_valid_day(v) {
+    if pulse_protocol::calendar::is_valid_day(v) {
         Ok(())
     } else {
         Err(AppError::invalid(format!("{name} must be a day written YYYY-MM-DD")))
     }
-}
-
-/// Rounds money to cents.
-pub(crate) fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 /// A customer whose balance goes above this triggers a system alert.

@@ -5,12 +5,13 @@ use pulse_protocol::events::{
     BalanceUpdated, BalanceUpdatedEvent, Level, Payment, PaymentAdd, PaymentAdded, PAYMENT_ADDED,
 };
 
-use super::{begin, check_customer, day, positive, round2, short_text, Begin};
+use super::{begin, check_customer, day, positive, short_text, Begin};
 use crate::auth::Caller;
-use crate::calendar;
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
+use pulse_protocol::calendar;
+use pulse_protocol::money::round_cents;
 
 /// Largest single payment.
 const MAX_AMOUNT: f64 = 1_000_000.0;
@@ -45,7 +46,7 @@ pub(crate) async fn add(
     let now = change.ts();
     check_customer(change.conn(), caller, input.customer_id).await?;
     let date = input.date.clone().unwrap_or_else(|| calendar::day_of(now));
-    let amount = round2(input.amount);
+    let amount = round_cents(input.amount);
     let id = db::payments::insert(
         change.conn(),
         tenant_id,

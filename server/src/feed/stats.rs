@@ -2,6 +2,7 @@
 //! interval (so an idle dashboard still sees fresh times) and soon after each change,
 //! coalesced so a busy tenant gets at most one push per tick (250 ms at most).
 
+use pulse_protocol::money::round_cents;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -9,11 +10,11 @@ use std::time::Duration;
 use pulse_protocol::events::{Id, ServerEvent, Stats, StatsUpdated, STATS_UPDATED};
 use pulse_protocol::Envelope;
 
-use crate::calendar;
 use crate::db;
 use crate::error::AppError;
 use crate::feed::broadcast::tenant_room;
 use crate::state::AppState;
+use pulse_protocol::calendar;
 
 /// Tenants whose figures changed since the last push.
 #[derive(Debug, Default)]
@@ -45,18 +46,14 @@ pub(crate) async fn current(state: &AppState, tenant_id: Id) -> Result<Envelope<
         seq,
         ts,
         data: Stats {
-            today_liters: round2(liters),
-            today_sales: round2(sales),
-            today_collection: round2(collection),
-            outstanding: round2(outstanding),
+            today_liters: round_cents(liters),
+            today_sales: round_cents(sales),
+            today_collection: round_cents(collection),
+            outstanding: round_cents(outstanding),
             active_customers: active,
             deliveries_today: deliveries,
         },
     })
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 /// Pushes `stats:updated` to changed tenants every tick, and to every tenant with sockets

@@ -22,10 +22,10 @@ use axum::routing::{any, get, patch, post, put};
 use axum::Router;
 use serde::Deserialize;
 
-use crate::calendar;
 use crate::db::ListFilter;
 use crate::error::AppError;
 use crate::state::AppState;
+use pulse_protocol::calendar;
 
 pub(crate) use dashboard::dashboard;
 

@@ -1,16 +1,18 @@
 //! This module deals with calendar days as the wire writes them (`YYYY-MM-DD`, UTC), without
-//! a date-time dependency: the server only needs "today" and validation.
+//! a date-time dependency: the server validates them and says "today"; clients compute the
+//! same "today" (the server's, in UTC) to ask for it.
 
-const DAY_MS: i64 = 86_400_000;
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
 
 /// The UTC day of `ms` since the epoch, as `YYYY-MM-DD`.
-pub(crate) fn day_of(ms: i64) -> String {
+pub fn day_of(ms: i64) -> String {
     let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
     format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Whether `s` is a real day written `YYYY-MM-DD` (years 1970–9999).
-pub(crate) fn is_valid_day(s: &str) -> bool {
+pub fn is_valid_day(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
