@@ -2,7 +2,7 @@
 // left on one page, with the demo generator on, for one or more dashboard builds served by
 // the same server binary (e.g. before and after topic subscriptions).
 //
-//   node bench/tab-bytes.mjs [--page /payments] [--seconds 60] [--rate 2] LABEL=DIST_DIR ...
+//   node bench/tab-bytes.mjs [--page /payments] [--seconds 60] [--rate 2] [--out FILE] LABEL=DIST_DIR ...
 //
 // Each build gets a fresh server (fresh data directory, same generator rate), a fresh
 // Chromium profile, signs in, opens the page, waits 5 s for the first loads, then counts every
@@ -12,6 +12,9 @@
 // summary. What it does not show: REST requests (page loads), the CPU spent on frames, and
 // bursts (it is a sum over the window); the generator is random, so compare the per-event
 // counts too, not only the totals.
+import { execSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { launchBrowser, login, startServer } from '../e2e/harness.mjs';
 
 const args = process.argv.slice(2);
@@ -25,6 +28,13 @@ const opt = (name, dflt) => {
 const pagePath = opt('--page', '/payments');
 const seconds = Number(opt('--seconds', '60'));
 const rate = opt('--rate', '2');
+const out = opt('--out', null);
+const command = `node bench/tab-bytes.mjs ${process.argv.slice(2).join(' ')}`;
+const lines = [];
+const print = (l) => {
+  console.log(l);
+  lines.push(l);
+};
 const builds = args.map((a) => {
   const [label, dir] = a.split('=');
   return { label, dir };
@@ -72,21 +82,37 @@ for (const b of builds) {
       (a, r) => ({ frames: a.frames + r.frames, bytes: a.bytes + r.bytes }),
       { frames: 0, bytes: 0 },
     );
-    console.log(`\n### ${b.label} (${b.dir}), page ${pagePath}, ${seconds} s, demo rate ${rate}\n`);
-    console.log('| event | frames/min | bytes/min |');
-    console.log('|---|---:|---:|');
+    print(`\n### ${b.label} (${b.dir}), page ${pagePath}, ${seconds} s, demo rate ${rate}\n`);
+    print('| event | frames/min | bytes/min |');
+    print('|---|---:|---:|');
     for (const [k, r] of [...rows].sort((a, b) => b[1].bytes - a[1].bytes)) {
-      console.log(`| ${k} | ${Math.round(r.frames * per)} | ${Math.round(r.bytes * per)} |`);
+      print(`| ${k} | ${Math.round(r.frames * per)} | ${Math.round(r.bytes * per)} |`);
     }
-    console.log(`| **all** | ${Math.round(total.frames * per)} | ${Math.round(total.bytes * per)} |`);
+    print(`| **all** | ${Math.round(total.frames * per)} | ${Math.round(total.bytes * per)} |`);
     results.push({ label: b.label, ...total, per });
   } finally {
     await browser.close();
     await server.stop();
   }
 }
-console.log('\n| build | frames/min | bytes/min |');
-console.log('|---|---:|---:|');
+print('\n| build | frames/min | bytes/min |');
+print('|---|---:|---:|');
 for (const r of results) {
-  console.log(`| ${r.label} | ${Math.round(r.frames * r.per)} | ${Math.round(r.bytes * r.per)} |`);
+  print(`| ${r.label} | ${Math.round(r.frames * r.per)} | ${Math.round(r.bytes * r.per)} |`);
+}
+if (out) {
+  const commit = execSync('git rev-parse --short HEAD').toString().trim();
+  const head = [
+    '# What reaches one dashboard tab',
+    '',
+    `Written by \`${command}\` ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; do not edit by hand.`,
+    '',
+    `Commit ${commit} (server and script); each build is a dashboard \`dist/\` served by that server.`,
+    `Machine: ${cpus().length} cores, ${cpus()[0].model}; Chromium headless, loopback.`,
+    'A tab signed in as the demo admin, left on the page; the demo generator records deliveries',
+    `at ${rate} per second and a payment every fourth one. WebSocket frames received by the page,`,
+    'counted through the DevTools protocol, by Socket.IO event. Not shown: REST requests (page',
+    'loads), CPU per frame, bursts; the generator is random, so compare the per-event rows too.',
+  ];
+  writeFileSync(out, [...head, ...lines, ''].join('\n'));
 }

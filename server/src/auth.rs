@@ -5,33 +5,28 @@
 //! JWT expiry is checked against the injected [`crate::Clock`], not the OS clock, so tests
 //! can move time.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
-use pulse_protocol::events::{ConnectAuth, Id, Topics};
+use pulse_protocol::events::Id;
 use pulse_protocol::rest::{LoginRequest, PasswordChange, RefreshRequest, Session, User};
-use pulse_protocol::{ErrorCode, WireError};
+use pulse_protocol::ErrorCode;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use socketioxide::extract::{SocketRef, TryData};
 
 use crate::config::Config;
 use crate::db;
 use crate::error::AppError;
-use crate::realtime::expiry::ExpiresAt;
-use crate::realtime::quota::Full;
-use crate::realtime::subscriptions::Subscription;
 use crate::state::AppState;
 
 /// An authenticated user, as every action sees them.
@@ -349,10 +344,10 @@ pub(crate) async fn change_password(
     issue(state, user, &new_session_id()).await
 }
 
-/// `POST /api/auth/logout`: ends `session`: its refresh tokens are revoked, sockets opened
-/// with its access tokens are refused from now on, and this node's open ones are told why
-/// and disconnected.
-pub(crate) async fn logout(state: &AppState, session: SignedIn) -> Result<(), AppError> {
+/// `POST /api/auth/logout`: ends `session`: its refresh tokens are revoked, so sockets opened
+/// with its access tokens are refused from now on (the route also ends this node's open
+/// ones).
+pub(crate) async fn logout(state: &AppState, session: &SignedIn) -> Result<(), AppError> {
     let mut conn = state.db.acquire().await?;
     db::refresh_tokens::revoke_session(
         &mut conn,
@@ -361,9 +356,6 @@ pub(crate) async fn logout(state: &AppState, session: SignedIn) -> Result<(), Ap
         state.clock.now_ms(),
     )
     .await?;
-    drop(conn);
-    let ended = crate::realtime::end_session(state, &session.id);
-    tracing::info!(user = session.user_id, sockets = ended, "signed out");
     Ok(())
 }
 
@@ -467,100 +459,8 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-/// The client's address, as the per-address limits count it: the peer, or what a trusted
-/// proxy says in `X-Forwarded-For` (see [`crate::realtime::quota::client_ip`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientIp(pub(crate) Option<IpAddr>);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(request_ip(parts, state)))
-    }
-}
-
-fn request_ip(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    crate::realtime::quota::client_ip(peer, &parts.headers, &state.config.trusted_proxies)
-}
-
 /// What a socket of an ended session is told.
 pub(crate) const SIGNED_OUT: &str = "signed out: this session has ended; sign in again";
-
-/// Why a socket may not join, shown as `"<CODE>: <message>"` in CONNECT_ERROR's `message`
-/// (socketioxide sends the middleware error's `Display`).
-#[derive(Debug)]
-pub(crate) struct ConnectRefusal(pub(crate) WireError);
-
-impl std::fmt::Display for ConnectRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // WireError's Display is exactly "<CODE>: <message>".
-        self.0.fmt(f)
-    }
-}
-
-/// Where the socket resumes from (`lastSeq` and `epoch` of the CONNECT auth payload).
-#[derive(Debug, Clone)]
-pub(crate) struct ResumeFrom(pub(crate) Option<u64>, pub(crate) Option<String>);
-
-/// The connect middleware: token, then connection limits. On success the socket carries
-/// [`Caller`], [`ResumeFrom`], its token's `ExpiresAt` and its `Arc<Seat>` in its extensions.
-pub(crate) async fn authenticate_socket(
-    state: AppState,
-    socket: SocketRef,
-    auth: TryData<serde_json::Value>,
-) -> Result<(), ConnectRefusal> {
-    let refuse = |e: AppError| {
-        let w = e.into_wire();
-        tracing::debug!(code = w.code.as_str(), "socket refused");
-        ConnectRefusal(w)
-    };
-    // No auth at all reads as an empty one (and is refused below for its missing token); a
-    // malformed one, e.g. an unknown topic, says what is wrong with it.
-    let auth = match auth.0 {
-        Ok(v) if !v.is_null() => serde_json::from_value::<ConnectAuth>(v)
-            .map_err(|e| refuse(AppError::invalid(format!("CONNECT auth payload: {e}"))))?,
-        _ => ConnectAuth::default(),
-    };
-    let token = auth
-        .token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| refuse(AppError::unauthorized("missing token")))?;
-    let caller = verify_token(&state, &token).map_err(refuse)?;
-    if let Some(sid) = &caller.session_id {
-        let mut conn = state.db.acquire().await.map_err(|e| refuse(e.into()))?;
-        if db::refresh_tokens::session_revoked(&mut conn, sid)
-            .await
-            .map_err(|e| refuse(e.into()))?
-        {
-            return Err(refuse(AppError::unauthorized(SIGNED_OUT)));
-        }
-    }
-    check_active(&state, &caller).await.map_err(refuse)?;
-    let ip = request_ip(socket.req_parts(), &state);
-    let seat = state.quota.take(caller.user_id, ip).map_err(|full| {
-        refuse(AppError::new(
-            ErrorCode::RateLimited,
-            match full {
-                Full::User => "too many connections for this user",
-                Full::Ip => "too many connections from this address",
-            },
-        ))
-    })?;
-    if let Some(at) = caller.expires_at {
-        socket.extensions.insert(ExpiresAt(at));
-    }
-    socket.extensions.insert(caller);
-    socket.extensions.insert(ResumeFrom(auth.last_seq, auth.epoch));
-    socket.extensions.insert(Subscription(auth.topics.unwrap_or_else(Topics::all)));
-    // Shared so the extension map can hand out copies; given back when the last one drops.
-    socket.extensions.insert(Arc::new(seat));
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
@@ -591,11 +491,5 @@ mod tests {
             assert_eq!(dummy.params, real.params);
             assert_eq!(Params::try_from(&dummy).unwrap().m_cost(), m_cost);
         }
-    }
-
-    #[test]
-    fn refusals_display_with_their_code() {
-        let r = ConnectRefusal(WireError::new(ErrorCode::TokenExpired, "token expired"));
-        assert_eq!(r.to_string(), "TOKEN_EXPIRED: token expired");
     }
 }

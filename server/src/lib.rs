@@ -30,6 +30,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 mod feed;
+mod peer;
 mod realtime;
 pub mod relay;
 mod routes;

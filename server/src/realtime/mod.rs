@@ -1,5 +1,5 @@
-//! This module deals with the Socket.IO `/` namespace: the connect middleware (auth in
-//! `auth.rs`, connection limits in `quota.rs`), resuming a reconnecting socket from its
+//! This module deals with the Socket.IO `/` namespace: the connect middleware (admission in
+//! `connect.rs`, connection limits in `quota.rs`), resuming a reconnecting socket from its
 //! `lastSeq`, the rooms of its topics (`subscriptions.rs`), one handler per client event
 //! (`handlers.rs`) behind the per-socket limits (`limits.rs`), ending sockets whose token
 //! expired (`expiry.rs`), and the request head each socket keeps (`head.rs`).
@@ -18,6 +18,7 @@
 //! connection (bounded by [`LINGER`]), so the client always reads both before the transport
 //! goes (see [`linger`]).
 
+mod connect;
 pub(crate) mod expiry;
 mod handlers;
 pub(crate) mod head;
@@ -37,11 +38,12 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 
-use crate::auth::{self, Caller, ResumeFrom};
+use crate::auth::{self, Caller};
 use crate::db;
 use crate::error::AppError;
 use crate::feed::catchup::{self, Why};
 use crate::state::AppState;
+use connect::{ConnectRefusal, ResumeFrom};
 use quota::Seat;
 
 /// Installs the `/` namespace.
@@ -50,11 +52,11 @@ pub(crate) fn register(io: &SocketIo, state: AppState) {
     let middleware = move |socket: SocketRef, auth: TryData<serde_json::Value>| {
         let state = mw_state.clone();
         async move {
-            auth::authenticate_socket(state.clone(), socket.clone(), auth).await?;
+            connect::authenticate_socket(state.clone(), socket.clone(), auth).await?;
             limits::install(&socket, &state);
             handlers::install(&socket, &state);
-            enroll(&socket, &state).await.map_err(|e| auth::ConnectRefusal(e.into_wire()))?;
-            Ok::<(), auth::ConnectRefusal>(())
+            enroll(&socket, &state).await.map_err(|e| ConnectRefusal(e.into_wire()))?;
+            Ok::<(), ConnectRefusal>(())
         }
     };
     let on_connect = move |socket: SocketRef| {

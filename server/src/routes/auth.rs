@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use pulse_protocol::rest::{LoginRequest, PasswordChange, RefreshRequest, Session, User};
 
-use crate::auth::{self, Caller, ClientIp, SignedIn};
+use crate::auth::{self, Caller, SignedIn};
 use crate::db;
 use crate::error::{AppError, AppJson};
+use crate::peer::ClientIp;
 use crate::state::AppState;
 
 /// `POST /api/auth/login` with [`LoginRequest`] → [`Session`]; 429 with `Retry-After` while
@@ -27,7 +28,11 @@ pub(super) async fn auth_logout(
     State(state): State<AppState>,
     session: SignedIn,
 ) -> Result<StatusCode, AppError> {
-    auth::logout(&state, session).await.map(|()| StatusCode::NO_CONTENT)
+    auth::logout(&state, &session).await?;
+    // Sockets of the ended session on this node are told why and disconnected.
+    let ended = crate::realtime::end_session(&state, &session.id);
+    tracing::info!(user = session.user_id, sockets = ended, "signed out");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/auth/refresh` with [`RefreshRequest`] → [`Session`].
