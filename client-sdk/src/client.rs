@@ -313,6 +313,17 @@ impl Client {
         topic: Topic,
         on: bool,
     ) -> impl Future<Output = Result<Subscribed, Error>> + 'static {
+        let reply = self.change_topic_raw(topic, on);
+        async move { reply.await?.into_result() }
+    }
+
+    /// [`Client::subscribe`] / [`Client::unsubscribe`] with the server's answer as it came
+    /// (the JS API hands it to JavaScript without decoding it in wasm).
+    pub(crate) fn change_topic_raw(
+        &self,
+        topic: Topic,
+        on: bool,
+    ) -> impl Future<Output = Result<AckReply, Error>> + 'static {
         let (tx, rx) = oneshot::channel();
         let started = {
             let mut conn = self.shared.conn();
@@ -322,7 +333,7 @@ impl Client {
         self.shared.kick();
         async move {
             started?;
-            rx.await.unwrap_or(Err(Error::Closed))?.into_result()
+            rx.await.unwrap_or(Err(Error::Closed))
         }
     }
 

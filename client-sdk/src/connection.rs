@@ -1127,6 +1127,6 @@ fn with_topics(auth: Option<Value>, topics: Option<Topics>) -> Option<Value> {
         Some(other) => return Some(other),
         None => serde_json::Map::new(),
     };
-    m.insert("topics".into(), serde_json::to_value(t).unwrap_or_default());
+    m.insert("topics".into(), t.iter().map(|t| Value::from(t.as_str())).collect());
     Some(Value::Object(m))
 }

@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use js_sys::{Function, Object, Reflect, JSON};
-use pulse_protocol::events::Topic;
-use pulse_protocol::{ErrorCode, WireError};
+use js_sys::{Array, Function, Object, Reflect, JSON};
+use pulse_protocol::events::{Topic, Topics};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
@@ -190,8 +189,13 @@ impl PulseClient {
             config.health_interval = (!d.is_zero()).then_some(d);
         }
         if let Some(t) = opts.get("topics").filter(|t| !t.is_null()) {
-            let topics = serde_json::from_value(t.clone())
-                .map_err(|e| js_sys::Error::new(&format!("topics: {e}")))?;
+            // By hand, not serde: decoding from a `Value` would add kilobytes to the package.
+            let keys = t.as_array().ok_or_else(|| js_err("topics: expected an array"))?;
+            let mut topics = Topics::NONE;
+            for k in keys {
+                let key = k.as_str().unwrap_or_default();
+                topics.insert(Topic::parse(key).ok_or_else(|| unknown_topic(key))?);
+            }
             config.topics = Some(topics);
         }
         let token =
@@ -318,7 +322,7 @@ impl PulseClient {
     #[wasm_bindgen(getter, unchecked_return_type = "PulseTopic[] | undefined")]
     pub fn topics(&self) -> JsValue {
         match self.inner.client.topics() {
-            Some(t) => from_value(&serde_json::to_value(t).unwrap_or_default()),
+            Some(t) => t.iter().map(|t| JsValue::from_str(t.as_str())).collect::<Array>().into(),
             None => JsValue::UNDEFINED,
         }
     }
@@ -326,20 +330,20 @@ impl PulseClient {
     fn change_topic(&self, key: &str, on: bool) -> js_sys::Promise {
         let Some(topic) = Topic::parse(key) else {
             // A rejected promise, as for a refusal by the server, not a throw.
-            let all = Topic::ALL.map(Topic::as_str).join(", ");
-            return js_sys::Promise::reject(&js_error(Error::Server(WireError::new(
-                ErrorCode::InvalidInput,
-                format!("unknown topic {key:?}; topics are {all}"),
-            ))));
+            return js_sys::Promise::reject(&unknown_topic(key));
         };
-        let c = &self.inner.client;
-        let reply: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
-            if on { Box::pin(c.subscribe(topic)) } else { Box::pin(c.unsubscribe(topic)) };
+        let reply = self.inner.client.change_topic_raw(topic, on);
         wasm_bindgen_futures::future_to_promise(async move {
-            match reply.await {
-                Ok(s) => Ok(from_value(&serde_json::to_value(s).unwrap_or_default())),
-                Err(e) => Err(js_error(e)),
+            // The ack `{ ok, data | error }` is read in JavaScript, as `emitWithAck`'s is.
+            let ack = reply.await.map_err(js_error)?.args.first().map(from_value);
+            let ack = ack.unwrap_or(JsValue::UNDEFINED);
+            let field = |o: &JsValue, k: &str| Reflect::get(o, &JsValue::from_str(k)).ok();
+            if field(&ack, "ok").and_then(|v| v.as_bool()) == Some(true) {
+                return Ok(field(&ack, "data").unwrap_or(JsValue::UNDEFINED));
             }
+            let error = field(&ack, "error").unwrap_or(JsValue::UNDEFINED);
+            let text = |k| field(&error, k).and_then(|v| v.as_string()).unwrap_or_default();
+            Err(coded_error(&format!("server error {}", text("message")), &text("code")))
         })
     }
 
@@ -440,6 +444,16 @@ fn js_err(message: &str) -> JsValue {
     js_sys::Error::new(message).into()
 }
 
+fn unknown_topic(key: &str) -> JsValue {
+    coded_error(&format!("unknown topic \"{key}\"; topics are {}", Topic::LIST), "INVALID_INPUT")
+}
+
+fn coded_error(message: &str, code: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
 fn js_error(e: Error) -> JsValue {
     let code = match &e {
         Error::Decode(_) => "DECODE",
@@ -453,7 +467,5 @@ fn js_error(e: Error) -> JsValue {
         Error::Reply(_) => "REPLY",
         Error::Transport(_) => "TRANSPORT",
     };
-    let err = js_sys::Error::new(&e.to_string());
-    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
-    err.into()
+    coded_error(&e.to_string(), code)
 }

@@ -47,6 +47,10 @@ impl Topic {
         Topic::Users,
     ];
 
+    /// The module keys, for messages (kept equal to [`Topic::ALL`] by a test).
+    pub const LIST: &'static str =
+        "dashboard, deliveries, payments, customers, notifications, users";
+
     /// The module key on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -154,7 +158,7 @@ impl<'de> Deserialize<'de> for Topics {
                 Topic::parse(k).ok_or_else(|| {
                     serde::de::Error::custom(format!(
                         "unknown topic {k:?}; topics are {}",
-                        Topic::ALL.map(Topic::as_str).join(", ")
+                        Topic::LIST
                     ))
                 })
             })
@@ -444,6 +448,7 @@ mod tests {
         let err = serde_json::from_value::<Topics>(json!(["payments", "kpi"])).unwrap_err();
         assert!(err.to_string().contains("unknown topic \"kpi\""), "{err}");
         assert_eq!(Topics::all().iter().count(), Topic::ALL.len());
+        assert_eq!(Topic::LIST, Topic::ALL.map(Topic::as_str).join(", "));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `fetch`, which costs no bundle size (reqwest's wasm build drags in `url` and IDNA tables,
 //! about 100 KB gzip).
 
-use pulse_protocol::events::{Stats, Topic, Topics};
+use pulse_protocol::events::{Stats, Topics};
 use pulse_protocol::rest::EventsPage;
 use pulse_protocol::{Envelope, ErrorCode, WireError};
 use serde::de::DeserializeOwned;
@@ -30,7 +30,12 @@ pub(crate) async fn fetch(
             }
             if let Some(t) = topics {
                 url.push_str("&topics=");
-                url.push_str(&t.iter().map(Topic::as_str).collect::<Vec<_>>().join(","));
+                for (i, t) in t.iter().enumerate() {
+                    if i > 0 {
+                        url.push(',');
+                    }
+                    url.push_str(t.as_str());
+                }
             }
             match get_json::<EventsPage>(&url, token).await {
                 Ok(page) => Some(page),

@@ -81,10 +81,7 @@ fn only_events(list: &str) -> Result<Vec<&'static str>, AppError> {
     let mut topics = Topics::NONE;
     for key in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         let t = Topic::parse(key).ok_or_else(|| {
-            AppError::invalid(format!(
-                "unknown topic {key:?}; topics are {}",
-                Topic::ALL.map(Topic::as_str).join(", ")
-            ))
+            AppError::invalid(format!("unknown topic {key:?}; topics are {}", Topic::LIST))
         })?;
         topics.insert(t);
     }
