@@ -18,6 +18,7 @@ pub mod routes;
 pub mod rows;
 pub mod session;
 pub mod shell;
+pub mod submit;
 
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
