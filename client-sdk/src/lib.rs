@@ -7,8 +7,8 @@
 //! so the same core runs in the browser, in tests and in load generators.
 //!
 //! Application-facing types: [`Client`] (a running connection you can `emit` on and
-//! subscribe to) and [`store::LiveState`] (stats, status, RTT), with Leptos signals behind
-//! the `leptos` feature.
+//! subscribe to) and [`store::LiveState`] (stats, status, RTT), which any UI wraps (the
+//! dashboard publishes it to Leptos signals once per frame).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pulse_sdk::Error> {

@@ -92,6 +92,20 @@ pub async fn send<T: DeserializeOwned>(
     event: &'static str,
     payload: Value,
 ) -> Result<T, ActionError> {
+    let data = send_value(client, pending, op, label, event, payload).await?;
+    serde_json::from_value(data)
+        .map_err(|e| ActionError::NoAnswer(format!("unexpected answer: {e}")))
+}
+
+/// [`send`] up to the answer's data, once for every answer type (the dashboard's size).
+async fn send_value(
+    client: Client,
+    pending: Pending,
+    op: u64,
+    label: String,
+    event: &'static str,
+    payload: Value,
+) -> Result<Value, ActionError> {
     let queued = is_offline(&client.status());
     pending.list.update(|l| l.push(PendingAction { op, label, queued }));
     let timeout = queued.then(|| Duration::from_secs(30 * 60));
@@ -99,7 +113,7 @@ pub async fn send<T: DeserializeOwned>(
     pending.list.try_update(|l| l.retain(|a| a.op != op));
     let reply = reply.map_err(|e| ActionError::NoAnswer(sdk_error_text(&e)))?;
     let first = reply.args.into_iter().next().unwrap_or(Value::Null);
-    match serde_json::from_value::<Ack<T>>(first) {
+    match serde_json::from_value::<Ack<Value>>(first) {
         Ok(Ack::Ok(v)) => Ok(v),
         Ok(Ack::Err(e)) => Err(ActionError::Refused(e)),
         Err(e) => Err(ActionError::NoAnswer(format!("unexpected answer: {e}"))),

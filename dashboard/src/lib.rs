@@ -18,6 +18,7 @@ pub mod routes;
 pub mod rows;
 pub mod session;
 pub mod shell;
+pub mod submit;
 pub mod topics;
 
 use leptos::prelude::*;

@@ -1,8 +1,8 @@
 //! This module deals with the live state the pages show. The SDK's [`LiveState`] folds the
 //! client's events; here it is published to Leptos signals at most once per animation frame
 //! (and at least every 250 ms in a background tab, where frames stop), so 500 events a
-//! second cost one render per frame, not 500. The SDK's own `LiveSignals` publishes on every
-//! event, which is why the dashboard keeps this thin wrapper. Alongside: the per-minute chart
+//! second cost one render per frame, not 500. This is the dashboard's one set of live
+//! signals (the SDK has none of its own). Alongside: the per-minute chart
 //! series, connection details for the health page, and toasts for news worth one (see
 //! [`NewsPolicy`]).
 

@@ -1,9 +1,9 @@
 //! This module deals with the rows of an editable, live table: loaded pages, live upserts,
 //! and optimistic changes that are confirmed by the server's ack or rolled back when it
 //! refuses. Pure data with a key per item, so it is unit-tested natively and shared by the
-//! deliveries and payments pages.
+//! deliveries and payments pages (and, through the submit flow, by the customers page).
 
-use pulse_protocol::events::{Delivery, Id, Payment};
+use pulse_protocol::events::{Customer, Delivery, Id, Payment};
 
 /// Something with a stable server id.
 pub trait Keyed: Clone {
@@ -33,6 +33,16 @@ impl Keyed for Payment {
     }
 }
 
+impl Keyed for Customer {
+    fn key(&self) -> Id {
+        self.id
+    }
+    fn with_key(mut self, key: Id) -> Self {
+        self.id = key;
+        self
+    }
+}
+
 /// Where a row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowState {
@@ -42,6 +52,18 @@ pub enum RowState {
     Saving,
     /// Made while the connection is down; sent when it is back.
     Queued,
+}
+
+impl RowState {
+    /// The row's chip, for people; `live` says whether queued rows are being sent now.
+    pub fn label(self, live: bool) -> Option<&'static str> {
+        match self {
+            RowState::Saved => None,
+            RowState::Saving => Some("Saving…"),
+            RowState::Queued if live => Some("Sending…"),
+            RowState::Queued => Some("Queued · sent when back online"),
+        }
+    }
 }
 
 /// One row.
@@ -183,6 +205,14 @@ mod tests {
 
     fn keys(t: &Rows<Delivery>) -> Vec<Id> {
         t.rows.iter().map(|r| r.item.key()).collect()
+    }
+
+    #[test]
+    fn row_states_read_for_people() {
+        assert_eq!(RowState::Saved.label(true), None);
+        assert_eq!(RowState::Saving.label(true), Some("Saving…"));
+        assert_eq!(RowState::Queued.label(false), Some("Queued · sent when back online"));
+        assert_eq!(RowState::Queued.label(true), Some("Sending…"));
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! This module deals with the live state an application shows: stats, recent deliveries and
 //! payments, customers touched, notifications with their unread count, the activity feed,
 //! alerts, and the connection's status and RTT. [`LiveState::apply`] folds [`Event`]s into
-//! it and says what changed; it is plain data, so any UI can wrap it: Leptos signals in
-//! `leptos` (feature `leptos`), plain callbacks in [`callbacks`].
+//! it and says what changed; it is plain data, so any UI can wrap it: plain callbacks in
+//! [`callbacks`]. For Leptos, the dashboard's `live.rs` is the worked example: it folds
+//! events here and publishes the parts that changed to signals once per animation frame (an
+//! SDK wrapper publishing on every event would cost one render per event at high rates).
 
 pub mod callbacks;
-#[cfg(feature = "leptos")]
-pub mod leptos;
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -1,21 +1,23 @@
 //! This module deals with the customers page: every customer with their live balance, a
 //! search box, and for admins adding a customer (`customer:add`), editing one and
-//! deactivating or reactivating one (`customer:update`), all over the socket. A customer
-//! added in another tab arrives as `customer:updated` and joins the list.
+//! deactivating or reactivating one (`customer:update`), all over the socket through the
+//! [`submit`](crate::submit) flow. A customer added in another tab arrives as
+//! `customer:updated` and joins the list.
 
 use crate::topics::use_topics;
 use leptos::prelude::*;
 use pulse_protocol::events::Topic;
 use pulse_protocol::events::{
-    Customer, CustomerAdd, CustomerUpdate, Id, CUSTOMER_ADD, CUSTOMER_UPDATE,
+    Customer, CustomerAdd, CustomerUpdate, CUSTOMER_ADD, CUSTOMER_UPDATE,
 };
 use pulse_sdk::store::Changes;
+use serde::Serialize;
 
-use crate::actions::{self, Pending, PulseClient};
-use crate::components::toast::{Toasts, Tone};
+use crate::components::clock::wall_ms;
 use crate::format;
 use crate::live::Live;
 use crate::session::Auth;
+use crate::submit::{Action, Record, Submitter};
 
 /// Whether `c` matches the search text (name, phone or address, any case).
 pub fn matches(c: &Customer, q: &str) -> bool {
@@ -26,237 +28,246 @@ pub fn matches(c: &Customer, q: &str) -> bool {
         || c.address.as_deref().is_some_and(|a| a.to_lowercase().contains(&q))
 }
 
+impl Record for Customer {
+    fn toast_key(&self) -> String {
+        format!("customer:{}:{}", self.id, self.updated_at)
+    }
+    fn summary(&self) -> String {
+        self.name.clone()
+    }
+}
+
 /// The customers page.
 #[component]
 pub fn Customers() -> impl IntoView {
     use_topics(&[Topic::Customers]);
     let live = expect_context::<Live>();
-    let toasts = expect_context::<Toasts>();
-    let pending = expect_context::<Pending>();
     let auth = expect_context::<Auth>();
-    let client = StoredValue::new(expect_context::<PulseClient>());
     let query = RwSignal::new(String::new());
-    let editing = RwSignal::new(None::<Id>);
-    let saving = RwSignal::new(false);
-    let (f_name, f_phone, f_address, f_price, f_active) = (
-        RwSignal::new(String::new()),
-        RwSignal::new(String::new()),
-        RwSignal::new(String::new()),
-        RwSignal::new(String::new()),
-        RwSignal::new(true),
-    );
-    let f_error = RwSignal::new(None::<String>);
-    let edit = move |c: Customer| {
-        f_name.set(c.name.clone());
-        f_phone.set(c.phone.clone().unwrap_or_default());
-        f_address.set(c.address.clone().unwrap_or_default());
-        f_price.set(c.price_per_liter.to_string());
-        f_active.set(c.active);
-        f_error.set(None);
-        editing.set(Some(c.id));
-    };
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let Some(id) = editing.get_untracked() else { return };
-        let price = match format::positive(&f_price.get_untracked()) {
-            Some(p) => p,
-            None => {
-                f_error.set(Some("The price must be a number above zero.".into()));
-                return;
-            }
-        };
-        let name = f_name.get_untracked().trim().to_owned();
-        if name.is_empty() {
-            f_error.set(Some("The name cannot be empty.".into()));
-            return;
-        }
-        let input = CustomerUpdate {
-            id,
-            name: Some(name.clone()),
-            phone: Some(f_phone.get_untracked().trim().to_owned()),
-            address: Some(f_address.get_untracked().trim().to_owned()),
-            price_per_liter: Some(price),
-            active: Some(f_active.get_untracked()),
-            idempotency_key: None,
-        };
-        let payload = serde_json::to_value(&input).unwrap_or_default();
-        let op = pending.next_op();
-        let client = client.with_value(|c| c.client());
-        saving.set(true);
-        leptos::task::spawn_local(async move {
-            let r = actions::send::<Customer>(
-                client,
-                pending,
-                op,
-                format!("Edit customer {name}"),
-                CUSTOMER_UPDATE,
-                payload,
-            )
-            .await;
-            saving.try_set(false);
-            match r {
-                Ok(c) => {
-                    toasts.push(
-                        format!("customer:{}:{}", c.id, c.updated_at),
-                        Tone::Success,
-                        "Customer saved",
-                        c.name.clone(),
-                    );
-                    live.update(|s| {
-                        s.load_customers(vec![c]);
-                        Changes { customers: true, ..Changes::default() }
-                    });
-                    editing.try_set(None);
-                }
-                Err(e) => {
-                    f_error.try_set(Some(e.to_string()));
-                    toasts.push(
-                        format!("failed:{op}"),
-                        Tone::Error,
-                        "Customer not saved",
-                        e.to_string(),
-                    );
-                }
-            }
-        });
-    };
-    let list = move || {
-        let q = query.get();
-        live.customers.with(|m| m.values().filter(|c| matches(c, &q)).cloned().collect::<Vec<_>>())
-    };
+    let editing = RwSignal::new(None::<Customer>);
     let total_owed =
         move || live.customers.with(|m| m.values().map(|c| c.balance.max(0.0)).sum::<f64>());
+    let counts = move || {
+        let n = live.customers.with(|m| m.len());
+        format!("{n} customers · {} owed in all", format::money(total_owed()))
+    };
     view! {
         <div class="page-head">
             <h1>"Customers"</h1>
-            <p class="muted">{move || format!("{} customers · {} owed in all", live.customers.with(|m| m.len()), format::money(total_owed()))}</p>
+            <p class="muted">{counts}</p>
         </div>
         <div class="layout-side">
             <section class="card">
                 <Show when=move || auth.is_admin()>
                     <NewCustomerForm />
                 </Show>
-                <label class="field inline search">
-                    <span class="sr-only">"Search customers"</span>
-                    <input type="search" placeholder="Search by name, phone or address" data-testid="customer-search"
-                        prop:value=query on:input=move |e| query.set(event_target_value(&e)) />
-                </label>
-                <div class="table-wrap">
-                    <table class="table" data-testid="customers-table">
-                        <thead><tr>
-                            <th>"Name"</th><th class="hide-phone">"Phone"</th><th class="num hide-phone">"Price / L"</th>
-                            <th class="num">"Balance"</th><th class="hide-phone">"Status"</th><th><span class="sr-only">"Actions"</span></th>
-                        </tr></thead>
-                        <tbody>
-                            <For each=list key=|c| (c.id, c.updated_at, (c.balance * 100.0) as i64) let:c>
-                                {
-                                    let cc = c.clone();
-                                    view! {
-                                        <tr data-id=c.id class:selected=move || editing.get() == Some(c.id)>
-                                            <td class="ellipsis">{c.name.clone()}</td>
-                                            <td class="hide-phone mono">{c.phone.clone().unwrap_or_default()}</td>
-                                            <td class="num hide-phone">{format::money(c.price_per_liter)}</td>
-                                            <td class="num" class:owes={c.balance > 0.0}>{format::money(c.balance)}</td>
-                                            <td class="hide-phone">{if c.active { "Active" } else { "Deactivated" }}</td>
-                                            <td class="actions">
-                                                <Show when=move || auth.is_admin()>
-                                                    <button class="link-btn" aria-label=format!("Edit {}", cc.name) on:click={
-                                                        let cc = cc.clone();
-                                                        move |_| edit(cc.clone())
-                                                    }>"Edit"</button>
-                                                    <ActiveToggle customer=cc.clone() />
-                                                </Show>
-                                            </td>
-                                        </tr>
-                                    }
-                                }
-                            </For>
-                        </tbody>
-                    </table>
-                </div>
+                <CustomerSearch query />
+                <CustomersTable query editing />
             </section>
             <section class="card form-card" aria-labelledby="customer-form-title">
                 <h2 class="card-title" id="customer-form-title">"Edit customer"</h2>
-                <Show when=move || editing.get().is_some() fallback=move || view! { <p class="muted">{if auth.is_admin() { "Choose a customer to edit." } else { "Only admins change customers." }}</p> }>
-                    <form class="form" on:submit=submit data-testid="customer-form">
-                        <label class="field"><span>"Name"</span>
-                            <input type="text" required prop:value=f_name on:input=move |e| f_name.set(event_target_value(&e)) /></label>
-                        <label class="field"><span>"Phone"</span>
-                            <input type="tel" prop:value=f_phone on:input=move |e| f_phone.set(event_target_value(&e)) /></label>
-                        <label class="field"><span>"Address"</span>
-                            <input type="text" prop:value=f_address on:input=move |e| f_address.set(event_target_value(&e)) /></label>
-                        <label class="field"><span>"Price per liter"</span>
-                            <input type="number" step="0.01" min="0.01" required prop:value=f_price on:input=move |e| f_price.set(event_target_value(&e)) /></label>
-                        <label class="radio"><input type="checkbox" prop:checked=f_active on:change=move |e| f_active.set(event_target_checked(&e)) />"Deliveries active"</label>
-                        <p class="form-error" role="alert">{move || f_error.get()}</p>
-                        <div class="form-actions">
-                            <button class="btn primary" type="submit" disabled=move || saving.get()>{move || if saving.get() { "Saving…" } else { "Save" }}</button>
-                            <button class="btn ghost" type="button" on:click=move |_| editing.set(None)>"Cancel"</button>
-                        </div>
-                    </form>
-                </Show>
+                {move || match editing.get() {
+                    Some(customer) => view! { <EditCustomerForm customer editing /> }.into_any(),
+                    None => view! { <p class="muted">{if auth.is_admin() { "Choose a customer to edit." } else { "Only admins change customers." }}</p> }.into_any(),
+                }}
             </section>
         </div>
     }
 }
 
-/// What a customer action needs from the page's context, taken while rendering (async
-/// tasks run outside the component's owner).
-#[derive(Clone, Copy)]
-struct CustomerActions {
-    live: Live,
-    toasts: Toasts,
-    pending: Pending,
-    client: StoredValue<PulseClient>,
-}
-
-impl CustomerActions {
-    fn from_context() -> CustomerActions {
-        CustomerActions {
-            live: expect_context::<Live>(),
-            toasts: expect_context::<Toasts>(),
-            pending: expect_context::<Pending>(),
-            client: StoredValue::new(expect_context::<PulseClient>()),
-        }
+/// The search box over name, phone and address.
+#[component]
+fn CustomerSearch(
+    /// The text typed.
+    query: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="field inline search">
+            <span class="sr-only">"Search customers"</span>
+            <input type="search" placeholder="Search by name, phone or address" data-testid="customer-search"
+                prop:value=query on:input=move |e| query.set(event_target_value(&e)) />
+        </label>
     }
 }
 
-/// Sends a customer action, merges the stored customer into the live list and toasts the
-/// outcome; returns the customer or the reason it was refused.
-async fn save_customer(
-    ctx: CustomerActions,
-    label: String,
-    event: &'static str,
-    payload: serde_json::Value,
-) -> Result<Customer, String> {
-    let CustomerActions { live, toasts, pending, client } = ctx;
-    let op = pending.next_op();
-    let client = client.with_value(|c| c.client());
-    let r = actions::send::<Customer>(client, pending, op, label.clone(), event, payload).await;
-    match r {
+/// Every customer matching the search, with their live balance.
+#[component]
+fn CustomersTable(
+    /// The search text.
+    query: RwSignal<String>,
+    /// The customer being edited, highlighted; "Edit" sets it.
+    editing: RwSignal<Option<Customer>>,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let list = move || {
+        let q = query.get();
+        live.customers.with(|m| m.values().filter(|c| matches(c, &q)).cloned().collect::<Vec<_>>())
+    };
+    view! {
+        <div class="table-wrap">
+            <table class="table" data-testid="customers-table">
+                <thead><tr>
+                    <th>"Name"</th><th class="hide-phone">"Phone"</th><th class="num hide-phone">"Price / L"</th>
+                    <th class="num">"Balance"</th><th class="hide-phone">"Status"</th><th><span class="sr-only">"Actions"</span></th>
+                </tr></thead>
+                <tbody>
+                    <For each=list key=|c| (c.id, c.updated_at, (c.balance * 100.0) as i64) let:customer>
+                        <CustomerRow customer editing />
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// One customer: name, phone, price, balance, status, and for admins "Edit" and
+/// "Deactivate" / "Reactivate".
+#[component]
+fn CustomerRow(
+    /// The customer as listed.
+    customer: Customer,
+    /// The customer being edited.
+    editing: RwSignal<Option<Customer>>,
+) -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let Customer { id, ref name, ref phone, price_per_liter, balance, active, .. } = customer;
+    let selected = move || editing.with(|e| e.as_ref().map(|c| c.id)) == Some(id);
+    let (name, phone, edit_label) =
+        (name.clone(), phone.clone().unwrap_or_default(), format!("Edit {name}"));
+    let controls = move || {
+        let c = customer.clone();
+        view! {
+            <button class="link-btn" aria-label=edit_label.clone() on:click=move |_| editing.set(Some(c.clone()))>"Edit"</button>
+            <ActiveToggle customer=customer.clone() />
+        }
+    };
+    view! {
+        <tr data-id=id class:selected=selected>
+            <td class="ellipsis">{name}</td>
+            <td class="hide-phone mono">{phone}</td>
+            <td class="num hide-phone">{format::money(price_per_liter)}</td>
+            <td class="num" class:owes={balance > 0.0}>{format::money(balance)}</td>
+            <td class="hide-phone">{if active { "Active" } else { "Deactivated" }}</td>
+            <td class="actions">
+                <Show when=move || auth.is_admin()>{controls.clone()}</Show>
+            </td>
+        </tr>
+    }
+}
+
+/// Sends a customer action through the submit flow; the stored customer joins the live
+/// list at once (its broadcast may come later). `then` gets the answer.
+fn save_customer(
+    submitter: Submitter,
+    live: Live,
+    action: Action<Customer>,
+    then: impl FnOnce(Result<(), String>) + 'static,
+) {
+    submitter.submit(action, move |r| match r {
         Ok(c) => {
-            toasts.push(
-                format!("customer:{}:{}", c.id, c.updated_at),
-                Tone::Success,
-                label,
-                c.name.clone(),
-            );
             live.update(|s| {
-                s.load_customers(vec![c.clone()]);
+                s.load_customers(vec![c]);
                 Changes { customers: true, ..Changes::default() }
             });
-            Ok(c)
+            then(Ok(()))
         }
-        Err(e) => {
-            toasts.push(
-                format!("failed:{op}"),
-                Tone::Error,
-                format!("{label}: not done"),
-                e.to_string(),
-            );
-            Err(e.to_string())
-        }
+        Err(e) => then(Err(e.to_string())),
+    });
+}
+
+/// A customer action's wording: `label` while pending, `done` and `failed` in its toasts.
+fn customer_action(
+    event: &'static str,
+    payload: &impl Serialize,
+    label: String,
+    done: &str,
+    failed: &str,
+) -> Action<Customer> {
+    Action {
+        event,
+        payload: serde_json::to_value(payload).unwrap_or_default(),
+        label,
+        done: done.into(),
+        failed: failed.into(),
+        row: None,
     }
+}
+
+/// Name, phone, address, price and active state of the customer being edited.
+#[component]
+fn EditCustomerForm(
+    /// The customer as it was when "Edit" was pressed.
+    customer: Customer,
+    /// Cleared when saved or cancelled.
+    editing: RwSignal<Option<Customer>>,
+) -> impl IntoView {
+    let (live, submitter) = (expect_context::<Live>(), Submitter::from_context());
+    let id = customer.id;
+    let name = RwSignal::new(customer.name);
+    let phone = RwSignal::new(customer.phone.unwrap_or_default());
+    let address = RwSignal::new(customer.address.unwrap_or_default());
+    let price = RwSignal::new(customer.price_per_liter.to_string());
+    let active = RwSignal::new(customer.active);
+    let (error, saving) = (RwSignal::new(None::<String>), RwSignal::new(false));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let input = match read_customer(&name.get_untracked(), &price.get_untracked()) {
+            Ok((n, p)) => CustomerUpdate {
+                id,
+                name: Some(n),
+                phone: Some(phone.get_untracked().trim().to_owned()),
+                address: Some(address.get_untracked().trim().to_owned()),
+                price_per_liter: Some(p),
+                active: Some(active.get_untracked()),
+                idempotency_key: None,
+            },
+            Err(e) => return error.set(Some(e.into())),
+        };
+        let label = format!("Edit customer {}", input.name.as_deref().unwrap_or_default());
+        let action =
+            customer_action(CUSTOMER_UPDATE, &input, label, "Customer saved", "Customer not saved");
+        saving.set(true);
+        save_customer(submitter, live, action, move |r| {
+            saving.try_set(false);
+            match r {
+                Ok(()) => {
+                    editing.try_set(None);
+                }
+                Err(e) => {
+                    error.try_set(Some(e));
+                }
+            }
+        });
+    };
+    let text = |s: RwSignal<String>| move |e: leptos::ev::Event| s.set(event_target_value(&e));
+    view! {
+        <form class="form" on:submit=submit data-testid="customer-form">
+            <label class="field"><span>"Name"</span>
+                <input type="text" required prop:value=name on:input=text(name) /></label>
+            <label class="field"><span>"Phone"</span>
+                <input type="tel" prop:value=phone on:input=text(phone) /></label>
+            <label class="field"><span>"Address"</span>
+                <input type="text" prop:value=address on:input=text(address) /></label>
+            <label class="field"><span>"Price per liter"</span>
+                <input type="number" step="0.01" min="0.01" required prop:value=price on:input=text(price) /></label>
+            <label class="radio"><input type="checkbox" prop:checked=active on:change=move |e| active.set(event_target_checked(&e)) />"Deliveries active"</label>
+            <p class="form-error" role="alert">{move || error.get()}</p>
+            <div class="form-actions">
+                <button class="btn primary" type="submit" disabled=move || saving.get()>{move || if saving.get() { "Saving…" } else { "Save" }}</button>
+                <button class="btn ghost" type="button" on:click=move |_| editing.set(None)>"Cancel"</button>
+            </div>
+        </form>
+    }
+}
+
+/// A name and a price as typed, or what to fix.
+fn read_customer(name: &str, price: &str) -> Result<(String, f64), &'static str> {
+    let price = format::positive(price).ok_or("The price must be a number above zero.")?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("The name cannot be empty.");
+    }
+    Ok((name.to_owned(), price))
 }
 
 /// "Deactivate" / "Reactivate" for one customer.
@@ -265,10 +276,11 @@ fn ActiveToggle(
     /// The customer as listed.
     customer: Customer,
 ) -> impl IntoView {
-    let ctx = CustomerActions::from_context();
+    let (live, submitter) = (expect_context::<Live>(), Submitter::from_context());
     let busy = RwSignal::new(false);
     let (id, active, name) = (customer.id, customer.active, customer.name);
     let label = if active { "Deactivate" } else { "Reactivate" };
+    let aria = format!("{label} {name}");
     let click = move |_| {
         let input = CustomerUpdate {
             id,
@@ -279,16 +291,19 @@ fn ActiveToggle(
             active: Some(!active),
             idempotency_key: None,
         };
-        let payload = serde_json::to_value(&input).unwrap_or_default();
-        let what = format!("{} customer", if active { "Deactivate" } else { "Reactivate" });
+        let (done, failed) = match active {
+            true => ("Customer deactivated", "Customer not deactivated"),
+            false => ("Customer reactivated", "Customer not reactivated"),
+        };
+        let action =
+            customer_action(CUSTOMER_UPDATE, &input, format!("{label} {name}"), done, failed);
         busy.set(true);
-        leptos::task::spawn_local(async move {
-            let _ = save_customer(ctx, what, CUSTOMER_UPDATE, payload).await;
+        save_customer(submitter, live, action, move |_| {
             busy.try_set(false);
         });
     };
     view! {
-        <button class="link-btn" data-testid="customer-active-toggle" aria-label=format!("{label} {name}")
+        <button class="link-btn" data-testid="customer-active-toggle" aria-label=aria
             disabled=move || busy.get() on:click=click>{label}</button>
     }
 }
@@ -296,7 +311,7 @@ fn ActiveToggle(
 /// Name, phone, address and price of a new customer.
 #[component]
 fn NewCustomerForm() -> impl IntoView {
-    let ctx = CustomerActions::from_context();
+    let (live, submitter) = (expect_context::<Live>(), Submitter::from_context());
     let open = RwSignal::new(false);
     let (name, phone, address, price) = (
         RwSignal::new(String::new()),
@@ -304,42 +319,37 @@ fn NewCustomerForm() -> impl IntoView {
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
     );
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let (error, busy) = (RwSignal::new(None::<String>), RwSignal::new(false));
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(p) = format::positive(&price.get_untracked()) else {
-            error.set(Some("The price must be a number above zero.".into()));
-            return;
+        let (n, p) = match read_customer(&name.get_untracked(), &price.get_untracked()) {
+            Ok(v) => v,
+            Err(e) => return error.set(Some(e.into())),
         };
-        let n = name.get_untracked().trim().to_owned();
-        if n.is_empty() {
-            error.set(Some("The name cannot be empty.".into()));
-            return;
-        }
         let text = |s: RwSignal<String>| {
             Some(s.get_untracked().trim().to_owned()).filter(|s| !s.is_empty())
         };
+        let label = format!("Add customer {n}");
         let input = CustomerAdd {
             name: n,
             phone: text(phone),
             address: text(address),
             price_per_liter: p,
             // A retry after a lost answer adds the customer once.
-            idempotency_key: Some(format!("customer-add-{}", crate::components::clock::wall_ms())),
+            idempotency_key: Some(format!("customer-add-{}", wall_ms())),
         };
-        let payload = serde_json::to_value(&input).unwrap_or_default();
+        let action =
+            customer_action(CUSTOMER_ADD, &input, label, "Customer added", "Customer not added");
         busy.set(true);
-        leptos::task::spawn_local(async move {
-            let r = save_customer(ctx, "Customer added".into(), CUSTOMER_ADD, payload).await;
+        save_customer(submitter, live, action, move |r| {
             busy.try_set(false);
             match r {
-                Ok(_) => {
+                Ok(()) => {
                     for s in [name, phone, address, price] {
-                        s.set(String::new());
+                        s.try_set(String::new());
                     }
-                    error.set(None);
-                    open.set(false);
+                    error.try_set(None);
+                    open.try_set(false);
                 }
                 Err(e) => {
                     error.try_set(Some(e));
@@ -347,19 +357,20 @@ fn NewCustomerForm() -> impl IntoView {
             }
         });
     };
+    let input = |s: RwSignal<String>| move |e: leptos::ev::Event| s.set(event_target_value(&e));
     view! {
         <Show when=move || open.get() fallback=move || view! {
             <button class="btn primary small" data-testid="new-customer" on:click=move |_| open.set(true)>"New customer"</button>
         }>
             <form class="form new-customer" on:submit=submit data-testid="new-customer-form" aria-label="New customer">
                 <label class="field"><span>"Name"</span>
-                    <input type="text" required data-testid="new-customer-name" prop:value=name on:input=move |e| name.set(event_target_value(&e)) /></label>
+                    <input type="text" required data-testid="new-customer-name" prop:value=name on:input=input(name) /></label>
                 <label class="field"><span>"Phone"</span>
-                    <input type="tel" prop:value=phone on:input=move |e| phone.set(event_target_value(&e)) /></label>
+                    <input type="tel" prop:value=phone on:input=input(phone) /></label>
                 <label class="field"><span>"Address"</span>
-                    <input type="text" prop:value=address on:input=move |e| address.set(event_target_value(&e)) /></label>
+                    <input type="text" prop:value=address on:input=input(address) /></label>
                 <label class="field"><span>"Price per liter"</span>
-                    <input type="number" step="0.01" min="0.01" required data-testid="new-customer-price" prop:value=price on:input=move |e| price.set(event_target_value(&e)) /></label>
+                    <input type="number" step="0.01" min="0.01" required data-testid="new-customer-price" prop:value=price on:input=input(price) /></label>
                 <p class="form-error" role="alert">{move || error.get()}</p>
                 <div class="form-actions">
                     <button class="btn primary" type="submit" disabled=move || busy.get()>{move || if busy.get() { "Adding…" } else { "Add customer" }}</button>
@@ -391,5 +402,12 @@ mod tests {
         assert!(matches(&c, "700 1"));
         assert!(matches(&c, "market"));
         assert!(!matches(&c, "zed"));
+    }
+
+    #[test]
+    fn the_forms_say_what_to_fix() {
+        assert_eq!(read_customer(" Amina ", "1.5"), Ok(("Amina".to_owned(), 1.5)));
+        assert_eq!(read_customer(" ", "1.5"), Err("The name cannot be empty."));
+        assert_eq!(read_customer("Amina", "0"), Err("The price must be a number above zero."));
     }
 }

@@ -1,6 +1,7 @@
 //! This module deals with the payments page: the latest payments, kept live, with each
 //! customer's balance as it moves, and the form that records a payment (cash, mobile or
-//! bank) over the socket, shown at once and confirmed or rolled back by the ack.
+//! bank) over the socket (through the [`submit`](crate::submit) flow: shown at once,
+//! confirmed by the ack or rolled back).
 
 use crate::topics::use_topics;
 use leptos::prelude::*;
@@ -8,31 +9,56 @@ use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Id, Payment, PaymentAdd, PaymentMethod, PAYMENT_ADD};
 use pulse_protocol::rest::Page;
 
-use super::deliveries::state_label;
 use super::overview::method_name;
-use crate::actions::{self, Pending, PulseClient};
 use crate::api;
 use crate::components::clock::wall_ms;
-use crate::components::toast::{NewsPolicy, Toasts, Tone};
+use crate::components::customer_select::CustomerSelect;
+use crate::components::load_error::LoadError;
+use crate::components::toast::NewsPolicy;
 use crate::format;
 use crate::live::{payment_key, Live};
-use crate::rows::{RowState, Rows};
+use crate::rows::{Row, RowState, Rows};
 use crate::session::Auth;
+use crate::submit::{Action, PendingRow, Record, RowStateChip, Submitter};
+
+impl Record for Payment {
+    fn toast_key(&self) -> String {
+        payment_key(self)
+    }
+    fn summary(&self) -> String {
+        let amount = format::money(self.amount);
+        format!("{amount} from {} ({})", self.customer_name, method_name(self.method))
+    }
+}
 
 /// The payments page.
 #[component]
 pub fn Payments() -> impl IntoView {
     use_topics(&[Topic::Customers]);
-    let live = expect_context::<Live>();
-    let auth = expect_context::<Auth>();
-    let toasts = expect_context::<Toasts>();
-    let pending = expect_context::<Pending>();
-    let client = expect_context::<PulseClient>();
-    let offset = format::local_offset_min();
     let rows = RwSignal::new(Rows::<Payment>::new(200));
+    let error = follow_payments(rows);
+    view! {
+        <div class="page-head">
+            <h1>"Payments"</h1>
+            <p class="muted">"Balances update as deliveries and payments arrive."</p>
+            <LargePaymentThreshold />
+        </div>
+        <div class="layout-side">
+            <section class="card">
+                <LoadError what="payments" error />
+                <PaymentsTable rows />
+            </section>
+            <PaymentForm rows />
+        </div>
+    }
+}
+
+/// Loads the latest payments and adds live ones; returns why loading failed, if it did.
+fn follow_payments(rows: RwSignal<Rows<Payment>>) -> RwSignal<Option<String>> {
+    let auth = expect_context::<Auth>();
+    let live = expect_context::<Live>();
     let loaded_at = RwSignal::new(i64::MAX);
     let error = RwSignal::new(None::<String>);
-
     let started = wall_ms();
     leptos::task::spawn_local(async move {
         match api::get::<Page<Payment>>(auth, "/api/payments?limit=100").await {
@@ -55,172 +81,175 @@ pub fn Payments() -> impl IntoView {
             }
         });
     });
+    error
+}
 
-    let f_customer = RwSignal::new(String::new());
-    let f_amount = RwSignal::new(String::new());
-    let f_method = RwSignal::new(PaymentMethod::Cash);
-    let f_note = RwSignal::new(String::new());
-    let f_error = RwSignal::new(None::<String>);
-    let balance_of = move |id: Id| live.customers.with(|m| m.get(&id).map(|c| c.balance));
+/// A customer's balance as it moves, if the customer is known here.
+fn balance_of(live: Live, id: Id) -> Option<f64> {
+    live.customers.with(|m| m.get(&id).map(|c| c.balance))
+}
+
+/// The latest payments, newest first, pending ones marked.
+#[component]
+fn PaymentsTable(
+    /// The rows.
+    rows: RwSignal<Rows<Payment>>,
+) -> impl IntoView {
+    let each = move || rows.with(|r| r.rows.clone());
+    view! {
+        <div class="table-wrap">
+            <table class="table" data-testid="payments-table">
+                <thead><tr>
+                    <th>"Time"</th><th>"Customer"</th><th class="hide-phone">"Method"</th><th class="num">"Amount"</th><th class="num">"Balance now"</th>
+                </tr></thead>
+                <tbody>
+                    <For each key=|r| (r.item.id, r.state as u8) let:row>
+                        <PaymentRow row />
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// One payment: time, customer, method, amount, and the customer's balance now.
+#[component]
+fn PaymentRow(
+    /// The row.
+    row: Row<Payment>,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let offset = format::local_offset_min();
+    let Row { item: p, state, .. } = row;
+    let cid = p.customer_id;
+    let balance = move || balance_of(live, cid).map(format::money).unwrap_or_else(|| "—".into());
+    view! {
+        <tr data-id=p.id data-state=format!("{state:?}").to_lowercase() class:pending={state != RowState::Saved}>
+            <td class="mono">{format::time_of_day(p.created_at, offset)}</td>
+            <td class="ellipsis">{p.customer_name}<RowStateChip state /></td>
+            <td class="hide-phone">{method_name(p.method)}</td>
+            <td class="num">{format::money(p.amount)}</td>
+            <td class="num" data-testid="row-balance">{balance}</td>
+        </tr>
+    }
+}
+
+/// "Add a payment": customer (with their balance), amount, method and a note.
+#[component]
+fn PaymentForm(
+    /// The table, where the payment shows at once.
+    rows: RwSignal<Rows<Payment>>,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let submitter = Submitter::from_context();
+    let customer = RwSignal::new(String::new());
+    let amount = RwSignal::new(String::new());
+    let method = RwSignal::new(PaymentMethod::Cash);
+    let note = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Ok(customer_id) = f_customer.get_untracked().parse::<Id>() else {
-            f_error.set(Some("Choose a customer.".into()));
-            return;
+        let typed = (customer.get_untracked(), amount.get_untracked(), note.get_untracked());
+        let input = match read_payment(&typed.0, &typed.1, method.get_untracked(), &typed.2) {
+            Ok(input) => input,
+            Err(e) => return error.set(Some(e.into())),
         };
-        let amount = match format::positive(&f_amount.get_untracked()) {
-            Some(a) => a,
-            None => {
-                f_error.set(Some("The amount must be a number above zero.".into()));
-                return;
-            }
-        };
-        f_error.set(None);
-        let method = f_method.get_untracked();
-        let note = Some(f_note.get_untracked().trim().to_owned()).filter(|n| !n.is_empty());
+        error.set(None);
         let name = live
             .customers
-            .with_untracked(|m| m.get(&customer_id).map(|c| c.name.clone()))
-            .unwrap_or_else(|| format!("Customer {customer_id}"));
-        let now = wall_ms();
-        let optimistic = Payment {
-            id: 0,
-            customer_id,
-            customer_name: name.clone(),
-            amount,
-            method,
-            date: format::day_of(now),
-            note: note.clone(),
-            created_at: now,
+            .with_untracked(|m| m.get(&input.customer_id).map(|c| c.name.clone()))
+            .unwrap_or_else(|| format!("Customer {}", input.customer_id));
+        amount.set(String::new());
+        note.set(String::new());
+        let action = Action {
+            event: PAYMENT_ADD,
+            payload: serde_json::to_value(&input).unwrap_or_default(),
+            label: format!("Payment: {} from {name}", format::money(input.amount)),
+            done: "Payment recorded".into(),
+            failed: "Payment failed".into(),
+            row: Some(PendingRow { rows, item: optimistic(&input, name, wall_ms()), edit: false }),
         };
-        let op = pending.next_op();
-        let queued = actions::is_offline(&live.status.get_untracked());
-        rows.update(|r| r.add_pending(op, optimistic, queued));
-        let input =
-            PaymentAdd { customer_id, amount, method, date: None, note, idempotency_key: None };
-        let payload = serde_json::to_value(&input).unwrap_or_default();
-        let label = format!("Payment: {} from {name}", format::money(amount));
-        let client = client.client();
-        f_amount.set(String::new());
-        f_note.set(String::new());
-        if queued {
-            toasts.push(
-                format!("queued:{op}"),
-                Tone::Warning,
-                "Saved for later",
-                format!("{label} — sent when the connection is back."),
-            );
-        }
-        leptos::task::spawn_local(async move {
-            match actions::send::<Payment>(client, pending, op, label.clone(), PAYMENT_ADD, payload)
-                .await
-            {
-                Ok(saved) => {
-                    rows.try_update(|r| r.confirm(op, saved.clone()));
-                    toasts.push(
-                        payment_key(&saved),
-                        Tone::Success,
-                        "Payment recorded",
-                        format!(
-                            "{} from {} ({})",
-                            format::money(saved.amount),
-                            saved.customer_name,
-                            method_name(saved.method)
-                        ),
-                    );
-                }
-                Err(e) => {
-                    rows.try_update(|r| r.rollback(op));
-                    toasts.push(
-                        format!("failed:{op}"),
-                        Tone::Error,
-                        "Payment failed",
-                        format!("{label}: {e}"),
-                    );
-                }
-            }
-        });
+        submitter.submit(action, |_| ());
     };
-    let customers = move || {
-        live.customers.with(|m| m.values().map(|c| (c.id, c.name.clone())).collect::<Vec<_>>())
+    let balance = move || {
+        customer
+            .with(|c| c.parse::<Id>().ok())
+            .and_then(|id| balance_of(live, id))
+            .map(|b| format!("Balance: {}", format::money(b)))
+            .unwrap_or_else(|| "\u{a0}".into())
     };
-    let is_live = move || live.status.with(|s| !actions::is_offline(s));
     view! {
-        <div class="page-head">
-            <h1>"Payments"</h1>
-            <p class="muted">"Balances update as deliveries and payments arrive."</p>
-            <LargePaymentThreshold />
-        </div>
-        <div class="layout-side">
-            <section class="card">
-                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{format!("Could not load payments: {e}")}</p> })}
-                <div class="table-wrap">
-                    <table class="table" data-testid="payments-table">
-                        <thead><tr>
-                            <th>"Time"</th><th>"Customer"</th><th class="hide-phone">"Method"</th><th class="num">"Amount"</th><th class="num">"Balance now"</th>
-                        </tr></thead>
-                        <tbody>
-                            <For each=move || rows.with(|r| r.rows.clone()) key=|r| (r.item.id, r.state as u8) let:r>
-                                {
-                                    let p = r.item.clone();
-                                    let state = r.state;
-                                    let cid = p.customer_id;
-                                    view! {
-                                        <tr data-id=p.id class:pending={state != RowState::Saved}>
-                                            <td class="mono">{format::time_of_day(p.created_at, offset)}</td>
-                                            <td class="ellipsis">{p.customer_name.clone()}
-                                                {move || state_label(state, is_live()).map(|l| view! { <span class="chip warn small">{l}</span> })}
-                                            </td>
-                                            <td class="hide-phone">{method_name(p.method)}</td>
-                                            <td class="num">{format::money(p.amount)}</td>
-                                            <td class="num" data-testid="row-balance">{move || balance_of(cid).map(format::money).unwrap_or_else(|| "—".into())}</td>
-                                        </tr>
-                                    }
-                                }
-                            </For>
-                        </tbody>
-                    </table>
-                </div>
-            </section>
-            <section class="card form-card" aria-labelledby="payment-form-title">
-                <h2 class="card-title" id="payment-form-title">"Add a payment"</h2>
-                <form class="form" on:submit=submit data-testid="payment-form">
-                    <label class="field">
-                        <span>"Customer"</span>
-                        <select required data-testid="pay-customer" prop:value=f_customer on:change=move |e| f_customer.set(event_target_value(&e))>
-                            <option value="">"Choose…"</option>
-                            <For each=customers key=|c| c.0 let:c>
-                                <option value=c.0.to_string()>{c.1.clone()}</option>
-                            </For>
-                        </select>
-                    </label>
-                    <p class="muted" data-testid="pay-balance">
-                        {move || f_customer.get().parse::<Id>().ok().and_then(balance_of)
-                            .map(|b| format!("Balance: {}", format::money(b))).unwrap_or_else(|| "\u{a0}".into())}
-                    </p>
-                    <label class="field">
-                        <span>"Amount"</span>
-                        <input type="number" inputmode="decimal" step="0.01" min="0.01" required data-testid="pay-amount"
-                            prop:value=f_amount on:input=move |e| f_amount.set(event_target_value(&e)) />
-                    </label>
-                    <fieldset class="field methods">
-                        <legend>"Method"</legend>
-                        {[PaymentMethod::Cash, PaymentMethod::Mobile, PaymentMethod::Bank].into_iter().map(|m| view! {
-                            <label class="radio">
-                                <input type="radio" name="method" prop:checked=move || f_method.get() == m on:change=move |_| f_method.set(m) />
-                                {method_name(m)}
-                            </label>
-                        }).collect_view()}
-                    </fieldset>
-                    <label class="field">
-                        <span>"Note"</span>
-                        <input type="text" maxlength="200" prop:value=f_note on:input=move |e| f_note.set(event_target_value(&e)) />
-                    </label>
-                    <p class="form-error" role="alert">{move || f_error.get()}</p>
-                    <button class="btn primary" type="submit" data-testid="pay-submit">"Add payment"</button>
-                </form>
-            </section>
-        </div>
+        <section class="card form-card" aria-labelledby="payment-form-title">
+            <h2 class="card-title" id="payment-form-title">"Add a payment"</h2>
+            <form class="form" on:submit=submit data-testid="payment-form">
+                <label class="field">
+                    <span>"Customer"</span>
+                    <CustomerSelect value=customer testid="pay-customer" />
+                </label>
+                <p class="muted" data-testid="pay-balance">{balance}</p>
+                <label class="field">
+                    <span>"Amount"</span>
+                    <input type="number" inputmode="decimal" step="0.01" min="0.01" required data-testid="pay-amount"
+                        prop:value=amount on:input=move |e| amount.set(event_target_value(&e)) />
+                </label>
+                <MethodPicker method />
+                <label class="field">
+                    <span>"Note"</span>
+                    <input type="text" maxlength="200" prop:value=note on:input=move |e| note.set(event_target_value(&e)) />
+                </label>
+                <p class="form-error" role="alert">{move || error.get()}</p>
+                <button class="btn primary" type="submit" data-testid="pay-submit">"Add payment"</button>
+            </form>
+        </section>
+    }
+}
+
+/// The payment the form's text describes, or what to fix.
+fn read_payment(
+    customer: &str,
+    amount: &str,
+    method: PaymentMethod,
+    note: &str,
+) -> Result<PaymentAdd, &'static str> {
+    let customer_id = customer.parse::<Id>().map_err(|_| "Choose a customer.")?;
+    let amount = format::positive(amount).ok_or("The amount must be a number above zero.")?;
+    let note = Some(note.trim().to_owned()).filter(|n| !n.is_empty());
+    Ok(PaymentAdd { customer_id, amount, method, date: None, note, idempotency_key: None })
+}
+
+/// The row shown until the server answers.
+fn optimistic(input: &PaymentAdd, customer_name: String, now: i64) -> Payment {
+    Payment {
+        id: 0,
+        customer_id: input.customer_id,
+        customer_name,
+        amount: input.amount,
+        method: input.method,
+        date: format::day_of(now),
+        note: input.note.clone(),
+        created_at: now,
+    }
+}
+
+/// Cash, mobile or bank.
+#[component]
+fn MethodPicker(
+    /// The chosen method.
+    method: RwSignal<PaymentMethod>,
+) -> impl IntoView {
+    let choice = move |m: PaymentMethod| {
+        view! {
+            <label class="radio">
+                <input type="radio" name="method" prop:checked=move || method.get() == m on:change=move |_| method.set(m) />
+                {method_name(m)}
+            </label>
+        }
+    };
+    view! {
+        <fieldset class="field methods">
+            <legend>"Method"</legend>
+            {[PaymentMethod::Cash, PaymentMethod::Mobile, PaymentMethod::Bank].map(choice)}
+        </fieldset>
     }
 }
 
@@ -249,5 +278,23 @@ fn LargePaymentThreshold() -> impl IntoView {
                 aria-invalid=move || invalid.get().to_string()
                 prop:value=value on:change=change />
         </label>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_says_what_to_fix() {
+        let read = |c, a, n| read_payment(c, a, PaymentMethod::Bank, n);
+        assert_eq!(read("", "5", ""), Err("Choose a customer."));
+        assert_eq!(read("2", "-1", ""), Err("The amount must be a number above zero."));
+        let ok = read("2", "5.5", "  ").unwrap();
+        assert_eq!((ok.customer_id, ok.amount, ok.note), (2, 5.5, None));
+        assert_eq!(
+            read("2", "5", " cash at the gate ").unwrap().note.as_deref(),
+            Some("cash at the gate")
+        );
     }
 }

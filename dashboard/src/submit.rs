@@ -1,0 +1,143 @@
+//! This module deals with the one way a form sends an admin action over the socket (record a
+//! delivery, add a payment, add, edit or deactivate a customer). The change shows at once as
+//! a pending row, marked saving, or queued while the connection is down (with a toast saying
+//! it is sent when the connection is back); the ack replaces it with the server's row and a
+//! toast confirms it; a refusal, or no answer, rolls it back with a toast naming the error.
+//! Pages say only what to send and what to show; [`actions`](crate::actions) does the emit.
+
+use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::actions::{self, ActionError, Pending, PulseClient};
+use crate::components::toast::{Toasts, Tone};
+use crate::live::Live;
+use crate::rows::{Keyed, RowState, Rows};
+
+/// Something a form saves: the server answers with it as stored.
+pub trait Record: Keyed + DeserializeOwned + Send + Sync + 'static {
+    /// The key of the toast confirming it; the live news about the same change uses it too,
+    /// so the ack and the broadcast toast once.
+    fn toast_key(&self) -> String;
+    /// What the confirming toast says about it.
+    fn summary(&self) -> String;
+}
+
+/// An action to send, and how it reads.
+pub struct Action<T> {
+    /// The socket event.
+    pub event: &'static str,
+    /// Its payload.
+    pub payload: Value,
+    /// What it does, for people: listed while pending, and named when it fails.
+    pub label: String,
+    /// The title of the toast when it went through.
+    pub done: String,
+    /// The title of the toast when it did not.
+    pub failed: String,
+    /// The row that shows it at once, if the page lists it.
+    pub row: Option<PendingRow<T>>,
+}
+
+/// A row shown before the server answers.
+pub struct PendingRow<T> {
+    /// The table it goes in.
+    pub rows: RwSignal<Rows<T>>,
+    /// The item as the admin typed it.
+    pub item: T,
+    /// Whether it changes the row with the item's key (restored on refusal) rather than
+    /// adding one.
+    pub edit: bool,
+}
+
+type Then<T> = Box<dyn FnOnce(Result<T, ActionError>)>;
+
+/// Sends actions with the flow above. `Copy`; take it while rendering (async tasks run
+/// outside the component's owner, where the context is gone).
+#[derive(Clone, Copy)]
+pub struct Submitter {
+    toasts: Toasts,
+    pending: Pending,
+    client: StoredValue<PulseClient>,
+}
+
+impl Submitter {
+    /// The submitter of the signed-in frame.
+    pub fn from_context() -> Submitter {
+        Submitter {
+            toasts: expect_context::<Toasts>(),
+            pending: expect_context::<Pending>(),
+            client: StoredValue::new(expect_context::<PulseClient>()),
+        }
+    }
+
+    /// Sends `action`, then calls `then` with the server's answer (after the row and the
+    /// toast are updated): forms clear or show the error there.
+    pub fn submit<T: Record>(
+        self,
+        action: Action<T>,
+        then: impl FnOnce(Result<T, ActionError>) + 'static,
+    ) {
+        // Boxed, so the flow is compiled once per record type, not once per form.
+        self.submit_boxed(action, Box::new(then))
+    }
+
+    fn submit_boxed<T: Record>(self, action: Action<T>, then: Then<T>) {
+        let Submitter { toasts, pending, client } = self;
+        let Some(client) = client.try_with_value(|c| c.client()) else { return };
+        let Action { event, payload, label, done, failed, row } = action;
+        let op = pending.next_op();
+        let queued = actions::is_offline(&client.status());
+        let rows = row.map(|PendingRow { rows, item, edit }| {
+            rows.update(|r| match edit {
+                true => r.edit_pending(op, item, queued),
+                false => r.add_pending(op, item, queued),
+            });
+            rows
+        });
+        if queued {
+            toasts.push(
+                format!("queued:{op}"),
+                Tone::Warning,
+                "Saved for later",
+                format!("{label} — sent when the connection is back."),
+            );
+        }
+        leptos::task::spawn_local(async move {
+            let reply =
+                actions::send::<T>(client, pending, op, label.clone(), event, payload).await;
+            match &reply {
+                Ok(saved) => {
+                    if let Some(rows) = rows {
+                        rows.try_update(|r| r.confirm(op, saved.clone()));
+                    }
+                    toasts.push(saved.toast_key(), Tone::Success, done, saved.summary());
+                }
+                Err(e) => {
+                    if let Some(rows) = rows {
+                        rows.try_update(|r| r.rollback(op));
+                    }
+                    toasts.push(
+                        format!("failed:{op}"),
+                        Tone::Error,
+                        failed,
+                        format!("{label}: {e}"),
+                    );
+                }
+            }
+            then(reply);
+        });
+    }
+}
+
+/// The chip on a pending row: "Saving…", "Queued · sent when back online", or "Sending…"
+/// once the connection is back.
+#[component]
+pub fn RowStateChip(
+    /// Where the row stands.
+    state: RowState,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let label = move || state.label(live.status.with(|s| !actions::is_offline(s)));
+    move || label().map(|l| view! { <span class="chip warn small">{l}</span> })
+}
