@@ -7,14 +7,14 @@
 //! Principal type: the [`App`] component.
 #![warn(missing_docs, unreachable_pub)]
 
-pub mod actions;
 pub mod api;
 pub mod chart;
 pub mod components;
 pub mod figures;
 pub mod format;
 pub mod live;
-pub mod routes;
+pub mod pages;
+pub mod pending;
 pub mod rows;
 pub mod session;
 pub mod shell;
@@ -26,7 +26,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use components::toast::{ToastHost, Toasts};
-use routes::{
+use pages::{
     account::Account, customers::Customers, deliveries::Deliveries, health::HealthPage,
     login::Login, overview::Overview, payments::Payments, users::Users,
 };

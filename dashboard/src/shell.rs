@@ -11,12 +11,12 @@ use pulse_sdk::{Client, Config, Event, Status};
 use send_wrapper::SendWrapper;
 use serde_json::json;
 
-use crate::actions::{Pending, PulseClient};
 use crate::components::connection_indicator::ConnectionIndicator;
 use crate::components::fallback_banner::FallbackBanner;
 use crate::components::notifications::NotificationBell;
 use crate::components::toast::Toasts;
 use crate::live::Live;
+use crate::pending::{Pending, PulseClient};
 use crate::session::Auth;
 use crate::topics::{self, Demand};
 

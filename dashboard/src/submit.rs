@@ -3,15 +3,15 @@
 //! a pending row, marked saving, or queued while the connection is down (with a toast saying
 //! it is sent when the connection is back); the ack replaces it with the server's row and a
 //! toast confirms it; a refusal, or no answer, rolls it back with a toast naming the error.
-//! Pages say only what to send and what to show; [`actions`](crate::actions) does the emit.
+//! Pages say only what to send and what to show; [`pending`](crate::pending) does the emit.
 
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::actions::{self, ActionError, Pending, PulseClient};
 use crate::components::toast::{Toasts, Tone};
 use crate::live::Live;
+use crate::pending::{self, ActionError, Pending, PulseClient};
 use crate::rows::{Keyed, RowState, Rows};
 
 /// Something a form saves: the server answers with it as stored.
@@ -87,7 +87,7 @@ impl Submitter {
         let Some(client) = client.try_with_value(|c| c.client()) else { return };
         let Action { event, payload, label, done, failed, row } = action;
         let op = pending.next_op();
-        let queued = actions::is_offline(&client.status());
+        let queued = pending::is_offline(&client.status());
         let rows = row.map(|PendingRow { rows, item, edit }| {
             rows.update(|r| match edit {
                 true => r.edit_pending(op, item, queued),
@@ -105,7 +105,7 @@ impl Submitter {
         }
         leptos::task::spawn_local(async move {
             let reply =
-                actions::send::<T>(client, pending, op, label.clone(), event, payload).await;
+                pending::send::<T>(client, pending, op, label.clone(), event, payload).await;
             match &reply {
                 Ok(saved) => {
                     if let Some(rows) = rows {
@@ -138,6 +138,6 @@ pub fn RowStateChip(
     state: RowState,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
-    let label = move || state.label(live.status.with(|s| !actions::is_offline(s)));
+    let label = move || state.label(live.status.with(|s| !pending::is_offline(s)));
     move || label().map(|l| view! { <span class="chip warn small">{l}</span> })
 }

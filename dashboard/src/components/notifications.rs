@@ -9,9 +9,9 @@ use pulse_sdk::store::Changes;
 
 use super::clock::Clock;
 use super::toast::{Toasts, Tone};
-use crate::actions::{self, Pending, PulseClient};
 use crate::format;
 use crate::live::Live;
+use crate::pending::{self, Pending, PulseClient};
 
 fn mark(id: Option<Id>) {
     let live = expect_context::<Live>();
@@ -22,7 +22,7 @@ fn mark(id: Option<Id>) {
     let label = if id.is_some() { "Mark notification read" } else { "Mark all notifications read" };
     let payload = serde_json::to_value(MarkRead { id }).unwrap_or_default();
     leptos::task::spawn_local(async move {
-        match actions::send::<NotificationsRead>(
+        match pending::send::<NotificationsRead>(
             client,
             pending,
             op,

@@ -1,5 +1,6 @@
-//! This module deals with the admin's actions (record a delivery, add a payment, edit a
-//! customer, mark notifications read): each is a socket emit with an ack. While the
+//! This module deals with the admin's emits waiting for their ack (record a delivery, add a
+//! payment, edit a customer, mark notifications read; named apart from the server's
+//! `actions/`, which apply them): each is a socket emit with an ack. While the
 //! connection is down the SDK queues the emit and sends it on reconnection, with an
 //! idempotency key so it applies once; here such actions are listed as pending (the header
 //! shows how many) until their ack arrives.

@@ -6,9 +6,9 @@ use leptos::prelude::*;
 use pulse_protocol::events::USER_UPDATED;
 use pulse_protocol::rest::{NewUser, Page, User, UserPatch};
 
-use crate::actions::PulseClient;
 use crate::api;
 use crate::components::toast::{Toasts, Tone};
+use crate::pending::PulseClient;
 use crate::session::Auth;
 
 /// The shortest password the server accepts for a new account.
