@@ -2,13 +2,17 @@
 //! reloads (localStorage), refreshing the access token a minute before it expires, and
 //! signing out. Tabs share one session: a refresh or a sign-out in one tab reaches the others
 //! through the `storage` event, and a tab about to refresh first adopts a newer session
-//! another tab stored, because refresh tokens are single-use.
+//! another tab stored, because refresh tokens are single-use. [`Auth::refresh`] is the one
+//! place the dashboard obtains a fresh token: on its timer, on a REST 401, and when the
+//! socket's credentials are refused or its session is ended at expiry ([`SocketCredentials`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leptos::prelude::*;
+use pulse_protocol::events::ConnectAuth;
 use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session};
+use pulse_sdk::{AuthFuture, Credentials, NeedAuth};
 
 use crate::api::{self, ApiError};
 use crate::components::clock::wall_ms;
@@ -24,7 +28,7 @@ const REFRESH_AHEAD_MS: i64 = 60_000;
 pub struct Auth {
     /// The current session; `None` when signed out.
     pub session: RwSignal<Option<Session>>,
-    /// The access token for the SDK's auth callback, which runs outside the reactive system.
+    /// The access token for the SDK's credentials, which are read outside the reactive system.
     token: StoredValue<Arc<Mutex<Option<String>>>>,
     timer: StoredValue<Option<TimeoutHandle>>,
     refreshing: StoredValue<bool>,
@@ -55,9 +59,9 @@ impl Auth {
         auth
     }
 
-    /// The shared token cell, for `Client::connect_with_auth`.
-    pub fn token_cell(&self) -> Arc<Mutex<Option<String>>> {
-        self.token.get_value()
+    /// The socket's credentials, for `Client::connect_with_auth`.
+    pub fn credentials(&self) -> SocketCredentials {
+        SocketCredentials { auth: *self, token: self.token.get_value() }
     }
 
     /// Whether the signed-in user is an admin (who manages customers and users). The
@@ -181,6 +185,40 @@ impl Auth {
                 let _ = api::logout(&token).await;
             });
         }
+    }
+}
+
+/// What the SDK asks for CONNECT credentials: the current access token, and after a refusal
+/// (an expired or invalid token) a refreshed one.
+#[derive(Clone)]
+pub struct SocketCredentials {
+    auth: Auth,
+    /// Read outside the reactive system: the SDK's driver asks before every attempt.
+    token: Arc<Mutex<Option<String>>>,
+}
+
+impl SocketCredentials {
+    fn token(&self) -> Option<String> {
+        self.token.lock().ok().and_then(|t| t.clone())
+    }
+}
+
+impl Credentials for SocketCredentials {
+    fn current(&self) -> Option<ConnectAuth> {
+        self.token().map(ConnectAuth::with_token)
+    }
+
+    fn renew(&self, need: &NeedAuth) -> AuthFuture {
+        let me = self.clone();
+        let refused = need.refused.clone();
+        Box::pin(async move {
+            // A token refreshed ahead of expiry (here or in another tab) is new enough;
+            // otherwise refresh now. A refused refresh signs out: no credentials then.
+            if me.token().is_none_or(|t| Some(t) == refused) && !me.auth.refresh().await {
+                return None;
+            }
+            me.current()
+        })
     }
 }
 

@@ -98,6 +98,13 @@ pub struct ConnectAuth {
     pub epoch: Option<String>,
 }
 
+impl ConnectAuth {
+    /// Credentials with `token` and no position (the SDK adds its own).
+    pub fn with_token(token: impl Into<String>) -> Self {
+        ConnectAuth { token: Some(token.into()), ..ConnectAuth::default() }
+    }
+}
+
 /// Database ids.
 pub type Id = i64;
 

@@ -16,7 +16,7 @@ use pulse_protocol::events::{
     CONNECTION_STATUS, CUSTOMER_UPDATED, DELIVERY_UPDATED, ERROR, NOTIFICATION_NEW,
     NOTIFICATION_READ, PAYMENT_ADDED, STATS_UPDATED,
 };
-use pulse_protocol::{Envelope, ErrorCode};
+use pulse_protocol::{Envelope, ErrorCode, WireError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -190,8 +190,8 @@ impl LiveState {
                 }
             }
             ERROR => {
-                let resync = m.args.first().and_then(|a| a["code"].as_str())
-                    == Some(ErrorCode::ResyncRequired.as_str());
+                let code = m.args.first().and_then(WireError::from_wire).map(|e| e.code);
+                let resync = code == Some(ErrorCode::ResyncRequired);
                 if resync {
                     *c = self.clear_data();
                 }
