@@ -135,7 +135,15 @@ impl Auth {
             }
         }
         if self.refreshing.get_value() {
-            return true;
+            // Another caller is refreshing: wait for its outcome, so nobody takes the old
+            // token for a new one (the socket would give up on it, a REST call fail again).
+            for _ in 0..300 {
+                pause_ms(50).await;
+                if !self.refreshing.get_value() {
+                    break;
+                }
+            }
+            return self.session.with_untracked(|s| s.is_some());
         }
         self.refreshing.set_value(true);
         let req = RefreshRequest { refresh_token: current.refresh_token.clone() };
@@ -221,6 +229,23 @@ impl Credentials for SocketCredentials {
         })
     }
 }
+
+/// Waits `ms` on the page's timers.
+#[cfg(target_arch = "wasm32")]
+async fn pause_ms(ms: i32) {
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        let set = web_sys::window()
+            .map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms));
+        if !matches!(set, Some(Ok(_))) {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
+}
+
+/// Natively there is no page and nothing to wait for.
+#[cfg(not(target_arch = "wasm32"))]
+async fn pause_ms(_ms: i32) {}
 
 #[cfg(target_arch = "wasm32")]
 mod storage {
