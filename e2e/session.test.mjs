@@ -4,6 +4,9 @@
 // refreshed token and resumes. The page stays signed in and live, and a payment made after
 // that shows up once. Takes about 70 s: the shortest access token the dashboard can refresh
 // ahead of (it refreshes a minute before expiry) lives 65 s.
+// And a token the server refuses at CONNECT although the page did not expect it to (here: a
+// stored session whose access token is not valid) is refreshed on the SDK's request for new
+// credentials, and the page joins with the fresh one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiLogin, connectionState, eventually, login, serverAndPage } from './harness.mjs';
@@ -42,5 +45,26 @@ test('a session outlives its first token: the socket is ended at expiry and come
   assert.equal(r.status, 200);
   const row = page.getByTestId('payments-table').locator('tbody tr', { hasText: '123.45' });
   await eventually('the new payment, once', async () => (await row.count()) === 1, 10_000);
+  assert.deepEqual(errors, []);
+});
+
+test('a refused token is refreshed on the connection\'s request and the page joins with the new one', async (t) => {
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO: 'false' });
+  await login(page, server.url);
+  await eventually('live', async () => (await connectionState(page)) === 'live');
+  // The stored session's access token no longer verifies; its refresh token is still good and
+  // its expiry far away, so the page has no reason to refresh ahead: only the refusal asks.
+  const stored = await page.evaluate(() => {
+    const s = JSON.parse(localStorage.getItem('pulse.session'));
+    s.token = 'not-a-jwt';
+    localStorage.setItem('pulse.session', JSON.stringify(s));
+    return s;
+  });
+  await page.reload();
+  await eventually('live with a refreshed token', async () => (await connectionState(page)) === 'live', 15_000);
+  const now = await page.evaluate(() => JSON.parse(localStorage.getItem('pulse.session')));
+  assert.notEqual(now.token, stored.token, 'a fresh access token');
+  assert.notEqual(now.refresh_token, stored.refresh_token, 'obtained by refreshing the session');
+  assert.notEqual(new URL(page.url()).pathname, '/login', 'still signed in');
   assert.deepEqual(errors, []);
 });

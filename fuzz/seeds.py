@@ -193,6 +193,18 @@ def connection():
                                    ("x", "no"), "W", ("x", "no"), "W"),
         "auth-and-last-seq": ops(("s", '{"token":"jwt"}'), ("l", "41"), *live,
                                  ("t", '42["payment:added",' + ENTRY % 41 + "]")),
+        "auth-refused-then-new-then-refused": ops(
+            ("s", '{"token":"t1"}'), ("a", pay), "c", "o", ("t", HANDSHAKE),
+            ("t", '44{"message":"TOKEN_EXPIRED: token expired"}'), ("A", "t2"), "o", ("t", HANDSHAKE),
+            ("t", '44{"message":"invalid token","data":{"code":"UNAUTHORIZED"}}'), ("A", "t3"), "W"),
+        "auth-kick-and-resume": ops(
+            ("s", '{"token":"t1"}'), *live, ("t", '42["payment:added",' + ENTRY % 4 + "]"), ("a", pay),
+            ("t", '42["error",{"code":"TOKEN_EXPIRED","message":"expired"}]'), ("t", "41"), ("e", "1"),
+            ("A", "t2"), "o", ("t", HANDSHAKE), ("t", '40{"sid":"s2"}'), ("t", '430[{"ok":true}]')),
+        "auth-same-token-or-no-answer": ops(
+            ("s", '{"token":"t1"}'), "c", "o", ("t", HANDSHAKE),
+            ("t", '44{"message":"TOKEN_EXPIRED: token expired"}'), ("A", "t1"), "c", "o", ("t", HANDSHAKE),
+            ("t", '44{"message":"TOKEN_EXPIRED: token expired"}'), "W", ("A", "late")),
         "handshake-tiny-max-payload": ops(
             "c", "o", ("t", '0{"sid":"e","upgrades":[],"pingInterval":1,"pingTimeout":1,"maxPayload":5}'),
             ("t", '40{"sid":"s"}'), ("e", '"too long for five bytes"'), ("w", "3")),

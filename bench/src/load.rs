@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
+use pulse_protocol::events::ConnectAuth;
 use pulse_sdk::{Client, Config, Event, Status, Subscription};
 use serde::Deserialize;
 use serde_json::json;
@@ -277,7 +278,7 @@ pub(crate) struct Conn {
 fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
     let token = target.token.clone();
     let client = Client::connect_with_auth(client_config(&target.url), move || {
-        Some(json!({ "token": token }))
+        Some(ConnectAuth::with_token(&token))
     });
     let s = shared.clone();
     let tick = client.on("bench:tick", move |m| {
@@ -540,7 +541,7 @@ pub async fn run_acks(target: &Target, count: u64) -> Result<Report, String> {
     let token = target.token.clone();
     let mut config = client_config(&target.url);
     config.ack_timeout = Duration::from_secs(10);
-    let client = Client::connect_with_auth(config, move || Some(json!({ "token": token })));
+    let client = Client::connect_with_auth(config, move || Some(ConnectAuth::with_token(&token)));
     client
         .wait_for(|s| *s == Status::Live, Duration::from_secs(10))
         .await

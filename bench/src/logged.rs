@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use pulse_protocol::events::{is_logged, CONNECTION_STATUS, PAYMENT_ADDED};
+use pulse_protocol::events::{is_logged, ConnectAuth, CONNECTION_STATUS, PAYMENT_ADDED};
 use pulse_sdk::{Client, Event, Status};
 use serde::Deserialize;
 use serde_json::json;
@@ -121,7 +121,7 @@ impl Listeners {
 fn open(target: &Target, listeners: &Arc<Listeners>, index: usize) -> Conn {
     let token = target.token.clone();
     let client = Client::connect_with_auth(load::client_config(&target.url), move || {
-        Some(json!({ "token": token }))
+        Some(ConnectAuth::with_token(&token))
     });
     let l = listeners.clone();
     let sub = client.on_any(move |e| match e {

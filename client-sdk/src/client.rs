@@ -5,17 +5,19 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures_channel::{mpsc, oneshot};
+use pulse_protocol::events::ConnectAuth;
 use serde::Deserialize;
 use serde_json::Value;
 
 use pulse_protocol::events::{Subscribed, Topic, Topics};
 
 use crate::config::Config;
-use crate::connection::{AckId, AckReply, Connection, Event, Message, Status};
+use crate::connection::{AckId, AckReply, Connection, Event, Message, NeedAuth, Status};
 use crate::driver::{self, Input};
 use crate::error::Error;
 use crate::time::Instant;
@@ -37,8 +39,38 @@ trait MessageHandler: Fn(&Message) + MaybeSend {}
 impl<F: Fn(&Message) + MaybeSend> MessageHandler for F {}
 trait EventHandler: Fn(&Event) + MaybeSend {}
 impl<F: Fn(&Event) + MaybeSend> EventHandler for F {}
-trait AuthProvider: Fn() -> Option<Value> + MaybeSend {}
-impl<F: Fn() -> Option<Value> + MaybeSend> AuthProvider for F {}
+
+/// What [`Credentials::renew`] returns: a `Send` future natively, any future in the browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub type AuthFuture = Pin<Box<dyn Future<Output = Option<ConnectAuth>> + Send>>;
+/// What [`Credentials::renew`] returns: a `Send` future natively, any future in the browser.
+#[cfg(target_arch = "wasm32")]
+pub type AuthFuture = Pin<Box<dyn Future<Output = Option<ConnectAuth>>>>;
+
+/// Where a [`Client`] gets its CONNECT credentials. A closure returning
+/// `Option<ConnectAuth>` is one: it is asked before every attempt, and again when the server
+/// refuses.
+pub trait Credentials: MaybeSend + 'static {
+    /// The credentials for the next connection attempt or fallback poll; asked right before
+    /// each, so a session refreshed ahead of expiry is used from the next attempt on.
+    fn current(&self) -> Option<ConnectAuth>;
+
+    /// The server refused `need.refused` or ended its session for `need.reason`: new
+    /// credentials (e.g. after refreshing the session), or `None`. The connection tries them
+    /// once if their token differs from the refused one, and stops otherwise; what this
+    /// returns is what `current` should give from then on. By default `current()`, which
+    /// suits applications that refresh ahead of expiry.
+    fn renew(&self, need: &NeedAuth) -> AuthFuture {
+        let _ = need;
+        Box::pin(std::future::ready(self.current()))
+    }
+}
+
+impl<F: Fn() -> Option<ConnectAuth> + MaybeSend + 'static> Credentials for F {
+    fn current(&self) -> Option<ConnectAuth> {
+        self()
+    }
+}
 
 /// Handlers with the subscription id that removes them.
 type Registered<H> = Vec<(u64, Arc<H>)>;
@@ -55,7 +87,7 @@ pub(crate) struct Shared {
     conn: Mutex<Connection>,
     listeners: Mutex<Listeners>,
     waiters: Mutex<HashMap<AckId, oneshot::Sender<Result<AckReply, Error>>>>,
-    auth: Mutex<Option<Arc<dyn AuthProvider>>>,
+    auth: Mutex<Option<Arc<dyn Credentials>>>,
     wake: mpsc::UnboundedSender<Input>,
 }
 
@@ -69,12 +101,22 @@ impl Shared {
         lock(&self.conn)
     }
 
-    /// Asks the application for fresh CONNECT auth, right before a (re)connection.
+    /// Asks the application for its current credentials, right before a (re)connection or a
+    /// poll.
     pub(crate) fn refresh_auth(&self) {
         let provider = lock(&self.auth).clone();
         if let Some(p) = provider {
-            let auth = p();
+            let auth = p.current();
             self.conn().set_auth(auth);
+        }
+    }
+
+    /// Asks the application for new credentials after an auth refusal (`Io::NeedAuth`).
+    pub(crate) fn renew(&self, need: &NeedAuth) -> AuthFuture {
+        let provider = lock(&self.auth).clone();
+        match provider {
+            Some(p) => p.renew(need),
+            None => Box::pin(std::future::ready(None)),
         }
     }
 
@@ -139,16 +181,15 @@ impl Client {
         Self::start(config, None)
     }
 
-    /// Like [`Client::connect`], with a callback that gives the CONNECT auth payload (e.g.
-    /// `{ "token": … }`) before every connection attempt, so tokens can be refreshed.
-    pub fn connect_with_auth(
-        config: Config,
-        auth: impl Fn() -> Option<Value> + MaybeSend + 'static,
-    ) -> Client {
+    /// Like [`Client::connect`], with the application's [`Credentials`] (e.g. a closure
+    /// returning `Some(ConnectAuth::with_token(…))`): asked before every connection attempt,
+    /// so refreshed tokens are used, and again when the server refuses them or ends the
+    /// session at their expiry, so the connection resumes with new ones.
+    pub fn connect_with_auth(config: Config, auth: impl Credentials) -> Client {
         Self::start(config, Some(Arc::new(auth)))
     }
 
-    fn start(config: Config, auth: Option<Arc<dyn AuthProvider>>) -> Client {
+    fn start(config: Config, auth: Option<Arc<dyn Credentials>>) -> Client {
         let (tx, rx) = mpsc::unbounded();
         let mut conn = Connection::new(config, driver::seed());
         conn.connect(driver::now());

@@ -13,13 +13,24 @@
 //! [`Connection::handle_timeout`] when the deadline passes. Extra `handle_timeout` calls are
 //! harmless.
 //!
+//! # Credentials
+//! The CONNECT credentials are a typed [`ConnectAuth`], set with [`Connection::set_auth`].
+//! When the server refuses them (CONNECT_ERROR) or ends a live session (an `error` event then
+//! DISCONNECT) for an auth reason ([`ErrorCode::is_auth`]: an expired or invalid token), the
+//! machine asks for new ones with [`Io::NeedAuth`] and keeps the session's state (position,
+//! queued emits) while it waits. The driver answers with [`Connection::handle_auth`]: new
+//! credentials are tried once, at once, resuming from the last `seq`; none, the same ones,
+//! no answer within `connect_timeout`, or a second auth refusal before the join stops the
+//! connection with [`Event::Rejected`]. Other refusals stop it at once, as before.
+//!
 //! ```
+//! use pulse_protocol::events::ConnectAuth;
 //! use pulse_sdk::codec::Frame;
 //! use pulse_sdk::{Config, Connection, Event, Instant, Io};
 //!
 //! let now = Instant::now();
 //! let mut conn = Connection::new(Config::new("http://127.0.0.1:3000"), 42);
-//! conn.set_auth(Some(serde_json::json!({ "token": "jwt" })));
+//! conn.set_auth(Some(ConnectAuth::with_token("jwt")));
 //! conn.connect(now);
 //! assert!(matches!(conn.poll_io(), Some(Io::Open { url }) if url.starts_with("ws://127.0.0.1:3000/socket.io/")));
 //!
@@ -50,10 +61,10 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
 use pulse_protocol::events::{
-    Stats, Topic, Topics, MODULE_SUBSCRIBE, MODULE_UNSUBSCRIBE, STATS_UPDATED,
+    ConnectAuth, Stats, Topic, Topics, ERROR, MODULE_SUBSCRIBE, MODULE_UNSUBSCRIBE, STATS_UPDATED,
 };
 use pulse_protocol::rest::EventsPage;
-use pulse_protocol::Envelope;
+use pulse_protocol::{Envelope, ErrorCode, WireError};
 use serde_json::Value;
 
 use crate::backoff::{Backoff, SplitMix64};
@@ -93,6 +104,20 @@ pub enum Io {
     /// Abandon the poll in flight (it went unanswered for `poll_timeout`, or the connection
     /// stopped): drop the request and do not report its result.
     CancelPoll,
+    /// The server refused the credentials or ended the session for an auth reason: obtain
+    /// new credentials (e.g. refresh the session) and report them with `handle_auth`, or
+    /// `None` if there are none. The transport is already closed.
+    NeedAuth(NeedAuth),
+}
+
+/// Why new credentials are needed; see [`Io::NeedAuth`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedAuth {
+    /// The server's reason: [`ErrorCode::TokenExpired`] or [`ErrorCode::Unauthorized`].
+    pub reason: ErrorCode,
+    /// The token the server refused, so a provider can tell whether it already holds a
+    /// newer one or must obtain one.
+    pub refused: Option<String>,
 }
 
 /// What one fallback poll brought back.
@@ -141,6 +166,9 @@ pub enum DisconnectReason {
     Client,
     /// The server disconnected this socket. No reconnection.
     Server,
+    /// The server ended the session for an auth reason (its token expired or was revoked);
+    /// the machine asks for new credentials ([`Io::NeedAuth`]) and resumes with them.
+    Auth(ErrorCode),
     /// The transport closed or failed.
     Transport(String),
     /// No server ping within pingInterval + pingTimeout (e.g. after the device slept).
@@ -215,7 +243,8 @@ pub enum Event {
         /// What went wrong.
         reason: String,
     },
-    /// The server refused the namespace join. No reconnection follows.
+    /// The server refused the namespace join, or ended the session for an auth reason and no
+    /// usable new credentials came (see [`Io::NeedAuth`]). No reconnection follows.
     Rejected(ConnectError),
     /// A reconnection attempt is scheduled.
     ReconnectScheduled {
@@ -258,6 +287,8 @@ enum State {
     Live,
     /// Waiting for the reconnection timer.
     Waiting,
+    /// Waiting for new credentials (`Io::NeedAuth` was output).
+    AwaitingAuth,
 }
 
 /// One Socket.IO client connection as a deterministic state machine. See the module docs.
@@ -268,9 +299,16 @@ pub struct Connection {
     backoff: Backoff,
     timers: TimerTable,
     decoder: sio::Decoder,
-    auth: Option<Value>,
+    auth: Option<ConnectAuth>,
     /// The topics to receive; `None` until the application restricts them: every topic.
     topics: Option<Topics>,
+    /// New credentials were tried after an auth refusal and the join has not succeeded
+    /// since: another auth refusal is final.
+    auth_retried: bool,
+    /// The auth refusal being answered while `AwaitingAuth`; final if no new credentials.
+    auth_refusal: Option<ConnectError>,
+    /// The last auth `error` event of the live session, telling why a DISCONNECT follows.
+    kick: Option<WireError>,
     handshake: Option<eio::Handshake>,
     /// Packets waiting for a live connection.
     buffer: VecDeque<sio::Packet>,
@@ -312,6 +350,9 @@ impl Connection {
             timers: TimerTable::default(),
             decoder: sio::Decoder::new(),
             auth: None,
+            auth_retried: false,
+            auth_refusal: None,
+            kick: None,
             handshake: None,
             buffer: VecDeque::new(),
             acks: Acks::default(),
@@ -346,7 +387,7 @@ impl Connection {
                 attempt: self.backoff.attempts(),
                 retry_at: self.timers.get(Timer::Reconnect),
             },
-            State::Opening | State::Handshake | State::Joining => {
+            State::Opening | State::Handshake | State::Joining | State::AwaitingAuth => {
                 if self.backoff.attempts() == 0 {
                     Status::Connecting
                 } else {
@@ -366,8 +407,8 @@ impl Connection {
         self.buffer.len()
     }
 
-    /// The CONNECT auth payload last set.
-    pub fn auth(&self) -> Option<&Value> {
+    /// The CONNECT credentials last set.
+    pub fn auth(&self) -> Option<&ConnectAuth> {
         self.auth.as_ref()
     }
 
@@ -386,6 +427,14 @@ impl Connection {
         self.topics
     }
 
+    /// The application's credentials with the topics, once the application restricted them.
+    fn connect_auth(&self) -> Option<ConnectAuth> {
+        match (&self.auth, self.topics) {
+            (None, None) => None,
+            (auth, topics) => Some(ConnectAuth { topics, ..auth.clone().unwrap_or_default() }),
+        }
+    }
+
     /// The server's Engine.IO handshake of the current transport, if any.
     pub fn handshake(&self) -> Option<&eio::Handshake> {
         self.handshake.as_ref()
@@ -393,9 +442,10 @@ impl Connection {
 
     // ----- inputs from the application -----
 
-    /// The CONNECT auth payload for the next (re)connection, e.g. `{ "token": … }`. Drivers
-    /// refresh it from the application right before acting on [`Io::Open`].
-    pub fn set_auth(&mut self, auth: Option<Value>) {
+    /// The CONNECT credentials for the next (re)connection and fallback poll; the machine
+    /// adds the log position. Drivers refresh them from the application right before acting
+    /// on [`Io::Open`] and [`Io::Poll`].
+    pub fn set_auth(&mut self, auth: Option<ConnectAuth>) {
         self.auth = auth;
     }
 
@@ -411,10 +461,14 @@ impl Connection {
         self.resume.restore(seq, epoch);
     }
 
-    /// Starts connecting, unless already connected or trying. Resets the attempt count.
+    /// Starts connecting, unless already connected or trying. Resets the attempt count, and
+    /// ends a wait for credentials (the ones set now are used).
     pub fn connect(&mut self, now: Instant) {
-        if self.state == State::Stopped || self.state == State::Waiting {
+        if matches!(self.state, State::Stopped | State::Waiting | State::AwaitingAuth) {
             self.backoff.reset();
+            self.auth_retried = false;
+            self.auth_refusal = None;
+            self.timers.stop(Timer::Auth);
             self.timers.stop(Timer::Reconnect);
             self.open_transport(now);
         }
@@ -544,6 +598,31 @@ impl Connection {
         self.sync_status();
     }
 
+    /// The answer to [`Io::NeedAuth`]: new credentials, or `None` if the application has
+    /// none. Credentials with a token other than the refused one are tried at once (resuming
+    /// from the last `seq`); otherwise the connection stops with [`Event::Rejected`]. Ignored
+    /// unless the machine is waiting for credentials (e.g. after `connect` or `disconnect`).
+    pub fn handle_auth(&mut self, now: Instant, auth: Option<ConnectAuth>) {
+        if self.state != State::AwaitingAuth {
+            return;
+        }
+        self.timers.stop(Timer::Auth);
+        let refused = self.auth.as_ref().and_then(|a| a.token.as_deref());
+        let fresh = auth
+            .as_ref()
+            .and_then(|a| a.token.as_deref())
+            .is_some_and(|t| !t.is_empty() && Some(t) != refused);
+        if fresh {
+            self.auth = auth;
+            self.auth_retried = true;
+            self.auth_refusal = None;
+            self.open_transport(now);
+        } else {
+            self.auth_failed();
+        }
+        self.sync_status();
+    }
+
     /// A frame arrived on the transport.
     pub fn handle_frame(&mut self, now: Instant, frame: Frame) {
         if !self.transport_active() || self.state == State::Opening {
@@ -614,6 +693,12 @@ impl Connection {
             if matches!(self.state, State::Opening | State::Handshake | State::Joining) {
                 self.close_transport();
                 self.connect_failed(now, "connection timed out".into());
+            }
+        }
+        if self.timers.is_due(Timer::Auth, now) {
+            self.timers.stop(Timer::Auth);
+            if self.state == State::AwaitingAuth {
+                self.auth_failed();
             }
         }
         if self.timers.is_due(Timer::Reconnect, now) {
@@ -696,6 +781,7 @@ impl Connection {
         self.state = State::Opening;
         self.decoder.reset();
         self.handshake = None;
+        self.kick = None;
         self.timers.set(Timer::Connect, now + self.config.connect_timeout);
         self.io.push_back(Io::Open { url: self.config.websocket_url() });
     }
@@ -708,6 +794,42 @@ impl Connection {
         self.health = None;
         self.polling = false;
         self.decoder.reset();
+        self.kick = None;
+    }
+
+    /// Stops for good because the server refused: the application hears why, and every
+    /// pending emit fails with it.
+    fn reject(&mut self, err: ConnectError) {
+        self.stop();
+        self.auth_refusal = None;
+        self.events.push_back(Event::Rejected(err.clone()));
+        self.fail_all(Error::Rejected(err));
+    }
+
+    /// The credentials were refused for an auth reason: ask for new ones and wait, keeping
+    /// the position and the queued emits. The transport is closed already.
+    fn need_auth(&mut self, now: Instant, reason: ErrorCode, err: ConnectError) {
+        self.timers.stop(Timer::Connect);
+        self.timers.stop(Timer::Heartbeat);
+        self.timers.stop(Timer::HealthPing);
+        self.health = None;
+        self.decoder.reset();
+        self.state = State::AwaitingAuth;
+        self.auth_refusal = Some(err);
+        // A provider that never answers must not leave the connection hanging.
+        self.timers.set(Timer::Auth, now + self.config.connect_timeout);
+        let refused = self.auth.as_ref().and_then(|a| a.token.clone());
+        self.io.push_back(Io::NeedAuth(NeedAuth { reason, refused }));
+    }
+
+    /// No usable new credentials: the refusal being answered is final.
+    fn auth_failed(&mut self) {
+        let err = self.auth_refusal.take().unwrap_or_else(|| ConnectError {
+            message: "no credentials".into(),
+            data: None,
+            code: Some(ErrorCode::Unauthorized),
+        });
+        self.reject(err);
     }
 
     /// The transport or link died: report, then retry if allowed.
@@ -805,7 +927,7 @@ impl Connection {
                     kind: Kind::Connect,
                     nsp: self.config.namespace.clone(),
                     id: None,
-                    data: with_topics(self.resume.connect_auth(self.auth.as_ref()), self.topics),
+                    data: self.resume.connect_auth(self.connect_auth().as_ref()),
                     attachments: Vec::new(),
                 };
                 self.send_packet(&pkt);
@@ -853,6 +975,7 @@ impl Connection {
                 let attempts = self.backoff.attempts();
                 self.backoff.reset();
                 self.state = State::Live;
+                self.auth_retried = false;
                 self.failures = 0;
                 self.polling = false;
                 self.timers.stop(Timer::Poll);
@@ -867,6 +990,7 @@ impl Connection {
             }
             Kind::Connect => {}
             Kind::ConnectError => {
+                let code = p.data.as_ref().and_then(WireError::from_wire).map(|e| e.code);
                 let (message, data) = match p.data {
                     Some(Value::String(s)) => (s, None),
                     Some(Value::Object(mut m)) => {
@@ -878,15 +1002,30 @@ impl Connection {
                     }
                     _ => ("connection refused".to_owned(), None),
                 };
-                let err = ConnectError { message, data };
+                let err = ConnectError { message, data, code };
                 self.close_transport();
-                self.stop();
-                self.events.push_back(Event::Rejected(err.clone()));
-                self.fail_all(Error::Rejected(err));
+                match code {
+                    // Retried once with new credentials; the same refusal again is final.
+                    Some(code) if code.is_auth() && !self.auth_retried => {
+                        self.need_auth(now, code, err)
+                    }
+                    _ => self.reject(err),
+                }
             }
             Kind::Disconnect => {
                 self.close_transport();
                 let was_live = self.state == State::Live;
+                if let Some(why) = self.kick.take().filter(|_| was_live) {
+                    // The session ended for an auth reason (the `error` event before said
+                    // which): like a lost link, what was sent is resent after the rejoin.
+                    self.requeue_inflight();
+                    let reason = DisconnectReason::Auth(why.code);
+                    self.events.push_back(Event::Disconnected { reason });
+                    let err =
+                        ConnectError { message: why.message, data: None, code: Some(why.code) };
+                    self.need_auth(now, why.code, err);
+                    return;
+                }
                 self.stop();
                 if was_live {
                     self.events.push_back(Event::Disconnected { reason: DisconnectReason::Server });
@@ -904,6 +1043,12 @@ impl Connection {
                     },
                     _ => return,
                 };
+                if event == ERROR && self.state == State::Live {
+                    // The server tells why before it ends a session; an auth reason makes
+                    // the DISCONNECT that follows recoverable with new credentials.
+                    let why = items.first().and_then(WireError::from_wire);
+                    self.kick = why.filter(|w| w.code.is_auth());
+                }
                 self.deliver(event, items, p.attachments, p.id);
             }
             Kind::Ack => {
@@ -1117,16 +1262,4 @@ impl Acks {
             self.heap.pop();
         }
     }
-}
-
-/// Adds the topics, once the application restricted them, to the CONNECT auth payload.
-fn with_topics(auth: Option<Value>, topics: Option<Topics>) -> Option<Value> {
-    let Some(t) = topics else { return auth };
-    let mut m = match auth {
-        Some(Value::Object(m)) => m,
-        Some(other) => return Some(other),
-        None => serde_json::Map::new(),
-    };
-    m.insert("topics".into(), t.iter().map(|t| Value::from(t.as_str())).collect());
-    Some(Value::Object(m))
 }

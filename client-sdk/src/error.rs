@@ -1,29 +1,20 @@
 //! This module deals with the SDK's one public error type.
 
-use pulse_protocol::WireError;
+use pulse_protocol::{ErrorCode, WireError};
 
 use crate::codec::DecodeError;
 
-/// Why the server refused to let us join (a CONNECT_ERROR packet).
+/// Why the server refused to let us join (a CONNECT_ERROR packet), or ended the session for
+/// an auth reason with no usable new credentials to follow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectError {
-    /// The server's message, e.g. "token expired".
+    /// The server's message as sent, e.g. "TOKEN_EXPIRED: token expired".
     pub message: String,
-    /// Extra data the server attached (Pulse sends `{ code }`).
+    /// Extra data the server attached (Node.js servers put `{ code }` there).
     pub data: Option<serde_json::Value>,
-}
-
-impl ConnectError {
-    /// The Pulse error code: `data.code`, or the `CODE: ` prefix Pulse puts in the message.
-    pub fn code(&self) -> Option<&str> {
-        if let Some(code) = self.data.as_ref().and_then(|d| d.get("code")).and_then(|c| c.as_str())
-        {
-            return Some(code);
-        }
-        let (code, _) = self.message.split_once(": ")?;
-        let is_code = !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
-        is_code.then_some(code)
-    }
+    /// The Pulse error code, read once on receipt ([`WireError::from_wire`]); `None` from a
+    /// server that gave none.
+    pub code: Option<ErrorCode>,
 }
 
 /// Everything that can go wrong for an SDK user.

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use js_sys::{Array, Function, Object, Reflect, JSON};
-use pulse_protocol::events::{Topic, Topics};
+use pulse_protocol::events::{ConnectAuth, Topic, Topics};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
@@ -202,7 +202,7 @@ impl PulseClient {
             Rc::new(RefCell::new(opts.get("token").and_then(Value::as_str).map(str::to_owned)));
         let provider = token.clone();
         let client = Client::connect_with_auth(config, move || {
-            provider.borrow().as_ref().map(|t| serde_json::json!({ "token": t }))
+            provider.borrow().clone().map(ConnectAuth::with_token)
         });
         // Before the driver's first step (it runs on a later microtask), so the first CONNECT
         // already resumes from it.

@@ -37,9 +37,11 @@ mod timer;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, MaybeSend, Subscription};
+pub use client::{AuthFuture, Client, Credentials, MaybeSend, Subscription};
 pub use config::Config;
-pub use connection::{AckReply, Connection, DisconnectReason, Event, Io, Message, Polled, Status};
+pub use connection::{
+    AckReply, Connection, DisconnectReason, Event, Io, Message, NeedAuth, Polled, Status,
+};
 pub use error::{ConnectError, Error};
 pub use time::Instant;
 

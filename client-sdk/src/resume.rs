@@ -6,7 +6,8 @@
 //! so entries of the new log are not mistaken for duplicates; the application reloads its
 //! state and sets the position again.
 
-use pulse_protocol::events::{is_logged, CONNECTION_STATUS, ERROR};
+use pulse_protocol::events::{is_logged, ConnectAuth, CONNECTION_STATUS, ERROR};
+use pulse_protocol::{ErrorCode, WireError};
 use serde_json::Value;
 
 /// The client's position in the tenant's event log.
@@ -73,7 +74,8 @@ impl Resume {
             return true;
         }
         if event == ERROR {
-            if args.first().and_then(|a| a["code"].as_str()) == Some("RESYNC_REQUIRED") {
+            let code = args.first().and_then(WireError::from_wire).map(|e| e.code);
+            if code == Some(ErrorCode::ResyncRequired) {
                 self.reset();
             }
             return true;
@@ -91,20 +93,20 @@ impl Resume {
         true
     }
 
-    /// The CONNECT auth payload: the application's, plus `lastSeq` (and the `epoch` it
-    /// belongs to) once something was applied.
-    pub fn connect_auth(&self, auth: Option<&Value>) -> Option<Value> {
-        let Some(seq) = self.last else { return auth.cloned() };
-        let mut m = match auth {
-            Some(Value::Object(m)) => m.clone(),
-            Some(other) => return Some(other.clone()),
-            None => serde_json::Map::new(),
-        };
-        m.insert("lastSeq".into(), seq.into());
-        if let Some(e) = &self.epoch {
-            m.insert("epoch".into(), e.clone().into());
+    /// The CONNECT auth payload: the application's credentials, plus `lastSeq` (and the
+    /// `epoch` it belongs to) once something was applied.
+    pub fn connect_auth(&self, auth: Option<&ConnectAuth>) -> Option<Value> {
+        if auth.is_none() && self.last.is_none() {
+            return None;
         }
-        Some(Value::Object(m))
+        let mut a = auth.cloned().unwrap_or_default();
+        if let Some(seq) = self.last {
+            a.last_seq = Some(seq);
+            if let Some(e) = &self.epoch {
+                a.epoch = Some(e.clone());
+            }
+        }
+        serde_json::to_value(a).ok()
     }
 }
 
@@ -141,7 +143,7 @@ mod tests {
     fn a_restored_position_resumes_with_its_epoch_until_the_log_changes() {
         let mut r = Resume::default();
         r.restore(41, Some("e1"));
-        let auth = r.connect_auth(Some(&json!({ "token": "t" }))).unwrap();
+        let auth = r.connect_auth(Some(&ConnectAuth::with_token("t"))).unwrap();
         assert_eq!(auth, json!({ "token": "t", "lastSeq": 41, "epoch": "e1" }));
         assert!(!r.accept("payment:added", &entry(41)), "already applied before the reload");
         assert!(!r.learn_epoch("e1"), "the same log");
@@ -162,8 +164,8 @@ mod tests {
     #[test]
     fn connect_auth_carries_last_seq() {
         let mut r = Resume::default();
-        let auth = json!({ "token": "t" });
-        assert_eq!(r.connect_auth(Some(&auth)), Some(auth.clone()));
+        let auth = ConnectAuth::with_token("t");
+        assert_eq!(r.connect_auth(Some(&auth)), Some(json!({ "token": "t" })));
         assert_eq!(r.connect_auth(None), None);
         r.advance_to(42);
         assert_eq!(r.connect_auth(Some(&auth)), Some(json!({ "token": "t", "lastSeq": 42 })));

@@ -18,9 +18,11 @@ pub(crate) enum Timer {
     Poll,
     /// The fallback poll in flight is abandoned then.
     PollTimeout,
+    /// New credentials asked for with `Io::NeedAuth` must have arrived by then.
+    Auth,
 }
 
-const COUNT: usize = 6;
+const COUNT: usize = 7;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TimerTable {

@@ -7,10 +7,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use pulse_protocol::events::{Pong, StatsUpdated, PING};
-use pulse_protocol::Ack;
+use pulse_protocol::events::{ConnectAuth, Pong, StatsUpdated, PING};
+use pulse_protocol::{Ack, ErrorCode};
 use pulse_sdk::{Client, Config, Event, Status};
-use serde_json::json;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -26,7 +25,7 @@ const CONTROL: Option<&str> = option_env!("PULSE_TEST_CONTROL");
 const WAIT: Duration = Duration::from_secs(15);
 
 fn client(config: Config) -> Client {
-    Client::connect_with_auth(config, || TOKEN.map(|t| json!({ "token": t })))
+    Client::connect_with_auth(config, || TOKEN.map(ConnectAuth::with_token))
 }
 
 async fn sleep_ms(ms: u32) {
@@ -60,7 +59,7 @@ async fn emit_with_ack_round_trips_in_the_browser() {
 async fn a_bad_token_is_refused_with_a_clear_error() {
     let mut config = Config::new(SERVER);
     config.poll_interval = None;
-    let client = Client::connect_with_auth(config, || Some(json!({ "token": "not-a-jwt" })));
+    let client = Client::connect_with_auth(config, || Some(ConnectAuth::with_token("not-a-jwt")));
     let rejected = Rc::new(RefCell::new(None));
     let sink = rejected.clone();
     let _sub = client.on_any(move |e| {
@@ -70,7 +69,7 @@ async fn a_bad_token_is_refused_with_a_clear_error() {
     });
     client.wait_for(|s| *s == Status::Offline, WAIT).await.expect("offline, not retrying");
     let r = rejected.borrow().clone().expect("Rejected event");
-    assert_eq!(r.code(), Some("UNAUTHORIZED"), "{r:?}");
+    assert_eq!(r.code, Some(ErrorCode::Unauthorized), "{r:?}");
 }
 
 #[wasm_bindgen_test]

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pulse_protocol::events::ConnectAuth;
+use pulse_protocol::ErrorCode;
 use pulse_sdk::codec::sio::placeholder;
 use pulse_sdk::{Client, Config, DisconnectReason, Event, Message, Status};
 use serde_json::{json, Value};
@@ -44,7 +46,7 @@ impl NodeServer {
         let mut config = Config::new(&self.url);
         config.poll_interval = None; // the Node server has no Pulse REST API
         config.reconnection_attempts = Some(3);
-        Client::connect_with_auth(config, move || Some(json!({ "token": token })))
+        Client::connect_with_auth(config, move || Some(ConnectAuth::with_token(token)))
     }
 }
 
@@ -145,7 +147,7 @@ async fn a_refused_handshake_is_a_typed_error_not_a_hang() {
     });
     let rejected = rejected.expect("Rejected event");
     assert_eq!(rejected.message, "UNAUTHORIZED: invalid token");
-    assert_eq!(rejected.code(), Some("UNAUTHORIZED"));
+    assert_eq!(rejected.code, Some(ErrorCode::Unauthorized));
 }
 
 #[tokio::test]
@@ -202,16 +204,18 @@ async fn a_refusal_is_retried_once_when_the_auth_callback_offers_a_new_token() {
     let client = Client::connect_with_auth(config, move || {
         let mut n = c.lock().unwrap();
         *n += 1;
-        Some(json!({ "token": if *n == 1 { "expired" } else { "good" } }))
+        Some(ConnectAuth::with_token(if *n == 1 { "expired" } else { "good" }))
     });
     let (events, _sub) = record(&client);
     client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live with the new token");
-    assert!(events.lock().unwrap().iter().any(|e| matches!(e, Event::Rejected(_))));
+    // The refusal was answered inside the connection: asked again, joined, never rejected.
+    assert!(*calls.lock().unwrap() >= 2);
+    assert!(!events.lock().unwrap().iter().any(|e| matches!(e, Event::Rejected(_))));
 
     // A callback that keeps offering the same refused token is not retried in a loop.
     let mut config = Config::new(&server.url);
     config.poll_interval = None;
-    let stuck = Client::connect_with_auth(config, || Some(json!({ "token": "bad" })));
+    let stuck = Client::connect_with_auth(config, || Some(ConnectAuth::with_token("bad")));
     stuck.wait_for(|s| *s == Status::Offline, WAIT).await.expect("offline");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(stuck.status(), Status::Offline);

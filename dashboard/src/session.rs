@@ -2,13 +2,17 @@
 //! reloads (localStorage), refreshing the access token a minute before it expires, and
 //! signing out. Tabs share one session: a refresh or a sign-out in one tab reaches the others
 //! through the `storage` event, and a tab about to refresh first adopts a newer session
-//! another tab stored, because refresh tokens are single-use.
+//! another tab stored, because refresh tokens are single-use. [`Auth::refresh`] is the one
+//! place the dashboard obtains a fresh token: on its timer, on a REST 401, and when the
+//! socket's credentials are refused or its session is ended at expiry ([`SocketCredentials`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leptos::prelude::*;
+use pulse_protocol::events::ConnectAuth;
 use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session};
+use pulse_sdk::{AuthFuture, Credentials, NeedAuth};
 
 use crate::api::{self, ApiError};
 use crate::components::clock::wall_ms;
@@ -24,7 +28,7 @@ const REFRESH_AHEAD_MS: i64 = 60_000;
 pub struct Auth {
     /// The current session; `None` when signed out.
     pub session: RwSignal<Option<Session>>,
-    /// The access token for the SDK's auth callback, which runs outside the reactive system.
+    /// The access token for the SDK's credentials, which are read outside the reactive system.
     token: StoredValue<Arc<Mutex<Option<String>>>>,
     timer: StoredValue<Option<TimeoutHandle>>,
     refreshing: StoredValue<bool>,
@@ -55,9 +59,9 @@ impl Auth {
         auth
     }
 
-    /// The shared token cell, for `Client::connect_with_auth`.
-    pub fn token_cell(&self) -> Arc<Mutex<Option<String>>> {
-        self.token.get_value()
+    /// The socket's credentials, for `Client::connect_with_auth`.
+    pub fn credentials(&self) -> SocketCredentials {
+        SocketCredentials { auth: *self, token: self.token.get_value() }
     }
 
     /// Whether the signed-in user is an admin (who manages customers and users). The
@@ -131,7 +135,15 @@ impl Auth {
             }
         }
         if self.refreshing.get_value() {
-            return true;
+            // Another caller is refreshing: wait for its outcome, so nobody takes the old
+            // token for a new one (the socket would give up on it, a REST call fail again).
+            for _ in 0..300 {
+                pause_ms(50).await;
+                if !self.refreshing.get_value() {
+                    break;
+                }
+            }
+            return self.session.with_untracked(|s| s.is_some());
         }
         self.refreshing.set_value(true);
         let req = RefreshRequest { refresh_token: current.refresh_token.clone() };
@@ -183,6 +195,57 @@ impl Auth {
         }
     }
 }
+
+/// What the SDK asks for CONNECT credentials: the current access token, and after a refusal
+/// (an expired or invalid token) a refreshed one.
+#[derive(Clone)]
+pub struct SocketCredentials {
+    auth: Auth,
+    /// Read outside the reactive system: the SDK's driver asks before every attempt.
+    token: Arc<Mutex<Option<String>>>,
+}
+
+impl SocketCredentials {
+    fn token(&self) -> Option<String> {
+        self.token.lock().ok().and_then(|t| t.clone())
+    }
+}
+
+impl Credentials for SocketCredentials {
+    fn current(&self) -> Option<ConnectAuth> {
+        self.token().map(ConnectAuth::with_token)
+    }
+
+    fn renew(&self, need: &NeedAuth) -> AuthFuture {
+        let me = self.clone();
+        let refused = need.refused.clone();
+        Box::pin(async move {
+            // A token refreshed ahead of expiry (here or in another tab) is new enough;
+            // otherwise refresh now. A refused refresh signs out: no credentials then.
+            if me.token().is_none_or(|t| Some(t) == refused) && !me.auth.refresh().await {
+                return None;
+            }
+            me.current()
+        })
+    }
+}
+
+/// Waits `ms` on the page's timers.
+#[cfg(target_arch = "wasm32")]
+async fn pause_ms(ms: i32) {
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        let set = web_sys::window()
+            .map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms));
+        if !matches!(set, Some(Ok(_))) {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
+}
+
+/// Natively there is no page and nothing to wait for.
+#[cfg(not(target_arch = "wasm32"))]
+async fn pause_ms(_ms: i32) {}
 
 #[cfg(target_arch = "wasm32")]
 mod storage {

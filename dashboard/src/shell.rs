@@ -1,15 +1,15 @@
 //! This module deals with the signed-in frame: the route guard, the one SDK client per
-//! session (its CONNECT auth reads the current token, so refreshed tokens are used on the
-//! next reconnect), the topics it wants on every page ([`crate::topics`]), and the header
-//! every page shares
-//! (navigation, pending actions, notifications, connection indicator, sign-out).
+//! session (its credentials are the session's, see [`crate::session::SocketCredentials`]:
+//! refreshed tokens are used on the next reconnect, and a token the server refuses or ends
+//! the socket for is refreshed by the SDK's request), the topics it wants on every page
+//! ([`crate::topics`]), and the header every page shares (navigation, pending actions,
+//! notifications, connection indicator, sign-out).
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use pulse_protocol::{ErrorCode, WireError};
-use pulse_sdk::{Client, Config, Event, Status};
+use pulse_sdk::{Client, Config, Event};
 use send_wrapper::SendWrapper;
-use serde_json::json;
 
 use crate::components::connection_indicator::ConnectionIndicator;
 use crate::components::fallback_banner::FallbackBanner;
@@ -39,72 +39,42 @@ pub fn Shell() -> impl IntoView {
 fn SignedIn() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let toasts = expect_context::<Toasts>();
-    let token = auth.token_cell();
     let mut config = Config::new(server_origin());
     let always = topics::always(auth.is_admin());
     config.topics = Some(always);
-    let client = Client::connect_with_auth(config, move || {
-        let t = token.lock().ok().and_then(|t| t.clone());
-        t.map(|t| json!({ "token": t }))
-    });
+    let client = Client::connect_with_auth(config, auth.credentials());
     let (live, sub) = Live::attach(&client, toasts);
     let demand = Demand::provide(&client, always, auth, live, toasts);
     let pending = Pending::provide();
     provide_context(live);
     provide_context(PulseClient(SendWrapper::new(client.clone())));
 
-    // A refused CONNECT with an expired or unknown token: refresh, then join again.
-    let rejected = {
-        let c = SendWrapper::new(client.clone());
-        client.on_any(move |e| {
-            if let Event::Rejected(err) = e {
-                if err.code() == Some("ACCOUNT_DISABLED") {
-                    auth.sign_out();
-                } else if matches!(err.code(), Some("TOKEN_EXPIRED" | "UNAUTHORIZED")) {
-                    let c = c.clone();
-                    leptos::task::spawn_local(async move {
-                        if auth.refresh().await {
-                            c.reconnect();
-                        }
-                    });
-                }
+    // A disabled account may not connect. (Expired or unknown tokens never get here: the
+    // SDK asks the session for a fresh one and joins again, or stops once it is signed out.)
+    let rejected = client.on_any(move |e| {
+        if let Event::Rejected(err) = e {
+            if err.code == Some(ErrorCode::AccountDisabled) {
+                auth.sign_out();
             }
-        })
-    };
+        }
+    });
     // Missed more than the server replays: reload the lists, then go on from the log head.
-    // The server ended the session because its token expired: the SDK comes back by itself
-    // when the session was already refreshed; otherwise refresh now, then reconnect.
-    let server_errors = {
-        let c = SendWrapper::new(client.clone());
-        client.on("error", move |m| {
-            let code = m
-                .args
-                .first()
-                .and_then(|a| serde_json::from_value::<WireError>(a.clone()).ok())
-                .map(|e| e.code);
-            match code {
-                Some(ErrorCode::ResyncRequired) => demand.reload(),
-                Some(ErrorCode::AccountDisabled) => {
-                    toasts.push(
-                        "account-disabled",
-                        crate::components::toast::Tone::Error,
-                        "Signed out",
-                        "An admin disabled this account.",
-                    );
-                    auth.sign_out();
-                }
-                Some(ErrorCode::TokenExpired) => {
-                    let c = c.clone();
-                    leptos::task::spawn_local(async move {
-                        if auth.refresh().await && c.status() == Status::Offline {
-                            c.reconnect();
-                        }
-                    });
-                }
-                _ => {}
+    let server_errors = client.on("error", move |m| {
+        let code = m.args.first().and_then(WireError::from_wire).map(|e| e.code);
+        match code {
+            Some(ErrorCode::ResyncRequired) => demand.reload(),
+            Some(ErrorCode::AccountDisabled) => {
+                toasts.push(
+                    "account-disabled",
+                    crate::components::toast::Tone::Error,
+                    "Signed out",
+                    "An admin disabled this account.",
+                );
+                auth.sign_out();
             }
-        })
-    };
+            _ => {}
+        }
+    });
     // Subscriptions live as long as this frame; dropping them would freeze the page.
     let _keep = StoredValue::new_local((sub, rejected, server_errors));
     demand.reload();

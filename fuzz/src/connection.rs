@@ -24,7 +24,8 @@
 //! | `P` | the `Io::Poll` in flight failed (skipped if none) | — |
 //! | `R` | the `Io::Poll` in flight answered RESYNC_REQUIRED (skipped if none) | message |
 //! | `l` | `set_last_seq` | decimal seq |
-//! | `s` | `set_auth` | a JSON object, else no auth |
+//! | `s` | `set_auth` | `ConnectAuth` as JSON, else no auth |
+//! | `A` | `handle_auth`, the answer to `Io::NeedAuth` (also sent unasked, as a late answer) | a token, or none if empty |
 //!
 //! # Invariants checked
 //! - No panic, whatever the server sends and whatever the time.
@@ -40,11 +41,13 @@
 //! - After `disconnect`: no pending ack, no deadline; until the next `connect` or emit, frames,
 //!   time and transport reports produce no output at all ("nothing after close").
 //! - After `Event::Rejected` or a server DISCONNECT, no ack is left pending.
+//! - `Io::NeedAuth` comes with no socket up, and at most once between two joins (or
+//!   `connect` calls): new credentials are tried once, never in a loop.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
-use pulse_protocol::events::{is_logged, Stats};
+use pulse_protocol::events::{is_logged, ConnectAuth, Stats};
 use pulse_protocol::rest::EventsPage;
 use pulse_protocol::{Envelope, ErrorCode, WireError};
 use pulse_sdk::codec::{eio, sio, Frame};
@@ -148,6 +151,8 @@ struct Harness {
     closed: bool,
     /// Decodes what the machine transmits, to check it is valid.
     outgoing: sio::Decoder,
+    /// `Io::NeedAuth` requests since the last join or `connect`.
+    auth_requests: u32,
 }
 
 impl Harness {
@@ -166,6 +171,7 @@ impl Harness {
             server_acks: VecDeque::new(),
             closed: false,
             outgoing: sio::Decoder::new(),
+            auth_requests: 0,
         }
     }
 
@@ -176,6 +182,7 @@ impl Harness {
         let out = match code {
             b'c' => {
                 self.closed = false;
+                self.auth_requests = 0;
                 self.conn.connect(self.now);
                 self.drain()
             }
@@ -297,8 +304,14 @@ impl Harness {
                 self.drain()
             }
             b's' => {
-                let auth = json(arg).filter(Value::is_object);
+                let auth = serde_json::from_slice::<ConnectAuth>(arg).ok();
                 self.conn.set_auth(auth);
+                self.drain()
+            }
+            b'A' => {
+                let token = String::from_utf8_lossy(arg).into_owned();
+                let auth = (!token.is_empty()).then(|| ConnectAuth::with_token(token));
+                self.conn.handle_auth(self.now, auth);
                 self.drain()
             }
             _ => return,
@@ -351,6 +364,11 @@ impl Harness {
                     assert!(self.poll_in_flight, "Io::CancelPoll with no poll in flight");
                     self.poll_in_flight = false;
                 }
+                Io::NeedAuth(_) => {
+                    assert_eq!(self.socket, Socket::None, "Io::NeedAuth with a socket up");
+                    self.auth_requests += 1;
+                    assert!(self.auth_requests <= 1, "credentials asked for again before a join");
+                }
             }
             out.io += 1;
         }
@@ -372,6 +390,7 @@ impl Harness {
                         self.server_acks.push_back(id);
                     }
                 }
+                Event::Connected { .. } => self.auth_requests = 0,
                 Event::Rejected(_)
                 | Event::Disconnected {
                     reason: DisconnectReason::Server | DisconnectReason::Client,
@@ -469,5 +488,36 @@ mod tests {
         assert_eq!(h.pending_acks.len(), 1);
         h.step(b"d");
         assert!(h.closed && h.pending_acks.is_empty() && h.socket == Socket::None);
+    }
+
+    #[test]
+    fn credentials_are_asked_for_once_and_answered() {
+        let hs = r#"t0{"sid":"e","upgrades":[],"pingInterval":25000,"pingTimeout":20000}"#;
+        let expired = r#"t44{"message":"TOKEN_EXPIRED: token expired"}"#;
+        let data = input(&[r#"s{"token":"t1"}"#, "c", "o", hs, expired, "At2", "o", hs]);
+        let mut h = Harness::new(Config::new("http://127.0.0.1:3000"), 0);
+        for op in pieces(&data) {
+            h.step(op);
+        }
+        assert_eq!(h.auth_requests, 1);
+        h.step(br#"t40{"sid":"s"}"#);
+        assert!(h.conn.is_live());
+        assert_eq!(h.conn.auth().and_then(|a| a.token.as_deref()), Some("t2"));
+        assert_eq!(h.auth_requests, 0, "a join allows the next request");
+    }
+
+    /// The committed inputs, natively: what `scripts/fuzz-smoke` replays under libFuzzer.
+    #[test]
+    fn the_committed_corpus_and_regressions_hold() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut n = 0;
+        for dir in ["corpus/connection", "regressions/connection"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+            for e in entries.flatten() {
+                run(&std::fs::read(e.path()).unwrap());
+                n += 1;
+            }
+        }
+        assert!(n > 0, "no inputs found");
     }
 }

@@ -1,8 +1,10 @@
 //! This module deals with the one error shape that crosses the wire, for REST and socket alike.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Machine-readable error codes. Unknown codes from a newer server decode as [`ErrorCode::Other`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,6 +69,22 @@ impl ErrorCode {
             ErrorCode::Other => "OTHER",
         }
     }
+
+    /// Whether new credentials may cure this refusal (an expired or invalid token), as
+    /// opposed to one the same user cannot get past by signing in again.
+    pub fn is_auth(self) -> bool {
+        matches!(self, ErrorCode::TokenExpired | ErrorCode::Unauthorized)
+    }
+}
+
+impl FromStr for ErrorCode {
+    type Err = std::convert::Infallible;
+
+    /// Reads a code as it appears on the wire; one this build does not know is
+    /// [`ErrorCode::Other`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(serde_json::from_value(Value::String(s.to_owned())).unwrap_or(ErrorCode::Other))
+    }
 }
 
 /// `{ code, message }`: what a client is told when something is refused.
@@ -82,6 +100,54 @@ impl WireError {
     /// Builds an error from a code and a human message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         WireError { code, message: message.into() }
+    }
+}
+
+impl WireError {
+    /// Reads an error in any shape Pulse puts on the wire, so clients parse codes in one
+    /// place: `{ code, message }` (ack errors, `error` events, REST bodies); a CONNECT_ERROR's
+    /// `{ message, data: { code } }` (the Node.js convention); or its `{ message }` / bare
+    /// string `"CODE: text"` (socketioxide sends only a message: the refusal's `Display`).
+    /// `None` when there is no code to be found.
+    pub fn from_wire(v: &Value) -> Option<WireError> {
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        match v {
+            Value::String(s) => s.parse().ok(),
+            Value::Object(m) => {
+                let message = m.get("message").and_then(text);
+                if let Some(code) = m.get("code").and_then(Value::as_str) {
+                    let code = code.parse().unwrap_or(ErrorCode::Other);
+                    return Some(WireError::new(code, message.unwrap_or_default()));
+                }
+                if let Some(code) =
+                    m.get("data").and_then(|d| d.get("code")).and_then(Value::as_str)
+                {
+                    let message = message.unwrap_or_default();
+                    // The message may carry the code too; people need only the text.
+                    let message = match message.parse::<WireError>() {
+                        Ok(e) => e.message,
+                        Err(()) => message,
+                    };
+                    return Some(WireError::new(code.parse().unwrap_or(ErrorCode::Other), message));
+                }
+                message?.parse().ok()
+            }
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for WireError {
+    type Err = ();
+
+    /// The inverse of `Display`: `"CODE: message"`, where CODE is upper case and underscores.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (code, message) = s.split_once(": ").ok_or(())?;
+        let is_code = !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+        if !is_code {
+            return Err(());
+        }
+        Ok(WireError::new(code.parse().unwrap_or(ErrorCode::Other), message))
     }
 }
 
@@ -102,6 +168,42 @@ mod tests {
         let e: WireError =
             serde_json::from_str(r#"{"code":"SOMETHING_NEW","message":"m"}"#).unwrap();
         assert_eq!(e.code, ErrorCode::Other);
+    }
+
+    #[test]
+    fn every_wire_shape_reads_as_the_same_error() {
+        use serde_json::json;
+        let expired = WireError::new(ErrorCode::TokenExpired, "token expired");
+        for v in [
+            // An ack error, an `error` event, a REST body.
+            json!({ "code": "TOKEN_EXPIRED", "message": "token expired" }),
+            // socketioxide's CONNECT_ERROR: the refusal's Display as the message.
+            json!({ "message": "TOKEN_EXPIRED: token expired" }),
+            json!("TOKEN_EXPIRED: token expired"),
+            // The Node.js convention: the code in `data`.
+            json!({ "message": "token expired", "data": { "code": "TOKEN_EXPIRED" } }),
+            json!({ "message": "TOKEN_EXPIRED: token expired", "data": { "code": "TOKEN_EXPIRED" } }),
+        ] {
+            assert_eq!(WireError::from_wire(&v).as_ref(), Some(&expired), "{v}");
+        }
+        // The Display round-trips.
+        assert_eq!(expired.to_string().parse::<WireError>(), Ok(expired));
+        // No code: nothing to read.
+        for v in [
+            json!({ "message": "connection refused" }),
+            json!("Invalid namespace"),
+            json!({ "message": "not: a code" }),
+            json!(null),
+            json!([1]),
+        ] {
+            assert_eq!(WireError::from_wire(&v), None, "{v}");
+        }
+        // A newer server's code is still an error, of a kind this build does not know.
+        assert_eq!(
+            WireError::from_wire(&json!({ "message": "SOMETHING_NEW: m" })).map(|e| e.code),
+            Some(ErrorCode::Other)
+        );
+        assert_eq!("RESYNC_REQUIRED".parse(), Ok(ErrorCode::ResyncRequired));
     }
 
     #[test]

@@ -108,6 +108,13 @@ pub struct ConnectAuth {
     pub topics: Option<Topics>,
 }
 
+impl ConnectAuth {
+    /// Credentials with `token` and no position (the SDK adds its own).
+    pub fn with_token(token: impl Into<String>) -> Self {
+        ConnectAuth { token: Some(token.into()), ..ConnectAuth::default() }
+    }
+}
+
 /// Database ids.
 pub type Id = i64;
 

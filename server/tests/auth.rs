@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pulse_protocol::events::{ERROR, PAYMENT_ADDED};
+use pulse_protocol::events::{ConnectAuth, ERROR, PAYMENT_ADDED};
 use pulse_protocol::rest::{RefreshRequest, Session};
 use pulse_sdk::{Client, DisconnectReason, Event, Status};
 use reqwest::Method;
@@ -135,7 +135,7 @@ async fn a_client_with_a_refreshed_token_carries_on_after_expiry_and_misses_noth
     let token = Arc::new(Mutex::new(first.token.clone()));
     let current = token.clone();
     let client = Client::connect_with_auth(server.sdk_config(), move || {
-        Some(json!({ "token": current.lock().unwrap().clone() }))
+        Some(ConnectAuth::with_token(current.lock().unwrap().clone()))
     });
     let (seen, _subs) = record(&client, &[PAYMENT_ADDED]);
     client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
@@ -145,7 +145,8 @@ async fn a_client_with_a_refreshed_token_carries_on_after_expiry_and_misses_noth
     let kicks = Arc::new(Mutex::new(0));
     let count = kicks.clone();
     let _kicked = client.on_any(move |e| {
-        if matches!(e, Event::Disconnected { reason: DisconnectReason::Server }) {
+        let expired = DisconnectReason::Auth(pulse_protocol::ErrorCode::TokenExpired);
+        if matches!(e, Event::Disconnected { reason } if *reason == expired) {
             *count.lock().unwrap() += 1;
         }
     });

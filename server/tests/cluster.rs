@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use pulse_protocol::events::{is_logged, PAYMENT_ADD};
+use pulse_protocol::events::{is_logged, ConnectAuth, PAYMENT_ADD};
 use pulse_protocol::{Ack, ErrorCode};
 use pulse_sdk::{Client, Event, Status, Subscription};
 use serde_json::{json, Value};
@@ -588,7 +588,7 @@ fn sdk_config(url: &str) -> pulse_sdk::Config {
 
 fn connect(url: &str, token: &str) -> Client {
     let token = token.to_owned();
-    Client::connect_with_auth(sdk_config(url), move || Some(json!({ "token": token })))
+    Client::connect_with_auth(sdk_config(url), move || Some(ConnectAuth::with_token(&token)))
 }
 
 /// What one SDK client saw.

@@ -169,7 +169,7 @@ async fn a_live_client_through_the_nginx_example() {
     config.backoff.initial = Duration::from_millis(50);
     let token = session.token.clone();
     let client = pulse_sdk::Client::connect_with_auth(config, move || {
-        Some(serde_json::json!({ "token": token }))
+        Some(pulse_protocol::events::ConnectAuth::with_token(&token))
     });
     client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live through nginx");
     let (seen, _subs) = record(&client, &["payment:added"]);

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pulse_protocol::events::{is_logged, PAYMENT_ADDED};
+use pulse_protocol::events::{is_logged, ConnectAuth, PAYMENT_ADDED};
 use pulse_protocol::rest::{LoginRequest, Session};
 use pulse_sdk::{Client, DisconnectReason, Event, Status};
 use serde_json::{json, Value};
@@ -789,7 +789,8 @@ impl Follower {
     /// `detail`: keep arrival times of each entry too.
     fn connect_with(config: pulse_sdk::Config, token: &str, since: u64, detail: bool) -> Follower {
         let token = token.to_owned();
-        let client = Client::connect_with_auth(config, move || Some(json!({ "token": token })));
+        let client =
+            Client::connect_with_auth(config, move || Some(ConnectAuth::with_token(&token)));
         // Before the handshake can have happened (it needs network round trips): replay,
         // resume and polls start after `since`.
         client.set_last_seq(since);

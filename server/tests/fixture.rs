@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pulse_protocol::events::ConnectAuth;
 use pulse_protocol::rest::{LoginRequest, Session};
 use pulse_protocol::Ack;
 use pulse_sdk::{Client, Event, Status};
@@ -206,11 +207,7 @@ impl TestServer {
         config.backoff.max = Duration::from_millis(200);
         tweak(&mut config);
         Client::connect_with_auth(config, move || {
-            let mut auth = json!({ "token": token });
-            if let Some(s) = last_seq {
-                auth["lastSeq"] = json!(s);
-            }
-            Some(auth)
+            Some(ConnectAuth { last_seq, ..ConnectAuth::with_token(&token) })
         })
     }
 

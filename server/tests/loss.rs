@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pulse_protocol::events::PaymentAdded;
+use pulse_protocol::events::{ConnectAuth, PaymentAdded};
 use pulse_protocol::rest::{LoginRequest, Page, Session};
 use pulse_protocol::Ack;
 use pulse_sdk::{Client, Config, Error, Status};
@@ -110,7 +110,7 @@ async fn a_client_gets_all_1000_events_once_across_a_server_crash() {
         .unwrap();
     let customer = customers.items[0]["id"].as_i64().unwrap();
     let token = session.token.clone();
-    let auth = move || Some(json!({ "token": token }));
+    let auth = move || Some(ConnectAuth::with_token(&token));
 
     // The consumer records every payment:added it is handed: payment id -> times seen.
     let consumer = Client::connect_with_auth(fast(&url), auth.clone());

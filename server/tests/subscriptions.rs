@@ -7,7 +7,10 @@ use pulse_protocol::events::{
 use pulse_sdk::{Client, Status};
 use serde_json::{json, Value};
 
-use crate::fixture::{eventually, pay, record, rejection, Seen, TestServer, DEMO, WAIT};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::fixture::{eventually, pay, record, Seen, TestServer, DEMO, WAIT};
 
 fn only(topics: &[Topic]) -> impl FnOnce(&mut pulse_sdk::Config) + '_ {
     move |c| c.topics = Some(topics.iter().copied().collect())
@@ -153,12 +156,17 @@ async fn unknown_topics_are_refused_with_a_clear_error() {
     assert_eq!(body["code"], "INVALID_INPUT");
     assert!(body["message"].as_str().unwrap().contains("unknown topic \"kpi\""), "{body}");
 
-    let token = s.token.clone();
-    let client = Client::connect_with_auth(server.sdk_config(), move || {
-        Some(json!({ "token": token, "topics": ["payments", "kpi"] }))
-    });
-    let why = rejection(&client).await;
-    assert!(why.contains("unknown topic \"kpi\""), "{why}");
+    // A raw CONNECT (the SDK's topics are typed and cannot name an unknown one).
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
+    let open = ws.next().await.unwrap().unwrap();
+    assert!(open.to_text().unwrap().starts_with('0'), "engine open: {open:?}");
+    let auth = json!({ "token": s.token, "topics": ["payments", "kpi"] });
+    ws.send(Message::text(format!("40{auth}"))).await.unwrap();
+    let refused = ws.next().await.unwrap().unwrap();
+    let refused = refused.to_text().unwrap();
+    assert!(refused.starts_with("44"), "CONNECT_ERROR: {refused}");
+    assert!(refused.contains("INVALID_INPUT") && refused.contains("unknown topic"), "{refused}");
 
     let (_, ok) = server.live_client(DEMO).await;
     let reply = ok

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use futures_channel::mpsc;
 use futures_util::future::{select, AbortHandle, Abortable, Either};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
+use pulse_protocol::events::ConnectAuth;
 
 use crate::client::{MaybeSend, Shared};
 use crate::codec::Frame;
-use crate::connection::{DisconnectReason, Event, Io, Polled};
+use crate::connection::{Io, Polled};
 use crate::time::Instant;
 
 mod poll;
@@ -31,6 +32,8 @@ use native as platform;
 
 /// What wakes the driver loop.
 pub(crate) enum Input {
+    /// The application's answer to `Io::NeedAuth`.
+    Auth(Option<ConnectAuth>),
     /// Fallback poll number `gen` finished; results of cancelled polls are dropped.
     Polled { gen: u64, result: Result<Polled, String> },
     /// Something happened on socket number `gen`; events of older sockets are dropped.
@@ -88,7 +91,6 @@ pub(crate) async fn run<R: Runtime>(
     let mut frames = Vec::new();
     let mut ios = Vec::new();
     let mut events = Vec::new();
-    let mut retried_auth = false;
     // The pending timer and its deadline. Kept across rounds while the deadline holds (it
     // does between heartbeats): arming a timer per received frame cost a load generator
     // a timer-wheel insert and removal per event.
@@ -133,11 +135,7 @@ pub(crate) async fn run<R: Runtime>(
                     shared.refresh_auth();
                     let (base, token) = {
                         let c = shared.conn();
-                        let token = c
-                            .auth()
-                            .and_then(|a| a.get("token"))
-                            .and_then(|t| t.as_str())
-                            .map(str::to_owned);
+                        let token = c.auth().and_then(|a| a.token.clone());
                         (c.config().http_url(), token)
                     };
                     let tx = tx.clone();
@@ -158,32 +156,26 @@ pub(crate) async fn run<R: Runtime>(
                         }
                     });
                 }
-            }
-        }
-        let mut refused = false;
-        for e in events.drain(..) {
-            match &e {
-                // A refusal, or the server ending the session (e.g. its token expired).
-                Event::Rejected(_) | Event::Disconnected { reason: DisconnectReason::Server } => {
-                    refused = true
+                Io::NeedAuth(need) => {
+                    // The machine decides what to do with the answer; a provider that
+                    // answers at once (a plain closure) is not spawned.
+                    let mut renewal = shared.renew(&need);
+                    match (&mut renewal).now_or_never() {
+                        Some(auth) => {
+                            let _ = tx.unbounded_send(Input::Auth(auth));
+                        }
+                        None => {
+                            let tx = tx.clone();
+                            platform::spawn_task(async move {
+                                let _ = tx.unbounded_send(Input::Auth(renewal.await));
+                            });
+                        }
+                    }
                 }
-                Event::Connected { .. } => retried_auth = false,
-                _ => {}
             }
-            shared.dispatch(e);
         }
-        // A refusal or a server-side disconnect (e.g. TOKEN_EXPIRED) after which the
-        // application now offers different credentials is worth one immediate retry (resuming
-        // from the last seq); the same credentials would be refused again.
-        if refused && !retried_auth {
-            let before = shared.conn().auth().cloned();
-            shared.refresh_auth();
-            let mut c = shared.conn();
-            if c.auth() != before.as_ref() {
-                retried_auth = true;
-                c.connect(now());
-                continue;
-            }
+        for e in events.drain(..) {
+            shared.dispatch(e);
         }
         let mut input = match wake {
             Some(at) => {
@@ -220,6 +212,7 @@ pub(crate) async fn run<R: Runtime>(
                         }
                     }
                 }
+                Some(Input::Auth(auth)) => shared.conn().handle_auth(now(), auth),
                 Some(Input::Polled { gen: g, result }) => {
                     if g == poll_gen {
                         poll = None;

@@ -1,10 +1,12 @@
 use std::time::Duration;
 
+use pulse_protocol::events::ConnectAuth;
+use pulse_protocol::ErrorCode;
 use serde_json::json;
 
 use super::util::{Harness, URL};
-use crate::connection::{DisconnectReason, Event, Io, Message, Status};
-use crate::error::Error;
+use crate::connection::{DisconnectReason, Event, Io, Message, NeedAuth, Status};
+use crate::error::{ConnectError, Error};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -17,7 +19,7 @@ fn ms(m: u64) -> Duration {
 #[test]
 fn connects_with_the_documented_handshake() {
     let mut h = Harness::new(Harness::config());
-    h.conn.set_auth(Some(json!({ "token": "abc" })));
+    h.conn.set_auth(Some(ConnectAuth::with_token("abc")));
     h.connect();
     assert_eq!(
         h.take_io(),
@@ -183,7 +185,8 @@ fn a_refused_connection_is_surfaced_and_not_retried() {
     h.connect();
     h.transport_opens();
     h.handshake(25_000, 20_000);
-    h.server_sends(r#"44{"message":"token expired","data":{"code":"TOKEN_EXPIRED"}}"#);
+    // Not an auth reason: new credentials would not help.
+    h.server_sends(r#"44{"message":"RATE_LIMITED: too many connections for this user"}"#);
     let ev = h.take_events();
     let rejected = ev.iter().find_map(|e| match e {
         Event::Rejected(r) => Some(r.clone()),
@@ -191,8 +194,8 @@ fn a_refused_connection_is_surfaced_and_not_retried() {
     });
     let rejected = rejected.expect("rejection surfaced");
     assert_eq!(
-        (rejected.message.as_str(), rejected.code()),
-        ("token expired", Some("TOKEN_EXPIRED"))
+        (rejected.message.as_str(), rejected.code),
+        ("RATE_LIMITED: too many connections for this user", Some(ErrorCode::RateLimited))
     );
     assert!(ev.contains(&Event::Ack { id: pending, result: Err(Error::Rejected(rejected)) }));
     assert_eq!(h.conn.status(), Status::Offline);
@@ -404,7 +407,7 @@ fn an_explicit_key_is_kept_and_emits_without_one_fail_fast_on_a_drop() {
 #[test]
 fn log_entries_are_applied_once_and_reconnects_ask_for_what_was_missed() {
     let mut h = Harness::new(Harness::config());
-    h.conn.set_auth(Some(json!({ "token": "t" })));
+    h.conn.set_auth(Some(ConnectAuth::with_token("t")));
     h.go_live();
     let entry = |seq: u64| format!(r#"42["payment:added",{{"seq":{seq},"ts":1,"data":{{}}}}]"#);
     h.server_sends(&entry(1));
@@ -425,6 +428,45 @@ fn log_entries_are_applied_once_and_reconnects_ask_for_what_was_missed() {
     let msgs: Vec<_> =
         h.take_events().into_iter().filter(|e| matches!(e, Event::Message(_))).collect();
     assert_eq!(msgs.len(), 1);
+}
+
+#[test]
+fn topics_go_with_every_connect_and_poll_and_change_by_subscribing() {
+    use pulse_protocol::events::{Topic, Topics};
+    let mut config = polling_config();
+    config.topics = Some([Topic::Payments].into_iter().collect());
+    let mut h = Harness::new(config);
+    h.conn.set_auth(Some(ConnectAuth::with_token("t")));
+    h.conn.connect(h.now);
+    h.drain();
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    assert_eq!(h.take_sent(), [r#"40{"token":"t","topics":["payments"]}"#]);
+    h.server_sends(r#"40{"sid":"s"}"#);
+    h.take_events();
+    h.conn.subscribe(h.now, Topic::Deliveries, true).unwrap();
+    h.drain();
+    let sent = h.take_sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with(r#"420["module:subscribe",{"#), "{sent:?}");
+    assert!(sent[0].contains(r#""moduleKey":"deliveries""#), "{sent:?}");
+    h.conn.subscribe(h.now, Topic::Payments, false).unwrap();
+    h.drain();
+    assert!(h.take_sent()[0].contains(r#""module:unsubscribe""#));
+    let now: Topics = [Topic::Deliveries].into_iter().collect();
+    assert_eq!(h.conn.topics(), Some(now));
+    // The next connection and the fallback polls carry the new set.
+    h.transport_closes("gone");
+    h.advance(secs(1));
+    h.transport_closes("connection refused");
+    assert!(
+        h.take_io().contains(&Io::Poll { since: None, epoch: None, topics: Some(now) }),
+        "polls ask for the subscribed topics"
+    );
+    h.advance(secs(5));
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    assert_eq!(h.take_sent()[0], r#"40{"token":"t","topics":["deliveries"]}"#);
 }
 
 fn polling_config() -> crate::config::Config {
@@ -645,4 +687,246 @@ fn a_poll_refused_with_resync_drops_the_position_and_tells_the_application() {
     // The new log's entries are applied, whatever their seq.
     h.conn.handle_poll_result(h.now, Ok(polled(&[2], 2, 2)));
     assert_eq!(h.conn.last_seq(), Some(2));
+}
+
+// ----- session recovery: credentials refused or expired -----
+
+fn need_auths(io: &[Io]) -> Vec<NeedAuth> {
+    io.iter()
+        .filter_map(|io| match io {
+            Io::NeedAuth(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rejected(ev: &[Event]) -> Option<ConnectError> {
+    ev.iter().find_map(|e| match e {
+        Event::Rejected(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+/// Opens the transport the machine asked for and completes the Engine.IO handshake; returns
+/// the CONNECT packet it sent.
+fn reopen(h: &mut Harness) -> String {
+    assert!(
+        h.take_io().iter().any(|io| matches!(io, Io::Open { .. })),
+        "the machine asked for a transport"
+    );
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.take_sent().pop().expect("a CONNECT")
+}
+
+/// Connects with `token` up to the server's answer to the CONNECT.
+fn connect_with(h: &mut Harness, token: &str) {
+    h.conn.set_auth(Some(ConnectAuth::with_token(token)));
+    h.connect();
+    assert_eq!(reopen(h), format!(r#"40{{"token":"{token}"}}"#));
+}
+
+#[test]
+fn an_expired_token_at_connect_asks_for_credentials_then_joins_with_the_new_ones() {
+    let mut h = Harness::new(Harness::config());
+    let pending =
+        h.conn.emit_with_ack(h.now, "payment:add", vec![json!({})], vec![], None).unwrap();
+    connect_with(&mut h, "old");
+    // socketioxide's shape: the code only in the message.
+    h.server_sends(r#"44{"message":"TOKEN_EXPIRED: token expired"}"#);
+    let io = h.take_io();
+    assert_eq!(io.first(), Some(&Io::Close));
+    assert_eq!(
+        need_auths(&io),
+        [NeedAuth { reason: ErrorCode::TokenExpired, refused: Some("old".into()) }]
+    );
+    let ev = h.take_events();
+    assert_eq!(rejected(&ev), None, "not final: new credentials may come");
+    assert!(!ev.iter().any(|e| matches!(e, Event::Ack { .. })), "the emit waits: {ev:?}");
+    assert_ne!(h.conn.status(), Status::Offline);
+    assert_eq!(h.conn.buffered(), 1);
+
+    // The application refreshed its session: tried at once, no backoff.
+    h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("new")));
+    h.drain();
+    assert_eq!(reopen(&mut h), r#"40{"token":"new"}"#);
+    h.server_sends(r#"40{"sid":"s"}"#);
+    let ev = h.take_events();
+    assert!(ev.contains(&Event::Connected { sid: "s".into(), attempts: 0 }), "{ev:?}");
+    let sent = h.take_sent();
+    assert!(
+        sent.iter().any(|f| f.starts_with(&format!("42{pending}[\"payment:add\""))),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn kicked_mid_session_for_an_expired_token_resumes_from_last_seq_with_nothing_lost() {
+    let mut h = Harness::new(Harness::config());
+    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+    h.go_live();
+    let entry = |seq: u64| format!(r#"42["payment:added",{{"seq":{seq},"ts":1,"data":{{}}}}]"#);
+    h.server_sends(&entry(1));
+    h.server_sends(&entry(2));
+    // An action in flight when the session ends, and one queued while it is down.
+    let inflight =
+        h.conn.emit_with_ack(h.now, "payment:add", vec![json!({ "a": 1 })], vec![], None).unwrap();
+    h.drain();
+    let first = h.take_sent().pop().unwrap();
+    h.take_events();
+    // What the server's expiry sweep sends: why, then DISCONNECT.
+    h.server_sends(r#"42["error",{"code":"TOKEN_EXPIRED","message":"the session token expired"}]"#);
+    h.server_sends("41");
+    let ev = h.take_events();
+    assert!(
+        ev.contains(&Event::Disconnected {
+            reason: DisconnectReason::Auth(ErrorCode::TokenExpired)
+        }),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(e, Event::Message(m) if m.event == "error")));
+    assert!(!ev.iter().any(|e| matches!(e, Event::Ack { .. } | Event::Rejected(_))), "{ev:?}");
+    let io = h.take_io();
+    assert_eq!(
+        need_auths(&io),
+        [NeedAuth { reason: ErrorCode::TokenExpired, refused: Some("t1".into()) }]
+    );
+    let queued = h.conn.emit_with_ack(h.now, "payment:add", vec![json!({ "b": 2 })], vec![], None);
+    let queued = queued.unwrap();
+
+    h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("t2")));
+    h.drain();
+    assert_eq!(reopen(&mut h), r#"40{"lastSeq":2,"token":"t2"}"#, "resumes after seq 2");
+    h.server_sends(r#"40{"sid":"again"}"#);
+    let sent = h.take_sent();
+    assert_eq!(sent.first(), Some(&first), "the unanswered action again, same key");
+    assert!(sent.iter().any(|f| f.starts_with(&format!("42{queued}["))), "{sent:?}");
+    // The replay overlaps what was applied: 2 is dropped, 3 is new.
+    h.server_sends(&entry(2));
+    h.server_sends(&entry(3));
+    h.server_sends(&format!(r#"43{inflight}[{{"ok":true}}]"#));
+    let ev = h.take_events();
+    let seqs: Vec<u64> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) if m.event == "payment:added" => m.args[0]["seq"].as_u64(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, [3]);
+    assert!(ev.iter().any(|e| matches!(e, Event::Ack { id, result: Ok(_) } if *id == inflight)));
+    assert_eq!(h.conn.last_seq(), Some(3));
+}
+
+#[test]
+fn new_credentials_refused_again_stop_with_the_error_and_are_not_retried() {
+    let mut h = Harness::new(Harness::config());
+    let pending = h.conn.emit_with_ack(h.now, "x", vec![], vec![], None).unwrap();
+    connect_with(&mut h, "t1");
+    h.server_sends(r#"44{"message":"TOKEN_EXPIRED: token expired"}"#);
+    assert_eq!(need_auths(&h.take_io()).len(), 1);
+    h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("t2")));
+    h.drain();
+    assert_eq!(reopen(&mut h), r#"40{"token":"t2"}"#);
+    // The Node.js shape this time: the code in `data`.
+    h.server_sends(r#"44{"message":"invalid token","data":{"code":"UNAUTHORIZED"}}"#);
+    let io = h.take_io();
+    assert!(need_auths(&io).is_empty(), "asked once, not again: {io:?}");
+    let ev = h.take_events();
+    let err = rejected(&ev).expect("the refusal is final");
+    assert_eq!(err.code, Some(ErrorCode::Unauthorized));
+    assert!(ev.contains(&Event::Ack { id: pending, result: Err(Error::Rejected(err)) }));
+    assert_eq!(h.conn.status(), Status::Offline);
+    assert_eq!(h.conn.poll_timeout(), None);
+    h.advance(secs(300));
+    assert!(h.take_io().is_empty(), "no loop");
+
+    // A later successful join makes the next expiry recoverable again.
+    connect_with(&mut h, "t3");
+    h.server_sends(r#"40{"sid":"s"}"#);
+    h.server_sends(r#"42["error",{"code":"TOKEN_EXPIRED","message":"expired"}]"#);
+    h.server_sends("41");
+    assert_eq!(need_auths(&h.take_io()).len(), 1);
+}
+
+#[test]
+fn no_credentials_the_same_ones_or_no_answer_stop_with_the_refusal() {
+    let refused = r#"44{"message":"TOKEN_EXPIRED: token expired"}"#;
+    let answers: [Option<Option<ConnectAuth>>; 4] = [
+        Some(None),
+        Some(Some(ConnectAuth::with_token("t1"))),
+        Some(Some(ConnectAuth::default())),
+        None, // the provider never answers
+    ];
+    for answer in answers {
+        let mut h = Harness::new(Harness::config());
+        connect_with(&mut h, "t1");
+        h.server_sends(refused);
+        assert_eq!(need_auths(&h.take_io()).len(), 1);
+        h.take_events();
+        match answer.clone() {
+            Some(auth) => {
+                h.conn.handle_auth(h.now, auth);
+                h.drain();
+            }
+            None => h.advance(secs(20)),
+        }
+        let ev = h.take_events();
+        let err = rejected(&ev).unwrap_or_else(|| panic!("{answer:?}: not stopped: {ev:?}"));
+        assert_eq!(
+            (err.message.as_str(), err.code),
+            ("TOKEN_EXPIRED: token expired", Some(ErrorCode::TokenExpired))
+        );
+        assert_eq!(h.conn.status(), Status::Offline, "{answer:?}");
+        assert_eq!(h.conn.poll_timeout(), None, "{answer:?}");
+        assert!(!h.take_io().iter().any(|io| matches!(io, Io::Open { .. })), "{answer:?}");
+        // A late answer changes nothing.
+        h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("late")));
+        h.drain();
+        assert!(h.take_io().is_empty() && h.take_events().is_empty(), "{answer:?}");
+    }
+}
+
+/// Takes the reconnection the machine scheduled and lets its delay pass.
+fn next_retry(h: &mut Harness, scheduled: &mut Vec<(u32, Duration)>) {
+    let ev = h.take_events();
+    let (attempt, delay) = ev
+        .iter()
+        .find_map(|e| match e {
+            Event::ReconnectScheduled { attempt, delay } => Some((*attempt, *delay)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no retry scheduled: {ev:?}"));
+    scheduled.push((attempt, delay));
+    h.advance(delay);
+}
+
+#[test]
+fn non_auth_failures_keep_their_backoff_and_jitter_around_an_auth_retry() {
+    let mut cfg = Harness::config();
+    cfg.backoff = crate::backoff::BackoffConfig::default(); // ±50 % jitter
+    let mut reference = crate::backoff::Backoff::new(cfg.backoff, 7);
+    let mut h = Harness::new(cfg);
+    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+    h.go_live();
+    let mut scheduled = Vec::new();
+    h.transport_closes("wifi dropped");
+    next_retry(&mut h, &mut scheduled);
+    h.transport_closes("refused");
+    next_retry(&mut h, &mut scheduled);
+    // The third attempt reaches a server that finds the token expired.
+    assert_eq!(reopen(&mut h), r#"40{"token":"t1"}"#);
+    h.server_sends(r#"44{"message":"TOKEN_EXPIRED: token expired"}"#);
+    let io = h.take_io();
+    assert_eq!(need_auths(&io).len(), 1);
+    assert!(!h.take_events().iter().any(|e| matches!(e, Event::ReconnectScheduled { .. })));
+    h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("t2")));
+    h.drain();
+    assert!(h.take_io().iter().any(|io| matches!(io, Io::Open { .. })), "at once");
+    // The network fails again: the backoff goes on where it was.
+    h.transport_closes("refused");
+    next_retry(&mut h, &mut scheduled);
+    let expected: Vec<(u32, Duration)> = (1..=3).map(|a| (a, reference.next_delay())).collect();
+    assert_eq!(scheduled, expected);
+    assert!(expected.iter().any(|(a, d)| *d != secs(1 << (a - 1))), "jitter is on");
 }

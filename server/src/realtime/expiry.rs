@@ -4,8 +4,9 @@
 //! whose token expired would go on receiving its tenant's events. Every
 //! `expiry_check_ms` the open sockets are checked against the injected clock: an expired
 //! one gets an `error` event (TOKEN_EXPIRED) and is disconnected. A client that has
-//! refreshed its session reconnects with the new token (the SDK does this when its auth
-//! callback offers other credentials) and resumes from its `lastSeq`, losing nothing.
+//! refreshed its session reconnects with the new token (the SDK's connection machine asks
+//! for new credentials on this `error` and DISCONNECT) and resumes from its `lastSeq`,
+//! losing nothing.
 
 use std::time::Duration;
 
