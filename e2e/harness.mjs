@@ -100,6 +100,16 @@ export async function login(page, url, { email, password } = DEMO) {
   await page.getByTestId('kpi-liters').waitFor({ timeout: 15_000 });
 }
 
+/** Records a cash payment of 1.50 for customer 4 with `note`, as another client would. */
+export async function pay(url, token, note) {
+  const r = await fetch(`${url}/api/payments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ customer_id: 4, amount: 1.5, method: 'CASH', note }),
+  });
+  if (r.status !== 200) throw new Error(`payment failed: ${r.status} ${await r.text()}`);
+}
+
 /** A session over REST, for tests that act as another client. */
 export async function apiLogin(url, { email, password } = DEMO) {
   const r = await fetch(`${url}/api/auth/login`, {

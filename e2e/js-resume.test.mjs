@@ -4,16 +4,7 @@
 // epoch) is answered RESYNC_REQUIRED, so the app knows to reload its state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiLogin, eventually, launchBrowser, serveSdkFolder, startServer } from './harness.mjs';
-
-async function pay(url, token, note) {
-  const r = await fetch(`${url}/api/payments`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ customer_id: 4, amount: 1.5, method: 'CASH', note }),
-  });
-  assert.equal(r.status, 200);
-}
+import { apiLogin, eventually, launchBrowser, pay, serveSdkFolder, startServer } from './harness.mjs';
 
 /** In the page: a client on `server` that records payment notes and error codes. */
 async function startClient(page, server, token, position) {

@@ -3,7 +3,7 @@
 // again; an unknown topic is refused with INVALID_INPUT, both as an option and as a call.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiLogin, eventually, launchBrowser, serveSdkFolder, startServer } from './harness.mjs';
+import { apiLogin, eventually, launchBrowser, pay, serveSdkFolder, startServer } from './harness.mjs';
 
 async function post(url, token, path, body) {
   const r = await fetch(`${url}${path}`, {
@@ -13,7 +13,6 @@ async function post(url, token, path, body) {
   });
   assert.equal(r.status, 200, await r.text());
 }
-const pay = (url, token, note) => post(url, token, '/api/payments', { customer_id: 4, amount: 1.5, method: 'CASH', note });
 const deliver = (url, token, quantity) =>
   post(url, token, '/api/deliveries', { customer_id: 4, date: '2026-11-20', quantity });
 

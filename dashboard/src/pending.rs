@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use pulse_protocol::{Ack, WireError};
+use pulse_protocol::WireError;
 use pulse_sdk::{Client, Status};
 use send_wrapper::SendWrapper;
 use serde::de::DeserializeOwned;
@@ -113,11 +113,17 @@ async fn send_value(
     let reply = client.emit_with_ack(event, vec![payload], timeout).await;
     pending.list.try_update(|l| l.retain(|a| a.op != op));
     let reply = reply.map_err(|e| ActionError::NoAnswer(sdk_error_text(&e)))?;
-    let first = reply.args.into_iter().next().unwrap_or(Value::Null);
-    match serde_json::from_value::<Ack<Value>>(first) {
-        Ok(Ack::Ok(v)) => Ok(v),
-        Ok(Ack::Err(e)) => Err(ActionError::Refused(e)),
-        Err(e) => Err(ActionError::NoAnswer(format!("unexpected answer: {e}"))),
+    reply.into_result::<Value>().map_err(|e| match e {
+        pulse_sdk::Error::Server(w) => ActionError::Refused(w),
+        other => ActionError::NoAnswer(format!("unexpected answer: {}", reply_text(&other))),
+    })
+}
+
+/// The decoding problem of an unreadable answer, without the SDK's own prefix.
+fn reply_text(e: &pulse_sdk::Error) -> String {
+    match e {
+        pulse_sdk::Error::Reply(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -25,6 +25,7 @@ use crate::components::clock::wall_ms;
 use crate::components::toast::{Toasts, Tone};
 use crate::format;
 use crate::live::Live;
+use crate::pending::PulseClient;
 use crate::session::Auth;
 
 /// What the frame wants on every page.
@@ -43,7 +44,7 @@ pub fn always(admin: bool) -> Topics {
 #[derive(Clone, Copy)]
 pub struct Demand {
     wanted: StoredValue<Arc<Mutex<HashMap<Topic, u32>>>>,
-    client: StoredValue<SendWrapper<Client>, LocalStorage>,
+    client: StoredValue<PulseClient>,
     auth: Auth,
     live: Live,
     toasts: Toasts,
@@ -61,7 +62,7 @@ impl Demand {
     ) -> Demand {
         let d = Demand {
             wanted: StoredValue::new(Arc::new(Mutex::new(always.iter().map(|t| (t, 1)).collect()))),
-            client: StoredValue::new_local(SendWrapper::new(client.clone())),
+            client: StoredValue::new(PulseClient(SendWrapper::new(client.clone()))),
             auth,
             live,
             toasts,
@@ -82,7 +83,7 @@ impl Demand {
     }
 
     fn client(&self) -> Client {
-        self.client.with_value(|c| (**c).clone())
+        self.client.with_value(PulseClient::client)
     }
 
     /// Wants `topic` once more: the first want subscribes and then loads its state.

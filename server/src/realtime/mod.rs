@@ -162,7 +162,7 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
             }
         }
     }
-    subscriptions::join(socket, &caller, subscriptions::of(socket));
+    subscriptions::join(socket, &caller);
     catchup::hold(&mut feed, socket.id);
     let status = Envelope {
         seq: head,

@@ -27,14 +27,13 @@ pub(crate) fn of(socket: &SocketRef) -> Topics {
 }
 
 /// Joins the rooms of `caller`'s socket: the tenant's and the user's, and one of each per
-/// topic. Call under the tenant's feed lock.
-pub(crate) fn join(socket: &SocketRef, caller: &Caller, topics: Topics) {
-    socket.extensions.insert(Subscription(topics));
+/// topic of its [`Subscription`] (set on admission). Call under the tenant's feed lock.
+pub(crate) fn join(socket: &SocketRef, caller: &Caller) {
     socket.join(tenant_room(caller.tenant_id, None));
     if let Some(u) = caller.user_id {
         socket.join(user_room(u, None));
     }
-    for t in topics.iter() {
+    for t in of(socket).iter() {
         join_topic(socket, caller, t);
     }
 }

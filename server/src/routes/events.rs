@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use pulse_protocol::events::{Kind, Topic, Topics, CATALOGUE};
+use pulse_protocol::events::{logged, Topic, Topics};
 use pulse_protocol::rest::EventsPage;
 use serde::Deserialize;
 
@@ -85,9 +85,5 @@ fn only_events(list: &str) -> Result<Vec<&'static str>, AppError> {
         })?;
         topics.insert(t);
     }
-    Ok(CATALOGUE
-        .iter()
-        .filter(|i| matches!(i.kind, Kind::Logged(_)) && topics.admits(i.name))
-        .map(|i| i.name)
-        .collect())
+    Ok(logged().into_iter().filter(|e| topics.admits(e)).collect())
 }
