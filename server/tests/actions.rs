@@ -230,7 +230,7 @@ async fn notifications_are_per_user_and_mark_read_syncs() {
     let staff = server.login("staff@pulse.demo").await;
     let (seen, _subs) = record(&client, &[NOTIFICATION_NEW, NOTIFICATION_READ]);
     let ack =
-        act(&client, PAYMENT_ADD, json!({ "customer_id": 1, "amount": 80, "method": "BANK" }))
+        act(&client, PAYMENT_ADD, json!({ "customer_id": 1, "amount": 180, "method": "BANK" }))
             .await;
     assert!(ack.into_result().is_ok());
     eventually("notification:new", || !seen.lock().unwrap().is_empty()).await;

@@ -527,7 +527,7 @@ async fn writer(
         }
         let key = format!("{prefix}-{i}");
         // Every 20th is "large" and notifies each user of the tenant (user-scoped entries).
-        let amount = if i % 20 == 19 { 60.0 } else { 1.0 };
+        let amount = if i % 20 == 19 { 160.0 } else { 1.0 };
         let body =
             json!({ "customer_id": customer, "amount": amount, "method": "CASH", "note": key });
         let t = Instant::now();

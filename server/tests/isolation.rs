@@ -22,7 +22,7 @@ async fn a_client_receives_only_its_own_tenants_events() {
     let ack = act(
         &alice,
         PAYMENT_ADD,
-        json!({ "customer_id": DEMO_CUSTOMER, "amount": 60.0, "method": "CASH" }),
+        json!({ "customer_id": DEMO_CUSTOMER, "amount": 160.0, "method": "CASH" }),
     )
     .await;
     assert!(ack.into_result().is_ok());

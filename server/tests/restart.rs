@@ -14,7 +14,7 @@ async fn a_restart_on_the_same_file_loses_nothing_and_continues_the_log() {
     let ack = act(
         &client,
         PAYMENT_ADD,
-        json!({ "customer_id": 7, "amount": 55, "method": "BANK", "idempotency_key": "k1" }),
+        json!({ "customer_id": 7, "amount": 155, "method": "BANK", "idempotency_key": "k1" }),
     )
     .await;
     let payment = ack.into_result().unwrap();
@@ -50,7 +50,7 @@ async fn a_restart_on_the_same_file_loses_nothing_and_continues_the_log() {
     let again = act(
         &client,
         PAYMENT_ADD,
-        json!({ "customer_id": 7, "amount": 55, "method": "BANK", "idempotency_key": "k1" }),
+        json!({ "customer_id": 7, "amount": 155, "method": "BANK", "idempotency_key": "k1" }),
     )
     .await;
     assert_eq!(again.into_result().unwrap(), payment);

@@ -70,7 +70,7 @@ const SHOWN_FOR: Duration = Duration::from_secs(5);
 const ERROR_SHOWN_FOR: Duration = Duration::from_secs(8);
 
 /// The smallest payment that is news by default, in the tenant's currency.
-pub const DEFAULT_LARGE_PAYMENT: f64 = 100.0;
+pub const DEFAULT_LARGE_PAYMENT: f64 = pulse_protocol::money::LARGE_PAYMENT;
 
 /// Which live news raises a toast. Refusals, alerts and notifications always do; deliveries
 /// never (the pages show them); payments from `large_payment` up.
@@ -87,15 +87,17 @@ impl Default for NewsPolicy {
 }
 
 impl NewsPolicy {
-    /// Whether a payment someone else recorded is worth a toast.
+    /// Whether a payment someone else recorded is worth a toast of its own. From the server's
+    /// threshold up the payment also comes as a notification, which always toasts: one toast
+    /// per payment, not two.
     pub fn is_news(&self, amount: f64) -> bool {
-        amount >= self.large_payment
+        amount >= self.large_payment && amount < pulse_protocol::money::LARGE_PAYMENT
     }
 
     /// The admin's choice on this browser, or the default.
     pub fn load() -> NewsPolicy {
         storage::load()
-            .filter(|v| v.is_finite() && *v >= 0.0)
+            .filter(|v| v.is_finite() && (0.0..=DEFAULT_LARGE_PAYMENT).contains(v))
             .map(|large_payment| NewsPolicy { large_payment })
             .unwrap_or_default()
     }
@@ -258,5 +260,15 @@ mod tests {
         assert_eq!(q.shown.len(), VISIBLE - 1);
         q.remember("payment:9".into());
         assert!(push(&mut q, "payment:9").is_none());
+    }
+
+    #[test]
+    fn a_payment_toasts_once() {
+        let lowered = NewsPolicy { large_payment: 50.0 };
+        assert!(!lowered.is_news(49.99));
+        assert!(lowered.is_news(60.0));
+        // From the server's amount up the notification is the toast.
+        assert!(!lowered.is_news(pulse_protocol::money::LARGE_PAYMENT));
+        assert!(!NewsPolicy::default().is_news(99.0));
     }
 }

@@ -7,6 +7,7 @@ use crate::topics::use_topics;
 use leptos::prelude::*;
 use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Id, Payment, PaymentAdd, PaymentMethod, PAYMENT_ADD};
+use pulse_protocol::money::LARGE_PAYMENT;
 use pulse_protocol::rest::Page;
 
 use super::overview::method_name;
@@ -254,7 +255,8 @@ fn MethodPicker(
 }
 
 /// "Toast payments from …": the amount from which someone else's payment raises a toast
-/// (smaller ones only update the table). Kept on this browser.
+/// (smaller ones only update the table). Kept on this browser. It only goes down: from the
+/// server's large-payment amount up, every user is notified, and notifications always toast.
 #[component]
 fn LargePaymentThreshold() -> impl IntoView {
     let live = expect_context::<Live>();
@@ -263,7 +265,7 @@ fn LargePaymentThreshold() -> impl IntoView {
     let change = move |e: leptos::ev::Event| {
         let text = event_target_value(&e);
         match text.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => {
+            Ok(v) if v.is_finite() && (0.0..=LARGE_PAYMENT).contains(&v) => {
                 invalid.set(false);
                 live.set_news_policy(NewsPolicy { large_payment: v });
             }
@@ -274,7 +276,9 @@ fn LargePaymentThreshold() -> impl IntoView {
     view! {
         <label class="field inline threshold">
             <span>"Toast payments from"</span>
-            <input type="number" inputmode="decimal" step="0.01" min="0" data-testid="large-payment"
+            <input type="number" inputmode="decimal" step="0.01" min="0" max=LARGE_PAYMENT
+                title=format!("Payments from {LARGE_PAYMENT:.2} always notify everyone")
+                data-testid="large-payment"
                 aria-invalid=move || invalid.get().to_string()
                 prop:value=value on:change=change />
         </label>

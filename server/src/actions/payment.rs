@@ -11,12 +11,11 @@ use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
 use pulse_protocol::calendar;
-use pulse_protocol::money::round_cents;
+use pulse_protocol::money::{round_cents, LARGE_PAYMENT};
 
 /// Largest single payment.
 const MAX_AMOUNT: f64 = 1_000_000.0;
 /// Payments from this amount notify every user.
-const LARGE_PAYMENT: f64 = 50.0;
 
 /// Records a payment; returns it as stored.
 pub(crate) async fn add(
