@@ -15,8 +15,6 @@ use pulse_protocol::money::{round_cents, LARGE_PAYMENT};
 
 /// Largest single payment.
 const MAX_AMOUNT: f64 = 1_000_000.0;
-/// Payments from this amount notify every user.
-
 /// Records a payment; returns it as stored.
 pub(crate) async fn add(
     state: &AppState,
