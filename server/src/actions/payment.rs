@@ -15,6 +15,7 @@ use pulse_protocol::money::{round_cents, LARGE_PAYMENT};
 
 /// Largest single payment.
 const MAX_AMOUNT: f64 = 1_000_000.0;
+
 /// Records a payment; returns it as stored.
 pub(crate) async fn add(
     state: &AppState,
