@@ -25,7 +25,7 @@ use pulse_protocol::events::{
 use pulse_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::AnyConnection;
 
 use crate::auth::Caller;
 use crate::db;
@@ -49,7 +49,7 @@ pub(crate) enum Begin<'a, R> {
 /// One atomic, logged, broadcast change of a tenant's data.
 pub(crate) struct Change<'a> {
     state: &'a AppState,
-    tx: Transaction<'static, Any>,
+    tx: db::WriteTx,
     batch: Batch,
     key: Option<(String, &'static str)>,
 }
