@@ -20,7 +20,7 @@ pub(crate) async fn raise(
         Begin::Go(c) => c,
     };
     let alert = Alert { level, message };
-    let seq = change.append::<AlertSystem>(&alert).await?;
+    let seq = change.append::<AlertSystem>(&alert)?;
     change.activity(caller, ALERT_SYSTEM, alert.message.clone(), None, seq).await?;
     change.commit(&alert).await?;
     Ok(alert)

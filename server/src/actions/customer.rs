@@ -72,7 +72,7 @@ pub(crate) async fn update(
     }
     c.updated_at = change.ts();
     db::customers::update(change.conn(), caller.tenant_id, &c).await?;
-    let seq = change.append::<CustomerUpdated>(&c).await?;
+    let seq = change.append::<CustomerUpdated>(&c)?;
     let what = if changed.is_empty() { "nothing".to_owned() } else { changed.join(", ") };
     change
         .activity(caller, CUSTOMER_UPDATED, format!("Updated {}: {what}", c.name), Some(c.id), seq)
@@ -122,7 +122,7 @@ pub(crate) async fn add(
     let c = db::customers::get(change.conn(), caller.tenant_id, id)
         .await?
         .ok_or_else(|| AppError::Internal("customer vanished".into()))?;
-    let seq = change.append::<CustomerUpdated>(&c).await?;
+    let seq = change.append::<CustomerUpdated>(&c)?;
     change
         .activity(caller, CUSTOMER_ADD, format!("Added customer {}", c.name), Some(c.id), seq)
         .await?;

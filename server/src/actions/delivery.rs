@@ -89,7 +89,7 @@ pub(crate) async fn update(
     let delivery = db::deliveries::get(change.conn(), tenant_id, id)
         .await?
         .ok_or_else(|| AppError::Internal("delivery vanished".into()))?;
-    let seq = change.append::<DeliveryUpdated>(&delivery).await?;
+    let seq = change.append::<DeliveryUpdated>(&delivery)?;
     // Merge the deltas per customer so an in-place edit yields one balance update.
     deltas.sort_by_key(|d| d.0);
     let mut merged: Vec<(i64, f64)> = Vec::new();
@@ -106,7 +106,7 @@ pub(crate) async fn update(
         let balance =
             db::customers::add_to_balance(change.conn(), customer_id, round_cents(delta), now)
                 .await?;
-        change.append::<BalanceUpdatedEvent>(&BalanceUpdated { customer_id, balance }).await?;
+        change.append::<BalanceUpdatedEvent>(&BalanceUpdated { customer_id, balance })?;
         if before <= CREDIT_LIMIT && balance > CREDIT_LIMIT {
             change
                 .alert(

@@ -97,21 +97,19 @@ impl Change<'_> {
         self.batch.ts
     }
 
-    /// Appends a log entry for the whole tenant; returns its seq.
-    pub(crate) async fn append<E: TenantEntry>(
-        &mut self,
-        data: &E::Payload,
-    ) -> Result<u64, AppError> {
-        self.batch.append::<E>(&mut self.tx, None, data).await
+    /// Appends a log entry for the whole tenant; returns its seq. The entries are written
+    /// to the log together, at commit.
+    pub(crate) fn append<E: TenantEntry>(&mut self, data: &E::Payload) -> Result<u64, AppError> {
+        self.batch.append::<E>(None, data)
     }
 
-    /// Appends a log entry for one user; returns its seq.
-    pub(crate) async fn append_for<E: UserEntry>(
+    /// Appends a log entry for one user; returns its seq (written at commit, as `append`).
+    pub(crate) fn append_for<E: UserEntry>(
         &mut self,
         user_id: Id,
         data: &E::Payload,
     ) -> Result<u64, AppError> {
-        self.batch.append::<E>(&mut self.tx, Some(user_id), data).await
+        self.batch.append::<E>(Some(user_id), data)
     }
 
     /// Records a line of the activity feed describing entry `seq`, and logs it.
@@ -131,7 +129,7 @@ impl Change<'_> {
             summary,
         };
         db::activity::insert(&mut self.tx, self.batch.tenant_id, &a, customer_id).await?;
-        self.append::<ActivityUpdated>(&a).await.map(|_| ())
+        self.append::<ActivityUpdated>(&a).map(|_| ())
     }
 
     /// Notifies every user of the tenant.
@@ -153,14 +151,14 @@ impl Change<'_> {
                 self.batch.ts,
             )
             .await?;
-            self.append_for::<NotificationNew>(user_id, &n).await?;
+            self.append_for::<NotificationNew>(user_id, &n)?;
         }
         Ok(())
     }
 
     /// Raises a system alert for the whole tenant.
     pub(crate) async fn alert(&mut self, level: Level, message: String) -> Result<(), AppError> {
-        self.append::<AlertSystem>(&Alert { level, message }).await.map(|_| ())
+        self.append::<AlertSystem>(&Alert { level, message }).map(|_| ())
     }
 
     /// Remembers `result` under the idempotency key, commits (which wakes the other nodes),
@@ -182,6 +180,7 @@ impl Change<'_> {
         let tenant_id = self.batch.tenant_id;
         let upto = self.batch.last_seq();
         if !self.batch.entries.is_empty() {
+            db::event_log::insert(&mut self.tx, tenant_id, &self.batch.entries).await?;
             db::event_log::notify(&mut self.tx, tenant_id, upto).await?;
         }
         self.tx.commit().await?;

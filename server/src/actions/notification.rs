@@ -40,7 +40,7 @@ pub(crate) async fn mark_read(
     let ids = db::notifications::mark_read(change.conn(), user_id, input.id).await?;
     let read = NotificationsRead { ids };
     if !read.ids.is_empty() {
-        change.append_for::<NotificationRead>(user_id, &read).await?;
+        change.append_for::<NotificationRead>(user_id, &read)?;
     }
     change.commit(&read).await?;
     Ok(read)

@@ -45,7 +45,7 @@ pub(crate) async fn add(
     check_customer(change.conn(), caller, input.customer_id).await?;
     let date = input.date.clone().unwrap_or_else(|| calendar::day_of(now));
     let amount = round_cents(input.amount);
-    let id = db::payments::insert(
+    let payment = db::payments::insert(
         change.conn(),
         tenant_id,
         input.customer_id,
@@ -56,15 +56,13 @@ pub(crate) async fn add(
         now,
     )
     .await?;
-    let payment = db::payments::get(change.conn(), tenant_id, id)
-        .await?
-        .ok_or_else(|| AppError::Internal("payment vanished".into()))?;
-    let seq = change.append::<PaymentAdded>(&payment).await?;
+    let seq = change.append::<PaymentAdded>(&payment)?;
     let balance =
         db::customers::add_to_balance(change.conn(), input.customer_id, -amount, now).await?;
-    change
-        .append::<BalanceUpdatedEvent>(&BalanceUpdated { customer_id: input.customer_id, balance })
-        .await?;
+    change.append::<BalanceUpdatedEvent>(&BalanceUpdated {
+        customer_id: input.customer_id,
+        balance,
+    })?;
     let summary = format!("{} paid {:.2} ({:?})", payment.customer_name, amount, payment.method);
     change.activity(caller, PAYMENT_ADDED, summary.clone(), Some(input.customer_id), seq).await?;
     if amount >= LARGE_PAYMENT {

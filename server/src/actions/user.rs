@@ -122,7 +122,7 @@ async fn announce(change: &mut Change<'_>, caller: &Caller, user: &User) -> Resu
         to.push(user.id);
     }
     for admin in to {
-        change.append_for::<UserUpdated>(admin, user).await?;
+        change.append_for::<UserUpdated>(admin, user)?;
     }
     Ok(())
 }

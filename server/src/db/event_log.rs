@@ -6,6 +6,7 @@ use pulse_protocol::rest::LoggedEvent;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::Sql;
 use crate::feed::log::Entry;
 
 /// The tenant's latest `seq` (0 for an empty log).
@@ -21,21 +22,32 @@ pub(crate) async fn head(conn: &mut AnyConnection, tenant_id: Id) -> Result<u64,
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     tenant_id: Id,
-    user_id: Option<Id>,
-    e: &LoggedEvent,
+    entries: &[Entry],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO event_log (tenant_id, seq, ts, event, user_id, data) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(tenant_id)
-    .bind(e.seq as i64)
-    .bind(e.ts)
-    .bind(&e.event)
-    .bind(user_id)
-    .bind(e.data.to_string())
-    .execute(conn)
-    .await
-    .map(|_| ())
+    // Six parameters a row; SQLite allows 32,766 in a statement, so a chunk of 1,000 rows is
+    // far from the limit and a large change (a notification to every user) stays one or a
+    // few statements.
+    for chunk in entries.chunks(1_000) {
+        let mut q =
+            Sql::new("INSERT INTO event_log (tenant_id, seq, ts, event, user_id, data) VALUES ");
+        for (i, Entry { user_id, event: e }) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(tenant_id)
+                .push(", ")
+                .push_bind(e.seq as i64)
+                .push(", ")
+                .push_bind(e.ts)
+                .push(", ")
+                .push_bind(e.event.clone())
+                .push(", ")
+                .push_bind(*user_id)
+                .push(", ")
+                .push_bind(e.data.to_string())
+                .push(")");
+        }
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// How many entries after `since` `user_id` may see, counting at most `limit`.

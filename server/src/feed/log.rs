@@ -80,7 +80,8 @@ pub(crate) struct Entry {
     pub(crate) event: LoggedEvent,
 }
 
-/// The entries one change appends, numbered from the log head read when it started.
+/// The entries one change appends, numbered from the log head read when it started, and
+/// written to the log in one statement when it commits.
 #[derive(Debug)]
 pub(crate) struct Batch {
     pub(crate) tenant_id: Id,
@@ -116,9 +117,8 @@ impl Batch {
     ///
     /// [`TenantEntry`]: pulse_protocol::events::TenantEntry
     /// [`UserEntry`]: pulse_protocol::events::UserEntry
-    pub(crate) async fn append<E: ServerEvent>(
+    pub(crate) fn append<E: ServerEvent>(
         &mut self,
-        conn: &mut AnyConnection,
         user_id: Option<Id>,
         data: &E::Payload,
     ) -> Result<u64, AppError> {
@@ -129,7 +129,6 @@ impl Batch {
             event: E::NAME.to_owned(),
             data: serde_json::to_value(data).map_err(|e| AppError::Internal(e.to_string()))?,
         };
-        db::event_log::insert(conn, self.tenant_id, user_id, &event).await?;
         self.entries.push(Entry { user_id, event });
         Ok(seq)
     }
