@@ -69,6 +69,9 @@ pub(crate) mod lock {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// The connections write transactions use: on SQLite one of their own, on PostgreSQL
+    /// `pool`.
+    writes: AnyPool,
     /// This process's turn to write (SQLite; see [`Db::begin_write`]).
     writer: Arc<tokio::sync::Mutex<()>>,
     backend: Backend,
@@ -118,22 +121,32 @@ impl Db {
                 conn.close().await?;
             }
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // NORMAL in WAL mode survives a process crash; only an OS crash may
-                        // lose the last commits, never corrupt the file.
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    }
-                    Ok(())
+        let pool = |max| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // NORMAL in WAL mode survives a process crash; only an OS crash may
+                            // lose the last commits, never corrupt the file.
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(url)
-            .await?;
-        Ok(Db { pool, writer: Arc::default(), backend, url: url.to_owned() })
+                .connect(url)
+        };
+        let (pool, writes) = match backend {
+            // Writers take turns (see `begin_write`), so one connection serves them all, and
+            // readers (catch-ups, REST) never make a writer wait for a connection.
+            Backend::Sqlite => (pool(8).await?, pool(1).await?),
+            Backend::Postgres => {
+                let p = pool(16).await?;
+                (p.clone(), p)
+            }
+        };
+        Ok(Db { pool, writes, writer: Arc::default(), backend, url: url.to_owned() })
     }
 
     /// Which engine this is.
@@ -163,7 +176,7 @@ impl Db {
         match self.backend {
             Backend::Sqlite => {
                 let turn = self.writer.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let tx = self.writes.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(WriteTx { tx, _turn: Some(turn) })
             }
             Backend::Postgres => {
@@ -207,6 +220,7 @@ impl Db {
 
     /// Closes every connection.
     pub(crate) async fn close(&self) {
+        self.writes.close().await;
         self.pool.close().await
     }
 }
@@ -214,8 +228,8 @@ impl Db {
 /// A write transaction from [`Db::begin_write`]; it keeps this process's turn to write until
 /// it commits or is dropped (rolled back).
 pub(crate) struct WriteTx {
-    // Declared first: dropped before the turn, so a rollback is queued before the next
-    // writer begins (which may then wait briefly in SQLite's busy handler, on error paths).
+    // Declared first: dropped before the turn, so its rollback is queued on the connection
+    // before the next writer gets it.
     tx: Transaction<'static, Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
