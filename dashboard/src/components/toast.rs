@@ -8,6 +8,7 @@
 //! never covers it), dismissed after a few seconds, and announced to screen readers through
 //! a polite live region (errors assertively).
 
+use pulse_protocol::money::LARGE_PAYMENT;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -69,9 +70,6 @@ const SHOWN_FOR: Duration = Duration::from_secs(5);
 /// How long an error stays: long enough to read why something was refused.
 const ERROR_SHOWN_FOR: Duration = Duration::from_secs(8);
 
-/// The smallest payment that is news by default, in the tenant's currency.
-pub const DEFAULT_LARGE_PAYMENT: f64 = pulse_protocol::money::LARGE_PAYMENT;
-
 /// Which live news raises a toast. Refusals, alerts and notifications always do; deliveries
 /// never (the pages show them); payments from `large_payment` up.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -82,7 +80,7 @@ pub struct NewsPolicy {
 
 impl Default for NewsPolicy {
     fn default() -> Self {
-        NewsPolicy { large_payment: DEFAULT_LARGE_PAYMENT }
+        NewsPolicy { large_payment: LARGE_PAYMENT }
     }
 }
 
@@ -91,13 +89,13 @@ impl NewsPolicy {
     /// threshold up the payment also comes as a notification, which always toasts: one toast
     /// per payment, not two.
     pub fn is_news(&self, amount: f64) -> bool {
-        amount >= self.large_payment && amount < pulse_protocol::money::LARGE_PAYMENT
+        amount >= self.large_payment && amount < LARGE_PAYMENT
     }
 
     /// The admin's choice on this browser, or the default.
     pub fn load() -> NewsPolicy {
         storage::load()
-            .filter(|v| v.is_finite() && (0.0..=DEFAULT_LARGE_PAYMENT).contains(v))
+            .filter(|v| v.is_finite() && (0.0..=LARGE_PAYMENT).contains(v))
             .map(|large_payment| NewsPolicy { large_payment })
             .unwrap_or_default()
     }
@@ -268,7 +266,7 @@ mod tests {
         assert!(!lowered.is_news(49.99));
         assert!(lowered.is_news(60.0));
         // From the server's amount up the notification is the toast.
-        assert!(!lowered.is_news(pulse_protocol::money::LARGE_PAYMENT));
+        assert!(!lowered.is_news(LARGE_PAYMENT));
         assert!(!NewsPolicy::default().is_news(99.0));
     }
 }
