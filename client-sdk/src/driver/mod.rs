@@ -18,6 +18,7 @@ use crate::codec::Frame;
 use crate::connection::{Io, Polled};
 use crate::time::Instant;
 
+pub mod http;
 mod poll;
 
 #[cfg(target_arch = "wasm32")]
