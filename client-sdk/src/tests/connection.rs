@@ -904,7 +904,7 @@ fn a_renewal_that_fails_for_a_passing_reason_is_asked_again_with_backoff_and_the
     h.server_sends(r#"42["error",{"code":"TOKEN_EXPIRED","message":"the session token expired"}]"#);
     h.server_sends("41");
     let asked = NeedAuth { reason: ErrorCode::TokenExpired, refused: Some("t1".into()) };
-    assert_eq!(need_auths(&h.take_io()), [asked.clone()]);
+    assert_eq!(need_auths(&h.take_io()), std::slice::from_ref(&asked));
     // An action waits for the session (its own deadline is far off).
     let queued =
         h.conn.emit_with_ack(h.now, "payment:add", vec![json!({})], vec![], Some(secs(600)));
@@ -942,7 +942,7 @@ fn a_renewal_that_fails_for_a_passing_reason_is_asked_again_with_backoff_and_the
         h.advance(delay - ms(1));
         assert!(h.take_io().is_empty(), "round {round}: asked again too early");
         h.advance(ms(1));
-        assert_eq!(need_auths(&h.take_io()), [asked.clone()], "round {round}");
+        assert_eq!(need_auths(&h.take_io()), std::slice::from_ref(&asked), "round {round}");
     }
     let expected: Vec<(u32, Duration)> = (1..=6).map(|a| (a, reference.next_delay())).collect();
     assert_eq!(delays, expected, "the reconnection backoff");
