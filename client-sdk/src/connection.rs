@@ -869,6 +869,9 @@ impl Connection {
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::HealthPing);
         self.timers.stop(Timer::Reconnect);
+        // A poll in flight carries the refused token too; its 401 must not count against
+        // the new one. The catch-up poll after the renewal replaces it.
+        self.cancel_poll();
         self.health = None;
         self.decoder.reset();
         self.auth_refusal = Some(err);

@@ -883,9 +883,9 @@ fn no_credentials_or_the_same_ones_stop_with_the_refusal() {
     }
 }
 
-/// The `ReconnectScheduled` among `ev`.
+/// The last `ReconnectScheduled` among `ev`.
 fn scheduled(ev: &[Event]) -> Option<(u32, Duration)> {
-    ev.iter().find_map(|e| match e {
+    ev.iter().rev().find_map(|e| match e {
         Event::ReconnectScheduled { attempt, delay } => Some((*attempt, *delay)),
         _ => None,
     })
@@ -1089,6 +1089,30 @@ fn a_poll_refused_with_401_renews_the_credentials_and_a_rejected_renewal_stops()
             }
         }
     }
+}
+
+#[test]
+fn a_poll_in_flight_with_the_refused_token_is_dropped_when_credentials_are_asked_for() {
+    let mut h = Harness::new(polling_config());
+    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+    h.go_live();
+    h.transport_closes("gone");
+    h.advance(secs(1));
+    h.transport_closes("refused");
+    assert!(matches!(h.take_io().last(), Some(Io::Poll { .. })), "a poll in flight");
+    // The next attempt reaches the server, which finds the token expired.
+    let (_, delay) = scheduled(&h.take_events()).expect("a retry");
+    h.advance(delay);
+    assert_eq!(reopen(&mut h), r#"40{"token":"t1"}"#);
+    h.server_sends(r#"44{"message":"TOKEN_EXPIRED: token expired"}"#);
+    let io = h.take_io();
+    assert!(io.contains(&Io::CancelPoll), "its 401 would count against new ones: {io:?}");
+    assert_eq!(need_auths(&io).len(), 1);
+    h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("t2")));
+    h.drain();
+    let io = h.take_io();
+    assert!(io.iter().any(|io| matches!(io, Io::Open { .. })), "{io:?}");
+    assert!(io.iter().any(|io| matches!(io, Io::Poll { .. })), "caught up at once: {io:?}");
 }
 
 /// Takes the reconnection the machine scheduled and lets its delay pass.
