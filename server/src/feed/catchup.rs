@@ -112,16 +112,14 @@ async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<
             forget(&mut *state.log.lock(tenant_id).await, socket.id);
             return;
         }
-        let cursor = state.log.lock(tenant_id).await.cursor.unwrap_or(0);
+        // Read per page: a subscription change holds from the next page on.
+        let topics = subscriptions::of(&socket);
+        let (cursor, kept) = {
+            let feed = state.log.lock(tenant_id).await;
+            let cursor = feed.cursor.unwrap_or(0);
+            (cursor, feed.recent.since(checked, cursor, PAGE, user_id, topics))
+        };
         if checked < cursor {
-            // Read per page: a subscription change holds from the next page on.
-            let topics = subscriptions::of(&socket);
-            let kept = state
-                .log
-                .lock(tenant_id)
-                .await
-                .recent
-                .since(checked, cursor, PAGE, user_id, topics);
             if let Some((page, last)) = kept {
                 for s in &page {
                     if !send(&socket, &s.event, &*s.payload).await {
