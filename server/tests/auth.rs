@@ -115,11 +115,7 @@ async fn an_action_refused_for_an_expired_token_is_resent_on_a_refreshed_socket(
     })
     .await;
     let first = server.login(DEMO).await;
-    let token = Arc::new(Mutex::new(first.token.clone()));
-    let current = token.clone();
-    let client = Client::connect_with_auth(server.sdk_config(), move || {
-        Some(ConnectAuth::with_token(current.lock().unwrap().clone()))
-    });
+    let (token, client) = refreshable(&server, &first.token);
     client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
     let kicks = Arc::new(Mutex::new(0));
     let count = kicks.clone();
@@ -173,12 +169,7 @@ async fn a_client_with_a_refreshed_token_carries_on_after_expiry_and_misses_noth
     })
     .await;
     let first = server.login(DEMO).await;
-    // The application's current token, as a dashboard keeps it after refreshing.
-    let token = Arc::new(Mutex::new(first.token.clone()));
-    let current = token.clone();
-    let client = Client::connect_with_auth(server.sdk_config(), move || {
-        Some(ConnectAuth::with_token(current.lock().unwrap().clone()))
-    });
+    let (token, client) = refreshable(&server, &first.token);
     let (seen, _subs) = record(&client, &[PAYMENT_ADDED]);
     client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
     pay(&server, &first.token, 1.0).await;
@@ -246,4 +237,15 @@ async fn logout_revokes_the_sessions_refresh_tokens_and_ends_its_sockets_with_a_
     assert_eq!(bystander.status(), Status::Live);
     let (status, _) = refresh(&other.refresh_token).await;
     assert_eq!(status, 200, "the other session goes on");
+}
+
+/// A client that connects with the application's current token, as a dashboard keeps it
+/// after refreshing; set the token through the returned cell.
+fn refreshable(server: &TestServer, token: &str) -> (Arc<Mutex<String>>, Client) {
+    let cell = Arc::new(Mutex::new(token.to_owned()));
+    let current = cell.clone();
+    let client = Client::connect_with_auth(server.sdk_config(), move || {
+        Some(ConnectAuth::with_token(current.lock().unwrap().clone()))
+    });
+    (cell, client)
 }
