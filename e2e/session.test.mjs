@@ -55,12 +55,7 @@ test('a refused token is refreshed on the connection\'s request and the page joi
   await eventually('live', async () => (await connectionState(page)) === 'live');
   // The stored session's access token no longer verifies; its refresh token is still good and
   // its expiry far away, so the page has no reason to refresh ahead: only the refusal asks.
-  const stored = await page.evaluate(() => {
-    const s = JSON.parse(localStorage.getItem('pulse.session'));
-    s.token = 'not-a-jwt';
-    localStorage.setItem('pulse.session', JSON.stringify(s));
-    return s;
-  });
+  const stored = await spoilStoredToken(page);
   await page.reload();
   await eventually('live with a refreshed token', async () => (await connectionState(page)) === 'live', 15_000);
   const now = await page.evaluate(() => JSON.parse(localStorage.getItem('pulse.session')));
@@ -85,12 +80,7 @@ test('a refresh that fails for a passing reason keeps the session, and the page 
       body: JSON.stringify({ code: 'UNAVAILABLE', message: 'try again later' }),
     });
   });
-  const stored = await page.evaluate(() => {
-    const s = JSON.parse(localStorage.getItem('pulse.session'));
-    s.token = 'not-a-jwt';
-    localStorage.setItem('pulse.session', JSON.stringify(s));
-    return s;
-  });
+  const stored = await spoilStoredToken(page);
   await page.reload();
   await eventually('refreshes refused with 503', async () => unavailable >= 4, 30_000);
   assert.notEqual(await connectionState(page), 'offline', 'still trying, not given up');
@@ -103,3 +93,13 @@ test('a refresh that fails for a passing reason keeps the session, and the page 
   assert.notEqual(new URL(page.url()).pathname, '/login', 'still signed in');
   assert.deepEqual(errors, []);
 });
+
+/** Replaces the stored session's access token with one that never verifies; returns the session. */
+function spoilStoredToken(page) {
+  return page.evaluate(() => {
+    const s = JSON.parse(localStorage.getItem('pulse.session'));
+    s.token = 'not-a-jwt';
+    localStorage.setItem('pulse.session', JSON.stringify(s));
+    return s;
+  });
+}
