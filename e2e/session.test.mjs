@@ -6,7 +6,8 @@
 // ahead of (it refreshes a minute before expiry) lives 65 s.
 // And a token the server refuses at CONNECT although the page did not expect it to (here: a
 // stored session whose access token is not valid) is refreshed on the SDK's request for new
-// credentials, and the page joins with the fresh one.
+// credentials, and the page joins with the fresh one; while that refresh fails for a passing
+// reason (503), the page keeps its session and the connection asks again until it works.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiLogin, connectionState, eventually, login, serverAndPage } from './harness.mjs';
@@ -54,12 +55,7 @@ test('a refused token is refreshed on the connection\'s request and the page joi
   await eventually('live', async () => (await connectionState(page)) === 'live');
   // The stored session's access token no longer verifies; its refresh token is still good and
   // its expiry far away, so the page has no reason to refresh ahead: only the refusal asks.
-  const stored = await page.evaluate(() => {
-    const s = JSON.parse(localStorage.getItem('pulse.session'));
-    s.token = 'not-a-jwt';
-    localStorage.setItem('pulse.session', JSON.stringify(s));
-    return s;
-  });
+  const stored = await spoilStoredToken(page);
   await page.reload();
   await eventually('live with a refreshed token', async () => (await connectionState(page)) === 'live', 15_000);
   const now = await page.evaluate(() => JSON.parse(localStorage.getItem('pulse.session')));
@@ -68,3 +64,42 @@ test('a refused token is refreshed on the connection\'s request and the page joi
   assert.notEqual(new URL(page.url()).pathname, '/login', 'still signed in');
   assert.deepEqual(errors, []);
 });
+
+test('a refresh that fails for a passing reason keeps the session, and the page goes live once it works', async (t) => {
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO: 'false' });
+  await login(page, server.url);
+  await eventually('live', async () => (await connectionState(page)) === 'live');
+  // The refresh endpoint is unavailable for a while (as behind a proxy whose upstream is
+  // restarting), and the stored access token no longer verifies, so the socket needs one.
+  let unavailable = 0;
+  await page.route('**/api/auth/refresh', (route) => {
+    unavailable += 1;
+    return route.fulfill({
+      status: 503,
+      contentType: 'application/json',
+      body: JSON.stringify({ code: 'UNAVAILABLE', message: 'try again later' }),
+    });
+  });
+  const stored = await spoilStoredToken(page);
+  await page.reload();
+  await eventually('refreshes refused with 503', async () => unavailable >= 4, 30_000);
+  assert.notEqual(await connectionState(page), 'offline', 'still trying, not given up');
+  assert.notEqual(new URL(page.url()).pathname, '/login', 'still signed in');
+
+  await page.unroute('**/api/auth/refresh');
+  await eventually('live once the refresh works', async () => (await connectionState(page)) === 'live', 20_000);
+  const now = await page.evaluate(() => JSON.parse(localStorage.getItem('pulse.session')));
+  assert.notEqual(now.token, stored.token, 'a fresh access token');
+  assert.notEqual(new URL(page.url()).pathname, '/login', 'still signed in');
+  assert.deepEqual(errors, []);
+});
+
+/** Replaces the stored session's access token with one that never verifies; returns the session. */
+function spoilStoredToken(page) {
+  return page.evaluate(() => {
+    const s = JSON.parse(localStorage.getItem('pulse.session'));
+    s.token = 'not-a-jwt';
+    localStorage.setItem('pulse.session', JSON.stringify(s));
+    return s;
+  });
+}

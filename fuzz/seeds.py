@@ -205,6 +205,14 @@ def connection():
             ("s", '{"token":"t1"}'), "c", "o", ("t", HANDSHAKE),
             ("t", '44{"message":"TOKEN_EXPIRED: token expired"}'), ("A", "t1"), "c", "o", ("t", HANDSHAKE),
             ("t", '44{"message":"TOKEN_EXPIRED: token expired"}'), "W", ("A", "late")),
+        "auth-renewal-unavailable-then-renewed": ops(
+            ("s", '{"token":"t1"}'), ("a", pay), *live,
+            ("t", '430[{"ok":false,"error":{"code":"TOKEN_EXPIRED","message":"expired"}}]'),
+            ("U", "HTTP 503"), "W", ("U", "network error"), "W", "W", ("A", "t2"), "o",
+            ("t", HANDSHAKE), ("t", '40{"sid":"s2"}')),
+        "auth-poll-refused": ops(
+            ("s", '{"token":"t1"}'), *live, ("x", "gone"), "W", ("x", "refused"), ("u", ""),
+            "W", ("A", "t2"), ("x", "refused"), ("u", "x"), "W"),
         "handshake-tiny-max-payload": ops(
             "c", "o", ("t", '0{"sid":"e","upgrades":[],"pingInterval":1,"pingTimeout":1,"maxPayload":5}'),
             ("t", '40{"sid":"s"}'), ("e", '"too long for five bytes"'), ("w", "3")),

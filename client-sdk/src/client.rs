@@ -17,7 +17,7 @@ use serde_json::Value;
 use pulse_protocol::events::{Subscribed, Topic, Topics};
 
 use crate::config::Config;
-use crate::connection::{AckId, AckReply, Connection, Event, Message, NeedAuth, Status};
+use crate::connection::{AckId, AckReply, Connection, Event, Message, NeedAuth, Renewal, Status};
 use crate::driver::{self, Input};
 use crate::error::Error;
 use crate::time::Instant;
@@ -42,10 +42,10 @@ impl<F: Fn(&Event) + MaybeSend> EventHandler for F {}
 
 /// What [`Credentials::renew`] returns: a `Send` future natively, any future in the browser.
 #[cfg(not(target_arch = "wasm32"))]
-pub type AuthFuture = Pin<Box<dyn Future<Output = Option<ConnectAuth>> + Send>>;
+pub type AuthFuture = Pin<Box<dyn Future<Output = Renewal> + Send>>;
 /// What [`Credentials::renew`] returns: a `Send` future natively, any future in the browser.
 #[cfg(target_arch = "wasm32")]
-pub type AuthFuture = Pin<Box<dyn Future<Output = Option<ConnectAuth>>>>;
+pub type AuthFuture = Pin<Box<dyn Future<Output = Renewal>>>;
 
 /// Where a [`Client`] gets its CONNECT credentials. A closure returning
 /// `Option<ConnectAuth>` is one: it is asked before every attempt, and again when the server
@@ -56,13 +56,16 @@ pub trait Credentials: MaybeSend + 'static {
     fn current(&self) -> Option<ConnectAuth>;
 
     /// The server refused `need.refused` or ended its session for `need.reason`: new
-    /// credentials (e.g. after refreshing the session), or `None`. The connection tries them
-    /// once if their token differs from the refused one, and stops otherwise; what this
-    /// returns is what `current` should give from then on. By default `current()`, which
-    /// suits applications that refresh ahead of expiry.
+    /// credentials (e.g. after refreshing the session), [`Renewal::Refused`] if the session
+    /// is over (its refresh was refused), or [`Renewal::Unavailable`] if the refresh failed
+    /// for a passing reason (network error, 5xx, timeout), and the connection asks again
+    /// after a backoff. The connection tries new credentials once if their token differs from
+    /// the refused one, and stops otherwise; what this returns is what `current` should give
+    /// from then on. By default `current()`, which suits applications that refresh ahead of
+    /// expiry.
     fn renew(&self, need: &NeedAuth) -> AuthFuture {
         let _ = need;
-        Box::pin(std::future::ready(self.current()))
+        Box::pin(std::future::ready(self.current().into()))
     }
 }
 
@@ -116,7 +119,7 @@ impl Shared {
         let provider = lock(&self.auth).clone();
         match provider {
             Some(p) => p.renew(need),
-            None => Box::pin(std::future::ready(None)),
+            None => Box::pin(std::future::ready(Renewal::Refused)),
         }
     }
 

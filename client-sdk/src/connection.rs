@@ -18,10 +18,17 @@
 //! When the server refuses them (CONNECT_ERROR) or ends a live session (an `error` event then
 //! DISCONNECT) for an auth reason ([`ErrorCode::is_auth`]: an expired or invalid token), the
 //! machine asks for new ones with [`Io::NeedAuth`] and keeps the session's state (position,
-//! queued emits) while it waits. The driver answers with [`Connection::handle_auth`]: new
-//! credentials are tried once, at once, resuming from the last `seq`; none, the same ones,
-//! no answer within `connect_timeout`, or a second auth refusal before the join stops the
-//! connection with [`Event::Rejected`]. Other refusals stop it at once, as before.
+//! queued emits) while it waits. So does an action refused with TOKEN_EXPIRED on a live
+//! session (the server's clock passed the token's expiry before the client's did): the
+//! session is closed, the action resent after the rejoin. So does a fallback poll refused
+//! with 401. The driver answers with [`Connection::handle_auth`] and a [`Renewal`]: new
+//! credentials are tried once, at once, resuming from the last `seq`; none
+//! ([`Renewal::Refused`]: the session is over), the same ones, or a second auth refusal
+//! before the join stops the connection with [`Event::Rejected`]. A renewal that failed for
+//! a passing reason ([`Renewal::Unavailable`], or no answer within `connect_timeout`) is
+//! asked for again after the reconnection backoff (with its jitter and cap), the session
+//! kept, for as long as reconnection is allowed. Other refusals stop the connection at
+//! once, as before.
 //!
 //! ```
 //! use pulse_protocol::events::ConnectAuth;
@@ -110,6 +117,27 @@ pub enum Io {
     NeedAuth(NeedAuth),
 }
 
+/// The application's answer to [`Io::NeedAuth`], for [`Connection::handle_auth`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// New credentials (e.g. from a refreshed session): tried at once if their token differs
+    /// from the refused one, final otherwise.
+    Renewed(ConnectAuth),
+    /// There are none: the session is over (e.g. its refresh was refused with 401 or 403).
+    /// Final: the connection stops with [`Event::Rejected`].
+    Refused,
+    /// None for now, for a passing reason (the refresh met a network error, a 5xx or a
+    /// timeout): the machine asks again after a backoff and keeps the session meanwhile.
+    Unavailable(String),
+}
+
+/// `Some` credentials are [`Renewal::Renewed`], `None` is [`Renewal::Refused`].
+impl From<Option<ConnectAuth>> for Renewal {
+    fn from(auth: Option<ConnectAuth>) -> Self {
+        auth.map_or(Renewal::Refused, Renewal::Renewed)
+    }
+}
+
 /// Why new credentials are needed; see [`Io::NeedAuth`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeedAuth {
@@ -121,7 +149,7 @@ pub struct NeedAuth {
 }
 
 /// What one fallback poll brought back.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Polled {
     /// Log entries after the requested `since`, if they were asked for.
     pub events: Option<EventsPage>,
@@ -130,6 +158,9 @@ pub struct Polled {
     /// The server answered RESYNC_REQUIRED for `since` (another log, or a position ahead
     /// of it); `events` is then empty.
     pub resync: Option<pulse_protocol::WireError>,
+    /// The server refused the credentials (HTTP 401: TOKEN_EXPIRED or UNAUTHORIZED);
+    /// nothing else came. The machine asks for new ones as when the socket is refused.
+    pub unauthorized: Option<pulse_protocol::WireError>,
 }
 
 /// The connection as an application shows it.
@@ -246,7 +277,8 @@ pub enum Event {
     /// The server refused the namespace join, or ended the session for an auth reason and no
     /// usable new credentials came (see [`Io::NeedAuth`]). No reconnection follows.
     Rejected(ConnectError),
-    /// A reconnection attempt is scheduled.
+    /// A reconnection attempt is scheduled. After a renewal of credentials that failed for a
+    /// passing reason, the attempt starts by asking for them again ([`Io::NeedAuth`]).
     ReconnectScheduled {
         /// 1-based attempt number.
         attempt: u32,
@@ -285,7 +317,7 @@ enum State {
     Joining,
     /// Joined.
     Live,
-    /// Waiting for the reconnection timer.
+    /// Waiting for the reconnection timer (to ask for credentials again if `renewing`).
     Waiting,
     /// Waiting for new credentials (`Io::NeedAuth` was output).
     AwaitingAuth,
@@ -307,6 +339,10 @@ pub struct Connection {
     auth_retried: bool,
     /// The auth refusal being answered while `AwaitingAuth`; final if no new credentials.
     auth_refusal: Option<ConnectError>,
+    /// What `Io::NeedAuth` asked, from the refusal until new credentials are tried or the
+    /// connection stops; while set, the machine waits for a [`Renewal`] (also during the
+    /// backoff after an unavailable one) and does not poll with the refused token.
+    renewing: Option<NeedAuth>,
     /// The last auth `error` event of the live session, telling why a DISCONNECT follows.
     kick: Option<WireError>,
     handshake: Option<eio::Handshake>,
@@ -352,6 +388,7 @@ impl Connection {
             auth: None,
             auth_retried: false,
             auth_refusal: None,
+            renewing: None,
             kick: None,
             handshake: None,
             buffer: VecDeque::new(),
@@ -468,6 +505,7 @@ impl Connection {
             self.backoff.reset();
             self.auth_retried = false;
             self.auth_refusal = None;
+            self.renewing = None;
             self.timers.stop(Timer::Auth);
             self.timers.stop(Timer::Reconnect);
             self.open_transport(now);
@@ -598,27 +636,36 @@ impl Connection {
         self.sync_status();
     }
 
-    /// The answer to [`Io::NeedAuth`]: new credentials, or `None` if the application has
-    /// none. Credentials with a token other than the refused one are tried at once (resuming
-    /// from the last `seq`); otherwise the connection stops with [`Event::Rejected`]. Ignored
-    /// unless the machine is waiting for credentials (e.g. after `connect` or `disconnect`).
-    pub fn handle_auth(&mut self, now: Instant, auth: Option<ConnectAuth>) {
-        if self.state != State::AwaitingAuth {
-            return;
-        }
-        self.timers.stop(Timer::Auth);
-        let refused = self.auth.as_ref().and_then(|a| a.token.as_deref());
-        let fresh = auth
-            .as_ref()
-            .and_then(|a| a.token.as_deref())
-            .is_some_and(|t| !t.is_empty() && Some(t) != refused);
-        if fresh {
-            self.auth = auth;
-            self.auth_retried = true;
-            self.auth_refusal = None;
-            self.open_transport(now);
-        } else {
-            self.auth_failed();
+    /// The answer to [`Io::NeedAuth`] (`Option<ConnectAuth>` converts: `None` is
+    /// [`Renewal::Refused`]). Credentials with a token other than the refused one are tried at
+    /// once (resuming from the last `seq`, and polling at once if the fallback is on); none
+    /// or the same ones stop the connection with [`Event::Rejected`]; [`Renewal::Unavailable`]
+    /// schedules another request after the reconnection backoff. Ignored unless the machine
+    /// is renewing credentials (e.g. after `connect` or `disconnect`); an unavailable answer
+    /// is also ignored while the retry is already scheduled.
+    pub fn handle_auth(&mut self, now: Instant, renewal: impl Into<Renewal>) {
+        let Some(need) = &self.renewing else { return };
+        let renewal = renewal.into();
+        let fresh = matches!(&renewal, Renewal::Renewed(auth)
+            if auth.token.as_deref().is_some_and(|t| !t.is_empty() && Some(t) != need.refused.as_deref()));
+        match renewal {
+            Renewal::Renewed(auth) if fresh => {
+                self.timers.stop(Timer::Auth);
+                self.timers.stop(Timer::Reconnect);
+                self.auth = Some(auth);
+                self.auth_retried = true;
+                self.auth_refusal = None;
+                self.renewing = None;
+                self.open_transport(now);
+                // Polls were held back while the token was refused: catch up now.
+                self.poll_now(now);
+            }
+            Renewal::Unavailable(reason) => {
+                if self.state == State::AwaitingAuth {
+                    self.renewal_unavailable(now, reason);
+                }
+            }
+            Renewal::Renewed(_) | Renewal::Refused => self.auth_failed(),
         }
         self.sync_status();
     }
@@ -645,6 +692,10 @@ impl Connection {
         self.timers.stop(Timer::PollTimeout);
         let mut more = false;
         match result {
+            Ok(Polled { unauthorized: Some(why), .. }) if why.code.is_auth() => {
+                self.events.push_back(Event::PollFailed { reason: why.to_string() });
+                self.poll_refused(now, why);
+            }
             Ok(polled) => {
                 if let Some(err) = polled.resync {
                     // Handed on like the socket's `error` event, which also drops the
@@ -698,13 +749,17 @@ impl Connection {
         if self.timers.is_due(Timer::Auth, now) {
             self.timers.stop(Timer::Auth);
             if self.state == State::AwaitingAuth {
-                self.auth_failed();
+                let reason = format!("no answer within {:?}", self.config.connect_timeout);
+                self.renewal_unavailable(now, reason);
             }
         }
         if self.timers.is_due(Timer::Reconnect, now) {
             self.timers.stop(Timer::Reconnect);
             if self.state == State::Waiting {
-                self.open_transport(now);
+                match self.renewing.clone() {
+                    Some(need) => self.ask_auth(now, need),
+                    None => self.open_transport(now),
+                }
             }
         }
         if self.health.is_some_and(|(_, sent)| now >= sent + self.config.health_timeout) {
@@ -795,6 +850,7 @@ impl Connection {
         self.polling = false;
         self.decoder.reset();
         self.kick = None;
+        self.renewing = None;
     }
 
     /// Stops for good because the server refused: the application hears why, and every
@@ -812,14 +868,53 @@ impl Connection {
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Heartbeat);
         self.timers.stop(Timer::HealthPing);
+        self.timers.stop(Timer::Reconnect);
+        // A poll in flight carries the refused token too; its 401 must not count against
+        // the new one. The catch-up poll after the renewal replaces it.
+        self.cancel_poll();
         self.health = None;
         self.decoder.reset();
-        self.state = State::AwaitingAuth;
         self.auth_refusal = Some(err);
+        let refused = self.auth.as_ref().and_then(|a| a.token.clone());
+        self.ask_auth(now, NeedAuth { reason, refused });
+    }
+
+    /// Outputs `Io::NeedAuth` (again, after an unavailable renewal) and waits for the answer.
+    fn ask_auth(&mut self, now: Instant, need: NeedAuth) {
+        self.state = State::AwaitingAuth;
         // A provider that never answers must not leave the connection hanging.
         self.timers.set(Timer::Auth, now + self.config.connect_timeout);
-        let refused = self.auth.as_ref().and_then(|a| a.token.clone());
-        self.io.push_back(Io::NeedAuth(NeedAuth { reason, refused }));
+        self.renewing = Some(need.clone());
+        self.io.push_back(Io::NeedAuth(need));
+    }
+
+    /// No credentials for now, for a passing reason: ask again after the reconnection
+    /// backoff, keeping the session. Not a connection failure: fallback polling would meet
+    /// the same refused token.
+    fn renewal_unavailable(&mut self, now: Instant, reason: String) {
+        self.timers.stop(Timer::Auth);
+        let reason = format!("credentials not renewed: {reason}");
+        self.events.push_back(Event::ConnectFailed { reason });
+        self.schedule_reconnect(now);
+    }
+
+    /// A fallback poll was refused for an auth reason: renew the credentials as for a
+    /// refused socket, unless that is under way already or the socket is up. New
+    /// credentials refused again before a join are final, as at CONNECT.
+    fn poll_refused(&mut self, now: Instant, why: WireError) {
+        if self.renewing.is_some() || matches!(self.state, State::Stopped | State::Live) {
+            return;
+        }
+        let err = ConnectError { message: why.message, data: None, code: Some(why.code) };
+        if self.auth_retried {
+            self.reject(err);
+            return;
+        }
+        if self.transport_active() {
+            // The attempt in flight carries the same token.
+            self.close_transport();
+        }
+        self.need_auth(now, why.code, err);
     }
 
     /// No usable new credentials: the refusal being answered is final.
@@ -844,7 +939,7 @@ impl Connection {
         self.timers.stop(Timer::HealthPing);
         self.health = None;
         self.decoder.reset();
-        self.requeue_inflight();
+        self.requeue_inflight(None);
         if self.state == State::Live {
             self.events.push_back(Event::Disconnected { reason });
             self.schedule_reconnect(now);
@@ -881,7 +976,11 @@ impl Connection {
     }
 
     fn poll_now(&mut self, now: Instant) {
-        if self.polling && self.state != State::Live && !self.poll_in_flight {
+        if self.polling
+            && self.state != State::Live
+            && !self.poll_in_flight
+            && self.renewing.is_none()
+        {
             self.poll_in_flight = true;
             self.timers.set(Timer::PollTimeout, now + self.config.poll_timeout);
             let epoch = self.resume.epoch().map(str::to_owned);
@@ -1017,13 +1116,8 @@ impl Connection {
                 let was_live = self.state == State::Live;
                 if let Some(why) = self.kick.take().filter(|_| was_live) {
                     // The session ended for an auth reason (the `error` event before said
-                    // which): like a lost link, what was sent is resent after the rejoin.
-                    self.requeue_inflight();
-                    let reason = DisconnectReason::Auth(why.code);
-                    self.events.push_back(Event::Disconnected { reason });
-                    let err =
-                        ConnectError { message: why.message, data: None, code: Some(why.code) };
-                    self.need_auth(now, why.code, err);
+                    // which).
+                    self.session_ended_for_auth(now, why, None);
                     return;
                 }
                 self.stop();
@@ -1053,6 +1147,18 @@ impl Connection {
             }
             Kind::Ack => {
                 let Some(id) = p.id else { return };
+                if self.state == State::Live {
+                    if let Some(why) = token_expired(p.data.as_ref()) {
+                        // The server's clock passed the token's expiry before the client's
+                        // did: every action would be refused until its expiry sweep ends the
+                        // session. End it now; the refused action changed nothing, so it is
+                        // resent after the rejoin.
+                        let refused = (self.health.map(|(h, _)| h) != Some(id)).then_some(id);
+                        self.close_transport();
+                        self.session_ended_for_auth(now, why, refused);
+                        return;
+                    }
+                }
                 if let Some((_, sent)) = self.health.filter(|(h, _)| *h == id) {
                     self.health = None;
                     self.events.push_back(Event::Rtt(now.saturating_duration_since(sent)));
@@ -1123,11 +1229,12 @@ impl Connection {
     /// The link died with emits unanswered: those with an idempotency key go back to the
     /// front of the buffer (the server applies a key once), the others fail now rather than
     /// at their timeout, since their outcome is unknown.
-    fn requeue_inflight(&mut self) {
+    /// `refused`: an emit the server refused without applying it, resent even without a key.
+    fn requeue_inflight(&mut self, refused: Option<AckId>) {
         let inflight = std::mem::take(&mut self.inflight);
         let mut retry = Vec::new();
         for (id, p) in inflight {
-            if has_idempotency_key(&p) {
+            if has_idempotency_key(&p) || refused == Some(id) {
                 retry.push(p);
             } else if self.acks.remove(id) {
                 // Only if still unanswered: each id gets one `Event::Ack`.
@@ -1137,6 +1244,17 @@ impl Connection {
         for p in retry.into_iter().rev() {
             self.buffer.push_front(p);
         }
+    }
+
+    /// The server ended the live session, or refused an action, for an auth reason: like a
+    /// lost link, what was sent is resent after the rejoin, once new credentials came.
+    /// The transport is closed already.
+    fn session_ended_for_auth(&mut self, now: Instant, why: WireError, refused: Option<AckId>) {
+        self.requeue_inflight(refused);
+        let reason = DisconnectReason::Auth(why.code);
+        self.events.push_back(Event::Disconnected { reason });
+        let err = ConnectError { message: why.message, data: None, code: Some(why.code) };
+        self.need_auth(now, why.code, err);
     }
 
     /// Hands a server event to the application unless it is a log entry already applied.
@@ -1197,6 +1315,18 @@ const IDEMPOTENCY_KEY: &str = "idempotency_key";
 
 fn has_idempotency_key(p: &sio::Packet) -> bool {
     matches!(&p.data, Some(Value::Array(a)) if a.get(1).and_then(|v| v.get(IDEMPOTENCY_KEY)).is_some())
+}
+
+/// An ack that refuses its action with TOKEN_EXPIRED (`[{ ok: false, error }]`).
+fn token_expired(data: Option<&Value>) -> Option<WireError> {
+    let reply = match data? {
+        Value::Array(a) => a.first()?,
+        _ => return None,
+    };
+    if reply.get("ok") != Some(&Value::Bool(false)) {
+        return None;
+    }
+    WireError::from_wire(reply.get("error")?).filter(|e| e.code == ErrorCode::TokenExpired)
 }
 
 fn heartbeat_window(h: &eio::Handshake) -> Duration {

@@ -40,7 +40,7 @@ mod tests;
 pub use client::{AuthFuture, Client, Credentials, MaybeSend, Subscription};
 pub use config::Config;
 pub use connection::{
-    AckReply, Connection, DisconnectReason, Event, Io, Message, NeedAuth, Polled, Status,
+    AckReply, Connection, DisconnectReason, Event, Io, Message, NeedAuth, Polled, Renewal, Status,
 };
 pub use driver::http;
 pub use error::{ConnectError, Error};

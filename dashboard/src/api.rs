@@ -11,7 +11,7 @@ use pulse_sdk::http;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::session::Auth;
+use crate::session::{Auth, Refreshed};
 
 /// Why a REST call failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +83,8 @@ pub async fn public_text(path: &str) -> Result<String, ApiError> {
 }
 
 /// An authenticated call. On a 401 the session is refreshed once and the call retried, so
-/// an access token that expired while the laptop slept costs one extra round trip.
+/// an access token that expired while the laptop slept costs one extra round trip. A
+/// refresh that failed for a passing reason (server away) fails the call, not the session.
 pub async fn call<T: DeserializeOwned>(
     auth: Auth,
     method: &str,
@@ -93,13 +94,14 @@ pub async fn call<T: DeserializeOwned>(
     let body = body.map(|b| serde_json::to_string(b).unwrap_or_default());
     let first = raw(method, path, auth.token().as_deref(), body.clone()).await;
     match first {
-        Err(ApiError::Unauthorized(_)) if auth.refresh().await => {
-            decode(&raw(method, path, auth.token().as_deref(), body).await?)
-        }
-        Err(ApiError::Unauthorized(m)) => {
-            auth.sign_out();
-            Err(ApiError::Unauthorized(m))
-        }
+        Err(ApiError::Unauthorized(m)) => match auth.refresh().await {
+            Refreshed::Yes => decode(&raw(method, path, auth.token().as_deref(), body).await?),
+            Refreshed::Unavailable(why) => Err(ApiError::Network(why)),
+            Refreshed::SignedOut => {
+                auth.sign_out();
+                Err(ApiError::Unauthorized(m))
+            }
+        },
         other => decode(&other?),
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use pulse_protocol::events::ConnectAuth;
 use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session};
-use pulse_sdk::{AuthFuture, Credentials, NeedAuth};
+use pulse_sdk::{AuthFuture, Credentials, NeedAuth, Renewal};
 
 use crate::api::{self, ApiError};
 use crate::components::clock::wall_ms;
@@ -22,6 +22,39 @@ use crate::components::clock::wall_ms;
 const KEY: &str = "pulse.session";
 /// Refresh this long before the access token expires.
 const REFRESH_AHEAD_MS: i64 = 60_000;
+
+/// How [`Auth::refresh`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refreshed {
+    /// There is a valid session afterwards, refreshed here or by another tab.
+    Yes,
+    /// The refresh was refused (the session is over), or there was no session: signed out.
+    SignedOut,
+    /// The server could not be reached or failed (see [`passing`]): the session is kept and
+    /// the refresh tried again.
+    Unavailable(String),
+}
+
+/// Whether a failed refresh is worth trying again: the server was away, failing or
+/// overloaded, which says nothing about the session. Anything else (401, 403) refused it.
+fn passing(e: &ApiError) -> bool {
+    matches!(e, ApiError::Network(_) | ApiError::Status(408 | 429 | 500.., _))
+}
+
+/// What the socket is told after a refresh: the new token, none (signed out), or to ask
+/// again later. `token` is the session's token after the refresh.
+fn renewal(refreshed: Refreshed, token: Option<String>, refused: Option<&str>) -> Renewal {
+    match (refreshed, token) {
+        (Refreshed::Yes, Some(t)) if Some(t.as_str()) != refused => {
+            Renewal::Renewed(ConnectAuth::with_token(t))
+        }
+        // Still the refused token: a refresh that did not go through; not a reason to give
+        // up on a session that may yet be refreshed.
+        (Refreshed::Yes, Some(_)) => Renewal::Unavailable("the token was not renewed".into()),
+        (Refreshed::Unavailable(why), Some(_)) => Renewal::Unavailable(why),
+        (_, None) | (Refreshed::SignedOut, _) => Renewal::Refused,
+    }
+}
 
 /// The session, shared through context. `Copy`.
 #[derive(Clone, Copy)]
@@ -123,15 +156,15 @@ impl Auth {
         Ok(())
     }
 
-    /// Gets a fresh access token. Returns whether there is a valid session afterwards; a
-    /// refused refresh signs out.
-    pub async fn refresh(&self) -> bool {
-        let Some(current) = self.session.get_untracked() else { return false };
+    /// Gets a fresh access token. A refused refresh signs out; one that failed for a
+    /// passing reason keeps the session and is tried again shortly.
+    pub async fn refresh(&self) -> Refreshed {
+        let Some(current) = self.session.get_untracked() else { return Refreshed::SignedOut };
         // Another tab may have refreshed already: its session is newer and ours is spent.
         if let Some(stored) = storage::load() {
             if stored.expires_at > current.expires_at && stored.expires_at > wall_ms() {
                 self.adopt(Some(stored));
-                return true;
+                return Refreshed::Yes;
             }
         }
         if self.refreshing.get_value() {
@@ -143,7 +176,11 @@ impl Auth {
                     break;
                 }
             }
-            return self.session.with_untracked(|s| s.is_some());
+            return match self.session.with_untracked(|s| s.as_ref().map(|s| s.token.clone())) {
+                None => Refreshed::SignedOut,
+                Some(t) if t != current.token => Refreshed::Yes,
+                Some(_) => Refreshed::Unavailable("the session was not refreshed".into()),
+            };
         }
         self.refreshing.set_value(true);
         let req = RefreshRequest { refresh_token: current.refresh_token.clone() };
@@ -153,23 +190,23 @@ impl Auth {
         match r {
             Ok(s) => {
                 self.set(Some(s));
-                true
+                Refreshed::Yes
             }
-            Err(ApiError::Network(_)) | Err(ApiError::Status(500.., _)) => {
+            Err(e) if passing(&e) => {
                 // The server is away, not the session: try again shortly.
                 self.schedule(Some(wall_ms() + REFRESH_AHEAD_MS + 5_000));
-                current.expires_at > wall_ms()
+                Refreshed::Unavailable(e.to_string())
             }
             Err(_) => {
                 // Refused: maybe another tab used the refresh token a moment ago.
                 match storage::load() {
                     Some(stored) if stored.refresh_token != current.refresh_token => {
                         self.adopt(Some(stored));
-                        true
+                        Refreshed::Yes
                     }
                     _ => {
                         self.sign_out();
-                        false
+                        Refreshed::SignedOut
                     }
                 }
             }
@@ -221,11 +258,13 @@ impl Credentials for SocketCredentials {
         let refused = need.refused.clone();
         Box::pin(async move {
             // A token refreshed ahead of expiry (here or in another tab) is new enough;
-            // otherwise refresh now. A refused refresh signs out: no credentials then.
-            if me.token().is_none_or(|t| Some(t) == refused) && !me.auth.refresh().await {
-                return None;
-            }
-            me.current()
+            // otherwise refresh now. A refused refresh signs out: no credentials then, and
+            // one that failed for a passing reason is asked for again by the SDK.
+            let refreshed = match me.token() {
+                Some(t) if Some(&t) != refused.as_ref() => Refreshed::Yes,
+                _ => me.auth.refresh().await,
+            };
+            renewal(refreshed, me.token(), refused.as_deref())
         })
     }
 }
@@ -280,4 +319,39 @@ mod storage {
     }
 
     pub(super) fn save(_: Option<&Session>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_failing_for_a_passing_reason_keeps_the_socket_asking_and_a_refusal_ends_it() {
+        // The server away or failing: the session stays, the SDK asks again later.
+        for e in [
+            ApiError::Network("connection refused".into()),
+            ApiError::Status(503, None),
+            ApiError::Status(500, None),
+            ApiError::Status(408, None),
+            ApiError::Status(429, None),
+        ] {
+            assert!(passing(&e), "{e:?}");
+        }
+        // The session refused: signed out.
+        for e in [ApiError::Unauthorized("revoked".into()), ApiError::Status(403, None)] {
+            assert!(!passing(&e), "{e:?}");
+        }
+        let t = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            renewal(Refreshed::Unavailable("HTTP 503".into()), t("old"), Some("old")),
+            Renewal::Unavailable("HTTP 503".into())
+        );
+        assert_eq!(renewal(Refreshed::SignedOut, None, Some("old")), Renewal::Refused);
+        assert_eq!(
+            renewal(Refreshed::Yes, t("new"), Some("old")),
+            Renewal::Renewed(ConnectAuth::with_token("new"))
+        );
+        // A refresh that left the refused token in place is not a reason to stop.
+        assert!(matches!(renewal(Refreshed::Yes, t("old"), Some("old")), Renewal::Unavailable(_)));
+    }
 }

@@ -23,9 +23,11 @@
 //! | `p` | the `Io::Poll` in flight succeeded (skipped if none) | an `EventsPage` or an `Envelope<Stats>` as JSON |
 //! | `P` | the `Io::Poll` in flight failed (skipped if none) | — |
 //! | `R` | the `Io::Poll` in flight answered RESYNC_REQUIRED (skipped if none) | message |
+//! | `u` | the `Io::Poll` in flight was refused with 401 (skipped if none) | `x`: UNAUTHORIZED, else TOKEN_EXPIRED |
 //! | `l` | `set_last_seq` | decimal seq |
 //! | `s` | `set_auth` | `ConnectAuth` as JSON, else no auth |
 //! | `A` | `handle_auth`, the answer to `Io::NeedAuth` (also sent unasked, as a late answer) | a token, or none if empty |
+//! | `U` | `handle_auth` with `Renewal::Unavailable` (a refresh that failed for a passing reason) | reason |
 //!
 //! # Invariants checked
 //! - No panic, whatever the server sends and whatever the time.
@@ -41,8 +43,9 @@
 //! - After `disconnect`: no pending ack, no deadline; until the next `connect` or emit, frames,
 //!   time and transport reports produce no output at all ("nothing after close").
 //! - After `Event::Rejected` or a server DISCONNECT, no ack is left pending.
-//! - `Io::NeedAuth` comes with no socket up, and at most once between two joins (or
-//!   `connect` calls): new credentials are tried once, never in a loop.
+//! - `Io::NeedAuth` comes with no socket up. Once new credentials were tried, not again
+//!   before a join (or `connect`): they are tried once, never in a loop. Asked again after
+//!   an unavailable or unanswered renewal only once time has passed (the backoff).
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
@@ -51,7 +54,9 @@ use pulse_protocol::events::{is_logged, ConnectAuth, Stats};
 use pulse_protocol::rest::EventsPage;
 use pulse_protocol::{Envelope, ErrorCode, WireError};
 use pulse_sdk::codec::{eio, sio, Frame};
-use pulse_sdk::{Config, Connection, DisconnectReason, Event, Instant, Io, Polled, Status};
+use pulse_sdk::{
+    Config, Connection, DisconnectReason, Event, Instant, Io, Polled, Renewal, Status,
+};
 use serde_json::Value;
 
 use crate::pieces;
@@ -153,6 +158,11 @@ struct Harness {
     outgoing: sio::Decoder,
     /// `Io::NeedAuth` requests since the last join or `connect`.
     auth_requests: u32,
+    /// When the last `Io::NeedAuth` since the last join or `connect` came.
+    last_auth_request: Option<Instant>,
+    /// New credentials were tried (an answer opened a socket) since the last join or
+    /// `connect`.
+    credentials_tried: bool,
 }
 
 impl Harness {
@@ -172,6 +182,8 @@ impl Harness {
             closed: false,
             outgoing: sio::Decoder::new(),
             auth_requests: 0,
+            last_auth_request: None,
+            credentials_tried: false,
         }
     }
 
@@ -183,6 +195,8 @@ impl Harness {
             b'c' => {
                 self.closed = false;
                 self.auth_requests = 0;
+                self.credentials_tried = false;
+                self.last_auth_request = None;
                 self.conn.connect(self.now);
                 self.drain()
             }
@@ -260,7 +274,7 @@ impl Harness {
                 }
                 self.drain()
             }
-            b'p' | b'P' | b'R' => {
+            b'p' | b'P' | b'R' | b'u' => {
                 // The driver reports only polls it was asked for, once each.
                 if !self.poll_in_flight {
                     return;
@@ -270,12 +284,21 @@ impl Harness {
                     b'p' => {
                         let events = serde_json::from_slice::<EventsPage>(arg).ok();
                         let stats = serde_json::from_slice::<Envelope<Stats>>(arg).ok();
-                        Ok(Polled { events, stats, resync: None })
+                        Ok(Polled { events, stats, ..Polled::default() })
+                    }
+                    b'u' => {
+                        let code = if arg.first() == Some(&b'x') {
+                            ErrorCode::Unauthorized
+                        } else {
+                            ErrorCode::TokenExpired
+                        };
+                        let why = Some(WireError::new(code, "refused"));
+                        Ok(Polled { unauthorized: why, ..Polled::default() })
                     }
                     b'R' => {
                         let message = String::from_utf8_lossy(arg).into_owned();
                         let resync = Some(WireError::new(ErrorCode::ResyncRequired, message));
-                        Ok(Polled { events: None, stats: None, resync })
+                        Ok(Polled { resync, ..Polled::default() })
                     }
                     _ => Err("fuzzed poll failure".to_owned()),
                 };
@@ -311,8 +334,21 @@ impl Harness {
             b'A' => {
                 let token = String::from_utf8_lossy(arg).into_owned();
                 let auth = (!token.is_empty()).then(|| ConnectAuth::with_token(token));
+                let was = self.socket;
                 self.conn.handle_auth(self.now, auth);
-                self.drain()
+                let out = self.drain();
+                if was == Socket::None && self.socket == Socket::Opening {
+                    self.credentials_tried = true;
+                }
+                out
+            }
+            b'U' => {
+                let reason = String::from_utf8_lossy(arg).into_owned();
+                let was = self.socket;
+                self.conn.handle_auth(self.now, Renewal::Unavailable(reason));
+                let out = self.drain();
+                assert_eq!(self.socket, was, "the socket changed on no credentials");
+                out
             }
             _ => return,
         };
@@ -367,7 +403,11 @@ impl Harness {
                 Io::NeedAuth(_) => {
                     assert_eq!(self.socket, Socket::None, "Io::NeedAuth with a socket up");
                     self.auth_requests += 1;
-                    assert!(self.auth_requests <= 1, "credentials asked for again before a join");
+                    assert!(!self.credentials_tried, "credentials asked for again before a join");
+                    if let Some(last) = self.last_auth_request {
+                        assert!(self.now > last, "credentials asked for again at once");
+                    }
+                    self.last_auth_request = Some(self.now);
                 }
             }
             out.io += 1;
@@ -390,7 +430,11 @@ impl Harness {
                         self.server_acks.push_back(id);
                     }
                 }
-                Event::Connected { .. } => self.auth_requests = 0,
+                Event::Connected { .. } => {
+                    self.auth_requests = 0;
+                    self.credentials_tried = false;
+                    self.last_auth_request = None;
+                }
                 Event::Rejected(_)
                 | Event::Disconnected {
                     reason: DisconnectReason::Server | DisconnectReason::Client,
@@ -504,6 +548,30 @@ mod tests {
         assert!(h.conn.is_live());
         assert_eq!(h.conn.auth().and_then(|a| a.token.as_deref()), Some("t2"));
         assert_eq!(h.auth_requests, 0, "a join allows the next request");
+    }
+
+    #[test]
+    fn an_unavailable_renewal_is_asked_again_after_a_wait_and_new_credentials_only_once() {
+        let hs = r#"t0{"sid":"e","upgrades":[],"pingInterval":25000,"pingTimeout":20000}"#;
+        let expired = r#"t44{"message":"TOKEN_EXPIRED: token expired"}"#;
+        let data = input(&[r#"s{"token":"t1"}"#, "c", "o", hs, expired, "Unetwork error"]);
+        let mut h = Harness::new(Config::new("http://127.0.0.1:3000"), 0);
+        for op in pieces(&data) {
+            h.step(op);
+        }
+        assert_eq!((h.auth_requests, h.socket), (1, Socket::None));
+        h.step(b"w6000");
+        assert_eq!(h.auth_requests, 2, "asked again after the backoff");
+        h.step(b"w20000"); // unanswered: asked again after the next backoff
+        h.step(b"w6000");
+        assert_eq!(h.auth_requests, 3);
+        h.step(b"At2");
+        assert!(h.credentials_tried && h.socket == Socket::Opening);
+        h.step(b"o");
+        h.step(hs.as_bytes());
+        h.step(expired.as_bytes());
+        assert_eq!(h.auth_requests, 3, "new credentials refused again: final");
+        assert_eq!(h.conn.status(), Status::Offline);
     }
 
     /// The committed inputs, natively: what `scripts/fuzz-smoke` replays under libFuzzer.

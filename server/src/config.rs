@@ -159,6 +159,13 @@ pub struct Config {
     #[arg(long, env = "PULSE_MAX_PAYLOAD", default_value_t = 100_000)]
     pub max_payload: u64,
 
+    /// Packets queued for one socket before live fan-out skips it and catches it up from the
+    /// recent entries or the log instead (when it reads again). Bigger rides out a busy
+    /// client's pauses without catch-ups; the bound is what a socket that stopped reading
+    /// holds on the server (a packet is one event, ~0.2-1 KB).
+    #[arg(long, env = "PULSE_SEND_QUEUE", default_value_t = 1024)]
+    pub send_queue: usize,
+
     /// Open sockets allowed per user; one more is refused with RATE_LIMITED.
     #[arg(long, env = "PULSE_MAX_CONN_PER_USER", default_value_t = 5)]
     pub max_conn_per_user: usize,

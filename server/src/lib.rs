@@ -217,6 +217,7 @@ impl Server {
             // Every socket keeps this buffer for its life (tungstenite's default is 128 KiB,
             // engineioxide's 4 KiB). Clients send small frames; a larger one grows it.
             .ws_read_buffer_size(WS_READ_BUFFER)
+            .max_buffer_size(config.send_queue)
             .build_layer();
         let quota = realtime::quota::Quota::new(config.max_conn_per_user, config.max_conn_per_ip);
         register_metrics(redis.is_some());

@@ -92,13 +92,51 @@ async fn actions_on_a_socket_whose_token_expired_are_refused() {
     .await;
     let (_s, client) = server.live_client(DEMO).await;
     server.clock.advance(61_000);
+    let reply = client
+        .emit_with_ack(pulse_protocol::events::STATS_REQUEST, vec![serde_json::Value::Null], None)
+        .await;
+    // The SDK asks for new credentials on that refusal; this client has only the expired
+    // token, so the refusal is final, and says why.
+    match reply {
+        Err(pulse_sdk::Error::Rejected(e)) => {
+            assert_eq!(e.code, Some(pulse_protocol::ErrorCode::TokenExpired))
+        }
+        other => panic!("expected a TOKEN_EXPIRED refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_action_refused_for_an_expired_token_is_resent_on_a_refreshed_socket() {
+    // No expiry sweep: the action meets the expired token first (the server's clock is past
+    // the expiry, the client's refresh timer has not fired yet).
+    let server = TestServer::start(|c| {
+        c.token_ttl_s = 60;
+        c.expiry_check_ms = 3_600_000;
+    })
+    .await;
+    let first = server.login(DEMO).await;
+    let (token, client) = refreshable(&server, &first.token);
+    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    let kicks = Arc::new(Mutex::new(0));
+    let count = kicks.clone();
+    let _kicked = client.on_any(move |e| {
+        let expired = DisconnectReason::Auth(pulse_protocol::ErrorCode::TokenExpired);
+        if matches!(e, Event::Disconnected { reason } if *reason == expired) {
+            *count.lock().unwrap() += 1;
+        }
+    });
+    server.clock.advance(61_000);
+    // The application holds a refreshed session; the socket still carries the old token.
+    *token.lock().unwrap() = server.login(DEMO).await.token;
     let ack = crate::fixture::act(
         &client,
         pulse_protocol::events::STATS_REQUEST,
         serde_json::Value::Null,
     )
     .await;
-    assert_eq!(ack.into_result().unwrap_err().code, pulse_protocol::ErrorCode::TokenExpired);
+    assert!(ack.into_result().is_ok(), "answered on the refreshed socket");
+    assert_eq!(*kicks.lock().unwrap(), 1, "the refusal ended the old session once");
+    assert_eq!(client.status(), Status::Live);
 }
 
 #[tokio::test]
@@ -131,12 +169,7 @@ async fn a_client_with_a_refreshed_token_carries_on_after_expiry_and_misses_noth
     })
     .await;
     let first = server.login(DEMO).await;
-    // The application's current token, as a dashboard keeps it after refreshing.
-    let token = Arc::new(Mutex::new(first.token.clone()));
-    let current = token.clone();
-    let client = Client::connect_with_auth(server.sdk_config(), move || {
-        Some(ConnectAuth::with_token(current.lock().unwrap().clone()))
-    });
+    let (token, client) = refreshable(&server, &first.token);
     let (seen, _subs) = record(&client, &[PAYMENT_ADDED]);
     client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
     pay(&server, &first.token, 1.0).await;
@@ -204,4 +237,15 @@ async fn logout_revokes_the_sessions_refresh_tokens_and_ends_its_sockets_with_a_
     assert_eq!(bystander.status(), Status::Live);
     let (status, _) = refresh(&other.refresh_token).await;
     assert_eq!(status, 200, "the other session goes on");
+}
+
+/// A client that connects with the application's current token, as a dashboard keeps it
+/// after refreshing; set the token through the returned cell.
+fn refreshable(server: &TestServer, token: &str) -> (Arc<Mutex<String>>, Client) {
+    let cell = Arc::new(Mutex::new(token.to_owned()));
+    let current = cell.clone();
+    let client = Client::connect_with_auth(server.sdk_config(), move || {
+        Some(ConnectAuth::with_token(current.lock().unwrap().clone()))
+    });
+    (cell, client)
 }

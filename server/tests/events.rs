@@ -86,7 +86,8 @@ async fn visible_seqs(server: &TestServer, token: &str, since: u64) -> Vec<u64> 
 
 #[tokio::test]
 async fn a_live_socket_that_stops_reading_misses_nothing_once_it_reads_again() {
-    let server = TestServer::start(|_| {}).await;
+    // A short send queue, so that 900 entries overflow it.
+    let server = TestServer::start(|c| c.send_queue = 128).await;
     let s = server.login(DEMO).await;
     let (_, page) = server.get(&s.token, "/api/events?since=0&limit=1").await;
     let start = page["head"].as_u64().unwrap();

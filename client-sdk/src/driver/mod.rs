@@ -11,11 +11,10 @@ use std::time::Duration;
 use futures_channel::mpsc;
 use futures_util::future::{select, AbortHandle, Abortable, Either};
 use futures_util::{FutureExt, StreamExt};
-use pulse_protocol::events::ConnectAuth;
 
 use crate::client::{MaybeSend, Shared};
 use crate::codec::Frame;
-use crate::connection::{Io, Polled};
+use crate::connection::{Io, Polled, Renewal};
 use crate::time::Instant;
 
 pub mod http;
@@ -34,7 +33,7 @@ use native as platform;
 /// What wakes the driver loop.
 pub(crate) enum Input {
     /// The application's answer to `Io::NeedAuth`.
-    Auth(Option<ConnectAuth>),
+    Auth(Renewal),
     /// Fallback poll number `gen` finished; results of cancelled polls are dropped.
     Polled { gen: u64, result: Result<Polled, String> },
     /// Something happened on socket number `gen`; events of older sockets are dropped.

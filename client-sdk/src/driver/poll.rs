@@ -20,6 +20,8 @@ pub(crate) async fn fetch(
     topics: Option<Topics>,
 ) -> Result<Polled, String> {
     let mut resync = None;
+    // Refused credentials: the machine renews them, as when the socket is refused.
+    let refused = |e: WireError| Ok(Polled { unauthorized: Some(e), ..Polled::default() });
     let events = match since {
         Some(since) => {
             let mut url = format!("{base}/api/events?since={since}&limit={PAGE}");
@@ -43,15 +45,18 @@ pub(crate) async fn fetch(
                     resync = Some(e);
                     None
                 }
+                Err(Fail::Refused(e)) if e.code.is_auth() => return refused(e),
                 Err(e) => return Err(format!("GET /api/events: {e}")),
             }
         }
         None => None,
     };
-    let stats = get_json::<Envelope<Stats>>(&format!("{base}/api/stats"), token)
-        .await
-        .map_err(|e| format!("GET /api/stats: {e}"))?;
-    Ok(Polled { events, stats: Some(stats), resync })
+    let stats = match get_json::<Envelope<Stats>>(&format!("{base}/api/stats"), token).await {
+        Ok(stats) => stats,
+        Err(Fail::Refused(e)) if e.code.is_auth() => return refused(e),
+        Err(e) => return Err(format!("GET /api/stats: {e}")),
+    };
+    Ok(Polled { events, stats: Some(stats), resync, unauthorized: None })
 }
 
 /// Why a request failed.
@@ -76,8 +81,13 @@ async fn get_json<T: DeserializeOwned>(url: &str, token: Option<&str>) -> Result
     let answer =
         super::http::send("GET", url, token, None).await.map_err(|e| Fail::Other(e.to_string()))?;
     if !answer.is_success() {
+        // The server's `{ code, message }` when it sent one; a bare 401 (e.g. from a proxy)
+        // is a refusal of the credentials all the same.
         return Err(match answer.wire_error() {
             Some(e) => Fail::Refused(e),
+            None if answer.status == 401 => {
+                Fail::Refused(WireError::new(ErrorCode::Unauthorized, "HTTP 401"))
+            }
             None => Fail::Other(format!("HTTP {}", answer.status)),
         });
     }

@@ -1,11 +1,11 @@
 use std::time::Duration;
 
 use pulse_protocol::events::ConnectAuth;
-use pulse_protocol::ErrorCode;
+use pulse_protocol::{ErrorCode, WireError};
 use serde_json::json;
 
 use super::util::{Harness, URL};
-use crate::connection::{DisconnectReason, Event, Io, Message, NeedAuth, Status};
+use crate::connection::{DisconnectReason, Event, Io, Message, NeedAuth, Renewal, Status};
 use crate::error::{ConnectError, Error};
 
 fn secs(s: u64) -> Duration {
@@ -493,7 +493,7 @@ fn polled(seqs: &[u64], head: u64, stats_seq: u64) -> crate::connection::Polled 
             epoch: "e1".into(),
         }),
         stats: Some(pulse_protocol::Envelope { seq: stats_seq, ts: 1, data: Default::default() }),
-        resync: None,
+        ..Default::default()
     }
 }
 
@@ -575,7 +575,7 @@ fn a_failed_poll_is_reported_and_retried_and_more_pages_are_fetched_at_once() {
         Ok(crate::connection::Polled {
             events: None,
             stats: Some(pulse_protocol::Envelope { seq: 90, ts: 1, data: Default::default() }),
-            resync: None,
+            ..Default::default()
         }),
     );
     h.drain();
@@ -674,7 +674,7 @@ fn a_poll_refused_with_resync_drops_the_position_and_tells_the_application() {
     );
     h.conn.handle_poll_result(
         h.now,
-        Ok(crate::connection::Polled { events: None, stats: None, resync: Some(refusal) }),
+        Ok(crate::connection::Polled { resync: Some(refusal), ..Default::default() }),
     );
     h.drain();
     let events = h.take_events();
@@ -850,13 +850,14 @@ fn new_credentials_refused_again_stop_with_the_error_and_are_not_retried() {
 }
 
 #[test]
-fn no_credentials_the_same_ones_or_no_answer_stop_with_the_refusal() {
+fn no_credentials_or_the_same_ones_stop_with_the_refusal() {
     let refused = r#"44{"message":"TOKEN_EXPIRED: token expired"}"#;
-    let answers: [Option<Option<ConnectAuth>>; 4] = [
-        Some(None),
-        Some(Some(ConnectAuth::with_token("t1"))),
-        Some(Some(ConnectAuth::default())),
-        None, // the provider never answers
+    // `Refused` is what a provider answers when the session's refresh is rejected (401/403).
+    let answers: [Renewal; 4] = [
+        Renewal::Refused,
+        None::<ConnectAuth>.into(),
+        Renewal::Renewed(ConnectAuth::with_token("t1")),
+        Renewal::Renewed(ConnectAuth::default()),
     ];
     for answer in answers {
         let mut h = Harness::new(Harness::config());
@@ -864,13 +865,8 @@ fn no_credentials_the_same_ones_or_no_answer_stop_with_the_refusal() {
         h.server_sends(refused);
         assert_eq!(need_auths(&h.take_io()).len(), 1);
         h.take_events();
-        match answer.clone() {
-            Some(auth) => {
-                h.conn.handle_auth(h.now, auth);
-                h.drain();
-            }
-            None => h.advance(secs(20)),
-        }
+        h.conn.handle_auth(h.now, answer.clone());
+        h.drain();
         let ev = h.take_events();
         let err = rejected(&ev).unwrap_or_else(|| panic!("{answer:?}: not stopped: {ev:?}"));
         assert_eq!(
@@ -885,6 +881,238 @@ fn no_credentials_the_same_ones_or_no_answer_stop_with_the_refusal() {
         h.drain();
         assert!(h.take_io().is_empty() && h.take_events().is_empty(), "{answer:?}");
     }
+}
+
+/// The last `ReconnectScheduled` among `ev`.
+fn scheduled(ev: &[Event]) -> Option<(u32, Duration)> {
+    ev.iter().rev().find_map(|e| match e {
+        Event::ReconnectScheduled { attempt, delay } => Some((*attempt, *delay)),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_renewal_that_fails_for_a_passing_reason_is_asked_again_with_backoff_and_the_session_goes_live()
+{
+    let mut cfg = Harness::config();
+    cfg.backoff = crate::backoff::BackoffConfig::default(); // 1 s, ×2, 5 s cap, ±50 %
+    let mut reference = crate::backoff::Backoff::new(cfg.backoff, 7);
+    let mut h = Harness::new(cfg);
+    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+    h.go_live();
+    h.server_sends(r#"42["payment:added",{"seq":5,"ts":1,"data":{}}]"#);
+    h.server_sends(r#"42["error",{"code":"TOKEN_EXPIRED","message":"the session token expired"}]"#);
+    h.server_sends("41");
+    let asked = NeedAuth { reason: ErrorCode::TokenExpired, refused: Some("t1".into()) };
+    assert_eq!(need_auths(&h.take_io()), std::slice::from_ref(&asked));
+    // An action waits for the session (its own deadline is far off).
+    let queued =
+        h.conn.emit_with_ack(h.now, "payment:add", vec![json!({})], vec![], Some(secs(600)));
+    let queued = queued.unwrap();
+    h.take_events();
+
+    // The refresh meets a 503, a network error, then no answer at all (the provider's
+    // request hangs), and more 503s: each time the machine asks again after the backoff.
+    let mut delays = Vec::new();
+    for round in 0..6 {
+        if round == 2 {
+            h.advance(secs(20)); // connect_timeout
+        } else {
+            let why = if round == 1 { "network error" } else { "HTTP 503" };
+            h.conn.handle_auth(h.now, Renewal::Unavailable(why.into()));
+            h.drain();
+        }
+        let ev = h.take_events();
+        assert!(
+            ev.iter().any(|e| matches!(e, Event::ConnectFailed { reason }
+                if reason.starts_with("credentials not renewed: "))),
+            "{ev:?}"
+        );
+        assert_eq!(rejected(&ev), None, "not final: {ev:?}");
+        assert!(!ev.iter().any(|e| matches!(e, Event::Ack { .. })), "the emit waits: {ev:?}");
+        let (attempt, delay) = scheduled(&ev).unwrap_or_else(|| panic!("no retry: {ev:?}"));
+        delays.push((attempt, delay));
+        assert_eq!(
+            h.conn.status(),
+            Status::Reconnecting { attempt, retry_at: Some(h.now + delay) },
+            "the session is kept and the wait shown"
+        );
+        assert!(h.take_io().is_empty(), "nothing opened with the refused token");
+        // Asked again when the delay has passed, not before.
+        h.advance(delay - ms(1));
+        assert!(h.take_io().is_empty(), "round {round}: asked again too early");
+        h.advance(ms(1));
+        assert_eq!(need_auths(&h.take_io()), std::slice::from_ref(&asked), "round {round}");
+    }
+    let expected: Vec<(u32, Duration)> = (1..=6).map(|a| (a, reference.next_delay())).collect();
+    assert_eq!(delays, expected, "the reconnection backoff");
+    assert!(delays.iter().all(|(_, d)| *d <= secs(5)), "capped: {delays:?}");
+    assert!(delays.iter().any(|(a, d)| *d != secs(1 << (a - 1)).min(secs(5))), "jittered");
+    assert_eq!(h.conn.buffered(), 1);
+
+    // The refresh succeeds: tried at once, resuming where the session was.
+    h.conn.handle_auth(h.now, Renewal::Renewed(ConnectAuth::with_token("t2")));
+    h.drain();
+    assert_eq!(reopen(&mut h), r#"40{"lastSeq":5,"token":"t2"}"#);
+    h.server_sends(r#"40{"sid":"back"}"#);
+    assert!(h.take_events().contains(&Event::Connected { sid: "back".into(), attempts: 6 }));
+    assert!(h.take_sent().iter().any(|f| f.starts_with(&format!("42{queued}["))));
+    assert_eq!(h.conn.status(), Status::Live);
+}
+
+#[test]
+fn a_renewal_refused_after_passing_failures_still_stops_with_the_refusal() {
+    let mut h = Harness::new(Harness::config());
+    connect_with(&mut h, "t1");
+    h.server_sends(r#"44{"message":"TOKEN_EXPIRED: token expired"}"#);
+    assert_eq!(need_auths(&h.take_io()).len(), 1);
+    h.conn.handle_auth(h.now, Renewal::Unavailable("HTTP 502".into()));
+    h.drain();
+    // An answer while the retry waits: a success is taken at once, a refusal is final.
+    h.conn.handle_auth(h.now, Renewal::Unavailable("HTTP 502".into()));
+    h.drain();
+    let (_, delay) = scheduled(&h.take_events()).expect("a retry");
+    h.advance(delay);
+    assert_eq!(need_auths(&h.take_io()).len(), 1);
+    h.conn.handle_auth(h.now, Renewal::Refused);
+    h.drain();
+    let ev = h.take_events();
+    assert_eq!(rejected(&ev).and_then(|e| e.code), Some(ErrorCode::TokenExpired), "{ev:?}");
+    assert_eq!(h.conn.status(), Status::Offline);
+    assert_eq!(h.conn.poll_timeout(), None);
+}
+
+#[test]
+fn an_action_refused_with_token_expired_before_the_expiry_sweep_renews_and_is_resent() {
+    let mut cfg = Harness::config();
+    cfg.health_interval = Some(secs(30));
+    let mut h = Harness::new(cfg);
+    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+    h.connect();
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.server_sends(r#"40{"sid":"s1"}"#);
+    h.take_events();
+    h.take_io();
+    let ping = h.take_sent().pop().expect("the first health ping");
+    let ping_id: String = ping[2..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    h.server_sends(&format!(r#"43{ping_id}[{{"ok":true,"data":{{"server_time":1}}}}]"#));
+    // The server's clock is past the token's expiry, the client's is not: the server
+    // refuses the action before its expiry sweep ends the session.
+    let id = h.conn.emit_with_ack(h.now, "payment:add", vec![json!({ "a": 1 })], vec![], None);
+    let id = id.unwrap();
+    h.drain();
+    let action = h.take_sent().pop().unwrap();
+    h.take_events();
+    let expired = r#"[{"ok":false,"error":{"code":"TOKEN_EXPIRED","message":"token expired; refresh and reconnect"}}]"#;
+    h.server_sends(&format!("43{id}{expired}"));
+    let ev = h.take_events();
+    assert!(
+        ev.contains(&Event::Disconnected {
+            reason: DisconnectReason::Auth(ErrorCode::TokenExpired)
+        }),
+        "{ev:?}"
+    );
+    assert!(!ev.iter().any(|e| matches!(e, Event::Ack { .. })), "the action waits: {ev:?}");
+    let io = h.take_io();
+    assert_eq!(io.first(), Some(&Io::Close));
+    assert_eq!(
+        need_auths(&io),
+        [NeedAuth { reason: ErrorCode::TokenExpired, refused: Some("t1".into()) }]
+    );
+    h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("t2")));
+    h.drain();
+    assert_eq!(reopen(&mut h), r#"40{"token":"t2"}"#);
+    h.server_sends(r#"40{"sid":"s2"}"#);
+    let sent = h.take_sent();
+    assert_eq!(sent.first(), Some(&action), "the refused action again, same key");
+    h.server_sends(&format!(r#"43{id}[{{"ok":true}}]"#));
+    let ev = h.take_events();
+    assert!(ev.iter().any(|e| matches!(e, Event::Ack { id: i, result: Ok(_) } if *i == id)));
+
+    // The health ping meets the same refusal: renewed likewise.
+    let ping = sent.iter().find(|f| f.ends_with(r#"["ping"]"#)).expect("a health ping at once");
+    let ping_id: String = ping[2..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    h.server_sends(&format!("43{ping_id}{expired}"));
+    assert!(!h.take_events().iter().any(|e| matches!(e, Event::Rtt(_))));
+    assert_eq!(
+        need_auths(&h.take_io()),
+        [NeedAuth { reason: ErrorCode::TokenExpired, refused: Some("t2".into()) }]
+    );
+}
+
+#[test]
+fn a_poll_refused_with_401_renews_the_credentials_and_a_rejected_renewal_stops() {
+    let answers = [Renewal::Renewed(ConnectAuth::with_token("t2")), Renewal::Refused];
+    for answer in answers {
+        let mut h = Harness::new(polling_config());
+        h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+        h.go_live();
+        h.transport_closes("websocket blocked");
+        h.advance(secs(1));
+        h.transport_closes("websocket blocked");
+        assert!(matches!(h.take_io().last(), Some(Io::Poll { .. })), "polling");
+        h.take_events();
+        let why = WireError::new(ErrorCode::TokenExpired, "token expired");
+        let refused = crate::connection::Polled { unauthorized: Some(why), ..Default::default() };
+        h.conn.handle_poll_result(h.now, Ok(refused));
+        h.drain();
+        let io = h.take_io();
+        assert_eq!(
+            need_auths(&io),
+            [NeedAuth { reason: ErrorCode::TokenExpired, refused: Some("t1".into()) }],
+            "{io:?}"
+        );
+        let ev = h.take_events();
+        assert!(ev.iter().any(|e| matches!(e, Event::PollFailed { .. })), "{ev:?}");
+        assert_eq!(rejected(&ev), None);
+        // Nothing more with the refused token meanwhile: no poll, no socket.
+        h.advance(secs(15));
+        let io = h.take_io();
+        assert!(!io.iter().any(|io| matches!(io, Io::Poll { .. } | Io::Open { .. })), "{io:?}");
+        assert_ne!(h.conn.status(), Status::Offline);
+        h.conn.handle_auth(h.now, answer.clone());
+        h.drain();
+        let io = h.take_io();
+        let ev = h.take_events();
+        match answer {
+            Renewal::Renewed(_) => {
+                assert!(io.iter().any(|io| matches!(io, Io::Open { .. })), "at once: {io:?}");
+                assert!(io.iter().any(|io| matches!(io, Io::Poll { .. })), "at once: {io:?}");
+                assert_eq!(h.conn.auth().and_then(|a| a.token.as_deref()), Some("t2"));
+            }
+            _ => {
+                let err = rejected(&ev).unwrap_or_else(|| panic!("not stopped: {ev:?}"));
+                assert_eq!(err.code, Some(ErrorCode::TokenExpired));
+                assert_eq!(h.conn.status(), Status::Offline);
+                assert!(io.is_empty(), "{io:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_poll_in_flight_with_the_refused_token_is_dropped_when_credentials_are_asked_for() {
+    let mut h = Harness::new(polling_config());
+    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+    h.go_live();
+    h.transport_closes("gone");
+    h.advance(secs(1));
+    h.transport_closes("refused");
+    assert!(matches!(h.take_io().last(), Some(Io::Poll { .. })), "a poll in flight");
+    // The next attempt reaches the server, which finds the token expired.
+    let (_, delay) = scheduled(&h.take_events()).expect("a retry");
+    h.advance(delay);
+    assert_eq!(reopen(&mut h), r#"40{"token":"t1"}"#);
+    h.server_sends(r#"44{"message":"TOKEN_EXPIRED: token expired"}"#);
+    let io = h.take_io();
+    assert!(io.contains(&Io::CancelPoll), "its 401 would count against new ones: {io:?}");
+    assert_eq!(need_auths(&io).len(), 1);
+    h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("t2")));
+    h.drain();
+    let io = h.take_io();
+    assert!(io.iter().any(|io| matches!(io, Io::Open { .. })), "{io:?}");
+    assert!(io.iter().any(|io| matches!(io, Io::Poll { .. })), "caught up at once: {io:?}");
 }
 
 /// Takes the reconnection the machine scheduled and lets its delay pass.

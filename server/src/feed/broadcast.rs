@@ -9,6 +9,8 @@
 //! the shared log. Either way a gap below the first entry at hand is read from the log
 //! first, so no entry is skipped, whichever node wrote it and whichever wake-up came first.
 
+use std::sync::Arc;
+
 use pulse_protocol::events::{topic_of, Id, Topic, ERROR, USER_UPDATED};
 use pulse_protocol::rest::LoggedEvent;
 use pulse_protocol::Envelope;
@@ -18,7 +20,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, SocketIo};
 
 use super::catchup::{self, Why};
-use super::log::{Entry, Feed};
+use super::log::{Entry, Feed, Sent};
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -105,8 +107,17 @@ pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[
                 continue;
             }
         };
+        let sent = Arc::new(Sent {
+            seq: e.event.seq,
+            user_id: e.user_id,
+            topic,
+            event: e.event.event.clone(),
+            payload,
+        });
         let full =
-            fan_out(&state.io, room, &e.event.event, &payload, |s| !feed.behind.contains(&s.id));
+            fan_out(&state.io, room, &sent.event, &sent.payload, |s| !feed.behind.contains(&s.id));
+        // Kept before any catch-up starts, so that the catch-up finds it.
+        feed.recent.push(sent);
         for socket in full {
             catchup::start(state, feed, Why::QueueFull, socket, tenant_id, e.event.seq - 1);
         }

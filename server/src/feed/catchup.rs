@@ -1,13 +1,16 @@
 //! This module deals with sockets that are behind the log: a reconnecting socket with missed
 //! entries, and a socket whose send queue filled up during live fan-out.
 //!
-//! socketioxide gives each socket a bounded queue (128 packets) and fails a send when it is
-//! full; emitting into it blindly loses events (a 750-entry replay lost most of them). So a
-//! socket that is behind is put in its tenant's [`Feed::behind`] set, which live fan-out
-//! skips, and one task sends it the log from where it is up to the feed's cursor, page by
-//! page, waiting whenever its queue is full. When it has reached the cursor, checked under the
-//! tenant's feed lock (fan-out moves the cursor only under that lock), the socket leaves the
-//! set and takes live events again: no entry is skipped or sent twice, and `seq` order holds.
+//! socketioxide gives each socket a bounded queue (`send_queue` packets, see
+//! [`crate::config`]) and fails a send when it is full; emitting into it blindly loses events
+//! (a 750-entry replay lost most of them). So a socket that is behind is put in its tenant's
+//! [`Feed::behind`] set, which live fan-out skips, and one task sends it the log from where it
+//! is up to the feed's cursor, page by page, waiting whenever its queue is full. Pages come
+//! from the entries this node fanned out last ([`super::log::Recent`], encoded once) when it
+//! still holds them all, otherwise from the log in the database. When it has reached the
+//! cursor, checked under the tenant's feed lock (fan-out moves the cursor only under that
+//! lock), the socket leaves the set and takes live events again: no entry is skipped or sent
+//! twice, and `seq` order holds.
 //! A socket whose position is ahead of this node's cursor (it saw newer entries on another
 //! node) waits, skipped by fan-out, until the cursor passes it.
 //!
@@ -25,6 +28,7 @@ use std::time::Duration;
 
 use pulse_protocol::events::Id;
 use pulse_protocol::rest::LoggedEvent;
+use serde::Serialize;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError};
@@ -108,8 +112,24 @@ async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<
             forget(&mut *state.log.lock(tenant_id).await, socket.id);
             return;
         }
-        let cursor = state.log.lock(tenant_id).await.cursor.unwrap_or(0);
+        // Read per page: a subscription change holds from the next page on.
+        let topics = subscriptions::of(&socket);
+        let (cursor, kept) = {
+            let feed = state.log.lock(tenant_id).await;
+            let cursor = feed.cursor.unwrap_or(0);
+            (cursor, feed.recent.since(checked, cursor, PAGE, user_id, topics))
+        };
         if checked < cursor {
+            if let Some((page, last)) = kept {
+                for s in &page {
+                    if !send(&socket, &s.event, &*s.payload).await {
+                        forget(&mut *state.log.lock(tenant_id).await, socket.id);
+                        return;
+                    }
+                }
+                checked = last;
+                continue;
+            }
             let page = match read(&state, tenant_id, user_id, checked, cursor).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -119,10 +139,8 @@ async fn run(state: AppState, socket: SocketRef, tenant_id: Id, user_id: Option<
                 }
             };
             let full = page.len() as u64 == PAGE;
-            // Read per page: a subscription change holds from the next page on.
-            let topics = subscriptions::of(&socket);
             for e in page.iter().filter(|e| topics.admits(&e.event)) {
-                if !send(&socket, e).await {
+                if !send(&socket, &e.event, &envelope(e)).await {
                     // Closed. Usually its disconnect handler forgets it too; this covers a
                     // socket that closed before that handler was installed.
                     forget(&mut *state.log.lock(tenant_id).await, socket.id);
@@ -169,9 +187,9 @@ async fn read(
 }
 
 /// Sends one entry, waiting while the socket's queue is full; false once the socket closed.
-async fn send(socket: &SocketRef, e: &LoggedEvent) -> bool {
+async fn send<T: Serialize + ?Sized>(socket: &SocketRef, event: &str, envelope: &T) -> bool {
     loop {
-        match socket.emit(&e.event, &envelope(e)) {
+        match socket.emit(event, envelope) {
             Ok(()) => return true,
             Err(SendError::Socket(SocketError::InternalChannelFull)) if socket.connected() => {
                 tokio::time::sleep(FULL_RETRY).await;

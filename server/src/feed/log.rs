@@ -6,11 +6,12 @@
 //! job: a tenant's feed lock is held while entries go out, and entries go out only in `seq`
 //! order from the feed's cursor, whichever node wrote them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use pulse_protocol::events::{Id, ServerEvent};
+use pulse_protocol::events::{Id, ServerEvent, Topic, Topics};
 use pulse_protocol::rest::LoggedEvent;
+use serde_json::value::RawValue;
 use socketioxide::socket::Sid;
 use sqlx::AnyConnection;
 use tokio::sync::OwnedMutexGuard;
@@ -35,6 +36,86 @@ pub(crate) struct Feed {
     /// Sockets of the tenant that are being caught up from the log (see
     /// [`super::catchup`]); live fan-out skips them until they reach the head.
     pub(crate) behind: HashSet<Sid>,
+    /// The entries fanned out last, as they went out, up to the cursor.
+    pub(crate) recent: Recent,
+}
+
+/// An entry as fan-out sent it: its envelope encoded once, and who may see it.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub(crate) seq: u64,
+    /// `None`: the whole tenant.
+    pub(crate) user_id: Option<Id>,
+    pub(crate) topic: Option<Topic>,
+    pub(crate) event: String,
+    /// `{ seq, ts, data }`.
+    pub(crate) payload: Box<RawValue>,
+}
+
+impl Sent {
+    /// Whether the socket of `user_id` subscribed to `topics` receives this entry.
+    pub(crate) fn reaches(&self, user_id: Option<Id>, topics: Topics) -> bool {
+        self.user_id.is_none_or(|u| Some(u) == user_id)
+            && self.topic.is_none_or(|t| topics.contains(t))
+    }
+}
+
+/// The last entries fanned out on this node, contiguous in `seq`, bounded in count and bytes.
+///
+/// A socket whose send queue filled up during live fan-out is usually only a few entries
+/// behind; catching it up from here costs no read of the log, no JSON parse and no encoding
+/// per socket (with 200 sockets on two busy cores, catch-up from the database was 45 % of
+/// the server's CPU).
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    entries: VecDeque<Arc<Sent>>,
+    bytes: usize,
+}
+
+impl Recent {
+    /// At most this many entries are kept ...
+    const MAX_ENTRIES: usize = 4096;
+    /// ... and at most this many payload bytes.
+    const MAX_BYTES: usize = 2 << 20;
+
+    /// Keeps `sent`, the entry fanned out after the last one kept (otherwise what was kept is
+    /// forgotten: the entries must stay contiguous).
+    pub(crate) fn push(&mut self, sent: Arc<Sent>) {
+        if self.entries.back().is_some_and(|b| b.seq + 1 != sent.seq) {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.bytes += sent.payload.get().len();
+        self.entries.push_back(sent);
+        while self.entries.len() > Self::MAX_ENTRIES || self.bytes > Self::MAX_BYTES {
+            let Some(old) = self.entries.pop_front() else { break };
+            self.bytes -= old.payload.get().len();
+        }
+    }
+
+    /// The entries after `after` up to `upto` that reach `user_id`'s socket subscribed to
+    /// `topics`, looking at no more than `page` entries; with the `seq` looked at last. `None`
+    /// when the entries after `after` up to `upto` are not all kept (read the log instead).
+    pub(crate) fn since(
+        &self,
+        after: u64,
+        upto: u64,
+        page: u64,
+        user_id: Option<Id>,
+        topics: Topics,
+    ) -> Option<(Vec<Arc<Sent>>, u64)> {
+        let first = self.entries.front()?.seq;
+        let last = self.entries.back()?.seq;
+        if first > after + 1 || last < upto || after >= upto {
+            return None;
+        }
+        let end = upto.min(after + page);
+        let from = (after + 1 - first) as usize;
+        let to = (end + 1 - first) as usize;
+        let sent =
+            self.entries.range(from..to).filter(|s| s.reaches(user_id, topics)).cloned().collect();
+        Some((sent, end))
+    }
 }
 
 impl Feeds {
@@ -131,5 +212,79 @@ impl Batch {
         };
         self.entries.push(Entry { user_id, event });
         Ok(seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(seq: u64, user_id: Option<Id>, topic: Option<Topic>, bytes: usize) -> Arc<Sent> {
+        let payload = RawValue::from_string(format!("\"{}\"", "x".repeat(bytes))).unwrap();
+        Arc::new(Sent { seq, user_id, topic, event: "e".into(), payload })
+    }
+
+    fn seqs(r: Option<(Vec<Arc<Sent>>, u64)>) -> Option<(Vec<u64>, u64)> {
+        r.map(|(v, last)| (v.iter().map(|s| s.seq).collect(), last))
+    }
+
+    #[test]
+    fn serves_only_a_range_it_holds_whole() {
+        let mut r = Recent::default();
+        for seq in 11..=20 {
+            r.push(sent(seq, None, None, 1));
+        }
+        let all = Topics::all();
+        assert_eq!(seqs(r.since(10, 20, 256, None, all)), Some(((11..=20).collect(), 20)));
+        assert_eq!(seqs(r.since(15, 18, 256, None, all)), Some(((16..=18).collect(), 18)));
+        // One page at a time: the position looked at last comes back.
+        assert_eq!(seqs(r.since(10, 20, 4, None, all)), Some(((11..=14).collect(), 14)));
+        // Entry 10 is not held: the log must be read.
+        assert_eq!(seqs(r.since(9, 20, 256, None, all)), None);
+        // Up to 21: not fanned out yet.
+        assert_eq!(seqs(r.since(15, 21, 256, None, all)), None);
+        assert_eq!(seqs(r.since(20, 20, 256, None, all)), None);
+    }
+
+    #[test]
+    fn a_gap_forgets_what_was_held() {
+        let mut r = Recent::default();
+        r.push(sent(1, None, None, 1));
+        r.push(sent(2, None, None, 1));
+        r.push(sent(5, None, None, 1));
+        assert_eq!(seqs(r.since(1, 5, 256, None, Topics::all())), None);
+        assert_eq!(seqs(r.since(4, 5, 256, None, Topics::all())), Some((vec![5], 5)));
+    }
+
+    #[test]
+    fn bounded_in_entries_and_bytes() {
+        let mut r = Recent::default();
+        for seq in 1..=(Recent::MAX_ENTRIES as u64 + 10) {
+            r.push(sent(seq, None, None, 1));
+        }
+        assert_eq!(r.entries.len(), Recent::MAX_ENTRIES);
+        assert_eq!(r.entries.front().unwrap().seq, 11);
+
+        let mut r = Recent::default();
+        let big = Recent::MAX_BYTES / 8;
+        for seq in 1..=20 {
+            r.push(sent(seq, None, None, big));
+        }
+        assert!(r.bytes <= Recent::MAX_BYTES, "{} bytes kept", r.bytes);
+        assert_eq!(r.bytes, r.entries.iter().map(|s| s.payload.get().len()).sum::<usize>());
+        assert_eq!(r.entries.back().unwrap().seq, 20);
+    }
+
+    #[test]
+    fn a_socket_gets_its_tenants_entries_its_users_own_and_its_topics() {
+        let mut r = Recent::default();
+        r.push(sent(1, None, Some(Topic::Payments), 1));
+        r.push(sent(2, Some(7), None, 1));
+        r.push(sent(3, Some(8), None, 1));
+        r.push(sent(4, None, Some(Topic::Deliveries), 1));
+        r.push(sent(5, None, None, 1));
+        let deliveries: Topics = [Topic::Deliveries].into_iter().collect();
+        assert_eq!(seqs(r.since(0, 5, 256, Some(7), deliveries)), Some((vec![2, 4, 5], 5)));
+        assert_eq!(seqs(r.since(0, 5, 256, None, Topics::all())), Some((vec![1, 4, 5], 5)));
     }
 }
