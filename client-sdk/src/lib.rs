@@ -42,6 +42,7 @@ pub use config::Config;
 pub use connection::{
     AckReply, Connection, DisconnectReason, Event, Io, Message, NeedAuth, Polled, Renewal, Status,
 };
+pub use driver::http;
 pub use error::{ConnectError, Error};
 pub use time::Instant;
 

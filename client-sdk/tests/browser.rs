@@ -4,9 +4,11 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
+use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
+use futures_util::future::{select, Either};
 use pulse_protocol::events::{ConnectAuth, Pong, StatsUpdated, PING};
 use pulse_protocol::{Ack, ErrorCode};
 use pulse_sdk::{Client, Config, Event, Status};
@@ -118,4 +120,78 @@ async fn reconnects_and_falls_back_to_polling_across_a_server_restart() {
     assert!(seen.contains(&"reconnecting"), "{seen:?}");
     assert!(seen.contains(&"polling"), "fallback while the server was down: {seen:?}");
     assert_eq!(seen.last(), Some(&"live"));
+}
+
+#[wasm_bindgen_test]
+async fn polls_the_rest_api_while_the_socket_cannot_open() {
+    let mut config = Config::new(SERVER);
+    // No Engine.IO endpoint there: every socket attempt fails while the REST API answers.
+    config.path = "/no-socket-here/".into();
+    config.backoff.initial = Duration::from_millis(100);
+    config.backoff.max = Duration::from_millis(200);
+    config.poll_interval = Some(Duration::from_millis(300));
+    let client = client(config);
+    let stats = Rc::new(RefCell::new(0usize));
+    let logged = Rc::new(RefCell::new(Vec::<String>::new()));
+    let (stats_sink, logged_sink) = (stats.clone(), logged.clone());
+    let _stats = client.on_event::<StatsUpdated>(move |_| *stats_sink.borrow_mut() += 1);
+    let _any = client.on_any(move |e| {
+        if let Event::Message(m) = e {
+            if m.event != "stats:updated" {
+                logged_sink.borrow_mut().push(m.event.clone());
+            }
+        }
+    });
+    client
+        .wait_for(|s| matches!(s, Status::Polling { .. }), WAIT)
+        .await
+        .expect("polling while the socket cannot open");
+    // The first poll answers stats and the log's head, the next ones the entries after it
+    // (the demo business writes some every second).
+    let start = Client::now();
+    while *stats.borrow() < 2 || logged.borrow().is_empty() {
+        assert!(
+            start.elapsed() < WAIT,
+            "over REST within {WAIT:?}: {} stats, entries {:?}",
+            stats.borrow(),
+            logged.borrow()
+        );
+        sleep_ms(50).await;
+    }
+    assert!(matches!(client.status(), Status::Polling { .. }), "{:?}", client.status());
+}
+
+#[wasm_bindgen_test]
+async fn a_request_dropped_before_its_answer_is_aborted() {
+    let control = CONTROL.expect("PULSE_TEST_CONTROL: run through scripts/test");
+    let id = (js_sys::Math::random() * 1e15) as u64;
+    let state = || async move {
+        let url = format!("{control}/hang-state?id={id}");
+        pulse_sdk::http::send("GET", &url, None, None).await.expect("control answers").body
+    };
+    // The control server holds this request open and never answers it.
+    let url = format!("{control}/hang?id={id}");
+    {
+        let hang = pulse_sdk::http::send("GET", &url, None, None);
+        let held = async {
+            let start = Client::now();
+            while state().await != "open" {
+                assert!(start.elapsed() < WAIT, "the request never reached the server");
+                sleep_ms(50).await;
+            }
+        };
+        match select(pin!(hang), pin!(held)).await {
+            Either::Left((answer, _)) => panic!("a request held open was answered: {answer:?}"),
+            Either::Right(_) => {}
+        }
+    }
+    let start = Client::now();
+    loop {
+        let s = state().await;
+        if s == "closed" {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "the dropped request is still {s} after {WAIT:?}");
+        sleep_ms(50).await;
+    }
 }

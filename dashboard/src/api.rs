@@ -1,12 +1,13 @@
 //! This module deals with the REST calls the dashboard makes: login, refresh and logout, first pages
 //! of every list (the socket only brings what changes afterwards), filtered lists, and the
-//! server's health and metrics. Requests go through the page's own `fetch`, like the SDK's
-//! polling, so no HTTP crate lands in the bundle.
+//! server's health and metrics. Requests go through the SDK's [`pulse_sdk::http`], the one
+//! HTTP client its fallback polling uses too.
 
 use std::fmt;
 
 use pulse_protocol::rest::Page;
 use pulse_protocol::WireError;
+use pulse_sdk::http;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -44,14 +45,15 @@ async fn raw(
     token: Option<&str>,
     body: Option<String>,
 ) -> Result<String, ApiError> {
-    let (status, text) = transport::fetch(method, path, token, body).await?;
-    match status {
-        200..=299 => Ok(text),
-        401 => {
-            let e = serde_json::from_str::<WireError>(&text).ok();
-            Err(ApiError::Unauthorized(e.map_or("not signed in".into(), |e| e.message)))
-        }
-        s => Err(ApiError::Status(s, serde_json::from_str::<WireError>(&text).ok())),
+    let answer = http::send(method, path, token, body)
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    match answer.status {
+        200..=299 => Ok(answer.body),
+        401 => Err(ApiError::Unauthorized(
+            answer.wire_error().map_or("not signed in".into(), |e| e.message),
+        )),
+        s => Err(ApiError::Status(s, answer.wire_error())),
     }
 }
 
@@ -144,60 +146,4 @@ pub async fn get_pages<T: DeserializeOwned>(
         }
     }
     Ok((all, total))
-}
-
-#[cfg(target_arch = "wasm32")]
-mod transport {
-    use wasm_bindgen::prelude::*;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
-
-    use super::ApiError;
-
-    #[wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(js_name = fetch)]
-        fn global_fetch(request: &web_sys::Request) -> js_sys::Promise;
-    }
-
-    pub(super) async fn fetch(
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<String>,
-    ) -> Result<(u16, String), ApiError> {
-        let fail = |e: JsValue| ApiError::Network(format!("{e:?}"));
-        let init = web_sys::RequestInit::new();
-        init.set_method(method);
-        let headers = web_sys::Headers::new().map_err(fail)?;
-        headers.set("Accept", "application/json").map_err(fail)?;
-        if let Some(t) = token {
-            headers.set("Authorization", &format!("Bearer {t}")).map_err(fail)?;
-        }
-        if let Some(b) = body {
-            headers.set("Content-Type", "application/json").map_err(fail)?;
-            init.set_body(&JsValue::from_str(&b));
-        }
-        init.set_headers(&headers);
-        let request = web_sys::Request::new_with_str_and_init(path, &init).map_err(fail)?;
-        let response: web_sys::Response =
-            JsFuture::from(global_fetch(&request)).await.map_err(fail)?.unchecked_into();
-        let text = JsFuture::from(response.text().map_err(fail)?).await.map_err(fail)?;
-        Ok((response.status(), text.as_string().unwrap_or_default()))
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-mod transport {
-    use super::ApiError;
-
-    /// Natively the dashboard only runs unit tests; there is no page to fetch from.
-    pub(super) async fn fetch(
-        _method: &str,
-        _path: &str,
-        _token: Option<&str>,
-        _body: Option<String>,
-    ) -> Result<(u16, String), ApiError> {
-        Err(ApiError::Network("REST calls run in the browser only".into()))
-    }
 }

@@ -17,6 +17,7 @@ use crate::codec::Frame;
 use crate::connection::{Io, Polled, Renewal};
 use crate::time::Instant;
 
+pub mod http;
 mod poll;
 
 #[cfg(target_arch = "wasm32")]

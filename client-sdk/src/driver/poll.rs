@@ -1,7 +1,6 @@
 //! This module deals with the HTTP side of fallback polling: the event feed after a `seq`, and
-//! the current stats. Natively through reqwest; in the browser through the page's own
-//! `fetch`, which costs no bundle size (reqwest's wasm build drags in `url` and IDNA tables,
-//! about 100 KB gzip).
+//! the current stats, through [`super::http`] (gloo-net in the browser rather than reqwest,
+//! whose wasm build drags in `url` and IDNA tables, about 100 KB gzip).
 
 use pulse_protocol::events::{Stats, Topics};
 use pulse_protocol::rest::EventsPage;
@@ -77,62 +76,20 @@ impl std::fmt::Display for Fail {
     }
 }
 
-/// Reads an error response: the server's `{ code, message }` when it sent one; a bare 401
-/// (e.g. from a proxy) is a refusal of the credentials all the same.
-fn refusal(status: u16, body: &str) -> Fail {
-    match serde_json::from_str::<WireError>(body) {
-        Ok(e) => Fail::Refused(e),
-        Err(_) if status == 401 => {
-            Fail::Refused(WireError::new(ErrorCode::Unauthorized, "HTTP 401"))
-        }
-        Err(_) => Fail::Other(format!("HTTP {status}")),
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
+/// `GET`s a JSON resource through [`super::http`].
 async fn get_json<T: DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, Fail> {
-    let mut req = reqwest::Client::new().get(url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
+    let answer =
+        super::http::send("GET", url, token, None).await.map_err(|e| Fail::Other(e.to_string()))?;
+    if !answer.is_success() {
+        // The server's `{ code, message }` when it sent one; a bare 401 (e.g. from a proxy)
+        // is a refusal of the credentials all the same.
+        return Err(match answer.wire_error() {
+            Some(e) => Fail::Refused(e),
+            None if answer.status == 401 => {
+                Fail::Refused(WireError::new(ErrorCode::Unauthorized, "HTTP 401"))
+            }
+            None => Fail::Other(format!("HTTP {}", answer.status)),
+        });
     }
-    let res = req.send().await.map_err(|e| Fail::Other(e.to_string()))?;
-    let status = res.status();
-    let text = res.text().await.map_err(|e| Fail::Other(e.to_string()))?;
-    if !status.is_success() {
-        return Err(refusal(status.as_u16(), &text));
-    }
-    serde_json::from_str(&text).map_err(|e| Fail::Other(e.to_string()))
-}
-
-#[cfg(target_arch = "wasm32")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    /// The global `fetch`, in a window or a worker alike.
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(request: &web_sys::Request) -> js_sys::Promise;
-}
-
-#[cfg(target_arch = "wasm32")]
-async fn get_json<T: DeserializeOwned>(url: &str, token: Option<&str>) -> Result<T, Fail> {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
-
-    let fail = |e: wasm_bindgen::JsValue| Fail::Other(format!("{e:?}"));
-    let init = web_sys::RequestInit::new();
-    init.set_method("GET");
-    let headers = web_sys::Headers::new().map_err(fail)?;
-    headers.set("Accept", "application/json").map_err(fail)?;
-    if let Some(t) = token {
-        headers.set("Authorization", &format!("Bearer {t}")).map_err(fail)?;
-    }
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(fail)?;
-    let response: web_sys::Response =
-        JsFuture::from(global_fetch(&request)).await.map_err(fail)?.unchecked_into();
-    let text = JsFuture::from(response.text().map_err(fail)?).await.map_err(fail)?;
-    let text = text.as_string().unwrap_or_default();
-    if !response.ok() {
-        return Err(refusal(response.status(), &text));
-    }
-    serde_json::from_str(&text).map_err(|e| Fail::Other(e.to_string()))
+    serde_json::from_str(&answer.body).map_err(|e| Fail::Other(e.to_string()))
 }

@@ -1,0 +1,127 @@
+//! This module deals with one HTTP exchange with the Pulse REST API, the same way in the
+//! browser (gloo-net over the page's `fetch`) and natively (reqwest). The SDK's fallback
+//! polling uses it, and so does any app that calls the REST API beside its client (the
+//! dashboard does), so the bundle carries one HTTP client.
+
+use pulse_protocol::WireError;
+
+use crate::Error;
+
+/// What the server answered: any status, with its body as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body, as text (JSON from the Pulse API).
+    pub body: String,
+}
+
+impl Answer {
+    /// Whether the status is a success (2xx).
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The server's `{ code, message }`, when the body is one.
+    pub fn wire_error(&self) -> Option<WireError> {
+        serde_json::from_str(&self.body).ok()
+    }
+}
+
+/// Sends one request and reads the whole answer: `method` (`"GET"`, `"POST"`, …) to `url`
+/// (relative URLs resolve against the page), asking for JSON, with `token` as a bearer token
+/// and `json` as a JSON body when given.
+///
+/// Every status is an [`Answer`]; `Err` is always [`Error::Transport`]: the request got no
+/// answer (network down, refused by CORS, unreadable body). Dropping the future before it
+/// finishes aborts the request: in the browser through an `AbortSignal`, natively by closing
+/// the connection.
+pub async fn send(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    json: Option<String>,
+) -> Result<Answer, Error> {
+    platform::send(method, url, token, json).await.map_err(Error::Transport)
+}
+
+#[cfg(target_arch = "wasm32")]
+mod platform {
+    use gloo_net::http::Request;
+    use wasm_bindgen::JsValue;
+    use web_sys::AbortController;
+
+    use super::Answer;
+
+    /// Aborts the request unless disarmed: a dropped future must not leave its fetch running
+    /// (a cancelled poll would otherwise still hold a connection until the server answers).
+    struct AbortOnDrop(Option<AbortController>);
+
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            if let Some(c) = self.0.take() {
+                c.abort();
+            }
+        }
+    }
+
+    /// The request is built with web-sys and sent by gloo-net. gloo-net's `RequestBuilder`
+    /// would re-parse the URL to merge query parameters and go through http's `Method`
+    /// (1.3 KB of gzipped wasm this needs none of), and its `header` throws where `fetch`
+    /// refuses a value (a token with a line break) instead of failing.
+    pub(super) async fn send(
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        json: Option<String>,
+    ) -> Result<Answer, String> {
+        let js = |e: JsValue| format!("{e:?}");
+        let init = web_sys::RequestInit::new();
+        init.set_method(method);
+        let headers = web_sys::Headers::new().map_err(js)?;
+        headers.set("Accept", "application/json").map_err(js)?;
+        if let Some(t) = token {
+            headers.set("Authorization", &format!("Bearer {t}")).map_err(js)?;
+        }
+        if let Some(body) = json {
+            headers.set("Content-Type", "application/json").map_err(js)?;
+            init.set_body(&JsValue::from_str(&body));
+        }
+        init.set_headers(&headers);
+        let controller = AbortController::new().map_err(js)?;
+        init.set_signal(Some(&controller.signal()));
+        let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(js)?;
+        let mut guard = AbortOnDrop(Some(controller));
+        let response = Request::from(request).send().await.map_err(|e| e.to_string())?;
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        guard.0 = None;
+        Ok(Answer { status: response.status(), body })
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod platform {
+    use super::Answer;
+
+    pub(super) async fn send(
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        json: Option<String>,
+    ) -> Result<Answer, String> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut req = reqwest::Client::new()
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(body) = json {
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        }
+        let res = req.send().await.map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        let body = res.text().await.map_err(|e| e.to_string())?;
+        Ok(Answer { status, body })
+    }
+}
