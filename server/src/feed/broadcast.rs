@@ -100,20 +100,13 @@ pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[
             Some(u) => user_room(u, topic),
             None => tenant_room(tenant_id, topic),
         };
-        let payload = match serde_json::value::to_raw_value(&envelope(&e.event)) {
-            Ok(p) => p,
+        let sent = match Sent::new(e) {
+            Ok(s) => Arc::new(s),
             Err(err) => {
                 tracing::error!(error = %err, event = %e.event.event, "entry not serializable");
                 continue;
             }
         };
-        let sent = Arc::new(Sent {
-            seq: e.event.seq,
-            user_id: e.user_id,
-            topic,
-            event: e.event.event.clone(),
-            payload,
-        });
         let full =
             fan_out(&state.io, room, &sent.event, &sent.payload, |s| !feed.behind.contains(&s.id));
         // Kept before any catch-up starts, so that the catch-up finds it.

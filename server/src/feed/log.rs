@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use pulse_protocol::events::{Id, ServerEvent, Topic, Topics};
+use pulse_protocol::events::{topic_of, Id, ServerEvent, Topic, Topics};
 use pulse_protocol::rest::LoggedEvent;
 use serde_json::value::RawValue;
 use socketioxide::socket::Sid;
@@ -53,6 +53,17 @@ pub(crate) struct Sent {
 }
 
 impl Sent {
+    /// Encodes a logged entry as fan-out sends it.
+    pub(crate) fn new(e: &Entry) -> Result<Sent, serde_json::Error> {
+        Ok(Sent {
+            seq: e.event.seq,
+            user_id: e.user_id,
+            topic: topic_of(&e.event.event),
+            event: e.event.event.clone(),
+            payload: serde_json::value::to_raw_value(&super::broadcast::envelope(&e.event))?,
+        })
+    }
+
     /// Whether the socket of `user_id` subscribed to `topics` receives this entry.
     pub(crate) fn reaches(&self, user_id: Option<Id>, topics: Topics) -> bool {
         self.user_id.is_none_or(|u| Some(u) == user_id)
@@ -74,7 +85,7 @@ pub(crate) struct Recent {
 
 impl Recent {
     /// At most this many entries are kept ...
-    const MAX_ENTRIES: usize = 4096;
+    pub(crate) const MAX_ENTRIES: usize = 4096;
     /// ... and at most this many payload bytes.
     const MAX_BYTES: usize = 2 << 20;
 
@@ -115,6 +126,26 @@ impl Recent {
         let sent =
             self.entries.range(from..to).filter(|s| s.reaches(user_id, topics)).cloned().collect();
         Some((sent, end))
+    }
+}
+
+impl Feed {
+    /// Starts fanning out at `head`, the log's head, the first time a socket of the tenant
+    /// connects here, keeping `tail` (the log's last entries up to `head`, read with it) as
+    /// if they had just gone out. After a restart every client resumes at once; with the
+    /// tail kept, their catch-ups cost no read of the log each.
+    pub(crate) fn start_at(&mut self, head: u64, tail: &[Entry]) {
+        if self.cursor.is_some() {
+            return;
+        }
+        for e in tail.iter().filter(|e| e.event.seq <= head) {
+            match Sent::new(e) {
+                Ok(s) => self.recent.push(Arc::new(s)),
+                // Kept entries must be contiguous: start afresh after one that cannot be.
+                Err(_) => self.recent = Recent::default(),
+            }
+        }
+        self.cursor = Some(head);
     }
 }
 
@@ -286,5 +317,33 @@ mod tests {
         let deliveries: Topics = [Topic::Deliveries].into_iter().collect();
         assert_eq!(seqs(r.since(0, 5, 256, Some(7), deliveries)), Some((vec![2, 4, 5], 5)));
         assert_eq!(seqs(r.since(0, 5, 256, None, Topics::all())), Some((vec![1, 4, 5], 5)));
+    }
+
+    fn entry(seq: u64) -> Entry {
+        let event = LoggedEvent { seq, ts: 0, event: "e".into(), data: serde_json::json!({}) };
+        Entry { user_id: None, event }
+    }
+
+    #[test]
+    fn a_feed_starts_with_the_logs_tail_kept() {
+        let mut f = Feed::default();
+        f.start_at(20, &(11..=20).map(entry).collect::<Vec<_>>());
+        assert_eq!(f.cursor, Some(20));
+        let served = seqs(f.recent.since(12, 20, 256, None, Topics::all()));
+        assert_eq!(served, Some(((13..=20).collect(), 20)));
+        let payload = f.recent.entries.back().unwrap().payload.get();
+        assert_eq!(payload, r#"{"seq":20,"ts":0,"data":{}}"#);
+
+        // A feed already started keeps its cursor and what it holds.
+        f.start_at(30, &(21..=30).map(entry).collect::<Vec<_>>());
+        assert_eq!(f.cursor, Some(20));
+        assert_eq!(f.recent.entries.back().unwrap().seq, 20);
+
+        // A tail that does not reach the head (an entry committed after it was read) is not
+        // kept: the range it would serve has a hole at its end.
+        let mut f = Feed::default();
+        f.start_at(21, &(11..=20).map(entry).collect::<Vec<_>>());
+        assert_eq!(f.cursor, Some(21));
+        assert_eq!(seqs(f.recent.since(12, 21, 256, None, Topics::all())), None);
     }
 }

@@ -42,6 +42,7 @@ use crate::auth::{self, Caller};
 use crate::db;
 use crate::error::AppError;
 use crate::feed::catchup::{self, Why};
+use crate::feed::log::Recent;
 use crate::state::AppState;
 use connect::{ConnectRefusal, ResumeFrom};
 use quota::Seat;
@@ -132,11 +133,17 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
     let (head, epoch) = {
         let mut conn = state.db.acquire().await?;
         let head = db::event_log::head(&mut conn, tenant_id).await?;
-        (head, state.log.epoch(&mut conn, tenant_id, state.clock.now_ms()).await?)
+        let epoch = state.log.epoch(&mut conn, tenant_id, state.clock.now_ms()).await?;
+        if feed.cursor.is_none() {
+            // The first socket of the tenant here: fan-out starts at the head; older entries
+            // reach sockets through their catch-up, from the log's tail kept in memory.
+            let after = head.saturating_sub(Recent::MAX_ENTRIES as u64);
+            let tail = db::event_log::range(&mut conn, tenant_id, after, head).await?;
+            feed.start_at(head, &tail);
+        }
+        (head, epoch)
     };
-    // The first socket of the tenant here: fan-out starts at the head; older entries reach
-    // sockets through their catch-up.
-    let cursor = *feed.cursor.get_or_insert(head);
+    let cursor = feed.cursor.unwrap_or(head);
     let (last_seq, client_epoch) =
         socket.extensions.get::<ResumeFrom>().map(|r| (r.0, r.1)).unwrap_or_default();
     let mut resync = None;
