@@ -76,7 +76,7 @@ use serde_json::Value;
 
 use crate::backoff::{Backoff, SplitMix64};
 use crate::codec::sio::{self, Kind};
-use crate::codec::{eio, Frame};
+use crate::codec::{self, eio, Frame};
 use crate::config::Config;
 use crate::error::{ConnectError, Error};
 use crate::resume::Resume;
@@ -551,7 +551,7 @@ impl Connection {
         }
         self.topics = Some(topics);
         let event = if on { MODULE_SUBSCRIBE } else { MODULE_UNSUBSCRIBE };
-        let args = vec![serde_json::json!({ "moduleKey": topic.as_str() })];
+        let args = vec![codec::object(vec![("moduleKey", topic.as_str().into())])];
         self.emit_with_ack(now, event, args, Vec::new(), None)
     }
 
@@ -700,15 +700,16 @@ impl Connection {
                 if let Some(err) = polled.resync {
                     // Handed on like the socket's `error` event, which also drops the
                     // position (see `Resume::accept`): the application reloads.
-                    let args = vec![serde_json::to_value(&err).unwrap_or_default()];
+                    let args = vec![wire_error_value(&err)];
                     self.deliver(pulse_protocol::events::ERROR.to_owned(), args, Vec::new(), None);
                 }
                 if let Some(page) = polled.events {
                     self.resume.learn_epoch(&page.epoch);
                     more = page.events.last().is_some_and(|e| e.seq < page.head);
                     for e in page.events {
-                        let args =
-                            vec![serde_json::json!({ "seq": e.seq, "ts": e.ts, "data": e.data })];
+                        let envelope =
+                            vec![("seq", e.seq.into()), ("ts", e.ts.into()), ("data", e.data)];
+                        let args = vec![codec::object(envelope)];
                         self.deliver(e.event, args, Vec::new(), None);
                     }
                 }
@@ -717,7 +718,7 @@ impl Connection {
                     if self.resume.last_seq().is_none() {
                         self.resume.advance_to(stats.seq);
                     }
-                    let args = vec![serde_json::to_value(&stats).unwrap_or_default()];
+                    let args = vec![stats_value(&stats)];
                     self.deliver(STATS_UPDATED.to_owned(), args, Vec::new(), None);
                 }
             }
@@ -1318,6 +1319,36 @@ fn has_idempotency_key(p: &sio::Packet) -> bool {
 }
 
 /// An ack that refuses its action with TOKEN_EXPIRED (`[{ ok: false, error }]`).
+/// `err` as the wire writes it (its serde form), built by hand: see [`codec::object`].
+fn wire_error_value(err: &WireError) -> Value {
+    codec::object(vec![
+        ("code", err.code.as_str().into()),
+        ("message", err.message.as_str().into()),
+    ])
+}
+
+/// `stats` as the wire writes it (its serde form), built by hand: see [`codec::object`].
+fn stats_value(stats: &Envelope<Stats>) -> Value {
+    // Destructured, so a new field is a compile error here.
+    let Stats {
+        today_liters,
+        today_sales,
+        today_collection,
+        outstanding,
+        active_customers,
+        deliveries_today,
+    } = stats.data;
+    let data = codec::object(vec![
+        ("today_liters", today_liters.into()),
+        ("today_sales", today_sales.into()),
+        ("today_collection", today_collection.into()),
+        ("outstanding", outstanding.into()),
+        ("active_customers", active_customers.into()),
+        ("deliveries_today", deliveries_today.into()),
+    ]);
+    codec::object(vec![("seq", stats.seq.into()), ("ts", stats.ts.into()), ("data", data)])
+}
+
 fn token_expired(data: Option<&Value>) -> Option<WireError> {
     let reply = match data? {
         Value::Array(a) => a.first()?,
@@ -1391,5 +1422,29 @@ impl Acks {
             }
             self.heap.pop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_built_values_match_their_serde_form() {
+        let stats = Envelope {
+            seq: 9,
+            ts: -3,
+            data: Stats {
+                today_liters: 12.5,
+                today_sales: 3.0,
+                today_collection: f64::NAN,
+                outstanding: -4.25,
+                active_customers: 2,
+                deliveries_today: u32::MAX,
+            },
+        };
+        assert_eq!(stats_value(&stats), serde_json::to_value(&stats).unwrap());
+        let err = WireError::new(ErrorCode::ResyncRequired, "another log");
+        assert_eq!(wire_error_value(&err), serde_json::to_value(&err).unwrap());
     }
 }

@@ -437,7 +437,7 @@ fn to_value(v: &JsValue) -> Result<Value, JsValue> {
 }
 
 fn from_value(v: &Value) -> JsValue {
-    JSON::parse(&v.to_string()).unwrap_or(JsValue::UNDEFINED)
+    JSON::parse(&crate::codec::json_text(v)).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn js_err(message: &str) -> JsValue {

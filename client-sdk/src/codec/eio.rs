@@ -68,7 +68,7 @@ impl Handshake {
         m.insert("pingInterval".into(), self.ping_interval.into());
         m.insert("pingTimeout".into(), self.ping_timeout.into());
         m.insert("maxPayload".into(), self.max_payload.into());
-        Value::Object(m).to_string()
+        super::json_text(&Value::Object(m))
     }
 }
 
