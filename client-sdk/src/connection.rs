@@ -750,7 +750,8 @@ impl Connection {
         if self.timers.is_due(Timer::Auth, now) {
             self.timers.stop(Timer::Auth);
             if self.state == State::AwaitingAuth {
-                let reason = format!("no answer within {:?}", self.config.connect_timeout);
+                let reason =
+                    format!("no answer within {}", duration_text(self.config.connect_timeout));
                 self.renewal_unavailable(now, reason);
             }
         }
@@ -773,7 +774,8 @@ impl Connection {
             let abandoned = self.poll_in_flight;
             self.cancel_poll();
             if abandoned {
-                let reason = format!("no answer within {:?}", self.config.poll_timeout);
+                let reason =
+                    format!("no answer within {}", duration_text(self.config.poll_timeout));
                 self.events.push_back(Event::PollFailed { reason });
                 if self.polling && self.state != State::Live {
                     if let Some(every) = self.config.poll_interval {
@@ -945,9 +947,15 @@ impl Connection {
             self.events.push_back(Event::Disconnected { reason });
             self.schedule_reconnect(now);
         } else {
+            // Spelled out as `{:?}` would write them: the derived Debug would bring string
+            // escaping into the browser bundle for the two variants that carry text.
             let why = match reason {
                 DisconnectReason::Transport(s) | DisconnectReason::Decode(s) => s,
-                other => format!("{other:?}"),
+                DisconnectReason::Auth(code) => format!("Auth({code:?})"),
+                DisconnectReason::Client => "Client".into(),
+                DisconnectReason::Server => "Server".into(),
+                DisconnectReason::PingTimeout => "PingTimeout".into(),
+                DisconnectReason::HealthCheck => "HealthCheck".into(),
             };
             self.connect_failed(now, why);
         }
@@ -1319,6 +1327,21 @@ fn has_idempotency_key(p: &sio::Packet) -> bool {
 }
 
 /// An ack that refuses its action with TOKEN_EXPIRED (`[{ ok: false, error }]`).
+/// `d` as `{:?}` writes it, to the millisecond: Duration's Debug costs the browser bundle a
+/// decimal formatter for two messages.
+fn duration_text(d: Duration) -> String {
+    let ms = d.as_millis();
+    match (ms / 1000, ms % 1000) {
+        (0, 0) => "0ns".into(),
+        (0, ms) => format!("{ms}ms"),
+        (s, 0) => format!("{s}s"),
+        (s, ms) => {
+            let frac = format!("{ms:03}");
+            format!("{s}.{}s", frac.trim_end_matches('0'))
+        }
+    }
+}
+
 /// `err` as the wire writes it (its serde form), built by hand: see [`codec::object`].
 fn wire_error_value(err: &WireError) -> Value {
     codec::object(vec![
@@ -1446,5 +1469,13 @@ mod tests {
         assert_eq!(stats_value(&stats), serde_json::to_value(&stats).unwrap());
         let err = WireError::new(ErrorCode::ResyncRequired, "another log");
         assert_eq!(wire_error_value(&err), serde_json::to_value(&err).unwrap());
+    }
+
+    #[test]
+    fn duration_text_is_debug_to_the_millisecond() {
+        for ms in [0, 1, 7, 999, 1000, 1001, 1500, 1050, 10_000, 20_000, 61_250, 3_600_000] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(duration_text(d), format!("{d:?}"));
+        }
     }
 }
