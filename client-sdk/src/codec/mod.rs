@@ -10,8 +10,11 @@ use serde_json::Value;
 /// Appends `v` as compact JSON to `out`. Every JSON text the SDK writes goes through here
 /// (not `Value`'s `Display`, whose `{:#}` adds a pretty printer): one serialiser in the bundle.
 pub(crate) fn write_json(out: &mut String, v: &Value) {
-    // Serialising a Value into a String cannot fail.
-    let _ = serde_json::to_writer(WriteAdapter(out), v);
+    // Into the String's own bytes: `Vec<u8>`'s writer is the smallest one. Serialising a
+    // Value cannot fail, and serde_json writes only UTF-8, so nothing is lost below.
+    let mut bytes = std::mem::take(out).into_bytes();
+    let _ = serde_json::to_writer(&mut bytes, v);
+    *out = String::from_utf8(bytes).unwrap_or_default();
 }
 
 /// `v` as compact JSON; see [`write_json`].
@@ -19,19 +22,6 @@ pub(crate) fn json_text(v: &Value) -> String {
     let mut s = String::new();
     write_json(&mut s, v);
     s
-}
-
-struct WriteAdapter<'a>(&'a mut String);
-
-impl std::io::Write for WriteAdapter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // serde_json only ever writes valid UTF-8 for a Value.
-        self.0.push_str(std::str::from_utf8(buf).map_err(std::io::Error::other)?);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A JSON object of `fields`, in order. The SDK builds the JSON it sends by hand rather than
