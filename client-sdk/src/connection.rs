@@ -1377,7 +1377,7 @@ fn token_expired(data: Option<&Value>) -> Option<WireError> {
         Value::Array(a) => a.first()?,
         _ => return None,
     };
-    if reply.get("ok") != Some(&Value::Bool(false)) {
+    if reply.get("ok").and_then(Value::as_bool) != Some(false) {
         return None;
     }
     WireError::from_wire(reply.get("error")?).filter(|e| e.code == ErrorCode::TokenExpired)

@@ -42,13 +42,12 @@ impl Handshake {
         let field = |k: &str| v.get(k).ok_or_else(|| format!("missing field `{k}`"));
         let bad = |k: &str| format!("invalid field `{k}`");
         let number = |k: &str| field(k)?.as_u64().ok_or_else(|| bad(k));
-        let upgrades = match v.get("upgrades") {
-            None => Vec::new(),
-            Some(u) => u
-                .as_array()
-                .and_then(|a| a.iter().map(|t| t.as_str().map(str::to_owned)).collect())
-                .ok_or_else(|| bad("upgrades"))?,
-        };
+        let mut upgrades = Vec::new();
+        if let Some(u) = v.get("upgrades") {
+            for t in u.as_array().ok_or_else(|| bad("upgrades"))? {
+                upgrades.push(t.as_str().ok_or_else(|| bad("upgrades"))?.to_owned());
+            }
+        }
         Ok(Handshake {
             sid: field("sid")?.as_str().ok_or_else(|| bad("sid"))?.to_owned(),
             upgrades,

@@ -118,18 +118,17 @@ fn events_page(mut v: Value) -> Result<EventsPage, String> {
     let Some(Value::Array(entries)) = v.get_mut("events").map(Value::take) else {
         return Err("missing or invalid field `events`".into());
     };
-    let events = entries
-        .into_iter()
-        .map(|mut e| {
-            let data = e.get_mut("data").map(Value::take);
-            Ok(LoggedEvent {
-                seq: field(&e, "seq", Value::as_u64)?,
-                ts: field(&e, "ts", Value::as_i64)?,
-                event: field(&e, "event", Value::as_str)?.to_owned(),
-                data: data.ok_or("missing or invalid field `data`")?,
-            })
-        })
-        .collect::<Result<_, String>>()?;
+    // A loop, not `collect::<Result<..>>`, whose adapter would be code of its own.
+    let mut events = Vec::with_capacity(entries.len());
+    for mut e in entries {
+        let data = e.get_mut("data").map(Value::take);
+        events.push(LoggedEvent {
+            seq: field(&e, "seq", Value::as_u64)?,
+            ts: field(&e, "ts", Value::as_i64)?,
+            event: field(&e, "event", Value::as_str)?.to_owned(),
+            data: data.ok_or("missing or invalid field `data`")?,
+        });
+    }
     Ok(EventsPage { events, head, epoch })
 }
 
