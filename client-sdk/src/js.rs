@@ -240,9 +240,12 @@ impl PulseClient {
         #[wasm_bindgen(unchecked_param_type = "(data: any, event: string) => void")]
         handler: Function,
     ) -> u32 {
+        // The handler only ever sees `event` (names match exactly): its JS string is made once
+        // here, not once per event.
+        let name = JsValue::from_str(&event);
         let sub = self.inner.client.on(&event, move |m| {
             let data = m.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED);
-            let _ = handler.call2(&JsValue::NULL, &data, &JsValue::from_str(&m.event));
+            let _ = handler.call2(&JsValue::NULL, &data, &name);
         });
         self.keep(sub)
     }
