@@ -64,7 +64,7 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
 use pulse_protocol::events::{
@@ -76,7 +76,7 @@ use serde_json::Value;
 
 use crate::backoff::{Backoff, SplitMix64};
 use crate::codec::sio::{self, Kind};
-use crate::codec::{eio, Frame};
+use crate::codec::{self, eio, Frame};
 use crate::config::Config;
 use crate::error::{ConnectError, Error};
 use crate::resume::Resume;
@@ -350,7 +350,7 @@ pub struct Connection {
     buffer: VecDeque<sio::Packet>,
     acks: Acks,
     /// Emits with an ack that were sent and not yet answered, to resend or fail on a drop.
-    inflight: BTreeMap<AckId, sio::Packet>,
+    inflight: Inflight,
     /// The health ping in flight: its ack id and when it was sent.
     health: Option<(AckId, Instant)>,
     resume: Resume,
@@ -376,7 +376,7 @@ impl Connection {
             topics: config.topics,
             key_nonce: SplitMix64(seed ^ 0x5EED_1DE4_7E11_C0DE).next_u64(),
             key_counter: 0,
-            inflight: BTreeMap::new(),
+            inflight: Inflight::default(),
             resume: Resume::default(),
             failures: 0,
             polling: false,
@@ -551,7 +551,7 @@ impl Connection {
         }
         self.topics = Some(topics);
         let event = if on { MODULE_SUBSCRIBE } else { MODULE_UNSUBSCRIBE };
-        let args = vec![serde_json::json!({ "moduleKey": topic.as_str() })];
+        let args = vec![codec::object(vec![("moduleKey", topic.as_str().into())])];
         self.emit_with_ack(now, event, args, Vec::new(), None)
     }
 
@@ -700,15 +700,16 @@ impl Connection {
                 if let Some(err) = polled.resync {
                     // Handed on like the socket's `error` event, which also drops the
                     // position (see `Resume::accept`): the application reloads.
-                    let args = vec![serde_json::to_value(&err).unwrap_or_default()];
+                    let args = vec![wire_error_value(&err)];
                     self.deliver(pulse_protocol::events::ERROR.to_owned(), args, Vec::new(), None);
                 }
                 if let Some(page) = polled.events {
                     self.resume.learn_epoch(&page.epoch);
                     more = page.events.last().is_some_and(|e| e.seq < page.head);
                     for e in page.events {
-                        let args =
-                            vec![serde_json::json!({ "seq": e.seq, "ts": e.ts, "data": e.data })];
+                        let envelope =
+                            vec![("seq", e.seq.into()), ("ts", e.ts.into()), ("data", e.data)];
+                        let args = vec![codec::object(envelope)];
                         self.deliver(e.event, args, Vec::new(), None);
                     }
                 }
@@ -717,7 +718,7 @@ impl Connection {
                     if self.resume.last_seq().is_none() {
                         self.resume.advance_to(stats.seq);
                     }
-                    let args = vec![serde_json::to_value(&stats).unwrap_or_default()];
+                    let args = vec![stats_value(&stats)];
                     self.deliver(STATS_UPDATED.to_owned(), args, Vec::new(), None);
                 }
             }
@@ -749,7 +750,8 @@ impl Connection {
         if self.timers.is_due(Timer::Auth, now) {
             self.timers.stop(Timer::Auth);
             if self.state == State::AwaitingAuth {
-                let reason = format!("no answer within {:?}", self.config.connect_timeout);
+                let reason =
+                    format!("no answer within {}", duration_text(self.config.connect_timeout));
                 self.renewal_unavailable(now, reason);
             }
         }
@@ -772,7 +774,8 @@ impl Connection {
             let abandoned = self.poll_in_flight;
             self.cancel_poll();
             if abandoned {
-                let reason = format!("no answer within {:?}", self.config.poll_timeout);
+                let reason =
+                    format!("no answer within {}", duration_text(self.config.poll_timeout));
                 self.events.push_back(Event::PollFailed { reason });
                 if self.polling && self.state != State::Live {
                     if let Some(every) = self.config.poll_interval {
@@ -944,9 +947,15 @@ impl Connection {
             self.events.push_back(Event::Disconnected { reason });
             self.schedule_reconnect(now);
         } else {
+            // Spelled out as `{:?}` would write them: the derived Debug would bring string
+            // escaping into the browser bundle for the two variants that carry text.
             let why = match reason {
                 DisconnectReason::Transport(s) | DisconnectReason::Decode(s) => s,
-                other => format!("{other:?}"),
+                DisconnectReason::Auth(code) => format!("Auth({code:?})"),
+                DisconnectReason::Client => "Client".into(),
+                DisconnectReason::Server => "Server".into(),
+                DisconnectReason::PingTimeout => "PingTimeout".into(),
+                DisconnectReason::HealthCheck => "HealthCheck".into(),
             };
             self.connect_failed(now, why);
         }
@@ -1233,7 +1242,7 @@ impl Connection {
     fn requeue_inflight(&mut self, refused: Option<AckId>) {
         let inflight = std::mem::take(&mut self.inflight);
         let mut retry = Vec::new();
-        for (id, p) in inflight {
+        for (id, p) in inflight.0 {
             if has_idempotency_key(&p) || refused == Some(id) {
                 retry.push(p);
             } else if self.acks.remove(id) {
@@ -1318,12 +1327,57 @@ fn has_idempotency_key(p: &sio::Packet) -> bool {
 }
 
 /// An ack that refuses its action with TOKEN_EXPIRED (`[{ ok: false, error }]`).
+/// `d` as `{:?}` writes it, to the millisecond: Duration's Debug costs the browser bundle a
+/// decimal formatter for two messages.
+fn duration_text(d: Duration) -> String {
+    // Seconds and milliseconds apart: `as_millis` is a u128, whose formatting costs 1 KB.
+    match (d.as_secs(), d.subsec_millis()) {
+        (0, 0) => "0ns".into(),
+        (0, ms) => format!("{ms}ms"),
+        (s, 0) => format!("{s}s"),
+        (s, ms) => {
+            let frac = format!("{ms:03}");
+            format!("{s}.{}s", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+/// `err` as the wire writes it (its serde form), built by hand: see [`codec::object`].
+fn wire_error_value(err: &WireError) -> Value {
+    codec::object(vec![
+        ("code", err.code.as_str().into()),
+        ("message", err.message.as_str().into()),
+    ])
+}
+
+/// `stats` as the wire writes it (its serde form), built by hand: see [`codec::object`].
+fn stats_value(stats: &Envelope<Stats>) -> Value {
+    // Destructured, so a new field is a compile error here.
+    let Stats {
+        today_liters,
+        today_sales,
+        today_collection,
+        outstanding,
+        active_customers,
+        deliveries_today,
+    } = stats.data;
+    let data = codec::object(vec![
+        ("today_liters", today_liters.into()),
+        ("today_sales", today_sales.into()),
+        ("today_collection", today_collection.into()),
+        ("outstanding", outstanding.into()),
+        ("active_customers", active_customers.into()),
+        ("deliveries_today", deliveries_today.into()),
+    ]);
+    codec::object(vec![("seq", stats.seq.into()), ("ts", stats.ts.into()), ("data", data)])
+}
+
 fn token_expired(data: Option<&Value>) -> Option<WireError> {
     let reply = match data? {
         Value::Array(a) => a.first()?,
         _ => return None,
     };
-    if reply.get("ok") != Some(&Value::Bool(false)) {
+    if reply.get("ok").and_then(Value::as_bool) != Some(false) {
         return None;
     }
     WireError::from_wire(reply.get("error")?).filter(|e| e.code == ErrorCode::TokenExpired)
@@ -1331,6 +1385,31 @@ fn token_expired(data: Option<&Value>) -> Option<WireError> {
 
 fn heartbeat_window(h: &eio::Handshake) -> Duration {
     Duration::from_millis(h.ping_interval.saturating_add(h.ping_timeout))
+}
+
+/// Sent emits awaiting their answer, in id order: a map on a `VecDeque`, kept sorted. Ids grow
+/// as emits are sent and answers mostly come in order, so inserts land at the back and
+/// removals near the front; a `BTreeMap` of its own would add 5 KB to the browser bundle.
+#[derive(Debug, Default)]
+struct Inflight(VecDeque<(AckId, sio::Packet)>);
+
+impl Inflight {
+    fn insert(&mut self, id: AckId, p: sio::Packet) {
+        match self.0.binary_search_by_key(&id, |(i, _)| *i) {
+            Ok(at) => self.0[at].1 = p,
+            Err(at) => self.0.insert(at, (id, p)),
+        }
+    }
+
+    fn remove(&mut self, id: &AckId) {
+        if let Ok(at) = self.0.binary_search_by_key(id, |(i, _)| *i) {
+            self.0.remove(at);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// Pending acknowledgements and their deadlines; the heap gives the earliest in O(log n),
@@ -1378,9 +1457,9 @@ impl Acks {
 
     fn drain(&mut self) -> Vec<AckId> {
         self.heap.clear();
-        let mut ids: Vec<AckId> = self.pending.drain().map(|(id, _)| id).collect();
-        ids.sort_unstable();
-        ids
+        let ids: BinaryHeap<AckId> = self.pending.drain().map(|(id, _)| id).collect();
+        // A heap sort: the slice sorts would add 4 KB of wasm for this one call.
+        ids.into_sorted_vec()
     }
 
     /// Drops heap entries whose ack was answered, so `peek` is always live.
@@ -1390,6 +1469,54 @@ impl Acks {
                 break;
             }
             self.heap.pop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_built_values_match_their_serde_form() {
+        let stats = Envelope {
+            seq: 9,
+            ts: -3,
+            data: Stats {
+                today_liters: 12.5,
+                today_sales: 3.0,
+                today_collection: f64::NAN,
+                outstanding: -4.25,
+                active_customers: 2,
+                deliveries_today: u32::MAX,
+            },
+        };
+        assert_eq!(stats_value(&stats), serde_json::to_value(&stats).unwrap());
+        let err = WireError::new(ErrorCode::ResyncRequired, "another log");
+        assert_eq!(wire_error_value(&err), serde_json::to_value(&err).unwrap());
+    }
+
+    #[test]
+    fn inflight_keeps_id_order_whatever_the_insert_order() {
+        let packet = |id| sio::Packet::event("/", "e", Vec::new(), Some(id));
+        let mut f = Inflight::default();
+        for id in [5, 1, 9, 3, 7, 3] {
+            f.insert(id, packet(id));
+        }
+        f.remove(&7);
+        f.remove(&8);
+        let ids: Vec<AckId> =
+            f.0.iter().map(|(id, p)| (assert_eq!(p.id, Some(*id)), *id).1).collect();
+        assert_eq!(ids, [1, 3, 5, 9]);
+        f.clear();
+        assert!(f.0.is_empty());
+    }
+
+    #[test]
+    fn duration_text_is_debug_to_the_millisecond() {
+        for ms in [0, 1, 7, 999, 1000, 1001, 1500, 1050, 10_000, 20_000, 61_250, 3_600_000] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(duration_text(d), format!("{d:?}"));
         }
     }
 }

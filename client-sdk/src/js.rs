@@ -7,7 +7,8 @@
 //! frees the Rust side of a class once its JS wrapper is garbage-collected.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -100,9 +101,11 @@ struct Inner {
     client: Client,
     token: Rc<RefCell<Option<String>>>,
     rtt: Rc<RefCell<Option<u32>>>,
-    subs: RefCell<HashMap<u32, Subscription>>,
+    // Vecs of (id, item), not HashMaps: a handful of entries, and each HashMap type would
+    // add its own code to the package.
+    subs: RefCell<Vec<(u32, Subscription)>>,
     /// The `onStatus` handlers, told `closed` if the client is ever dropped while in use.
-    status_handlers: RefCell<HashMap<u32, Function>>,
+    status_handlers: RefCell<Vec<(u32, Function)>>,
     next_sub: RefCell<u32>,
     _rtt_sub: Subscription,
 }
@@ -147,7 +150,7 @@ impl Drop for Inner {
         console_warn("PulseClient was dropped while connected; its connection is closed");
         let closed = Object::new();
         let _ = Reflect::set(&closed, &JsValue::from_str("state"), &JsValue::from_str("closed"));
-        for h in self.status_handlers.borrow().values() {
+        for (_, h) in self.status_handlers.borrow().iter() {
             let _ = h.call1(&JsValue::NULL, &closed);
         }
     }
@@ -237,9 +240,12 @@ impl PulseClient {
         #[wasm_bindgen(unchecked_param_type = "(data: any, event: string) => void")]
         handler: Function,
     ) -> u32 {
+        // The handler only ever sees `event` (names match exactly): its JS string is made once
+        // here, not once per event.
+        let name = JsValue::from_str(&event);
         let sub = self.inner.client.on(&event, move |m| {
             let data = m.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED);
-            let _ = handler.call2(&JsValue::NULL, &data, &JsValue::from_str(&m.event));
+            let _ = handler.call2(&JsValue::NULL, &data, &name);
         });
         self.keep(sub)
     }
@@ -259,14 +265,14 @@ impl PulseClient {
             }
         });
         let id = self.keep(sub);
-        self.inner.status_handlers.borrow_mut().insert(id, handler);
+        self.inner.status_handlers.borrow_mut().push((id, handler));
         id
     }
 
     /// Removes the handler `on` or `onStatus` returned `id` for.
     pub fn off(&self, id: u32) -> bool {
-        self.inner.status_handlers.borrow_mut().remove(&id);
-        self.inner.subs.borrow_mut().remove(&id).is_some()
+        take(&mut self.inner.status_handlers.borrow_mut(), id);
+        take(&mut self.inner.subs.borrow_mut(), id).is_some()
     }
 
     /// Sends an event (queued while offline). Throws if the offline buffer is full or the
@@ -289,7 +295,7 @@ impl PulseClient {
         let args = if data.is_undefined() { vec![] } else { vec![to_value(&data)?] };
         let timeout = timeout_ms.map(|ms| Duration::from_millis(ms as u64));
         let reply = self.inner.client.emit_with_ack(&event, args, timeout);
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
+        Ok(promise(async move {
             match reply.await {
                 Ok(r) => Ok(r.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED)),
                 Err(e) => Err(js_error(e)),
@@ -333,7 +339,7 @@ impl PulseClient {
             return js_sys::Promise::reject(&unknown_topic(key));
         };
         let reply = self.inner.client.change_topic_raw(topic, on);
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             // The ack `{ ok, data | error }` is read in JavaScript, as `emitWithAck`'s is.
             let ack = reply.await.map_err(js_error)?.args.first().map(from_value);
             let ack = ack.unwrap_or(JsValue::UNDEFINED);
@@ -393,9 +399,22 @@ impl PulseClient {
     fn keep(&self, sub: Subscription) -> u32 {
         let mut n = self.inner.next_sub.borrow_mut();
         *n += 1;
-        self.inner.subs.borrow_mut().insert(*n, sub);
+        self.inner.subs.borrow_mut().push((*n, sub));
         *n
     }
+}
+
+/// Removes and returns the item `id` names.
+fn take<T>(items: &mut Vec<(u32, T)>, id: u32) -> Option<T> {
+    let at = items.iter().position(|(i, _)| *i == id)?;
+    Some(items.swap_remove(at).1)
+}
+
+/// `f` as a JS promise, through one instance of wasm-bindgen's promise glue for every
+/// async method (it is generic over the future).
+fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
+    let f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
+    wasm_bindgen_futures::future_to_promise(f)
 }
 
 fn status_object(s: &Status, rtt: Option<u32>, client: &Client) -> JsValue {
@@ -437,7 +456,7 @@ fn to_value(v: &JsValue) -> Result<Value, JsValue> {
 }
 
 fn from_value(v: &Value) -> JsValue {
-    JSON::parse(&v.to_string()).unwrap_or(JsValue::UNDEFINED)
+    JSON::parse(&crate::codec::json_text(v)).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn js_err(message: &str) -> JsValue {

@@ -106,13 +106,30 @@ impl Resume {
                 a.epoch = Some(e.clone());
             }
         }
-        serde_json::to_value(a).ok()
+        // Built by hand, as the serde derive writes it (see `codec::object`); destructured,
+        // so a new field is a compile error here.
+        let ConnectAuth { token, last_seq, epoch, topics } = a;
+        let mut m = serde_json::Map::new();
+        if let Some(t) = token {
+            m.insert("token".into(), t.into());
+        }
+        if let Some(s) = last_seq {
+            m.insert("lastSeq".into(), s.into());
+        }
+        if let Some(e) = epoch {
+            m.insert("epoch".into(), e.into());
+        }
+        if let Some(t) = topics {
+            m.insert("topics".into(), t.iter().map(|t| Value::from(t.as_str())).collect());
+        }
+        Some(Value::Object(m))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pulse_protocol::events::{Topic, Topics};
     use serde_json::json;
 
     fn entry(seq: u64) -> Vec<Value> {
@@ -151,6 +168,33 @@ mod tests {
         assert!(r.learn_epoch("e2"), "another log");
         assert_eq!(r.last_seq(), None);
         assert!(r.accept("payment:added", &entry(1)));
+    }
+
+    #[test]
+    fn connect_auth_is_written_as_its_serde_derive_writes_it() {
+        let topics: Topics = [Topic::Payments, Topic::Deliveries].into_iter().collect();
+        let mut r = Resume::default();
+        for auth in [
+            None,
+            Some(ConnectAuth::default()),
+            Some(ConnectAuth { topics: Some(topics), ..ConnectAuth::with_token("t") }),
+            Some(ConnectAuth { topics: Some(Topics::NONE), ..ConnectAuth::default() }),
+        ] {
+            for (seq, epoch) in [(None, None), (Some(41), None), (Some(42), Some("e1"))] {
+                if let Some(seq) = seq {
+                    r.restore(seq, epoch);
+                }
+                let mut expected = auth.clone().unwrap_or_default();
+                expected.last_seq = seq;
+                expected.epoch = epoch.map(str::to_owned);
+                let written = r.connect_auth(auth.as_ref());
+                match written {
+                    Some(v) => assert_eq!(v, serde_json::to_value(&expected).unwrap()),
+                    None => assert!(auth.is_none() && seq.is_none()),
+                }
+            }
+            r = Resume::default();
+        }
     }
 
     #[test]

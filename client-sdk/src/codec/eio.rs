@@ -4,6 +4,7 @@
 //! Reference: <https://socket.io/docs/v4/engine-io-protocol/>.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{DecodeError, Frame};
 
@@ -27,6 +28,47 @@ pub struct Handshake {
 
 fn default_max_payload() -> u64 {
     1_000_000
+}
+
+// Read and written through `Value` by hand, as every JSON of the SDK's: the serde derives
+// above stay for applications, but a derived decoder in the codec would add its own code and
+// serde's error texts (which format floats) to the browser bundle.
+impl Handshake {
+    fn from_json(text: &str) -> Result<Handshake, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if !v.is_object() {
+            return Err("expected an object".into());
+        }
+        let field = |k: &str| v.get(k).ok_or_else(|| format!("missing field `{k}`"));
+        let bad = |k: &str| format!("invalid field `{k}`");
+        let number = |k: &str| field(k)?.as_u64().ok_or_else(|| bad(k));
+        let mut upgrades = Vec::new();
+        if let Some(u) = v.get("upgrades") {
+            for t in u.as_array().ok_or_else(|| bad("upgrades"))? {
+                upgrades.push(t.as_str().ok_or_else(|| bad("upgrades"))?.to_owned());
+            }
+        }
+        Ok(Handshake {
+            sid: field("sid")?.as_str().ok_or_else(|| bad("sid"))?.to_owned(),
+            upgrades,
+            ping_interval: number("pingInterval")?,
+            ping_timeout: number("pingTimeout")?,
+            max_payload: match v.get("maxPayload") {
+                None => default_max_payload(),
+                Some(_) => number("maxPayload")?,
+            },
+        })
+    }
+
+    fn to_json(&self) -> String {
+        let mut m = serde_json::Map::new();
+        m.insert("sid".into(), self.sid.clone().into());
+        m.insert("upgrades".into(), self.upgrades.clone().into());
+        m.insert("pingInterval".into(), self.ping_interval.into());
+        m.insert("pingTimeout".into(), self.ping_timeout.into());
+        m.insert("maxPayload".into(), self.max_payload.into());
+        super::json_text(&Value::Object(m))
+    }
 }
 
 /// An Engine.IO packet.
@@ -54,10 +96,7 @@ impl Packet {
     /// Encodes the packet as one WebSocket frame.
     pub fn encode(&self) -> Frame {
         let text = match self {
-            Packet::Open(h) => {
-                // A Handshake is plain data; serialising it cannot fail.
-                format!("0{}", serde_json::to_string(h).unwrap_or_default())
-            }
+            Packet::Open(h) => format!("0{}", h.to_json()),
             Packet::Close => "1".to_owned(),
             Packet::Ping(d) => format!("2{d}"),
             Packet::Pong(d) => format!("3{d}"),
@@ -86,10 +125,8 @@ impl Packet {
         let kind = t.chars().next().ok_or(DecodeError::Empty)?;
         Ok(match kind {
             '0' => {
-                let h = serde_json::from_str(&t[1..]).map_err(|e| DecodeError::Json {
-                    what: "engine.io handshake",
-                    detail: e.to_string(),
-                })?;
+                let h = Handshake::from_json(&t[1..])
+                    .map_err(|detail| DecodeError::Json { what: "engine.io handshake", detail })?;
                 Packet::Open(h)
             }
             '1' => Packet::Close,
@@ -140,6 +177,33 @@ mod tests {
         }
         assert_eq!(Packet::Message("hello".into()).encode(), Frame::Text("4hello".into()));
         assert_eq!(Packet::Pong(String::new()).encode(), Frame::Text("3".into()));
+    }
+
+    /// The hand-written reader accepts and refuses what the serde derive does.
+    #[test]
+    fn handshake_reads_as_its_serde_derive_reads_it() {
+        let base = r#""sid":"s1","pingInterval":25000,"pingTimeout":20000"#;
+        for json in [
+            format!("{{{base}}}"),
+            format!(r#"{{{base},"upgrades":["websocket"],"maxPayload":5}}"#),
+            format!(r#"{{{base},"upgrades":[],"unknown":true}}"#),
+            format!(r#"{{{base},"upgrades":[1]}}"#),
+            format!(r#"{{{base},"upgrades":null}}"#),
+            format!(r#"{{{base},"maxPayload":-1}}"#),
+            format!(r#"{{{base},"maxPayload":null}}"#),
+            r#"{"sid":"s1","pingInterval":25000}"#.to_owned(),
+            r#"{"sid":1,"pingInterval":25000,"pingTimeout":20000}"#.to_owned(),
+            r#"{"sid":"s1","pingInterval":2.5,"pingTimeout":20000}"#.to_owned(),
+            "[]".to_owned(),
+            "null".to_owned(),
+        ] {
+            let serde = serde_json::from_str::<Handshake>(&json).ok();
+            assert_eq!(Handshake::from_json(&json).ok(), serde, "{json}");
+            if let Some(h) = serde {
+                let encoded = serde_json::from_str::<Value>(&h.to_json()).unwrap();
+                assert_eq!(encoded, serde_json::to_value(&h).unwrap());
+            }
+        }
     }
 
     #[test]

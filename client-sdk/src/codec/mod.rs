@@ -5,6 +5,37 @@
 pub mod eio;
 pub mod sio;
 
+use serde_json::Value;
+
+/// Appends `v` as compact JSON to `out`. Every JSON text the SDK writes goes through here
+/// (not `Value`'s `Display`, whose `{:#}` adds a pretty printer): one serialiser in the bundle.
+pub(crate) fn write_json(out: &mut String, v: &Value) {
+    // Into the String's own bytes: `Vec<u8>`'s writer is the smallest one. Serialising a
+    // Value cannot fail, and serde_json writes only UTF-8, so nothing is lost below.
+    let mut bytes = std::mem::take(out).into_bytes();
+    let _ = serde_json::to_writer(&mut bytes, v);
+    *out = String::from_utf8(bytes).unwrap_or_default();
+}
+
+/// `v` as compact JSON; see [`write_json`].
+pub(crate) fn json_text(v: &Value) -> String {
+    let mut s = String::new();
+    write_json(&mut s, v);
+    s
+}
+
+/// A JSON object of `fields`, in order. The SDK builds the JSON it sends by hand rather than
+/// through serde's `to_value`/`json!`: those add a serialiser per type to the browser bundle.
+/// Not generic, and inserted one by one: collecting into the map would sort, and each
+/// instance would add its own copy.
+pub(crate) fn object(fields: Vec<(&str, Value)>) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in fields {
+        m.insert(k.to_owned(), v);
+    }
+    Value::Object(m)
+}
+
 /// One WebSocket message, as the transport sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {

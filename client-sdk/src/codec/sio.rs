@@ -47,7 +47,7 @@ pub struct Packet {
 
 /// The marker that stands in the JSON for attachment `num`.
 pub fn placeholder(num: usize) -> Value {
-    serde_json::json!({ "_placeholder": true, "num": num })
+    super::object(vec![("_placeholder", true.into()), ("num", num.into())])
 }
 
 impl Packet {
@@ -92,8 +92,7 @@ impl Packet {
             let _ = write!(s, "{id}");
         }
         if let Some(data) = &self.data {
-            // Serialising a Value into a String cannot fail.
-            let _ = serde_json::to_writer(WriteAdapter(&mut s), data);
+            super::write_json(&mut s, data);
         }
         (s, &self.attachments)
     }
@@ -104,19 +103,6 @@ impl Packet {
             (Kind::Event, Some(Value::Array(a))) => a.first().and_then(Value::as_str),
             _ => None,
         }
-    }
-}
-
-struct WriteAdapter<'a>(&'a mut String);
-
-impl std::io::Write for WriteAdapter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // serde_json only ever writes valid UTF-8 for a Value.
-        self.0.push_str(std::str::from_utf8(buf).map_err(std::io::Error::other)?);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 //! polling uses it, and so does any app that calls the REST API beside its client (the
 //! dashboard does), so the bundle carries one HTTP client.
 
-use pulse_protocol::WireError;
+use pulse_protocol::{ErrorCode, WireError};
 
 use crate::Error;
 
@@ -24,7 +24,12 @@ impl Answer {
 
     /// The server's `{ code, message }`, when the body is one.
     pub fn wire_error(&self) -> Option<WireError> {
-        serde_json::from_str(&self.body).ok()
+        // Read through `Value`, as the SDK reads all JSON: a derived decoder per type would
+        // each add code (and serde's error texts) to the browser bundle.
+        let v: serde_json::Value = serde_json::from_str(&self.body).ok()?;
+        let code = v.get("code")?.as_str()?;
+        let message = v.get("message")?.as_str()?;
+        Some(WireError::new(code.parse().unwrap_or(ErrorCode::Other), message))
     }
 }
 
@@ -123,5 +128,28 @@ mod platform {
         let status = res.status().as_u16();
         let body = res.text().await.map_err(|e| e.to_string())?;
         Ok(Answer { status, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_error_reads_the_error_shape_as_serde_does() {
+        for body in [
+            r#"{"code":"NOT_FOUND","message":"no such delivery"}"#,
+            r#"{"code":"SOMETHING_NEW","message":"m","extra":1}"#,
+            r#"{"code":"NOT_FOUND"}"#,
+            r#"{"message":"m"}"#,
+            r#"{"code":7,"message":"m"}"#,
+            r#"{"code":"NOT_FOUND","message":null}"#,
+            r#""NOT_FOUND: m""#,
+            "<html>bad gateway</html>",
+            "",
+        ] {
+            let answer = Answer { status: 404, body: body.into() };
+            assert_eq!(answer.wire_error(), serde_json::from_str::<WireError>(body).ok(), "{body}");
+        }
     }
 }

@@ -1,0 +1,134 @@
+// Main-thread cost per received event in Chromium: the SDK's JS package (one or more builds)
+// next to the official socket.io-client, each alone in a page, against the same server and
+// the same broadcast.
+//
+//   node bench/js-event-cost.mjs [--events 2000] [--rate 1000] [--size 256] [--rounds 3]
+//                                [LABEL=PKG_DIR ...]   (default: sdk=client-sdk/pkg)
+//
+// Each page connects over WebSocket to a fresh server (bench mode, demo generator off),
+// registers one handler for `bench:tick` that reads a field of the payload, and waits. The
+// server then broadcasts `events` ticks of `size` bytes at `rate` per second
+// (`POST /api/bench/broadcast`); the figure is the page's main-thread time over that window
+// (Chromium's DevTools protocol, Performance.getMetrics: TaskDuration, and ScriptDuration for
+// JavaScript and wasm alone), divided by the ticks received. Rounds run one after the other in
+// the same page; the median is printed. A measurement, not a test: nothing is asserted about
+// speed; a page that misses ticks fails the run.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize, resolve } from 'node:path';
+import { ROOT, apiLogin, eventually, launchBrowser, startServer } from '../e2e/harness.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  if (i < 0) return dflt;
+  const v = args[i + 1];
+  args.splice(i, 2);
+  return Number(v);
+};
+const events = opt('--events', 2000);
+const rate = opt('--rate', 1000);
+const size = opt('--size', 256);
+const rounds = opt('--rounds', 3);
+const builds = (args.length ? args : ['sdk=client-sdk/pkg']).map((a) => {
+  const [label, dir] = a.split('=');
+  return { label, dir: resolve(ROOT, dir) };
+});
+
+const sioClient = readFileSync(join(ROOT, 'node_modules/socket.io-client/dist/socket.io.min.js'), 'utf8');
+const sioVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules/socket.io-client/package.json'), 'utf8')).version;
+
+// The pages count ticks in `window.count` and set `window.live` once connected.
+const sdkPage = (server, token) => `<!doctype html><meta charset="utf-8"><script type="module">
+import init, { PulseClient } from '/pkg/pulse_sdk.js';
+await init();
+window.count = 0;
+const c = new PulseClient(${JSON.stringify(server)}, { token: ${JSON.stringify(token)}, healthInterval: 0 });
+c.onStatus((s) => { window.live = s.state === 'live'; });
+c.on('bench:tick', (t) => { window.count++; window.last = t.n; });
+</script>`;
+const sioPage = (server, token) => `<!doctype html><meta charset="utf-8"><script>${sioClient}</script><script>
+window.count = 0;
+const s = io(${JSON.stringify(server)}, { auth: { token: ${JSON.stringify(token)} }, transports: ['websocket'] });
+s.on('connect', () => { window.live = true; });
+s.on('bench:tick', (t) => { window.count++; window.last = t.n; });
+</script>`;
+
+/** Serves `pkgDir` under /pkg/ and `site.html` at /. */
+async function serve(pkgDir) {
+  const site = { html: '' };
+  const types = { '.js': 'text/javascript', '.wasm': 'application/wasm' };
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (path === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(site.html);
+    if (!path.startsWith('/pkg/')) return res.writeHead(404).end();
+    try {
+      const body = readFileSync(join(pkgDir, path.slice(5)));
+      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  site.url = `http://127.0.0.1:${server.address().port}`;
+  site.close = () => server.close();
+  return site;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(label, pkgDir, page) {
+  // The page comes from another origin, which the server lists.
+  const site = await serve(pkgDir);
+  const pulse = await startServer({
+    env: { PULSE_BENCH: '1', PULSE_DEMO_RATE: '0', PULSE_STATS_INTERVAL_MS: '3600000', PULSE_CORS_ORIGINS: site.url },
+  });
+  const browser = await launchBrowser();
+  try {
+    const { token } = await apiLogin(pulse.url);
+    site.html = page(pulse.url, token);
+    const p = await browser.newPage();
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(String(e)));
+    await p.goto(site.url);
+    await eventually(`${label} live`, () => p.evaluate(() => window.live === true));
+    const cdp = await p.context().newCDPSession(p);
+    await cdp.send('Performance.enable');
+    const metrics = async () => {
+      const { metrics: m } = await cdp.send('Performance.getMetrics');
+      return Object.fromEntries(m.map(({ name, value }) => [name, value]));
+    };
+    const task = [];
+    const script = [];
+    for (let r = 0; r < rounds; r++) {
+      const before = await p.evaluate(() => window.count);
+      const m0 = await metrics();
+      const res = await fetch(`${pulse.url}/api/bench/broadcast`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ rate, size, seconds: events / rate }),
+      });
+      if (!res.ok) throw new Error(`broadcast: ${res.status} ${await res.text()}`);
+      const { emitted } = await res.json();
+      await eventually(`${label} receives ${emitted} ticks`, async () => (await p.evaluate(() => window.count)) - before >= emitted, 60_000);
+      const m1 = await metrics();
+      task.push(((m1.TaskDuration - m0.TaskDuration) * 1e6) / emitted);
+      script.push(((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / emitted);
+    }
+    if (errors.length) throw new Error(`${label}: page errors: ${errors.join('; ')}`);
+    return { label, task, script };
+  } finally {
+    site.close();
+    await browser.close();
+    await pulse.stop();
+  }
+}
+
+const rows = [];
+for (const b of builds) rows.push(await measure(b.label, b.dir, sdkPage));
+rows.push(await measure(`socket.io-client ${sioVersion}`, ROOT, sioPage));
+console.log(`\n${events} ticks of ${size} B at ${rate}/s, ${rounds} rounds; µs of main thread per event (median; rounds)\n`);
+console.log('| client | task µs/event | script µs/event |');
+console.log('|---|---:|---:|');
+const f = (xs) => `${median(xs).toFixed(1)} (${xs.map((x) => x.toFixed(1)).join(', ')})`;
+for (const r of rows) console.log(`| ${r.label} | ${f(r.task)} | ${f(r.script)} |`);
