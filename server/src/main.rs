@@ -13,11 +13,6 @@ use pulse_server::error::AppError;
 use pulse_server::{Clock, Config, Mode, Server, SystemClock};
 use tracing_subscriber::EnvFilter;
 
-// glibc's malloc was a fifth of the server's CPU under fan-out load (perf: `_int_malloc`,
-// `_int_free`, `malloc_consolidate` across worker threads); mimalloc's per-thread heaps cost less.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
