@@ -16,16 +16,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
-import { ROOT, apiLogin, eventually, launchBrowser, startServer } from '../e2e/harness.mjs';
+import { ROOT, apiLogin, eventually, launchBrowser, startServer, takeOption } from '../e2e/harness.mjs';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return Number(v);
-};
+const opt = (name, dflt) => Number(takeOption(args, name, dflt));
 const events = opt('--events', 2000);
 const rate = opt('--rate', 1000);
 const size = opt('--size', 256);

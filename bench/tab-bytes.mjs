@@ -15,16 +15,10 @@
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { launchBrowser, login, startServer } from '../e2e/harness.mjs';
+import { launchBrowser, login, startServer, takeOption } from '../e2e/harness.mjs';
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-};
+const opt = (name, dflt) => takeOption(args, name, dflt);
 const pagePath = opt('--page', '/payments');
 const seconds = Number(opt('--seconds', '60'));
 const rate = opt('--rate', '2');

@@ -15,6 +15,15 @@ mkdirSync(ARTIFACTS, { recursive: true });
 const SERVER_BIN = process.env.PULSE_SERVER_BIN ?? join(ROOT, 'target', 'debug', 'pulse-server');
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
+/** Takes `--name value` out of `args` (a script's argv), returning the value or `dflt`. */
+export function takeOption(args, name, dflt) {
+  const i = args.indexOf(name);
+  if (i < 0) return dflt;
+  const v = args[i + 1];
+  args.splice(i, 2);
+  return v;
+}
+
 export async function freePort() {
   return new Promise((ok, fail) => {
     const s = createServer();
