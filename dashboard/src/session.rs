@@ -12,6 +12,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use pulse_protocol::events::ConnectAuth;
 use pulse_protocol::rest::{LoginRequest, RefreshRequest, Session};
+use pulse_sdk::backoff::{Backoff, BackoffConfig};
 use pulse_sdk::{AuthFuture, Credentials, NeedAuth, Renewal};
 
 use crate::api::{self, ApiError};
@@ -65,18 +66,16 @@ pub struct Auth {
     token: StoredValue<Arc<Mutex<Option<String>>>>,
     timer: StoredValue<Option<TimeoutHandle>>,
     refreshing: StoredValue<bool>,
+    /// When to try again after a refresh failed for a passing reason: jittered and growing,
+    /// so that the tabs left open across a server restart do not all ask at the same moment.
+    retry: StoredValue<Backoff>,
 }
 
 impl Auth {
     /// Restores the stored session, schedules its refresh, follows other tabs, and puts
     /// the result in context.
     pub fn provide() -> Auth {
-        let auth = Auth {
-            session: RwSignal::new(None),
-            token: StoredValue::new(Arc::new(Mutex::new(None))),
-            timer: StoredValue::new(None),
-            refreshing: StoredValue::new(false),
-        };
+        let auth = Auth::new(wall_ms() as u64);
         auth.adopt(storage::load());
         #[cfg(target_arch = "wasm32")]
         {
@@ -90,6 +89,22 @@ impl Auth {
         }
         provide_context(auth);
         auth
+    }
+
+    /// A signed-out session whose retry jitter comes from `seed`.
+    fn new(seed: u64) -> Auth {
+        Auth {
+            session: RwSignal::new(None),
+            token: StoredValue::new(Arc::new(Mutex::new(None))),
+            timer: StoredValue::new(None),
+            refreshing: StoredValue::new(false),
+            retry: StoredValue::new(Backoff::new(BackoffConfig::default(), seed)),
+        }
+    }
+
+    /// How long to wait before the next try after a refresh failed for a passing reason.
+    fn retry_delay(&self) -> Duration {
+        self.retry.try_update_value(Backoff::next_delay).unwrap_or(Duration::from_secs(5))
     }
 
     /// The socket's credentials, for `Client::connect_with_auth`.
@@ -189,12 +204,14 @@ impl Auth {
         self.refreshing.set_value(false);
         match r {
             Ok(s) => {
+                self.retry.update_value(Backoff::reset);
                 self.set(Some(s));
                 Refreshed::Yes
             }
             Err(e) if passing(&e) => {
                 // The server is away, not the session: try again shortly.
-                self.schedule(Some(wall_ms() + REFRESH_AHEAD_MS + 5_000));
+                let delay = self.retry_delay().as_millis() as i64;
+                self.schedule(Some(wall_ms() + REFRESH_AHEAD_MS + delay));
                 Refreshed::Unavailable(e.to_string())
             }
             Err(_) => {
@@ -353,5 +370,24 @@ mod tests {
         );
         // A refresh that left the refused token in place is not a reason to stop.
         assert!(matches!(renewal(Refreshed::Yes, t("old"), Some("old")), Renewal::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_refresh_that_keeps_failing_is_tried_again_later_each_time_with_jitter() {
+        let delays = |seed| {
+            let auth = Auth::new(seed);
+            let d: Vec<u128> = (0..6).map(|_| auth.retry_delay().as_millis()).collect();
+            auth.retry.update_value(Backoff::reset);
+            (d, auth.retry_delay().as_millis())
+        };
+        let (a, a_after_success) = delays(1);
+        let (b, _) = delays(2);
+        // Two tabs do not ask in step.
+        assert_ne!(a[0], b[0]);
+        assert!((500..=1500).contains(&a[0]), "{a:?}");
+        // Later tries wait longer, never more than 5 s.
+        assert!(a[3] > a[0] && a.iter().all(|d| *d <= 5000), "{a:?}");
+        // A refresh that went through starts over.
+        assert!((500..=1500).contains(&a_after_success), "{a_after_success}");
     }
 }
