@@ -154,7 +154,8 @@ pub(crate) async fn subscribe(
         let mut frame = vec![0u8; HEAD + size];
         while stream.read_exact(&mut frame).await.is_ok() {
             let sent = u64::from_le_bytes(frame[..8].try_into().expect("8 bytes"));
-            shared.record(index, sent);
+            let n = u64::from_le_bytes(frame[8..HEAD].try_into().expect("8 bytes"));
+            shared.record(index, sent, Some(n));
         }
     }))
 }

@@ -31,6 +31,8 @@ const DRAIN_QUIET: Duration = Duration::from_secs(3);
 const SHARDS: usize = 16;
 /// Latencies above this (60 s) are clamped; they would mean the run is broken anyway.
 pub(crate) const MAX_LATENCY_US: u64 = 60_000_000;
+/// Tick numbers above this are refused as malformed (a bit set per number and connection).
+const MAX_TICKS: u64 = 1 << 24;
 
 /// A broadcast scenario: N connections, R broadcasts a second of P bytes for S seconds.
 #[derive(Debug, Clone)]
@@ -209,7 +211,13 @@ struct Broadcast {
 
 /// Counters shared by every client's handlers.
 pub(crate) struct Shared {
+    /// Events that arrived; for numbered ticks, distinct ones only (see `ticks`).
     pub(crate) received: AtomicU64,
+    /// Per connection, the tick numbers it received (one bit per `n`), so that a duplicate
+    /// is counted as one and cannot make up for a loss in `received`.
+    ticks: Vec<Mutex<Vec<u64>>>,
+    /// Ticks a connection received again.
+    pub(crate) duplicated: AtomicU64,
     /// Ticks whose `sent_at_us` could not be read.
     malformed: AtomicU64,
     /// Wall clock of the latest receipt, µs since the epoch.
@@ -219,10 +227,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new() -> Shared {
+    /// Counters for `connections` whose ticks are numbered (none: events are only counted).
+    pub(crate) fn new(connections: usize) -> Shared {
         let h = || Mutex::new(Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds"));
         Shared {
             received: AtomicU64::new(0),
+            ticks: (0..connections).map(|_| Mutex::new(Vec::new())).collect(),
+            duplicated: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
             last_us: AtomicU64::new(0),
             disconnects: AtomicU64::new(0),
@@ -230,8 +241,26 @@ impl Shared {
         }
     }
 
-    /// Counts one event sent at `sent_us` and received now, by connection `index`.
-    pub(crate) fn record(&self, index: usize, sent_us: u64) {
+    /// Counts one event sent at `sent_us` and received now, by connection `index`; `tick` is
+    /// its number when ticks are numbered. A tick the connection already had is only counted
+    /// in `duplicated`.
+    pub(crate) fn record(&self, index: usize, sent_us: u64, tick: Option<u64>) {
+        if let (Some(n), Some(seen)) = (tick, self.ticks.get(index)) {
+            if n >= MAX_TICKS {
+                self.malformed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let (word, bit) = ((n / 64) as usize, 1u64 << (n % 64));
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.len() <= word {
+                seen.resize(word + 1, 0);
+            }
+            if seen[word] & bit != 0 {
+                self.duplicated.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            seen[word] |= bit;
+        }
         let now = now_us();
         let latency = now.saturating_sub(sent_us).clamp(1, MAX_LATENCY_US);
         let shard = &self.latency[index % SHARDS];
@@ -282,9 +311,11 @@ fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
     });
     let s = shared.clone();
     let tick = client.on("bench:tick", move |m| {
-        match m.args.first().and_then(|a| a.get("sent_at_us")).and_then(|v| v.as_u64()) {
-            Some(sent) => s.record(index, sent),
-            None => {
+        let tick = m.args.first();
+        let n = tick.and_then(|a| a.get("n")).and_then(|v| v.as_u64());
+        match (tick.and_then(|a| a.get("sent_at_us")).and_then(|v| v.as_u64()), n) {
+            (Some(sent), Some(n)) => s.record(index, sent, Some(n)),
+            _ => {
                 s.malformed.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -329,7 +360,7 @@ fn cpu_pct(cpu: Duration, wall: Duration) -> f64 {
 pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, String> {
     let load_avg = process::load_average().unwrap_or(0.0);
     let rss_before = target.nodes_kib(process::rss_kib);
-    let shared = Arc::new(Shared::new());
+    let shared = Arc::new(Shared::new(sc.connections));
 
     let ramp_start = Instant::now();
     let fleet = match target.wire {
@@ -402,6 +433,7 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         expected,
         received,
         lost: expected as i64 - received as i64,
+        duplicated: shared.duplicated.load(Ordering::Relaxed),
         p50_ms: ms(h.value_at_quantile(0.50)),
         p95_ms: ms(h.value_at_quantile(0.95)),
         p99_ms: ms(h.value_at_quantile(0.99)),
@@ -422,7 +454,7 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
     usage0.fill(&usage1, wall, &mut report);
     if shared.malformed.load(Ordering::Relaxed) > 0 {
         return Err(format!(
-            "{} ticks without a readable sent_at_us",
+            "{} ticks without a readable sent_at_us and n",
             shared.malformed.load(Ordering::Relaxed)
         ));
     }
@@ -583,4 +615,24 @@ pub async fn run_acks(target: &Target, count: u64) -> Result<Report, String> {
     };
     usage0.fill(&usage1, wall, &mut report);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicate_tick_cannot_make_up_for_a_lost_one() {
+        let s = Shared::new(2);
+        let sent = now_us();
+        // Connection 0 gets tick 0 twice and never tick 1; connection 1 gets both.
+        for (conn, n) in [(0, 0), (0, 0), (1, 0), (1, 1)] {
+            s.record(conn, sent, Some(n));
+        }
+        assert_eq!(s.received.load(Ordering::Relaxed), 3);
+        assert_eq!(s.duplicated.load(Ordering::Relaxed), 1);
+        // Out of range numbers are malformed, not a huge allocation.
+        s.record(1, sent, Some(u64::MAX));
+        assert_eq!(s.malformed.load(Ordering::Relaxed), 1);
+    }
 }

@@ -110,7 +110,8 @@ impl Listeners {
                 }
             }
         }
-        self.shared.record(index, sent_us);
+        // Entries are checked per client by `seq` above.
+        self.shared.record(index, sent_us, None);
     }
 
     fn on_status(&self, index: usize, node: &str) {
@@ -508,7 +509,7 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
 
     let rss_before = target.nodes_kib(process::rss_kib);
     let listeners = Arc::new(Listeners {
-        shared: Shared::new(),
+        shared: Shared::new(0),
         since,
         clients: (0..sc.connections).map(|_| Mutex::new(Seen::default())).collect(),
         malformed: AtomicU64::new(0),

@@ -41,8 +41,10 @@ pub struct Report {
     pub expected: u64,
     /// Events that arrived (answers, for the ack scenario).
     pub received: u64,
-    /// `expected − received` (negative would mean duplicates).
+    /// `expected − received`.
     pub lost: i64,
+    /// Events a connection received again (not counted in `received`).
+    pub duplicated: u64,
     /// Latency percentiles in milliseconds: server send to client receipt, or the whole
     /// round trip for the ack scenario.
     pub p50_ms: f64,
@@ -181,13 +183,14 @@ pub fn markdown(reports: &[Report]) -> String {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         type Get = fn(&Report) -> f64;
-        let rows: [(&str, Get, usize); 17] = [
+        let rows: [(&str, Get, usize); 18] = [
             ("connections up (asked)", |r| r.up as f64, 0),
             ("connect errors", |r| r.connect_errors as f64, 0),
             ("disconnects during run", |r| r.disconnects as f64, 0),
             ("events expected", |r| r.expected as f64, 0),
             ("events received", |r| r.received as f64, 0),
             ("lost", |r| r.lost as f64, 0),
+            ("duplicated", |r| r.duplicated as f64, 0),
             ("latency p50 (ms)", |r| r.p50_ms, 2),
             ("latency p95 (ms)", |r| r.p95_ms, 2),
             ("latency p99 (ms)", |r| r.p99_ms, 2),
@@ -285,6 +288,9 @@ pub fn cluster_markdown(reports: &[Report]) -> String {
             ("events received", |r| r.received as f64, 0),
             ("lost", |r| r.lost as f64, 0),
         ]);
+        if !logged {
+            rows.push(("duplicated", |r| r.duplicated as f64, 0));
+        }
         if logged {
             rows.extend([
                 ("clients with a gap", (|r: &Report| r.clients_with_gaps as f64) as Get, 0),

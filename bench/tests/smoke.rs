@@ -42,6 +42,7 @@ async fn twenty_connections_get_every_tick_once() {
     assert_eq!((r.up, r.connect_errors, r.disconnects), (20, 0, 0), "{r:?}");
     assert_eq!(r.emitted, 40, "{r:?}");
     assert_eq!((r.expected, r.received, r.lost, r.server_dropped), (800, 800, 0, 0), "{r:?}");
+    assert_eq!(r.duplicated, 0, "{r:?}");
     assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms, "{r:?}");
     assert!(r.max_ms < 5_000.0, "{r:?}");
     assert!(r.delivered_per_s > 0.0 && r.rss_connected_kib > 0, "{r:?}");
@@ -106,5 +107,24 @@ async fn the_raw_tcp_floor_delivers_every_frame_once() {
     sc.batch = 10;
     let r = load::run_broadcast(&target, &sc).await.expect("run");
     assert_eq!((r.up, r.emitted, r.expected, r.received, r.lost), (20, 40, 800, 800, 0), "{r:?}");
+    assert_eq!(r.duplicated, 0, "{r:?}");
+    assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms, "{r:?}");
+}
+
+/// The Node.js side of the comparison (`bench/node-server.mjs`, the official socket.io under
+/// node from PATH) stays runnable: the same generator, every tick once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodejs_server_delivers_every_tick_once() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let node = servers::start_node("node".as_ref(), &root.join("bench/node-server.mjs"))
+        .await
+        .expect("node bench/node-server.mjs starts (node and npm's socket.io installed)");
+    let mut sc = Scenario::new("smoke", 20, 20.0, 256, 2.0);
+    sc.batch = 10;
+    let r = load::run_broadcast(&node.target, &sc).await.expect("run");
+    node.stop().await;
+    assert_eq!((r.up, r.connect_errors, r.disconnects), (20, 0, 0), "{r:?}");
+    assert_eq!(r.emitted, 40, "{r:?}");
+    assert_eq!((r.expected, r.received, r.lost, r.duplicated), (800, 800, 0, 0), "{r:?}");
     assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms, "{r:?}");
 }
