@@ -288,14 +288,13 @@ pub fn cluster_markdown(reports: &[Report]) -> String {
             ("events received", |r| r.received as f64, 0),
             ("lost", |r| r.lost as f64, 0),
         ]);
-        if !logged {
-            rows.push(("duplicated", |r| r.duplicated as f64, 0));
-        }
         if logged {
             rows.extend([
                 ("clients with a gap", (|r: &Report| r.clients_with_gaps as f64) as Get, 0),
                 ("out of order at the handler", |r| r.out_of_order as f64, 0),
             ]);
+        } else {
+            rows.push(("duplicated", |r| r.duplicated as f64, 0));
         }
         if logged {
             rows.extend([

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use pulse_protocol::events::{topic_of, Id, Topic, ERROR, USER_UPDATED};
+use pulse_protocol::events::{Id, Topic, ERROR, USER_UPDATED};
 use pulse_protocol::rest::LoggedEvent;
 use pulse_protocol::Envelope;
 use pulse_protocol::{ErrorCode, WireError};
@@ -94,18 +94,17 @@ pub(crate) async fn sync(state: &AppState, tenant_id: Id) -> Result<u64, AppErro
 /// entry on ([`super::catchup`]), and sockets already behind are skipped.
 pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry]) {
     for e in entries {
-        // Only the sockets subscribed to the entry's topic (see `realtime::subscriptions`).
-        let topic = topic_of(&e.event.event);
-        let room = match e.user_id {
-            Some(u) => user_room(u, topic),
-            None => tenant_room(tenant_id, topic),
-        };
         let sent = match Sent::new(e) {
             Ok(s) => Arc::new(s),
             Err(err) => {
                 tracing::error!(error = %err, event = %e.event.event, "entry not serializable");
                 continue;
             }
+        };
+        // Only the sockets subscribed to the entry's topic (see `realtime::subscriptions`).
+        let room = match sent.user_id {
+            Some(u) => user_room(u, sent.topic),
+            None => tenant_room(tenant_id, sent.topic),
         };
         let full =
             fan_out(&state.io, room, &sent.event, &sent.payload, |s| !feed.behind.contains(&s.id));
