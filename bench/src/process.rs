@@ -141,7 +141,9 @@ mod tests {
     fn reads_this_process() {
         let pid = std::process::id();
         let rss = rss_kib(pid).expect("VmRSS");
-        assert!(rss > 0 && peak_rss_kib(pid).unwrap() >= rss);
+        // Both are read; not compared: the kernel batches RSS counters per CPU, so a peak
+        // read after the current size was seen below it once, with other tests running.
+        assert!(rss > 0 && peak_rss_kib(pid).unwrap() > 0);
         // Own time first: read after it, the tree's (which includes it) cannot be smaller.
         let own = cpu_time(pid).unwrap();
         assert!(tree_cpu_time(pid).unwrap() >= own);
