@@ -6,7 +6,6 @@
 //! first and its state loaded over REST once the server's ack is in (the ack names the head
 //! from which live events come), so nothing falls between the two.
 
-use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -209,39 +208,24 @@ async fn load(
     }
     let chart = topics.contains(&Topic::Deliveries);
     live.update(move |s| {
-        if s.stats.as_ref().is_none_or(|cur| cur.seq <= stats.seq) {
-            s.stats = Some(stats);
-        }
+        let mut c = s.merge_stats(stats);
         if let Some(items) = loaded.customers {
-            s.load_customers(items);
+            c |= s.merge_customers(items);
         }
         if let Some(items) = loaded.deliveries {
-            let mut have: Vec<Delivery> = s.deliveries.drain(..).collect();
-            merge_by(
-                &mut have,
-                items,
-                |d| d.id,
-                |f, h| f.updated_at > h.updated_at,
-                |d| Reverse(d.updated_at),
-            );
-            s.load_deliveries(have);
+            c |= s.merge_deliveries(items);
         }
         if let Some(items) = loaded.payments {
-            let mut have: Vec<Payment> = s.payments.drain(..).collect();
-            merge_by(&mut have, items, |p| p.id, |_, _| false, |p| Reverse(p.created_at));
-            s.load_payments(have);
+            c |= s.merge_payments(items);
         }
         if let Some(items) = loaded.notifications {
-            let mut have: Vec<Notification> = s.notifications.drain(..).collect();
-            merge_by(&mut have, items, |n| n.id, |_, _| false, |n| Reverse(n.created_at));
-            s.load_notifications(have);
+            c |= s.merge_notifications(items);
         }
         if let Some(items) = loaded.activity {
-            let mut have: Vec<Activity> = s.activity.drain(..).collect();
-            merge_by(&mut have, items, |a| a.seq as i64, |_, _| false, |a| Reverse(a.seq));
-            s.load_activity(have);
+            c |= s.merge_activity(items);
         }
-        Changes { stats: true, ..changes }
+        c |= Changes { stats: true, ..changes };
+        c
     });
     if client.last_seq().is_none_or(|l| l < seq) {
         client.set_last_seq(seq);
@@ -271,45 +255,4 @@ struct Loaded {
     payments: Option<Vec<Payment>>,
     customers: Option<Vec<Customer>>,
     notifications: Option<Vec<Notification>>,
-}
-
-/// Merges `fresh` into `have` by key and sorts. An item already there wins (it came from a
-/// live event, newer than the page) unless `newer(fresh, have)` says otherwise: a topic
-/// that was not subscribed for a while holds items that changed meanwhile.
-fn merge_by<T, K: Eq + Copy, S: Ord>(
-    have: &mut Vec<T>,
-    fresh: Vec<T>,
-    key: impl Fn(&T) -> K,
-    newer: impl Fn(&T, &T) -> bool,
-    sort: impl Fn(&T) -> S,
-) {
-    for item in fresh {
-        let k = key(&item);
-        match have.iter().position(|x| key(x) == k) {
-            Some(i) if newer(&item, &have[i]) => have[i] = item,
-            Some(_) => {}
-            None => have.push(item),
-        }
-    }
-    have.sort_by_key(|x| sort(x));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merging_keeps_live_items_and_sorts() {
-        let mut have = vec![(3, "live"), (1, "live")];
-        let fresh = vec![(2, "rest"), (3, "rest")];
-        merge_by(&mut have, fresh, |x| x.0, |_, _| false, |x| Reverse(x.0));
-        assert_eq!(have, [(3, "live"), (2, "rest"), (1, "live")]);
-    }
-
-    #[test]
-    fn merging_takes_what_changed_while_unsubscribed() {
-        let mut have = vec![(3, 10), (1, 10)];
-        merge_by(&mut have, vec![(3, 12), (1, 9)], |x| x.0, |f, h| f.1 > h.1, |x| x.0);
-        assert_eq!(have, [(1, 10), (3, 12)]);
-    }
 }

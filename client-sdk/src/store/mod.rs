@@ -7,13 +7,17 @@
 //! SDK wrapper publishing on every event would cost one render per event at high rates).
 
 pub mod callbacks;
+mod model;
 
+pub use model::{
+    CustomerRecord, Fold, Model, NotificationRecord, Raw, RawKind, RawRow, Record, Typed,
+};
+
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, VecDeque};
 
-use pulse_protocol::events::{
-    Activity, Alert, Customer, Delivery, Id, Notification, Payment, ServerMessage, Stats,
-};
-use pulse_protocol::{Envelope, ErrorCode};
+use pulse_protocol::events::Id;
+use pulse_protocol::Envelope;
 
 use crate::connection::{Event, Message, Status};
 
@@ -88,25 +92,26 @@ impl std::ops::BitOrAssign for Changes {
     }
 }
 
-/// The live view of one tenant's business and of the connection.
+/// The live view of one tenant's business and of the connection, with payloads kept as
+/// `M` says: typed by default, as JSON for JavaScript ([`Raw`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LiveState {
+pub struct LiveState<M: Model = Typed> {
     /// Latest statistics and the log position they reflect.
-    pub stats: Option<Envelope<Stats>>,
+    pub stats: Option<Envelope<M::Stats>>,
     /// Recent deliveries, newest first, updated in place by id.
-    pub deliveries: VecDeque<Delivery>,
+    pub deliveries: VecDeque<M::Delivery>,
     /// Recent payments, newest first.
-    pub payments: VecDeque<Payment>,
+    pub payments: VecDeque<M::Payment>,
     /// Customers seen in events, by id, with their latest balance.
-    pub customers: BTreeMap<Id, Customer>,
+    pub customers: BTreeMap<Id, M::Customer>,
     /// Balances seen in `balance:updated`, also for customers not (yet) in `customers`.
     pub balances: BTreeMap<Id, f64>,
     /// Notifications, newest first.
-    pub notifications: VecDeque<Notification>,
+    pub notifications: VecDeque<M::Notification>,
     /// Activity feed, newest first.
-    pub activity: VecDeque<Activity>,
+    pub activity: VecDeque<M::Activity>,
     /// System alerts, newest first.
-    pub alerts: VecDeque<Envelope<Alert>>,
+    pub alerts: VecDeque<Envelope<M::Alert>>,
     /// Connection status.
     pub status: Status,
     /// Last health-ping round trip, ms.
@@ -127,8 +132,15 @@ impl Default for LiveState {
 }
 
 impl LiveState {
-    /// An empty state keeping at most `limits`.
+    /// An empty state keeping at most `limits`, with typed payloads.
     pub fn new(limits: Limits) -> Self {
+        LiveState::empty(limits)
+    }
+}
+
+impl<M: Model> LiveState<M> {
+    /// An empty state keeping at most `limits`.
+    pub fn empty(limits: Limits) -> Self {
         LiveState {
             stats: None,
             deliveries: VecDeque::new(),
@@ -152,7 +164,7 @@ impl LiveState {
     /// them (over REST) and live events rebuild the rest.
     pub fn clear_data(&mut self) -> Changes {
         let keep = (self.status.clone(), self.rtt_ms, self.epoch.take(), self.limits);
-        *self = LiveState::new(keep.3);
+        *self = LiveState::empty(keep.3);
         (self.status, self.rtt_ms, self.epoch) = (keep.0, keep.1, keep.2);
         Changes {
             stats: true,
@@ -168,7 +180,7 @@ impl LiveState {
 
     /// Unread notifications among those kept.
     pub fn unread(&self) -> usize {
-        self.notifications.iter().filter(|n| !n.read).count()
+        self.notifications.iter().filter(|n| !n.read()).count()
     }
 
     /// Where the connection carries data: `websocket`, `polling` or `none`.
@@ -199,32 +211,25 @@ impl LiveState {
     }
 
     fn apply_message(&mut self, m: &Message, c: &mut Changes) {
-        let msg = match ServerMessage::decode(&m.event, m.args.first()) {
+        let fold = match M::read(&m.event, m.args.first()) {
             None => return, // not a Pulse event: the application's own
-            Some(Ok(msg)) => msg,
-            Some(Err(_)) => {
+            Some(Ok(fold)) => fold,
+            Some(Err(())) => {
                 self.malformed += 1;
                 return;
             }
         };
         let limit = self.limits.recent;
-        // Exhaustive: an event added to the catalogue does not compile until it is handled
-        // here (or explicitly ignored).
-        match msg {
-            ServerMessage::ConnectionStatusEvent(env) => {
-                let replaced = self.epoch.as_ref().is_some_and(|e| *e != env.data.epoch);
-                if replaced {
+        match fold {
+            Fold::Epoch(epoch) => {
+                if self.epoch.as_ref().is_some_and(|e| *e != epoch) {
                     *c = self.clear_data();
                 }
-                self.epoch = Some(env.data.epoch);
+                self.epoch = Some(epoch);
             }
-            ServerMessage::ErrorEvent(e) => {
-                if e.code == ErrorCode::ResyncRequired {
-                    *c = self.clear_data();
-                }
-            }
-            ServerMessage::PongEvent(_) => {}
-            ServerMessage::StatsUpdated(env) => {
+            Fold::Resync => *c = self.clear_data(),
+            Fold::Nothing => {}
+            Fold::Stats(env) => {
                 // An older snapshot (e.g. a poll that raced the socket) must not win.
                 if self.stats.as_ref().is_some_and(|s| s.seq > env.seq) {
                     return;
@@ -233,57 +238,53 @@ impl LiveState {
                 self.stats = Some(env);
                 c.stats = true;
             }
-            ServerMessage::DeliveryUpdated(env) => {
-                self.touch(env.ts, c);
-                upsert_front(&mut self.deliveries, env.data, |d| d.id, limit);
+            Fold::Delivery(ts, d) => {
+                self.touch(ts, c);
+                upsert_front(&mut self.deliveries, d, limit);
                 c.deliveries = true;
             }
-            ServerMessage::PaymentAdded(env) => {
-                self.touch(env.ts, c);
-                upsert_front(&mut self.payments, env.data, |p| p.id, limit);
+            Fold::Payment(ts, p) => {
+                self.touch(ts, c);
+                upsert_front(&mut self.payments, p, limit);
                 c.payments = true;
             }
-            ServerMessage::CustomerUpdated(env) => {
-                self.touch(env.ts, c);
-                self.balances.insert(env.data.id, env.data.balance);
-                self.customers.insert(env.data.id, env.data);
+            Fold::Customer(ts, cust) => {
+                self.touch(ts, c);
+                self.balances.insert(cust.key(), cust.balance());
+                self.customers.insert(cust.key(), cust);
                 c.customers = true;
             }
-            ServerMessage::BalanceUpdatedEvent(env) => {
-                self.touch(env.ts, c);
-                let b = env.data;
-                self.balances.insert(b.customer_id, b.balance);
-                if let Some(cust) = self.customers.get_mut(&b.customer_id) {
-                    cust.balance = b.balance;
+            Fold::Balance(ts, id, balance) => {
+                self.touch(ts, c);
+                self.balances.insert(id, balance);
+                if let Some(cust) = self.customers.get_mut(&id) {
+                    cust.set_balance(balance);
                 }
                 c.customers = true;
             }
-            ServerMessage::ActivityUpdated(env) => {
-                self.touch(env.ts, c);
-                upsert_front(&mut self.activity, env.data, |a| a.seq as Id, limit);
+            Fold::Activity(ts, a) => {
+                self.touch(ts, c);
+                upsert_front(&mut self.activity, a, limit);
                 c.activity = true;
             }
-            ServerMessage::NotificationNew(env) => {
-                self.touch(env.ts, c);
-                let cap = self.limits.notifications;
-                upsert_front(&mut self.notifications, env.data, |n| n.id, cap);
+            Fold::Notification(ts, n) => {
+                self.touch(ts, c);
+                upsert_front(&mut self.notifications, n, self.limits.notifications);
                 c.notifications = true;
             }
-            ServerMessage::NotificationRead(env) => {
-                self.touch(env.ts, c);
-                for n in self.notifications.iter_mut().filter(|n| env.data.ids.contains(&n.id)) {
-                    n.read = true;
+            Fold::Read(ts, ids) => {
+                self.touch(ts, c);
+                for n in self.notifications.iter_mut().filter(|n| ids.contains(&n.key())) {
+                    n.mark_read();
                 }
                 c.notifications = true;
             }
-            ServerMessage::AlertSystem(env) => {
+            Fold::Alert(env) => {
                 self.touch(env.ts, c);
                 self.alerts.push_front(env);
                 self.alerts.truncate(limit);
                 c.alerts = true;
             }
-            // Accounts are not part of the live business state; the Users page loads them.
-            ServerMessage::UserUpdated(_) => {}
         }
     }
 
@@ -295,39 +296,101 @@ impl LiveState {
     }
 
     /// Replaces the recent deliveries, e.g. with a first page loaded over REST.
-    pub fn load_deliveries(&mut self, items: Vec<Delivery>) {
+    pub fn load_deliveries(&mut self, items: Vec<M::Delivery>) {
         self.deliveries = items.into_iter().take(self.limits.recent).collect();
     }
 
     /// Replaces the recent payments.
-    pub fn load_payments(&mut self, items: Vec<Payment>) {
+    pub fn load_payments(&mut self, items: Vec<M::Payment>) {
         self.payments = items.into_iter().take(self.limits.recent).collect();
     }
 
     /// Replaces the notifications.
-    pub fn load_notifications(&mut self, items: Vec<Notification>) {
+    pub fn load_notifications(&mut self, items: Vec<M::Notification>) {
         self.notifications = items.into_iter().take(self.limits.notifications).collect();
     }
 
     /// Replaces the activity feed.
-    pub fn load_activity(&mut self, items: Vec<Activity>) {
+    pub fn load_activity(&mut self, items: Vec<M::Activity>) {
         self.activity = items.into_iter().take(self.limits.recent).collect();
     }
 
     /// Adds customers (e.g. the customer list).
-    pub fn load_customers(&mut self, items: Vec<Customer>) {
+    pub fn load_customers(&mut self, items: Vec<M::Customer>) {
         for c in items {
-            self.balances.insert(c.id, c.balance);
-            self.customers.insert(c.id, c);
+            self.balances.insert(c.key(), c.balance());
+            self.customers.insert(c.key(), c);
         }
+    }
+
+    /// Takes statistics read over REST unless newer ones came live.
+    pub fn merge_stats(&mut self, env: Envelope<M::Stats>) -> Changes {
+        if self.stats.as_ref().is_some_and(|cur| cur.seq > env.seq) {
+            return Changes::default();
+        }
+        self.stats = Some(env);
+        Changes { stats: true, ..Changes::default() }
+    }
+
+    /// Merges a page of deliveries read over REST with those that came live. A delivery
+    /// edited while its topic was not received is taken from the page when it is newer.
+    pub fn merge_deliveries(&mut self, page: Vec<M::Delivery>) -> Changes {
+        let mut have: Vec<_> = self.deliveries.drain(..).collect();
+        merge_by(&mut have, page, true);
+        self.load_deliveries(have);
+        Changes { deliveries: true, ..Changes::default() }
+    }
+
+    /// Merges a page of payments read over REST with those that came live.
+    pub fn merge_payments(&mut self, page: Vec<M::Payment>) -> Changes {
+        let mut have: Vec<_> = self.payments.drain(..).collect();
+        merge_by(&mut have, page, false);
+        self.load_payments(have);
+        Changes { payments: true, ..Changes::default() }
+    }
+
+    /// Merges a page of notifications read over REST with those that came live.
+    pub fn merge_notifications(&mut self, page: Vec<M::Notification>) -> Changes {
+        let mut have: Vec<_> = self.notifications.drain(..).collect();
+        merge_by(&mut have, page, false);
+        self.load_notifications(have);
+        Changes { notifications: true, ..Changes::default() }
+    }
+
+    /// Merges a page of the activity feed read over REST with what came live.
+    pub fn merge_activity(&mut self, page: Vec<M::Activity>) -> Changes {
+        let mut have: Vec<_> = self.activity.drain(..).collect();
+        merge_by(&mut have, page, false);
+        self.load_activity(have);
+        Changes { activity: true, ..Changes::default() }
+    }
+
+    /// Merges customers read over REST (a page of the list replaces what it names).
+    pub fn merge_customers(&mut self, page: Vec<M::Customer>) -> Changes {
+        self.load_customers(page);
+        Changes { customers: true, ..Changes::default() }
     }
 }
 
-/// Puts `item` first, replacing an entry with the same key wherever it was, and keeps at
-/// most `cap` entries.
-fn upsert_front<T>(list: &mut VecDeque<T>, item: T, key: impl Fn(&T) -> Id, cap: usize) {
-    let k = key(&item);
-    if let Some(i) = list.iter().position(|x| key(x) == k) {
+/// Merges `fresh` into `have` by key, newest first. A row already there wins (it came from
+/// a live event, newer than the page), unless `edits` and the page's row changed later: a
+/// topic that was not received for a while holds rows that changed meanwhile. A flag, not a
+/// closure, so there is one copy of this (and of its sort) per row type in the package.
+fn merge_by<T: Record>(have: &mut Vec<T>, fresh: Vec<T>, edits: bool) {
+    for item in fresh {
+        match have.iter().position(|x| x.key() == item.key()) {
+            Some(i) if edits && item.at() > have[i].at() => have[i] = item,
+            Some(_) => {}
+            None => have.push(item),
+        }
+    }
+    have.sort_by_key(|x| Reverse(x.at()));
+}
+
+/// Puts `item` first, replacing a row with the same key wherever it was, and keeps at most
+/// `cap` rows.
+fn upsert_front<T: Record>(list: &mut VecDeque<T>, item: T, cap: usize) {
+    if let Some(i) = list.iter().position(|x| x.key() == item.key()) {
         list.remove(i);
     }
     list.push_front(item);
@@ -337,9 +400,11 @@ fn upsert_front<T>(list: &mut VecDeque<T>, item: T, key: impl Fn(&T) -> Id, cap:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pulse_protocol::events::{Delivery, Stats};
     use pulse_protocol::events::{
-        BALANCE_UPDATED, CUSTOMER_UPDATED, DELIVERY_UPDATED, NOTIFICATION_NEW, NOTIFICATION_READ,
-        PAYMENT_ADDED, STATS_UPDATED,
+        ACTIVITY_UPDATED, ALERT_SYSTEM, BALANCE_UPDATED, CONNECTION_STATUS, CUSTOMER_UPDATED,
+        DELIVERY_UPDATED, ERROR, NOTIFICATION_NEW, NOTIFICATION_READ, PAYMENT_ADDED, PONG,
+        STATS_UPDATED, USER_UPDATED,
     };
     use serde_json::{json, Value};
     use std::time::Duration;
@@ -361,6 +426,147 @@ mod tests {
     fn stats(liters: f64) -> Value {
         json!({ "today_liters": liters, "today_sales": 0.0, "today_collection": 0.0,
                 "outstanding": 0.0, "active_customers": 0, "deliveries_today": 0 })
+    }
+
+    /// A row keyed by `.0`, ordered by `.1`; `.2` tells copies apart.
+    #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+    struct Row(Id, i64, &'static str);
+
+    impl Record for Row {
+        fn key(&self) -> Id {
+            self.0
+        }
+        fn at(&self) -> i64 {
+            self.1
+        }
+    }
+
+    #[test]
+    fn merging_keeps_live_items_and_sorts() {
+        let mut have = vec![Row(3, 30, "live"), Row(1, 10, "live")];
+        let fresh = vec![Row(2, 20, "rest"), Row(3, 30, "rest")];
+        merge_by(&mut have, fresh, false);
+        assert_eq!(have, [Row(3, 30, "live"), Row(2, 20, "rest"), Row(1, 10, "live")]);
+    }
+
+    #[test]
+    fn merging_takes_what_changed_while_unsubscribed() {
+        let mut have = vec![Row(3, 10, "live"), Row(1, 10, "live")];
+        let fresh = vec![Row(3, 12, "rest"), Row(1, 9, "rest")];
+        merge_by(&mut have, fresh, true);
+        assert_eq!(have, [Row(3, 12, "rest"), Row(1, 10, "live")]);
+    }
+
+    #[test]
+    fn a_page_read_over_rest_merges_with_live_events() {
+        let mut s = LiveState::default();
+        s.apply(&msg(STATS_UPDATED, 9, stats(9.0)));
+        let older: Envelope<Stats> =
+            serde_json::from_value(json!({ "seq": 8, "ts": 1, "data": stats(8.0) })).unwrap();
+        assert!(!s.merge_stats(older).any(), "older stats than the live ones lose");
+        s.apply(&msg(DELIVERY_UPDATED, 10, delivery(2, 5.0)));
+        let page: Vec<Delivery> =
+            serde_json::from_value(json!([delivery(2, 1.0), delivery(1, 1.0)])).unwrap();
+        assert!(s.merge_deliveries(page).deliveries);
+        let rows: Vec<(Id, f64)> = s.deliveries.iter().map(|d| (d.id, d.quantity)).collect();
+        assert_eq!(rows, [(2, 5.0), (1, 1.0)], "the live edit wins over the page's older row");
+    }
+
+    /// Every catalogue event, as the server sends it, and some that do not decode.
+    fn every_event() -> Vec<Event> {
+        let customer = |id: Id, balance: f64| {
+            json!({ "id": id, "name": "Ravi", "phone": null, "address": "1 Road",
+                    "price_per_liter": 1.2, "balance": balance, "active": true, "updated_at": 1 })
+        };
+        let notification = |id: Id| json!({ "id": id, "title": "t", "body": "b", "level": "info", "created_at": id, "read": false });
+        let bare = |event: &str, arg: Value| {
+            Event::Message(Message {
+                event: event.into(),
+                args: vec![arg],
+                attachments: vec![],
+                ack_id: None,
+            })
+        };
+        vec![
+            msg(CONNECTION_STATUS, 0, json!({ "epoch": "e1", "head": 0, "node": "n" })),
+            msg(STATS_UPDATED, 3, stats(10.5)),
+            msg(DELIVERY_UPDATED, 4, delivery(1, 2.0)),
+            msg(DELIVERY_UPDATED, 5, delivery(2, 3.0)),
+            msg(DELIVERY_UPDATED, 6, delivery(1, 4.0)),
+            msg(
+                PAYMENT_ADDED,
+                7,
+                json!({ "id": 1, "customer_id": 7, "customer_name": "Ravi",
+                "amount": 5.0, "method": "CASH", "date": "2026-01-01", "note": null, "created_at": 1 }),
+            ),
+            msg(CUSTOMER_UPDATED, 8, customer(7, 10.0)),
+            msg(BALANCE_UPDATED, 9, json!({ "customer_id": 7, "balance": 4.5 })),
+            msg(BALANCE_UPDATED, 10, json!({ "customer_id": 8, "balance": 1.0 })),
+            msg(
+                ACTIVITY_UPDATED,
+                11,
+                json!({ "seq": 11, "ts": 5, "actor": "a", "action": "x", "summary": "s" }),
+            ),
+            msg(NOTIFICATION_NEW, 12, notification(1)),
+            msg(NOTIFICATION_NEW, 13, notification(2)),
+            msg(NOTIFICATION_READ, 14, json!({ "ids": [1] })),
+            msg(ALERT_SYSTEM, 15, json!({ "level": "warning", "message": "disk" })),
+            msg(
+                USER_UPDATED,
+                16,
+                json!({ "id": 3, "tenant_id": 1, "email": "a@b", "name": "A",
+                "role": "staff", "active": true }),
+            ),
+            bare(PONG, json!({ "server_time": 1 })),
+            bare(ERROR, json!({ "code": "RATE_LIMITED", "message": "slow down" })),
+            // Malformed: a string for an id, a missing balance, no envelope.
+            msg(DELIVERY_UPDATED, 17, json!({ "id": "x" })),
+            msg(BALANCE_UPDATED, 18, json!({ "customer_id": 7 })),
+            bare(PAYMENT_ADDED, json!("nope")),
+            // Not Pulse's: ignored.
+            bare("chat", json!({ "text": "hi" })),
+            msg(STATS_UPDATED, 2, stats(1.0)),
+        ]
+    }
+
+    /// A state's parts as JSON, for comparing two models.
+    fn parts<M: Model>(s: &LiveState<M>) -> Value {
+        json!({
+            "stats": s.stats, "deliveries": s.deliveries, "payments": s.payments,
+            "customers": s.customers.values().collect::<Vec<_>>(), "balances": s.balances,
+            "notifications": s.notifications, "unread": s.unread(), "activity": s.activity,
+            "alerts": s.alerts, "last_event_at": s.last_event_at, "malformed": s.malformed,
+            "epoch": s.epoch,
+        })
+    }
+
+    #[test]
+    fn the_json_model_folds_every_event_as_the_typed_one() {
+        let events = every_event();
+        let names: Vec<&str> = events
+            .iter()
+            .filter_map(|e| if let Event::Message(m) = e { Some(m.event.as_str()) } else { None })
+            .collect();
+        for e in pulse_protocol::events::CATALOGUE {
+            assert!(names.contains(&e.name), "{} has no sample here", e.name);
+        }
+        let mut typed = LiveState::default();
+        let mut raw = LiveState::<Raw>::empty(Limits::default());
+        for e in &events {
+            assert_eq!(typed.apply(e), raw.apply(e), "{e:?}");
+        }
+        assert_eq!(parts(&typed), parts(&raw));
+        assert_eq!((typed.malformed, typed.unread(), typed.deliveries.len()), (3, 1, 2));
+        // And the same after a resync.
+        let resync = Event::Message(Message {
+            event: ERROR.into(),
+            args: vec![json!({ "code": "RESYNC_REQUIRED", "message": "behind" })],
+            attachments: vec![],
+            ack_id: None,
+        });
+        assert_eq!(typed.apply(&resync), raw.apply(&resync));
+        assert_eq!(parts(&typed), parts(&raw));
+        assert!(raw.stats.is_none() && raw.deliveries.is_empty());
     }
 
     #[test]

@@ -22,6 +22,9 @@ use crate::config::Config;
 use crate::connection::{Event, Status};
 use crate::error::Error;
 
+#[cfg(feature = "js-state")]
+mod state;
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** Options for `new PulseClient(url, options)`; every field is optional. */
@@ -108,6 +111,9 @@ struct Inner {
     status_handlers: RefCell<Vec<(u32, Function)>>,
     next_sub: RefCell<u32>,
     _rtt_sub: Subscription,
+    /// The live state, from the first `state()`, `onState` or `loadState` on.
+    #[cfg(feature = "js-state")]
+    state: RefCell<Option<(Rc<RefCell<state::Mirror>>, Subscription)>>,
 }
 
 thread_local! {
@@ -227,6 +233,8 @@ impl PulseClient {
             status_handlers: RefCell::default(),
             next_sub: RefCell::new(0),
             _rtt_sub: rtt_sub,
+            #[cfg(feature = "js-state")]
+            state: RefCell::default(),
         });
         hold(&inner);
         Ok(PulseClient { inner })
@@ -261,7 +269,10 @@ impl PulseClient {
         let h = handler.clone();
         let sub = self.inner.client.on_any(move |e| {
             if let Event::Status(s) = e {
-                let _ = h.call1(&JsValue::NULL, &status_object(s, *rtt.borrow(), &client));
+                let _ = h.call1(
+                    &JsValue::NULL,
+                    &with_position(status_object(s, *rtt.borrow()), &client),
+                );
             }
         });
         let id = self.keep(sub);
@@ -272,6 +283,10 @@ impl PulseClient {
     /// Removes the handler `on` or `onStatus` returned `id` for.
     pub fn off(&self, id: u32) -> bool {
         take(&mut self.inner.status_handlers.borrow_mut(), id);
+        #[cfg(feature = "js-state")]
+        if self.state_off(id) {
+            return true;
+        }
         take(&mut self.inner.subs.borrow_mut(), id).is_some()
     }
 
@@ -357,7 +372,7 @@ impl PulseClient {
     #[wasm_bindgen(getter, unchecked_return_type = "PulseStatus")]
     pub fn status(&self) -> JsValue {
         let c = &self.inner.client;
-        status_object(&c.status(), *self.inner.rtt.borrow(), c)
+        with_position(status_object(&c.status(), *self.inner.rtt.borrow()), c).into()
     }
 
     /// Where the client is in the server's event log, `{ seq, epoch }`, once it applied an
@@ -397,9 +412,14 @@ impl PulseClient {
 
 impl PulseClient {
     fn keep(&self, sub: Subscription) -> u32 {
+        let id = self.next_id();
+        self.inner.subs.borrow_mut().push((id, sub));
+        id
+    }
+
+    fn next_id(&self) -> u32 {
         let mut n = self.inner.next_sub.borrow_mut();
         *n += 1;
-        self.inner.subs.borrow_mut().push((*n, sub));
         *n
     }
 }
@@ -417,7 +437,7 @@ fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sy
     wasm_bindgen_futures::future_to_promise(f)
 }
 
-fn status_object(s: &Status, rtt: Option<u32>, client: &Client) -> JsValue {
+fn status_object(s: &Status, rtt: Option<u32>) -> Object {
     let o = Object::new();
     let set = |k: &str, v: JsValue| {
         let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
@@ -440,13 +460,18 @@ fn status_object(s: &Status, rtt: Option<u32>, client: &Client) -> JsValue {
     if let Some(r) = rtt {
         set("rttMs", JsValue::from(r));
     }
+    o
+}
+
+/// Adds where `client` is in the log (`lastSeq`, `epoch`) to a status object.
+fn with_position(o: Object, client: &Client) -> Object {
     if let Some(seq) = client.last_seq() {
-        set("lastSeq", JsValue::from(seq as f64));
+        let _ = Reflect::set(&o, &JsValue::from_str("lastSeq"), &JsValue::from(seq as f64));
     }
     if let Some(e) = client.epoch() {
-        set("epoch", JsValue::from_str(&e));
+        let _ = Reflect::set(&o, &JsValue::from_str("epoch"), &JsValue::from_str(&e));
     }
-    o.into()
+    o
 }
 
 fn to_value(v: &JsValue) -> Result<Value, JsValue> {
@@ -487,4 +512,134 @@ fn js_error(e: Error) -> JsValue {
         Error::Transport(_) => "TRANSPORT",
     };
     coded_error(&e.to_string(), code)
+}
+
+#[cfg(feature = "js-state")]
+#[wasm_bindgen(typescript_custom_section)]
+const TS_STATE_TYPES: &'static str = r#"
+/** An event-log entry as it arrives: its position, the server's time (ms) and its payload. */
+export interface PulseEnvelope<T> { seq: number; ts: number; data: T; }
+
+export interface PulseStats {
+  today_liters: number; today_sales: number; today_collection: number;
+  outstanding: number; active_customers: number; deliveries_today: number;
+}
+export interface PulseDelivery {
+  id: number; customer_id: number; customer_name: string; date: string;
+  quantity: number; price_per_liter: number; amount: number; updated_at: number;
+}
+export interface PulsePayment {
+  id: number; customer_id: number; customer_name: string; amount: number;
+  method: "CASH" | "MOBILE" | "BANK"; date: string;
+  note?: string | null; created_at: number;
+}
+export interface PulseCustomer {
+  id: number; name: string; phone?: string | null; address?: string | null;
+  price_per_liter: number; balance: number; active: boolean; updated_at: number;
+}
+export type PulseLevel = "info" | "warning" | "critical";
+export interface PulseNotification {
+  id: number; title: string; body: string; level: PulseLevel; created_at: number; read: boolean;
+}
+export interface PulseActivity { seq: number; ts: number; actor: string; action: string; summary: string; }
+export interface PulseAlert { level: PulseLevel; message: string; }
+
+/** The live state `state()` returns and `onState` handlers get: frozen plain data, newest
+ *  first in every list. A part that did not change is the same object as before. */
+export interface PulseState {
+  stats: PulseEnvelope<PulseStats> | null;
+  deliveries: readonly PulseDelivery[];
+  payments: readonly PulsePayment[];
+  /** Customers seen in events or loaded, by id. */
+  customers: readonly PulseCustomer[];
+  /** Latest balance by customer id, also for customers not in `customers`. */
+  balances: Readonly<Record<string, number>>;
+  notifications: readonly PulseNotification[];
+  unread: number;
+  activity: readonly PulseActivity[];
+  alerts: readonly PulseEnvelope<PulseAlert>[];
+  connection: PulseConnection;
+  /** Server time of the last event applied, ms. */
+  lastEventAt: number | null;
+  /** The log the state was built from; a new one clears the figures and lists. */
+  epoch: string | null;
+  /** Events that did not decode (a server newer than this client). */
+  malformed: number;
+}
+
+/** The connection in `PulseState`: its status, and where data flows now. */
+export interface PulseConnection extends PulseStatus {
+  transport: "websocket" | "polling" | "none";
+}
+
+/** A part of `PulseState` an `onState` handler is told changed. */
+export type PulseStatePart = "stats" | "deliveries" | "payments" | "customers" | "notifications"
+  | "activity" | "alerts" | "connection" | "lastEventAt";
+
+/** What `loadState` takes: `GET /api/stats`'s answer, or a page of a list. */
+export type PulseLoadablePart = "stats" | "deliveries" | "payments" | "customers" | "notifications" | "activity";
+
+"#;
+
+/// The live state (feature `js-state`), in its own block so the package without it carries
+/// none of its code.
+#[cfg(feature = "js-state")]
+#[wasm_bindgen]
+impl PulseClient {
+    /// The live state now: statistics, recent deliveries and payments, customers and their
+    /// balances, notifications with the unread count, the activity feed, alerts and the
+    /// connection. Plain frozen data; a part that did not change is the same object as in
+    /// the previous snapshot. It folds events from its first use on (`state()`, `onState`
+    /// or `loadState`, best right after `new PulseClient`); fill in what came before over
+    /// REST with `loadState`.
+    #[wasm_bindgen(unchecked_return_type = "PulseState")]
+    pub fn state(&self) -> JsValue {
+        state::snapshot(&self.mirror())
+    }
+
+    /// Calls `handler(state, changed)` after the state changed, at most once per animation
+    /// frame (every 250 ms at most in a background tab), with the names of the parts that
+    /// changed; and once soon after it is added, with every part. Returns an id for `off`.
+    #[wasm_bindgen(js_name = onState)]
+    pub fn on_state(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "(state: PulseState, changed: PulseStatePart[]) => void"
+        )]
+        handler: Function,
+    ) -> u32 {
+        let m = self.mirror();
+        let id = self.next_id();
+        state::add_handler(&m, id, handler);
+        id
+    }
+
+    /// Merges what was read over REST into the state, with the live events received since:
+    /// `stats` takes `GET /api/stats`'s answer; `deliveries`, `payments`, `customers`,
+    /// `notifications` and `activity` a page (`{ items }`) or an array of items. Read it after
+    /// `subscribe` resolved (or once `live`), so no event falls between. Throws
+    /// `INVALID_INPUT` for an unknown part or data of another shape, changing nothing.
+    #[wasm_bindgen(js_name = loadState)]
+    pub fn load_state(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PulseLoadablePart")] part: String,
+        data: JsValue,
+    ) -> Result<(), JsValue> {
+        state::load(&self.mirror(), &part, to_value(&data)?)
+    }
+}
+
+#[cfg(feature = "js-state")]
+impl PulseClient {
+    /// The live state, following the client from the first call on.
+    fn mirror(&self) -> Rc<RefCell<state::Mirror>> {
+        let mut slot = self.inner.state.borrow_mut();
+        slot.get_or_insert_with(|| state::attach(&self.inner.client)).0.clone()
+    }
+
+    /// Removes the `onState` handler `id`, if it is one.
+    fn state_off(&self, id: u32) -> bool {
+        let state = self.inner.state.borrow().as_ref().map(|(m, _)| m.clone());
+        state.is_some_and(|m| state::remove_handler(&m, id))
+    }
 }
