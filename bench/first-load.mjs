@@ -1,0 +1,181 @@
+// What a user on a slow link feels first: the dashboard's and the SDK's bytes, and the time to
+// a usable login form and from "Sign in" to live KPIs, in Chromium with the network emulated.
+//
+//   node bench/first-load.mjs [--rounds 3] [--kbps 1600] [--rtt 150] [--dist dist] [--out FILE]
+//
+// Bytes: every file of the dashboard build (`--dist`) and of the SDK's JavaScript packages
+// (client-sdk/pkg, events only, and client-sdk/pkg/state, with the live state), raw, gzip -9
+// and brotli (quality 11), next to socket.io-client's browser bundle. Times: a real server
+// (fresh data directory, demo data, generator off) serves the build; each round is a fresh
+// Chromium profile (cold cache) whose network is throttled through the DevTools protocol
+// (Network.emulateNetworkConditions: `kbps` down, a quarter of it up, `rtt` ms added to every
+// request), then a repeat visit in the same profile (warm cache). "Login form" is from the
+// navigation's start to the email field being visible and enabled; "live KPIs" is from the
+// click on Sign in to the liters KPI showing a figure with the connection indicator live.
+// Also the bytes of HTTP responses that crossed the network for each (encoded, as the server
+// compressed them; WebSocket frames are not counted).
+// Medians over the rounds are printed as Markdown, and with --out written over the section
+// "First load on a slow link" of that file (the rest is kept). A measurement: nothing about
+// speed is asserted. Not shown: a real radio's jitter and loss, CPU slower than this
+// machine's, or TLS (the server is plain HTTP on loopback).
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { DEMO, ROOT, launchBrowser, startServer, takeOption } from '../e2e/harness.mjs';
+
+const args = process.argv.slice(2);
+const rounds = Number(takeOption(args, '--rounds', '3'));
+const kbps = Number(takeOption(args, '--kbps', '1600'));
+const rtt = Number(takeOption(args, '--rtt', '150'));
+const dist = resolve(ROOT, takeOption(args, '--dist', 'dist'));
+const out = takeOption(args, '--out', null);
+const command = `node bench/first-load.mjs ${process.argv.slice(2).join(' ')}`.trim();
+
+const lines = [];
+const print = (l = '') => {
+  console.log(l);
+  lines.push(l);
+};
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const sizes = (file) => {
+  const body = readFileSync(file);
+  const br = brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
+  return { raw: body.length, gzip: gzipSync(body, { level: 9 }).length, br: br.length };
+};
+
+function bytesSection() {
+  print('### Bytes');
+  print();
+  print('| asset | raw | gzip -9 | brotli 11 |');
+  print('|---|---:|---:|---:|');
+  const row = (label, s) => print(`| ${label} | ${s.raw} | ${s.gzip} | ${s.br} |`);
+  const sum = (list) => list.reduce((a, s) => ({ raw: a.raw + s.raw, gzip: a.gzip + s.gzip, br: a.br + s.br }),
+    { raw: 0, gzip: 0, br: 0 });
+  const app = readdirSync(dist)
+    .filter((f) => /\.(wasm|js|css|html)$/.test(f))
+    .sort()
+    .map((f) => [f, sizes(join(dist, f))]);
+  for (const [f, s] of app) row(`dashboard: ${f.replace(/-[0-9a-f]{16}/, '-HASH')}`, s);
+  row('**dashboard: the whole app**', sum(app.map(([, s]) => s)));
+  for (const [label, dir] of [['events only', 'client-sdk/pkg'], ['with the live state', 'client-sdk/pkg/state']]) {
+    const files = ['pulse_sdk_bg.wasm', 'pulse_sdk.js'].map((f) => join(ROOT, dir, f));
+    if (!files.every(existsSync)) continue;
+    row(`SDK JS package, ${label}: wasm + glue (\`${dir}\`)`, sum(files.map(sizes)));
+  }
+  const sio = join(ROOT, 'node_modules/socket.io-client/dist/socket.io.min.js');
+  const sioVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules/socket.io-client/package.json'), 'utf8')).version;
+  row(`socket.io-client ${sioVersion} socket.io.min.js`, sizes(sio));
+  print();
+}
+
+/** One visit: the login form, then sign in and wait for live KPIs. */
+async function visit(page, url, cdp, signIn) {
+  let encoded = 0;
+  const onLoaded = (e) => {
+    encoded += e.encodedDataLength;
+  };
+  cdp.on('Network.loadingFinished', onLoaded);
+  const start = Date.now();
+  await page.goto(`${url}/login`, { waitUntil: 'commit' });
+  const email = page.getByTestId('login-email');
+  await email.waitFor({ state: 'visible', timeout: 60_000 });
+  await page.waitForFunction(() => {
+    const e = document.querySelector('[data-testid="login-email"]');
+    return e && !e.disabled;
+  }, null, { timeout: 60_000 });
+  const form = Date.now() - start;
+  const formBytes = encoded;
+  let kpis = null;
+  if (signIn) {
+    await email.fill(DEMO.email);
+    await page.getByTestId('login-password').fill(DEMO.password);
+    const click = Date.now();
+    await page.getByTestId('login-submit').click();
+    await page.waitForFunction(() => {
+      const kpi = document.querySelector('[data-testid="kpi-liters"]');
+      const conn = document.querySelector('[data-testid="connection"]');
+      return kpi && /\d/.test(kpi.textContent) && conn?.getAttribute('data-state') === 'live';
+    }, null, { timeout: 60_000, polling: 20 });
+    kpis = Date.now() - click;
+  }
+  cdp.off('Network.loadingFinished', onLoaded);
+  return { form, formBytes, kpis, kpisBytes: encoded - formBytes };
+}
+
+async function timesSection() {
+  const pulse = await startServer({ env: { PULSE_DEMO_RATE: '0', PULSE_DIST: dist } });
+  const cold = [];
+  const warm = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const browser = await launchBrowser();
+      try {
+        const page = await browser.newPage();
+        const cdp = await browser.newCDPSession(page);
+        await cdp.send('Network.enable');
+        await cdp.send('Network.emulateNetworkConditions', {
+          offline: false,
+          latency: rtt,
+          downloadThroughput: (kbps * 1000) / 8,
+          uploadThroughput: (kbps * 1000) / 8 / 4,
+        });
+        cold.push(await visit(page, pulse.url, cdp, true));
+        // Signed out again (the session is in the page, not a cookie): the login form from cache.
+        await page.evaluate(() => localStorage.clear());
+        warm.push(await visit(page, pulse.url, cdp, false));
+      } finally {
+        await browser.close();
+      }
+    }
+  } finally {
+    await pulse.stop();
+  }
+  const m = (list, k) => median(list.map((r) => r[k]));
+  print(`### Times, ${kbps / 1000} Mbps down / ${kbps / 4000} Mbps up, +${rtt} ms per request, median of ${rounds}`);
+  print();
+  print('| step | time (ms) | HTTP bytes over the network |');
+  print('|---|---:|---:|');
+  print(`| cold cache: navigation to a usable login form | ${m(cold, 'form')} | ${m(cold, 'formBytes')} |`);
+  print(`| cold cache: Sign in to live KPIs | ${m(cold, 'kpis')} | ${m(cold, 'kpisBytes')} |`);
+  print(`| warm cache (repeat visit): navigation to a usable login form | ${m(warm, 'form')} | ${m(warm, 'formBytes')} |`);
+  print();
+  print(`Each round, cold: ${cold.map((r) => `${r.form} + ${r.kpis}`).join(', ')} ms; warm: ${warm.map((r) => r.form).join(', ')} ms.`);
+  print();
+}
+
+const git = (c) => {
+  try {
+    return execSync(c, { cwd: ROOT }).toString().trim();
+  } catch {
+    return '?';
+  }
+};
+print('## First load on a slow link');
+print();
+print(`Written by \`${command}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; do not edit by hand.`);
+print(`Commit ${git('git rev-parse --short HEAD')}${git('git status --porcelain') ? ' (with uncommitted changes)' : ''}; ` +
+  `dashboard build \`${dist.replace(ROOT + '/', '')}\` of ${new Date(statSync(dist).mtimeMs).toISOString().slice(0, 16).replace('T', ' ')} UTC. ` +
+  `Machine: ${cpus().length} cores, ${cpus()[0].model}; Chromium headless, loopback.`);
+print();
+bytesSection();
+await timesSection();
+
+if (out) {
+  const section = lines.join('\n');
+  const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  const at = text.indexOf('## First load on a slow link');
+  let next;
+  if (at >= 0) {
+    const rest = text.indexOf('\n## ', at + 1);
+    next = text.slice(0, at) + section + (rest >= 0 ? '\n' + text.slice(rest + 1) : '\n');
+  } else {
+    next = text.trimEnd() + '\n\n' + section + '\n';
+  }
+  writeFileSync(out, next);
+  console.error(`written to ${out}`);
+}
