@@ -5,16 +5,23 @@
 //! the sequential emit-with-ack round trips.
 //!
 //! Every wait is bounded twice, in count and in time: the ramp waits at most
-//! [`Scenario::batch_wait`] per batch, the drain after the broadcast at most
-//! [`DRAIN_MAX`], and no loop runs more than its deadline allows.
+//! [`Scenario::batch_wait`] per batch, the wait for delivery after a broadcast at most
+//! [`COMPLETE_MAX`] (other drains [`DRAIN_MAX`]), and no loop runs more than its deadline
+//! allows.
+//!
+//! After a broadcast to one server the generator waits until every connection still up has
+//! every tick, however late: a tick that comes more than a second after the broadcaster said
+//! it was done is counted as *late*, and only ticks that a connection which dropped never got
+//! are *lost* (with why it dropped and who closed it).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use pulse_protocol::events::ConnectAuth;
-use pulse_sdk::{Client, Config, Event, Status, Subscription};
+use pulse_sdk::{Client, Config, DisconnectReason, Event, Status, Subscription};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -27,6 +34,11 @@ use crate::report::Report;
 pub const DRAIN_MAX: Duration = Duration::from_secs(20);
 /// A drain also ends when nothing arrived for this long.
 const DRAIN_QUIET: Duration = Duration::from_secs(3);
+/// A broadcast's drain waits while a connection still up misses ticks, however slowly they
+/// come, up to this: a server that falls behind delivers late, and late is not lost.
+pub const COMPLETE_MAX: Duration = Duration::from_secs(120);
+/// A tick received more than this after the broadcaster said it was done is "late".
+const LATE_AFTER: Duration = Duration::from_secs(1);
 /// Histograms are sharded so the two runtime threads rarely contend on one lock.
 const SHARDS: usize = 16;
 /// Latencies above this (60 s) are clamped; they would mean the run is broken anyway.
@@ -216,6 +228,8 @@ pub(crate) struct Shared {
     /// Per connection, the tick numbers it received (one bit per `n`), so that a duplicate
     /// is counted as one and cannot make up for a loss in `received`.
     ticks: Vec<Mutex<Vec<u64>>>,
+    /// Per connection, the distinct ticks it received.
+    counts: Vec<AtomicU64>,
     /// Ticks a connection received again.
     pub(crate) duplicated: AtomicU64,
     /// Ticks whose `sent_at_us` could not be read.
@@ -223,6 +237,15 @@ pub(crate) struct Shared {
     /// Wall clock of the latest receipt, µs since the epoch.
     pub(crate) last_us: AtomicU64,
     pub(crate) disconnects: AtomicU64,
+    /// Why connections dropped, by who closed them (see [`closed_by`]).
+    reasons: Mutex<BTreeMap<&'static str, u64>>,
+    /// Per connection, whether it dropped.
+    gone: Vec<AtomicBool>,
+    /// Ticks received after this (µs since the epoch) count as late; set when the
+    /// broadcaster answers.
+    late_after_us: AtomicU64,
+    /// Ticks received after `late_after_us`.
+    late: AtomicU64,
     latency: Vec<Mutex<Histogram<u64>>>,
 }
 
@@ -233,10 +256,15 @@ impl Shared {
         Shared {
             received: AtomicU64::new(0),
             ticks: (0..connections).map(|_| Mutex::new(Vec::new())).collect(),
+            counts: (0..connections).map(|_| AtomicU64::new(0)).collect(),
             duplicated: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
             last_us: AtomicU64::new(0),
             disconnects: AtomicU64::new(0),
+            reasons: Mutex::new(BTreeMap::new()),
+            gone: (0..connections).map(|_| AtomicBool::new(false)).collect(),
+            late_after_us: AtomicU64::new(u64::MAX),
+            late: AtomicU64::new(0),
             latency: (0..SHARDS).map(|_| h()).collect(),
         }
     }
@@ -260,6 +288,7 @@ impl Shared {
                 return;
             }
             seen[word] |= bit;
+            self.counts[index].fetch_add(1, Ordering::Relaxed);
         }
         let now = now_us();
         let latency = now.saturating_sub(sent_us).clamp(1, MAX_LATENCY_US);
@@ -267,6 +296,33 @@ impl Shared {
         shard.lock().unwrap_or_else(|e| e.into_inner()).record(latency).ok();
         self.received.fetch_add(1, Ordering::Relaxed);
         self.last_us.fetch_max(now, Ordering::Relaxed);
+        if now > self.late_after_us.load(Ordering::Relaxed) {
+            self.late.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts connection `index` as dropped, for `reason`.
+    pub(crate) fn dropped(&self, index: usize, reason: &DisconnectReason) {
+        self.disconnects.fetch_add(1, Ordering::Relaxed);
+        if let Some(g) = self.gone.get(index) {
+            g.store(true, Ordering::Relaxed);
+        }
+        let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+        *reasons.entry(closed_by(reason)).or_default() += 1;
+    }
+
+    /// Ticks missing, of `per_conn` each, on connections that dropped and on those still up.
+    fn missing(&self, per_conn: u64) -> (u64, u64) {
+        let mut on = (0, 0);
+        for (i, got) in self.counts.iter().enumerate() {
+            let missing = per_conn.saturating_sub(got.load(Ordering::Relaxed));
+            if self.gone[i].load(Ordering::Relaxed) {
+                on.0 += missing;
+            } else {
+                on.1 += missing;
+            }
+        }
+        on
     }
 
     pub(crate) fn merged(&self) -> Histogram<u64> {
@@ -275,6 +331,19 @@ impl Shared {
             all.add(&*h.lock().unwrap_or_else(|e| e.into_inner())).expect("same bounds");
         }
         all
+    }
+}
+
+/// Who ended a connection, as a report's row names it.
+pub(crate) fn closed_by(reason: &DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::Client => "client: closed",
+        DisconnectReason::PingTimeout => "client: server's heartbeat missed",
+        DisconnectReason::HealthCheck => "client: health ping unanswered",
+        DisconnectReason::Decode(_) => "client: undecodable frame",
+        DisconnectReason::Server => "server: closed",
+        DisconnectReason::Auth(_) => "server: ended the session (auth)",
+        DisconnectReason::Transport(_) => "transport closed (either side)",
     }
 }
 
@@ -324,8 +393,8 @@ fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
     // Joins are read from `Client::status`, not counted from events: the client may join
     // before this subscription exists. Drops happen after the ramp, when it does.
     let status = client.on_any(move |e| {
-        if let Event::Disconnected { .. } = e {
-            s.disconnects.fetch_add(1, Ordering::Relaxed);
+        if let Event::Disconnected { reason } = e {
+            s.dropped(index, reason);
         }
     });
     Conn { client, _subs: vec![tick, status] }
@@ -408,8 +477,19 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         Vec::new()
     };
 
-    // Drain: until everything arrived, nothing arrived for a while, or the hard limit.
-    drain(&shared, expected).await;
+    shared.late_after_us.store(now_us() + LATE_AFTER.as_micros() as u64, Ordering::Relaxed);
+    // One node: wait until every connection still up has every tick, however late (bounded
+    // by COMPLETE_MAX); then what is missing is on connections that dropped. A cluster's
+    // clients expect their own node's ticks, unknown here: the quiet drain.
+    let per_conn =
+        (answers.len() == 1 && target.wire == Wire::SocketIo).then(|| answers[0].emitted);
+    match per_conn {
+        Some(per_conn) => {
+            let deadline = Instant::now() + COMPLETE_MAX;
+            wait_until(deadline, || shared.missing(per_conn).1 == 0).await;
+        }
+        None => drain(&shared, expected).await,
+    }
     let wall = t0.elapsed();
     let usage1 = Usage::now(target);
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
@@ -434,6 +514,14 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         received,
         lost: expected as i64 - received as i64,
         duplicated: shared.duplicated.load(Ordering::Relaxed),
+        late: shared.late.load(Ordering::Relaxed),
+        lost_on_dropped: per_conn.map_or(0, |p| shared.missing(p).0),
+        undelivered: per_conn.map_or(0, |p| shared.missing(p).1),
+        disconnect_reasons: shared
+            .reasons
+            .lock()
+            .map(|r| r.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+            .unwrap_or_default(),
         p50_ms: ms(h.value_at_quantile(0.50)),
         p95_ms: ms(h.value_at_quantile(0.95)),
         p99_ms: ms(h.value_at_quantile(0.99)),
@@ -634,5 +722,25 @@ mod tests {
         // Out of range numbers are malformed, not a huge allocation.
         s.record(1, sent, Some(u64::MAX));
         assert_eq!(s.malformed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn only_ticks_a_dropped_connection_never_got_are_lost_and_late_ones_are_counted() {
+        let s = Shared::new(3);
+        let sent = now_us();
+        // Three ticks each: 0 gets all, 1 gets one and drops, 2 (still up) has two so far.
+        for (conn, n) in [(0, 0), (0, 1), (0, 2), (1, 0), (2, 0), (2, 1)] {
+            s.record(conn, sent, Some(n));
+        }
+        s.dropped(1, &DisconnectReason::PingTimeout);
+        assert_eq!(s.missing(3), (2, 1), "2 lost with connection 1, 1 still owed to 2");
+        // The broadcaster is done: what comes after the window is late, and completes 2.
+        s.late_after_us.store(now_us(), Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(2));
+        s.record(2, sent, Some(2));
+        assert_eq!((s.missing(3), s.late.load(Ordering::Relaxed)), ((2, 0), 1));
+        let reasons = s.reasons.lock().unwrap().clone();
+        assert_eq!(reasons, BTreeMap::from([("client: server's heartbeat missed", 1)]));
+        assert_eq!(s.disconnects.load(Ordering::Relaxed), 1);
     }
 }

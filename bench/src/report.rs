@@ -45,6 +45,17 @@ pub struct Report {
     pub lost: i64,
     /// Events a connection received again (not counted in `received`).
     pub duplicated: u64,
+    /// Events received more than a second after the broadcaster said it was done (counted
+    /// in `received` too).
+    pub late: u64,
+    /// Events that connections which dropped never received (one server: the rest of `lost`
+    /// is `undelivered`).
+    pub lost_on_dropped: u64,
+    /// Events that connections still up had not received when the wait for them ended.
+    pub undelivered: u64,
+    /// Connections that dropped during the run, by who closed them and why.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub disconnect_reasons: BTreeMap<String, u64>,
     /// Latency percentiles in milliseconds: server send to client receipt, or the whole
     /// round trip for the ack scenario.
     pub p50_ms: f64,
@@ -183,13 +194,16 @@ pub fn markdown(reports: &[Report]) -> String {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         type Get = fn(&Report) -> f64;
-        let rows: [(&str, Get, usize); 18] = [
+        let rows: [(&str, Get, usize); 21] = [
             ("connections up (asked)", |r| r.up as f64, 0),
             ("connect errors", |r| r.connect_errors as f64, 0),
             ("disconnects during run", |r| r.disconnects as f64, 0),
             ("events expected", |r| r.expected as f64, 0),
             ("events received", |r| r.received as f64, 0),
             ("lost", |r| r.lost as f64, 0),
+            ("… never received by connections that dropped", |r| r.lost_on_dropped as f64, 0),
+            ("… not yet received by connections still up", |r| r.undelivered as f64, 0),
+            ("delivered late (> 1 s after the broadcast)", |r| r.late as f64, 0),
             ("duplicated", |r| r.duplicated as f64, 0),
             ("latency p50 (ms)", |r| r.p50_ms, 2),
             ("latency p95 (ms)", |r| r.p95_ms, 2),
@@ -216,6 +230,12 @@ pub fn markdown(reports: &[Report]) -> String {
                 _ => "-".into(),
             };
             let _ = writeln!(out, "| {name} | {} | {} | {ratio} | {} |", cell(p), cell(n), cell(f));
+        }
+        for (label, r) in [("Pulse", p), ("Node.js", n)] {
+            let Some(r) = r.filter(|r| !r.disconnect_reasons.is_empty()) else { continue };
+            let why: Vec<String> =
+                r.disconnect_reasons.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+            let _ = writeln!(out, "\n{label}'s connections that dropped: {}.", why.join(", "));
         }
     }
     out
