@@ -7,7 +7,7 @@
 // - POST /api/bench/broadcast {rate, size, seconds, event?}: emits `event` (default
 //   `bench:tick`) with `{ sent_at_us, n, pad }` to every socket, on the same absolute schedule
 //   as Pulse (tick n due at start + n/rate; a late wake-up sends every tick already due, each
-//   after a turn of the event loop, as Pulse yields between them), and
+//   after a turn of the event loop so that the writes it queued can proceed), and
 //   answers { emitted, sockets, elapsed_ms, dropped: 0 } when done.
 // - `ping` with an ack: answers { ok: true, data: { server_time } } and emits `pong`, as Pulse.
 import http from 'node:http';
@@ -75,7 +75,8 @@ async function broadcast(event, rate, size, seconds) {
   while (n < total) {
     const wait = start + n * periodMs - performance.now();
     // Behind: every tick due goes out, but with a turn of the event loop between them, so
-    // write callbacks, pongs and ping timers are not starved (Pulse yields the same way).
+    // write callbacks, pongs and ping timers are not starved. (Pulse's sockets are written
+    // by tasks on other threads while its broadcaster sends a burst.)
     if (wait > 0) await sleep(wait);
     else await new Promise((r) => setImmediate(r));
     io.emit(event, { sent_at_us: nowUs(), n, pad });

@@ -214,6 +214,10 @@ impl Usage {
 #[derive(Debug, Deserialize)]
 struct Broadcast {
     emitted: u64,
+    /// How long the broadcaster took to send them; past the run's length, it fell behind its
+    /// schedule, and that delay is not in the latency (measured from the actual send).
+    #[serde(default)]
+    elapsed_ms: u64,
     #[serde(default)]
     dropped: u64,
     /// Sockets in the tenant room of the node that broadcast (Pulse only).
@@ -460,6 +464,7 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         }
         Wire::RawTcp => vec![Broadcast {
             emitted: floor::go(&target.url, sc.rate, sc.size, sc.seconds).await?,
+            elapsed_ms: t0.elapsed().as_millis() as u64,
             dropped: 0,
             sockets: None,
         }],
@@ -509,6 +514,7 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         size: sc.size as u64,
         seconds: sc.seconds,
         emitted,
+        broadcast_s: answers.iter().map(|b| b.elapsed_ms).max().unwrap_or(0) as f64 / 1000.0,
         server_dropped: dropped,
         expected,
         received,

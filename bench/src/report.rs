@@ -35,6 +35,9 @@ pub struct Report {
     pub seconds: f64,
     /// Broadcasts the server sent (round trips started for the ack scenario).
     pub emitted: u64,
+    /// Seconds the broadcaster took to send them (the longest node's); above `seconds`, it
+    /// fell behind its schedule, a delay the latency (from the actual send) does not show.
+    pub broadcast_s: f64,
     /// Per-socket sends the server itself reported as failed.
     pub server_dropped: u64,
     /// `emitted × up`: events that should have arrived.
@@ -194,10 +197,11 @@ pub fn markdown(reports: &[Report]) -> String {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         type Get = fn(&Report) -> f64;
-        let rows: [(&str, Get, usize); 21] = [
+        let rows: [(&str, Get, usize); 22] = [
             ("connections up (asked)", |r| r.up as f64, 0),
             ("connect errors", |r| r.connect_errors as f64, 0),
             ("disconnects during run", |r| r.disconnects as f64, 0),
+            ("seconds the broadcaster took (asked: the run's length)", |r| r.broadcast_s, 1),
             ("events expected", |r| r.expected as f64, 0),
             ("events received", |r| r.received as f64, 0),
             ("lost", |r| r.lost as f64, 0),
@@ -221,6 +225,10 @@ pub fn markdown(reports: &[Report]) -> String {
             let cell = |r: Option<&Report>| match r {
                 Some(r) if name.starts_with("connections up") => {
                     format!("{} ({})", r.up, r.connections)
+                }
+                // Not recorded (older runs, the ack scenario).
+                Some(r) if name.starts_with("seconds the broadcaster") && r.broadcast_s == 0.0 => {
+                    "-".into()
                 }
                 Some(r) => format!("{:.*}", digits, get(r)),
                 None => "-".into(),
