@@ -384,7 +384,19 @@ fn merge_by<T: Record>(have: &mut Vec<T>, fresh: Vec<T>, edits: bool) {
             None => have.push(item),
         }
     }
-    have.sort_by_key(|x| Reverse(x.at()));
+    // The sort runs on (time, position) pairs, so it is compiled once, not once per row type.
+    let order = newest_first(have.iter().map(Record::at).collect());
+    let mut rows: Vec<Option<T>> = have.drain(..).map(Some).collect();
+    have.extend(order.into_iter().filter_map(|i| rows[i].take()));
+}
+
+/// Positions of `times` newest first; equal times keep their order.
+fn newest_first(times: Vec<i64>) -> Vec<usize> {
+    let mut keyed: Vec<(Reverse<i64>, usize)> =
+        times.into_iter().enumerate().map(|(i, t)| (Reverse(t), i)).collect();
+    // Positions are unique, so an unstable sort gives the stable order.
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Puts `item` first, replacing a row with the same key wherever it was, and keeps at most
