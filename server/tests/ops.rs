@@ -59,6 +59,30 @@ async fn the_dashboard_is_served_with_spa_fallback_compression_and_cache_headers
     assert_eq!(res.headers()["content-encoding"], "gzip");
 }
 
+#[tokio::test]
+async fn a_precompressed_asset_is_served_as_built() {
+    let server = TestServer::start(|_| {}).await;
+    let dist = server.data_dir.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>Pulse</title>").unwrap();
+    let wasm = "app-0123456789abcdef_bg.wasm";
+    std::fs::write(dist.join(wasm), vec![7u8; 4096]).unwrap();
+    // Not real brotli: the test tells the built variant from one compressed per request.
+    std::fs::write(dist.join(format!("{wasm}.br")), b"built by scripts/precompress.mjs").unwrap();
+    let http = reqwest::Client::new();
+    let get = |encoding: &'static str| {
+        http.get(format!("{}/{wasm}", server.url())).header("accept-encoding", encoding).send()
+    };
+    // What Chromium sends.
+    let res = get("gzip, deflate, br, zstd").await.unwrap();
+    assert_eq!(res.headers()["content-encoding"], "br");
+    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"built by scripts/precompress.mjs");
+    // A client without brotli gets the file, compressed on the fly.
+    let res = get("gzip").await.unwrap();
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+}
+
 /// Every metric the alert rules and the Grafana dashboard in deploy/ use is exported by a
 /// node of a cluster (PostgreSQL and Redis), checked by deploy/check-metrics.
 #[tokio::test(flavor = "multi_thread")]

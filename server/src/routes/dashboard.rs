@@ -19,10 +19,10 @@ use crate::state::AppState;
 
 /// The dashboard's files.
 pub(crate) fn dashboard(dist: &Path) -> Router<AppState> {
-    let files = ServeDir::new(dist)
-        .precompressed_br()
-        .precompressed_gzip()
-        .fallback(ServeFile::new(dist.join("index.html")));
+    // Brotli only, as scripts/precompress.mjs writes: given a `.gz` too, ServeDir served it
+    // to Chromium, which lists gzip first ("gzip, deflate, br, zstd"), though it takes br.
+    let files =
+        ServeDir::new(dist).precompressed_br().fallback(ServeFile::new(dist.join("index.html")));
     Router::new().fallback_service(files).layer(middleware::from_fn(cache_control)).layer(
         SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, dashboard_csp(dist)),
     )
