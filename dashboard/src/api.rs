@@ -10,6 +10,7 @@ use pulse_protocol::WireError;
 use pulse_sdk::http;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::session::{Auth, Refreshed};
 
@@ -57,8 +58,13 @@ async fn raw(
     }
 }
 
-fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()))
+/// Through a [`Value`], as the socket's events and acks are: each type's `Deserialize` is then
+/// compiled for one deserializer, not for the text one too (a third of the serde code in the
+/// wasm bundle).
+pub(crate) fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str::<Value>(text)
+        .and_then(|v| T::deserialize(&v))
+        .map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// A call without a session (login, refresh, health, metrics).

@@ -94,7 +94,8 @@ pub async fn send<T: DeserializeOwned>(
     payload: Value,
 ) -> Result<T, ActionError> {
     let data = send_value(client, pending, op, label, event, payload).await?;
-    serde_json::from_value(data)
+    // By reference, like every other decode in the dashboard: one `Deserialize` per type.
+    T::deserialize(&data)
         .map_err(|e| ActionError::NoAnswer(format!("unexpected answer: {e}")))
 }
 
