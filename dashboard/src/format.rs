@@ -108,6 +108,18 @@ pub fn change_pct(now: f64, before: f64) -> Option<String> {
     Some(format!("{sign}{}.{}%", group(tenths / 10), tenths % 10))
 }
 
+/// `text` in lower case, to match without regard to case. In the browser this is the
+/// browser's own `toLowerCase` (the same Unicode mapping), which keeps Rust's case tables
+/// (about 15 KB of the wasm bundle) out.
+pub fn lower(text: &str) -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::JsString::from(text).to_lower_case().into()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    text.to_lowercase()
+}
+
 /// A form field holding a finite number above zero, e.g. liters, prices, amounts.
 pub fn positive(text: &str) -> Option<f64> {
     text.trim().parse::<f64>().ok().filter(|x| *x > 0.0 && x.is_finite())

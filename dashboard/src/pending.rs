@@ -95,8 +95,7 @@ pub async fn send<T: DeserializeOwned>(
 ) -> Result<T, ActionError> {
     let data = send_value(client, pending, op, label, event, payload).await?;
     // By reference, like every other decode in the dashboard: one `Deserialize` per type.
-    T::deserialize(&data)
-        .map_err(|e| ActionError::NoAnswer(format!("unexpected answer: {e}")))
+    T::deserialize(&data).map_err(|e| ActionError::NoAnswer(format!("unexpected answer: {e}")))
 }
 
 /// [`send`] up to the answer's data, once for every answer type (the dashboard's size).

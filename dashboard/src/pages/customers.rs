@@ -21,11 +21,11 @@ use crate::submit::{Action, Record, Submitter};
 
 /// Whether `c` matches the search text (name, phone or address, any case).
 pub fn matches(c: &Customer, q: &str) -> bool {
-    let q = q.trim().to_lowercase();
+    let q = format::lower(q.trim());
     q.is_empty()
-        || c.name.to_lowercase().contains(&q)
-        || c.phone.as_deref().is_some_and(|p| p.to_lowercase().contains(&q))
-        || c.address.as_deref().is_some_and(|a| a.to_lowercase().contains(&q))
+        || format::lower(&c.name).contains(&q)
+        || c.phone.as_deref().is_some_and(|p| format::lower(p).contains(&q))
+        || c.address.as_deref().is_some_and(|a| format::lower(a).contains(&q))
 }
 
 impl Record for Customer {

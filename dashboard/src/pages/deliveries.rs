@@ -212,7 +212,7 @@ fn DeliveryRow(
         view! { <button class="link-btn" aria-label=label on:click=move |_| edit.run(d.clone())>"Edit"</button> }
     });
     view! {
-        <tr data-id=d.id data-state=format!("{state:?}").to_lowercase() class:pending={state != RowState::Saved}>
+        <tr data-id=d.id data-state=state.as_str() class:pending={state != RowState::Saved}>
             <td class="mono">{format::time_of_day(d.updated_at, offset)}</td>
             <td class="ellipsis">{d.customer_name}<RowStateChip state /></td>
             <td class="num">{format::liters(d.quantity)}</td>

@@ -125,7 +125,7 @@ fn PaymentRow(
     let cid = p.customer_id;
     let balance = move || balance_of(live, cid).map(format::money).unwrap_or_else(|| "—".into());
     view! {
-        <tr data-id=p.id data-state=format!("{state:?}").to_lowercase() class:pending={state != RowState::Saved}>
+        <tr data-id=p.id data-state=state.as_str() class:pending={state != RowState::Saved}>
             <td class="mono">{format::time_of_day(p.created_at, offset)}</td>
             <td class="ellipsis">{p.customer_name}<RowStateChip state /></td>
             <td class="hide-phone">{method_name(p.method)}</td>
