@@ -206,7 +206,7 @@ fn EditCustomerForm(
     let name = RwSignal::new(customer.name);
     let phone = RwSignal::new(customer.phone.unwrap_or_default());
     let address = RwSignal::new(customer.address.unwrap_or_default());
-    let price = RwSignal::new(customer.price_per_liter.to_string());
+    let price = RwSignal::new(format::shortest(customer.price_per_liter));
     let active = RwSignal::new(customer.active);
     let (error, saving) = (RwSignal::new(None::<String>), RwSignal::new(false));
     let submit = move |ev: leptos::ev::SubmitEvent| {

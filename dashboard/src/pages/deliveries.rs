@@ -250,8 +250,8 @@ impl DeliveryDraft {
     fn edit(&self, d: Delivery) {
         self.customer.set(d.customer_id.to_string());
         self.date.set(d.date.clone());
-        self.quantity.set(d.quantity.to_string());
-        self.price.set(d.price_per_liter.to_string());
+        self.quantity.set(format::shortest(d.quantity));
+        self.price.set(format::shortest(d.price_per_liter));
         self.editing.set(Some(d));
     }
 
