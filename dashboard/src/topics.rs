@@ -222,23 +222,23 @@ async fn load(
                 items,
                 |d| d.id,
                 |f, h| f.updated_at > h.updated_at,
-                |d| Reverse(d.updated_at),
+                |d| d.updated_at,
             );
             s.load_deliveries(have);
         }
         if let Some(items) = loaded.payments {
             let mut have: Vec<Payment> = s.payments.drain(..).collect();
-            merge_by(&mut have, items, |p| p.id, |_, _| false, |p| Reverse(p.created_at));
+            merge_by(&mut have, items, |p| p.id, |_, _| false, |p| p.created_at);
             s.load_payments(have);
         }
         if let Some(items) = loaded.notifications {
             let mut have: Vec<Notification> = s.notifications.drain(..).collect();
-            merge_by(&mut have, items, |n| n.id, |_, _| false, |n| Reverse(n.created_at));
+            merge_by(&mut have, items, |n| n.id, |_, _| false, |n| n.created_at);
             s.load_notifications(have);
         }
         if let Some(items) = loaded.activity {
             let mut have: Vec<Activity> = s.activity.drain(..).collect();
-            merge_by(&mut have, items, |a| a.seq as i64, |_, _| false, |a| Reverse(a.seq));
+            merge_by(&mut have, items, |a| a.seq as i64, |_, _| false, |a| a.seq as i64);
             s.load_activity(have);
         }
         Changes { stats: true, ..changes }
@@ -273,15 +273,16 @@ struct Loaded {
     notifications: Option<Vec<Notification>>,
 }
 
-/// Merges `fresh` into `have` by key and sorts. An item already there wins (it came from a
-/// live event, newer than the page) unless `newer(fresh, have)` says otherwise: a topic
-/// that was not subscribed for a while holds items that changed meanwhile.
-fn merge_by<T, K: Eq + Copy, S: Ord>(
+/// Merges `fresh` into `have` by key and sorts newest first by `at` (ties keep their order).
+/// An item already there wins (it came from a live event, newer than the page) unless
+/// `newer(fresh, have)` says otherwise: a topic that was not subscribed for a while holds
+/// items that changed meanwhile.
+fn merge_by<T, K: Eq + Copy>(
     have: &mut Vec<T>,
     fresh: Vec<T>,
     key: impl Fn(&T) -> K,
     newer: impl Fn(&T, &T) -> bool,
-    sort: impl Fn(&T) -> S,
+    at: impl Fn(&T) -> i64,
 ) {
     for item in fresh {
         let k = key(&item);
@@ -291,7 +292,19 @@ fn merge_by<T, K: Eq + Copy, S: Ord>(
             None => have.push(item),
         }
     }
-    have.sort_by_key(|x| sort(x));
+    // The sort runs on (time, position) pairs, so it is compiled once, not once per list type.
+    let order = newest_first(have.iter().map(at).collect());
+    let mut items: Vec<Option<T>> = have.drain(..).map(Some).collect();
+    have.extend(order.into_iter().filter_map(|i| items[i].take()));
+}
+
+/// Positions of `times` newest first; equal times keep their order.
+fn newest_first(times: Vec<i64>) -> Vec<usize> {
+    let mut keyed: Vec<(Reverse<i64>, usize)> =
+        times.into_iter().enumerate().map(|(i, t)| (Reverse(t), i)).collect();
+    // Positions are unique, so an unstable sort gives the stable order.
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 #[cfg(test)]
@@ -302,14 +315,21 @@ mod tests {
     fn merging_keeps_live_items_and_sorts() {
         let mut have = vec![(3, "live"), (1, "live")];
         let fresh = vec![(2, "rest"), (3, "rest")];
-        merge_by(&mut have, fresh, |x| x.0, |_, _| false, |x| Reverse(x.0));
+        merge_by(&mut have, fresh, |x| x.0, |_, _| false, |x| x.0);
         assert_eq!(have, [(3, "live"), (2, "rest"), (1, "live")]);
     }
 
     #[test]
     fn merging_takes_what_changed_while_unsubscribed() {
         let mut have = vec![(3, 10), (1, 10)];
-        merge_by(&mut have, vec![(3, 12), (1, 9)], |x| x.0, |f, h| f.1 > h.1, |x| x.0);
-        assert_eq!(have, [(1, 10), (3, 12)]);
+        merge_by(&mut have, vec![(3, 12), (1, 9)], |x| x.0, |f, h| f.1 > h.1, |x| x.1);
+        assert_eq!(have, [(3, 12), (1, 10)]);
+    }
+
+    #[test]
+    fn merging_keeps_the_order_of_equal_times() {
+        let mut have = vec![(1, 5), (2, 7), (3, 5)];
+        merge_by(&mut have, vec![(4, 5), (5, 9)], |x| x.0, |_, _| false, |x| x.1);
+        assert_eq!(have, [(5, 9), (2, 7), (1, 5), (3, 5), (4, 5)]);
     }
 }
