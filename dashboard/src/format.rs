@@ -108,14 +108,183 @@ pub fn change_pct(now: f64, before: f64) -> Option<String> {
     Some(format!("{sign}{}.{}%", group(tenths / 10), tenths % 10))
 }
 
+/// `text` in lower case, to match without regard to case. In the browser this is the
+/// browser's own `toLowerCase` (the same Unicode mapping), which keeps Rust's case tables
+/// (about 15 KB of the wasm bundle) out.
+pub fn lower(text: &str) -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::JsString::from(text).to_lower_case().into()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    text.to_lowercase()
+}
+
 /// A form field holding a finite number above zero, e.g. liters, prices, amounts.
 pub fn positive(text: &str) -> Option<f64> {
-    text.trim().parse::<f64>().ok().filter(|x| *x > 0.0 && x.is_finite())
+    number(text).filter(|x| *x > 0.0)
+}
+
+// Numbers to and from text without Rust's float formatting and parsing code (with their
+// tables, about 30 KB of the wasm bundle): fixed decimals are computed from the exact binary
+// value here, and the shortest form and parsing are the browser's, which are exact too.
+
+/// A finite decimal number (`12`, `-0.5`, `1.5e3`), surrounding whitespace allowed; `None`
+/// for anything else, `inf` and `NaN` included.
+pub fn number(text: &str) -> Option<f64> {
+    let t = text.trim();
+    // The browser's parser also reads `0x1A`, `Infinity` and an empty string (as 0): only
+    // the characters of a decimal number go to either parser, so both read the same.
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || b".eE+-".contains(&b)) {
+        return None;
+    }
+    #[cfg(target_arch = "wasm32")]
+    let x = t.parse::<js_sys::Number>().map_or(f64::NAN, |n| n.value_of());
+    #[cfg(not(target_arch = "wasm32"))]
+    let x = t.parse::<f64>().unwrap_or(f64::NAN);
+    x.is_finite().then_some(x)
+}
+
+/// `x` in its shortest form that reads back the same, as `x.to_string()` writes it (`2.5`,
+/// `3`, `0.1`). In the browser, outside 1e-6 ≤ |x| < 1e21 (never a quantity or a price) it is
+/// written with an exponent (`1e+21`), which a number field and [`number`] read back.
+pub fn shortest(x: f64) -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Number::from(x).to_string_with_radix(10).map(String::from).unwrap_or_default()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    x.to_string()
+}
+
+/// `x` with `decimals` (at most 4) decimals, as `format!("{x:.p$}")` writes it with
+/// `p = decimals`: the exact binary value rounded to the nearest, ties to even (`0.25` → `0.2`).
+pub fn fixed(x: f64, decimals: u32) -> String {
+    let sign = if x.is_sign_negative() && !x.is_nan() { "-" } else { "" };
+    let a = x.abs();
+    if !a.is_finite() {
+        return format!("{sign}{}", if a.is_nan() { "NaN" } else { "inf" });
+    }
+    let scale = 10u128.pow(decimals.min(4));
+    let bits = a.to_bits();
+    let exp = (bits >> 52) as i32; // the sign bit is clear
+    let frac = u128::from(bits & ((1 << 52) - 1));
+    // a = m · 2^e exactly.
+    let (m, e) = if exp == 0 { (frac, -1074) } else { (frac | 1 << 52, exp - 1075) };
+    let n = if e >= 0 {
+        // A whole number: no decimals to round.
+        match m.checked_shl(e as u32).filter(|v| v >> e == m).and_then(|v| v.checked_mul(scale)) {
+            Some(v) => v,
+            None => return huge(x, decimals),
+        }
+    } else {
+        // m < 2^53 and scale < 2^14: m · scale < 2^67, so below 2^-68 it rounds to 0.
+        let s = (-e) as u32;
+        if s > 68 {
+            0
+        } else {
+            let v = m * scale;
+            let (q, r, half) = (v >> s, v & ((1 << s) - 1), 1u128 << (s - 1));
+            q + u128::from(r > half || (r == half && q & 1 == 1))
+        }
+    };
+    if decimals == 0 {
+        format!("{sign}{n}")
+    } else {
+        let w = decimals.min(4) as usize;
+        format!("{sign}{}.{:0w$}", n / scale, n % scale)
+    }
+}
+
+/// [`fixed`] from about 10^34 up, which no screen here shows.
+fn huge(x: f64, decimals: u32) -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Number::from(x)
+            .to_fixed(decimals.min(4) as u8)
+            .map(String::from)
+            .unwrap_or_default()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    format!("{x:.p$}", p = decimals.min(4) as usize)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values the charts and forms meet, the ties and edges of rounding, and a spread of
+    /// magnitudes from a fixed-seed generator (no randomness between runs).
+    fn samples() -> Vec<f64> {
+        let mut v = vec![
+            0.0,
+            -0.0,
+            0.05,
+            0.15,
+            0.25,
+            0.35,
+            0.45,
+            1.25,
+            2.5,
+            -0.25,
+            -0.01,
+            0.95,
+            0.999_99,
+            9.95,
+            99.95,
+            160.0,
+            600.0,
+            599.999,
+            1e-7,
+            5e-324,
+            1e15 + 0.3,
+            2f64.powi(53),
+            2f64.powi(70) + 2f64.powi(18),
+            1e30,
+            1e40,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let y = f64::from_bits(x);
+            if y.is_finite() {
+                // Both raw bit patterns (any magnitude) and screen-sized values.
+                v.extend([y, (x % 1_000_000_000) as f64 / 1000.0, (x % 100_000) as f64 / 64.0]);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn fixed_writes_what_format_writes() {
+        for x in samples() {
+            for d in 0..=4u32 {
+                assert_eq!(fixed(x, d), format!("{x:.p$}", p = d as usize), "{x:e} with {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_read_back_and_reject_what_is_not_decimal() {
+        for x in samples().into_iter().filter(|x| x.is_finite()) {
+            assert_eq!(number(&shortest(x)).map(f64::to_bits), Some(x.to_bits()), "{x:e}");
+        }
+        assert_eq!(number(" 12.5 "), Some(12.5));
+        assert_eq!(number("1.5e3"), Some(1500.0));
+        assert_eq!(number("-.5"), Some(-0.5));
+        for bad in ["", " ", "0x1A", "Infinity", "inf", "NaN", "1e400", "1,5", "12abc", "."] {
+            assert_eq!(number(bad), None, "{bad:?}");
+        }
+        assert_eq!(positive("0"), None);
+        assert_eq!(positive("2.5"), Some(2.5));
+    }
 
     #[test]
     fn money_groups_and_rounds() {

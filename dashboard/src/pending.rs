@@ -93,13 +93,17 @@ pub async fn send<T: DeserializeOwned>(
     event: &'static str,
     payload: Value,
 ) -> Result<T, ActionError> {
-    let data = send_value(client, pending, op, label, event, payload).await?;
-    serde_json::from_value(data)
-        .map_err(|e| ActionError::NoAnswer(format!("unexpected answer: {e}")))
+    decode(&send_value(client, pending, op, label, event, payload).await?)
+}
+
+/// An answer's data as `T`. By reference, like every other decode in the dashboard: one
+/// `Deserialize` per type.
+pub fn decode<T: DeserializeOwned>(data: &Value) -> Result<T, ActionError> {
+    T::deserialize(data).map_err(|e| ActionError::NoAnswer(format!("unexpected answer: {e}")))
 }
 
 /// [`send`] up to the answer's data, once for every answer type (the dashboard's size).
-async fn send_value(
+pub async fn send_value(
     client: Client,
     pending: Pending,
     op: u64,

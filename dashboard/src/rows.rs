@@ -55,6 +55,16 @@ pub enum RowState {
 }
 
 impl RowState {
+    /// The row's `data-state`: `saved`, `saving` or `queued` (a match, not `Debug` text: the
+    /// formatting machinery and a lowercase table would be in the bundle for three words).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Saved => "saved",
+            RowState::Saving => "saving",
+            RowState::Queued => "queued",
+        }
+    }
+
     /// The row's chip, for people; `live` says whether queued rows are being sent now.
     pub fn label(self, live: bool) -> Option<&'static str> {
         match self {
@@ -189,6 +199,14 @@ impl<T: Keyed> Rows<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_state_names_are_the_lowercase_variant_names() {
+        // The end-to-end tests read these from `data-state`.
+        for s in [RowState::Saved, RowState::Saving, RowState::Queued] {
+            assert_eq!(s.as_str(), format!("{s:?}").to_lowercase());
+        }
+    }
 
     fn d(id: Id, qty: f64) -> Delivery {
         Delivery {

@@ -315,7 +315,7 @@ mod storage {
 
     pub(super) fn load() -> Option<Session> {
         let text = local()?.get_item(KEY).ok()??;
-        serde_json::from_str(&text).ok()
+        crate::api::decode(&text).ok()
     }
 
     pub(super) fn save(s: Option<&Session>) {

@@ -51,6 +51,7 @@ pub struct PendingRow<T> {
 }
 
 type Then<T> = Box<dyn FnOnce(Result<T, ActionError>)>;
+type Settle = Box<dyn FnOnce(Result<serde_json::Value, ActionError>)>;
 
 /// Sends actions with the flow above. `Copy`; take it while rendering (async tasks run
 /// outside the component's owner, where the context is gone).
@@ -95,17 +96,11 @@ impl Submitter {
             });
             rows
         });
-        if queued {
-            toasts.push(
-                format!("queued:{op}"),
-                Tone::Warning,
-                "Saved for later",
-                format!("{label} — sent when the connection is back."),
-            );
-        }
-        leptos::task::spawn_local(async move {
-            let reply =
-                pending::send::<T>(client, pending, op, label.clone(), event, payload).await;
+        // What depends on the record type, once the answer is in: decode it, settle the row,
+        // toast, and hand it on.
+        let what = label.clone();
+        let settle: Settle = Box::new(move |reply| {
+            let reply = reply.and_then(|data| pending::decode::<T>(&data));
             match &reply {
                 Ok(saved) => {
                     if let Some(rows) = rows {
@@ -121,11 +116,23 @@ impl Submitter {
                         format!("failed:{op}"),
                         Tone::Error,
                         failed,
-                        format!("{label}: {e}"),
+                        format!("{what}: {e}"),
                     );
                 }
             }
             then(reply);
+        });
+        if queued {
+            toasts.push(
+                format!("queued:{op}"),
+                Tone::Warning,
+                "Saved for later",
+                format!("{label} — sent when the connection is back."),
+            );
+        }
+        // The wait for the answer is the same for every record type: compiled once.
+        leptos::task::spawn_local(async move {
+            settle(pending::send_value(client, pending, op, label, event, payload).await);
         });
     }
 }

@@ -470,6 +470,14 @@ mod tests {
     }
 
     #[test]
+    fn merging_keeps_the_order_of_equal_times() {
+        let mut have = vec![Row(1, 5, "live"), Row(2, 7, "live"), Row(3, 5, "live")];
+        merge_by(&mut have, vec![Row(4, 5, "rest"), Row(5, 9, "rest")], false);
+        let keys: Vec<Id> = have.iter().map(|r| r.0).collect();
+        assert_eq!(keys, [5, 2, 1, 3, 4]);
+    }
+
+    #[test]
     fn a_page_read_over_rest_merges_with_live_events() {
         let mut s = LiveState::default();
         s.apply(&msg(STATS_UPDATED, 9, stats(9.0)));

@@ -43,8 +43,8 @@ pub fn MinuteChart(
                         format::money(x.sales)
                     );
                     view! {
-                        <rect class="bar" x=format!("{:.1}", i as f64 * slot + 1.0) y=format!("{:.1}", H - h)
-                            width=format!("{:.1}", (slot - 2.0).max(1.0)) height=format!("{h:.1}")>
+                        <rect class="bar" x=format::fixed(i as f64 * slot + 1.0, 1) y=format::fixed(H - h, 1)
+                            width=format::fixed((slot - 2.0).max(1.0), 1) height=format::fixed(h, 1)>
                             <title>{tip}</title>
                         </rect>
                     }
@@ -60,9 +60,9 @@ pub fn MinuteChart(
                 .enumerate()
                 .map(|(i, x)| {
                     format!(
-                        "{:.1},{:.1}",
-                        i as f64 * slot + slot / 2.0,
-                        H - x.sales / sales_max * H
+                        "{},{}",
+                        format::fixed(i as f64 * slot + slot / 2.0, 1),
+                        format::fixed(H - x.sales / sales_max * H, 1)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -75,7 +75,7 @@ pub fn MinuteChart(
             "Last hour: {} deliveries worth {}. Scale: up to {} deliveries and {} per minute.",
             format::count(d as u64),
             format::money(t),
-            c,
+            format::shortest(c),
             format::money(s)
         )
     };
@@ -83,13 +83,13 @@ pub fn MinuteChart(
         <figure class="chart" data-testid="minute-chart">
             <div class="chart-legend">
                 <span class="legend-item"><i class="swatch swatch-bars"></i>"Deliveries / min"
-                    <span class="muted">" (max " {move || scales.get().0} ")"</span></span>
+                    <span class="muted">" (max " {move || format::shortest(scales.get().0)} ")"</span></span>
                 <span class="legend-item"><i class="swatch swatch-line"></i>"Sales / min"
                     <span class="muted">" (max " {move || format::money(scales.get().1)} ")"</span></span>
             </div>
-            <svg viewBox=format!("0 0 {W} {H}") preserveAspectRatio="none" role="img" aria-label=summary>
-                <line class="grid" x1="0" x2=W y1=H / 2.0 y2=H / 2.0 />
-                <line class="axis" x1="0" x2=W y1=H - 0.5 y2=H - 0.5 />
+            <svg viewBox=format!("0 0 {} {}", format::shortest(W), format::shortest(H)) preserveAspectRatio="none" role="img" aria-label=summary>
+                <line class="grid" x1="0" x2=format::shortest(W) y1=format::shortest(H / 2.0) y2=format::shortest(H / 2.0) />
+                <line class="axis" x1="0" x2=format::shortest(W) y1=format::shortest(H - 0.5) y2=format::shortest(H - 0.5) />
                 <g>{bars}</g>
                 <polyline class="line" points=line fill="none" vector-effect="non-scaling-stroke" />
             </svg>

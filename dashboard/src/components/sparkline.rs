@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::chart::nice_ceiling;
+use crate::format;
 
 /// Polyline points for `values` in a `w`×`h` box, oldest on the left, zero at the bottom.
 pub fn points(values: &[f64], w: f64, h: f64) -> String {
@@ -11,7 +12,13 @@ pub fn points(values: &[f64], w: f64, h: f64) -> String {
     values
         .iter()
         .enumerate()
-        .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * w / n as f64, h - v / max * h))
+        .map(|(i, v)| {
+            format!(
+                "{},{}",
+                format::fixed(i as f64 * w / n as f64, 1),
+                format::fixed(h - v / max * h, 1)
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

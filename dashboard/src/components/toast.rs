@@ -115,12 +115,12 @@ mod storage {
     }
 
     pub(super) fn load() -> Option<f64> {
-        local()?.get_item(KEY).ok()??.parse().ok()
+        crate::format::number(&local()?.get_item(KEY).ok()??)
     }
 
     pub(super) fn save(v: f64) {
         if let Some(st) = local() {
-            let _ = st.set_item(KEY, &v.to_string());
+            let _ = st.set_item(KEY, &crate::format::shortest(v));
         }
     }
 }

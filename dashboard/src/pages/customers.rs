@@ -21,11 +21,11 @@ use crate::submit::{Action, Record, Submitter};
 
 /// Whether `c` matches the search text (name, phone or address, any case).
 pub fn matches(c: &Customer, q: &str) -> bool {
-    let q = q.trim().to_lowercase();
+    let q = format::lower(q.trim());
     q.is_empty()
-        || c.name.to_lowercase().contains(&q)
-        || c.phone.as_deref().is_some_and(|p| p.to_lowercase().contains(&q))
-        || c.address.as_deref().is_some_and(|a| a.to_lowercase().contains(&q))
+        || format::lower(&c.name).contains(&q)
+        || c.phone.as_deref().is_some_and(|p| format::lower(p).contains(&q))
+        || c.address.as_deref().is_some_and(|a| format::lower(a).contains(&q))
 }
 
 impl Record for Customer {
@@ -206,7 +206,7 @@ fn EditCustomerForm(
     let name = RwSignal::new(customer.name);
     let phone = RwSignal::new(customer.phone.unwrap_or_default());
     let address = RwSignal::new(customer.address.unwrap_or_default());
-    let price = RwSignal::new(customer.price_per_liter.to_string());
+    let price = RwSignal::new(format::shortest(customer.price_per_liter));
     let active = RwSignal::new(customer.active);
     let (error, saving) = (RwSignal::new(None::<String>), RwSignal::new(false));
     let submit = move |ev: leptos::ev::SubmitEvent| {

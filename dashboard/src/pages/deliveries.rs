@@ -212,7 +212,7 @@ fn DeliveryRow(
         view! { <button class="link-btn" aria-label=label on:click=move |_| edit.run(d.clone())>"Edit"</button> }
     });
     view! {
-        <tr data-id=d.id data-state=format!("{state:?}").to_lowercase() class:pending={state != RowState::Saved}>
+        <tr data-id=d.id data-state=state.as_str() class:pending={state != RowState::Saved}>
             <td class="mono">{format::time_of_day(d.updated_at, offset)}</td>
             <td class="ellipsis">{d.customer_name}<RowStateChip state /></td>
             <td class="num">{format::liters(d.quantity)}</td>
@@ -250,8 +250,8 @@ impl DeliveryDraft {
     fn edit(&self, d: Delivery) {
         self.customer.set(d.customer_id.to_string());
         self.date.set(d.date.clone());
-        self.quantity.set(d.quantity.to_string());
-        self.price.set(d.price_per_liter.to_string());
+        self.quantity.set(format::shortest(d.quantity));
+        self.price.set(format::shortest(d.price_per_liter));
         self.editing.set(Some(d));
     }
 

@@ -26,7 +26,7 @@ pub fn counter_total(text: &str, name: &str) -> Option<f64> {
         if !(rest.starts_with('{') || rest.starts_with(' ')) {
             continue; // a longer name with the same prefix
         }
-        if let Some(v) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+        if let Some(v) = rest.rsplit(' ').next().and_then(format::number) {
             *found.get_or_insert(0.0) += v;
         }
     }
@@ -122,8 +122,9 @@ pub fn HealthPage() -> impl IntoView {
         })
         .unwrap_or_else(|| "—".into())
     };
-    let fmt_rate =
-        |r: Option<f64>| r.map(|r| format!("{r:.1} / s")).unwrap_or_else(|| "measuring…".into());
+    let fmt_rate = |r: Option<f64>| {
+        r.map(|r| format!("{} / s", format::fixed(r, 1))).unwrap_or_else(|| "measuring…".into())
+    };
     view! {
         <div class="page-head"><h1>"System health"</h1></div>
         <div class="grid-2">

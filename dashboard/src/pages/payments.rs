@@ -125,7 +125,7 @@ fn PaymentRow(
     let cid = p.customer_id;
     let balance = move || balance_of(live, cid).map(format::money).unwrap_or_else(|| "—".into());
     view! {
-        <tr data-id=p.id data-state=format!("{state:?}").to_lowercase() class:pending={state != RowState::Saved}>
+        <tr data-id=p.id data-state=state.as_str() class:pending={state != RowState::Saved}>
             <td class="mono">{format::time_of_day(p.created_at, offset)}</td>
             <td class="ellipsis">{p.customer_name}<RowStateChip state /></td>
             <td class="hide-phone">{method_name(p.method)}</td>
@@ -260,12 +260,12 @@ fn MethodPicker(
 #[component]
 fn LargePaymentThreshold() -> impl IntoView {
     let live = expect_context::<Live>();
-    let value = RwSignal::new(format!("{:.2}", live.news_policy().large_payment));
+    let value = RwSignal::new(format::fixed(live.news_policy().large_payment, 2));
     let invalid = RwSignal::new(false);
     let change = move |e: leptos::ev::Event| {
         let text = event_target_value(&e);
-        match text.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() && (0.0..=LARGE_PAYMENT).contains(&v) => {
+        match format::number(&text) {
+            Some(v) if (0.0..=LARGE_PAYMENT).contains(&v) => {
                 invalid.set(false);
                 live.set_news_policy(NewsPolicy { large_payment: v });
             }
@@ -276,8 +276,8 @@ fn LargePaymentThreshold() -> impl IntoView {
     view! {
         <label class="field inline threshold">
             <span>"Toast payments from"</span>
-            <input type="number" inputmode="decimal" step="0.01" min="0" max=LARGE_PAYMENT
-                title=format!("Payments from {LARGE_PAYMENT:.2} always notify everyone")
+            <input type="number" inputmode="decimal" step="0.01" min="0" max=format::shortest(LARGE_PAYMENT)
+                title=format!("Payments from {} always notify everyone", format::fixed(LARGE_PAYMENT, 2))
                 data-testid="large-payment"
                 aria-invalid=move || invalid.get().to_string()
                 prop:value=value on:change=change />
