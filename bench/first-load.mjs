@@ -10,8 +10,10 @@
 // Chromium profile (cold cache) whose network is throttled through the DevTools protocol
 // (Network.emulateNetworkConditions: `kbps` down, a quarter of it up, `rtt` ms added to every
 // request), then a repeat visit in the same profile (warm cache). "Login form" is from the
-// navigation's start to the email field being visible and enabled; "live KPIs" is from the
-// click on Sign in to the liters KPI showing a figure with the connection indicator live.
+// navigation's start to an email field being visible and enabled (index.html's plain form,
+// or the app's); "live KPIs" is from the click on Sign in (filling and clicking take no time
+// here) to the liters KPI showing a figure with the connection indicator live, so it
+// includes what is left of the app's download when the click comes before it.
 // Also the bytes of HTTP responses that crossed the network for each (encoded, as the server
 // compressed them; WebSocket frames are not counted).
 // Medians over the rounds are printed as Markdown, and with --out written over the section
@@ -82,20 +84,31 @@ async function visit(page, url, cdp, signIn) {
   cdp.on('Network.loadingFinished', onLoaded);
   const start = Date.now();
   await page.goto(`${url}/login`, { waitUntil: 'commit' });
-  const email = page.getByTestId('login-email');
-  await email.waitFor({ state: 'visible', timeout: 60_000 });
-  await page.waitForFunction(() => {
-    const e = document.querySelector('[data-testid="login-email"]');
-    return e && !e.disabled;
-  }, null, { timeout: 60_000 });
+  // The form index.html carries (usable before the wasm arrives), or the app's own.
+  const usable = () => {
+    const e = document.querySelector('[data-testid="boot-email"], [data-testid="login-email"]');
+    return e && !e.disabled && e.getBoundingClientRect().height > 0;
+  };
+  await page.waitForFunction(usable, null, { timeout: 60_000, polling: 10 });
   const form = Date.now() - start;
   const formBytes = encoded;
   let kpis = null;
   if (signIn) {
-    await email.fill(DEMO.email);
-    await page.getByTestId('login-password').fill(DEMO.password);
     const click = Date.now();
-    await page.getByTestId('login-submit').click();
+    // Filled and submitted in one task of the page, so the app cannot swap the form between.
+    const viaBoot = await page.evaluate(({ email, password }) => {
+      const form = document.getElementById('boot-login');
+      if (!form) return false;
+      form.elements.email.value = email;
+      form.elements.password.value = password;
+      form.requestSubmit();
+      return true;
+    }, DEMO);
+    if (!viaBoot) {
+      await page.getByTestId('login-email').fill(DEMO.email);
+      await page.getByTestId('login-password').fill(DEMO.password);
+      await page.getByTestId('login-submit').click();
+    }
     await page.waitForFunction(() => {
       const kpi = document.querySelector('[data-testid="kpi-liters"]');
       const conn = document.querySelector('[data-testid="connection"]');

@@ -11,8 +11,10 @@ use crate::session::Auth;
 pub fn Login() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let navigate = use_navigate();
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
+    // What was typed into index.html's sign-in form while the app loaded.
+    let boot = take_boot_form().unwrap_or_default();
+    let email = RwSignal::new(boot.email);
+    let password = RwSignal::new(boot.password);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     // Already signed in (another tab, a reload): straight to the dashboard.
@@ -21,8 +23,7 @@ pub fn Login() -> impl IntoView {
             navigate("/", Default::default());
         }
     });
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let sign_in = move || {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
@@ -36,6 +37,26 @@ pub fn Login() -> impl IntoView {
             }
         });
     };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        sign_in();
+    };
+    // "Sign in" was clicked before the app was there: do it now.
+    if boot.pending {
+        sign_in();
+    }
+    // The caret stays in the field it was in.
+    let (email_field, password_field) = (NodeRef::new(), NodeRef::new());
+    Effect::new(move |_| {
+        let field: NodeRef<leptos::html::Input> = match boot.focused.as_deref() {
+            Some("email") => email_field,
+            Some("password") => password_field,
+            _ => return,
+        };
+        if let Some(input) = field.get() {
+            let _ = input.focus();
+        }
+    });
     view! {
         <main class="login">
             <form class="card login-card" on:submit=submit aria-describedby="login-error">
@@ -44,12 +65,12 @@ pub fn Login() -> impl IntoView {
                 <label class="field">
                     <span>"Email"</span>
                     <input type="email" name="email" autocomplete="username" required data-testid="login-email"
-                        prop:value=email on:input=move |e| email.set(event_target_value(&e)) />
+                        node_ref=email_field prop:value=email on:input=move |e| email.set(event_target_value(&e)) />
                 </label>
                 <label class="field">
                     <span>"Password"</span>
                     <input type="password" name="password" autocomplete="current-password" required data-testid="login-password"
-                        prop:value=password on:input=move |e| password.set(event_target_value(&e)) />
+                        node_ref=password_field prop:value=password on:input=move |e| password.set(event_target_value(&e)) />
                 </label>
                 <p id="login-error" class="form-error" role="alert">{move || error.get()}</p>
                 <button class="btn primary" type="submit" data-testid="login-submit" disabled=move || busy.get()>
@@ -58,4 +79,40 @@ pub fn Login() -> impl IntoView {
             </form>
         </main>
     }
+}
+
+/// What index.html's plain sign-in form held when the app took over.
+#[derive(Default)]
+struct BootForm {
+    email: String,
+    password: String,
+    /// "Sign in" was clicked (boot.js held it).
+    pending: bool,
+    /// The field that had the focus: `email` or `password`.
+    focused: Option<String>,
+}
+
+/// Takes index.html's sign-in form out of the page, with what was typed into it.
+fn take_boot_form() -> Option<BootForm> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let doc = web_sys::window()?.document()?;
+        let boot = doc.get_element_by_id("boot")?;
+        let value = |selector: &str| {
+            let input = doc.query_selector(selector).ok()??;
+            js_sys::Reflect::get(&input, &"value".into()).ok()?.as_string()
+        };
+        let focused = doc.active_element().filter(|e| e.closest("#boot").ok().flatten().is_some());
+        let form = doc.get_element_by_id("boot-login");
+        let taken = BootForm {
+            email: value("#boot-login input[name=email]").unwrap_or_default(),
+            password: value("#boot-login input[name=password]").unwrap_or_default(),
+            pending: form.and_then(|f| f.get_attribute("data-pending")).is_some(),
+            focused: focused.and_then(|e| e.get_attribute("name")),
+        };
+        boot.remove();
+        Some(taken)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    None
 }
