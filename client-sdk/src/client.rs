@@ -17,9 +17,12 @@ use serde_json::Value;
 use pulse_protocol::events::{Subscribed, Topic, Topics};
 
 use crate::config::Config;
-use crate::connection::{AckId, AckReply, Connection, Event, Message, NeedAuth, Renewal, Status};
+use crate::connection::{
+    AckId, AckReply, Connection, Event, Message, NeedAuth, Renewal, Status, IDEMPOTENCY_KEY,
+};
 use crate::driver::{self, Input};
 use crate::error::Error;
+use crate::outbox::{self, Outbox, StoredAction};
 use crate::time::Instant;
 
 /// `Send + Sync` on native targets, nothing in the browser, where handlers may hold JS values
@@ -91,6 +94,10 @@ pub(crate) struct Shared {
     listeners: Mutex<Listeners>,
     waiters: Mutex<HashMap<AckId, oneshot::Sender<Result<AckReply, Error>>>>,
     auth: Mutex<Option<Arc<dyn Credentials>>>,
+    /// Where actions wait for their answer, once the application attached one.
+    outbox: Mutex<Option<Arc<dyn Outbox>>>,
+    /// The outbox key of each action waiting for its answer.
+    outbox_keys: Mutex<HashMap<AckId, String>>,
     wake: mpsc::UnboundedSender<Input>,
 }
 
@@ -127,6 +134,14 @@ impl Shared {
     /// held, so a listener may subscribe, emit or unsubscribe.
     pub(crate) fn dispatch(&self, event: Event) {
         if let Event::Ack { id, result } = event {
+            let key = lock(&self.outbox_keys).remove(&id);
+            // Answered, refused or timed out: the application was told. Closed (a disconnect,
+            // or the client dropped) leaves the action stored for the next client.
+            if let (Some(key), false) = (key, matches!(result, Err(Error::Closed))) {
+                if let Some(o) = lock(&self.outbox).clone() {
+                    o.remove(&key);
+                }
+            }
             if let Some(tx) = lock(&self.waiters).remove(&id) {
                 let _ = tx.send(result);
             }
@@ -204,6 +219,8 @@ impl Client {
             listeners: Mutex::default(),
             waiters: Mutex::default(),
             auth: Mutex::new(auth),
+            outbox: Mutex::default(),
+            outbox_keys: Mutex::default(),
             wake: tx.clone(),
         });
         driver::spawn(shared.clone(), rx, tx.clone());
@@ -328,6 +345,103 @@ impl Client {
         }
     }
 
+    /// Sends an action that survives the page or the process: `payload` (a JSON object) gets
+    /// an idempotency key and is stored, with `meta`, in the attached [`Outbox`] before it
+    /// leaves; it stays there until the server answers (or `timeout` passes: the application
+    /// was told). If the tab closes first, [`Client::attach_outbox`] sends it again from the
+    /// next page, and the server applies it once. Without an outbox it is
+    /// [`Client::emit_with_ack`] with a key.
+    pub fn emit_action(
+        &self,
+        event: &str,
+        payload: Value,
+        meta: Value,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<AckReply, Error>> + 'static {
+        let (tx, rx) = oneshot::channel();
+        let started = self.start_action(event, payload, meta, wall_ms(), timeout, tx);
+        self.shared.kick();
+        async move {
+            started?;
+            rx.await.unwrap_or(Err(Error::Closed))
+        }
+    }
+
+    fn start_action(
+        &self,
+        event: &str,
+        payload: Value,
+        meta: Value,
+        at_ms: u64,
+        timeout: Option<Duration>,
+        tx: oneshot::Sender<Result<AckReply, Error>>,
+    ) -> Result<(), Error> {
+        let Value::Object(mut fields) = payload else {
+            return Err(Error::Storage("an action's payload must be a JSON object".into()));
+        };
+        let mut conn = self.shared.conn();
+        let key = match fields.get(IDEMPOTENCY_KEY).and_then(Value::as_str) {
+            Some(k) => k.to_owned(),
+            None => conn.new_idempotency_key(),
+        };
+        fields.insert(IDEMPOTENCY_KEY.into(), key.clone().into());
+        let payload = Value::Object(fields);
+        let store = lock(&self.shared.outbox).clone();
+        if let Some(o) = &store {
+            let action = StoredAction {
+                key: key.clone(),
+                event: event.to_owned(),
+                payload: payload.clone(),
+                meta,
+                at_ms,
+            };
+            o.put(&action).map_err(Error::Storage)?;
+        }
+        match conn.emit_with_ack(driver::now(), event, vec![payload], Vec::new(), timeout) {
+            Ok(id) => {
+                // Registered under the connection lock, so the answer cannot overtake them.
+                lock(&self.shared.waiters).insert(id, tx);
+                lock(&self.shared.outbox_keys).insert(id, key);
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(o) = store {
+                    o.remove(&key);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps this client's actions ([`Client::emit_action`]) in `outbox` from now on, and
+    /// sends again every action an earlier client left there unanswered (a reloaded tab, a
+    /// restarted process), under its own key, waiting at most `timeout` for each answer
+    /// (default: `Config::ack_timeout`). Returns those actions, each with its answer to
+    /// come, so the application can show them as pending and settle them.
+    pub fn attach_outbox(
+        &self,
+        outbox: impl Outbox,
+        timeout: Option<Duration>,
+    ) -> Vec<RestoredAction> {
+        let outbox: Arc<dyn Outbox> = Arc::new(outbox);
+        *lock(&self.shared.outbox) = Some(outbox.clone());
+        let restored = outbox::in_order(outbox.load())
+            .into_iter()
+            .map(|action| {
+                let StoredAction { event, payload, meta, at_ms, .. } = action.clone();
+                let (tx, rx) = oneshot::channel();
+                let started = self.start_action(&event, payload, meta, at_ms, timeout, tx);
+                let reply: ReplyFuture = Box::pin(async move {
+                    started?;
+                    rx.await.unwrap_or(Err(Error::Closed))
+                });
+                RestoredAction { action, reply }
+            })
+            .collect();
+        self.shared.kick();
+        restored
+    }
+
     /// Receives `topic`'s events from now on (and on every reconnection). Resolves with the
     /// server's answer: the log head from which the subscription holds. Load the topic's
     /// state over REST after it resolves, and nothing is missed in between; while offline it
@@ -424,6 +538,28 @@ impl Client {
     pub fn now() -> Instant {
         driver::now()
     }
+}
+
+/// What [`RestoredAction::reply`] resolves to, boxed: `Send` natively.
+#[cfg(not(target_arch = "wasm32"))]
+pub type ReplyFuture = Pin<Box<dyn Future<Output = Result<AckReply, Error>> + Send>>;
+/// What [`RestoredAction::reply`] resolves to, boxed.
+#[cfg(target_arch = "wasm32")]
+pub type ReplyFuture = Pin<Box<dyn Future<Output = Result<AckReply, Error>>>>;
+
+/// An action an earlier client left unanswered, sent again by [`Client::attach_outbox`].
+pub struct RestoredAction {
+    /// The action as stored (its payload carries its original idempotency key).
+    pub action: StoredAction,
+    /// The server's answer to come.
+    pub reply: ReplyFuture,
+}
+
+/// Wall-clock ms now, for ordering stored actions.
+fn wall_ms() -> u64 {
+    web_time::SystemTime::now()
+        .duration_since(web_time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() * 1000 + u64::from(d.subsec_millis()))
 }
 
 /// Unsubscribes its handler when dropped.

@@ -589,8 +589,7 @@ impl Connection {
         if self.config.idempotency_keys {
             if let Some(Value::Object(m)) = args.first_mut() {
                 if !m.contains_key(IDEMPOTENCY_KEY) {
-                    self.key_counter += 1;
-                    let key = format!("{:016x}-{}", self.key_nonce, self.key_counter);
+                    let key = self.new_idempotency_key();
                     m.insert(IDEMPOTENCY_KEY.into(), key.into());
                 }
             }
@@ -600,6 +599,13 @@ impl Connection {
         self.emit_packet(now, p)?;
         self.acks.insert(id, now + timeout.unwrap_or(self.config.ack_timeout));
         Ok(id)
+    }
+
+    /// A key no other action of this connection (or, with overwhelming odds, of any other)
+    /// carries; [`Connection::emit_with_ack`] adds one to each action it sends.
+    pub fn new_idempotency_key(&mut self) -> String {
+        self.key_counter += 1;
+        format!("{:016x}-{}", self.key_nonce, self.key_counter)
     }
 
     /// Answers a server event that carried `ack_id`. Dropped if the connection is not live:
@@ -1320,7 +1326,7 @@ impl Connection {
 }
 
 /// The payload field Pulse servers de-duplicate actions by.
-const IDEMPOTENCY_KEY: &str = "idempotency_key";
+pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency_key";
 
 fn has_idempotency_key(p: &sio::Packet) -> bool {
     matches!(&p.data, Some(Value::Array(a)) if a.get(1).and_then(|v| v.get(IDEMPOTENCY_KEY)).is_some())

@@ -56,6 +56,10 @@ pub enum Error {
     /// The reply did not have the expected shape.
     #[error("unexpected reply: {0}")]
     Reply(String),
+    /// An action could not be stored in its [`Outbox`](crate::outbox::Outbox) (e.g. the
+    /// browser's storage is full), so it was not sent.
+    #[error("the action could not be stored: {0}")]
+    Storage(String),
     /// The transport failed (network, HTTP).
     #[error("transport error: {0}")]
     Transport(String),

@@ -29,6 +29,7 @@ mod driver;
 pub mod error;
 #[cfg(all(feature = "js", target_arch = "wasm32"))]
 pub mod js;
+pub mod outbox;
 pub mod resume;
 pub mod store;
 mod time;
@@ -37,7 +38,9 @@ mod timer;
 #[cfg(test)]
 mod tests;
 
-pub use client::{AuthFuture, Client, Credentials, MaybeSend, Subscription};
+pub use client::{
+    AuthFuture, Client, Credentials, MaybeSend, ReplyFuture, RestoredAction, Subscription,
+};
 pub use config::Config;
 pub use connection::{
     AckReply, Connection, DisconnectReason, Event, Io, Message, NeedAuth, Polled, Renewal, Status,

@@ -22,6 +22,7 @@ mod login;
 mod loss;
 mod ops;
 mod outage;
+mod outbox;
 mod production;
 mod realtime;
 mod rest;
