@@ -13,13 +13,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::client::MaybeSend;
+use crate::codec;
 
 /// An action as an [`Outbox`] keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredAction {
     /// Its idempotency key (also in `payload`).
     pub key: String,
@@ -28,10 +28,36 @@ pub struct StoredAction {
     /// The event's one argument, with its `idempotency_key`.
     pub payload: Value,
     /// What the application stored with it (e.g. the row it shows while pending).
-    #[serde(default)]
     pub meta: Value,
     /// Wall-clock ms when it was made: actions are restored in this order.
     pub at_ms: u64,
+}
+
+impl StoredAction {
+    /// The action as JSON text, as the stores keep it. Written by hand: a derived serialiser
+    /// would add its code to the browser bundle for one type.
+    pub fn to_json(&self) -> String {
+        codec::json_text(&codec::object(vec![
+            ("key", self.key.as_str().into()),
+            ("event", self.event.as_str().into()),
+            ("payload", self.payload.clone()),
+            ("meta", self.meta.clone()),
+            ("at_ms", self.at_ms.into()),
+        ]))
+    }
+
+    /// Reads [`StoredAction::to_json`]'s text; `None` if it is not an action.
+    pub fn from_json(text: &str) -> Option<StoredAction> {
+        let mut v: Value = serde_json::from_str(text).ok()?;
+        let mut take = |k: &str| v.get_mut(k).map(Value::take);
+        Some(StoredAction {
+            key: take("key")?.as_str()?.to_owned(),
+            event: take("event")?.as_str()?.to_owned(),
+            payload: take("payload")?,
+            meta: take("meta").unwrap_or_default(),
+            at_ms: take("at_ms")?.as_u64()?,
+        })
+    }
 }
 
 /// Where actions wait for their answer. Writes are synchronous: an action is stored before it
@@ -81,8 +107,17 @@ impl Outbox for MemoryOutbox {
 }
 
 /// Restores in the order the actions were made (the store's own order is arbitrary).
+/// An insertion sort: outboxes are short, and the standard sorts would add 5 KB to the
+/// browser bundle for this one use.
 pub(crate) fn in_order(mut actions: Vec<StoredAction>) -> Vec<StoredAction> {
-    actions.sort_by(|a, b| (a.at_ms, &a.key).cmp(&(b.at_ms, &b.key)));
+    let before = |a: &StoredAction, b: &StoredAction| (a.at_ms, &a.key) < (b.at_ms, &b.key);
+    for i in 1..actions.len() {
+        let mut j = i;
+        while j > 0 && before(&actions[j], &actions[j - 1]) {
+            actions.swap(j, j - 1);
+            j -= 1;
+        }
+    }
     actions
 }
 
@@ -125,15 +160,14 @@ impl Outbox for FileOutbox {
             .filter_map(|e| e.ok())
             .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
             // An unreadable file is left where it is, for a person to look at.
-            .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+            .filter_map(|e| StoredAction::from_json(&std::fs::read_to_string(e.path()).ok()?))
             .collect()
     }
 
     fn put(&self, action: &StoredAction) -> Result<(), String> {
         let path = self.path(&action.key);
         let tmp = path.with_extension("tmp");
-        let bytes = serde_json::to_vec(action).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, bytes)
+        std::fs::write(&tmp, action.to_json())
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| format!("{}: {e}", path.display()))
     }
@@ -171,14 +205,13 @@ impl Outbox for LocalStorageOutbox {
         (0..n)
             .filter_map(|i| s.key(i).ok().flatten())
             .filter(|k| k.starts_with(&self.prefix))
-            .filter_map(|k| serde_json::from_str(&s.get_item(&k).ok()??).ok())
+            .filter_map(|k| StoredAction::from_json(&s.get_item(&k).ok()??))
             .collect()
     }
 
     fn put(&self, action: &StoredAction) -> Result<(), String> {
         let s = Self::storage().ok_or("localStorage is not available")?;
-        let json = serde_json::to_string(action).map_err(|e| e.to_string())?;
-        s.set_item(&format!("{}{}", self.prefix, hex(&action.key)), &json)
+        s.set_item(&format!("{}{}", self.prefix, hex(&action.key)), &action.to_json())
             .map_err(|_| "localStorage is full".to_owned())
     }
 

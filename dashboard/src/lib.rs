@@ -13,6 +13,7 @@ pub mod components;
 pub mod figures;
 pub mod format;
 pub mod live;
+pub mod local;
 pub mod pages;
 pub mod pending;
 pub mod rows;

@@ -17,6 +17,7 @@ use pulse_protocol::events::{
 use pulse_protocol::Envelope;
 use pulse_sdk::store::{Changes, Limits, LiveState};
 use pulse_sdk::{Client, Event, Status, Subscription};
+use serde::{Deserialize, Serialize};
 
 use crate::chart::{Bucket, MinuteSeries};
 use crate::components::clock::wall_ms;
@@ -25,6 +26,8 @@ use crate::format;
 
 /// RTT samples kept for the sparkline.
 const RTT_SAMPLES: usize = 40;
+/// The last figures are stored at most this often.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(5);
 /// Payment toasts are at least this far apart; what arrives in between is summed into the
 /// next one.
 const NEWS_GAP_MS: i64 = 3_000;
@@ -77,6 +80,9 @@ pub struct Live {
     pub link: RwSignal<LinkInfo>,
     /// Deliveries and sales per minute, last hour, oldest first.
     pub chart: RwSignal<Vec<Bucket>>,
+    /// When the figures shown were current, while they come from this browser's last
+    /// snapshot (the tab opened without reaching the server); `None` once loaded.
+    pub stale_since: RwSignal<Option<i64>>,
     inner: StoredValue<Arc<Mutex<Inner>>>,
     toasts: Toasts,
 }
@@ -94,6 +100,74 @@ struct Inner {
     news_notifications: Vec<Notification>,
     news_at: i64,
     scheduled: bool,
+    /// Where the last figures are kept, once a user's snapshot is followed.
+    snapshot_key: Option<String>,
+    /// Whether the state changed since the last snapshot.
+    unsaved: bool,
+}
+
+/// The figures a tab last showed, kept on this browser so a tab opened offline shows them,
+/// marked with their time, rather than nothing.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    saved_at: i64,
+    stats: Option<Envelope<Stats>>,
+    // Vecs, read from a `Value` like every REST page: the decoders are shared.
+    deliveries: Vec<Delivery>,
+    payments: Vec<Payment>,
+    customers: Vec<Customer>,
+    notifications: Vec<Notification>,
+    activity: Vec<Activity>,
+}
+
+/// Whether `c` changed a part the snapshot keeps.
+fn in_snapshot(c: &Changes) -> bool {
+    // Destructured: a part added to the state is kept or left out here on purpose.
+    let Changes {
+        stats,
+        deliveries,
+        payments,
+        customers,
+        notifications,
+        activity,
+        alerts: _,
+        connection: _,
+        last_event: _,
+    } = *c;
+    stats || deliveries || payments || customers || notifications || activity
+}
+
+impl Snapshot {
+    fn of(s: &LiveState, saved_at: i64) -> Snapshot {
+        Snapshot {
+            saved_at,
+            stats: s.stats.clone(),
+            deliveries: s.deliveries.iter().cloned().collect(),
+            payments: s.payments.iter().cloned().collect(),
+            customers: s.customers.values().cloned().collect(),
+            notifications: s.notifications.iter().cloned().collect(),
+            activity: s.activity.iter().cloned().collect(),
+        }
+    }
+
+    /// Puts the figures into `s`, which has none yet.
+    fn restore(self, s: &mut LiveState) -> Changes {
+        s.stats = self.stats;
+        s.deliveries = self.deliveries.into();
+        s.payments = self.payments.into();
+        s.customers = self.customers.into_iter().map(|c| (c.id, c)).collect();
+        s.notifications = self.notifications.into();
+        s.activity = self.activity.into();
+        Changes {
+            stats: true,
+            deliveries: true,
+            payments: true,
+            customers: true,
+            notifications: true,
+            activity: true,
+            ..Changes::default()
+        }
+    }
 }
 
 /// What one frame publishes: the parts of the state that changed since the last frame (each
@@ -187,6 +261,7 @@ impl Live {
             last_event_at: RwSignal::new(None),
             link: RwSignal::new(LinkInfo::default()),
             chart: RwSignal::new(MinuteSeries::default().window(wall_ms())),
+            stale_since: RwSignal::new(None),
             inner: StoredValue::new(Arc::new(Mutex::new(Inner {
                 state,
                 changes: Changes::default(),
@@ -200,6 +275,8 @@ impl Live {
                 news_notifications: Vec::new(),
                 news_at: 0,
                 scheduled: false,
+                snapshot_key: None,
+                unsaved: false,
             }))),
             toasts,
         };
@@ -227,6 +304,7 @@ impl Live {
     fn handle(&self, e: &Event) {
         self.with_inner(|i| {
             let c = i.state.apply(e);
+            i.unsaved |= in_snapshot(&c);
             i.changes |= c;
             match e {
                 Event::Message(_) => {
@@ -307,6 +385,7 @@ impl Live {
     pub fn update(&self, f: impl FnOnce(&mut LiveState) -> Changes) {
         self.with_inner(|i| {
             let c = f(&mut i.state);
+            i.unsaved |= in_snapshot(&c);
             if c.deliveries {
                 let now = wall_ms();
                 let hour_ago = now - 3_600_000;
@@ -318,6 +397,72 @@ impl Live {
             i.changes |= c;
         });
         self.schedule();
+    }
+
+    /// Shows `user`'s last snapshot on this browser, if any, marked stale until the first
+    /// load ([`Live::loaded`]), and keeps the snapshot up to date from now on.
+    pub fn follow_snapshot(&self, user: Id) {
+        let key = format!("pulse.snapshot.{user}");
+        let stored = crate::local::get(&key).and_then(|t| crate::api::decode::<Snapshot>(&t).ok());
+        let shown = self.with_inner(|i| {
+            i.snapshot_key = Some(key);
+            let snap = stored?;
+            let at = snap.saved_at;
+            i.changes |= snap.restore(&mut i.state);
+            Some(at)
+        });
+        if let Some(at) = shown.flatten() {
+            self.stale_since.set(Some(at));
+            self.schedule();
+        }
+        let live = *self;
+        set_interval(move || live.save_snapshot(), SNAPSHOT_EVERY);
+    }
+
+    fn save_snapshot(&self) {
+        let now = wall_ms();
+        let taken = self.with_inner(|i| {
+            let key = i.snapshot_key.clone()?;
+            std::mem::take(&mut i.unsaved).then(|| (key, Snapshot::of(&i.state, now)))
+        });
+        let Some(Some((key, snap))) = taken else { return };
+        // To a Value and then text: the one serialiser the dashboard has for these types.
+        if let Ok(value) = serde_json::to_value(snap) {
+            // Storage full: the figures are not kept, which only costs the next offline start.
+            crate::local::set(&key, &pulse_sdk::codec::json_text(&value));
+        }
+    }
+
+    /// Forgets the stored snapshot (signing out: the figures do not stay on this browser).
+    pub fn forget_snapshot(&self) {
+        if let Some(Some(key)) = self.with_inner(|i| i.snapshot_key.take()) {
+            crate::local::remove(&key);
+        }
+    }
+
+    /// The figures were loaded from the server: they are current.
+    pub fn loaded(&self) {
+        if self.stale_since.get_untracked().is_some() {
+            self.stale_since.set(None);
+        }
+    }
+
+    /// A count that moves each time the connection is back while `error` holds a failed
+    /// load: a page whose list could not load (the tab opened offline) tracks it to try again.
+    pub fn retries(&self, error: RwSignal<Option<String>>) -> RwSignal<u32> {
+        let retry = RwSignal::new(0u32);
+        let connects = Memo::new({
+            let link = self.link;
+            move |_| link.with(|l| l.connects)
+        });
+        Effect::new(move |seen: Option<u32>| {
+            let n = connects.get();
+            if seen.is_some_and(|s| s != n) && error.get_untracked().is_some() {
+                retry.update(|r| *r += 1);
+            }
+            n
+        });
+        retry
     }
 
     /// Folds REST-loaded deliveries into the chart (the last hour's history).

@@ -4,15 +4,26 @@
 //! connection is down the SDK queues the emit and sends it on reconnection, with an
 //! idempotency key so it applies once; here such actions are listed as pending (the header
 //! shows how many) until their ack arrives.
+//!
+//! Each action is also kept on this browser (the SDK's outbox, one per user) until answered,
+//! with what the admin saw of it: a tab reloaded or reopened while actions wait sends them
+//! again ([`Pending::restore`]), lists them as pending and shows their rows, and the server
+//! applies each once.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 use pulse_protocol::WireError;
-use pulse_sdk::{Client, Status};
+use pulse_sdk::codec::object;
+use pulse_sdk::{AckReply, Client, RestoredAction, Status};
 use send_wrapper::SendWrapper;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::components::toast::{Toasts, Tone};
+
+/// How long an action made offline waits for the connection and its answer.
+const OFFLINE_WAIT: Duration = Duration::from_secs(30 * 60);
 
 /// The SDK client, shared through context. It is not `Send` in the browser, hence the
 /// wrapper.
@@ -35,6 +46,32 @@ pub struct PendingAction {
     pub label: String,
     /// Whether it was made while the connection was down.
     pub queued: bool,
+    /// The socket event it sends.
+    pub event: String,
+    /// The row that shows it, if any.
+    pub row: Option<StoredRow>,
+    /// Whether an earlier page made it (restored from this browser's outbox).
+    pub restored: bool,
+}
+
+/// The row an action shows while pending, kept with it so a reloaded tab shows it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRow {
+    /// The item as the admin typed it (JSON of the page's row type).
+    pub item: Value,
+    /// Whether it changes an existing row rather than adding one.
+    pub edit: bool,
+}
+
+/// How an action reads to people: listed while pending, and in the toast that settles it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wording {
+    /// What it does.
+    pub label: String,
+    /// The toast title when it went through.
+    pub done: String,
+    /// The toast title when it did not.
+    pub failed: String,
 }
 
 /// Actions waiting for their ack, shared through context. `Copy`.
@@ -57,6 +94,65 @@ impl Pending {
     pub fn next_op(&self) -> u64 {
         self.next.update_value(|n| *n += 1);
         self.next.get_value()
+    }
+
+    /// Keeps `client`'s actions in `user`'s outbox on this browser, and sends again what an
+    /// earlier page of theirs left unanswered: listed as pending (pages show their rows, see
+    /// [`crate::submit::restored_rows`]) and toasted when settled.
+    pub fn restore(&self, client: &Client, toasts: Toasts, user: pulse_protocol::events::Id) {
+        #[cfg(target_arch = "wasm32")]
+        let store = pulse_sdk::outbox::LocalStorageOutbox::new(format!("pulse.outbox.{user}."));
+        // Natively (unit tests) there is no browser to keep anything in.
+        #[cfg(not(target_arch = "wasm32"))]
+        let store = {
+            let _ = user;
+            pulse_sdk::outbox::MemoryOutbox::new()
+        };
+        for action in client.attach_outbox(store, Some(OFFLINE_WAIT)) {
+            self.settle_restored(action, toasts);
+        }
+    }
+
+    fn settle_restored(self, restored: RestoredAction, toasts: Toasts) {
+        let RestoredAction { action, reply } = restored;
+        let op = self.next_op();
+        let text = |k: &str| action.meta.get(k).and_then(Value::as_str).map(str::to_owned);
+        let wording = Wording {
+            label: text("label").unwrap_or_else(|| action.event.clone()),
+            done: text("done").unwrap_or_else(|| "Sent".into()),
+            failed: text("failed").unwrap_or_else(|| "Not sent".into()),
+        };
+        let row = action.meta.get("row").and_then(|r| {
+            Some(StoredRow {
+                item: r.get("item")?.clone(),
+                edit: r.get("edit").and_then(Value::as_bool).unwrap_or(false),
+            })
+        });
+        let pending = self;
+        pending.list.update(|l| {
+            l.push(PendingAction {
+                op,
+                label: wording.label.clone(),
+                queued: true,
+                event: action.event,
+                row,
+                restored: true,
+            })
+        });
+        leptos::task::spawn_local(async move {
+            let outcome = answer(reply.await);
+            pending.list.try_update(|l| l.retain(|a| a.op != op));
+            let Wording { label, done, failed } = wording;
+            match outcome {
+                Ok(_) => toasts.push(format!("restored:{op}"), Tone::Success, done, label),
+                Err(e) => toasts.push(
+                    format!("failed:{op}"),
+                    Tone::Error,
+                    failed,
+                    format!("{label}: {e}"),
+                ),
+            }
+        });
     }
 }
 
@@ -89,11 +185,11 @@ pub async fn send<T: DeserializeOwned>(
     client: Client,
     pending: Pending,
     op: u64,
-    label: String,
+    wording: Wording,
     event: &'static str,
     payload: Value,
 ) -> Result<T, ActionError> {
-    decode(&send_value(client, pending, op, label, event, payload).await?)
+    decode(&send_value(client, pending, op, wording, event, payload, None).await?)
 }
 
 /// An answer's data as `T`. By reference, like every other decode in the dashboard: one
@@ -102,20 +198,39 @@ pub fn decode<T: DeserializeOwned>(data: &Value) -> Result<T, ActionError> {
     T::deserialize(data).map_err(|e| ActionError::NoAnswer(format!("unexpected answer: {e}")))
 }
 
-/// [`send`] up to the answer's data, once for every answer type (the dashboard's size).
+/// [`send`] up to the answer's data, once for every answer type (the dashboard's size);
+/// `row` is kept with the action for a reloaded tab.
 pub async fn send_value(
     client: Client,
     pending: Pending,
     op: u64,
-    label: String,
+    wording: Wording,
     event: &'static str,
     payload: Value,
+    row: Option<StoredRow>,
 ) -> Result<Value, ActionError> {
     let queued = is_offline(&client.status());
-    pending.list.update(|l| l.push(PendingAction { op, label, queued }));
-    let timeout = queued.then(|| Duration::from_secs(30 * 60));
-    let reply = client.emit_with_ack(event, vec![payload], timeout).await;
+    let row_meta = row
+        .as_ref()
+        .map_or(Value::Null, |r| object(vec![("item", r.item.clone()), ("edit", r.edit.into())]));
+    let meta = object(vec![
+        ("label", wording.label.as_str().into()),
+        ("done", wording.done.into()),
+        ("failed", wording.failed.into()),
+        ("row", row_meta),
+    ]);
+    let Wording { label, .. } = wording;
+    pending.list.update(|l| {
+        l.push(PendingAction { op, label, queued, event: event.into(), row, restored: false })
+    });
+    let timeout = queued.then_some(OFFLINE_WAIT);
+    let reply = client.emit_action(event, payload, meta, timeout).await;
     pending.list.try_update(|l| l.retain(|a| a.op != op));
+    answer(reply)
+}
+
+/// An action's answer: its data, or why it did not go through.
+fn answer(reply: Result<AckReply, pulse_sdk::Error>) -> Result<Value, ActionError> {
     let reply = reply.map_err(|e| ActionError::NoAnswer(sdk_error_text(&e)))?;
     reply.into_result::<Value>().map_err(|e| match e {
         pulse_sdk::Error::Server(w) => ActionError::Refused(w),
@@ -138,6 +253,7 @@ fn sdk_error_text(e: &pulse_sdk::Error) -> String {
         E::ConnectionLost => "the connection dropped before the server answered".into(),
         E::BufferFull { .. } => "too many actions are waiting for the connection".into(),
         E::Closed => "the connection is closed".into(),
+        E::Storage(why) => format!("it could not be kept on this browser ({why})"),
         other => other.to_string(),
     }
 }

@@ -19,7 +19,6 @@ use crate::api::{self, ApiError};
 use crate::components::clock::wall_ms;
 
 /// The localStorage key (browser only; natively there is no storage).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 const KEY: &str = "pulse.session";
 /// Refresh this long before the access token expires.
 const REFRESH_AHEAD_MS: i64 = 60_000;
@@ -303,39 +302,23 @@ async fn pause_ms(ms: i32) {
 #[cfg(not(target_arch = "wasm32"))]
 async fn pause_ms(_ms: i32) {}
 
-#[cfg(target_arch = "wasm32")]
 mod storage {
     use pulse_protocol::rest::Session;
 
     use super::KEY;
 
-    fn local() -> Option<web_sys::Storage> {
-        web_sys::window()?.local_storage().ok()?
-    }
-
     pub(super) fn load() -> Option<Session> {
-        let text = local()?.get_item(KEY).ok()??;
-        crate::api::decode(&text).ok()
+        crate::api::decode(&crate::local::get(KEY)?).ok()
     }
 
     pub(super) fn save(s: Option<&Session>) {
-        let Some(st) = local() else { return };
-        let _ = match s {
-            Some(s) => st.set_item(KEY, &serde_json::to_string(s).unwrap_or_default()),
-            None => st.remove_item(KEY),
-        };
+        match s {
+            Some(s) => {
+                crate::local::set(KEY, &serde_json::to_string(s).unwrap_or_default());
+            }
+            None => crate::local::remove(KEY),
+        }
     }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-mod storage {
-    use pulse_protocol::rest::Session;
-
-    pub(super) fn load() -> Option<Session> {
-        None
-    }
-
-    pub(super) fn save(_: Option<&Session>) {}
 }
 
 #[cfg(test)]

@@ -46,17 +46,22 @@ fn SignedIn() -> impl IntoView {
     let (live, sub) = Live::attach(&client, toasts);
     let demand = Demand::provide(&client, always, auth, live, toasts);
     let pending = Pending::provide();
+    // What this user's earlier page left: its figures (shown stale until loaded) and its
+    // unanswered actions (sent again).
+    if let Some(user) = auth.session.with_untracked(|s| s.as_ref().map(|s| s.user.id)) {
+        live.follow_snapshot(user);
+        pending.restore(&client, toasts, user);
+    }
     provide_context(live);
     provide_context(PulseClient(SendWrapper::new(client.clone())));
 
     // A disabled account may not connect. (Expired or unknown tokens never get here: the
     // SDK asks the session for a fresh one and joins again, or stops once it is signed out.)
-    let rejected = client.on_any(move |e| {
-        if let Event::Rejected(err) = e {
-            if err.code == Some(ErrorCode::AccountDisabled) {
-                auth.sign_out();
-            }
-        }
+    let rejected = client.on_any(move |e| match e {
+        Event::Rejected(err) if err.code == Some(ErrorCode::AccountDisabled) => auth.sign_out(),
+        // The tab opened offline, or a load failed: load now that the server is reachable.
+        Event::Connected { .. } => demand.reload_if_failed(),
+        _ => {}
     });
     // Missed more than the server replays: reload the lists, then go on from the log head.
     let server_errors = client.on("error", move |m| {
@@ -83,6 +88,7 @@ fn SignedIn() -> impl IntoView {
         let c = SendWrapper::new(client);
         move |_| {
             c.disconnect();
+            live.forget_snapshot();
             auth.log_out();
         }
     };

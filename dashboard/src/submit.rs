@@ -7,15 +7,16 @@
 
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::components::toast::{Toasts, Tone};
 use crate::live::Live;
-use crate::pending::{self, ActionError, Pending, PulseClient};
+use crate::pending::{self, ActionError, Pending, PulseClient, StoredRow, Wording};
 use crate::rows::{Keyed, RowState, Rows};
 
 /// Something a form saves: the server answers with it as stored.
-pub trait Record: Keyed + DeserializeOwned + Send + Sync + 'static {
+pub trait Record: Keyed + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The key of the toast confirming it; the live news about the same change uses it too,
     /// so the ack and the broadcast toast once.
     fn toast_key(&self) -> String;
@@ -89,6 +90,10 @@ impl Submitter {
         let Action { event, payload, label, done, failed, row } = action;
         let op = pending.next_op();
         let queued = pending::is_offline(&client.status());
+        let stored = row.as_ref().map(|r| StoredRow {
+            item: serde_json::to_value(&r.item).unwrap_or_default(),
+            edit: r.edit,
+        });
         let rows = row.map(|PendingRow { rows, item, edit }| {
             rows.update(|r| match edit {
                 true => r.edit_pending(op, item, queued),
@@ -99,6 +104,7 @@ impl Submitter {
         // What depends on the record type, once the answer is in: decode it, settle the row,
         // toast, and hand it on.
         let what = label.clone();
+        let wording = Wording { label: label.clone(), done: done.clone(), failed: failed.clone() };
         let settle: Settle = Box::new(move |reply| {
             let reply = reply.and_then(|data| pending::decode::<T>(&data));
             match &reply {
@@ -132,9 +138,57 @@ impl Submitter {
         }
         // The wait for the answer is the same for every record type: compiled once.
         leptos::task::spawn_local(async move {
-            settle(pending::send_value(client, pending, op, label, event, payload).await);
+            settle(pending::send_value(client, pending, op, wording, event, payload, stored).await);
         });
     }
+}
+
+/// Shows, in `rows`, the pending rows of the actions an earlier page left unanswered (see
+/// [`Pending::restore`]) that send one of `events` and whose item `keep` accepts (e.g. the
+/// table's filter); each goes when its action is settled, and the live event or the next load
+/// brings the saved row.
+pub fn restored_rows<T: Record>(
+    rows: RwSignal<Rows<T>>,
+    events: &'static [&'static str],
+    keep: impl Fn(&T) -> bool + 'static,
+) {
+    let pending = expect_context::<Pending>();
+    let shown = StoredValue::new(Vec::<u64>::new());
+    Effect::new(move |_| {
+        let restored: Vec<(u64, T, bool)> = pending.list.with(|l| {
+            l.iter()
+                .filter(|a| a.restored && events.contains(&a.event.as_str()))
+                .filter_map(|a| {
+                    let row = a.row.as_ref()?;
+                    let item = pending::decode::<T>(&row.item).ok()?;
+                    keep(&item).then_some((a.op, item, row.edit))
+                })
+                .collect()
+        });
+        let settled: Vec<u64> = shown.with_value(|s| {
+            s.iter().copied().filter(|op| !restored.iter().any(|(o, ..)| o == op)).collect()
+        });
+        let new: Vec<_> = restored
+            .iter()
+            .filter(|(op, ..)| shown.with_value(|s| !s.contains(op)))
+            .cloned()
+            .collect();
+        if settled.is_empty() && new.is_empty() {
+            return;
+        }
+        rows.update(|r| {
+            for op in &settled {
+                r.rollback(*op);
+            }
+            for (op, item, edit) in new {
+                match edit {
+                    true => r.edit_pending(op, item, true),
+                    false => r.add_pending(op, item, true),
+                }
+            }
+        });
+        shown.set_value(restored.iter().map(|(op, ..)| *op).collect());
+    });
 }
 
 /// The chip on a pending row: "Saving…", "Queued · sent when back online", or "Sending…"

@@ -47,6 +47,8 @@ pub struct Demand {
     auth: Auth,
     live: Live,
     toasts: Toasts,
+    /// Whether a load failed since the last one that went through.
+    failed: StoredValue<bool>,
 }
 
 impl Demand {
@@ -65,6 +67,7 @@ impl Demand {
             auth,
             live,
             toasts,
+            failed: StoredValue::new(false),
         };
         provide_context(d);
         d
@@ -131,7 +134,16 @@ impl Demand {
         });
     }
 
+    /// Loads again if a load failed since the last good one (e.g. the tab opened offline):
+    /// called when the connection is up.
+    pub fn reload_if_failed(&self) {
+        if self.failed.try_get_value() == Some(true) {
+            self.reload();
+        }
+    }
+
     fn report(&self, r: Result<(), api::ApiError>) {
+        self.failed.try_set_value(r.is_err());
         if let Err(e) = r {
             self.toasts.push(
                 format!("load-failed:{}", wall_ms() / 10_000),
@@ -227,6 +239,7 @@ async fn load(
         c |= Changes { stats: true, ..changes };
         c
     });
+    live.loaded();
     if client.last_seq().is_none_or(|l| l < seq) {
         client.set_last_seq(seq);
     }

@@ -17,8 +17,9 @@ pub(crate) fn write_json(out: &mut String, v: &Value) {
     *out = String::from_utf8(bytes).unwrap_or_default();
 }
 
-/// `v` as compact JSON; see [`write_json`].
-pub(crate) fn json_text(v: &Value) -> String {
+/// `v` as compact JSON; see [`write_json`]. Public so an application writing JSON text shares
+/// this one serialiser.
+pub fn json_text(v: &Value) -> String {
     let mut s = String::new();
     write_json(&mut s, v);
     s
@@ -28,7 +29,7 @@ pub(crate) fn json_text(v: &Value) -> String {
 /// through serde's `to_value`/`json!`: those add a serialiser per type to the browser bundle.
 /// Not generic, and inserted one by one: collecting into the map would sort, and each
 /// instance would add its own copy.
-pub(crate) fn object(fields: Vec<(&str, Value)>) -> Value {
+pub fn object(fields: Vec<(&str, Value)>) -> Value {
     let mut m = serde_json::Map::new();
     for (k, v) in fields {
         m.insert(k.to_owned(), v);

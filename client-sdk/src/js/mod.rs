@@ -509,6 +509,7 @@ fn js_error(e: Error) -> JsValue {
         Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
         Error::Server(w) => w.code.as_str(),
         Error::Reply(_) => "REPLY",
+        Error::Storage(_) => "STORAGE",
         Error::Transport(_) => "TRANSPORT",
     };
     coded_error(&e.to_string(), code)

@@ -1,5 +1,6 @@
-//! This module deals with the banner shown while live updates are paused: on REST polling
-//! fallback (data still refreshes every N s), or offline with nothing arriving at all.
+//! This module deals with the banners shown while live updates are paused: on REST polling
+//! fallback (data still refreshes every N s), or offline with nothing arriving at all; and
+//! while the figures shown are this browser's last snapshot, with their time.
 
 use leptos::prelude::*;
 use pulse_sdk::Status;
@@ -36,13 +37,26 @@ pub fn FallbackBanner() -> impl IntoView {
             _ => None,
         })
     };
-    move || {
-        text().map(|(kind, t)| {
+    let stale = move || {
+        live.stale_since.get().map(|at| {
+            let time = format::time_of_day(at, format::local_offset_min());
             view! {
-                <div class="banner" data-kind=kind data-testid="fallback-banner" role="status">
-                    {t}
+                <div class="banner" data-kind="stale" data-testid="stale-banner" role="status">
+                    {format!("Showing the figures from {time}, when this browser last saw them: they are not current.")}
                 </div>
             }
         })
+    };
+    view! {
+        {move || {
+            text().map(|(kind, t)| {
+                view! {
+                    <div class="banner" data-kind=kind data-testid="fallback-banner" role="status">
+                        {t}
+                    </div>
+                }
+            })
+        }}
+        {stale}
     }
 }

@@ -11,7 +11,7 @@ use super::clock::Clock;
 use super::toast::{Toasts, Tone};
 use crate::format;
 use crate::live::Live;
-use crate::pending::{self, Pending, PulseClient};
+use crate::pending::{self, Pending, PulseClient, Wording};
 
 fn mark(id: Option<Id>) {
     let live = expect_context::<Live>();
@@ -26,7 +26,11 @@ fn mark(id: Option<Id>) {
             client,
             pending,
             op,
-            label.into(),
+            Wording {
+                label: label.into(),
+                done: "Marked as read".into(),
+                failed: "Could not mark as read".into(),
+            },
             NOTIFICATION_MARK_READ,
             payload,
         )

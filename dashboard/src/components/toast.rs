@@ -106,32 +106,16 @@ impl NewsPolicy {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
 mod storage {
     const KEY: &str = "pulse.toasts.largePayment";
 
-    fn local() -> Option<web_sys::Storage> {
-        web_sys::window()?.local_storage().ok()?
-    }
-
     pub(super) fn load() -> Option<f64> {
-        crate::format::number(&local()?.get_item(KEY).ok()??)
+        crate::format::number(&crate::local::get(KEY)?)
     }
 
     pub(super) fn save(v: f64) {
-        if let Some(st) = local() {
-            let _ = st.set_item(KEY, &crate::format::shortest(v));
-        }
+        crate::local::set(KEY, &crate::format::shortest(v));
     }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-mod storage {
-    pub(super) fn load() -> Option<f64> {
-        None
-    }
-
-    pub(super) fn save(_: f64) {}
 }
 
 impl ToastQueue {

@@ -16,7 +16,7 @@ use crate::format;
 use crate::live::{delivery_key, Live};
 use crate::rows::{Row, RowState, Rows};
 use crate::session::Auth;
-use crate::submit::{Action, PendingRow, Record, RowStateChip, Submitter};
+use crate::submit::{restored_rows, Action, PendingRow, Record, RowStateChip, Submitter};
 
 /// Rows kept on the page.
 const CAP: usize = 200;
@@ -56,6 +56,9 @@ pub fn Deliveries() -> impl IntoView {
     let rows = RwSignal::new(Rows::<Delivery>::new(CAP));
     let draft = DeliveryDraft::new(today);
     let (loading, error) = follow_deliveries(filter, rows);
+    restored_rows(rows, &[DELIVERY_UPDATE], move |d: &Delivery| {
+        filter.shows(&d.date, d.customer_id)
+    });
     let shown = move || match loading.get() {
         true => "Loading…".to_owned(),
         false => format!("{} shown", rows.with(|r| r.rows.len())),
@@ -87,7 +90,9 @@ fn follow_deliveries(
     let loaded_at = RwSignal::new(i64::MAX);
     let loading = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
+    let retries = live.retries(error);
     Effect::new(move |_| {
+        retries.track();
         let (d, c) = (filter.day.get(), filter.customer.get());
         let mut q = format!("/api/deliveries?limit=100&date={d}");
         if let Some(c) = c {
@@ -108,7 +113,18 @@ fn follow_deliveries(
                     loaded_at.set(started - 5_000);
                     error.set(None);
                 }
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => {
+                    // Meanwhile, what this browser last saw of that day (a tab opened offline).
+                    let kept: Vec<Delivery> = live.deliveries.with_untracked(|l| {
+                        l.iter().filter(|x| filter.shows(&x.date, x.customer_id)).cloned().collect()
+                    });
+                    rows.update(|r| {
+                        if r.rows.iter().all(|x| x.op.is_some()) {
+                            r.load(kept)
+                        }
+                    });
+                    error.set(Some(e.to_string()))
+                }
             }
         });
     });

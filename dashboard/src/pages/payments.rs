@@ -20,7 +20,7 @@ use crate::format;
 use crate::live::{payment_key, Live};
 use crate::rows::{Row, RowState, Rows};
 use crate::session::Auth;
-use crate::submit::{Action, PendingRow, Record, RowStateChip, Submitter};
+use crate::submit::{restored_rows, Action, PendingRow, Record, RowStateChip, Submitter};
 
 impl Record for Payment {
     fn toast_key(&self) -> String {
@@ -38,6 +38,7 @@ pub fn Payments() -> impl IntoView {
     use_topics(&[Topic::Customers]);
     let rows = RwSignal::new(Rows::<Payment>::new(200));
     let error = follow_payments(rows);
+    restored_rows(rows, &[PAYMENT_ADD], |_: &Payment| true);
     view! {
         <div class="page-head">
             <h1>"Payments"</h1>
@@ -60,17 +61,30 @@ fn follow_payments(rows: RwSignal<Rows<Payment>>) -> RwSignal<Option<String>> {
     let live = expect_context::<Live>();
     let loaded_at = RwSignal::new(i64::MAX);
     let error = RwSignal::new(None::<String>);
-    let started = wall_ms();
-    leptos::task::spawn_local(async move {
-        match api::get::<Page<Payment>>(auth, "/api/payments?limit=100").await {
-            Ok(p) => {
-                rows.try_update(|r| r.load(p.items));
-                loaded_at.try_set(started - 5_000);
+    let retries = live.retries(error);
+    Effect::new(move |_| {
+        retries.track();
+        let started = wall_ms();
+        leptos::task::spawn_local(async move {
+            match api::get::<Page<Payment>>(auth, "/api/payments?limit=100").await {
+                Ok(p) => {
+                    rows.try_update(|r| r.load(p.items));
+                    loaded_at.try_set(started - 5_000);
+                    error.try_set(None);
+                }
+                Err(e) => {
+                    // Meanwhile, what this browser last saw (a tab opened offline).
+                    let kept: Vec<Payment> =
+                        live.payments.with_untracked(|l| l.iter().cloned().collect());
+                    rows.try_update(|r| {
+                        if r.rows.iter().all(|x| x.op.is_some()) {
+                            r.load(kept)
+                        }
+                    });
+                    error.try_set(Some(e.to_string()));
+                }
             }
-            Err(e) => {
-                error.try_set(Some(e.to_string()));
-            }
-        }
+        });
     });
     Effect::new(move |_| {
         let since = loaded_at.get();

@@ -1,0 +1,85 @@
+// The dashboard's service worker: keeps the app shell (index.html and the files it names:
+// Trunk's content-hashed wasm, JS and CSS, and boot.js) on this browser, so the dashboard
+// opens with no network at all, and a repeat visit on a slow link takes its assets from here.
+// The API, the socket and the metrics are never cached: offline, the app shows its own last
+// snapshot, marked stale with its time, and keeps the admin's actions until they are sent.
+const CACHE = 'pulse-shell-v1';
+const SHELL = '/';
+// A page waits this long for the network before the cached shell is used (a link that is
+// up but barely moving); a refused connection falls back at once.
+const NAVIGATION_WAIT_MS = 4000;
+const HASHED = /-[0-9a-f]{16}(?:_bg)?\.[a-z0-9]+$/;
+const NEVER = ['/api/', '/socket.io/', '/health', '/metrics', '/sw.js'];
+
+self.addEventListener('install', (e) => {
+  e.waitUntil(keepShell().then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (e) => {
+  e.waitUntil(
+    (async () => {
+      for (const name of await caches.keys()) if (name !== CACHE) await caches.delete(name);
+      await self.clients.claim();
+    })(),
+  );
+});
+
+self.addEventListener('fetch', (e) => {
+  const req = e.request;
+  const url = new URL(req.url);
+  if (req.method !== 'GET' || url.origin !== self.location.origin) return;
+  if (NEVER.some((p) => url.pathname.startsWith(p))) return;
+  if (req.mode === 'navigate') {
+    e.respondWith(page(req, e));
+  } else {
+    e.respondWith(asset(req));
+  }
+});
+
+/** The network's index.html when it answers in time (a new build is then kept too), else the kept one. */
+async function page(req, e) {
+  const network = fetch(req);
+  network.catch(() => {}); // answered by the kept page below
+  try {
+    const res = await Promise.race([
+      network,
+      new Promise((_, fail) => setTimeout(() => fail(new Error('slow')), NAVIGATION_WAIT_MS)),
+    ]);
+    if (res.ok) e.waitUntil(keepShell().catch(() => {}));
+    return res;
+  } catch {
+    const kept = await caches.match(SHELL);
+    return kept ?? network;
+  }
+}
+
+/** A kept file, else the network's (kept if it is a hashed asset: it never changes). */
+async function asset(req) {
+  const kept = await caches.match(req);
+  if (kept) return kept;
+  const res = await fetch(req);
+  if (res.ok && HASHED.test(new URL(req.url).pathname)) {
+    const copy = res.clone();
+    caches.open(CACHE).then((c) => c.put(req, copy));
+  }
+  return res;
+}
+
+/** Keeps index.html and every file it names; forgets the files of older builds. */
+async function keepShell() {
+  const res = await fetch(SHELL, { cache: 'no-cache' });
+  if (!res.ok) return;
+  const html = await res.clone().text();
+  // Attribute values are unquoted in the minified release page; the module script quotes its imports.
+  const files = [...new Set([...html.matchAll(/(?:=["']?|['"])(\/[\w.\-/]+\.(?:js|css|wasm))\b/g)].map((m) => m[1]))];
+  const cache = await caches.open(CACHE);
+  for (const f of files) {
+    // Hashed files already kept are the same bytes; the others (boot.js) are fetched again.
+    if (HASHED.test(f) && (await cache.match(f))) continue;
+    const r = await fetch(f, { cache: 'no-cache' });
+    if (r.ok) await cache.put(f, r);
+  }
+  await cache.put(SHELL, res);
+  const keep = new Set([SHELL, ...files].map((p) => new URL(p, self.location.origin).href));
+  for (const req of await cache.keys()) if (!keep.has(req.url)) await cache.delete(req);
+}
