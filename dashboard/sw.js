@@ -74,9 +74,11 @@ async function keepShell() {
   const files = [...new Set([...html.matchAll(/(?:=["']?|['"])(\/[\w.\-/]+\.(?:js|css|wasm))\b/g)].map((m) => m[1]))];
   const cache = await caches.open(CACHE);
   for (const f of files) {
-    // Hashed files already kept are the same bytes; the others (boot.js) are fetched again.
-    if (HASHED.test(f) && (await cache.match(f))) continue;
-    const r = await fetch(f, { cache: 'no-cache' });
+    // A hashed file never changes: one kept is kept, and one the page loaded comes from the
+    // HTTP cache, not the network. The others (boot.js) are asked for again.
+    const hashed = HASHED.test(f);
+    if (hashed && (await cache.match(f))) continue;
+    const r = await fetch(f, { cache: hashed ? 'default' : 'no-cache' });
     if (r.ok) await cache.put(f, r);
   }
   await cache.put(SHELL, res);

@@ -35,6 +35,30 @@ test('a sign-in clicked before the app loaded goes through once it has', async (
   assert.deepEqual(errors, []);
 });
 
+test('a Sign in pressed before any script has run is held, never sent as a form', async (t) => {
+  const { server, page, errors } = await serverAndPage(t);
+  const release = await holdWasm(page);
+  let releaseBoot;
+  const bootGate = new Promise((r) => {
+    releaseBoot = r;
+  });
+  await page.route(/\/boot\.js$/, async (route) => {
+    await bootGate;
+    await route.continue();
+  });
+  await page.goto(`${server.url}/login`, { waitUntil: 'commit' });
+  await page.getByTestId('boot-email').fill(DEMO.email);
+  await page.getByTestId('boot-password').fill(DEMO.password);
+  await page.getByTestId('boot-password').press('Enter');
+  assert.equal(await page.getByTestId('boot-submit').innerText(), 'Signing in…');
+  assert.doesNotMatch(page.url(), /password|email/, 'the form was not sent: nothing in the URL');
+  releaseBoot();
+  release();
+  await page.getByTestId('kpi-liters').waitFor({ timeout: 15_000 });
+  assert.doesNotMatch(page.url(), /password/);
+  assert.deepEqual(errors, []);
+});
+
 test('what was typed before the app loaded stays, with the caret where it was', async (t) => {
   const { server, page, errors } = await serverAndPage(t);
   const release = await holdWasm(page);
