@@ -75,8 +75,12 @@ function bytesSection() {
   print();
 }
 
-/** One visit: the login form, then sign in and wait for live KPIs. */
-async function visit(page, url, cdp, signIn) {
+/**
+ * One visit: the login form, then sign in and wait for live KPIs. With `afterApp`, Sign in is
+ * clicked once the app has replaced the plain form (an admin who typed for longer than the
+ * download took), else at once.
+ */
+async function visit(page, url, cdp, signIn, afterApp = false) {
   let encoded = 0;
   const onLoaded = (e) => {
     encoded += e.encodedDataLength;
@@ -94,6 +98,7 @@ async function visit(page, url, cdp, signIn) {
   const formBytes = encoded;
   let kpis = null;
   if (signIn) {
+    if (afterApp) await page.getByTestId('login-email').waitFor({ timeout: 60_000 });
     const click = Date.now();
     // Filled and submitted in one task of the page, so the app cannot swap the form between.
     const viaBoot = await page.evaluate(({ email, password }) => {
@@ -120,29 +125,44 @@ async function visit(page, url, cdp, signIn) {
   return { form, formBytes, kpis, kpisBytes: encoded - formBytes };
 }
 
+/** A DevTools session on `page` with the link emulated. */
+async function throttled(browser, page) {
+  const cdp = await browser.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: rtt,
+    downloadThroughput: (kbps * 1000) / 8,
+    uploadThroughput: (kbps * 1000) / 8 / 4,
+  });
+  return cdp;
+}
+
 async function timesSection() {
   const pulse = await startServer({ env: { PULSE_DEMO_RATE: '0', PULSE_DIST: dist } });
   const cold = [];
   const warm = [];
+  const late = [];
   try {
     for (let i = 0; i < rounds; i++) {
       const browser = await launchBrowser();
       try {
         const page = await browser.newPage();
-        const cdp = await browser.newCDPSession(page);
-        await cdp.send('Network.enable');
-        await cdp.send('Network.emulateNetworkConditions', {
-          offline: false,
-          latency: rtt,
-          downloadThroughput: (kbps * 1000) / 8,
-          uploadThroughput: (kbps * 1000) / 8 / 4,
-        });
+        const cdp = await throttled(browser, page);
         cold.push(await visit(page, pulse.url, cdp, true));
         // Signed out again (the session is in the page, not a cookie): the login form from cache.
         await page.evaluate(() => localStorage.clear());
         warm.push(await visit(page, pulse.url, cdp, false));
       } finally {
         await browser.close();
+      }
+      const again = await launchBrowser();
+      try {
+        const page = await again.newPage();
+        const cdp = await throttled(again, page);
+        late.push(await visit(page, pulse.url, cdp, true, true));
+      } finally {
+        await again.close();
       }
     }
   } finally {
@@ -154,10 +174,11 @@ async function timesSection() {
   print('| step | time (ms) | HTTP bytes over the network |');
   print('|---|---:|---:|');
   print(`| cold cache: navigation to a usable login form | ${m(cold, 'form')} | ${m(cold, 'formBytes')} |`);
-  print(`| cold cache: Sign in to live KPIs | ${m(cold, 'kpis')} | ${m(cold, 'kpisBytes')} |`);
+  print(`| cold cache: Sign in (clicked as soon as the form shows) to live KPIs | ${m(cold, 'kpis')} | ${m(cold, 'kpisBytes')} |`);
+  print(`| cold cache: Sign in (clicked once the app has loaded) to live KPIs | ${m(late, 'kpis')} | ${m(late, 'kpisBytes')} |`);
   print(`| warm cache (repeat visit): navigation to a usable login form | ${m(warm, 'form')} | ${m(warm, 'formBytes')} |`);
   print();
-  print(`Each round, cold: ${cold.map((r) => `${r.form} + ${r.kpis}`).join(', ')} ms; warm: ${warm.map((r) => r.form).join(', ')} ms.`);
+  print(`Each round, cold: ${cold.map((r) => `${r.form} + ${r.kpis}`).join(', ')} ms; clicked after the app loaded: ${late.map((r) => r.kpis).join(', ')} ms; warm: ${warm.map((r) => r.form).join(', ')} ms.`);
   print();
 }
 
