@@ -34,6 +34,8 @@ pub mod resume;
 pub mod store;
 mod time;
 mod timer;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod tls;
 
 #[cfg(test)]
 mod tests;

@@ -569,3 +569,100 @@ async fn postgres_redis_and_haproxy_start_stop_and_restart() {
     drop(redis);
     eprintln!("services check took {:?}", t.elapsed());
 }
+
+/// A self-signed certificate for 127.0.0.1 made by openssl: the certificate as PEM (what a
+/// client trusts), and certificate plus key in one file (what HAProxy serves).
+pub struct TestCert {
+    pub cert_pem: String,
+    pub bundle: PathBuf,
+}
+
+/// Makes a fresh key and certificate named `name` in `dir`.
+pub fn self_signed_cert(dir: &Path, name: &str) -> TestCert {
+    let (key, cert) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.crt")));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-days", "2", "-subj", &format!("/CN=pulse-test-{name}")])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    let cert_pem = std::fs::read_to_string(&cert).unwrap();
+    let bundle = dir.join(format!("{name}.pem"));
+    std::fs::write(&bundle, format!("{cert_pem}{}", std::fs::read_to_string(&key).unwrap()))
+        .unwrap();
+    TestCert { cert_pem, bundle }
+}
+
+/// HAProxy terminating TLS with a [`TestCert`] in front of one backend, as a deployment
+/// behind a TLS load balancer has it.
+pub struct TlsProxy {
+    addr: SocketAddr,
+    dir: PathBuf,
+    child: Child,
+    _watchdog: Watchdog,
+}
+
+impl TlsProxy {
+    /// Starts it on a free port; waits until it accepts connections.
+    pub fn start(backend: SocketAddr, cert: &TestCert) -> TlsProxy {
+        let dir = fresh_dir("tls-proxy");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let cfg = dir.join("haproxy.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "defaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  \
+                 timeout server 60s\n  timeout tunnel 60s\n\
+                 frontend tls\n  bind {addr} ssl crt {}\n  default_backend pulse\n\
+                 backend pulse\n  server s1 {backend}\n",
+                cert.bundle.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("haproxy.log")).expect("haproxy log");
+        let child = Command::new("haproxy")
+            .arg("-f")
+            .arg(&cfg)
+            .arg("-db")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("haproxy");
+        let watchdog =
+            Watchdog::spawn(&format!("kill -9 {}; rm -rf '{}'", child.id(), dir.display()));
+        let mut p = TlsProxy { addr, dir, child, _watchdog: watchdog };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !wait_tcp(addr, Duration::from_millis(100)) {
+            let exited = p.child.try_wait().ok().flatten();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "haproxy did not start ({exited:?}):\n{}",
+                tail(&p.dir.join("haproxy.log"), 20)
+            );
+        }
+        p
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

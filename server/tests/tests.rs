@@ -29,3 +29,4 @@ mod rest;
 mod restart;
 mod services;
 mod subscriptions;
+mod tls;

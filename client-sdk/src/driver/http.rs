@@ -108,6 +108,19 @@ mod platform {
 mod platform {
     use super::Answer;
 
+    /// An error with its causes: reqwest's own text names only the URL, not why (e.g. the
+    /// certificate was not trusted).
+    fn causes(e: &dyn std::error::Error) -> String {
+        let mut text = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
     pub(super) async fn send(
         method: &str,
         url: &str,
@@ -115,16 +128,20 @@ mod platform {
         json: Option<String>,
     ) -> Result<Answer, String> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-        let mut req = reqwest::Client::new()
-            .request(method, url)
-            .header(reqwest::header::ACCEPT, "application/json");
+        // https:// through rustls with the roots of `tls`, as the socket.
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls((*crate::tls::client_config()).clone())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut req =
+            client.request(method, url).header(reqwest::header::ACCEPT, "application/json");
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         if let Some(body) = json {
             req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         }
-        let res = req.send().await.map_err(|e| e.to_string())?;
+        let res = req.send().await.map_err(|e| causes(&e))?;
         let status = res.status().as_u16();
         let body = res.text().await.map_err(|e| e.to_string())?;
         Ok(Answer { status, body })

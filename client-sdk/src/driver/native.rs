@@ -62,8 +62,15 @@ async fn socket_task(
     // read, which cost a load generator a third of its CPU and 160 KB per connection
     // (bench/ANALYSIS.md). Nagle off, so small emits go out at once.
     let config = WebSocketConfig::default().read_buffer_size(4096);
-    let ws = match tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true)
-        .await
+    // wss:// through rustls with the roots of `tls` (ignored for ws://).
+    let tls = tokio_tungstenite::Connector::Rustls(crate::tls::client_config());
+    let ws = match tokio_tungstenite::connect_async_tls_with_config(
+        url.as_str(),
+        Some(config),
+        true,
+        Some(tls),
+    )
+    .await
     {
         Ok((ws, _)) => ws,
         Err(e) => return report(TransportEvent::Closed(e.to_string())),
