@@ -96,8 +96,9 @@ pub(crate) struct Shared {
     auth: Mutex<Option<Arc<dyn Credentials>>>,
     /// Where actions wait for their answer, once the application attached one.
     outbox: Mutex<Option<Arc<dyn Outbox>>>,
-    /// The outbox key of each action waiting for its answer.
-    outbox_keys: Mutex<HashMap<AckId, String>>,
+    /// The outbox key of each action waiting for its answer. A Vec: a handful of entries,
+    /// and another HashMap type would add its code to the browser packages.
+    outbox_keys: Mutex<Vec<(AckId, String)>>,
     wake: mpsc::UnboundedSender<Input>,
 }
 
@@ -134,7 +135,10 @@ impl Shared {
     /// held, so a listener may subscribe, emit or unsubscribe.
     pub(crate) fn dispatch(&self, event: Event) {
         if let Event::Ack { id, result } = event {
-            let key = lock(&self.outbox_keys).remove(&id);
+            let key = {
+                let mut keys = lock(&self.outbox_keys);
+                keys.iter().position(|(a, _)| *a == id).map(|at| keys.swap_remove(at).1)
+            };
             // Answered, refused or timed out: the application was told. Closed (a disconnect,
             // or the client dropped) leaves the action stored for the next client.
             if let (Some(key), false) = (key, matches!(result, Err(Error::Closed))) {
@@ -401,7 +405,7 @@ impl Client {
             Ok(id) => {
                 // Registered under the connection lock, so the answer cannot overtake them.
                 lock(&self.shared.waiters).insert(id, tx);
-                lock(&self.shared.outbox_keys).insert(id, key);
+                lock(&self.shared.outbox_keys).push((id, key));
                 Ok(())
             }
             Err(e) => {

@@ -51,6 +51,20 @@ export interface PulseClientOptions {
   /** Resume from a position saved earlier (`client.position`, e.g. kept in localStorage
    *  across reloads): events after it are replayed, none before. */
   position?: PulsePosition;
+  /** Keep `emitAction` actions in localStorage under this key prefix (e.g. one per signed-in
+   *  user) until answered; actions an earlier page left there are sent again at once (see
+   *  `restoredActions`). */
+  outbox?: string;
+}
+
+/** An action an earlier page left unanswered, sent again by this client. */
+export interface PulseRestoredAction {
+  event: string;
+  data: any;
+  /** What `emitAction` was given as `meta`. */
+  meta: any;
+  /** Its answer, as `emitAction`'s promise gives it. */
+  reply: Promise<any>;
 }
 
 /** A stream of events a client subscribes to (`module:subscribe` with `{ moduleKey }`). */
@@ -111,6 +125,8 @@ struct Inner {
     status_handlers: RefCell<Vec<(u32, Function)>>,
     next_sub: RefCell<u32>,
     _rtt_sub: Subscription,
+    /// Actions an earlier page left in the outbox, until `restoredActions` takes them.
+    restored: RefCell<Vec<crate::RestoredAction>>,
     /// The live state, from the first `state()`, `onState` or `loadState` on.
     #[cfg(feature = "js-state")]
     state: RefCell<Option<(Rc<RefCell<state::Mirror>>, Subscription)>>,
@@ -218,6 +234,14 @@ impl PulseClient {
         if let Some(seq) = opts["position"]["seq"].as_u64() {
             client.restore_position(seq, opts["position"]["epoch"].as_str());
         }
+        let restored = match opts.get("outbox").and_then(Value::as_str) {
+            Some(prefix) => client.attach_outbox(
+                crate::outbox::LocalStorageOutbox::new(prefix),
+                // Sent when the connection is back, which may take a while.
+                Some(Duration::from_secs(30 * 60)),
+            ),
+            None => Vec::new(),
+        };
         let rtt = Rc::new(RefCell::new(None));
         let sink = rtt.clone();
         let rtt_sub = client.on_any(move |e| {
@@ -233,6 +257,7 @@ impl PulseClient {
             status_handlers: RefCell::default(),
             next_sub: RefCell::new(0),
             _rtt_sub: rtt_sub,
+            restored: RefCell::new(restored),
             #[cfg(feature = "js-state")]
             state: RefCell::default(),
         });
@@ -309,13 +334,43 @@ impl PulseClient {
     ) -> Result<js_sys::Promise, JsValue> {
         let args = if data.is_undefined() { vec![] } else { vec![to_value(&data)?] };
         let timeout = timeout_ms.map(|ms| Duration::from_millis(ms as u64));
-        let reply = self.inner.client.emit_with_ack(&event, args, timeout);
-        Ok(promise(async move {
-            match reply.await {
-                Ok(r) => Ok(r.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED)),
-                Err(e) => Err(js_error(e)),
-            }
-        }))
+        Ok(answer_promise(self.inner.client.emit_with_ack(&event, args, timeout)))
+    }
+
+    /// Sends an action that survives the page: `data` (an object) gets an idempotency key and,
+    /// with the `outbox` option, is kept in localStorage with `meta` until the server answers;
+    /// a later page with the same option sends it again (`restoredActions`), and the server
+    /// applies it once. Resolves and rejects like `emitWithAck` (`STORAGE`: it could not be
+    /// kept, and was not sent).
+    #[wasm_bindgen(js_name = emitAction, unchecked_return_type = "Promise<any>")]
+    pub fn emit_action(
+        &self,
+        event: String,
+        data: JsValue,
+        meta: JsValue,
+        timeout_ms: Option<u32>,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let meta = if meta.is_undefined() { Value::Null } else { to_value(&meta)? };
+        let timeout = timeout_ms.map(|ms| Duration::from_millis(ms as u64));
+        let reply = self.inner.client.emit_action(&event, to_value(&data)?, meta, timeout);
+        Ok(answer_promise(reply))
+    }
+
+    /// The actions an earlier page left unanswered in the `outbox`, sent again when this
+    /// client was created; each with its `reply` to come. Given once: later calls return none.
+    #[wasm_bindgen(js_name = restoredActions, unchecked_return_type = "PulseRestoredAction[]")]
+    pub fn restored_actions(&self) -> js_sys::Array {
+        let list = js_sys::Array::new();
+        for r in self.inner.restored.borrow_mut().drain(..) {
+            let o = Object::new();
+            let set = |k: &str, v: &JsValue| Reflect::set(&o, &JsValue::from_str(k), v);
+            let _ = set("event", &JsValue::from_str(&r.action.event));
+            let _ = set("data", &from_value(&r.action.payload));
+            let _ = set("meta", &from_value(&r.action.meta));
+            let _ = set("reply", &answer_promise(r.reply).into());
+            list.push(&o);
+        }
+        list
     }
 
     /// Receives `topic`'s events from now on (and on every reconnection); resolves with
@@ -496,6 +551,18 @@ fn coded_error(message: &str, code: &str) -> JsValue {
     let err = js_sys::Error::new(message);
     let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
     err.into()
+}
+
+/// A promise of an ack's first argument, or of the error with its `code`.
+fn answer_promise(
+    reply: impl std::future::Future<Output = Result<crate::AckReply, Error>> + 'static,
+) -> js_sys::Promise {
+    promise(async move {
+        match reply.await {
+            Ok(r) => Ok(r.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED)),
+            Err(e) => Err(js_error(e)),
+        }
+    })
 }
 
 fn js_error(e: Error) -> JsValue {
