@@ -152,6 +152,24 @@ export async function serveSdkFolder(pages = {}) {
   return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
 }
 
+/**
+ * A fresh server (no demo data) that lets the SDK's example folder call it, a browser page on
+ * `/examples/js/index.html` of that folder (so `/pkg/pulse_sdk.js` imports), and the demo
+ * admin's token; all closed when test `t` ends.
+ */
+export async function sdkPageAndServer(t) {
+  const files = await serveSdkFolder();
+  t.after(() => files.close());
+  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_CORS_ORIGINS: files.url } });
+  t.after(() => pulse.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const { token } = await apiLogin(pulse.url);
+  await page.goto(`${files.url}/examples/js/index.html`);
+  return { files, pulse, browser, page, token };
+}
+
 /** Launches headless Chromium with a fresh profile; `args` are added to the usual flags. */
 export async function launchBrowser({ args = [] } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'pulse-chromium-'));

@@ -4,7 +4,7 @@
 // and once the server is back each is applied exactly once and answered there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiLogin, eventually, launchBrowser, serveSdkFolder, startServer } from './harness.mjs';
+import { eventually, sdkPageAndServer } from './harness.mjs';
 
 const NOTES = ['js-outbox-1', 'js-outbox-2', 'js-outbox-3'];
 
@@ -25,15 +25,7 @@ async function startClient(page, server, token) {
 }
 
 test('JS actions kept in the outbox survive a reload and apply once when the server is back', async (t) => {
-  const files = await serveSdkFolder();
-  t.after(() => files.close());
-  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_CORS_ORIGINS: files.url } });
-  t.after(() => pulse.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const { token } = await apiLogin(pulse.url);
-  await page.goto(`${files.url}/examples/js/index.html`);
+  const { pulse, page, token } = await sdkPageAndServer(t);
 
   assert.deepEqual(await startClient(page, pulse.url, token), [], 'nothing left from before');
   await eventually('live', () => page.evaluate(() => window.client.status.state === 'live'));

@@ -4,7 +4,7 @@
 // epoch) is answered RESYNC_REQUIRED, so the app knows to reload its state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiLogin, eventually, launchBrowser, pay, serveSdkFolder, startServer } from './harness.mjs';
+import { eventually, pay, sdkPageAndServer } from './harness.mjs';
 
 /** In the page: a client on `server` that records payment notes and error codes. */
 async function startClient(page, server, token, position) {
@@ -25,15 +25,7 @@ async function startClient(page, server, token, position) {
 }
 
 test('a JS client resumes from a position kept across a reload', async (t) => {
-  const files = await serveSdkFolder();
-  t.after(() => files.close());
-  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_CORS_ORIGINS: files.url } });
-  t.after(() => pulse.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const { token } = await apiLogin(pulse.url);
-  await page.goto(`${files.url}/examples/js/index.html`);
+  const { pulse, page, token } = await sdkPageAndServer(t);
 
   await startClient(page, pulse.url, token);
   await pay(pulse.url, token, 'a1');

@@ -3,7 +3,7 @@
 // again; an unknown topic is refused with INVALID_INPUT, both as an option and as a call.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiLogin, eventually, launchBrowser, pay, serveSdkFolder, startServer } from './harness.mjs';
+import { eventually, pay, sdkPageAndServer } from './harness.mjs';
 
 async function post(url, token, path, body) {
   const r = await fetch(`${url}${path}`, {
@@ -17,15 +17,7 @@ const deliver = (url, token, quantity) =>
   post(url, token, '/api/deliveries', { customer_id: 4, date: '2026-11-20', quantity });
 
 test('a JS client receives only the topics it subscribed to', async (t) => {
-  const files = await serveSdkFolder();
-  t.after(() => files.close());
-  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_CORS_ORIGINS: files.url } });
-  t.after(() => pulse.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const { token } = await apiLogin(pulse.url);
-  await page.goto(`${files.url}/examples/js/index.html`);
+  const { pulse, page, token } = await sdkPageAndServer(t);
   await page.evaluate(
     async ({ server, token }) => {
       const { default: init, PulseClient } = await import('/pkg/pulse_sdk.js');

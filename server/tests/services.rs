@@ -437,34 +437,20 @@ impl Haproxy {
         assert!(cfg.exists(), "{} does not exist yet", cfg.display());
         let dir = fresh_dir("haproxy");
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let log = std::fs::File::create(dir.join("haproxy.log")).expect("haproxy log");
-        let child = Command::new("haproxy")
-            .arg("-f")
-            .arg(&cfg)
-            .arg("-db")
-            .env("PULSE_LB_BIND", addr.to_string())
-            .env("PULSE_NODE1", backends[0].to_string())
-            .env("PULSE_NODE2", backends[1].to_string())
-            .env("PULSE_NODE3", backends[2].to_string())
-            .env("PULSE_LB_ADMIN", dir.join("admin.sock"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("haproxy");
-        let watchdog =
-            Watchdog::spawn(&format!("kill -9 {}; rm -rf '{}'", child.id(), dir.display()));
+        let env = [
+            ("PULSE_LB_BIND", addr.to_string()),
+            ("PULSE_NODE1", backends[0].to_string()),
+            ("PULSE_NODE2", backends[1].to_string()),
+            ("PULSE_NODE3", backends[2].to_string()),
+            ("PULSE_LB_ADMIN", dir.join("admin.sock").display().to_string()),
+        ];
+        let (child, watchdog) = spawn_haproxy(&cfg, &dir, &env);
         let mut h = Haproxy { addr, dir, child, _watchdog: watchdog };
-        let deadline = Instant::now() + Duration::from_secs(10);
         // The admin socket is created after the frontend listens.
-        while !wait_tcp(addr, Duration::from_millis(100)) || !h.dir.join("admin.sock").exists() {
-            let exited = h.child.try_wait().ok().flatten();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "haproxy did not start ({exited:?}):\n{}",
-                h.log()
-            );
-        }
+        let admin = h.dir.join("admin.sock");
+        wait_haproxy(&mut h.child, &h.dir, || {
+            wait_tcp(addr, Duration::from_millis(100)) && admin.exists()
+        });
         h
     }
 
@@ -570,6 +556,38 @@ async fn postgres_redis_and_haproxy_start_stop_and_restart() {
     eprintln!("services check took {:?}", t.elapsed());
 }
 
+/// Starts `haproxy -f cfg -db` with `env`, its output in `dir/haproxy.log`; the watchdog kills
+/// it (and removes `dir`) if the test process dies first.
+fn spawn_haproxy(cfg: &Path, dir: &Path, env: &[(&str, String)]) -> (Child, Watchdog) {
+    let log = std::fs::File::create(dir.join("haproxy.log")).expect("haproxy log");
+    let child = Command::new("haproxy")
+        .arg("-f")
+        .arg(cfg)
+        .arg("-db")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("haproxy");
+    let watchdog = Watchdog::spawn(&format!("kill -9 {}; rm -rf '{}'", child.id(), dir.display()));
+    (child, watchdog)
+}
+
+/// Waits until `ready` (which waits a little itself), failing with HAProxy's log if it exits
+/// or 10 s pass.
+fn wait_haproxy(child: &mut Child, dir: &Path, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        let exited = child.try_wait().ok().flatten();
+        assert!(
+            exited.is_none() && Instant::now() < deadline,
+            "haproxy did not start ({exited:?}):\n{}",
+            tail(&dir.join("haproxy.log"), 40)
+        );
+    }
+}
+
 /// A self-signed certificate for 127.0.0.1 made by openssl: the certificate as PEM (what a
 /// client trusts), and certificate plus key in one file (what HAProxy serves).
 pub struct TestCert {
@@ -629,28 +647,9 @@ impl TlsProxy {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.join("haproxy.log")).expect("haproxy log");
-        let child = Command::new("haproxy")
-            .arg("-f")
-            .arg(&cfg)
-            .arg("-db")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("haproxy");
-        let watchdog =
-            Watchdog::spawn(&format!("kill -9 {}; rm -rf '{}'", child.id(), dir.display()));
+        let (child, watchdog) = spawn_haproxy(&cfg, &dir, &[]);
         let mut p = TlsProxy { addr, dir, child, _watchdog: watchdog };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !wait_tcp(addr, Duration::from_millis(100)) {
-            let exited = p.child.try_wait().ok().flatten();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "haproxy did not start ({exited:?}):\n{}",
-                tail(&p.dir.join("haproxy.log"), 20)
-            );
-        }
+        wait_haproxy(&mut p.child, &p.dir, || wait_tcp(addr, Duration::from_millis(100)));
         p
     }
 
