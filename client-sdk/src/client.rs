@@ -363,7 +363,7 @@ impl Client {
         timeout: Option<Duration>,
     ) -> impl Future<Output = Result<AckReply, Error>> + 'static {
         let (tx, rx) = oneshot::channel();
-        let started = self.start_action(event, payload, meta, wall_ms(), timeout, tx);
+        let started = self.start_action(event, payload, meta, None, timeout, tx);
         self.shared.kick();
         async move {
             started?;
@@ -376,7 +376,7 @@ impl Client {
         event: &str,
         payload: Value,
         meta: Value,
-        at_ms: u64,
+        restored_at: Option<u64>,
         timeout: Option<Duration>,
         tx: oneshot::Sender<Result<AckReply, Error>>,
     ) -> Result<(), Error> {
@@ -397,7 +397,7 @@ impl Client {
                 event: event.to_owned(),
                 payload: payload.clone(),
                 meta,
-                at_ms,
+                at_ms: restored_at.unwrap_or_else(wall_ms),
             };
             o.put(&action).map_err(Error::Storage)?;
         }
@@ -409,7 +409,9 @@ impl Client {
                 Ok(())
             }
             Err(e) => {
-                if let Some(o) = store {
+                // Refused before it left (e.g. the offline buffer is full): a new action is
+                // not kept, the caller was told; a restored one stays for the next client.
+                if let (Some(o), true) = (store, restored_at.is_none()) {
                     o.remove(&key);
                 }
                 Err(e)
@@ -434,7 +436,7 @@ impl Client {
             .map(|action| {
                 let StoredAction { event, payload, meta, at_ms, .. } = action.clone();
                 let (tx, rx) = oneshot::channel();
-                let started = self.start_action(&event, payload, meta, at_ms, timeout, tx);
+                let started = self.start_action(&event, payload, meta, Some(at_ms), timeout, tx);
                 let reply: ReplyFuture = Box::pin(async move {
                     started?;
                     rx.await.unwrap_or(Err(Error::Closed))

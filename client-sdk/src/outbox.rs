@@ -131,7 +131,8 @@ fn hex(key: &str) -> String {
 }
 
 /// Actions in a directory, one JSON file each, written whole (a temporary file renamed), so
-/// a crash leaves an action stored or not, never half.
+/// a process that dies mid-write leaves an action stored or not, never half. There is no
+/// fsync: a power cut may lose the newest.
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone)]
 pub struct FileOutbox {

@@ -131,3 +131,38 @@ async fn an_action_the_server_refuses_leaves_the_outbox_and_a_full_store_refuses
     assert!(FileOutbox::open(&dir).unwrap().load().is_empty(), "a refusal is an answer");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restored_action_the_client_cannot_queue_stays_stored() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = pulse_sdk::Config::new(format!("http://{}", dead.local_addr().unwrap()));
+    drop(dead);
+    let store = pulse_sdk::outbox::MemoryOutbox::new();
+    for (i, note) in ["a", "b", "c"].into_iter().enumerate() {
+        let mut p = payment(note);
+        p["idempotency_key"] = format!("k-{note}").into();
+        let action = pulse_sdk::outbox::StoredAction {
+            key: format!("k-{note}"),
+            event: "payment:add".into(),
+            payload: p,
+            meta: Value::Null,
+            at_ms: i as u64,
+        };
+        store.put(&action).unwrap();
+    }
+    // Room for one emit while offline: the other two are refused with BUFFER_FULL.
+    config.send_buffer = 1;
+    let client = Client::connect(config);
+    let restored = client.attach_outbox(store.clone(), None);
+    assert_eq!(restored.len(), 3);
+    let mut full = 0;
+    for r in restored.into_iter().skip(1) {
+        full += matches!(r.reply.await, Err(pulse_sdk::Error::BufferFull { .. })) as usize;
+    }
+    assert_eq!(full, 2);
+    assert_eq!(store.load().len(), 3, "refused before leaving: kept for the next client");
+    // A new action refused the same way is not kept: its caller was told.
+    let refused = client.emit_action("payment:add", payment("d"), Value::Null, None).await;
+    assert!(matches!(refused, Err(pulse_sdk::Error::BufferFull { .. })), "{refused:?}");
+    assert_eq!(store.load().len(), 3);
+}
