@@ -45,7 +45,9 @@ async function page(req, e) {
       network,
       new Promise((_, fail) => setTimeout(() => fail(new Error('slow')), NAVIGATION_WAIT_MS)),
     ]);
-    if (res.ok) e.waitUntil(keepShell().catch(() => {}));
+    // Every page is index.html (the server's SPA fallback): keep this copy, not a second fetch.
+    const html = res.ok && (res.headers.get('content-type') ?? '').startsWith('text/html');
+    if (html) e.waitUntil(keepShell(res.clone()).catch(() => {}));
     return res;
   } catch {
     const kept = await caches.match(SHELL);
@@ -65,9 +67,12 @@ async function asset(req) {
   return res;
 }
 
-/** Keeps index.html and every file it names; forgets the files of older builds. */
-async function keepShell() {
-  const res = await fetch(SHELL, { cache: 'no-cache' });
+/**
+ * Keeps index.html (`page`, a navigation's answer, or fetched) and every file it names;
+ * forgets the files of older builds.
+ */
+async function keepShell(page) {
+  const res = page ?? (await fetch(SHELL, { cache: 'no-cache' }));
   if (!res.ok) return;
   const html = await res.clone().text();
   // Attribute values are unquoted in the minified release page; the module script quotes its imports.
