@@ -153,21 +153,24 @@ export async function serveSdkFolder(pages = {}) {
 }
 
 /**
- * A fresh server (no demo data) that lets the SDK's example folder call it, a browser page on
- * `/examples/js/index.html` of that folder (so `/pkg/pulse_sdk.js` imports), and the demo
- * admin's token; all closed when test `t` ends.
+ * A fresh server (`env` on top of the test defaults; by default no demo data) that lets the
+ * SDK's example folder call it, a browser page on `path(serverUrl)` of that folder (by
+ * default `/examples/js/index.html`, so `/pkg/pulse_sdk.js` imports), the page's uncaught
+ * errors as they come, and the demo admin's token; all closed when test `t` ends.
  */
-export async function sdkPageAndServer(t) {
+export async function sdkPageAndServer(t, { env = { PULSE_DEMO: 'false' }, path = () => '/examples/js/index.html' } = {}) {
   const files = await serveSdkFolder();
   t.after(() => files.close());
-  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_CORS_ORIGINS: files.url } });
+  const pulse = await startServer({ env: { ...env, PULSE_CORS_ORIGINS: files.url } });
   t.after(() => pulse.stop());
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
   const { token } = await apiLogin(pulse.url);
-  await page.goto(`${files.url}/examples/js/index.html`);
-  return { files, pulse, browser, page, token };
+  await page.goto(`${files.url}${path(pulse.url)}`);
+  return { files, pulse, browser, page, token, errors };
 }
 
 /** Launches headless Chromium with a fresh profile; `args` are added to the usual flags. */

@@ -6,25 +6,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, eventually, launchBrowser, serveSdkFolder, startServer } from './harness.mjs';
+import { ROOT, eventually, launchBrowser, sdkPageAndServer, serveSdkFolder, startServer } from './harness.mjs';
 
 test('the JS package works from a plain HTML page', async (t) => {
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.js')), 'run scripts/build-js-sdk first');
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.d.ts')), 'TypeScript declarations');
-  const files = await serveSdkFolder();
-  t.after(() => files.close());
-  // The page comes from another origin than the server: the server must list it.
-  const pulse = await startServer({
-    env: { PULSE_STATS_INTERVAL_MS: '300', PULSE_DEMO_RATE: '5', PULSE_CORS_ORIGINS: files.url },
+  // The page comes from another origin than the server: the server must list it (the helper
+  // does).
+  const { pulse, page, errors } = await sdkPageAndServer(t, {
+    env: { PULSE_STATS_INTERVAL_MS: '300', PULSE_DEMO_RATE: '5' },
+    path: (server) => `/examples/js/index.html?server=${server}&autoconnect=1`,
   });
-  t.after(() => pulse.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-
-  await page.goto(`${files.url}/examples/js/index.html?server=${pulse.url}&autoconnect=1`);
   await eventually('live', async () => (await page.locator('#status').getAttribute('data-state')) === 'live');
   await eventually('ping acked', async () => (await page.locator('#pong').innerText()) === 'ok');
   const seen = new Set();

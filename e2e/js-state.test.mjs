@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, apiLogin, eventually, launchBrowser, serveSdkFolder, startServer } from './harness.mjs';
+import { ROOT, eventually, launchBrowser, sdkPageAndServer, serveSdkFolder } from './harness.mjs';
 
 async function call(url, token, method, path, body) {
   const r = await fetch(`${url}${path}`, {
@@ -32,20 +32,10 @@ function declared(dts, name) {
 }
 
 test('the live state of a JS page follows the server', async (t) => {
-  const files = await serveSdkFolder();
-  t.after(() => files.close());
-  const pulse = await startServer({
-    env: { PULSE_DEMO_RATE: '0', PULSE_STATS_INTERVAL_MS: '200', PULSE_CORS_ORIGINS: files.url },
+  const { pulse, page, token, errors } = await sdkPageAndServer(t, {
+    env: { PULSE_DEMO_RATE: '0', PULSE_STATS_INTERVAL_MS: '200' },
+    path: (server) => `/examples/js/state.html?server=${server}&autoconnect=1`,
   });
-  t.after(() => pulse.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  const { token } = await apiLogin(pulse.url);
-
-  await page.goto(`${files.url}/examples/js/state.html?server=${pulse.url}&autoconnect=1`);
   await eventually('loaded', async () => (await page.locator('body').getAttribute('data-loaded')) === 'true');
   await eventually('live', async () => (await page.locator('#connection').getAttribute('data-state')) === 'live');
 
