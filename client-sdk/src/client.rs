@@ -24,6 +24,7 @@ use crate::driver::{self, Input};
 use crate::error::Error;
 use crate::outbox::{self, Outbox, StoredAction};
 use crate::time::Instant;
+use crate::transport::Transport;
 
 /// `Send + Sync` on native targets, nothing in the browser, where handlers may hold JS values
 /// and everything runs on one thread.
@@ -99,6 +100,8 @@ pub(crate) struct Shared {
     /// The outbox key of each action waiting for its answer. A Vec: a handful of entries,
     /// and another HashMap type would add its code to the browser packages.
     outbox_keys: Mutex<Vec<(AckId, String)>>,
+    /// What the driver's transport machine carries the session on, after its last round.
+    transport: Mutex<Option<Transport>>,
     wake: mpsc::UnboundedSender<Input>,
 }
 
@@ -110,6 +113,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         lock(&self.conn)
+    }
+
+    pub(crate) fn set_transport(&self, t: Option<Transport>) {
+        *lock(&self.transport) = t;
     }
 
     /// Asks the application for its current credentials, right before a (re)connection or a
@@ -225,6 +232,7 @@ impl Client {
             auth: Mutex::new(auth),
             outbox: Mutex::default(),
             outbox_keys: Mutex::default(),
+            transport: Mutex::default(),
             wake: tx.clone(),
         });
         driver::spawn(shared.clone(), rx, tx.clone());
@@ -234,6 +242,12 @@ impl Client {
     /// The connection status now.
     pub fn status(&self) -> Status {
         self.shared.conn().status()
+    }
+
+    /// The transport carrying (or opening) the session now: a WebSocket, or long-polling
+    /// where no WebSocket could be opened or before an upgrade; `None` while none is.
+    pub fn transport(&self) -> Option<Transport> {
+        *lock(&self.shared.transport)
     }
 
     /// Calls `handler` for every server event named `event`, until the returned guard drops.

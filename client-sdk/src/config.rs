@@ -4,6 +4,7 @@ use pulse_protocol::events::Topics;
 use std::time::Duration;
 
 use crate::backoff::BackoffConfig;
+use crate::transport::Transport;
 
 /// How a [`Connection`](crate::Connection) behaves. `Config::new(url)` gives the defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,6 +13,12 @@ pub struct Config {
     pub url: String,
     /// Engine.IO path on the server.
     pub path: String,
+    /// The transports to open a session with, tried in this order when one cannot be opened
+    /// (socket.io-client's `transports` with `tryAllTransports`). A session on
+    /// [`Transport::Polling`] upgrades to a WebSocket when the server offers it and
+    /// [`Transport::WebSocket`] is listed. The default, WebSocket then polling, opens a
+    /// WebSocket straight away and falls back to long-polling where a proxy refuses it.
+    pub transports: Vec<Transport>,
     /// Socket.IO namespace to join.
     pub namespace: String,
     /// Reconnect automatically after a lost connection.
@@ -54,6 +61,7 @@ impl Config {
         Config {
             url: url.into(),
             path: "/socket.io/".into(),
+            transports: vec![Transport::WebSocket, Transport::Polling],
             namespace: "/".into(),
             reconnection: true,
             reconnection_attempts: None,
@@ -85,16 +93,27 @@ impl Config {
 
     /// The WebSocket URL of the Engine.IO endpoint.
     pub fn websocket_url(&self) -> String {
-        let base = self.url.trim_end_matches('/');
-        let base = if let Some(rest) = base.strip_prefix("https://") {
-            format!("wss://{rest}")
-        } else if let Some(rest) = base.strip_prefix("http://") {
-            format!("ws://{rest}")
-        } else {
-            base.to_owned()
+        self.engine_url(Transport::WebSocket)
+    }
+
+    /// The Engine.IO endpoint's URL for `transport`: `ws(s)://` for a WebSocket,
+    /// `http(s)://` for polling, ending in `?EIO=4&transport=…`.
+    pub fn engine_url(&self, transport: Transport) -> String {
+        let base = match transport {
+            Transport::Polling => self.http_url(),
+            Transport::WebSocket => {
+                let base = self.url.trim_end_matches('/');
+                if let Some(rest) = base.strip_prefix("https://") {
+                    format!("wss://{rest}")
+                } else if let Some(rest) = base.strip_prefix("http://") {
+                    format!("ws://{rest}")
+                } else {
+                    base.to_owned()
+                }
+            }
         };
         let path = self.path.trim_matches('/');
-        format!("{base}/{path}/?EIO=4&transport=websocket")
+        format!("{base}/{path}/?EIO=4&transport={}", transport.as_str())
     }
 }
 
@@ -115,5 +134,10 @@ mod tests {
         let mut c = Config::new("ws://h:1");
         c.path = "custom".into();
         assert_eq!(c.websocket_url(), "ws://h:1/custom/?EIO=4&transport=websocket");
+        assert_eq!(c.engine_url(Transport::Polling), "http://h:1/custom/?EIO=4&transport=polling");
+        assert_eq!(
+            Config::new("wss://pulse.example").engine_url(Transport::Polling),
+            "https://pulse.example/socket.io/?EIO=4&transport=polling"
+        );
     }
 }

@@ -36,6 +36,7 @@ mod time;
 mod timer;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod tls;
+pub mod transport;
 
 #[cfg(test)]
 mod tests;
@@ -50,6 +51,7 @@ pub use connection::{
 pub use driver::http;
 pub use error::{ConnectError, Error};
 pub use time::Instant;
+pub use transport::Transport;
 
 /// The README's example is compiled as a doc test, so the published page stays true.
 #[cfg(doctest)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use pulse_protocol::events::ConnectAuth;
 use pulse_protocol::ErrorCode;
 use pulse_sdk::codec::sio::placeholder;
-use pulse_sdk::{Client, Config, DisconnectReason, Event, Message, Status};
+use pulse_sdk::{Client, Config, DisconnectReason, Event, Message, Status, Transport};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -43,7 +43,12 @@ impl NodeServer {
     }
 
     fn client(&self, token: &'static str) -> Client {
+        self.client_over(token, &[Transport::WebSocket, Transport::Polling])
+    }
+
+    fn client_over(&self, token: &'static str, transports: &[Transport]) -> Client {
         let mut config = Config::new(&self.url);
+        config.transports = transports.to_vec();
         config.poll_interval = None; // the Node server has no Pulse REST API
         config.reconnection_attempts = Some(3);
         Client::connect_with_auth(config, move || Some(ConnectAuth::with_token(token)))
@@ -242,4 +247,74 @@ async fn subscriptions_unsubscribe_on_drop_and_never_double_deliver() {
     drop((kept, any));
     client.emit_with_ack("repeat", vec![json!("tick"), json!(2)], None).await.expect("ack");
     assert_eq!(*count.lock().unwrap(), (3, 0, 3), "nothing after every guard dropped");
+}
+
+/// The transport the Node server says carries `client` now.
+async fn server_side_transport(client: &Client) -> String {
+    let reply = client.emit_with_ack("transport?", vec![], None).await.expect("transport? ack");
+    reply.args[0].as_str().expect("a name").to_owned()
+}
+
+/// Events, acks both ways and binary both ways over whatever `client` runs on.
+async fn exchange(client: &Client, events: &Arc<Mutex<Vec<Event>>>) {
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    let hello = message(events, "hello").await;
+    assert_eq!(hello.args, [json!({ "from": "node", "lastSeq": null }), json!(42)]);
+    let reply = client.emit_with_ack("echo", vec![json!("a€"), json!([1, 2.5])], None).await;
+    assert_eq!(reply.expect("echo ack").args, [json!("a€"), json!([1, 2.5])]);
+    let bytes: Vec<u8> = (0..=255).rev().collect();
+    let reply = client
+        .emit_binary_with_ack(
+            "upload",
+            vec![json!({ "name": "b" }), placeholder(0)],
+            vec![bytes],
+            None,
+        )
+        .await
+        .expect("upload ack");
+    assert_eq!(reply.args[0], json!({ "name": "b", "size": 256, "sum": 32640 }));
+    client.emit_with_ack("send-me-binary", vec![], None).await.expect("ack");
+    assert_eq!(message(events, "binary").await.attachments, [vec![1, 2, 3, 250]]);
+    // Many events in a row, in order (a long-poll answer carries several at once).
+    let n = client.emit_with_ack("repeat", vec![json!("n"), json!(200)], None).await.expect("ack");
+    assert_eq!(n.args, [json!(200)]);
+    let seen: Vec<Value> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) if m.event == "n" => Some(m.args[0].clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen, (0..200).map(Value::from).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn long_polling_alone_carries_events_acks_binary_and_heartbeats() {
+    let server = NodeServer::start();
+    let client = server.client_over("good", &[Transport::Polling]);
+    let (events, _sub) = record(&client);
+    exchange(&client, &events).await;
+    assert_eq!(server_side_transport(&client).await, "polling");
+    // pingInterval + pingTimeout is 0.6 s: pings and pongs travel over the polls.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(client.status(), Status::Live);
+    assert_eq!(server_side_transport(&client).await, "polling", "never upgraded");
+}
+
+#[tokio::test]
+async fn long_polling_upgrades_to_a_websocket_and_goes_on() {
+    let server = NodeServer::start();
+    let client = server.client_over("good", &[Transport::Polling, Transport::WebSocket]);
+    let (events, _sub) = record(&client);
+    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server_side_transport(&client).await != "websocket" {
+        assert!(tokio::time::Instant::now() < deadline, "never upgraded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    exchange(&client, &events).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(client.status(), Status::Live);
 }

@@ -31,6 +31,8 @@ io.on('connection', (socket) => {
     socket.emit('answer-was', answer);
   });
   socket.on('kick-me', () => socket.disconnect(true));
+  // Which transport carries this client now, as the server sees it: polling or websocket.
+  socket.on('transport?', (ack) => ack(socket.conn.transport.name));
   // Emits `name` n times, then acks: events are queued before the ack on the same socket.
   socket.on('repeat', (name, n, ack) => {
     for (let i = 0; i < n; i++) socket.emit(name, i);

@@ -621,19 +621,31 @@ pub fn self_signed_cert(dir: &Path, name: &str) -> TestCert {
     TestCert { cert_pem, bundle }
 }
 
-/// HAProxy terminating TLS with a [`TestCert`] in front of one backend, as a deployment
-/// behind a TLS load balancer has it.
-pub struct TlsProxy {
+/// HAProxy alone in front of one backend, as a deployment has a proxy between users and
+/// Pulse: terminating TLS with a [`TestCert`], or refusing WebSocket upgrades as some
+/// corporate proxies do.
+pub struct Proxy {
     addr: SocketAddr,
     dir: PathBuf,
     child: Child,
     _watchdog: Watchdog,
 }
 
-impl TlsProxy {
+impl Proxy {
+    /// Terminates TLS with `cert`.
+    pub fn tls(backend: SocketAddr, cert: &TestCert) -> Proxy {
+        Proxy::start("tls-proxy", backend, &format!("ssl crt {}", cert.bundle.display()), "")
+    }
+
+    /// Plain HTTP that answers every WebSocket upgrade with 403.
+    pub fn refusing_websockets(backend: SocketAddr) -> Proxy {
+        let deny = "  http-request deny deny_status 403 if { hdr(upgrade) -i websocket }\n";
+        Proxy::start("ws-refusing-proxy", backend, "", deny)
+    }
+
     /// Starts it on a free port; waits until it accepts connections.
-    pub fn start(backend: SocketAddr, cert: &TestCert) -> TlsProxy {
-        let dir = fresh_dir("tls-proxy");
+    fn start(kind: &str, backend: SocketAddr, bind_options: &str, rules: &str) -> Proxy {
+        let dir = fresh_dir(kind);
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let cfg = dir.join("haproxy.cfg");
         std::fs::write(
@@ -641,14 +653,13 @@ impl TlsProxy {
             format!(
                 "defaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  \
                  timeout server 60s\n  timeout tunnel 60s\n\
-                 frontend tls\n  bind {addr} ssl crt {}\n  default_backend pulse\n\
-                 backend pulse\n  server s1 {backend}\n",
-                cert.bundle.display()
+                 frontend front\n  bind {addr} {bind_options}\n{rules}  default_backend pulse\n\
+                 backend pulse\n  server s1 {backend}\n"
             ),
         )
         .unwrap();
         let (child, watchdog) = spawn_haproxy(&cfg, &dir, &[]);
-        let mut p = TlsProxy { addr, dir, child, _watchdog: watchdog };
+        let mut p = Proxy { addr, dir, child, _watchdog: watchdog };
         wait_haproxy(&mut p.child, &p.dir, || wait_tcp(addr, Duration::from_millis(100)));
         p
     }
@@ -658,7 +669,7 @@ impl TlsProxy {
     }
 }
 
-impl Drop for TlsProxy {
+impl Drop for Proxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -30,3 +30,4 @@ mod restart;
 mod services;
 mod subscriptions;
 mod tls;
+mod transports;

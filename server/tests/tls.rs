@@ -9,7 +9,7 @@ use pulse_protocol::events::ConnectAuth;
 use pulse_sdk::{http, Client, Config, Status};
 
 use crate::fixture::{TestServer, DEMO, WAIT};
-use crate::services::{self_signed_cert, TlsProxy};
+use crate::services::{self_signed_cert, Proxy};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_native_sdk_speaks_wss_and_https_to_a_trusted_certificate_and_refuses_others() {
@@ -18,8 +18,8 @@ async fn the_native_sdk_speaks_wss_and_https_to_a_trusted_certificate_and_refuse
     let dir = tempfile::tempdir().unwrap();
     let trusted = self_signed_cert(dir.path(), "trusted");
     let stranger = self_signed_cert(dir.path(), "stranger");
-    let good = TlsProxy::start(server.addr, &trusted);
-    let bad = TlsProxy::start(server.addr, &stranger);
+    let good = Proxy::tls(server.addr, &trusted);
+    let bad = Proxy::tls(server.addr, &stranger);
     // Only this test adds a root: the others in this process speak plain HTTP.
     assert_eq!(pulse_sdk::tls::add_root_pem(&trusted.cert_pem).expect("a usable root"), 1);
 

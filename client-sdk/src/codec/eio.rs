@@ -1,5 +1,6 @@
-//! This module deals with Engine.IO v4 packets over WebSocket: one packet per frame, the type
-//! as a leading digit for text, and raw bytes for binary messages.
+//! This module deals with Engine.IO v4 packets: over WebSocket one packet per frame, the type
+//! as a leading digit for text, and raw bytes for binary messages; over HTTP long-polling a
+//! payload of packets separated by a record separator, binary ones as `b` + base64.
 //!
 //! Reference: <https://socket.io/docs/v4/engine-io-protocol/>.
 
@@ -140,6 +141,93 @@ impl Packet {
     }
 }
 
+/// Separates the packets of one long-polling payload (ASCII record separator).
+const SEPARATOR: char = '\x1e';
+
+/// Joins frames into one long-polling payload: text as is, binary as `b` + base64.
+pub fn encode_payload(frames: &[Frame]) -> String {
+    let mut out = String::new();
+    for (i, f) in frames.iter().enumerate() {
+        if i > 0 {
+            out.push(SEPARATOR);
+        }
+        match f {
+            Frame::Text(t) => out.push_str(t),
+            Frame::Binary(b) => {
+                out.push('b');
+                base64_encode(b, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The length [`encode_payload`] gives one frame, without encoding it: how a sender keeps a
+/// batch under the server's `maxPayload`.
+pub fn payload_len(frame: &Frame) -> usize {
+    match frame {
+        Frame::Text(t) => t.len(),
+        Frame::Binary(b) => 1 + b.len().div_ceil(3) * 4,
+    }
+}
+
+/// Splits a long-polling payload into the frames it carries.
+pub fn decode_payload(payload: &str) -> Result<Vec<Frame>, DecodeError> {
+    if payload.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let mut frames = Vec::new();
+    for part in payload.split(SEPARATOR) {
+        match part.strip_prefix('b') {
+            Some(b64) => frames.push(Frame::Binary(
+                base64_decode(b64).ok_or(DecodeError::Header("invalid base64 binary packet"))?,
+            )),
+            None if part.is_empty() => return Err(DecodeError::Empty),
+            None => frames.push(Frame::Text(part.to_owned())),
+        }
+    }
+    Ok(frames)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Base64 by hand: a few lines here against a crate in the browser bundle for the one place
+// (binary packets over long-polling) that needs it.
+fn base64_encode(bytes: &[u8], out: &mut String) {
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if text.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for (q, quad) in text.chunks(4).enumerate() {
+        let last = q + 1 == text.len() / 4;
+        let pad = quad.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, c) in quad[..4 - pad].iter().enumerate() {
+            let v = B64.iter().position(|b| b == c)? as u32;
+            n |= v << (18 - 6 * i);
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +291,29 @@ mod tests {
                 let encoded = serde_json::from_str::<Value>(&h.to_json()).unwrap();
                 assert_eq!(encoded, serde_json::to_value(&h).unwrap());
             }
+        }
+    }
+
+    #[test]
+    fn payloads_round_trip_with_binary_as_base64() {
+        // The protocol document's example: a text packet and a binary one.
+        let frames = vec![Frame::Text("4hello".into()), Frame::Binary(vec![1, 2, 3, 4])];
+        assert_eq!(encode_payload(&frames), "4hello\x1ebAQIDBA==");
+        assert_eq!(decode_payload("4hello\x1ebAQIDBA==").unwrap(), frames);
+        for len in 0..8 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 97 + 250) as u8).collect();
+            let f = vec![Frame::Binary(bytes.clone()), Frame::Text("2".into())];
+            let text = encode_payload(&f);
+            assert_eq!(payload_len(&f[0]), text.find('\x1e').unwrap(), "{len}");
+            assert_eq!(decode_payload(&text).unwrap(), f, "{len}");
+        }
+        assert_eq!(decode_payload("6").unwrap(), vec![Frame::Text("6".into())]);
+    }
+
+    #[test]
+    fn bad_payloads_are_refused() {
+        for bad in ["", "4a\x1e", "\x1e4a", "bAQI", "bAQ=D", "bA===", "b!!!!", "bAQ==AAA"] {
+            assert!(decode_payload(bad).is_err(), "{bad:?}");
         }
     }
 

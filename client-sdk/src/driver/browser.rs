@@ -14,6 +14,7 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 use super::{Input, Runtime, Socket, TransportEvent};
 use crate::client::Shared;
 use crate::codec::Frame;
+use crate::transport::IoId;
 
 pub(crate) struct Browser;
 
@@ -54,9 +55,9 @@ impl Runtime for Browser {
     type Socket = BrowserSocket;
     type Sleep = TimeoutFuture;
 
-    fn open(&self, url: &str, gen: u64, tx: UnboundedSender<Input>) -> BrowserSocket {
+    fn open(&self, url: &str, id: IoId, tx: UnboundedSender<Input>) -> BrowserSocket {
         let report = move |event| {
-            let _ = tx.unbounded_send(Input::Transport { gen, event });
+            let _ = tx.unbounded_send(Input::Socket { id, event });
         };
         let ws = match WebSocket::new(url) {
             Ok(ws) => ws,

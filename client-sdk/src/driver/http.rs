@@ -47,7 +47,49 @@ pub async fn send(
     token: Option<&str>,
     json: Option<String>,
 ) -> Result<Answer, Error> {
-    platform::send(method, url, token, json).await.map_err(Error::Transport)
+    let request = Request { method, url, token, accept: JSON, body: json.map(|j| (j, JSON)) };
+    platform::send(&platform::Agent::new()?, request).await.map_err(Error::Transport)
+}
+
+const JSON: &str = "application/json";
+/// Engine.IO's long-polling bodies.
+const TEXT: &str = "text/plain;charset=UTF-8";
+
+/// One request, whichever platform sends it.
+struct Request<'a> {
+    method: &'a str,
+    url: &'a str,
+    token: Option<&'a str>,
+    accept: &'static str,
+    /// The body and its content type.
+    body: Option<(String, &'static str)>,
+}
+
+/// Sends the Engine.IO long-polling requests of one client: natively over one connection
+/// pool (a long-poll and a POST each reuse a kept-alive connection instead of a new TCP and
+/// TLS handshake) with the cookies the server or its load balancer set (HAProxy's sticky
+/// cookie keeps every request of a session on the node that holds it); in the browser
+/// through `fetch`, which does both itself.
+#[derive(Clone)]
+pub(crate) struct Poller(std::sync::Arc<platform::Agent>);
+
+impl Poller {
+    pub(crate) fn new() -> Result<Poller, Error> {
+        Ok(Poller(std::sync::Arc::new(platform::Agent::new()?)))
+    }
+
+    /// `GET url`, or `POST url` with `body`: the status and the body as text.
+    pub(crate) async fn send(
+        &self,
+        url: &str,
+        body: Option<String>,
+    ) -> Result<(u16, String), String> {
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let request =
+            Request { method, url, token: None, accept: "*/*", body: body.map(|b| (b, TEXT)) };
+        let answer = platform::send(&self.0, request).await?;
+        Ok((answer.status, answer.body))
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -74,28 +116,32 @@ mod platform {
     /// would re-parse the URL to merge query parameters and go through http's `Method`
     /// (1.3 KB of gzipped wasm this needs none of), and its `header` throws where `fetch`
     /// refuses a value (a token with a line break) instead of failing.
-    pub(super) async fn send(
-        method: &str,
-        url: &str,
-        token: Option<&str>,
-        json: Option<String>,
-    ) -> Result<Answer, String> {
+    /// The page's `fetch` keeps connections and cookies itself.
+    pub(super) struct Agent;
+
+    impl Agent {
+        pub(super) fn new() -> Result<Agent, crate::Error> {
+            Ok(Agent)
+        }
+    }
+
+    pub(super) async fn send(_: &Agent, r: super::Request<'_>) -> Result<Answer, String> {
         let js = |e: JsValue| format!("{e:?}");
         let init = web_sys::RequestInit::new();
-        init.set_method(method);
+        init.set_method(r.method);
         let headers = web_sys::Headers::new().map_err(js)?;
-        headers.set("Accept", "application/json").map_err(js)?;
-        if let Some(t) = token {
+        headers.set("Accept", r.accept).map_err(js)?;
+        if let Some(t) = r.token {
             headers.set("Authorization", &format!("Bearer {t}")).map_err(js)?;
         }
-        if let Some(body) = json {
-            headers.set("Content-Type", "application/json").map_err(js)?;
+        if let Some((body, kind)) = r.body {
+            headers.set("Content-Type", kind).map_err(js)?;
             init.set_body(&JsValue::from_str(&body));
         }
         init.set_headers(&headers);
         let controller = AbortController::new().map_err(js)?;
         init.set_signal(Some(&controller.signal()));
-        let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(js)?;
+        let request = web_sys::Request::new_with_str_and_init(r.url, &init).map_err(js)?;
         let mut guard = AbortOnDrop(Some(controller));
         let response = Request::from(request).send().await.map_err(|e| e.to_string())?;
         let body = response.text().await.map_err(|e| e.to_string())?;
@@ -106,6 +152,8 @@ mod platform {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod platform {
+    use std::sync::Mutex;
+
     use super::Answer;
 
     /// An error with its causes: reqwest's own text names only the URL, not why (e.g. the
@@ -121,27 +169,57 @@ mod platform {
         text
     }
 
-    pub(super) async fn send(
-        method: &str,
-        url: &str,
-        token: Option<&str>,
-        json: Option<String>,
-    ) -> Result<Answer, String> {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-        // https:// through rustls with the roots of `tls`, as the socket.
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls((*crate::tls::client_config()).clone())
-            .build()
-            .map_err(|e| e.to_string())?;
-        let mut req =
-            client.request(method, url).header(reqwest::header::ACCEPT, "application/json");
-        if let Some(t) = token {
+    /// A connection pool and the cookies its answers set, as `name=value` pairs.
+    pub(super) struct Agent {
+        client: reqwest::Client,
+        cookies: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Agent {
+        pub(super) fn new() -> Result<Agent, crate::Error> {
+            // https:// through rustls with the roots of `tls`, as the socket.
+            let client = reqwest::Client::builder()
+                .use_preconfigured_tls((*crate::tls::client_config()).clone())
+                .build()
+                .map_err(|e| crate::Error::Transport(causes(&e)))?;
+            Ok(Agent { client, cookies: Mutex::default() })
+        }
+
+        fn cookie_header(&self) -> Option<String> {
+            let jar = self.cookies.lock().unwrap_or_else(|e| e.into_inner());
+            let pairs: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            (!pairs.is_empty()).then(|| pairs.join("; "))
+        }
+
+        /// Keeps each `Set-Cookie`'s name and value (attributes such as the path do not
+        /// matter for requests to one endpoint).
+        fn keep_cookies(&self, headers: &reqwest::header::HeaderMap) {
+            let mut jar = self.cookies.lock().unwrap_or_else(|e| e.into_inner());
+            for value in headers.get_all(reqwest::header::SET_COOKIE) {
+                let Ok(value) = value.to_str() else { continue };
+                let pair = value.split(';').next().unwrap_or_default();
+                let Some((name, v)) = pair.split_once('=') else { continue };
+                let name = name.trim().to_owned();
+                jar.retain(|(k, _)| *k != name);
+                jar.push((name, v.trim().to_owned()));
+            }
+        }
+    }
+
+    pub(super) async fn send(agent: &Agent, r: super::Request<'_>) -> Result<Answer, String> {
+        let method = reqwest::Method::from_bytes(r.method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut req = agent.client.request(method, r.url).header(reqwest::header::ACCEPT, r.accept);
+        if let Some(t) = r.token {
             req = req.bearer_auth(t);
         }
-        if let Some(body) = json {
-            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        if let Some(cookies) = agent.cookie_header() {
+            req = req.header(reqwest::header::COOKIE, cookies);
+        }
+        if let Some((body, kind)) = r.body {
+            req = req.header(reqwest::header::CONTENT_TYPE, kind).body(body);
         }
         let res = req.send().await.map_err(|e| causes(&e))?;
+        agent.keep_cookies(res.headers());
         let status = res.status().as_u16();
         let body = res.text().await.map_err(|e| e.to_string())?;
         Ok(Answer { status, body })

@@ -1,7 +1,8 @@
-//! This module deals with IO: the only place that touches sockets, timers, the clock or
-//! entropy. One generic loop drives the [`Connection`](crate::Connection) machine; a
-//! [`Runtime`] per platform opens WebSockets and sleeps (`native` on tokio, `browser` on the
-//! browser's WebSocket and timers).
+//! This module deals with IO: the only place that touches sockets, HTTP, timers, the clock
+//! or entropy. One generic loop drives the [`Connection`](crate::Connection) machine and,
+//! below it, the [`Transports`] machine (WebSocket or long-polling); a [`Runtime`] per
+//! platform opens WebSockets and sleeps (`native` on tokio, `browser` on the browser's
+//! WebSocket and timers), and [`http`] makes the requests.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use crate::client::{MaybeSend, Shared};
 use crate::codec::Frame;
 use crate::connection::{Io, Polled, Renewal};
 use crate::time::Instant;
+use crate::transport::{Action, IoId, Transports, Up};
 
 pub mod http;
 mod poll;
@@ -36,8 +38,10 @@ pub(crate) enum Input {
     Auth(Renewal),
     /// Fallback poll number `gen` finished; results of cancelled polls are dropped.
     Polled { gen: u64, result: Result<Polled, String> },
-    /// Something happened on socket number `gen`; events of older sockets are dropped.
-    Transport { gen: u64, event: TransportEvent },
+    /// Something happened on WebSocket `id`.
+    Socket { id: IoId, event: TransportEvent },
+    /// Long-polling request `id` was answered (status, body) or got no answer.
+    Http { id: IoId, result: Result<(u16, String), String> },
     /// The application called the machine; drain its outputs.
     Kick,
     /// The last client handle is gone.
@@ -61,8 +65,8 @@ pub(crate) trait Socket {
 pub(crate) trait Runtime: 'static {
     type Socket: Socket + MaybeSend;
     type Sleep: Future<Output = ()> + MaybeSend;
-    /// Starts opening `url`; reports through `tx` tagged with `gen`.
-    fn open(&self, url: &str, gen: u64, tx: mpsc::UnboundedSender<Input>) -> Self::Socket;
+    /// Starts opening `url`; reports through `tx` tagged with `id`.
+    fn open(&self, url: &str, id: IoId, tx: mpsc::UnboundedSender<Input>) -> Self::Socket;
     fn sleep(&self, d: Duration) -> Self::Sleep;
 }
 
@@ -83,8 +87,12 @@ pub(crate) async fn run<R: Runtime>(
     mut rx: mpsc::UnboundedReceiver<Input>,
     tx: mpsc::UnboundedSender<Input>,
 ) {
-    let mut gen = 0u64;
-    let mut socket: Option<R::Socket> = None;
+    let mut io = Transport {
+        machine: Transports::new(shared.conn().config().clone()),
+        sockets: Vec::new(),
+        requests: Vec::new(),
+        poller: http::Poller::new().map_err(|e| e.to_string()),
+    };
     // The poll in flight: its number and the handle that drops its request.
     let mut poll_gen = 0u64;
     let mut poll: Option<AbortHandle> = None;
@@ -96,87 +104,90 @@ pub(crate) async fn run<R: Runtime>(
     // a timer-wheel insert and removal per event.
     let mut timer: Option<(Instant, Pin<Box<R::Sleep>>)> = None;
     loop {
-        let wake = {
-            let mut c = shared.conn();
-            frames.extend(std::iter::from_fn(|| c.poll_transmit()));
-            ios.extend(std::iter::from_fn(|| c.poll_io()));
-            events.extend(std::iter::from_fn(|| c.poll_event()));
-            c.poll_timeout()
-        };
-        if let Some(s) = socket.as_mut() {
+        // Until neither machine has anything more: what the transport reports up can make
+        // the connection send (the handshake makes it join the namespace).
+        let wake = loop {
+            let wake = {
+                let mut c = shared.conn();
+                frames.extend(std::iter::from_fn(|| c.poll_transmit()));
+                ios.extend(std::iter::from_fn(|| c.poll_io()));
+                events.extend(std::iter::from_fn(|| c.poll_event()));
+                c.poll_timeout()
+            };
             for f in frames.drain(..) {
-                s.send(f);
+                io.machine.send(f);
             }
-        }
-        frames.clear();
-        for io in ios.drain(..) {
-            match io {
-                Io::Close => {
-                    if let Some(mut s) = socket.take() {
-                        s.close();
+            for one in ios.drain(..) {
+                match one {
+                    Io::Close => io.machine.close(),
+                    Io::Open { .. } => {
+                        shared.refresh_auth();
+                        io.machine.open();
                     }
-                    gen += 1;
-                }
-                Io::Open { url } => {
-                    if let Some(mut s) = socket.take() {
-                        s.close();
+                    Io::CancelPoll => {
+                        if let Some(p) = poll.take() {
+                            p.abort();
+                        }
+                        poll_gen += 1;
                     }
-                    gen += 1;
-                    shared.refresh_auth();
-                    socket = Some(rt.open(&url, gen, tx.clone()));
-                }
-                Io::CancelPoll => {
-                    if let Some(p) = poll.take() {
-                        p.abort();
-                    }
-                    poll_gen += 1;
-                }
-                Io::Poll { since, epoch, topics } => {
-                    shared.refresh_auth();
-                    let (base, token) = {
-                        let c = shared.conn();
-                        let token = c.auth().and_then(|a| a.token.clone());
-                        (c.config().http_url(), token)
-                    };
-                    let tx = tx.clone();
-                    poll_gen += 1;
-                    let g = poll_gen;
-                    let (handle, registration) = AbortHandle::new_pair();
-                    poll = Some(handle);
-                    let fetch = Abortable::new(
-                        async move {
-                            poll::fetch(&base, token.as_deref(), since, epoch.as_deref(), topics)
+                    Io::Poll { since, epoch, topics } => {
+                        shared.refresh_auth();
+                        let (base, token) = {
+                            let c = shared.conn();
+                            let token = c.auth().and_then(|a| a.token.clone());
+                            (c.config().http_url(), token)
+                        };
+                        let tx = tx.clone();
+                        poll_gen += 1;
+                        let g = poll_gen;
+                        let (handle, registration) = AbortHandle::new_pair();
+                        poll = Some(handle);
+                        let fetch = Abortable::new(
+                            async move {
+                                poll::fetch(
+                                    &base,
+                                    token.as_deref(),
+                                    since,
+                                    epoch.as_deref(),
+                                    topics,
+                                )
                                 .await
-                        },
-                        registration,
-                    );
-                    platform::spawn_task(async move {
-                        if let Ok(result) = fetch.await {
-                            let _ = tx.unbounded_send(Input::Polled { gen: g, result });
-                        }
-                    });
-                }
-                Io::NeedAuth(need) => {
-                    // The machine decides what to do with the answer; a provider that
-                    // answers at once (a plain closure) is not spawned.
-                    let mut renewal = shared.renew(&need);
-                    match (&mut renewal).now_or_never() {
-                        Some(auth) => {
-                            let _ = tx.unbounded_send(Input::Auth(auth));
-                        }
-                        None => {
-                            let tx = tx.clone();
-                            platform::spawn_task(async move {
-                                let _ = tx.unbounded_send(Input::Auth(renewal.await));
-                            });
+                            },
+                            registration,
+                        );
+                        platform::spawn_task(async move {
+                            if let Ok(result) = fetch.await {
+                                let _ = tx.unbounded_send(Input::Polled { gen: g, result });
+                            }
+                        });
+                    }
+                    Io::NeedAuth(need) => {
+                        // The machine decides what to do with the answer; a provider that
+                        // answers at once (a plain closure) is not spawned.
+                        let mut renewal = shared.renew(&need);
+                        match (&mut renewal).now_or_never() {
+                            Some(auth) => {
+                                let _ = tx.unbounded_send(Input::Auth(auth));
+                            }
+                            None => {
+                                let tx = tx.clone();
+                                platform::spawn_task(async move {
+                                    let _ = tx.unbounded_send(Input::Auth(renewal.await));
+                                });
+                            }
                         }
                     }
                 }
             }
-        }
-        for e in events.drain(..) {
-            shared.dispatch(e);
-        }
+            for e in events.drain(..) {
+                shared.dispatch(e);
+            }
+            io.act(&rt, &tx);
+            if !report_up(&mut io.machine, &shared) {
+                shared.set_transport(io.machine.current());
+                break wake;
+            }
+        };
         let mut input = match wake {
             Some(at) => {
                 if timer.as_ref().is_none_or(|(t, _)| *t != at) {
@@ -201,16 +212,17 @@ pub(crate) async fn run<R: Runtime>(
         // Everything already queued is handled in this round (bounded), in order.
         for handled in 1.. {
             match input {
-                Some(Input::Transport { gen: g, event }) if g == gen => {
-                    let mut c = shared.conn();
-                    match event {
-                        TransportEvent::Open => c.handle_transport_open(now()),
-                        TransportEvent::Frame(f) => c.handle_frame(now(), f),
-                        TransportEvent::Closed(reason) => {
-                            socket = None;
-                            c.handle_transport_closed(now(), reason);
-                        }
+                Some(Input::Socket { id, event }) => match event {
+                    TransportEvent::Open => io.machine.handle_ws_open(id),
+                    TransportEvent::Frame(f) => io.machine.handle_ws_frame(id, f),
+                    TransportEvent::Closed(reason) => {
+                        io.sockets.retain(|(s, _)| *s != id);
+                        io.machine.handle_ws_closed(id, reason);
                     }
+                },
+                Some(Input::Http { id, result }) => {
+                    io.requests.retain(|(r, _)| *r != id);
+                    io.machine.handle_http(id, result);
                 }
                 Some(Input::Auth(auth)) => shared.conn().handle_auth(now(), auth),
                 Some(Input::Polled { gen: g, result }) => {
@@ -219,17 +231,18 @@ pub(crate) async fn run<R: Runtime>(
                         shared.conn().handle_poll_result(now(), result);
                     }
                 }
-                Some(Input::Transport { .. }) | Some(Input::Kick) => {}
+                Some(Input::Kick) => {}
                 Some(Input::Shutdown) | None => {
-                    if let Some(mut s) = socket.take() {
-                        s.close();
-                    }
+                    io.machine.close();
+                    io.act(&rt, &tx);
                     if let Some(p) = poll.take() {
                         p.abort();
                     }
                     return;
                 }
             }
+            // Frames go up in the order they came, before a later input is handled.
+            report_up(&mut io.machine, &shared);
             if handled == MAX_BATCH {
                 break; // Not one more: a taken input must be handled.
             }
@@ -242,5 +255,84 @@ pub(crate) async fn run<R: Runtime>(
         }
         // Deadlines can pass while we wait for input; fire them now rather than next round.
         shared.conn().handle_timeout(now());
+    }
+}
+
+/// Tells the connection what the transport reports; whether there was anything.
+fn report_up(machine: &mut Transports, shared: &Shared) -> bool {
+    let mut reported = false;
+    while let Some(up) = machine.poll_up() {
+        reported = true;
+        let mut c = shared.conn();
+        match up {
+            Up::Open => c.handle_transport_open(now()),
+            Up::Frame(f) => c.handle_frame(now(), f),
+            Up::Closed(reason) => c.handle_transport_closed(now(), reason),
+        }
+    }
+    reported
+}
+
+/// The transport machine and what carries out its actions: the WebSockets it opened and
+/// the long-polling requests in flight, by id.
+struct Transport<S> {
+    machine: Transports,
+    sockets: Vec<(IoId, S)>,
+    requests: Vec<(IoId, AbortHandle)>,
+    /// `Err` when no HTTP client could be built (reported by each request).
+    poller: Result<http::Poller, String>,
+}
+
+impl<S: Socket> Transport<S> {
+    fn act<R: Runtime<Socket = S>>(&mut self, rt: &R, tx: &mpsc::UnboundedSender<Input>) {
+        while let Some(action) = self.machine.poll_action() {
+            match action {
+                Action::OpenWebSocket { id, url } => {
+                    self.sockets.push((id, rt.open(&url, id, tx.clone())));
+                }
+                Action::SendWebSocket { id, frame } => {
+                    if let Some((_, s)) = self.sockets.iter_mut().find(|(s, _)| *s == id) {
+                        s.send(frame);
+                    }
+                }
+                Action::CloseWebSocket { id } => {
+                    if let Some(i) = self.sockets.iter().position(|(s, _)| *s == id) {
+                        self.sockets.swap_remove(i).1.close();
+                    }
+                }
+                Action::Get { id, url } => self.request(id, url, None, tx),
+                Action::Post { id, url, body } => self.request(id, url, Some(body), tx),
+                Action::Cancel { id } => {
+                    if let Some(i) = self.requests.iter().position(|(r, _)| *r == id) {
+                        self.requests.swap_remove(i).1.abort();
+                    }
+                }
+            }
+        }
+    }
+
+    fn request(
+        &mut self,
+        id: IoId,
+        url: String,
+        body: Option<String>,
+        tx: &mpsc::UnboundedSender<Input>,
+    ) {
+        let poller = match &self.poller {
+            Ok(p) => p.clone(),
+            Err(e) => {
+                let _ = tx.unbounded_send(Input::Http { id, result: Err(e.clone()) });
+                return;
+            }
+        };
+        let (handle, registration) = AbortHandle::new_pair();
+        self.requests.push((id, handle));
+        let tx = tx.clone();
+        let send = Abortable::new(async move { poller.send(&url, body).await }, registration);
+        platform::spawn_task(async move {
+            if let Ok(result) = send.await {
+                let _ = tx.unbounded_send(Input::Http { id, result });
+            }
+        });
     }
 }

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use super::{Input, Runtime, Socket, TransportEvent};
 use crate::client::Shared;
 use crate::codec::Frame;
+use crate::transport::IoId;
 
 pub(crate) struct Native;
 
@@ -38,9 +39,9 @@ impl Runtime for Native {
     type Socket = NativeSocket;
     type Sleep = tokio::time::Sleep;
 
-    fn open(&self, url: &str, gen: u64, tx: UnboundedSender<Input>) -> NativeSocket {
+    fn open(&self, url: &str, id: IoId, tx: UnboundedSender<Input>) -> NativeSocket {
         let (out_tx, out_rx) = tmpsc::unbounded_channel();
-        tokio::spawn(socket_task(url.to_owned(), gen, tx, out_rx));
+        tokio::spawn(socket_task(url.to_owned(), id, tx, out_rx));
         NativeSocket { out: Some(out_tx) }
     }
 
@@ -51,12 +52,12 @@ impl Runtime for Native {
 
 async fn socket_task(
     url: String,
-    gen: u64,
+    id: IoId,
     tx: UnboundedSender<Input>,
     mut out: tmpsc::UnboundedReceiver<Frame>,
 ) {
     let report = |event| {
-        let _ = tx.unbounded_send(Input::Transport { gen, event });
+        let _ = tx.unbounded_send(Input::Socket { id, event });
     };
     // A 4 KiB read buffer instead of 128 KiB: tungstenite zeroes its whole buffer before each
     // read, which cost a load generator a third of its CPU and 160 KB per connection
