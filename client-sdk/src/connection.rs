@@ -298,6 +298,11 @@ pub enum Event {
     },
     /// A health ping came back.
     Rtt(Duration),
+    /// The transport carrying the session changed: a WebSocket, long-polling (before an
+    /// upgrade, or where no WebSocket could be opened), or none. Reported by the driver, which
+    /// runs the [`Transports`](crate::transport::Transports) machine below this one; the
+    /// connection machine itself never emits it.
+    Transport(Option<crate::transport::Transport>),
     /// A fallback poll failed; the next one is scheduled.
     PollFailed {
         /// What went wrong.

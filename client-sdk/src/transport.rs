@@ -12,8 +12,6 @@
 //!
 //! Reference: <https://socket.io/docs/v4/engine-io-protocol/>.
 
-use std::collections::VecDeque;
-
 use crate::codec::eio::{self, Packet};
 use crate::codec::Frame;
 use crate::config::Config;
@@ -152,16 +150,19 @@ pub struct Transports {
     state: State,
     /// Transports still to try in this opening, after the current one.
     untried: Vec<Transport>,
-    /// Why the transports tried so far in this opening failed.
-    failures: Vec<String>,
+    /// Why the transports tried so far in this opening failed, one after the other.
+    failures: String,
     /// A WebSocket failed while polling worked: the next opening starts with polling (which
     /// still probes for an upgrade), not with another WebSocket that a proxy refuses.
     websocket_failed: bool,
     /// Frames the connection sent that no transport has taken yet.
-    queue: VecDeque<Frame>,
+    queue: Vec<Frame>,
     next_id: IoId,
-    actions: VecDeque<Action>,
-    up: VecDeque<Up>,
+    actions: Vec<Action>,
+    up: Vec<Up>,
+    /// How many of `up` were taken: a long-poll answer can carry hundreds of frames, which
+    /// `Vec::remove(0)` would shift once each.
+    up_taken: usize,
 }
 
 impl Transports {
@@ -171,12 +172,13 @@ impl Transports {
             config,
             state: State::Closed,
             untried: Vec::new(),
-            failures: Vec::new(),
+            failures: String::new(),
             websocket_failed: false,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             next_id: 0,
-            actions: VecDeque::new(),
-            up: VecDeque::new(),
+            actions: Vec::new(),
+            up: Vec::new(),
+            up_taken: 0,
         }
     }
 
@@ -209,9 +211,9 @@ impl Transports {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Closed => {}
             State::WebSocketOpening(id) | State::WebSocket(id) => {
-                self.actions.push_back(Action::CloseWebSocket { id })
+                self.actions.push(Action::CloseWebSocket { id })
             }
-            State::Handshake(id) => self.actions.push_back(Action::Cancel { id }),
+            State::Handshake(id) => self.actions.push(Action::Cancel { id }),
             State::Polling(p) => {
                 self.drop_polling(&p);
                 // Best effort: the server ends the session now instead of at its ping
@@ -219,7 +221,7 @@ impl Transports {
                 let id = self.id();
                 let url = self.url(Transport::Polling, Some(&p.sid), id);
                 let body = eio::encode_payload(&[Packet::Close.encode()]);
-                self.actions.push_back(Action::Post { id, url, body });
+                self.actions.push(Action::Post { id, url, body });
             }
         }
         self.queue.clear();
@@ -228,9 +230,9 @@ impl Transports {
     /// Queues a frame for the server; it leaves with the next action the transport allows.
     pub fn send(&mut self, frame: Frame) {
         match self.state {
-            State::WebSocket(id) => self.actions.push_back(Action::SendWebSocket { id, frame }),
+            State::WebSocket(id) => self.actions.push(Action::SendWebSocket { id, frame }),
             State::Closed => {}
-            _ => self.queue.push_back(frame),
+            _ => self.queue.push(frame),
         }
     }
 
@@ -238,13 +240,13 @@ impl Transports {
     pub fn handle_ws_open(&mut self, id: IoId) {
         if self.state == State::WebSocketOpening(id) {
             self.state = State::WebSocket(id);
-            self.up.push_back(Up::Open);
+            self.up.push(Up::Open);
             self.flush_to_websocket(id);
         } else if let State::Polling(p) = &mut self.state {
             if p.probe == Probe::Opening(id) {
                 p.probe = Probe::Sent(id);
                 let frame = Packet::Ping("probe".into()).encode();
-                self.actions.push_back(Action::SendWebSocket { id, frame });
+                self.actions.push(Action::SendWebSocket { id, frame });
             }
         }
     }
@@ -252,7 +254,7 @@ impl Transports {
     /// A frame arrived on WebSocket `id`.
     pub fn handle_ws_frame(&mut self, id: IoId, frame: Frame) {
         match &mut self.state {
-            State::WebSocket(ws) if *ws == id => self.up.push_back(Up::Frame(frame)),
+            State::WebSocket(ws) if *ws == id => self.up.push(Up::Frame(frame)),
             State::Polling(p) if p.probe == Probe::Sent(id) => {
                 if frame == Packet::Pong("probe".into()).encode() {
                     p.probe = Probe::Pausing(id);
@@ -275,7 +277,7 @@ impl Transports {
             State::WebSocket(ws) if *ws == id => {
                 self.state = State::Closed;
                 self.queue.clear();
-                self.up.push_back(Up::Closed(reason));
+                self.up.push(Up::Closed(reason));
             }
             State::Polling(p) if p.probe.socket() == Some(id) => self.probe_failed(id, &reason),
             _ => {}
@@ -322,8 +324,8 @@ impl Transports {
     /// The next thing the driver must do. Requests are made here, not when frames are
     /// queued: what the connection sent in one round leaves in one POST.
     pub fn poll_action(&mut self) -> Option<Action> {
-        if let Some(a) = self.actions.pop_front() {
-            return Some(a);
+        if !self.actions.is_empty() {
+            return Some(self.actions.remove(0));
         }
         let State::Polling(p) = &self.state else { return None };
         if !matches!(p.probe, Probe::Pausing(_)) {
@@ -345,7 +347,18 @@ impl Transports {
 
     /// The next report for the connection.
     pub fn poll_up(&mut self) -> Option<Up> {
-        self.up.pop_front()
+        // Vecs, not VecDeques: one collection type less in the browser packages.
+        match self.up.get_mut(self.up_taken) {
+            Some(up) => {
+                self.up_taken += 1;
+                Some(std::mem::replace(up, Up::Open))
+            }
+            None => {
+                self.up.clear();
+                self.up_taken = 0;
+                None
+            }
+        }
     }
 
     // ----- internals -----
@@ -372,11 +385,11 @@ impl Transports {
 
     fn try_next(&mut self) {
         let Some(next) = self.untried.pop() else {
-            let why = match self.failures.len() {
-                0 => "no transport is allowed (Config::transports is empty)".to_owned(),
-                _ => self.failures.join("; then "),
+            let why = match self.failures.is_empty() {
+                true => "no transport is allowed (Config::transports is empty)".to_owned(),
+                false => std::mem::take(&mut self.failures),
             };
-            self.up.push_back(Up::Closed(why));
+            self.up.push(Up::Closed(why));
             return;
         };
         let id = self.id();
@@ -384,11 +397,11 @@ impl Transports {
         match next {
             Transport::WebSocket => {
                 self.state = State::WebSocketOpening(id);
-                self.actions.push_back(Action::OpenWebSocket { id, url });
+                self.actions.push(Action::OpenWebSocket { id, url });
             }
             Transport::Polling => {
                 self.state = State::Handshake(id);
-                self.actions.push_back(Action::Get { id, url });
+                self.actions.push(Action::Get { id, url });
             }
         }
     }
@@ -398,7 +411,12 @@ impl Transports {
         if transport == Transport::WebSocket && self.untried.contains(&Transport::Polling) {
             self.websocket_failed = true;
         }
-        self.failures.push(format!("{}: {reason}", transport.as_str()));
+        if !self.failures.is_empty() {
+            self.failures.push_str("; then ");
+        }
+        self.failures.push_str(transport.as_str());
+        self.failures.push_str(": ");
+        self.failures.push_str(&reason);
         self.try_next();
     }
 
@@ -429,7 +447,7 @@ impl Transports {
             post: None,
             probe: Probe::None,
         });
-        self.up.push_back(Up::Open);
+        self.up.push(Up::Open);
         self.up.extend(frames.into_iter().map(Up::Frame));
         if upgrade {
             let id = self.id();
@@ -437,7 +455,7 @@ impl Transports {
             if let State::Polling(p) = &mut self.state {
                 p.probe = Probe::Opening(id);
             }
-            self.actions.push_back(Action::OpenWebSocket { id, url });
+            self.actions.push(Action::OpenWebSocket { id, url });
         }
     }
 
@@ -447,16 +465,17 @@ impl Transports {
         let State::Polling(p) = &mut self.state else { unreachable!("called while polling") };
         p.post = Some(id);
         let (max, sid) = (p.max_payload, p.sid.clone());
-        let mut batch = Vec::new();
-        let mut len = 0;
-        while let Some(f) = self.queue.front() {
-            let add = eio::payload_len(f) + usize::from(!batch.is_empty());
-            if !batch.is_empty() && len + add > max {
+        let (mut n, mut len) = (0, 0);
+        for f in &self.queue {
+            let add = eio::payload_len(f) + usize::from(n > 0);
+            if n > 0 && len + add > max {
                 break;
             }
             len += add;
-            batch.extend(self.queue.pop_front());
+            n += 1;
         }
+        let rest = self.queue.split_off(n);
+        let batch = std::mem::replace(&mut self.queue, rest);
         let url = self.url(Transport::Polling, Some(&sid), id);
         Action::Post { id, url, body: eio::encode_payload(&batch) }
     }
@@ -470,13 +489,13 @@ impl Transports {
         }
         self.state = State::WebSocket(ws);
         let frame = Packet::Upgrade.encode();
-        self.actions.push_back(Action::SendWebSocket { id: ws, frame });
+        self.actions.push(Action::SendWebSocket { id: ws, frame });
         self.flush_to_websocket(ws);
     }
 
     fn flush_to_websocket(&mut self, id: IoId) {
         for frame in self.queue.drain(..) {
-            self.actions.push_back(Action::SendWebSocket { id, frame });
+            self.actions.push(Action::SendWebSocket { id, frame });
         }
     }
 
@@ -484,7 +503,7 @@ impl Transports {
     /// the WebSocket first.
     fn probe_failed(&mut self, id: IoId, _why: &str) {
         self.websocket_failed = true;
-        self.actions.push_back(Action::CloseWebSocket { id });
+        self.actions.push(Action::CloseWebSocket { id });
         if let State::Polling(p) = &mut self.state {
             p.probe = Probe::None;
         }
@@ -498,16 +517,16 @@ impl Transports {
         }
         self.queue.clear();
         if let Some(why) = why {
-            self.up.push_back(Up::Closed(why));
+            self.up.push(Up::Closed(why));
         }
     }
 
     fn drop_polling(&mut self, p: &Polling) {
         for id in [p.get, p.post].into_iter().flatten() {
-            self.actions.push_back(Action::Cancel { id });
+            self.actions.push(Action::Cancel { id });
         }
         if let Some(id) = p.probe.socket() {
-            self.actions.push_back(Action::CloseWebSocket { id });
+            self.actions.push(Action::CloseWebSocket { id });
         }
     }
 }
@@ -684,14 +703,34 @@ mod tests {
         assert_eq!(t.current(), Some(Transport::Polling));
         t.send(text("40"));
         assert!(matches!(&actions(&mut t)[..], [Action::Post { .. }]));
-        // A probe answered wrongly fails the same way (checked on a new session, which
-        // does not try the WebSocket again: it failed here).
+        // A new session does not try the WebSocket again: it failed here.
         t.open();
         let got = actions(&mut t);
         assert!(got.iter().any(|a| matches!(a, Action::Get { url, .. } if !url.contains("sid"))));
         let Some(Action::Get { id, .. }) = got.last() else { panic!() };
         t.handle_http(*id, Ok((200, OPEN.into())));
         assert!(!actions(&mut t).iter().any(|a| matches!(a, Action::OpenWebSocket { .. })));
+    }
+
+    #[test]
+    fn a_probe_answered_wrongly_is_closed_and_polling_goes_on() {
+        let mut t = machine(&[Transport::Polling, Transport::WebSocket]);
+        t.open();
+        let [Action::Get { id, .. }] = actions(&mut t)[..] else { panic!() };
+        t.handle_http(id, Ok((200, OPEN.into())));
+        let got = actions(&mut t);
+        let (Action::OpenWebSocket { id: ws, .. }, Action::Get { id: get, .. }) =
+            (&got[0], &got[1])
+        else {
+            panic!("{got:?}")
+        };
+        t.handle_ws_open(*ws);
+        actions(&mut t);
+        t.handle_ws_frame(*ws, text("3something-else"));
+        assert_eq!(actions(&mut t), vec![Action::CloseWebSocket { id: *ws }]);
+        t.handle_http(*get, Ok((200, "6".into())));
+        assert!(matches!(&actions(&mut t)[..], [Action::Get { .. }]), "still polling");
+        assert_eq!(t.current(), Some(Transport::Polling));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use pulse_protocol::events::{
 };
 use pulse_protocol::Envelope;
 use pulse_sdk::store::{Changes, Limits, LiveState};
-use pulse_sdk::{Client, Event, Status, Subscription};
+use pulse_sdk::{Client, Event, Status, Subscription, Transport};
 use serde::{Deserialize, Serialize};
 
 use crate::chart::{Bucket, MinuteSeries};
@@ -74,6 +74,9 @@ pub struct Live {
     pub status: RwSignal<Status>,
     /// Last RTT, ms.
     pub rtt_ms: RwSignal<Option<u32>>,
+    /// The transport carrying the session: a WebSocket, or long-polling where a proxy
+    /// refuses WebSockets.
+    pub transport: RwSignal<Option<Transport>>,
     /// Server time of the last event, ms.
     pub last_event_at: RwSignal<Option<i64>>,
     /// Connection details.
@@ -179,7 +182,7 @@ struct Frame {
     customers: Option<BTreeMap<Id, Customer>>,
     notifications: Option<(VecDeque<Notification>, usize)>,
     activity: Option<VecDeque<Activity>>,
-    connection: Option<(Status, Option<u32>)>,
+    connection: Option<(Status, Option<u32>, Option<Transport>)>,
     last_event_at: Option<Option<i64>>,
     link: Option<LinkInfo>,
     chart: Option<Vec<Bucket>>,
@@ -233,7 +236,7 @@ impl Frame {
             customers: customers.then(|| s.customers.clone()),
             notifications: notifications.then(|| (s.notifications.clone(), s.unread())),
             activity: activity.then(|| s.activity.clone()),
-            connection: connection.then(|| (s.status.clone(), s.rtt_ms)),
+            connection: connection.then(|| (s.status.clone(), s.rtt_ms, s.transport)),
             last_event_at: last_event.then_some(s.last_event_at),
             link: std::mem::take(&mut i.link_dirty).then(|| i.link.clone()),
             chart: std::mem::take(&mut i.chart_dirty).then(|| i.series.window(now)),
@@ -258,6 +261,7 @@ impl Live {
             activity: RwSignal::new(VecDeque::new()),
             status: RwSignal::new(state.status.clone()),
             rtt_ms: RwSignal::new(None),
+            transport: RwSignal::new(None),
             last_event_at: RwSignal::new(None),
             link: RwSignal::new(LinkInfo::default()),
             chart: RwSignal::new(MinuteSeries::default().window(wall_ms())),
@@ -515,9 +519,10 @@ impl Live {
         if let Some(v) = f.activity {
             self.activity.set(v);
         }
-        if let Some((s, r)) = f.connection {
+        if let Some((s, r, t)) = f.connection {
             self.status.set(s);
             self.rtt_ms.set(r);
+            self.transport.set(t);
         }
         if let Some(v) = f.last_event_at {
             self.last_event_at.set(v);

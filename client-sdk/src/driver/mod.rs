@@ -15,7 +15,7 @@ use futures_util::{FutureExt, StreamExt};
 
 use crate::client::{MaybeSend, Shared};
 use crate::codec::Frame;
-use crate::connection::{Io, Polled, Renewal};
+use crate::connection::{Event, Io, Polled, Renewal};
 use crate::time::Instant;
 use crate::transport::{Action, IoId, Transports, Up};
 
@@ -96,6 +96,8 @@ pub(crate) async fn run<R: Runtime>(
     // The poll in flight: its number and the handle that drops its request.
     let mut poll_gen = 0u64;
     let mut poll: Option<AbortHandle> = None;
+    // What the application was last told carries the session.
+    let mut transport = None;
     let mut frames = Vec::new();
     let mut ios = Vec::new();
     let mut events = Vec::new();
@@ -184,7 +186,12 @@ pub(crate) async fn run<R: Runtime>(
             }
             io.act(&rt, &tx);
             if !report_up(&mut io.machine, &shared) {
-                shared.set_transport(io.machine.current());
+                let current = io.machine.current();
+                if current != transport {
+                    transport = current;
+                    shared.set_transport(current);
+                    shared.dispatch(Event::Transport(current));
+                }
                 break wake;
             }
         };

@@ -21,6 +21,7 @@ use crate::client::{Client, Subscription};
 use crate::config::Config;
 use crate::connection::{Event, Status};
 use crate::error::Error;
+use crate::transport::Transport;
 
 #[cfg(feature = "js-state")]
 mod state;
@@ -43,6 +44,10 @@ export interface PulseClientOptions {
   ackTimeout?: number;
   /** REST polling interval while the socket is down, ms (default 10000; 0 disables). */
   pollInterval?: number;
+  /** Engine.IO transports, tried in order when one cannot be opened (default
+   *  `["websocket", "polling"]`: a WebSocket, or HTTP long-polling where a proxy refuses it).
+   *  A session on polling upgrades to a WebSocket when `"websocket"` is listed too. */
+  transports?: PulseTransport[];
   /** Health ping interval, ms (default 30000; 0 disables). */
   healthInterval?: number;
   /** Receive only these topics' events (and those every socket gets, such as alerts);
@@ -66,6 +71,9 @@ export interface PulseRestoredAction {
   /** Its answer, as `emitAction`'s promise gives it. */
   reply: Promise<any>;
 }
+
+/** How Engine.IO packets travel: one WebSocket, or HTTP long-polling. */
+export type PulseTransport = "websocket" | "polling";
 
 /** A stream of events a client subscribes to (`module:subscribe` with `{ moduleKey }`). */
 export type PulseTopic = "dashboard" | "deliveries" | "payments" | "customers" | "notifications" | "users";
@@ -212,6 +220,19 @@ impl PulseClient {
         }
         if let Some(d) = ms("healthInterval") {
             config.health_interval = (!d.is_zero()).then_some(d);
+        }
+        if let Some(t) = opts.get("transports").filter(|t| !t.is_null()) {
+            let names = t.as_array().ok_or_else(|| js_err("transports: expected an array"))?;
+            let mut transports = Vec::new();
+            for n in names {
+                let name = n.as_str().unwrap_or_default();
+                transports.push(Transport::parse(name).ok_or_else(|| {
+                    js_err(&format!(
+                        "transports: unknown transport \"{name}\" (websocket, polling)"
+                    ))
+                })?);
+            }
+            config.transports = transports;
         }
         if let Some(t) = opts.get("topics").filter(|t| !t.is_null()) {
             // By hand, not serde: decoding from a `Value` would add kilobytes to the package.
@@ -421,6 +442,15 @@ impl PulseClient {
             let text = |k| field(&error, k).and_then(|v| v.as_string()).unwrap_or_default();
             Err(coded_error(&format!("server error {}", text("message")), &text("code")))
         })
+    }
+
+    /// The transport carrying (or opening) the session now, `undefined` while none is.
+    #[wasm_bindgen(getter, unchecked_return_type = "PulseTransport | undefined")]
+    pub fn transport(&self) -> JsValue {
+        match self.inner.client.transport() {
+            Some(t) => JsValue::from_str(t.as_str()),
+            None => JsValue::UNDEFINED,
+        }
     }
 
     /// The connection status now.
@@ -635,9 +665,10 @@ export interface PulseState {
   malformed: number;
 }
 
-/** The connection in `PulseState`: its status, and where data flows now. */
+/** The connection in `PulseState`: its status, and where data flows now: a WebSocket or
+ *  Engine.IO long-polling while live, the REST fallback's polls of the event log, or none. */
 export interface PulseConnection extends PulseStatus {
-  transport: "websocket" | "polling" | "none";
+  transport: "websocket" | "polling" | "rest" | "none";
 }
 
 /** A part of `PulseState` an `onState` handler is told changed. */

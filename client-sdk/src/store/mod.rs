@@ -20,6 +20,7 @@ use pulse_protocol::events::Id;
 use pulse_protocol::Envelope;
 
 use crate::connection::{Event, Message, Status};
+use crate::transport::Transport;
 
 /// How much history the store keeps; older entries fall off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,8 @@ pub struct LiveState<M: Model = Typed> {
     pub status: Status,
     /// Last health-ping round trip, ms.
     pub rtt_ms: Option<u32>,
+    /// The transport carrying the session (WebSocket or long-polling), if any.
+    pub transport: Option<Transport>,
     /// Server time of the last event applied, ms since the epoch.
     pub last_event_at: Option<i64>,
     /// Events that did not decode as their catalogue type (a server/client version skew).
@@ -152,6 +155,7 @@ impl<M: Model> LiveState<M> {
             alerts: VecDeque::new(),
             status: Status::Offline,
             rtt_ms: None,
+            transport: None,
             last_event_at: None,
             malformed: 0,
             epoch: None,
@@ -183,11 +187,14 @@ impl<M: Model> LiveState<M> {
         self.notifications.iter().filter(|n| !n.read()).count()
     }
 
-    /// Where the connection carries data: `websocket`, `polling` or `none`.
+    /// Where data flows now: `websocket` or `polling` (Engine.IO long-polling) while live,
+    /// `rest` while the REST fallback polls the event log, `none` otherwise.
     pub fn transport(&self) -> &'static str {
         match self.status {
-            Status::Live => "websocket",
-            Status::Polling { .. } => "polling",
+            // A machine driven without the SDK's driver hears of no transport: its
+            // `Io::Open` asks for a WebSocket.
+            Status::Live => self.transport.unwrap_or(Transport::WebSocket).as_str(),
+            Status::Polling { .. } => "rest",
             _ => "none",
         }
     }
@@ -202,6 +209,10 @@ impl<M: Model> LiveState<M> {
             }
             Event::Rtt(d) => {
                 self.rtt_ms = Some(d.as_millis().min(u32::MAX as u128) as u32);
+                c.connection = true;
+            }
+            Event::Transport(t) => {
+                self.transport = *t;
                 c.connection = true;
             }
             Event::Message(m) => self.apply_message(m, &mut c),
@@ -597,6 +608,14 @@ mod tests {
         let c = s.apply(&msg(STATS_UPDATED, 3, stats(10.5)));
         assert!(c.stats && c.last_event && !c.deliveries);
         assert_eq!((s.transport(), s.rtt_ms), ("websocket", Some(12)));
+        assert!(s.apply(&Event::Transport(Some(Transport::Polling))).connection);
+        assert_eq!(s.transport(), "polling");
+        s.apply(&Event::Status(Status::Polling {
+            attempt: 1,
+            retry_at: None,
+            every: Duration::from_secs(10),
+        }));
+        assert_eq!(s.transport(), "rest", "the REST fallback is not Engine.IO's polling");
         assert_eq!(s.stats.as_ref().unwrap().data.today_liters, 10.5);
         assert_eq!(s.last_event_at, Some(1003));
     }

@@ -1,10 +1,11 @@
 //! This module deals with the always-visible connection indicator: live (green), connecting
 //! or reconnecting with a countdown (amber), polling fallback (amber), offline (red), with the
-//! RTT when known.
+//! RTT when known, and saying so when the live session runs on long-polling (a proxy refused
+//! the WebSocket).
 
 use crate::live::Live;
 use leptos::prelude::*;
-use pulse_sdk::Status;
+use pulse_sdk::{Status, Transport};
 use web_time::Instant;
 
 use super::clock::Clock;
@@ -12,12 +13,23 @@ use crate::format;
 
 /// The indicator's state name (also its `data-state`, which styles and tests key on) and its
 /// label.
-pub fn describe(status: &Status, rtt_ms: Option<u32>, now: Instant) -> (&'static str, String) {
+pub fn describe(
+    status: &Status,
+    rtt_ms: Option<u32>,
+    transport: Option<Transport>,
+    now: Instant,
+) -> (&'static str, String) {
     match status {
-        Status::Live => match rtt_ms {
-            Some(ms) => ("live", format!("Live · {ms} ms")),
-            None => ("live", "Live".to_owned()),
-        },
+        Status::Live => {
+            let mut label = "Live".to_owned();
+            if transport == Some(Transport::Polling) {
+                label.push_str(" · long-polling");
+            }
+            if let Some(ms) = rtt_ms {
+                label.push_str(&format!(" · {ms} ms"));
+            }
+            ("live", label)
+        }
         Status::Connecting => ("connecting", "Connecting…".to_owned()),
         Status::Reconnecting { attempt, retry_at: Some(at) } => (
             "reconnecting",
@@ -43,7 +55,7 @@ pub fn ConnectionIndicator() -> impl IntoView {
     let clock = expect_context::<Clock>();
     let described = Memo::new(move |_| {
         let now = clock.instant.get();
-        live.status.with(|s| describe(s, live.rtt_ms.get(), now))
+        live.status.with(|s| describe(s, live.rtt_ms.get(), live.transport.get(), now))
     });
     view! {
         <div
@@ -67,18 +79,22 @@ mod tests {
     #[test]
     fn describes_each_state() {
         let now = Instant::now();
-        assert_eq!(describe(&Status::Live, Some(12), now), ("live", "Live · 12 ms".into()));
-        assert_eq!(describe(&Status::Live, None, now).1, "Live");
-        assert_eq!(describe(&Status::Offline, None, now).0, "offline");
+        assert_eq!(describe(&Status::Live, Some(12), None, now), ("live", "Live · 12 ms".into()));
+        assert_eq!(describe(&Status::Live, None, None, now).1, "Live");
+        let ws = Some(Transport::WebSocket);
+        assert_eq!(describe(&Status::Live, Some(12), ws, now).1, "Live · 12 ms");
+        let polled = describe(&Status::Live, Some(40), Some(Transport::Polling), now);
+        assert_eq!(polled, ("live", "Live · long-polling · 40 ms".into()));
+        assert_eq!(describe(&Status::Offline, None, None, now).0, "offline");
         let r =
             Status::Reconnecting { attempt: 2, retry_at: Some(now + Duration::from_millis(2500)) };
         assert_eq!(
-            describe(&r, None, now),
+            describe(&r, None, None, now),
             ("reconnecting", "Reconnecting in 3 s (attempt 2)".into())
         );
         let p = Status::Polling { attempt: 2, retry_at: None, every: Duration::from_secs(10) };
-        assert_eq!(describe(&p, None, now), ("polling", "Polling every 10 s".into()));
+        assert_eq!(describe(&p, None, None, now), ("polling", "Polling every 10 s".into()));
         let r = Status::Reconnecting { attempt: 3, retry_at: None };
-        assert_eq!(describe(&r, None, now).1, "Reconnecting… (attempt 3)");
+        assert_eq!(describe(&r, None, None, now).1, "Reconnecting… (attempt 3)");
     }
 }

@@ -93,7 +93,10 @@ pub fn HealthPage() -> impl IntoView {
     if let Ok(h) = set_interval_with_handle(sample, SAMPLE) {
         on_cleanup(move || h.clear());
     }
-    let state = move || live.status.with(|s| describe(s, live.rtt_ms.get(), clock.instant.get()));
+    let state = move || {
+        live.status
+            .with(|s| describe(s, live.rtt_ms.get(), live.transport.get(), clock.instant.get()))
+    };
     let rtts = Signal::derive(move || {
         live.link.with(|l| l.rtt_history.iter().map(|&r| r as f64).collect::<Vec<_>>())
     });
