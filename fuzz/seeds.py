@@ -219,11 +219,26 @@ def connection():
     }
 
 
+def transports():
+    hs = '0{"sid":"S","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":64}'
+    return {
+        "polling-then-upgrade": ops(
+            "Cpw", "o", ("g", hs), ("s", '0'), "O", ("f", "3probe"), ("s", '2["late"]'),
+            ("g", "ok"), ("g", "6"), ("s", "3"), ("f", "2")),
+        "websocket-refused-then-polling": ops(
+            "Cwp", "o", ("x", "HTTP 403"), ("g", hs), ("s", "0"), ("S", "\x01\x02"),
+            ("g", '2\x1e42["tick",1]'), ("G", "\x00Session ID unknown"), "o"),
+        "polling-closed-mid-post": ops(
+            "Cp", "o", ("g", hs.replace('["websocket"]', "[]")), ("s", "0"), ("s", "2[1]"),
+            "c", ("g", "ok"), "z", "o", ("e", "refused")),
+    }
+
+
 def main():
     root = os.path.dirname(os.path.abspath(__file__))
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "work", "seeds")
     targets = {"eio": eio(), "sio": sio(), "server_packets": server_packets(),
-               "payloads": payloads(), "connection": connection()}
+               "payloads": payloads(), "connection": connection(), "transports": transports()}
     for target, seeds in targets.items():
         d = os.path.join(out, target)
         os.makedirs(d, exist_ok=True)

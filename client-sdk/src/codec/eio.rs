@@ -144,7 +144,9 @@ impl Packet {
 /// Separates the packets of one long-polling payload (ASCII record separator).
 const SEPARATOR: char = '\x1e';
 
-/// Joins frames into one long-polling payload: text as is, binary as `b` + base64.
+/// Joins frames into one long-polling payload: text as is, binary as `b` + base64. A text
+/// frame must not contain the separator (`\x1e`); no Socket.IO packet does, since JSON
+/// escapes control characters.
 pub fn encode_payload(frames: &[Frame]) -> String {
     let mut out = String::new();
     for (i, f) in frames.iter().enumerate() {
