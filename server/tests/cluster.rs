@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use pulse_protocol::events::{is_logged, ConnectAuth, PAYMENT_ADD};
 use pulse_protocol::{Ack, ErrorCode};
-use pulse_sdk::{Client, Event, Status, Subscription};
+use pulse_sdk::{Client, Event, Status, Subscription, Transport};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -586,10 +586,15 @@ fn sdk_config(url: &str) -> pulse_sdk::Config {
     c
 }
 
-fn connect(url: &str, token: &str) -> Client {
+fn connect(url: &str, token: &str, transports: &[Transport]) -> Client {
     let token = token.to_owned();
-    Client::connect_with_auth(sdk_config(url), move || Some(ConnectAuth::with_token(&token)))
+    let mut config = sdk_config(url);
+    config.transports = transports.to_vec();
+    Client::connect_with_auth(config, move || Some(ConnectAuth::with_token(&token)))
 }
+
+/// The SDK's default: a WebSocket, long-polling where one cannot be opened.
+const DEFAULT_TRANSPORTS: &[Transport] = &[Transport::WebSocket, Transport::Polling];
 
 /// What one SDK client saw.
 #[derive(Default)]
@@ -614,8 +619,8 @@ pub struct Consumer {
     _sub: Subscription,
 }
 
-fn consumer(url: &str, users: &[User], user: usize) -> Consumer {
-    let client = connect(url, &users[user].token);
+fn consumer(url: &str, users: &[User], user: usize, transports: &[Transport]) -> Consumer {
+    let client = connect(url, &users[user].token, transports);
     let rec: Arc<Mutex<Record>> = Arc::default();
     let r = rec.clone();
     let sub = client.on_any(move |e| {
@@ -1141,8 +1146,16 @@ async fn cluster_fans_out_writes_from_every_node_to_every_client_once_in_order()
     let users = sign_in_all(&base).await;
 
     // 12 admins, 12 staff (same tenant, different notifications), 6 of the other tenant.
-    let consumers: Vec<Consumer> =
-        (0..30).map(|i| consumer(&base, &users, [0, 1, 0, 1, 2][i % 5])).collect();
+    // Every third one on long-polling alone: each of its requests must reach the node that
+    // holds its session, which HAProxy's cookie (kept by the SDK) sees to.
+    let polling = |i: usize| i % 3 == 2;
+    let consumers: Vec<Consumer> = (0..30)
+        .map(|i| {
+            let transports =
+                if polling(i) { &[Transport::Polling][..] } else { DEFAULT_TRANSPORTS };
+            consumer(&base, &users, [0, 1, 0, 1, 2][i % 5], transports)
+        })
+        .collect();
     all_live(consumers.iter().map(|c| &c.client), Duration::from_secs(30)).await;
     let probes: Vec<RawProbe> = (0..3).map(|u| raw_probe(cluster.lb.addr(), &users, u)).collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1205,6 +1218,12 @@ async fn cluster_fans_out_writes_from_every_node_to_every_client_once_in_order()
     log(t0, &summary);
     log(t0, verify_payments(&base, &users[0], "a-w", &done).await);
     log(t0, verify_payments(&base, &users[2], "a-other", &other_done).await);
+    // The polled sessions stayed on their nodes: never dropped, never upgraded.
+    for (i, c) in consumers.iter().enumerate().filter(|(i, _)| polling(*i)) {
+        let r = c.rec.lock().unwrap();
+        assert_eq!((r.connects, &r.disconnects), (1, &vec![]), "polling consumer {i}");
+        assert_eq!(c.client.transport(), Some(Transport::Polling), "consumer {i}");
+    }
     let warn = cluster.warnings(5);
     if !warn.is_empty() {
         log(t0, format!("node warnings:\n{warn}"));
@@ -1226,8 +1245,9 @@ async fn load_clients(cluster: &Cluster, users: &[User], n: usize) -> Load {
     let mut consumers = Vec::new();
     // In batches, so that 200 handshakes do not all time out together on a debug build.
     for batch in 0..n.div_ceil(25) {
-        let new: Vec<Consumer> =
-            (batch * 25..n.min(batch * 25 + 25)).map(|i| consumer(&base, users, i % 2)).collect();
+        let new: Vec<Consumer> = (batch * 25..n.min(batch * 25 + 25))
+            .map(|i| consumer(&base, users, i % 2, DEFAULT_TRANSPORTS))
+            .collect();
         all_live(new.iter().map(|c| &c.client), Duration::from_secs(30)).await;
         consumers.extend(new);
     }
@@ -1264,7 +1284,8 @@ async fn cluster_survives_a_node_killed_under_load() {
     // The emitters all on node3, the one to be killed: the others in maintenance meanwhile.
     cluster.lb.admin("set server pulse/node1 state maint");
     cluster.lb.admin("set server pulse/node2 state maint");
-    let emitters: Vec<Client> = (0..4).map(|_| connect(&base, &users[0].token)).collect();
+    let emitters: Vec<Client> =
+        (0..4).map(|_| connect(&base, &users[0].token, DEFAULT_TRANSPORTS)).collect();
     all_live(emitters.iter(), Duration::from_secs(20)).await;
     cluster.lb.admin("set server pulse/node1 state ready");
     cluster.lb.admin("set server pulse/node2 state ready");
@@ -1488,7 +1509,8 @@ async fn cluster_recovers_from_postgres_and_redis_restarts_under_load() {
     let mut cluster = Cluster::start(t0).await;
     let base = cluster.url();
     let users = sign_in_all(&base).await;
-    let emitters: Vec<Client> = (0..3).map(|_| connect(&base, &users[0].token)).collect();
+    let emitters: Vec<Client> =
+        (0..3).map(|_| connect(&base, &users[0].token, DEFAULT_TRANSPORTS)).collect();
     all_live(emitters.iter(), Duration::from_secs(20)).await;
     let load = load_clients(&cluster, &users, clients_wanted(100)).await;
 
