@@ -71,6 +71,8 @@ test('behind a proxy that refuses WebSockets the dashboard is live over long-pol
   await pay(server.url, token, 'over long-polling');
   await eventually('the payment on the overview', async () => (await rows.count()) > before);
   assert.equal(await connectionState(page), 'live');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'System' }).click();
+  await eventually('the System page names the transport', async () => (await page.getByTestId('health-transport').innerText()) === 'HTTP long-polling');
   assert.deepEqual(errors, []);
 });
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use pulse_protocol::rest::Health;
-use pulse_sdk::Status;
+use pulse_sdk::{Status, Transport};
 
 use crate::api;
 use crate::components::clock::{wall_ms, Clock};
@@ -41,10 +41,13 @@ pub fn rate(before: f64, after: f64, ms: i64) -> f64 {
     (after - before) * 1000.0 / ms as f64
 }
 
-fn transport(s: &Status) -> &'static str {
-    match s {
-        Status::Live => "WebSocket",
-        Status::Polling { .. } => "HTTP polling (fallback)",
+/// Where this tab's data flows: the Engine.IO transport while live, the REST fallback's
+/// polls of the event log while the socket is down.
+fn transport(s: &Status, t: Option<Transport>) -> &'static str {
+    match (s, t) {
+        (Status::Live, Some(Transport::Polling)) => "HTTP long-polling",
+        (Status::Live, _) => "WebSocket",
+        (Status::Polling { .. }, _) => "REST polling (fallback)",
         _ => "none",
     }
 }
@@ -135,7 +138,7 @@ pub fn HealthPage() -> impl IntoView {
                 <h2 class="card-title" id="conn-title">"This connection"</h2>
                 <dl class="facts">
                     <dt>"State"</dt><dd data-testid="health-state" data-state=move || state().0>{move || state().1}</dd>
-                    <dt>"Transport"</dt><dd data-testid="health-transport">{move || live.status.with(transport)}</dd>
+                    <dt>"Transport"</dt><dd data-testid="health-transport">{move || live.status.with(|s| transport(s, live.transport.get()))}</dd>
                     <dt>"Session"</dt><dd class="mono ellipsis">{move || live.link.with(|l| l.sid.clone()).unwrap_or_else(|| "—".into())}</dd>
                     <dt>"Round trip"</dt><dd>{rtt_text}</dd>
                     <dt>"Connected since"</dt><dd>{move || ago(live.link.with(|l| l.connected_at))}</dd>
