@@ -19,3 +19,4 @@ pub mod logged;
 pub mod process;
 pub mod report;
 pub mod servers;
+pub mod sioc;

@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 use crate::floor;
 use crate::process;
 use crate::report::Report;
+pub use crate::sioc::NodeGenerator;
 
 /// Longest wait for events still in flight after the server says it is done.
 pub const DRAIN_MAX: Duration = Duration::from_secs(20);
@@ -431,21 +432,62 @@ fn cpu_pct(cpu: Duration, wall: Duration) -> f64 {
 /// several nodes every node is asked directly, at once, and a client expects the ticks of
 /// the node it is connected to: `expected = Σ emitted × sockets` over the nodes' answers.
 pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, String> {
+    run_broadcast_with(target, sc, &Generator::Sdk).await
+}
+
+/// Which client library generates the load.
+#[derive(Debug, Clone)]
+pub enum Generator {
+    /// The native pulse-sdk, in this process.
+    Sdk,
+    /// The official socket.io-client in Node.js worker processes ([`crate::sioc`]).
+    SocketIoClient(NodeGenerator),
+}
+
+impl Generator {
+    /// Its name in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Generator::Sdk => "pulse-sdk",
+            Generator::SocketIoClient(_) => "socket.io-client",
+        }
+    }
+}
+
+/// [`run_broadcast`] with the connections opened by `generator`.
+pub async fn run_broadcast_with(
+    target: &Target,
+    sc: &Scenario,
+    generator: &Generator,
+) -> Result<Report, String> {
     let load_avg = process::load_average().unwrap_or(0.0);
     let rss_before = target.nodes_kib(process::rss_kib);
     let shared = Arc::new(Shared::new(sc.connections));
 
     let ramp_start = Instant::now();
-    let fleet = match target.wire {
-        Wire::SocketIo => Fleet::Clients(ramp_clients(sc, |i| open(target, &shared, i)).await),
-        Wire::RawTcp => Fleet::Readers(ramp_readers(target, sc, &shared).await),
+    let mut node_fleet = None;
+    let fleet = match (target.wire, generator) {
+        (Wire::SocketIo, Generator::SocketIoClient(g)) => {
+            if !target.nodes.is_empty() {
+                return Err("the socket.io-client generator runs against one node only".into());
+            }
+            node_fleet = Some(g.open(target, sc.connections).await?);
+            Fleet::Clients(Vec::new())
+        }
+        (Wire::SocketIo, Generator::Sdk) => {
+            Fleet::Clients(ramp_clients(sc, |i| open(target, &shared, i)).await)
+        }
+        (Wire::RawTcp, _) => Fleet::Readers(ramp_readers(target, sc, &shared).await),
     };
     let ramp_s = ramp_start.elapsed().as_secs_f64();
-    let up = fleet.up();
+    let up = node_fleet.as_ref().map_or_else(|| fleet.up(), |f| f.up);
     // Let the server finish joining rooms and settle its allocations before the snapshot.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_connected = target.nodes_kib(process::rss_kib);
 
+    if let Some(f) = node_fleet.as_mut() {
+        f.go().await?;
+    }
     let usage0 = Usage::now(target);
     let t0 = Instant::now();
     let t0_us = now_us();
@@ -482,33 +524,44 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         Vec::new()
     };
 
-    shared.late_after_us.store(now_us() + LATE_AFTER.as_micros() as u64, Ordering::Relaxed);
+    let late_after_us = now_us() + LATE_AFTER.as_micros() as u64;
+    shared.late_after_us.store(late_after_us, Ordering::Relaxed);
     // One node: wait until every connection still up has every tick, however late (bounded
     // by COMPLETE_MAX); then what is missing is on connections that dropped. A cluster's
     // clients expect their own node's ticks, unknown here: the quiet drain.
     let per_conn =
         (answers.len() == 1 && target.wire == Wire::SocketIo).then(|| answers[0].emitted);
-    match per_conn {
-        Some(per_conn) => {
+    let tally = match (node_fleet, per_conn) {
+        (Some(f), Some(per_conn)) => Some(f.finish(per_conn, late_after_us).await?),
+        (Some(_), None) => return Err("the socket.io-client generator needs one node".into()),
+        (None, Some(per_conn)) => {
             let deadline = Instant::now() + COMPLETE_MAX;
             wait_until(deadline, || shared.missing(per_conn).1 == 0).await;
+            None
         }
-        None => drain(&shared, expected).await,
-    }
+        (None, None) => {
+            drain(&shared, expected).await;
+            None
+        }
+    };
     let wall = t0.elapsed();
     let usage1 = Usage::now(target);
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
 
-    let received = shared.received.load(Ordering::Relaxed);
-    let h = shared.merged();
-    let window_us = shared.last_us.load(Ordering::Relaxed).saturating_sub(t0_us).max(1);
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let (received, h, last_us) = match &tally {
+        Some(t) => (t.received, t.histogram(), t.last_us),
+        None => (load(&shared.received), shared.merged(), load(&shared.last_us)),
+    };
+    let window_us = last_us.saturating_sub(t0_us).max(1);
     let mut report = Report {
         target: target.name.clone(),
+        generator: generator.name().into(),
         scenario: sc.name.clone(),
         connections: sc.connections as u64,
         up,
         connect_errors: sc.connections as u64 - up,
-        disconnects: shared.disconnects.load(Ordering::Relaxed),
+        disconnects: tally.as_ref().map_or_else(|| load(&shared.disconnects), |t| t.disconnects),
         ramp_s,
         rate: sc.rate,
         size: sc.size as u64,
@@ -519,15 +572,24 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         expected,
         received,
         lost: expected as i64 - received as i64,
-        duplicated: shared.duplicated.load(Ordering::Relaxed),
-        late: shared.late.load(Ordering::Relaxed),
-        lost_on_dropped: per_conn.map_or(0, |p| shared.missing(p).0),
-        undelivered: per_conn.map_or(0, |p| shared.missing(p).1),
-        disconnect_reasons: shared
-            .reasons
-            .lock()
-            .map(|r| r.iter().map(|(k, v)| (k.to_string(), *v)).collect())
-            .unwrap_or_default(),
+        duplicated: tally.as_ref().map_or_else(|| load(&shared.duplicated), |t| t.duplicated),
+        late: tally.as_ref().map_or_else(|| load(&shared.late), |t| t.late),
+        lost_on_dropped: match &tally {
+            Some(t) => t.lost_on_dropped,
+            None => per_conn.map_or(0, |p| shared.missing(p).0),
+        },
+        undelivered: match &tally {
+            Some(t) => t.undelivered,
+            None => per_conn.map_or(0, |p| shared.missing(p).1),
+        },
+        disconnect_reasons: match &tally {
+            Some(t) => t.reasons.clone(),
+            None => shared
+                .reasons
+                .lock()
+                .map(|r| r.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+                .unwrap_or_default(),
+        },
         p50_ms: ms(h.value_at_quantile(0.50)),
         p95_ms: ms(h.value_at_quantile(0.95)),
         p99_ms: ms(h.value_at_quantile(0.99)),
@@ -546,11 +608,13 @@ pub async fn run_broadcast(target: &Target, sc: &Scenario) -> Result<Report, Str
         ..Report::default()
     };
     usage0.fill(&usage1, wall, &mut report);
-    if shared.malformed.load(Ordering::Relaxed) > 0 {
-        return Err(format!(
-            "{} ticks without a readable sent_at_us and n",
-            shared.malformed.load(Ordering::Relaxed)
-        ));
+    if let Some(t) = &tally {
+        // Its processes' own count, not this process's (which only waited).
+        report.generator_cpu_pct = cpu_pct(Duration::from_micros(t.cpu_us), wall);
+    }
+    let malformed = tally.as_ref().map_or_else(|| load(&shared.malformed), |t| t.malformed);
+    if malformed > 0 {
+        return Err(format!("{malformed} ticks without a readable sent_at_us and n"));
     }
     // Connections close as `fleet` drops here; the server sees N disconnects.
     drop(fleet);

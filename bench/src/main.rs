@@ -71,7 +71,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Runs scenarios against fresh servers and prints one row and one JSON line per run.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Prints the Markdown results tables of a JSON-lines file.
     Report {
         /// JSON lines written by `run --json`.
@@ -103,6 +103,17 @@ struct RunArgs {
     /// clients, 20 payments/s), or log:N:R.
     #[arg(long, value_delimiter = ',', default_value = "1k,5k,100x1000,100x3000,acks,10k")]
     scenarios: Vec<String>,
+    /// Load generators, each running every broadcast scenario: sdk (the native pulse-sdk, in
+    /// this process) and sioc (the official socket.io-client in `--sioc-workers` Node.js
+    /// processes, `bench/sio-load.mjs`). The logged and ack scenarios use the SDK only.
+    #[arg(long, value_delimiter = ',', default_value = "sdk")]
+    generators: Vec<String>,
+    /// Node.js worker processes of the sioc generator.
+    #[arg(long, default_value_t = 2)]
+    sioc_workers: usize,
+    /// The sioc generator's script.
+    #[arg(long, default_value = "bench/sio-load.mjs")]
+    sioc_script: PathBuf,
     /// Writers posting payments in the logged-path scenarios (R is shared between them).
     #[arg(long, default_value_t = 4)]
     writers: usize,
@@ -188,6 +199,19 @@ async fn run(args: RunArgs) -> Result<(), String> {
         ),
         None => None,
     };
+    let generators = args
+        .generators
+        .iter()
+        .map(|g| match g.as_str() {
+            "sdk" => Ok(load::Generator::Sdk),
+            "sioc" => Ok(load::Generator::SocketIoClient(load::NodeGenerator {
+                node: args.node.clone(),
+                script: args.sioc_script.clone(),
+                workers: args.sioc_workers,
+            })),
+            other => Err(format!("unknown generator `{other}` (sdk, sioc)")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     println!("{}", report::header());
     for name in &args.scenarios {
         let sc = scenario(name, args.seconds, args.size, args.writers)?;
@@ -200,7 +224,9 @@ async fn run(args: RunArgs) -> Result<(), String> {
                 );
             }
         }
-        for target in &args.targets {
+        for (generator, target) in
+            generators.iter().flat_map(|g| args.targets.iter().map(move |t| (g, t)))
+        {
             if sc.is_none() && target == "floor" {
                 continue; // The floor has no acks.
             }
@@ -208,10 +234,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
                 eprintln!("{target} {name}: skipped (no event log to write through)");
                 continue;
             }
+            let broadcast = sc.as_ref().is_some_and(|s| s.writers == 0);
+            if !matches!(generator, load::Generator::Sdk) && (!broadcast || target == "floor") {
+                continue; // The other generator runs the Socket.IO broadcast scenarios.
+            }
             let server = launch.start(target).await?;
             let result = match &sc {
                 Some(sc) if sc.writers > 0 => logged::run_log(&server.target, sc).await,
-                Some(sc) => load::run_broadcast(&server.target, sc).await,
+                Some(sc) => load::run_broadcast_with(&server.target, sc, generator).await,
                 None => load::run_acks(&server.target, 1_000).await,
             };
             server.stop().await;
@@ -284,7 +314,7 @@ fn main() {
                     // An interrupted run drops what it started: the servers' handles kill
                     // them and stop PostgreSQL (see pulse_bench::cluster).
                     tokio::select! {
-                        r = run(args) => r,
+                        r = run(*args) => r,
                         s = interrupted() => Err(format!("interrupted by {s}")),
                     }
                 })

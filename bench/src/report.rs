@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 pub struct Report {
     /// `pulse`, `pulse-pg`, `pulse-cluster`, `node` or `floor`.
     pub target: String,
+    /// The load generator: `pulse-sdk` (in-process) or `socket.io-client` (Node.js
+    /// workers). Runs recorded before there was a choice were the SDK's.
+    #[serde(default = "sdk_generator")]
+    pub generator: String,
     /// Scenario name, e.g. `5k x 10/s`.
     pub scenario: String,
     /// Connections asked for.
@@ -138,11 +142,15 @@ pub struct Report {
     pub server_delay_p99_ms: f64,
 }
 
+fn sdk_generator() -> String {
+    "pulse-sdk".into()
+}
+
 /// The header matching [`Report::row`].
 pub fn header() -> String {
     format!(
-        "{:<6} {:<14} {:>6} {:>5} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>6} {:>6}",
-        "target", "scenario", "up", "err", "disc", "expected", "received", "lost",
+        "{:<6} {:<5} {:<14} {:>6} {:>5} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>6} {:>6}",
+        "target", "gen", "scenario", "up", "err", "disc", "expected", "received", "lost",
         "p50ms", "p95ms", "p99ms", "maxms", "deliv/s", "rss0MB", "rssMB", "peakMB",
         "KB/conn", "srv%", "gen%"
     )
@@ -153,8 +161,10 @@ impl Report {
     pub fn row(&self) -> String {
         let mb = |k: u64| k as f64 / 1024.0;
         format!(
-            "{:<6} {:<14} {:>6} {:>5} {:>4} {:>9} {:>9} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>7.2} {:>6.0} {:>6.0}",
-            self.target, self.scenario, self.up, self.connect_errors, self.disconnects,
+            "{:<6} {:<5} {:<14} {:>6} {:>5} {:>4} {:>9} {:>9} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>7.2} {:>6.0} {:>6.0}",
+            self.target,
+            if self.generator == "socket.io-client" { "sioc" } else { "sdk" },
+            self.scenario, self.up, self.connect_errors, self.disconnects,
             self.expected, self.received, self.lost, self.p50_ms, self.p95_ms, self.p99_ms,
             self.max_ms, self.delivered_per_s, mb(self.rss_before_kib),
             mb(self.rss_connected_kib), mb(self.rss_peak_kib), self.kb_per_conn,
@@ -186,11 +196,32 @@ pub fn markdown(reports: &[Report]) -> String {
             scenarios.push(&r.scenario);
         }
     }
+    let mut generators: Vec<&str> = Vec::new();
+    for r in reports {
+        if !generators.contains(&r.generator.as_str()) {
+            generators.push(&r.generator);
+        }
+    }
     let mut out = String::new();
-    for s in scenarios {
-        let find = |t: &str| reports.iter().rev().find(|r| r.scenario == s && r.target == t);
+    if generators.len() > 1 {
+        out.push_str(&generators_markdown(reports, &scenarios, &generators));
+    }
+    for (s, g) in scenarios.iter().flat_map(|s| generators.iter().map(move |g| (*s, *g))) {
+        let find = |t: &str| {
+            reports.iter().rev().find(|r| r.scenario == s && r.target == t && r.generator == g)
+        };
         let (p, n, f) = (find("pulse"), find("node"), find("floor"));
-        let _ = writeln!(out, "\n#### {s}\n");
+        if p.is_none() && n.is_none() && f.is_none() {
+            continue;
+        }
+        match generators.len() {
+            1 => {
+                let _ = writeln!(out, "\n#### {s}\n");
+            }
+            _ => {
+                let _ = writeln!(out, "\n#### {s}, generator {g}\n");
+            }
+        }
         let _ = writeln!(
             out,
             "| figure | Pulse | Node.js socket.io | Pulse / Node | raw TCP floor (no protocol) |"
@@ -244,6 +275,39 @@ pub fn markdown(reports: &[Report]) -> String {
             let why: Vec<String> =
                 r.disconnect_reasons.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
             let _ = writeln!(out, "\n{label}'s connections that dropped: {}.", why.join(", "));
+        }
+    }
+    out
+}
+
+/// Both generators side by side: per scenario, Pulse's and Node's latency and the
+/// generator's CPU as each generator measured them.
+fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&str]) -> String {
+    let mut out = String::from(
+        "\n#### Both generators\n\n| scenario | generator | p50 Pulse / Node (ms) | p99 Pulse / Node (ms) | p99 Pulse / Node | lost Pulse / Node | generator CPU with Pulse / Node (% of a core) |\n|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for s in scenarios {
+        for g in generators {
+            let find = |t: &str| {
+                reports
+                    .iter()
+                    .rev()
+                    .find(|r| r.scenario == *s && r.target == t && r.generator == *g)
+            };
+            let (Some(p), Some(n)) = (find("pulse"), find("node")) else { continue };
+            let _ = writeln!(
+                out,
+                "| {s} | {g} | {:.2} / {:.2} | {:.2} / {:.2} | {} | {} / {} | {:.0} / {:.0} |",
+                p.p50_ms,
+                n.p50_ms,
+                p.p99_ms,
+                n.p99_ms,
+                ratio(p.p99_ms, n.p99_ms),
+                p.lost,
+                n.lost,
+                p.generator_cpu_pct,
+                n.generator_cpu_pct
+            );
         }
     }
     out

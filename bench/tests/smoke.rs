@@ -129,3 +129,34 @@ async fn the_nodejs_server_delivers_every_tick_once() {
     assert_eq!((r.expected, r.received, r.lost, r.duplicated), (800, 800, 0, 0), "{r:?}");
     assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms, "{r:?}");
 }
+
+/// The second generator (the official socket.io-client in Node.js workers,
+/// `bench/sio-load.mjs`) stays runnable against both servers: every tick once, as it counts
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_io_client_generator_counts_every_tick_once_on_both_servers() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let generator = load::Generator::SocketIoClient(load::NodeGenerator {
+        node: "node".into(),
+        script: root.join("bench/sio-load.mjs"),
+        workers: 2,
+    });
+    let (url, _stop, _dir) = start(true).await;
+    let token = servers::login(&url).await.expect("login");
+    let pulse = Target::single("pulse", Wire::SocketIo, url, token, Some(std::process::id()));
+    let node = servers::start_node("node".as_ref(), &root.join("bench/node-server.mjs"))
+        .await
+        .expect("node bench/node-server.mjs starts");
+    for target in [&pulse, &node.target] {
+        let sc = Scenario::new("smoke", 21, 20.0, 256, 2.0);
+        let r = load::run_broadcast_with(target, &sc, &generator).await.expect("run");
+        assert_eq!(r.generator, "socket.io-client");
+        assert_eq!((r.up, r.connect_errors, r.disconnects), (21, 0, 0), "{r:?}");
+        assert_eq!(r.emitted, 40, "{r:?}");
+        assert_eq!((r.expected, r.received, r.lost, r.duplicated), (840, 840, 0, 0), "{r:?}");
+        assert_eq!((r.lost_on_dropped, r.undelivered), (0, 0), "{r:?}");
+        assert!(r.p50_ms > 0.0 && r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms, "{r:?}");
+        assert!(r.generator_cpu_pct > 0.0, "{r:?}");
+    }
+    node.stop().await;
+}
