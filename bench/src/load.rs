@@ -752,6 +752,7 @@ pub async fn run_acks(target: &Target, count: u64) -> Result<Report, String> {
     let usage1 = Usage::now(target);
     let mut report = Report {
         target: target.name.clone(),
+        generator: Generator::Sdk.name().into(),
         scenario: format!("1 x {count} acks"),
         connections: 1,
         up: 1,

@@ -35,9 +35,14 @@
 //! out right after its commit) and clients on the other node (woken by PostgreSQL's
 //! notification, it reads the entry from the log first).
 //!
+//! Past capacity the server falls behind and the entries queue up: the backlog when the last
+//! write was answered (entries × clients not yet at a handler) and how long it took after
+//! that until every client had every entry (the drain) are reported; the wait for it ends
+//! after [`crate::load::COMPLETE_MAX`] or [`STALL`] without progress.
+//!
 //! Every loop is bounded in count and time: writers stop at `rate × seconds` writes or at
 //! `seconds + 60 s`, the log is read in at most [`MAX_PAGES`] pages within [`READ_MAX`], the
-//! drain ends as in [`crate::load`], and each client keeps at most [`MAX_SEQS`] positions.
+//! catch-up as said above, and each client keeps at most [`MAX_SEQS`] positions.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +63,8 @@ use crate::report::Report;
 const MAX_SEQS: usize = 1_000_000;
 /// Requests one writer may have open at once.
 const IN_FLIGHT: usize = 32;
+/// The catch-up after the writes ends when nothing arrived for this long.
+const STALL: Duration = Duration::from_secs(10);
 /// Pages of `GET /api/events` read at most (1,000 entries each).
 const MAX_PAGES: usize = 10_000;
 /// Longest time spent reading the log back.
@@ -529,10 +536,23 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
     let t0_us = load::now_us();
     let run_id = t0_us;
     let writes = write(target, sc, &customers, run_id).await;
+    // What clients had not yet received when the last write was answered: past capacity,
+    // the backlog the server still has to send.
+    let writes_end = Instant::now();
+    let received_at_end = listeners.shared.received.load(Ordering::Relaxed);
     // The truth: every entry the run added, as the log serves it (through the same URL).
     let log = entries_since(&http, target, since).await?;
     let expected = log.len() as u64 * up;
-    load::drain(&listeners.shared, expected).await;
+    let backlog = expected.saturating_sub(received_at_end);
+    catch_up(&listeners.shared, expected).await;
+    let drain_s = match listeners.shared.received.load(Ordering::Relaxed) >= expected {
+        true => {
+            let last_us = listeners.shared.last_us.load(Ordering::Relaxed);
+            let end_us = t0_us + writes_end.duration_since(t0).as_micros() as u64;
+            Some(last_us.saturating_sub(end_us) as f64 / 1e6)
+        }
+        false => None,
+    };
     let wall = t0.elapsed();
     let usage1 = Usage::now(target);
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
@@ -581,6 +601,7 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
     let window_us = listeners.shared.last_us.load(Ordering::Relaxed).saturating_sub(t0_us).max(1);
     let mut report = Report {
         target: target.name.clone(),
+        generator: load::Generator::Sdk.name().into(),
         scenario: sc.name.clone(),
         connections: sc.connections as u64,
         up,
@@ -627,11 +648,29 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
         server_delay_mean_ms: server_delay.map_or(0.0, |d| d.1),
         server_delay_p50_ms: server_delay.map_or(0.0, |d| d.2),
         server_delay_p99_ms: server_delay.map_or(0.0, |d| d.3),
+        backlog_at_writes_end: backlog,
+        drain_s,
         ..Report::default()
     };
     usage0.fill(&usage1, wall, &mut report);
     drop(conns);
     Ok(report)
+}
+
+/// Waits until `expected` entries reached the handlers, however long the backlog takes to
+/// drain while it keeps moving: ends at [`load::COMPLETE_MAX`], or after [`STALL`] without
+/// progress (what is missing then is lost, not late).
+async fn catch_up(shared: &Shared, expected: u64) {
+    let end = Instant::now() + load::COMPLETE_MAX;
+    let mut last = (shared.received.load(Ordering::Relaxed), Instant::now());
+    load::wait_until(end, || {
+        let got = shared.received.load(Ordering::Relaxed);
+        if got != last.0 {
+            last = (got, Instant::now());
+        }
+        got >= expected || last.1.elapsed() >= STALL
+    })
+    .await;
 }
 
 /// How many values two sorted, deduplicated lists share.

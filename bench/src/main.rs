@@ -100,7 +100,8 @@ struct RunArgs {
     /// what Node.js can serve, for throughput at saturation), acks (1 × 1,000 round trips),
     /// or custom N:R (e.g. 200:50). Logged path (Pulse targets only): log200x20 (200
     /// clients, 20 payments/s), log500x50 (500 clients, 50 payments/s), log1kx20 (1,000
-    /// clients, 20 payments/s), or log:N:R.
+    /// clients, 20 payments/s), log1kx100 and log5kx50 (past this machine's capacity: the
+    /// backlog and its drain), or log:N:R.
     #[arg(long, value_delimiter = ',', default_value = "1k,5k,100x1000,100x3000,acks,10k")]
     scenarios: Vec<String>,
     /// Load generators, each running every broadcast scenario: sdk (the native pulse-sdk, in
@@ -114,6 +115,13 @@ struct RunArgs {
     /// The sioc generator's script.
     #[arg(long, default_value = "bench/sio-load.mjs")]
     sioc_script: PathBuf,
+    /// Pins the servers to these CPUs (`taskset -c` list, e.g. `0`) and the generator, with
+    /// its Node.js workers, to `--generator-cpus`: neither competes for the other's core.
+    #[arg(long, requires = "generator_cpus")]
+    server_cpus: Option<String>,
+    /// The generator's CPUs when `--server-cpus` is given (e.g. `1`).
+    #[arg(long, requires = "server_cpus")]
+    generator_cpus: Option<String>,
     /// Writers posting payments in the logged-path scenarios (R is shared between them).
     #[arg(long, default_value_t = 4)]
     writers: usize,
@@ -162,6 +170,8 @@ fn scenario(
         "log200x20" => log(200, 20.0),
         "log500x50" => log(500, 50.0),
         "log1kx20" => log(1_000, 20.0),
+        "log1kx100" => log(1_000, 100.0),
+        "log5kx50" => log(5_000, 50.0),
         "1k" => s("1k x 10/s", 1_000, 10.0),
         "5k" => s("5k x 10/s", 5_000, 10.0),
         "10k" => s("10k x 5/s", 10_000, 5.0),
@@ -246,7 +256,14 @@ async fn run(args: RunArgs) -> Result<(), String> {
             };
             server.stop().await;
             let r: Report = match result {
-                Ok(r) => r,
+                Ok(mut r) => {
+                    if let (Some(s), Some(g)) = (&args.server_cpus, &args.generator_cpus) {
+                        r.pinned = Some(format!("server on CPU {s}, generator on CPU {g}"));
+                        // Its own tables, beside the unpinned runs of the same scenario.
+                        r.scenario.push_str(", pinned");
+                    }
+                    r
+                }
                 Err(e) => {
                     eprintln!("{target} {name}: {e}");
                     continue;
@@ -303,22 +320,29 @@ fn main() {
             .build()
             .map_err(|e| e.to_string())
             .and_then(|rt| rt.block_on(pulse_bench::floor::serve(port)).map_err(|e| e.to_string())),
-        Cmd::Run(args) => tokio::runtime::Builder::new_multi_thread()
-            // One worker per core: the same machine also runs the server under test.
-            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-            .and_then(|rt| {
-                rt.block_on(async {
-                    // An interrupted run drops what it started: the servers' handles kill
-                    // them and stop PostgreSQL (see pulse_bench::cluster).
-                    tokio::select! {
-                        r = run(*args) => r,
-                        s = interrupted() => Err(format!("interrupted by {s}")),
-                    }
+        Cmd::Run(args) => match (&args.server_cpus, &args.generator_cpus) {
+            // Before the runtime's threads exist, so they inherit the generator's CPUs.
+            (Some(s), Some(g)) => process::pin(s, g),
+            _ => Ok(()),
+        }
+        .and_then(|()| {
+            tokio::runtime::Builder::new_multi_thread()
+                // One worker per core: the same machine also runs the server under test.
+                .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| {
+                    rt.block_on(async {
+                        // An interrupted run drops what it started: the servers' handles kill
+                        // them and stop PostgreSQL (see pulse_bench::cluster).
+                        tokio::select! {
+                            r = run(*args) => r,
+                            s = interrupted() => Err(format!("interrupted by {s}")),
+                        }
+                    })
                 })
-            }),
+        }),
     };
     if let Err(e) = result {
         eprintln!("pulse-bench: {e}");

@@ -133,9 +133,69 @@ pub fn ephemeral_ports() -> Option<(u32, u32)> {
     Some((it.next()??, it.next()??))
 }
 
+/// The CPUs the servers under test are started on (`taskset -c`), when the run is pinned.
+static SERVER_CPUS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Pins this process (and so every thread and child it starts afterwards: the generator's
+/// runtime and its Node.js workers) to the CPUs of `generator`, and makes [`command`] start
+/// servers on `server` (lists as `taskset -c` reads them, e.g. `0` and `1`). Call before
+/// any thread starts.
+pub fn pin(server: &str, generator: &str) -> Result<(), String> {
+    let cpus = parse_cpus(generator)?;
+    parse_cpus(server)?;
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes within it for cpu < 1024.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(format!("sched_setaffinity: {}", std::io::Error::last_os_error()));
+        }
+    }
+    SERVER_CPUS.set(server.to_owned()).map_err(|_| "pinned twice".to_string())
+}
+
+fn parse_cpus(list: &str) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in list.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (
+            a.trim().parse().map_err(|_| format!("bad CPU list `{list}`"))?,
+            b.trim().parse().map_err(|_| format!("bad CPU list `{list}`"))?,
+        );
+        if a > b || b >= 1024 {
+            return Err(format!("bad CPU list `{list}`"));
+        }
+        out.extend(a..=b);
+    }
+    Ok(out)
+}
+
+/// `program`, started on the servers' CPUs when the run is pinned ([`pin`]).
+pub(crate) fn command(program: &std::path::Path) -> tokio::process::Command {
+    match SERVER_CPUS.get() {
+        Some(cpus) => {
+            let mut c = tokio::process::Command::new("taskset");
+            c.arg("-c").arg(cpus).arg(program);
+            c
+        }
+        None => tokio::process::Command::new(program),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_read_as_taskset_reads_them() {
+        assert_eq!(parse_cpus("0").unwrap(), [0]);
+        assert_eq!(parse_cpus("0-2,5").unwrap(), [0, 1, 2, 5]);
+        for bad in ["", "x", "2-1", "1024", "0,"] {
+            assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn reads_this_process() {

@@ -140,6 +140,17 @@ pub struct Report {
     pub server_delay_p50_ms: f64,
     /// Its p99, likewise.
     pub server_delay_p99_ms: f64,
+    /// Where server and generator ran when pinned (`--server-cpus`, `--generator-cpus`);
+    /// `None`: both anywhere on the machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
+    /// Logged path: entries × clients not yet delivered when the last write was answered.
+    #[serde(default)]
+    pub backlog_at_writes_end: u64,
+    /// Logged path: seconds from the last write's answer until every client had every entry
+    /// (`None`: some never arrived, or older runs).
+    #[serde(default)]
+    pub drain_s: Option<f64>,
 }
 
 fn sdk_generator() -> String {
@@ -384,6 +395,12 @@ pub fn cluster_markdown(reports: &[Report]) -> String {
             rows.extend([
                 ("clients with a gap", (|r: &Report| r.clients_with_gaps as f64) as Get, 0),
                 ("out of order at the handler", |r| r.out_of_order as f64, 0),
+                (
+                    "backlog when the writes ended (entries × clients)",
+                    |r| r.backlog_at_writes_end as f64,
+                    0,
+                ),
+                ("drain after the writes, s (-1: not complete)", |r| r.drain_s.unwrap_or(-1.0), 2),
             ]);
         } else {
             rows.push(("duplicated", |r| r.duplicated as f64, 0));

@@ -122,7 +122,7 @@ pub async fn start_pulse(bin: &Path) -> Result<Running, String> {
 /// (and, for lack of a dashboard build, its static files) in `data`. Every Pulse target
 /// starts its nodes with this; the cluster adds its shared store to it.
 pub(crate) fn pulse_command(bin: &Path, port: u16, data: &Path) -> Command {
-    let mut cmd = Command::new(bin);
+    let mut cmd = crate::process::command(bin);
     cmd.env("PULSE_ADDR", format!("127.0.0.1:{port}"))
         .env("PULSE_DATA_DIR", data)
         .env("PULSE_DIST", data)
@@ -142,7 +142,7 @@ pub(crate) fn pulse_command(bin: &Path, port: u16, data: &Path) -> Command {
 async fn start_ready(program: &Path, args: &[&str]) -> Result<(Child, u16), String> {
     let port = free_port().map_err(|e| e.to_string())?;
     let name = program.display().to_string();
-    let mut child = Command::new(program)
+    let mut child = crate::process::command(program)
         .args(args)
         .arg(port.to_string())
         .stdout(Stdio::piped())
