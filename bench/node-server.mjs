@@ -5,7 +5,7 @@
 // - CONNECT auth: `{ token }` must be a non-empty string. The token is NOT verified (no JWT
 //   check): this favours Node slightly, since Pulse verifies an HS256 JWT per connection.
 // - POST /api/bench/broadcast {rate, size, seconds, event?}: emits `event` (default
-//   `bench:tick`) with `{ sent_at_us, n, pad }` to every socket, on the same absolute schedule
+//   `bench:tick`) with `{ sent_at_us, due_at_us, n, pad }` to every socket, on the same absolute schedule
 //   as Pulse (tick n due at start + n/rate; a late wake-up sends every tick already due, each
 //   after a turn of the event loop so that the writes it queued can proceed), and
 //   answers { emitted, sockets, elapsed_ms, dropped: 0 } when done.
@@ -64,12 +64,16 @@ io.on('connection', (socket) => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Same payload shape as Pulse: `{"sent_at_us":…,"n":…,"pad":"xxx…"}` of about `size` bytes.
+// Same payload shape as Pulse: `{"sent_at_us":…,"due_at_us":…,"n":…,"pad":"xxx…"}` of about
+// `size` bytes; `due_at_us` is when the schedule wanted the tick sent (same clock).
 async function broadcast(event, rate, size, seconds) {
-  const pad = 'x'.repeat(Math.max(0, Math.min(size, MAX_SIZE) - 50));
+  const pad = 'x'.repeat(Math.max(0, Math.min(size, MAX_SIZE) - 80));
   const total = Math.round(rate * seconds);
   const periodMs = 1000 / rate;
   const sockets = io.of('/').sockets.size;
+  // Read before `start` on the clock `sent_at_us` uses, so no tick counts as sent before it
+  // was due.
+  const startUs = nowUs();
   const start = performance.now();
   let n = 0;
   while (n < total) {
@@ -79,7 +83,7 @@ async function broadcast(event, rate, size, seconds) {
     // by tasks on other threads while its broadcaster sends a burst.)
     if (wait > 0) await sleep(wait);
     else await new Promise((r) => setImmediate(r));
-    io.emit(event, { sent_at_us: nowUs(), n, pad });
+    io.emit(event, { sent_at_us: nowUs(), due_at_us: startUs + Math.round(n * periodMs * 1000), n, pad });
     n += 1;
   }
   return { emitted: n, sockets, elapsed_ms: Math.round(performance.now() - start), dropped: 0 };

@@ -9,8 +9,8 @@
 //   ← stdin  "expect <per_conn> <late_after_us>"  the broadcaster is done: wait for the rest
 //   → stdout "result <json>"                      merged counts, histogram and CPU; then exit
 //
-// Each `bench:tick` `{ sent_at_us, n, pad }` is recorded as in the Rust generator: latency
-// `now_us − sent_at_us` (wall clock in µs on both sides, performance.timeOrigin + now()),
+// Each `bench:tick` `{ sent_at_us, due_at_us, n, pad }` is recorded as in the Rust generator:
+// latency `now_us − sent_at_us` and, apart, `now_us − due_at_us` (wall clock in µs on both sides, performance.timeOrigin + now()),
 // one bit per tick number per connection so a duplicate cannot hide a loss, late when it
 // arrives after `late_after_us`. Latencies go into a histogram of 3 significant digits
 // (what pulse-bench's HDR histograms keep), sent back as [value_us, count] pairs.
@@ -84,15 +84,17 @@ function merge(results, parentCpuUs) {
   const error = results.find((r) => r.error);
   if (error) return { error: error.error };
   const hist = new Map();
+  const histDue = new Map();
   const reasons = {};
   const out = { received: 0, duplicated: 0, late: 0, malformed: 0, lostOnDropped: 0, undelivered: 0, disconnects: 0, lastUs: 0, cpuUs: parentCpuUs };
   for (const r of results) {
     for (const k of ['received', 'duplicated', 'late', 'malformed', 'lostOnDropped', 'undelivered', 'disconnects', 'cpuUs']) out[k] += r[k];
     out.lastUs = Math.max(out.lastUs, r.lastUs);
     for (const [v, c] of r.hist) hist.set(v, (hist.get(v) ?? 0) + c);
+    for (const [v, c] of r.histDue) histDue.set(v, (histDue.get(v) ?? 0) + c);
     for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
   }
-  return { ...out, reasons, hist: [...hist] };
+  return { ...out, reasons, hist: [...hist], histDue: [...histDue] };
 }
 
 /** `v` (µs, ≥ 1) kept to 3 significant digits. */
@@ -108,6 +110,7 @@ function worker() {
   const count = Number(arg('count'));
   const conns = [];
   const hist = new Map();
+  const histDue = new Map();
   const reasons = {};
   const stats = { received: 0, duplicated: 0, late: 0, malformed: 0, disconnects: 0, lastUs: 0 };
   let lateAfterUs = Infinity;
@@ -136,6 +139,11 @@ function worker() {
     const now = nowUs();
     const v = bucket(Math.min(Math.max(now - sent, 1), 60_000_000));
     hist.set(v, (hist.get(v) ?? 0) + 1);
+    const due = tick.due_at_us;
+    if (Number.isSafeInteger(due)) {
+      const d = bucket(Math.min(Math.max(now - due, 1), 60_000_000));
+      histDue.set(d, (histDue.get(d) ?? 0) + 1);
+    }
     stats.received++;
     if (now > stats.lastUs) stats.lastUs = now;
     if (now > lateAfterUs) stats.late++;
@@ -190,7 +198,7 @@ function worker() {
       while (missing(m.perConn)[1] > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const cpu = process.cpuUsage(cpu0 ?? undefined);
       const [lostOnDropped, undelivered] = missing(m.perConn);
-      process.send({ ...stats, lostOnDropped, undelivered, reasons, cpuUs: cpu.user + cpu.system, hist: [...hist] });
+      process.send({ ...stats, lostOnDropped, undelivered, reasons, cpuUs: cpu.user + cpu.system, hist: [...hist], histDue: [...histDue] });
     }
   });
 

@@ -252,6 +252,8 @@ pub(crate) struct Shared {
     /// Ticks received after `late_after_us`.
     late: AtomicU64,
     latency: Vec<Mutex<Histogram<u64>>>,
+    /// Latency from when each tick was due (`due_at_us`), where ticks carry it.
+    from_due: Vec<Mutex<Histogram<u64>>>,
 }
 
 impl Shared {
@@ -271,17 +273,18 @@ impl Shared {
             late_after_us: AtomicU64::new(u64::MAX),
             late: AtomicU64::new(0),
             latency: (0..SHARDS).map(|_| h()).collect(),
+            from_due: (0..SHARDS).map(|_| h()).collect(),
         }
     }
 
     /// Counts one event sent at `sent_us` and received now, by connection `index`; `tick` is
     /// its number when ticks are numbered. A tick the connection already had is only counted
     /// in `duplicated`.
-    pub(crate) fn record(&self, index: usize, sent_us: u64, tick: Option<u64>) {
+    pub(crate) fn record(&self, index: usize, sent_us: u64, tick: Option<u64>) -> bool {
         if let (Some(n), Some(seen)) = (tick, self.ticks.get(index)) {
             if n >= MAX_TICKS {
                 self.malformed.fetch_add(1, Ordering::Relaxed);
-                return;
+                return false;
             }
             let (word, bit) = ((n / 64) as usize, 1u64 << (n % 64));
             let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
@@ -290,7 +293,7 @@ impl Shared {
             }
             if seen[word] & bit != 0 {
                 self.duplicated.fetch_add(1, Ordering::Relaxed);
-                return;
+                return false;
             }
             seen[word] |= bit;
             self.counts[index].fetch_add(1, Ordering::Relaxed);
@@ -304,6 +307,14 @@ impl Shared {
         if now > self.late_after_us.load(Ordering::Relaxed) {
             self.late.fetch_add(1, Ordering::Relaxed);
         }
+        true
+    }
+
+    /// Counts the latency from when a tick that [`Shared::record`] counted was due.
+    pub(crate) fn record_due(&self, index: usize, due_us: u64) {
+        let latency = now_us().saturating_sub(due_us).clamp(1, MAX_LATENCY_US);
+        let shard = &self.from_due[index % SHARDS];
+        shard.lock().unwrap_or_else(|e| e.into_inner()).record(latency).ok();
     }
 
     /// Counts connection `index` as dropped, for `reason`.
@@ -331,12 +342,21 @@ impl Shared {
     }
 
     pub(crate) fn merged(&self) -> Histogram<u64> {
-        let mut all = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
-        for h in &self.latency {
-            all.add(&*h.lock().unwrap_or_else(|e| e.into_inner())).expect("same bounds");
-        }
-        all
+        merge(&self.latency)
     }
+
+    pub(crate) fn merged_due(&self) -> Histogram<u64> {
+        merge(&self.from_due)
+    }
+}
+
+/// The shards of a latency histogram as one.
+fn merge(shards: &[Mutex<Histogram<u64>>]) -> Histogram<u64> {
+    let mut all = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
+    for h in shards {
+        all.add(&*h.lock().unwrap_or_else(|e| e.into_inner())).expect("same bounds");
+    }
+    all
 }
 
 /// Who ended a connection, as a report's row names it.
@@ -388,7 +408,12 @@ fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
         let tick = m.args.first();
         let n = tick.and_then(|a| a.get("n")).and_then(|v| v.as_u64());
         match (tick.and_then(|a| a.get("sent_at_us")).and_then(|v| v.as_u64()), n) {
-            (Some(sent), Some(n)) => s.record(index, sent, Some(n)),
+            (Some(sent), Some(n)) => {
+                let due = tick.and_then(|a| a.get("due_at_us")).and_then(|v| v.as_u64());
+                if let (true, Some(due)) = (s.record(index, sent, Some(n)), due) {
+                    s.record_due(index, due);
+                }
+            }
             _ => {
                 s.malformed.fetch_add(1, Ordering::Relaxed);
             }
@@ -549,9 +574,11 @@ pub async fn run_broadcast_with(
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
 
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let (received, h, last_us) = match &tally {
-        Some(t) => (t.received, t.histogram(), t.last_us),
-        None => (load(&shared.received), shared.merged(), load(&shared.last_us)),
+    let (received, h, due, last_us) = match &tally {
+        Some(t) => (t.received, t.histogram(), t.due_histogram(), t.last_us),
+        None => {
+            (load(&shared.received), shared.merged(), shared.merged_due(), load(&shared.last_us))
+        }
     };
     let window_us = last_us.saturating_sub(t0_us).max(1);
     let mut report = Report {
@@ -594,6 +621,8 @@ pub async fn run_broadcast_with(
         p95_ms: ms(h.value_at_quantile(0.95)),
         p99_ms: ms(h.value_at_quantile(0.99)),
         max_ms: ms(h.max()),
+        due_p50_ms: ms(due.value_at_quantile(0.50)),
+        due_p99_ms: ms(due.value_at_quantile(0.99)),
         delivered_per_s: received as f64 * 1e6 / window_us as f64,
         rss_before_kib: rss_before,
         rss_connected_kib: rss_connected,

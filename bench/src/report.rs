@@ -72,6 +72,13 @@ pub struct Report {
     pub p99_ms: f64,
     /// Largest.
     pub max_ms: f64,
+    /// Latency from when the tick was due (`due_at_us`) rather than sent, p50 in ms: a
+    /// broadcaster behind its schedule shows here. 0 where ticks carry no due time.
+    #[serde(default)]
+    pub due_p50_ms: f64,
+    /// Its p99.
+    #[serde(default)]
+    pub due_p99_ms: f64,
     /// Events delivered to clients per second, over the first send to the last receipt.
     pub delivered_per_s: f64,
     /// Server resident memory before any connection, KiB.
@@ -239,7 +246,7 @@ pub fn markdown(reports: &[Report]) -> String {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         type Get = fn(&Report) -> f64;
-        let rows: [(&str, Get, usize); 22] = [
+        let rows: [(&str, Get, usize); 24] = [
             ("connections up (asked)", |r| r.up as f64, 0),
             ("connect errors", |r| r.connect_errors as f64, 0),
             ("disconnects during run", |r| r.disconnects as f64, 0),
@@ -255,6 +262,8 @@ pub fn markdown(reports: &[Report]) -> String {
             ("latency p95 (ms)", |r| r.p95_ms, 2),
             ("latency p99 (ms)", |r| r.p99_ms, 2),
             ("latency max (ms)", |r| r.max_ms, 2),
+            ("latency from when the tick was due, p50 (ms)", |r| r.due_p50_ms, 2),
+            ("latency from when the tick was due, p99 (ms)", |r| r.due_p99_ms, 2),
             ("delivered events/s", |r| r.delivered_per_s, 0),
             ("server RSS before (MB)", |r| r.rss_before_kib as f64 / 1024.0, 1),
             ("server RSS connected (MB)", |r| r.rss_connected_kib as f64 / 1024.0, 1),
@@ -268,8 +277,11 @@ pub fn markdown(reports: &[Report]) -> String {
                 Some(r) if name.starts_with("connections up") => {
                     format!("{} ({})", r.up, r.connections)
                 }
-                // Not recorded (older runs, the ack scenario).
+                // Not recorded (older runs, the ack scenario, the floor's frames).
                 Some(r) if name.starts_with("seconds the broadcaster") && r.broadcast_s == 0.0 => {
+                    "-".into()
+                }
+                Some(r) if name.starts_with("latency from when") && r.due_p99_ms == 0.0 => {
                     "-".into()
                 }
                 Some(r) => format!("{:.*}", digits, get(r)),
@@ -294,8 +306,12 @@ pub fn markdown(reports: &[Report]) -> String {
 /// Both generators side by side: per scenario, Pulse's and Node's latency and the
 /// generator's CPU as each generator measured them.
 fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&str]) -> String {
+    let due = |r: &Report| match r.due_p99_ms {
+        0.0 => "-".to_string(),
+        v => format!("{v:.2}"),
+    };
     let mut out = String::from(
-        "\n#### Both generators\n\n| scenario | generator | p50 Pulse / Node (ms) | p99 Pulse / Node (ms) | p99 Pulse / Node | lost Pulse / Node | generator CPU with Pulse / Node (% of a core) |\n|---|---|---:|---:|---:|---:|---:|\n",
+        "\n#### Both generators\n\n| scenario | generator | p50 Pulse / Node (ms) | p99 Pulse / Node (ms) | p99 Pulse / Node | p99 from due time Pulse / Node (ms) | lost Pulse / Node | generator CPU with Pulse / Node (% of a core) |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for s in scenarios {
         for g in generators {
@@ -308,12 +324,14 @@ fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&st
             let (Some(p), Some(n)) = (find("pulse"), find("node")) else { continue };
             let _ = writeln!(
                 out,
-                "| {s} | {g} | {:.2} / {:.2} | {:.2} / {:.2} | {} | {} / {} | {:.0} / {:.0} |",
+                "| {s} | {g} | {:.2} / {:.2} | {:.2} / {:.2} | {} | {} / {} | {} / {} | {:.0} / {:.0} |",
                 p.p50_ms,
                 n.p50_ms,
                 p.p99_ms,
                 n.p99_ms,
                 ratio(p.p99_ms, n.p99_ms),
+                due(p),
+                due(n),
                 p.lost,
                 n.lost,
                 p.generator_cpu_pct,
@@ -429,6 +447,8 @@ pub fn cluster_markdown(reports: &[Report]) -> String {
             ("latency p95 (ms)", |r| r.p95_ms, 2),
             ("latency p99 (ms)", |r| r.p99_ms, 2),
             ("latency max (ms)", |r| r.max_ms, 2),
+            ("latency from when the tick was due, p50 (ms)", |r| r.due_p50_ms, 2),
+            ("latency from when the tick was due, p99 (ms)", |r| r.due_p99_ms, 2),
             ("delivered events/s", |r| r.delivered_per_s, 0),
             ("nodes' RSS connected (MB, all nodes)", |r| r.rss_connected_kib as f64 / 1024.0, 1),
             ("nodes' RSS peak (MB, all nodes)", |r| r.rss_peak_kib as f64 / 1024.0, 1),

@@ -53,17 +53,29 @@ pub(crate) struct Tally {
     pub(crate) reasons: BTreeMap<String, u64>,
     /// `[latency µs to 3 significant digits, count]`.
     hist: Vec<(u64, u64)>,
+    /// The same from when each tick was due (`due_at_us`), where ticks carry it.
+    #[serde(default)]
+    hist_due: Vec<(u64, u64)>,
 }
 
 impl Tally {
     /// The latencies as the SDK generator keeps them.
     pub(crate) fn histogram(&self) -> Histogram<u64> {
-        let mut h = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
-        for &(v, n) in &self.hist {
-            h.record_n(v.clamp(1, MAX_LATENCY_US), n).ok();
-        }
-        h
+        histogram(&self.hist)
     }
+
+    /// The latencies from when the ticks were due.
+    pub(crate) fn due_histogram(&self) -> Histogram<u64> {
+        histogram(&self.hist_due)
+    }
+}
+
+fn histogram(counts: &[(u64, u64)]) -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
+    for &(v, n) in counts {
+        h.record_n(v.clamp(1, MAX_LATENCY_US), n).ok();
+    }
+    h
 }
 
 impl NodeGenerator {

@@ -1,6 +1,6 @@
 //! This module deals with the benchmark broadcaster, a test load for `pulse-bench` (the load
 //! generator in `bench/`): `POST /api/bench/broadcast {rate, size, seconds, event?}` emits
-//! `event` (default `bench:tick`) with `{ sent_at_us, n, pad }` to the caller's tenant room
+//! `event` (default `bench:tick`) with `{ sent_at_us, due_at_us, n, pad }` to the caller's tenant room
 //! `rate` times a second for `seconds`, then answers `{ emitted, sockets, elapsed_ms }`.
 //!
 //! Off by default: the route exists only when the server runs with `--bench` /
@@ -64,6 +64,9 @@ pub(crate) struct BenchReport {
 #[derive(Debug, Serialize)]
 struct Tick<'a> {
     sent_at_us: u64,
+    /// When the schedule wanted it sent (same clock): a broadcaster behind its schedule shows
+    /// in `sent_at_us − due_at_us`, which latency from the send leaves out.
+    due_at_us: u64,
     n: u64,
     pad: &'a str,
 }
@@ -79,8 +82,9 @@ fn now_us() -> u64 {
 
 /// The `pad` that makes a tick serialize to about `size` bytes.
 fn pad_for(size: usize) -> String {
-    // `{"sent_at_us":1763790000000000,"n":123456,"pad":""}` is about 50 bytes.
-    "x".repeat(size.min(MAX_SIZE).saturating_sub(50))
+    // `{"sent_at_us":1763790000000000,"due_at_us":1763790000000000,"n":123456,"pad":""}` is
+    // about 80 bytes.
+    "x".repeat(size.min(MAX_SIZE).saturating_sub(80))
 }
 
 async fn bench_broadcast(
@@ -118,6 +122,8 @@ async fn broadcast(
     let period = Duration::from_secs_f64(1.0 / req.rate);
     let pad = pad_for(req.size);
     let sockets = state.io.of("/").map_or(0, |ns| ns.to(room.clone()).sockets().len()) as u64;
+    // Read before `start`, so no tick counts as sent before it was due.
+    let start_us = now_us();
     let start = tokio::time::Instant::now();
     let (mut n, mut dropped) = (0u64, 0u64);
     while n < total {
@@ -128,7 +134,8 @@ async fn broadcast(
         // does not starve the writes (Node's single thread needs a turn between ticks).
         let now = tokio::time::Instant::now();
         while n < total && start + period.mul_f64(n as f64) <= now {
-            let tick = Tick { sent_at_us: now_us(), n, pad: &pad };
+            let due_at_us = start_us + period.mul_f64(n as f64).as_micros() as u64;
+            let tick = Tick { sent_at_us: now_us(), due_at_us, n, pad: &pad };
             // The same per-socket fan-out as logged events; ticks are not in the log, so a
             // socket with a full queue cannot be caught up and its tick counts as dropped.
             match serde_json::value::to_raw_value(&tick) {
@@ -151,11 +158,12 @@ mod tests {
     #[test]
     fn ticks_serialize_to_about_the_asked_size() {
         let pad = pad_for(256);
-        let json =
-            serde_json::to_string(&Tick { sent_at_us: now_us(), n: 12_345, pad: &pad }).unwrap();
+        let now = now_us();
+        let tick = Tick { sent_at_us: now, due_at_us: now - 1_000, n: 12_345, pad: &pad };
+        let json = serde_json::to_string(&tick).unwrap();
         assert!((250..=262).contains(&json.len()), "{} bytes", json.len());
         // Tiny sizes keep the fixed fields; huge ones are capped.
         assert_eq!(pad_for(10), "");
-        assert_eq!(pad_for(10 * MAX_SIZE).len(), MAX_SIZE - 50);
+        assert_eq!(pad_for(10 * MAX_SIZE).len(), MAX_SIZE - 80);
     }
 }
