@@ -32,10 +32,11 @@
 //!    members joined or failed; read RSS again after 0.5 s (KB per connection is the
 //!    difference over N: idle connections, joined to the tenant room);
 //! 3. `POST /api/bench/broadcast {rate, size, seconds}`: the server emits `bench:tick`
-//!    `{ sent_at_us, n, pad }` to every connection `rate` times a second, on an absolute
+//!    `{ sent_at_us, due_at_us, n, pad }` to every connection `rate` times a second, on an absolute
 //!    schedule, and answers with how many it emitted;
-//! 4. every client's `on("bench:tick")` handler records `now_us − sent_at_us` in an HDR
-//!    histogram (1 µs to 60 s, 3 significant digits; bounded memory whatever N). Server and
+//! 4. every client's `on("bench:tick")` handler records `now_us − sent_at_us`, and apart
+//!    `now_us − due_at_us` (a broadcaster behind its schedule shows there), in HDR
+//!    histograms (1 µs to 60 s, 3 significant digits; bounded memory whatever N). Server and
 //!    generator read the same OS wall clock, so no clock sync is involved. The handler runs
 //!    after the SDK's WebSocket read, Engine.IO + Socket.IO decode and dispatch, so the SDK's
 //!    own decode path is measured too;
