@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  apiLogin, connectionState, eventually, launchBrowser, login, startServer,
+  apiLogin, browserPage, connectionState, eventually, login, startServer,
 } from './harness.mjs';
 
 // Fixed, as in production: a wiped data directory must not also invalidate every session.
@@ -38,11 +38,7 @@ async function setUp(t) {
   const server = await startServer({ env, dataDir });
   t.after(() => server.stop());
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const { page, errors } = await browserPage(t);
   await login(page, server.url);
   const { token } = await apiLogin(server.url);
   return { server, dataDir, page, errors, token };

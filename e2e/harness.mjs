@@ -163,11 +163,7 @@ export async function sdkPageAndServer(t, { env = { PULSE_DEMO: 'false' }, path 
   t.after(() => files.close());
   const pulse = await startServer({ env: { ...env, PULSE_CORS_ORIGINS: files.url } });
   t.after(() => pulse.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const { browser, page, errors } = await browserPage(t);
   const { token } = await apiLogin(pulse.url);
   await page.goto(`${files.url}${path(pulse.url)}`);
   return { files, pulse, browser, page, token, errors };
@@ -194,6 +190,19 @@ export async function launchBrowser({ args = [] } = {}) {
 }
 
 /**
+ * A page in a fresh browser, closed when test `t` ends, and `errors`, which collects the
+ * page's uncaught errors as they come.
+ */
+export async function browserPage(t) {
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  return { browser, page, errors };
+}
+
+/**
  * A fresh server (`env` on top of the test defaults) and a page in a fresh browser, both
  * closed when test `t` ends; `errors` collects the page's uncaught errors and every
  * Content-Security-Policy violation Chromium reports, so each test that expects no errors
@@ -202,11 +211,7 @@ export async function launchBrowser({ args = [] } = {}) {
 export async function serverAndPage(t, env = {}) {
   const server = await startServer({ env });
   t.after(() => server.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const { browser, page, errors } = await browserPage(t);
   page.on('console', (m) => {
     if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(`CSP: ${m.text()}`);
   });

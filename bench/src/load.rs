@@ -226,6 +226,28 @@ struct Broadcast {
     sockets: Option<u64>,
 }
 
+/// What a generator counted over a run, whichever generator it was.
+pub(crate) struct Tally {
+    pub(crate) received: u64,
+    pub(crate) duplicated: u64,
+    pub(crate) late: u64,
+    pub(crate) malformed: u64,
+    /// Ticks never received by connections that dropped.
+    pub(crate) lost_on_dropped: u64,
+    /// Ticks not yet received by connections still up.
+    pub(crate) undelivered: u64,
+    pub(crate) disconnects: u64,
+    /// Wall clock of the latest receipt, µs since the epoch.
+    pub(crate) last_us: u64,
+    pub(crate) reasons: BTreeMap<String, u64>,
+    /// Latency from each tick's send.
+    pub(crate) latency: Histogram<u64>,
+    /// Latency from when each tick was due.
+    pub(crate) from_due: Histogram<u64>,
+    /// The generator's CPU when it runs in processes of its own; `None`: this process's.
+    pub(crate) cpu: Option<Duration>,
+}
+
 /// Counters shared by every client's handlers.
 pub(crate) struct Shared {
     /// Events that arrived; for numbered ticks, distinct ones only (see `ticks`).
@@ -345,8 +367,25 @@ impl Shared {
         merge(&self.latency)
     }
 
-    pub(crate) fn merged_due(&self) -> Histogram<u64> {
-        merge(&self.from_due)
+    /// The counts so far; `per_conn`: ticks each connection should have (one node).
+    fn tally(&self, per_conn: Option<u64>) -> Tally {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (lost_on_dropped, undelivered) = per_conn.map_or((0, 0), |p| self.missing(p));
+        let reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+        Tally {
+            received: load(&self.received),
+            duplicated: load(&self.duplicated),
+            late: load(&self.late),
+            malformed: load(&self.malformed),
+            lost_on_dropped,
+            undelivered,
+            disconnects: load(&self.disconnects),
+            last_us: load(&self.last_us),
+            reasons: reasons.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            latency: self.merged(),
+            from_due: merge(&self.from_due),
+            cpu: None,
+        }
     }
 }
 
@@ -556,31 +595,25 @@ pub async fn run_broadcast_with(
     // clients expect their own node's ticks, unknown here: the quiet drain.
     let per_conn =
         (answers.len() == 1 && target.wire == Wire::SocketIo).then(|| answers[0].emitted);
-    let tally = match (node_fleet, per_conn) {
-        (Some(f), Some(per_conn)) => Some(f.finish(per_conn, late_after_us).await?),
+    let t = match (node_fleet, per_conn) {
+        (Some(f), Some(per_conn)) => f.finish(per_conn, late_after_us).await?,
         (Some(_), None) => return Err("the socket.io-client generator needs one node".into()),
         (None, Some(per_conn)) => {
             let deadline = Instant::now() + COMPLETE_MAX;
             wait_until(deadline, || shared.missing(per_conn).1 == 0).await;
-            None
+            shared.tally(Some(per_conn))
         }
         (None, None) => {
             drain(&shared, expected).await;
-            None
+            shared.tally(None)
         }
     };
     let wall = t0.elapsed();
     let usage1 = Usage::now(target);
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
 
-    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let (received, h, due, last_us) = match &tally {
-        Some(t) => (t.received, t.histogram(), t.due_histogram(), t.last_us),
-        None => {
-            (load(&shared.received), shared.merged(), shared.merged_due(), load(&shared.last_us))
-        }
-    };
-    let window_us = last_us.saturating_sub(t0_us).max(1);
+    let window_us = t.last_us.saturating_sub(t0_us).max(1);
+    let (h, due) = (&t.latency, &t.from_due);
     let mut report = Report {
         target: target.name.clone(),
         generator: generator.name().into(),
@@ -588,7 +621,7 @@ pub async fn run_broadcast_with(
         connections: sc.connections as u64,
         up,
         connect_errors: sc.connections as u64 - up,
-        disconnects: tally.as_ref().map_or_else(|| load(&shared.disconnects), |t| t.disconnects),
+        disconnects: t.disconnects,
         ramp_s,
         rate: sc.rate,
         size: sc.size as u64,
@@ -597,33 +630,20 @@ pub async fn run_broadcast_with(
         broadcast_s: answers.iter().map(|b| b.elapsed_ms).max().unwrap_or(0) as f64 / 1000.0,
         server_dropped: dropped,
         expected,
-        received,
-        lost: expected as i64 - received as i64,
-        duplicated: tally.as_ref().map_or_else(|| load(&shared.duplicated), |t| t.duplicated),
-        late: tally.as_ref().map_or_else(|| load(&shared.late), |t| t.late),
-        lost_on_dropped: match &tally {
-            Some(t) => t.lost_on_dropped,
-            None => per_conn.map_or(0, |p| shared.missing(p).0),
-        },
-        undelivered: match &tally {
-            Some(t) => t.undelivered,
-            None => per_conn.map_or(0, |p| shared.missing(p).1),
-        },
-        disconnect_reasons: match &tally {
-            Some(t) => t.reasons.clone(),
-            None => shared
-                .reasons
-                .lock()
-                .map(|r| r.iter().map(|(k, v)| (k.to_string(), *v)).collect())
-                .unwrap_or_default(),
-        },
+        received: t.received,
+        lost: expected as i64 - t.received as i64,
+        duplicated: t.duplicated,
+        late: t.late,
+        lost_on_dropped: t.lost_on_dropped,
+        undelivered: t.undelivered,
+        disconnect_reasons: t.reasons.clone(),
         p50_ms: ms(h.value_at_quantile(0.50)),
         p95_ms: ms(h.value_at_quantile(0.95)),
         p99_ms: ms(h.value_at_quantile(0.99)),
         max_ms: ms(h.max()),
         due_p50_ms: ms(due.value_at_quantile(0.50)),
         due_p99_ms: ms(due.value_at_quantile(0.99)),
-        delivered_per_s: received as f64 * 1e6 / window_us as f64,
+        delivered_per_s: t.received as f64 * 1e6 / window_us as f64,
         rss_before_kib: rss_before,
         rss_connected_kib: rss_connected,
         rss_peak_kib: rss_peak,
@@ -637,13 +657,12 @@ pub async fn run_broadcast_with(
         ..Report::default()
     };
     usage0.fill(&usage1, wall, &mut report);
-    if let Some(t) = &tally {
+    if let Some(cpu) = t.cpu {
         // Its processes' own count, not this process's (which only waited).
-        report.generator_cpu_pct = cpu_pct(Duration::from_micros(t.cpu_us), wall);
+        report.generator_cpu_pct = cpu_pct(cpu, wall);
     }
-    let malformed = tally.as_ref().map_or_else(|| load(&shared.malformed), |t| t.malformed);
-    if malformed > 0 {
-        return Err(format!("{malformed} ticks without a readable sent_at_us and n"));
+    if t.malformed > 0 {
+        return Err(format!("{} ticks without a readable sent_at_us and n", t.malformed));
     }
     // Connections close as `fleet` drops here; the server sees N disconnects.
     drop(fleet);
@@ -653,14 +672,19 @@ pub async fn run_broadcast_with(
 /// Waits until `expected` events arrived, or none arrived for [`DRAIN_QUIET`], or
 /// [`DRAIN_MAX`].
 pub(crate) async fn drain(shared: &Shared, expected: u64) {
-    let drain_end = Instant::now() + DRAIN_MAX;
+    drain_within(shared, expected, DRAIN_MAX, DRAIN_QUIET).await
+}
+
+/// Waits until `expected` events arrived, or none arrived for `quiet`, or `max`.
+pub(crate) async fn drain_within(shared: &Shared, expected: u64, max: Duration, quiet: Duration) {
+    let end = Instant::now() + max;
     let mut last = (shared.received.load(Ordering::Relaxed), Instant::now());
-    wait_until(drain_end, || {
+    wait_until(end, || {
         let got = shared.received.load(Ordering::Relaxed);
         if got != last.0 {
             last = (got, Instant::now());
         }
-        got >= expected || last.1.elapsed() >= DRAIN_QUIET
+        got >= expected || last.1.elapsed() >= quiet
     })
     .await;
 }

@@ -544,7 +544,9 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
     let log = entries_since(&http, target, since).await?;
     let expected = log.len() as u64 * up;
     let backlog = expected.saturating_sub(received_at_end);
-    catch_up(&listeners.shared, expected).await;
+    // However long the backlog takes to drain while it keeps moving; what is missing after
+    // STALL without progress is lost, not late.
+    load::drain_within(&listeners.shared, expected, load::COMPLETE_MAX, STALL).await;
     let drain_s = match listeners.shared.received.load(Ordering::Relaxed) >= expected {
         true => {
             let last_us = listeners.shared.last_us.load(Ordering::Relaxed);
@@ -655,22 +657,6 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
     usage0.fill(&usage1, wall, &mut report);
     drop(conns);
     Ok(report)
-}
-
-/// Waits until `expected` entries reached the handlers, however long the backlog takes to
-/// drain while it keeps moving: ends at [`load::COMPLETE_MAX`], or after [`STALL`] without
-/// progress (what is missing then is lost, not late).
-async fn catch_up(shared: &Shared, expected: u64) {
-    let end = Instant::now() + load::COMPLETE_MAX;
-    let mut last = (shared.received.load(Ordering::Relaxed), Instant::now());
-    load::wait_until(end, || {
-        let got = shared.received.load(Ordering::Relaxed);
-        if got != last.0 {
-            last = (got, Instant::now());
-        }
-        got >= expected || last.1.elapsed() >= STALL
-    })
-    .await;
 }
 
 /// How many values two sorted, deduplicated lists share.

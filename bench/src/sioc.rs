@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::load::{Target, COMPLETE_MAX, MAX_LATENCY_US};
+use crate::load::{Tally, Target, COMPLETE_MAX, MAX_LATENCY_US};
 
 /// How to run the Node generator.
 #[derive(Debug, Clone)]
@@ -36,21 +36,21 @@ pub(crate) struct Fleet {
     pub(crate) up: u64,
 }
 
-/// What the generator measured after the broadcast.
+/// What the generator's parent prints after the broadcast.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Tally {
-    pub(crate) received: u64,
-    pub(crate) duplicated: u64,
-    pub(crate) late: u64,
-    pub(crate) malformed: u64,
-    pub(crate) lost_on_dropped: u64,
-    pub(crate) undelivered: u64,
-    pub(crate) disconnects: u64,
-    pub(crate) last_us: u64,
+struct NodeTally {
+    received: u64,
+    duplicated: u64,
+    late: u64,
+    malformed: u64,
+    lost_on_dropped: u64,
+    undelivered: u64,
+    disconnects: u64,
+    last_us: u64,
     /// CPU of the workers over the broadcast window and of the parent over its life, µs.
-    pub(crate) cpu_us: u64,
-    pub(crate) reasons: BTreeMap<String, u64>,
+    cpu_us: u64,
+    reasons: BTreeMap<String, u64>,
     /// `[latency µs to 3 significant digits, count]`.
     hist: Vec<(u64, u64)>,
     /// The same from when each tick was due (`due_at_us`), where ticks carry it.
@@ -58,18 +58,26 @@ pub(crate) struct Tally {
     hist_due: Vec<(u64, u64)>,
 }
 
-impl Tally {
-    /// The latencies as the SDK generator keeps them.
-    pub(crate) fn histogram(&self) -> Histogram<u64> {
-        histogram(&self.hist)
-    }
-
-    /// The latencies from when the ticks were due.
-    pub(crate) fn due_histogram(&self) -> Histogram<u64> {
-        histogram(&self.hist_due)
+impl From<NodeTally> for Tally {
+    fn from(t: NodeTally) -> Tally {
+        Tally {
+            received: t.received,
+            duplicated: t.duplicated,
+            late: t.late,
+            malformed: t.malformed,
+            lost_on_dropped: t.lost_on_dropped,
+            undelivered: t.undelivered,
+            disconnects: t.disconnects,
+            last_us: t.last_us,
+            reasons: t.reasons,
+            latency: histogram(&t.hist),
+            from_due: histogram(&t.hist_due),
+            cpu: Some(Duration::from_micros(t.cpu_us)),
+        }
     }
 }
 
+/// Latencies as the SDK generator keeps them.
 fn histogram(counts: &[(u64, u64)]) -> Histogram<u64> {
     let mut h = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("bounds");
     for &(v, n) in counts {
@@ -128,7 +136,9 @@ impl Fleet {
                 return Err(format!("generator: {e}"));
             }
         }
-        serde_json::from_str(json).map_err(|e| format!("generator result: {e}"))
+        let tally: NodeTally =
+            serde_json::from_str(json).map_err(|e| format!("generator result: {e}"))?;
+        Ok(tally.into())
     }
 
     async fn send(&mut self, text: &str) -> Result<(), String> {

@@ -115,8 +115,9 @@ impl Shared {
         lock(&self.conn)
     }
 
-    pub(crate) fn set_transport(&self, t: Option<Transport>) {
-        *lock(&self.transport) = t;
+    /// Records what carries the session; whether that changed.
+    pub(crate) fn set_transport(&self, t: Option<Transport>) -> bool {
+        std::mem::replace(&mut *lock(&self.transport), t) != t
     }
 
     /// Asks the application for its current credentials, right before a (re)connection or a

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { build } from 'vite';
-import { ROOT, apiLogin, eventually, launchBrowser, startServer } from '../harness.mjs';
+import { ROOT, apiLogin, browserPage, eventually, startServer } from '../harness.mjs';
 
 test('the JS package works from a Vite build', async (t) => {
   const pkg = join(ROOT, 'client-sdk/pkg');
@@ -34,11 +34,7 @@ test('the JS package works from a Vite build', async (t) => {
 
   const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_DIST: join(app, 'dist') } });
   t.after(() => pulse.stop());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const { page, errors } = await browserPage(t);
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
 
   await page.goto(pulse.url);

@@ -91,13 +91,9 @@ pub(crate) async fn run<R: Runtime>(
         machine: Transports::new(shared.conn().config().clone()),
         sockets: Vec::new(),
         requests: Vec::new(),
-        poller: http::Poller::new().map_err(|e| e.to_string()),
+        poller: None,
     };
-    // The poll in flight: its number and the handle that drops its request.
-    let mut poll_gen = 0u64;
-    let mut poll: Option<AbortHandle> = None;
-    // What the application was last told carries the session.
-    let mut transport = None;
+    let mut fallback = FallbackPoll::default();
     let mut frames = Vec::new();
     let mut ios = Vec::new();
     let mut events = Vec::new();
@@ -120,66 +116,7 @@ pub(crate) async fn run<R: Runtime>(
                 io.machine.send(f);
             }
             for one in ios.drain(..) {
-                match one {
-                    Io::Close => io.machine.close(),
-                    Io::Open { .. } => {
-                        shared.refresh_auth();
-                        io.machine.open();
-                    }
-                    Io::CancelPoll => {
-                        if let Some(p) = poll.take() {
-                            p.abort();
-                        }
-                        poll_gen += 1;
-                    }
-                    Io::Poll { since, epoch, topics } => {
-                        shared.refresh_auth();
-                        let (base, token) = {
-                            let c = shared.conn();
-                            let token = c.auth().and_then(|a| a.token.clone());
-                            (c.config().http_url(), token)
-                        };
-                        let tx = tx.clone();
-                        poll_gen += 1;
-                        let g = poll_gen;
-                        let (handle, registration) = AbortHandle::new_pair();
-                        poll = Some(handle);
-                        let fetch = Abortable::new(
-                            async move {
-                                poll::fetch(
-                                    &base,
-                                    token.as_deref(),
-                                    since,
-                                    epoch.as_deref(),
-                                    topics,
-                                )
-                                .await
-                            },
-                            registration,
-                        );
-                        platform::spawn_task(async move {
-                            if let Ok(result) = fetch.await {
-                                let _ = tx.unbounded_send(Input::Polled { gen: g, result });
-                            }
-                        });
-                    }
-                    Io::NeedAuth(need) => {
-                        // The machine decides what to do with the answer; a provider that
-                        // answers at once (a plain closure) is not spawned.
-                        let mut renewal = shared.renew(&need);
-                        match (&mut renewal).now_or_never() {
-                            Some(auth) => {
-                                let _ = tx.unbounded_send(Input::Auth(auth));
-                            }
-                            None => {
-                                let tx = tx.clone();
-                                platform::spawn_task(async move {
-                                    let _ = tx.unbounded_send(Input::Auth(renewal.await));
-                                });
-                            }
-                        }
-                    }
-                }
+                carry_out(one, &shared, &tx, &mut io.machine, &mut fallback);
             }
             for e in events.drain(..) {
                 shared.dispatch(e);
@@ -187,9 +124,7 @@ pub(crate) async fn run<R: Runtime>(
             io.act(&rt, &tx);
             if !report_up(&mut io.machine, &shared) {
                 let current = io.machine.current();
-                if current != transport {
-                    transport = current;
-                    shared.set_transport(current);
+                if shared.set_transport(current) {
                     shared.dispatch(Event::Transport(current));
                 }
                 break wake;
@@ -232,9 +167,8 @@ pub(crate) async fn run<R: Runtime>(
                     io.machine.handle_http(id, result);
                 }
                 Some(Input::Auth(auth)) => shared.conn().handle_auth(now(), auth),
-                Some(Input::Polled { gen: g, result }) => {
-                    if g == poll_gen {
-                        poll = None;
+                Some(Input::Polled { gen, result }) => {
+                    if fallback.answered(gen) {
                         shared.conn().handle_poll_result(now(), result);
                     }
                 }
@@ -242,9 +176,7 @@ pub(crate) async fn run<R: Runtime>(
                 Some(Input::Shutdown) | None => {
                     io.machine.close();
                     io.act(&rt, &tx);
-                    if let Some(p) = poll.take() {
-                        p.abort();
-                    }
+                    fallback.cancel();
                     return;
                 }
             }
@@ -263,6 +195,106 @@ pub(crate) async fn run<R: Runtime>(
         // Deadlines can pass while we wait for input; fire them now rather than next round.
         shared.conn().handle_timeout(now());
     }
+}
+
+/// Carries out what the connection asked of the driver.
+fn carry_out(
+    one: Io,
+    shared: &Shared,
+    tx: &mpsc::UnboundedSender<Input>,
+    machine: &mut Transports,
+    fallback: &mut FallbackPoll,
+) {
+    match one {
+        Io::Close => machine.close(),
+        Io::Open { .. } => {
+            shared.refresh_auth();
+            machine.open();
+        }
+        Io::CancelPoll => fallback.cancel(),
+        Io::Poll { since, epoch, topics } => {
+            shared.refresh_auth();
+            let (base, token) = {
+                let c = shared.conn();
+                (c.config().http_url(), c.auth().and_then(|a| a.token.clone()))
+            };
+            let fetch = async move {
+                poll::fetch(&base, token.as_deref(), since, epoch.as_deref(), topics).await
+            };
+            fallback.start(fetch, tx);
+        }
+        Io::NeedAuth(need) => {
+            // The machine decides what to do with the answer; a provider that answers at
+            // once (a plain closure) is not spawned.
+            let mut renewal = shared.renew(&need);
+            match (&mut renewal).now_or_never() {
+                Some(auth) => {
+                    let _ = tx.unbounded_send(Input::Auth(auth));
+                }
+                None => {
+                    let tx = tx.clone();
+                    platform::spawn_task(async move {
+                        let _ = tx.unbounded_send(Input::Auth(renewal.await));
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The REST fallback poll in flight: its number (results of cancelled polls are dropped)
+/// and the handle that drops its requests.
+#[derive(Default)]
+struct FallbackPoll {
+    gen: u64,
+    inflight: Option<AbortHandle>,
+}
+
+impl FallbackPoll {
+    fn start(
+        &mut self,
+        fetch: impl Future<Output = Result<Polled, String>> + MaybeSend + 'static,
+        tx: &mpsc::UnboundedSender<Input>,
+    ) {
+        self.gen += 1;
+        let gen = self.gen;
+        let tx = tx.clone();
+        self.inflight = Some(spawn_abortable(fetch, move |result| {
+            let _ = tx.unbounded_send(Input::Polled { gen, result });
+        }));
+    }
+
+    fn cancel(&mut self) {
+        if let Some(p) = self.inflight.take() {
+            p.abort();
+        }
+        self.gen += 1;
+    }
+
+    /// Whether poll `gen` is the one in flight (it is no longer).
+    fn answered(&mut self, gen: u64) -> bool {
+        let current = gen == self.gen;
+        if current {
+            self.inflight = None;
+        }
+        current
+    }
+}
+
+/// Runs `work` as a task and hands its result to `report`, unless the returned handle aborts
+/// it first (then nothing is reported).
+fn spawn_abortable<T: 'static>(
+    work: impl Future<Output = T> + MaybeSend + 'static,
+    report: impl FnOnce(T) + MaybeSend + 'static,
+) -> AbortHandle {
+    let (handle, registration) = AbortHandle::new_pair();
+    let work = Abortable::new(work, registration);
+    platform::spawn_task(async move {
+        if let Ok(result) = work.await {
+            report(result);
+        }
+    });
+    handle
 }
 
 /// Tells the connection what the transport reports; whether there was anything.
@@ -286,8 +318,10 @@ struct Transport<S> {
     machine: Transports,
     sockets: Vec<(IoId, S)>,
     requests: Vec<(IoId, AbortHandle)>,
-    /// `Err` when no HTTP client could be built (reported by each request).
-    poller: Result<http::Poller, String>,
+    /// Built at the first long-polling request: most clients never poll, and natively it is
+    /// a connection pool (a load generator's thousands of clients would each carry one).
+    /// `Err` when it could not be built (reported by each request).
+    poller: Option<Result<http::Poller, String>>,
 }
 
 impl<S: Socket> Transport<S> {
@@ -325,21 +359,20 @@ impl<S: Socket> Transport<S> {
         body: Option<String>,
         tx: &mpsc::UnboundedSender<Input>,
     ) {
-        let poller = match &self.poller {
+        let poller =
+            self.poller.get_or_insert_with(|| http::Poller::new().map_err(|e| e.to_string()));
+        let poller = match poller {
             Ok(p) => p.clone(),
             Err(e) => {
                 let _ = tx.unbounded_send(Input::Http { id, result: Err(e.clone()) });
                 return;
             }
         };
-        let (handle, registration) = AbortHandle::new_pair();
-        self.requests.push((id, handle));
         let tx = tx.clone();
-        let send = Abortable::new(async move { poller.send(&url, body).await }, registration);
-        platform::spawn_task(async move {
-            if let Ok(result) = send.await {
-                let _ = tx.unbounded_send(Input::Http { id, result });
-            }
+        let send = async move { poller.send(&url, body).await };
+        let handle = spawn_abortable(send, move |result| {
+            let _ = tx.unbounded_send(Input::Http { id, result });
         });
+        self.requests.push((id, handle));
     }
 }
