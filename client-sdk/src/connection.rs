@@ -920,13 +920,13 @@ impl Connection {
             return;
         }
         let err = ConnectError { message: why.message, data: None, code: Some(why.code) };
-        if self.auth_retried {
-            self.reject(err);
-            return;
-        }
         if self.transport_active() {
             // The attempt in flight carries the same token.
             self.close_transport();
+        }
+        if self.auth_retried {
+            self.reject(err);
+            return;
         }
         self.need_auth(now, why.code, err);
     }

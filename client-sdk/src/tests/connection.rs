@@ -1091,6 +1091,45 @@ fn a_poll_refused_with_401_renews_the_credentials_and_a_rejected_renewal_stops()
     }
 }
 
+/// Found by the `connection` fuzz target: the catch-up poll after a renewal was refused
+/// again while the new socket was still opening; the machine stopped and left that socket up,
+/// so the next `connect` opened a second one beside it.
+#[test]
+fn new_credentials_refused_by_a_poll_stop_and_close_the_socket_being_opened() {
+    let mut h = Harness::new(polling_config());
+    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+    h.go_live();
+    h.transport_closes("websocket blocked");
+    h.advance(secs(1));
+    h.transport_closes("websocket blocked");
+    assert!(matches!(h.take_io().last(), Some(Io::Poll { .. })), "polling");
+    let refused = |h: &mut Harness| {
+        let why = WireError::new(ErrorCode::TokenExpired, "token expired");
+        let polled = crate::connection::Polled { unauthorized: Some(why), ..Default::default() };
+        h.conn.handle_poll_result(h.now, Ok(polled));
+        h.drain();
+    };
+    refused(&mut h);
+    assert_eq!(need_auths(&h.take_io()).len(), 1);
+    h.conn.handle_auth(h.now, Some(ConnectAuth::with_token("t2")));
+    h.drain();
+    let io = h.take_io();
+    assert!(io.iter().any(|io| matches!(io, Io::Open { .. })), "{io:?}");
+    h.take_events();
+    // The catch-up poll carries t2 too, and is refused before the socket opens.
+    refused(&mut h);
+    let ev = h.take_events();
+    let err = rejected(&ev).unwrap_or_else(|| panic!("not stopped: {ev:?}"));
+    assert_eq!(err.code, Some(ErrorCode::TokenExpired));
+    assert_eq!(h.conn.status(), Status::Offline);
+    assert_eq!(h.take_io(), [Io::Close], "the socket being opened is left up");
+    // A later connect starts from no socket.
+    h.conn.connect(h.now);
+    h.drain();
+    let io = h.take_io();
+    assert!(matches!(io.as_slice(), [Io::Open { .. }, ..]), "{io:?}");
+}
+
 #[test]
 fn a_poll_in_flight_with_the_refused_token_is_dropped_when_credentials_are_asked_for() {
     let mut h = Harness::new(polling_config());
