@@ -151,7 +151,12 @@ async fn a_socket_whose_token_expires_is_told_and_disconnected() {
         c.expiry_check_ms = 50;
     })
     .await;
-    let (_s, client) = server.live_client(DEMO).await;
+    // No health ping: one in flight when the clock jumps is refused with TOKEN_EXPIRED, and
+    // the SDK then ends the session itself before the sweep can tell it (a flake seen once
+    // in ten full runs).
+    let session = server.login(DEMO).await;
+    let client = server.connect_with(&session.token, None, |c| c.health_interval = None);
+    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
     let (seen, _subs) = record(&client, &[ERROR, PAYMENT_ADDED]);
     server.clock.advance(61_000);
     client.wait_for(|st| *st == Status::Offline, WAIT).await.expect("disconnected");
