@@ -7,7 +7,10 @@
 // open, the node serving the tab is SIGKILLed and a second payment is made at once on a
 // surviving node: the tab comes back live on another node and shows that payment once (it
 // can only arrive by the resume from lastSeq), no node answered INTERNAL, the System page
-// names the new node, KPIs still move, and the dead node leaves the Nodes list. Everything it
+// names the new node, KPIs still move, and the dead node leaves the Nodes list. Last, the JS
+// package on a page of another origin, over long-polling alone through HAProxy: with
+// `withCredentials` every request carries the balancer's node cookie and the session is live;
+// without it none does. Everything it
 // starts is stopped and its temporary folder removed at the end, pass or fail; the logs are
 // kept in test-artifacts/cluster/ and their tails printed on failure. About 25 s.
 import { test } from 'node:test';
@@ -19,7 +22,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ARTIFACTS, ROOT, connectionState, eventually, freePort, launchBrowser, login, startServer } from './harness.mjs';
+import { ARTIFACTS, ROOT, connectionState, eventually, freePort, launchBrowser, login, serveSdkFolder, startServer } from './harness.mjs';
 
 const run = promisify(execFile);
 const LOGS = join(ARTIFACTS, 'cluster');
@@ -140,6 +143,10 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
     rmSync(dir, { recursive: true, force: true });
   });
 
+  // A page of another origin that embeds the JS package (see the end of the test).
+  const files = await serveSdkFolder({ '/blank.html': '<!doctype html><title>embedding app</title>' });
+  undo.push(() => files.close());
+
   const asRoot = process.getuid?.() === 0;
   const asPg = (cmd, args) => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
   const [pgPort, redisPort, lbPort, ...nodePorts] = await freePorts(6);
@@ -182,6 +189,7 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
         PULSE_TRUSTED_PROXIES: '127.0.0.1',
         PULSE_DEMO_RATE: '5',
         PULSE_STATS_INTERVAL_MS: '300',
+        PULSE_CORS_ORIGINS: files.url,
         RUST_LOG: 'info',
       },
     });
@@ -346,6 +354,50 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
       const text = await peers.innerText();
       return !text.includes(first) && NODES.filter((n) => n !== first).every((n) => text.includes(n));
     }, 20_000);
+
+    // The JS package on another origin, over long-polling alone, through the balancer. With
+    // `withCredentials` the browser sends HAProxy's node cookie with every request after the
+    // handshake, so the whole session stays on the node that holds it: live, a ping answered,
+    // the demo's events arriving. Without it the browser sends no cookie to another origin
+    // (fetch's default), and each request may land on a node that does not know the session.
+    const polled = async (withCredentials) => {
+      // Cookies are per host, not per port: the dashboard's tab left the balancer's cookie.
+      await browser.clearCookies();
+      const sdk = await browser.newPage();
+      sdk.on('pageerror', (e) => errors.push(String(e)));
+      const cookies = [];
+      sdk.on('request', async (r) => {
+        if (r.url().includes('transport=polling')) cookies.push((await r.allHeaders()).cookie ?? '');
+      });
+      await sdk.goto(`${files.url}/blank.html`);
+      const started = await sdk.evaluate(async ({ url, token, withCredentials }) => {
+        const { default: init, PulseClient } = await import('/pkg/pulse_sdk.js');
+        await init();
+        window.client = new PulseClient(url, { token, withCredentials, transports: ['polling'], pollInterval: 0 });
+        window.seen = 0;
+        window.client.on('stats:updated', () => window.seen++);
+        for (let i = 0; i < (withCredentials ? 100 : 15) && window.client.status.state !== 'live'; i++) await new Promise((r) => setTimeout(r, 100));
+        return window.client.status.state;
+      }, { url, token: session.token, withCredentials });
+      return { sdk, cookies, started };
+    };
+    const credentialed = await polled(true);
+    assert.equal(credentialed.started, 'live', 'live over long-polling through the balancer');
+    const pong = await credentialed.sdk.evaluate(() => window.client.emitWithAck('ping', {}));
+    assert.ok(pong.ok, JSON.stringify(pong));
+    await eventually('live events over long-polling', () => credentialed.sdk.evaluate(() => window.seen >= 2), 10_000);
+    assert.equal(await credentialed.sdk.evaluate(() => window.client.transport), 'polling');
+    const [handshake, ...rest] = credentialed.cookies;
+    assert.equal(handshake, '', 'the handshake carries no cookie yet');
+    assert.ok(rest.length >= 3 && rest.every((c) => /PULSE_NODE=node[123]/.test(c)),
+      `every later request carries the node cookie: ${JSON.stringify(credentialed.cookies)}`);
+    await credentialed.sdk.evaluate(() => window.client.disconnect());
+    await credentialed.sdk.close();
+    const plain = await polled(false);
+    await plain.sdk.evaluate(() => window.client.disconnect());
+    assert.ok(plain.cookies.length >= 1 && plain.cookies.every((c) => c === ''),
+      `without withCredentials no request carries a cookie: ${JSON.stringify(plain.cookies)}`);
+    await plain.sdk.close();
 
     assert.deepEqual(errors, [], 'no uncaught errors in the page');
     console.log(`cluster: up in ${((upAt - started) / 1000).toFixed(1)} s; tab on ${first}${firstLed ? ' (the leader)' : ''}, then on ${second} ` +

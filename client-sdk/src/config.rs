@@ -19,6 +19,14 @@ pub struct Config {
     /// [`Transport::WebSocket`] is listed. The default, WebSocket then polling, opens a
     /// WebSocket straight away and falls back to long-polling where a proxy refuses it.
     pub transports: Vec<Transport>,
+    /// In the browser, long-polling requests to a server on another origin carry its
+    /// cookies and keep those it sets (fetch's `credentials: "include"`; socket.io-client's
+    /// `withCredentials`, also off by default). A sticky load balancer's cookie then keeps
+    /// every request of a session on the node that holds it; without it each request may land
+    /// on another node, which does not know the session. The server must list the page's
+    /// origin (`PULSE_CORS_ORIGINS`). Natively the client always keeps the cookies its
+    /// server sets, so this changes nothing there.
+    pub with_credentials: bool,
     /// Socket.IO namespace to join.
     pub namespace: String,
     /// Reconnect automatically after a lost connection.
@@ -62,6 +70,7 @@ impl Config {
             url: url.into(),
             path: "/socket.io/".into(),
             transports: vec![Transport::WebSocket, Transport::Polling],
+            with_credentials: false,
             namespace: "/".into(),
             reconnection: true,
             reconnection_attempts: None,

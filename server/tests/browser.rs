@@ -83,6 +83,13 @@ async fn cors_answers_the_listed_origins_only() {
     assert!(methods.contains("POST"), "{methods}");
     let (_, h) = head(&server, reqwest::Method::GET, "/api/stats", Some(ALLOWED)).await;
     assert_eq!(header(&h, "access-control-allow-origin"), Some(ALLOWED));
+    // The SDK's long-polling with `withCredentials` (a sticky balancer's cookie) needs this
+    // on the Engine.IO answers; the browser drops them without it.
+    let polling = "/socket.io/?EIO=4&transport=polling";
+    let (status, h) = head(&server, reqwest::Method::GET, polling, Some(ALLOWED)).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "access-control-allow-origin"), Some(ALLOWED));
+    assert_eq!(header(&h, "access-control-allow-credentials"), Some("true"));
 
     for origin in ["https://evil.example", "http://admin.example:8081", "null"] {
         let (_, h) = head(&server, options.clone(), "/api/auth/login", Some(origin)).await;

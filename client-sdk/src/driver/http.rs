@@ -47,7 +47,8 @@ pub async fn send(
     token: Option<&str>,
     json: Option<String>,
 ) -> Result<Answer, Error> {
-    let request = Request { method, url, token, accept: JSON, body: json.map(|j| (j, JSON)) };
+    let body = json.map(|j| (j, JSON));
+    let request = Request { method, url, token, accept: JSON, body, credentials: false };
     platform::send(&platform::Agent::new()?, request).await.map_err(Error::Transport)
 }
 
@@ -63,6 +64,10 @@ struct Request<'a> {
     accept: &'static str,
     /// The body and its content type.
     body: Option<(String, &'static str)>,
+    /// In the browser, send and keep cookies on a request to another origin too. Natively the
+    /// poller's cookie jar always applies (no origins there).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    credentials: bool,
 }
 
 /// Sends the Engine.IO long-polling requests of one client: natively over one connection
@@ -71,11 +76,15 @@ struct Request<'a> {
 /// cookie keeps every request of a session on the node that holds it); in the browser
 /// through `fetch`, which does both itself.
 #[derive(Clone)]
-pub(crate) struct Poller(std::sync::Arc<platform::Agent>);
+pub(crate) struct Poller {
+    agent: std::sync::Arc<platform::Agent>,
+    /// [`crate::Config::with_credentials`].
+    credentials: bool,
+}
 
 impl Poller {
-    pub(crate) fn new() -> Result<Poller, Error> {
-        Ok(Poller(std::sync::Arc::new(platform::Agent::new()?)))
+    pub(crate) fn new(credentials: bool) -> Result<Poller, Error> {
+        Ok(Poller { agent: std::sync::Arc::new(platform::Agent::new()?), credentials })
     }
 
     /// `GET url`, or `POST url` with `body`: the status and the body as text.
@@ -85,9 +94,10 @@ impl Poller {
         body: Option<String>,
     ) -> Result<(u16, String), String> {
         let method = if body.is_some() { "POST" } else { "GET" };
-        let request =
-            Request { method, url, token: None, accept: "*/*", body: body.map(|b| (b, TEXT)) };
-        let answer = platform::send(&self.0, request).await?;
+        let body = body.map(|b| (b, TEXT));
+        let credentials = self.credentials;
+        let request = Request { method, url, token: None, accept: "*/*", body, credentials };
+        let answer = platform::send(&self.agent, request).await?;
         Ok((answer.status, answer.body))
     }
 }
@@ -139,6 +149,9 @@ mod platform {
             init.set_body(&JsValue::from_str(&body));
         }
         init.set_headers(&headers);
+        if r.credentials {
+            init.set_credentials(web_sys::RequestCredentials::Include);
+        }
         let controller = AbortController::new().map_err(js)?;
         init.set_signal(Some(&controller.signal()));
         let request = web_sys::Request::new_with_str_and_init(r.url, &init).map_err(js)?;

@@ -87,8 +87,10 @@ pub(crate) async fn run<R: Runtime>(
     mut rx: mpsc::UnboundedReceiver<Input>,
     tx: mpsc::UnboundedSender<Input>,
 ) {
+    let config = shared.conn().config().clone();
     let mut io = Transport {
-        machine: Transports::new(shared.conn().config().clone()),
+        with_credentials: config.with_credentials,
+        machine: Transports::new(config),
         sockets: Vec::new(),
         requests: Vec::new(),
         poller: None,
@@ -322,6 +324,8 @@ struct Transport<S> {
     /// a connection pool (a load generator's thousands of clients would each carry one).
     /// `Err` when it could not be built (reported by each request).
     poller: Option<Result<http::Poller, String>>,
+    /// [`crate::Config::with_credentials`], for the poller.
+    with_credentials: bool,
 }
 
 impl<S: Socket> Transport<S> {
@@ -359,8 +363,10 @@ impl<S: Socket> Transport<S> {
         body: Option<String>,
         tx: &mpsc::UnboundedSender<Input>,
     ) {
-        let poller =
-            self.poller.get_or_insert_with(|| http::Poller::new().map_err(|e| e.to_string()));
+        let credentials = self.with_credentials;
+        let poller = self
+            .poller
+            .get_or_insert_with(|| http::Poller::new(credentials).map_err(|e| e.to_string()));
         let poller = match poller {
             Ok(p) => p.clone(),
             Err(e) => {

@@ -48,6 +48,11 @@ export interface PulseClientOptions {
    *  `["websocket", "polling"]`: a WebSocket, or HTTP long-polling where a proxy refuses it).
    *  A session on polling upgrades to a WebSocket when `"websocket"` is listed too. */
   transports?: PulseTransport[];
+  /** Long-polling requests to a server on another origin carry its cookies and keep those it
+   *  sets (default false), as socket.io-client's `withCredentials`: needed behind a load
+   *  balancer whose cookie keeps a session on one node. The server must list this page's
+   *  origin (`PULSE_CORS_ORIGINS`). */
+  withCredentials?: boolean;
   /** Health ping interval, ms (default 30000; 0 disables). */
   healthInterval?: number;
   /** Receive only these topics' events (and those every socket gets, such as alerts);
@@ -233,6 +238,9 @@ impl PulseClient {
                 })?);
             }
             config.transports = transports;
+        }
+        if let Some(b) = opts.get("withCredentials").and_then(Value::as_bool) {
+            config.with_credentials = b;
         }
         if let Some(t) = opts.get("topics").filter(|t| !t.is_null()) {
             // By hand, not serde: decoding from a `Value` would add kilobytes to the package.

@@ -102,6 +102,11 @@ impl Origins {
                     header::CONTENT_TYPE,
                     HeaderName::from_static("idempotency-key"),
                 ])
+                // A page of a listed origin may send the cookies of this server's origin: the
+                // SDK's long-polling does (`withCredentials`), so that a sticky load balancer's
+                // cookie keeps its session on one node. Authentication stays in the bearer
+                // token; no cookie of Pulse's carries authority.
+                .allow_credentials(true)
                 .max_age(Duration::from_secs(600)),
         )
     }
