@@ -360,14 +360,18 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
     // handshake, so the whole session stays on the node that holds it: live, a ping answered,
     // the demo's events arriving. Without it the browser sends no cookie to another origin
     // (fetch's default), and each request may land on a node that does not know the session.
+    // Its own browser profile: cookies are per host, not per port, and the dashboard's tab
+    // (still open, and calling the balancer) keeps setting the balancer's cookie in its own.
+    const embedder = await launchBrowser();
+    undo.push(() => embedder.close());
     const polled = async (withCredentials) => {
-      // Cookies are per host, not per port: the dashboard's tab left the balancer's cookie.
-      await browser.clearCookies();
-      const sdk = await browser.newPage();
+      await embedder.clearCookies();
+      const sdk = await embedder.newPage();
       sdk.on('pageerror', (e) => errors.push(String(e)));
-      const cookies = [];
-      sdk.on('request', async (r) => {
-        if (r.url().includes('transport=polling')) cookies.push((await r.allHeaders()).cookie ?? '');
+      // Taken in the order the page sent them; their headers are read afterwards.
+      const requests = [];
+      sdk.on('request', (r) => {
+        if (r.url().includes('transport=polling')) requests.push(r);
       });
       await sdk.goto(`${files.url}/blank.html`);
       const started = await sdk.evaluate(async ({ url, token, withCredentials }) => {
@@ -379,6 +383,7 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
         for (let i = 0; i < (withCredentials ? 100 : 15) && window.client.status.state !== 'live'; i++) await new Promise((r) => setTimeout(r, 100));
         return window.client.status.state;
       }, { url, token: session.token, withCredentials });
+      const cookies = async () => Promise.all(requests.map(async (r) => (await r.allHeaders()).cookie ?? ''));
       return { sdk, cookies, started };
     };
     const credentialed = await polled(true);
@@ -387,16 +392,18 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
     assert.ok(pong.ok, JSON.stringify(pong));
     await eventually('live events over long-polling', () => credentialed.sdk.evaluate(() => window.seen >= 2), 10_000);
     assert.equal(await credentialed.sdk.evaluate(() => window.client.transport), 'polling');
-    const [handshake, ...rest] = credentialed.cookies;
+    const sent = await credentialed.cookies();
+    const [handshake, ...rest] = sent;
     assert.equal(handshake, '', 'the handshake carries no cookie yet');
     assert.ok(rest.length >= 3 && rest.every((c) => /PULSE_NODE=node[123]/.test(c)),
-      `every later request carries the node cookie: ${JSON.stringify(credentialed.cookies)}`);
+      `every later request carries the node cookie: ${JSON.stringify(sent)}`);
     await credentialed.sdk.evaluate(() => window.client.disconnect());
     await credentialed.sdk.close();
     const plain = await polled(false);
     await plain.sdk.evaluate(() => window.client.disconnect());
-    assert.ok(plain.cookies.length >= 1 && plain.cookies.every((c) => c === ''),
-      `without withCredentials no request carries a cookie: ${JSON.stringify(plain.cookies)}`);
+    const unsent = await plain.cookies();
+    assert.ok(unsent.length >= 1 && unsent.every((c) => c === ''),
+      `without withCredentials no request carries a cookie: ${JSON.stringify(unsent)}`);
     await plain.sdk.close();
 
     assert.deepEqual(errors, [], 'no uncaught errors in the page');

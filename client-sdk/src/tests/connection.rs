@@ -1041,17 +1041,24 @@ fn an_action_refused_with_token_expired_before_the_expiry_sweep_renews_and_is_re
     );
 }
 
+/// A client with token `t1` that was live, then failed to reconnect twice: the fallback
+/// poll is in flight.
+fn polling_with_t1() -> Harness {
+    let mut h = Harness::new(polling_config());
+    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
+    h.go_live();
+    h.transport_closes("websocket blocked");
+    h.advance(secs(1));
+    h.transport_closes("websocket blocked");
+    assert!(matches!(h.take_io().last(), Some(Io::Poll { .. })), "a poll in flight");
+    h
+}
+
 #[test]
 fn a_poll_refused_with_401_renews_the_credentials_and_a_rejected_renewal_stops() {
     let answers = [Renewal::Renewed(ConnectAuth::with_token("t2")), Renewal::Refused];
     for answer in answers {
-        let mut h = Harness::new(polling_config());
-        h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
-        h.go_live();
-        h.transport_closes("websocket blocked");
-        h.advance(secs(1));
-        h.transport_closes("websocket blocked");
-        assert!(matches!(h.take_io().last(), Some(Io::Poll { .. })), "polling");
+        let mut h = polling_with_t1();
         h.take_events();
         let why = WireError::new(ErrorCode::TokenExpired, "token expired");
         let refused = crate::connection::Polled { unauthorized: Some(why), ..Default::default() };
@@ -1096,13 +1103,7 @@ fn a_poll_refused_with_401_renews_the_credentials_and_a_rejected_renewal_stops()
 /// so the next `connect` opened a second one beside it.
 #[test]
 fn new_credentials_refused_by_a_poll_stop_and_close_the_socket_being_opened() {
-    let mut h = Harness::new(polling_config());
-    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
-    h.go_live();
-    h.transport_closes("websocket blocked");
-    h.advance(secs(1));
-    h.transport_closes("websocket blocked");
-    assert!(matches!(h.take_io().last(), Some(Io::Poll { .. })), "polling");
+    let mut h = polling_with_t1();
     let refused = |h: &mut Harness| {
         let why = WireError::new(ErrorCode::TokenExpired, "token expired");
         let polled = crate::connection::Polled { unauthorized: Some(why), ..Default::default() };
@@ -1132,13 +1133,7 @@ fn new_credentials_refused_by_a_poll_stop_and_close_the_socket_being_opened() {
 
 #[test]
 fn a_poll_in_flight_with_the_refused_token_is_dropped_when_credentials_are_asked_for() {
-    let mut h = Harness::new(polling_config());
-    h.conn.set_auth(Some(ConnectAuth::with_token("t1")));
-    h.go_live();
-    h.transport_closes("gone");
-    h.advance(secs(1));
-    h.transport_closes("refused");
-    assert!(matches!(h.take_io().last(), Some(Io::Poll { .. })), "a poll in flight");
+    let mut h = polling_with_t1();
     // The next attempt reaches the server, which finds the token expired.
     let (_, delay) = scheduled(&h.take_events()).expect("a retry");
     h.advance(delay);
