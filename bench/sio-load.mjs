@@ -97,6 +97,12 @@ function merge(results, parentCpuUs) {
   return { ...out, reasons, hist: [...hist], histDue: [...histDue] };
 }
 
+/** Counts latency `us` in `hist`, clamped to 1 µs .. 60 s as pulse-bench's histograms. */
+function addLatency(hist, us) {
+  const v = bucket(Math.min(Math.max(us, 1), 60_000_000));
+  hist.set(v, (hist.get(v) ?? 0) + 1);
+}
+
 /** `v` (µs, ≥ 1) kept to 3 significant digits. */
 function bucket(v) {
   if (v < 1000) return v;
@@ -137,13 +143,8 @@ function worker() {
     c.seen[word] |= bit;
     c.count++;
     const now = nowUs();
-    const v = bucket(Math.min(Math.max(now - sent, 1), 60_000_000));
-    hist.set(v, (hist.get(v) ?? 0) + 1);
-    const due = tick.due_at_us;
-    if (Number.isSafeInteger(due)) {
-      const d = bucket(Math.min(Math.max(now - due, 1), 60_000_000));
-      histDue.set(d, (histDue.get(d) ?? 0) + 1);
-    }
+    addLatency(hist, now - sent);
+    if (Number.isSafeInteger(tick.due_at_us)) addLatency(histDue, now - tick.due_at_us);
     stats.received++;
     if (now > stats.lastUs) stats.lastUs = now;
     if (now > lateAfterUs) stats.late++;

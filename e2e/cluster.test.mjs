@@ -22,7 +22,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ARTIFACTS, ROOT, connectionState, eventually, freePort, launchBrowser, login, serveSdkFolder, startServer } from './harness.mjs';
+import { ARTIFACTS, ROOT, connectionState, eventually, freePort, launchBrowser, login, serveSdkFolder, startPageClient, startServer } from './harness.mjs';
 
 const run = promisify(execFile);
 const LOGS = join(ARTIFACTS, 'cluster');
@@ -374,15 +374,12 @@ test('a three-node cluster behind HAProxy: live dashboard, the System page names
         if (r.url().includes('transport=polling')) requests.push(r);
       });
       await sdk.goto(`${files.url}/blank.html`);
-      const started = await sdk.evaluate(async ({ url, token, withCredentials }) => {
-        const { default: init, PulseClient } = await import('/pkg/pulse_sdk.js');
-        await init();
-        window.client = new PulseClient(url, { token, withCredentials, transports: ['polling'], pollInterval: 0 });
+      const options = { token: session.token, withCredentials, transports: ['polling'], pollInterval: 0 };
+      const { state: started } = await startPageClient(sdk, url, options, withCredentials ? 10_000 : 1_500);
+      await sdk.evaluate(() => {
         window.seen = 0;
         window.client.on('stats:updated', () => window.seen++);
-        for (let i = 0; i < (withCredentials ? 100 : 15) && window.client.status.state !== 'live'; i++) await new Promise((r) => setTimeout(r, 100));
-        return window.client.status.state;
-      }, { url, token: session.token, withCredentials });
+      });
       const cookies = async () => Promise.all(requests.map(async (r) => (await r.allHeaders()).cookie ?? ''));
       return { sdk, cookies, started };
     };

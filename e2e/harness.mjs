@@ -190,6 +190,25 @@ export async function launchBrowser({ args = [] } = {}) {
 }
 
 /**
+ * In `page` (which serves `/pkg/pulse_sdk.js`): the JS package's client on `url` with
+ * `options`, as `window.client`; waits until it is live, at most `waitMs`, and answers with
+ * its state and transport then.
+ */
+export function startPageClient(page, url, options, waitMs = 15_000) {
+  return page.evaluate(
+    async ({ url, options, waitMs }) => {
+      const { default: init, PulseClient } = await import('/pkg/pulse_sdk.js');
+      await init();
+      window.client = new PulseClient(url, options);
+      const end = Date.now() + waitMs;
+      while (window.client.status.state !== 'live' && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      return { state: window.client.status.state, transport: window.client.transport };
+    },
+    { url, options, waitMs },
+  );
+}
+
+/**
  * A page in a fresh browser, closed when test `t` ends, and `errors`, which collects the
  * page's uncaught errors as they come.
  */

@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiLogin, connectionState, eventually, freePort, login, pay, sdkPageAndServer, serverAndPage } from './harness.mjs';
+import { apiLogin, connectionState, eventually, freePort, login, pay, sdkPageAndServer, serverAndPage, startPageClient } from './harness.mjs';
 
 /** HAProxy in front of `backend` (host:port) that refuses WebSocket upgrades; stopped when `t` ends. */
 async function refusingProxy(t, backend) {
@@ -96,17 +96,8 @@ function upgradeStatus(base) {
 }
 
 /** In the page: a client with `transports`; resolves once it is live, with its transport then. */
-function startClient(page, server, token, transports) {
-  return page.evaluate(
-    async ({ server, token, transports }) => {
-      const { default: init, PulseClient } = await import('/pkg/pulse_sdk.js');
-      await init();
-      window.client = new PulseClient(server, { token, transports, pollInterval: 0 });
-      for (let i = 0; i < 150 && window.client.status.state !== 'live'; i++) await new Promise((r) => setTimeout(r, 100));
-      return window.client.transport;
-    },
-    { server, token, transports },
-  );
+async function startClient(page, server, token, transports) {
+  return (await startPageClient(page, server, { token, transports, pollInterval: 0 })).transport;
 }
 
 test('the JS package over long-polling alone, and upgraded to a WebSocket', async (t) => {

@@ -302,11 +302,22 @@ impl Shared {
     /// Counts one event sent at `sent_us` and received now, by connection `index`; `tick` is
     /// its number when ticks are numbered. A tick the connection already had is only counted
     /// in `duplicated`.
-    pub(crate) fn record(&self, index: usize, sent_us: u64, tick: Option<u64>) -> bool {
+    pub(crate) fn record(&self, index: usize, sent_us: u64, tick: Option<u64>) {
+        self.record_tick(index, sent_us, None, tick);
+    }
+
+    /// [`Shared::record`], also counting the latency from `due_us`, when the tick was due.
+    pub(crate) fn record_tick(
+        &self,
+        index: usize,
+        sent_us: u64,
+        due_us: Option<u64>,
+        tick: Option<u64>,
+    ) {
         if let (Some(n), Some(seen)) = (tick, self.ticks.get(index)) {
             if n >= MAX_TICKS {
                 self.malformed.fetch_add(1, Ordering::Relaxed);
-                return false;
+                return;
             }
             let (word, bit) = ((n / 64) as usize, 1u64 << (n % 64));
             let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
@@ -315,7 +326,7 @@ impl Shared {
             }
             if seen[word] & bit != 0 {
                 self.duplicated.fetch_add(1, Ordering::Relaxed);
-                return false;
+                return;
             }
             seen[word] |= bit;
             self.counts[index].fetch_add(1, Ordering::Relaxed);
@@ -324,19 +335,16 @@ impl Shared {
         let latency = now.saturating_sub(sent_us).clamp(1, MAX_LATENCY_US);
         let shard = &self.latency[index % SHARDS];
         shard.lock().unwrap_or_else(|e| e.into_inner()).record(latency).ok();
+        if let Some(due_us) = due_us {
+            let latency = now.saturating_sub(due_us).clamp(1, MAX_LATENCY_US);
+            let shard = &self.from_due[index % SHARDS];
+            shard.lock().unwrap_or_else(|e| e.into_inner()).record(latency).ok();
+        }
         self.received.fetch_add(1, Ordering::Relaxed);
         self.last_us.fetch_max(now, Ordering::Relaxed);
         if now > self.late_after_us.load(Ordering::Relaxed) {
             self.late.fetch_add(1, Ordering::Relaxed);
         }
-        true
-    }
-
-    /// Counts the latency from when a tick that [`Shared::record`] counted was due.
-    pub(crate) fn record_due(&self, index: usize, due_us: u64) {
-        let latency = now_us().saturating_sub(due_us).clamp(1, MAX_LATENCY_US);
-        let shard = &self.from_due[index % SHARDS];
-        shard.lock().unwrap_or_else(|e| e.into_inner()).record(latency).ok();
     }
 
     /// Counts connection `index` as dropped, for `reason`.
@@ -449,9 +457,7 @@ fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
         match (tick.and_then(|a| a.get("sent_at_us")).and_then(|v| v.as_u64()), n) {
             (Some(sent), Some(n)) => {
                 let due = tick.and_then(|a| a.get("due_at_us")).and_then(|v| v.as_u64());
-                if let (true, Some(due)) = (s.record(index, sent, Some(n)), due) {
-                    s.record_due(index, due);
-                }
+                s.record_tick(index, sent, due, Some(n));
             }
             _ => {
                 s.malformed.fetch_add(1, Ordering::Relaxed);

@@ -182,6 +182,11 @@ impl Transports {
         }
     }
 
+    /// What the machine was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The transport carrying the session now, if one is open or opening.
     pub fn current(&self) -> Option<Transport> {
         match self.state {

@@ -87,10 +87,8 @@ pub(crate) async fn run<R: Runtime>(
     mut rx: mpsc::UnboundedReceiver<Input>,
     tx: mpsc::UnboundedSender<Input>,
 ) {
-    let config = shared.conn().config().clone();
     let mut io = Transport {
-        with_credentials: config.with_credentials,
-        machine: Transports::new(config),
+        machine: Transports::new(shared.conn().config().clone()),
         sockets: Vec::new(),
         requests: Vec::new(),
         poller: None,
@@ -324,8 +322,6 @@ struct Transport<S> {
     /// a connection pool (a load generator's thousands of clients would each carry one).
     /// `Err` when it could not be built (reported by each request).
     poller: Option<Result<http::Poller, String>>,
-    /// [`crate::Config::with_credentials`], for the poller.
-    with_credentials: bool,
 }
 
 impl<S: Socket> Transport<S> {
@@ -363,7 +359,7 @@ impl<S: Socket> Transport<S> {
         body: Option<String>,
         tx: &mpsc::UnboundedSender<Input>,
     ) {
-        let credentials = self.with_credentials;
+        let credentials = self.machine.config().with_credentials;
         let poller = self
             .poller
             .get_or_insert_with(|| http::Poller::new(credentials).map_err(|e| e.to_string()));
