@@ -9,6 +9,7 @@
 //! the shared log. Either way a gap below the first entry at hand is read from the log
 //! first, so no entry is skipped, whichever node wrote it and whichever wake-up came first.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pulse_protocol::events::{Id, Topic, ERROR, USER_UPDATED};
@@ -143,8 +144,27 @@ fn end_if_disabled(state: &AppState, e: &Entry) {
     }
 }
 
+/// When a socket was admitted on this node, relative to the others: fan-out writes to sockets
+/// in this order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival(u64);
+
+impl Arrival {
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Arrival(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 /// Sends `payload` (serialized once) as `event` to each socket of `room` that `live`
-/// accepts; returns the sockets whose queue was full, which got nothing.
+/// accepts, in the order they arrived; returns the sockets whose queue was full, which got
+/// nothing.
+///
+/// Why in arrival order (a room is a hash set): sockets' state, ours and the kernel's, was
+/// allocated as they connected, so walking them in that order is walking memory in order, as
+/// Node.js' socket.io does with its insertion-ordered map. Measured at 5,000 sockets on one
+/// core: one broadcast's writes took a sixth less time, and the load generator on the same
+/// host a tenth less CPU (bench/ANALYSIS.md, eleventh session).
 pub(crate) fn fan_out(
     io: &SocketIo,
     room: String,
@@ -158,7 +178,10 @@ pub(crate) fn fan_out(
     let Some(ns) = io.of("/") else {
         return full;
     };
-    for socket in ns.to(room).sockets() {
+    let mut sockets = ns.to(room).sockets();
+    // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
+    sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
+    for socket in sockets {
         if !live(&socket) {
             continue;
         }

@@ -15,6 +15,7 @@ use super::subscriptions::Subscription;
 use crate::auth::{check_active, verify_token, SIGNED_OUT};
 use crate::db;
 use crate::error::AppError;
+use crate::feed::broadcast::Arrival;
 use crate::peer::request_ip;
 use crate::state::AppState;
 
@@ -86,6 +87,7 @@ pub(crate) async fn authenticate_socket(
     socket.extensions.insert(Subscription(auth.topics.unwrap_or_else(Topics::all)));
     // Shared so the extension map can hand out copies; given back when the last one drops.
     socket.extensions.insert(Arc::new(seat));
+    socket.extensions.insert(Arrival::next());
     Ok(())
 }
 
