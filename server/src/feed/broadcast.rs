@@ -70,12 +70,12 @@ pub(crate) async fn advance(
         let mut conn = state.db.acquire().await?;
         let gap = db::event_log::range(&mut conn, tenant_id, cursor, gap_end).await?;
         drop(conn);
-        emit(state, &mut feed, tenant_id, &gap);
+        emit(state, &mut feed, tenant_id, &gap).await;
         feed.cursor = Some(gap_end);
     }
     let rest: Vec<Entry> =
         local.iter().filter(|e| e.event.seq > gap_end && e.event.seq <= upto).cloned().collect();
-    emit(state, &mut feed, tenant_id, &rest);
+    emit(state, &mut feed, tenant_id, &rest).await;
     feed.cursor = Some(upto);
     Ok(())
 }
@@ -93,7 +93,7 @@ pub(crate) async fn sync(state: &AppState, tenant_id: Id) -> Result<u64, AppErro
 /// Emits committed entries in order, socket by socket. Call with the tenant's lock held as
 /// `feed`. A socket whose queue is full misses nothing: it is caught up from the log from that
 /// entry on ([`super::catchup`]), and sockets already behind are skipped.
-pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry]) {
+async fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry]) {
     for e in entries {
         let sent = match Sent::new(e) {
             Ok(s) => Arc::new(s),
@@ -108,7 +108,8 @@ pub(crate) fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[
             None => tenant_room(tenant_id, sent.topic),
         };
         let full =
-            fan_out(&state.io, room, &sent.event, &sent.payload, |s| !feed.behind.contains(&s.id));
+            fan_out(&state.io, room, &sent.event, &sent.payload, |s| !feed.behind.contains(&s.id))
+                .await;
         // Kept before any catch-up starts, so that the catch-up finds it.
         feed.recent.push(sent);
         for socket in full {
@@ -144,6 +145,12 @@ fn end_if_disabled(state: &AppState, e: &Entry) {
     }
 }
 
+/// Sockets a fan-out queues for between two turns it gives the runtime. Every 4 cost so many
+/// turns that a 10,000-socket room fell behind its schedule on one core; 16 and 64 measured
+/// alike at 5,000 sockets, and the smaller lets a room of a few dozen sockets start writing
+/// sooner (bench/ANALYSIS.md, eleventh session).
+const FAN_OUT_TURN: usize = 16;
+
 /// When a socket was admitted on this node, relative to the others: fan-out writes to sockets
 /// in this order.
 #[derive(Debug, Clone, Copy)]
@@ -164,8 +171,14 @@ impl Arrival {
 /// allocated as they connected, so walking them in that order is walking memory in order, as
 /// Node.js' socket.io does with its insertion-ordered map. Measured at 5,000 sockets on one
 /// core: one broadcast's writes took a sixth less time, and the load generator on the same
-/// host a tenth less CPU (bench/ANALYSIS.md, eleventh session).
-pub(crate) fn fan_out(
+/// host a tenth less CPU.
+///
+/// Why it gives the runtime a turn every [`FAN_OUT_TURN`] sockets: an emit only queues the
+/// packet, and engineioxide's per-socket writer task writes it. On one core those tasks ran
+/// only once the whole loop was done, so the first socket of 5,000 waited for the loop (9 ms
+/// after the stamp, against Node's 0.8 ms). Both measured in bench/ANALYSIS.md, eleventh
+/// session.
+pub(crate) async fn fan_out(
     io: &SocketIo,
     room: String,
     event: &str,
@@ -181,7 +194,10 @@ pub(crate) fn fan_out(
     let mut sockets = ns.to(room).sockets();
     // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
     sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
-    for socket in sockets {
+    for (i, socket) in sockets.into_iter().enumerate() {
+        if i > 0 && i % FAN_OUT_TURN == 0 {
+            tokio::task::yield_now().await;
+        }
         if !live(&socket) {
             continue;
         }
