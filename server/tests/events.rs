@@ -228,3 +228,51 @@ async fn concurrent_actions_are_broadcast_in_seq_order() {
         seen.lock().unwrap().iter().map(|(_, a)| a["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=60).collect::<Vec<u64>>(), "gapless and in order");
 }
+
+/// A room past the fan-out's small-room bound (256) is written in arrival order with turns
+/// given to the runtime (`feed::broadcast::fan_out`): every socket still gets every entry
+/// once and in order while another action commits during the fan-out.
+#[tokio::test]
+async fn a_large_room_gets_every_entry_once_and_in_order() {
+    const SOCKETS: usize = 300;
+    let server = TestServer::start(|c| {
+        c.max_conn_per_user = SOCKETS + 1;
+        c.max_conn_per_ip = SOCKETS + 1;
+    })
+    .await;
+    let s = server.login(DEMO).await;
+    let mut clients = Vec::new();
+    for _ in 0..SOCKETS {
+        let client = server.connect(&s.token, None);
+        let (seen, subs) = record(&client, &logged());
+        clients.push((client, seen, subs));
+    }
+    for (client, _, _) in &clients {
+        client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    }
+    // Two writers at once, so entries commit while a fan-out is between turns.
+    tokio::join!(
+        async {
+            for i in 0..5 {
+                pay(&server, &s.token, 1.0 + i as f64).await;
+            }
+        },
+        async {
+            for i in 0..5 {
+                pay(&server, &s.token, 100.0 + i as f64).await;
+            }
+        }
+    );
+    // What this user may see of the log, as the REST feed says.
+    let want = visible_seqs(&server, &s.token, 0).await;
+    assert!(want.len() >= 30, "three or more entries per payment: {want:?}");
+    eventually("every socket has every entry", || {
+        clients.iter().all(|(_, seen, _)| seen.lock().unwrap().len() >= want.len())
+    })
+    .await;
+    for (i, (_, seen, _)) in clients.iter().enumerate() {
+        let seqs: Vec<u64> =
+            seen.lock().unwrap().iter().map(|(_, a)| a["seq"].as_u64().unwrap()).collect();
+        assert_eq!(seqs, want, "socket {i}: each entry once, in order");
+    }
+}

@@ -145,11 +145,16 @@ fn end_if_disabled(state: &AppState, e: &Entry) {
     }
 }
 
-/// Sockets a fan-out queues for between two turns it gives the runtime. Every 4 cost so many
-/// turns that a 10,000-socket room fell behind its schedule on one core; 16 and 64 measured
-/// alike at 5,000 sockets, and the smaller lets a room of a few dozen sockets start writing
-/// sooner (bench/ANALYSIS.md, eleventh session).
+/// Sockets a fan-out of a large room queues for between two turns it gives the runtime.
+/// Every 4 cost so many turns that a 10,000-socket room fell behind its schedule on one core;
+/// 16 and 64 measured alike at 5,000 sockets.
 const FAN_OUT_TURN: usize = 16;
+/// Rooms up to this size are written in the adapter's order and get no turns: their loop is
+/// short, and neither is free. A turn puts the task behind every other and may move it to
+/// another worker: with one every 16 sockets, a 100-socket room at 3,000 broadcasts/s fell to
+/// 29 % of its schedule. The sort reads each socket's extensions: at 300,000 deliveries/s it
+/// took about a tenth of the server's core (bench/ANALYSIS.md, eleventh session).
+const FAN_OUT_SMALL_ROOM: usize = 256;
 
 /// When a socket was admitted on this node, relative to the others: fan-out writes to sockets
 /// in this order.
@@ -164,8 +169,8 @@ impl Arrival {
 }
 
 /// Sends `payload` (serialized once) as `event` to each socket of `room` that `live`
-/// accepts, in the order they arrived; returns the sockets whose queue was full, which got
-/// nothing.
+/// accepts, a large room's in the order they arrived; returns the sockets whose queue was
+/// full, which got nothing.
 ///
 /// Why in arrival order (a room is a hash set): sockets' state, ours and the kernel's, was
 /// allocated as they connected, so walking them in that order is walking memory in order, as
@@ -192,10 +197,13 @@ pub(crate) async fn fan_out(
         return full;
     };
     let mut sockets = ns.to(room).sockets();
-    // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
-    sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
+    let large = sockets.len() > FAN_OUT_SMALL_ROOM;
+    if large {
+        // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
+        sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
+    }
     for (i, socket) in sockets.into_iter().enumerate() {
-        if i > 0 && i % FAN_OUT_TURN == 0 {
+        if large && i > 0 && i % FAN_OUT_TURN == 0 {
             tokio::task::yield_now().await;
         }
         if !live(&socket) {
