@@ -156,8 +156,8 @@ const FAN_OUT_TURN: usize = 16;
 /// took about a tenth of the server's core (bench/ANALYSIS.md, eleventh session).
 const FAN_OUT_SMALL_ROOM: usize = 256;
 
-/// When a socket was admitted on this node, relative to the others: fan-out writes to sockets
-/// in this order.
+/// When a socket was admitted on this node, relative to the others: fan-out writes a large
+/// room's sockets in this order.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Arrival(u64);
 
