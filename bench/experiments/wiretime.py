@@ -12,7 +12,7 @@ import re
 import struct
 import sys
 
-TICK = re.compile(rb'"sent_at_us":(\d+),"due_at_us":(\d+),"n":(\d+)')
+TICK = re.compile(rb'"sent_at_us":(\d+),"due_at_us":\d+,"n":(\d+)')
 
 
 def frames(path):
@@ -36,10 +36,10 @@ def frames(path):
             tcp = ip[ihl:]
             if len(tcp) < 20:
                 continue
-            sport, dport = struct.unpack('>HH', tcp[:4])
+            dport, = struct.unpack('>H', tcp[2:4])
             payload = tcp[(tcp[12] >> 4) * 4:]
             for m in TICK.finditer(payload):
-                yield ts_us, dport, int(m.group(1)), int(m.group(2)), int(m.group(3))
+                yield ts_us, dport, int(m.group(1)), int(m.group(2))
 
 
 def pct(values, p):
@@ -50,13 +50,13 @@ def pct(values, p):
 
 
 def main(path):
-    delays, per_tick = [], {}
-    for ts, port, sent, due, n in frames(path):
+    delays, per_tick, ports = [], {}, set()
+    for ts, port, sent, n in frames(path):
         delays.append((ts - sent) / 1000)
         per_tick.setdefault(n, []).append(ts)
+        ports.add(port)
     spans = [(max(v) - min(v)) / 1000 for v in per_tick.values() if len(v) > 1]
-    ports = len({p for _, p, *_ in frames(path)})
-    print(f'{path}: {len(delays)} frames, {len(per_tick)} ticks, {ports} connections')
+    print(f'{path}: {len(delays)} frames, {len(per_tick)} ticks, {len(ports)} connections')
     print('server side (capture time - sent_at_us), ms: '
           + ', '.join(f'p{p} {pct(delays, p):.2f}' for p in (0, 10, 50, 90, 99, 100)))
     print('per tick, first to last sampled write, ms: '
