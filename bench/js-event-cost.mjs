@@ -3,7 +3,7 @@
 // the same broadcast.
 //
 //   node bench/js-event-cost.mjs [--events 2000] [--rate 1000] [--size 256] [--rounds 3]
-//                                [LABEL=PKG_DIR ...]   (default: sdk=client-sdk/pkg)
+//                                [--profile N] [LABEL=PKG_DIR ...]   (default: sdk=client-sdk/pkg)
 //
 // Each page connects over WebSocket to a fresh server (bench mode, demo generator off),
 // registers one handler for `bench:tick` that reads a field of the payload, and waits. The
@@ -12,7 +12,15 @@
 // (Chromium's DevTools protocol, Performance.getMetrics: TaskDuration, and ScriptDuration for
 // JavaScript and wasm alone), divided by the ticks received. Rounds run one after the other in
 // the same page; the median is printed. A measurement, not a test: nothing is asserted about
-// speed; a page that misses ticks fails the run.
+// speed. Ticks the server dropped because the page's queue there was full are counted and
+// reported (ticks are not in the event log: nothing catches them up); a page that misses any
+// other tick fails the run.
+//
+// `--profile N` adds one more round per page under Chromium's sampling profiler (100 µs) and
+// prints the N functions with the most self time per tick, and the totals for script, garbage
+// collection and the browser's own work ("(program)"). The profiler inflates what it
+// measures; read it for where the time goes, not how much. For names in wasm frames, build
+// the package with `wasm-opt -g`.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -24,6 +32,7 @@ const events = opt('--events', 2000);
 const rate = opt('--rate', 1000);
 const size = opt('--size', 256);
 const rounds = opt('--rounds', 3);
+const profileTop = opt('--profile', 0);
 const builds = (args.length ? args : ['sdk=client-sdk/pkg']).map((a) => {
   const [label, dir] = a.split('=');
   return { label, dir: resolve(ROOT, dir) };
@@ -69,6 +78,24 @@ async function serve(pkgDir) {
   return site;
 }
 
+/** Self time per tick of a CPU profile, by function, the `profileTop` largest. */
+function printProfile(label, profile, ticks) {
+  const self = new Map();
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  profile.samples.forEach((id, i) => {
+    const { functionName, url, lineNumber } = nodes.get(id).callFrame;
+    // Anonymous functions by place: wasm-bindgen's glue has many.
+    const name = functionName || `(${url.split('/').pop() || 'anonymous'}:${lineNumber + 1})`;
+    self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const per = (us) => (us / ticks).toFixed(2).padStart(8);
+  const own = ['(idle)', '(program)', '(garbage collector)'];
+  const script = [...self].filter(([n]) => !own.includes(n)).reduce((a, [, us]) => a + us, 0);
+  console.log(`\n${label}: profile of ${ticks} ticks, µs per tick: script ${per(script)}, GC ${per(self.get(own[2]) ?? 0)}, program ${per(self.get(own[1]) ?? 0)}`);
+  const top = [...self].filter(([n]) => !own.includes(n)).sort((a, b) => b[1] - a[1]).slice(0, profileTop);
+  for (const [name, us] of top) console.log(`${per(us)}  ${name.slice(0, 120)}`);
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(label, pkgDir, page) {
@@ -94,23 +121,40 @@ async function measure(label, pkgDir, page) {
     };
     const task = [];
     const script = [];
-    for (let r = 0; r < rounds; r++) {
+    const drops = [];
+    // One broadcast; resolves once the page has every tick the server did not drop.
+    const broadcast = async () => {
       const before = await p.evaluate(() => window.count);
-      const m0 = await metrics();
       const res = await fetch(`${pulse.url}/api/bench/broadcast`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ rate, size, seconds: events / rate }),
       });
       if (!res.ok) throw new Error(`broadcast: ${res.status} ${await res.text()}`);
-      const { emitted } = await res.json();
-      await eventually(`${label} receives ${emitted} ticks`, async () => (await p.evaluate(() => window.count)) - before >= emitted, 60_000);
+      // A tick the page's queue on the server had no room for is dropped (ticks are not in
+      // the event log, so nothing catches them up): counted, and the figure is per tick received.
+      const { emitted, dropped } = await res.json();
+      const sent = emitted - dropped;
+      await eventually(`${label} receives ${sent} ticks`, async () => (await p.evaluate(() => window.count)) - before >= sent, 60_000);
+      return { sent, dropped };
+    };
+    for (let r = 0; r < rounds; r++) {
+      const m0 = await metrics();
+      const { sent, dropped } = await broadcast();
       const m1 = await metrics();
-      task.push(((m1.TaskDuration - m0.TaskDuration) * 1e6) / emitted);
-      script.push(((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / emitted);
+      drops.push(dropped);
+      task.push(((m1.TaskDuration - m0.TaskDuration) * 1e6) / sent);
+      script.push(((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / sent);
+    }
+    if (profileTop > 0) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+      await cdp.send('Profiler.start');
+      const { sent } = await broadcast();
+      printProfile(label, (await cdp.send('Profiler.stop')).profile, sent);
     }
     if (errors.length) throw new Error(`${label}: page errors: ${errors.join('; ')}`);
-    return { label, task, script };
+    return { label, task, script, drops };
   } finally {
     site.close();
     await browser.close();
@@ -122,7 +166,7 @@ const rows = [];
 for (const b of builds) rows.push(await measure(b.label, b.dir, sdkPage));
 rows.push(await measure(`socket.io-client ${sioVersion}`, ROOT, sioPage));
 console.log(`\n${events} ticks of ${size} B at ${rate}/s, ${rounds} rounds; µs of main thread per event (median; rounds)\n`);
-console.log('| client | task µs/event | script µs/event |');
-console.log('|---|---:|---:|');
+console.log('| client | task µs/event | script µs/event | dropped ticks |');
+console.log('|---|---:|---:|---:|');
 const f = (xs) => `${median(xs).toFixed(1)} (${xs.map((x) => x.toFixed(1)).join(', ')})`;
-for (const r of rows) console.log(`| ${r.label} | ${f(r.task)} | ${f(r.script)} |`);
+for (const r of rows) console.log(`| ${r.label} | ${f(r.task)} | ${f(r.script)} | ${r.drops.join(', ')} |`);
