@@ -61,9 +61,12 @@ async function parent() {
       const results = [];
       for (const c of children) results.push(await c.next());
       const cpu = process.cpuUsage(parentCpu0);
-      console.log(`result ${JSON.stringify(merge(results, cpu.user + cpu.system))}`);
+      const result = `result ${JSON.stringify(merge(results, cpu.user + cpu.system))}\n`;
       for (const c of children) c.child.kill();
-      process.exit(0);
+      // Exit once the pipe has taken it all: process.exit drops what is still queued, which
+      // cut a result longer than the pipe's 64 KiB (pulse-bench then could not read it).
+      process.stdout.write(result, () => process.exit(0));
+      return;
     }
   }
 }
