@@ -70,12 +70,12 @@ pub(crate) async fn advance(
         let mut conn = state.db.acquire().await?;
         let gap = db::event_log::range(&mut conn, tenant_id, cursor, gap_end).await?;
         drop(conn);
-        emit(state, &mut feed, tenant_id, &gap).await;
+        emit(state, &mut feed, tenant_id, &gap);
         feed.cursor = Some(gap_end);
     }
     let rest: Vec<Entry> =
         local.iter().filter(|e| e.event.seq > gap_end && e.event.seq <= upto).cloned().collect();
-    emit(state, &mut feed, tenant_id, &rest).await;
+    emit(state, &mut feed, tenant_id, &rest);
     feed.cursor = Some(upto);
     Ok(())
 }
@@ -93,7 +93,7 @@ pub(crate) async fn sync(state: &AppState, tenant_id: Id) -> Result<u64, AppErro
 /// Emits committed entries in order, socket by socket. Call with the tenant's lock held as
 /// `feed`. A socket whose queue is full misses nothing: it is caught up from the log from that
 /// entry on ([`super::catchup`]), and sockets already behind are skipped.
-async fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry]) {
+fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry]) {
     for e in entries {
         let sent = match Sent::new(e) {
             Ok(s) => Arc::new(s),
@@ -108,8 +108,7 @@ async fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry
             None => tenant_room(tenant_id, sent.topic),
         };
         let full =
-            fan_out(&state.io, room, &sent.event, &sent.payload, |s| !feed.behind.contains(&s.id))
-                .await;
+            fan_out(&state.io, room, &sent.event, &sent.payload, |s| !feed.behind.contains(&s.id));
         // Kept before any catch-up starts, so that the catch-up finds it.
         feed.recent.push(sent);
         for socket in full {
@@ -145,15 +144,9 @@ fn end_if_disabled(state: &AppState, e: &Entry) {
     }
 }
 
-/// Sockets a fan-out of a large room queues for between two turns it gives the runtime.
-/// Every 4 cost so many turns that a 10,000-socket room fell behind its schedule on one core;
-/// 16 and 64 measured alike at 5,000 sockets.
-const FAN_OUT_TURN: usize = 16;
-/// Rooms up to this size are written in the adapter's order and get no turns: their loop is
-/// short, and neither is free. A turn puts the task behind every other and may move it to
-/// another worker: with one every 16 sockets, a 100-socket room at 3,000 broadcasts/s fell to
-/// 29 % of its schedule. The sort reads each socket's extensions: at 300,000 deliveries/s it
-/// took about a tenth of the server's core (bench/ANALYSIS.md, eleventh session).
+/// Rooms up to this size are written in the adapter's order: the sort reads each socket's
+/// extensions, and at 300,000 deliveries/s to 100-socket rooms it took about a tenth of the
+/// server's core (bench/ANALYSIS.md, eleventh session).
 const FAN_OUT_SMALL_ROOM: usize = 256;
 
 /// When a socket was admitted on this node, relative to the others: fan-out writes a large
@@ -178,12 +171,14 @@ impl Arrival {
 /// core: one broadcast's writes took a sixth less time, and the load generator on the same
 /// host a tenth less CPU.
 ///
-/// Why it gives the runtime a turn every [`FAN_OUT_TURN`] sockets: an emit only queues the
-/// packet, and engineioxide's per-socket writer task writes it. On one core those tasks ran
-/// only once the whole loop was done, so the first socket of 5,000 waited for the loop (9 ms
-/// after the stamp, against Node's 0.8 ms). Both measured in bench/ANALYSIS.md, eleventh
-/// session.
-pub(crate) async fn fan_out(
+/// Why the loop gives the runtime no turn, though an emit only queues the packet and
+/// engineioxide's per-socket writer task writes it after the loop (on one core the first of
+/// 5,000 sockets waits for the whole loop): a turn every 16 sockets let each writer run with
+/// one packet, one write each, where under load it takes several entries in one. Through the
+/// event log one node then delivered 51,000 deliveries/s where it delivers 185,000 without
+/// them (1,000 clients × 100 payments/s), and fell behind at 500 × 50/s (bench/ANALYSIS.md,
+/// twelfth session).
+pub(crate) fn fan_out(
     io: &SocketIo,
     room: String,
     event: &str,
@@ -197,15 +192,11 @@ pub(crate) async fn fan_out(
         return full;
     };
     let mut sockets = ns.to(room).sockets();
-    let large = sockets.len() > FAN_OUT_SMALL_ROOM;
-    if large {
+    if sockets.len() > FAN_OUT_SMALL_ROOM {
         // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
         sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
     }
-    for (i, socket) in sockets.into_iter().enumerate() {
-        if large && i > 0 && i % FAN_OUT_TURN == 0 {
-            tokio::task::yield_now().await;
-        }
+    for socket in sockets {
         if !live(&socket) {
             continue;
         }
