@@ -90,7 +90,13 @@ async fn actions_on_a_socket_whose_token_expired_are_refused() {
         c.expiry_check_ms = 3_600_000;
     })
     .await;
-    let (_s, client) = server.live_client(DEMO).await;
+    // No health pings: the first goes out as the client goes live, and one still unanswered
+    // when the clock jumps is refused with TOKEN_EXPIRED, which ends the session before the
+    // action is sent (the action then fails with ConnectionLost); this test is about the
+    // action.
+    let session = server.login(DEMO).await;
+    let client = server.connect_with(&session.token, None, |c| c.health_interval = None);
+    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
     server.clock.advance(61_000);
     let reply = client
         .emit_with_ack(pulse_protocol::events::STATS_REQUEST, vec![serde_json::Value::Null], None)

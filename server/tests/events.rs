@@ -229,9 +229,9 @@ async fn concurrent_actions_are_broadcast_in_seq_order() {
     assert_eq!(seqs, (1..=60).collect::<Vec<u64>>(), "gapless and in order");
 }
 
-/// A room past the fan-out's small-room bound (256) is written in arrival order with turns
-/// given to the runtime (`feed::broadcast::fan_out`): every socket still gets every entry
-/// once and in order while another action commits during the fan-out.
+/// A room past the fan-out's small-room bound (256) is written in arrival order
+/// (`feed::broadcast::fan_out`): every socket still gets every entry once and in order while
+/// another action commits meanwhile.
 #[tokio::test]
 async fn a_large_room_gets_every_entry_once_and_in_order() {
     const SOCKETS: usize = 300;
@@ -250,7 +250,7 @@ async fn a_large_room_gets_every_entry_once_and_in_order() {
     for (client, _, _) in &clients {
         client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
     }
-    // Two writers at once, so entries commit while a fan-out is between turns.
+    // Two writers at once, so entries commit while others are being fanned out.
     tokio::join!(
         async {
             for i in 0..5 {
