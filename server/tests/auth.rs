@@ -94,9 +94,7 @@ async fn actions_on_a_socket_whose_token_expired_are_refused() {
     // when the clock jumps is refused with TOKEN_EXPIRED, which ends the session before the
     // action is sent (the action then fails with ConnectionLost); this test is about the
     // action.
-    let session = server.login(DEMO).await;
-    let client = server.connect_with(&session.token, None, |c| c.health_interval = None);
-    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    let (_s, client) = server.live_client_with(DEMO, |c| c.health_interval = None).await;
     server.clock.advance(61_000);
     let reply = client
         .emit_with_ack(pulse_protocol::events::STATS_REQUEST, vec![serde_json::Value::Null], None)
@@ -160,9 +158,7 @@ async fn a_socket_whose_token_expires_is_told_and_disconnected() {
     // No health ping: one in flight when the clock jumps is refused with TOKEN_EXPIRED, and
     // the SDK then ends the session itself before the sweep can tell it (a flake seen once
     // in ten full runs).
-    let session = server.login(DEMO).await;
-    let client = server.connect_with(&session.token, None, |c| c.health_interval = None);
-    client.wait_for(|st| *st == Status::Live, WAIT).await.expect("live");
+    let (_s, client) = server.live_client_with(DEMO, |c| c.health_interval = None).await;
     let (seen, _subs) = record(&client, &[ERROR, PAYMENT_ADDED]);
     server.clock.advance(61_000);
     client.wait_for(|st| *st == Status::Offline, WAIT).await.expect("disconnected");

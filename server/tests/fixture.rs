@@ -213,8 +213,17 @@ impl TestServer {
 
     /// Signs in and connects; waits until live.
     pub async fn live_client(&self, email: &str) -> (Session, Client) {
+        self.live_client_with(email, |_| {}).await
+    }
+
+    /// [`TestServer::live_client`] with `tweak` applied to the SDK's configuration.
+    pub async fn live_client_with(
+        &self,
+        email: &str,
+        tweak: impl FnOnce(&mut pulse_sdk::Config),
+    ) -> (Session, Client) {
         let session = self.login(email).await;
-        let client = self.connect(&session.token, None);
+        let client = self.connect_with(&session.token, None, tweak);
         client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
         (session, client)
     }

@@ -50,11 +50,9 @@ async fn client_receives_live_stats_that_change() {
 #[tokio::test]
 async fn ping_is_acked_with_server_time_and_stats_on_request() {
     let server = TestServer::start(|_| {}).await;
-    let session = server.login(DEMO).await;
     // No health pings: the SDK's first one (sent as soon as it is live) would bring a second
     // `pong`, before or after this handler exists.
-    let client = server.connect_with(&session.token, None, |c| c.health_interval = None);
-    client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");
+    let (_s, client) = server.live_client_with(DEMO, |c| c.health_interval = None).await;
     let pongs = Arc::new(Mutex::new(0));
     let p = pongs.clone();
     let _pong = client.on(pulse_protocol::events::PONG, move |_| *p.lock().unwrap() += 1);
