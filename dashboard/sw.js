@@ -1,5 +1,6 @@
 // The dashboard's service worker: keeps the app shell (index.html and the files it names:
-// Trunk's content-hashed wasm, JS and CSS, and boot.js) on this browser, so the dashboard
+// Trunk's content-hashed wasm, JS and CSS, and boot.js; and the chunks of the pages loaded on
+// demand) on this browser, so the dashboard
 // opens with no network at all, and a repeat visit on a slow link takes its assets from here.
 // The API, the socket and the metrics are never cached: offline, the app shows its own last
 // snapshot, marked stale with its time, and keeps the admin's actions until they are sent.
@@ -68,25 +69,38 @@ async function asset(req) {
 }
 
 /**
- * Keeps index.html (`page`, a navigation's answer, or fetched) and every file it names;
- * forgets the files of older builds.
+ * Keeps index.html (`page`, a navigation's answer, or fetched), every file it names, and
+ * every file those scripts name (the glue names the split loader, which names the chunks of
+ * the pages loaded on demand: a page never opened online opens offline too); forgets the
+ * files of older builds.
  */
 async function keepShell(page) {
   const res = page ?? (await fetch(SHELL, { cache: 'no-cache' }));
   if (!res.ok) return;
   const html = await res.clone().text();
   // Attribute values are unquoted in the minified release page; the module script quotes its imports.
-  const files = [...new Set([...html.matchAll(/(?:=["']?|['"])(\/[\w.\-/]+\.(?:js|css|wasm))\b/g)].map((m) => m[1]))];
+  const files = [...html.matchAll(/(?:=["']?|['"])(\/[\w.\-/]+\.(?:js|css|wasm))\b/g)].map(
+    (m) => new URL(m[1], self.location.origin).href,
+  );
   const cache = await caches.open(CACHE);
-  for (const f of files) {
+  const keep = new Set([new URL(SHELL, self.location.origin).href]);
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i];
+    if (keep.has(f)) continue;
+    keep.add(f);
     // A hashed file never changes: one kept is kept, and one the page loaded comes from the
     // HTTP cache, not the network. The others (boot.js) are asked for again.
-    const hashed = HASHED.test(f);
-    if (hashed && (await cache.match(f))) continue;
-    const r = await fetch(f, { cache: hashed ? 'default' : 'no-cache' });
-    if (r.ok) await cache.put(f, r);
+    const hashed = HASHED.test(new URL(f).pathname);
+    let r = hashed ? await cache.match(f) : undefined;
+    if (!r) {
+      r = await fetch(f, { cache: hashed ? 'default' : 'no-cache' });
+      if (!r.ok) continue;
+      await cache.put(f, r.clone());
+    }
+    if (f.endsWith('.js')) {
+      for (const m of (await r.text()).matchAll(/["'](\.\/[\w.\-]+\.(?:js|wasm))["']/g)) files.push(new URL(m[1], f).href);
+    }
   }
   await cache.put(SHELL, res);
-  const keep = new Set([SHELL, ...files].map((p) => new URL(p, self.location.origin).href));
   for (const req of await cache.keys()) if (!keep.has(req.url)) await cache.delete(req);
 }

@@ -169,8 +169,11 @@ export async function sdkPageAndServer(t, { env = { PULSE_DEMO: 'false' }, path 
   return { files, pulse, browser, page, token, errors };
 }
 
-/** Launches headless Chromium with a fresh profile; `args` are added to the usual flags. */
-export async function launchBrowser({ args = [] } = {}) {
+/**
+ * Launches headless Chromium with a fresh profile; `args` are added to the usual flags.
+ * `serviceWorkers: 'block'` keeps the dashboard's worker out, so `page.route` sees every request.
+ */
+export async function launchBrowser({ args = [], serviceWorkers = 'allow' } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'pulse-chromium-'));
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -186,6 +189,7 @@ export async function launchBrowser({ args = [] } = {}) {
       ...args,
     ],
     viewport: { width: 1280, height: 800 },
+    serviceWorkers,
   });
 }
 

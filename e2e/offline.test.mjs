@@ -78,6 +78,12 @@ test('offline: deliveries recorded with no server survive closing and reloading 
   await nav2('Overview');
   assert.match(await page.getByTestId('kpi-liters').innerText(), /5\.5 L/, 'the last figures, not blanks');
   assert.match(await page.getByTestId('recent-deliveries').innerText(), /Carmen Diaz/);
+  // Pages never opened while online: their code (chunks loaded on demand) was kept too.
+  await nav2('Customers');
+  await page.getByTestId('customer-search').waitFor({ timeout: 10_000 });
+  await nav2('System');
+  await page.getByTestId('health-connection').waitFor({ timeout: 10_000 });
+  assert.equal(await page.getByTestId('page-unavailable').count(), 0);
   await nav2('Deliveries');
 
   // The server is back: each action is applied once, the rows are saved, nothing is left.

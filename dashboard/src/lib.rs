@@ -14,6 +14,7 @@ pub mod figures;
 pub mod format;
 pub mod live;
 pub mod local;
+pub mod on_demand;
 pub mod pages;
 pub mod pending;
 pub mod rows;
@@ -27,14 +28,12 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use components::toast::{ToastHost, Toasts};
-use pages::{
-    account::Account, customers::Customers, deliveries::Deliveries, health::HealthPage,
-    login::Login, overview::Overview, payments::Payments, users::Users,
-};
+use pages::{login::Login, overview::Overview};
 use session::Auth;
 use shell::Shell;
 
-/// The dashboard: the sign-in page, and the pages behind the session guard.
+/// The dashboard: the sign-in page, and the pages behind the session guard (all but the
+/// overview loaded on demand, see [`on_demand`]).
 #[component]
 pub fn App() -> impl IntoView {
     components::clock::provide_clock();
@@ -47,12 +46,12 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=Login />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=Overview />
-                    <Route path=path!("deliveries") view=Deliveries />
-                    <Route path=path!("payments") view=Payments />
-                    <Route path=path!("customers") view=Customers />
-                    <Route path=path!("system") view=HealthPage />
-                    <Route path=path!("users") view=Users />
-                    <Route path=path!("account") view=Account />
+                    <Route path=path!("deliveries") view=on_demand::deliveries_page />
+                    <Route path=path!("payments") view=on_demand::payments_page />
+                    <Route path=path!("customers") view=on_demand::customers_page />
+                    <Route path=path!("system") view=on_demand::system_page />
+                    <Route path=path!("users") view=on_demand::users_page />
+                    <Route path=path!("account") view=on_demand::account_page />
                 </ParentRoute>
             </Routes>
             <ToastHost />

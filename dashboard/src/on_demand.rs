@@ -1,0 +1,127 @@
+//! This module deals with the pages whose code arrives when first needed. Built with the
+//! `split` feature (as index.html builds the release), each is a wasm chunk of its own, cut
+//! out of the main module by scripts/split-dashboard.mjs: the sign-in and the overview, what
+//! every visit needs first, download without them. Without the feature (tests, native builds)
+//! the same functions run the page at once.
+//!
+//! A chunk that cannot be fetched (offline before it was ever kept, a server gone) shows an
+//! error with a retry, and the rest of the app goes on: the load is `fallible`, never a panic,
+//! which in wasm would end the whole app.
+
+use leptos::prelude::*;
+#[cfg(feature = "split")]
+use leptos::wasm_split::wasm_split;
+use leptos::wasm_split::SplitLoaderError;
+use send_wrapper::SendWrapper;
+
+use crate::pages::{
+    account::Account, customers::Customers, deliveries::Deliveries, health::HealthPage,
+    payments::Payments, users::Users,
+};
+
+/// Declares a page loaded on demand: `$load` shows it once its code is here, `$preload` only
+/// fetches the code.
+macro_rules! page_on_demand {
+    ($load:ident, $preload:ident, $page:ident) => {
+        #[cfg(feature = "split")]
+        #[wasm_split($load, wasm_split_path = ::leptos::wasm_split, fallible, preload($preload))]
+        fn $load() -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <$page /> }.into_any())
+        }
+
+        #[cfg(not(feature = "split"))]
+        async fn $load() -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <$page /> }.into_any())
+        }
+
+        #[cfg(not(feature = "split"))]
+        async fn $preload() -> Result<(), SplitLoaderError> {
+            Ok(())
+        }
+    };
+}
+
+page_on_demand!(deliveries, preload_deliveries, Deliveries);
+page_on_demand!(payments, preload_payments, Payments);
+page_on_demand!(customers, preload_customers, Customers);
+page_on_demand!(system, preload_system, HealthPage);
+page_on_demand!(users, preload_users, Users);
+page_on_demand!(account, preload_account, Account);
+
+/// The deliveries page, once its code is here.
+pub fn deliveries_page() -> impl IntoView {
+    page(deliveries)
+}
+
+/// The payments page, once its code is here.
+pub fn payments_page() -> impl IntoView {
+    page(payments)
+}
+
+/// The customers page, once its code is here.
+pub fn customers_page() -> impl IntoView {
+    page(customers)
+}
+
+/// The system page, once its code is here.
+pub fn system_page() -> impl IntoView {
+    page(system)
+}
+
+/// The users page, once its code is here.
+pub fn users_page() -> impl IntoView {
+    page(users)
+}
+
+/// The account page, once its code is here.
+pub fn account_page() -> impl IntoView {
+    page(account)
+}
+
+/// Fetches the code of every page loaded on demand, in the background: called once the
+/// signed-in frame is live, so a page opened later (or offline) is already here.
+pub fn prefetch() {
+    leptos::task::spawn_local(async {
+        // A failure is not kept: opening the page tries again.
+        let _ = preload_deliveries().await;
+        let _ = preload_payments().await;
+        let _ = preload_customers().await;
+        let _ = preload_system().await;
+        let _ = preload_users().await;
+        let _ = preload_account().await;
+    });
+}
+
+/// A page shown when `load` has its code: "Loading…" until then, and an error with a retry
+/// if the code could not be fetched.
+fn page<F>(load: impl Fn() -> F + Send + Sync + 'static) -> impl IntoView
+where
+    F: std::future::Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
+{
+    let attempt = RwSignal::new(0u32);
+    view! {
+        <Suspense fallback=|| view! { <p class="empty pad" role="status">"Loading…"</p> }>
+            {move || {
+                attempt.track();
+                let code = SendWrapper::new(load());
+                Suspend::new(async move {
+                    match code.await {
+                        Ok(view) => view,
+                        Err(_) => view! { <PageUnavailable retry=attempt /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// What shows when a page's code could not be fetched.
+#[component]
+fn PageUnavailable(retry: RwSignal<u32>) -> impl IntoView {
+    view! {
+        <div class="card pad" role="alert" data-testid="page-unavailable">
+            <p class="form-error">"This page could not be loaded: the server is out of reach."</p>
+            <button class="btn" on:click=move |_| retry.update(|n| *n += 1)>"Try again"</button>
+        </div>
+    }
+}

@@ -1,0 +1,105 @@
+// Cuts the dashboard's wasm into the module every visit loads and chunks loaded on demand
+// (the pages behind `#[lazy]` in dashboard/src/lib.rs), in place of the single module trunk
+// staged. Trunk runs this as a post_build hook, before scripts/precompress.mjs.
+//
+// Trunk cannot split: it runs wasm-bindgen on cargo's output as it is. So this takes cargo's
+// output again (built with the `split` feature, which keeps the linker's relocations, see
+// dashboard/build.rs), and does what trunk did, with the split in front:
+//   wasm-split-cli → wasm-bindgen (--keep-lld-exports: the chunks import what the main module
+//   exports) → wasm-opt for each module (release) → the staged files replaced, under the same
+//   names, and their integrity hashes in index.html updated.
+// The chunks and their loader get trunk's content hash in their names, so the server and the
+// service worker treat them as the immutable assets they are.
+//
+//   node scripts/split-dashboard.mjs STAGING_DIR PROFILE     (PROFILE: release or debug)
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [staging, profile] = process.argv.slice(2);
+if (!staging || !['release', 'debug'].includes(profile)) {
+  console.error('usage: node scripts/split-dashboard.mjs STAGING_DIR release|debug');
+  process.exit(2);
+}
+// wasm-opt for a release build. -Oz, plus: the low 1 KB of memory is never used by Rust's
+// output (the stack starts at 1 MB and grows down; data comes after it), which lets wasm-opt
+// fold address offsets; the producers and target-features sections are metadata no browser
+// reads. The features are named: a chunk carries no target-features section to read them from.
+const WASM_OPT = [
+  '-Oz', '--low-memory-unused', '--strip-producers', '--strip-target-features',
+  '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+  '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
+];
+
+const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const sri = (bytes) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`;
+
+const staged = readdirSync(staging).find((f) => /^pulse-dashboard-[0-9a-f]{16}_bg\.wasm$/.test(f));
+if (!staged) throw new Error(`split-dashboard: no pulse-dashboard-HASH_bg.wasm in ${staging}`);
+const stem = staged.slice(0, -'_bg.wasm'.length);
+const hash = stem.slice('pulse-dashboard-'.length);
+
+const target = JSON.parse(run('cargo', ['metadata', '--format-version', '1', '--no-deps', '--offline'])).target_directory;
+const input = join(target, 'wasm32-unknown-unknown', profile, 'pulse-dashboard.wasm');
+
+const work = mkdtempSync(join(tmpdir(), 'pulse-split-'));
+try {
+  const split = join(work, 'split');
+  const bound = join(work, 'bound');
+  run('wasm-split-cli', [input, split, '--out-name', stem]);
+  run('wasm-bindgen', ['--target=web', '--keep-lld-exports', '--no-demangle', '--no-typescript',
+    `--out-name=${stem}`, `--out-dir=${bound}`, join(split, `${stem}.wasm`)]);
+
+  // Chunk names: wasm-split's (a page's own code `split_NAME`, code pages share `chunk_N`),
+  // plus trunk's content hash: `split_deliveries` → `pulse-dashboard-deliveries-HASH`.
+  const renamed = new Map();
+  for (const f of readdirSync(split)) {
+    if (!f.endsWith('.wasm') || f === `${stem}.wasm`) continue;
+    const base = f.slice(0, -'.wasm'.length).replace(/^split_(.+?)(?:_\d+)?$/, '$1');
+    renamed.set(f, `pulse-dashboard-${base}-${hash}.wasm`);
+  }
+  const loader = `pulse-dashboard-split-${hash}.js`;
+  if (new Set(renamed.values()).size !== renamed.size) throw new Error('split-dashboard: two chunks got one name');
+
+  const modules = [[join(bound, `${stem}_bg.wasm`), `${stem}_bg.wasm`]];
+  for (const [from, to] of renamed) modules.push([join(split, from), to]);
+  for (const [from, to] of modules) {
+    if (profile === 'release') run('wasm-opt', [...WASM_OPT, from, '-o', join(staging, to)]);
+    else copyFileSync(from, join(staging, to));
+  }
+
+  let loaderJs = readFileSync(join(split, '__wasm_split.js'), 'utf8');
+  for (const [from, to] of renamed) {
+    const quoted = `"./${from}"`;
+    if (!loaderJs.includes(quoted)) throw new Error(`split-dashboard: the loader does not name ${from}`);
+    loaderJs = loaderJs.replaceAll(quoted, `"./${to}"`);
+  }
+  writeFileSync(join(staging, loader), loaderJs);
+
+  const glue = readFileSync(join(bound, `${stem}.js`), 'utf8');
+  // The import statements only: the wasm's own imports keep the module name it was built with.
+  const from = 'from "./__wasm_split.js"';
+  if (!glue.includes(from)) throw new Error('split-dashboard: the glue does not import the loader');
+  const oldGlue = readFileSync(join(staging, `${stem}.js`));
+  const oldWasm = readFileSync(join(staging, staged));
+  writeFileSync(join(staging, `${stem}.js`), glue.replaceAll(from, `from "./${loader}"`));
+
+  // Trunk wrote the integrity of the files it staged; the page must name the ones it gets.
+  const page = join(staging, 'index.html');
+  let html = readFileSync(page, 'utf8');
+  for (const [old, file] of [[oldGlue, `${stem}.js`], [oldWasm, staged]]) {
+    const before = sri(old);
+    if (!html.includes(before)) continue; // integrity off
+    html = html.replaceAll(before, sri(readFileSync(join(staging, file))));
+  }
+  writeFileSync(page, html);
+
+  for (const f of [staged, ...renamed.values()]) {
+    const bytes = readFileSync(join(staging, f)).length;
+    console.log(`split-dashboard: ${f} ${bytes} B`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
