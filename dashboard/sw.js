@@ -70,18 +70,21 @@ async function asset(req) {
 
 /**
  * Keeps index.html (`page`, a navigation's answer, or fetched), every file it names, and
- * every file those scripts name (the glue names the split loader, which names the chunks of
- * the pages loaded on demand: a page never opened online opens offline too); forgets the
- * files of older builds.
+ * the files those scripts name (the glue names the chunk loader, which names the chunks of
+ * the pages loaded on demand); forgets the files of older builds. A file only a script names
+ * is taken from this cache or the HTTP cache, never the network: the chunks come once the
+ * app has shown its first figures (it fetches them then, and `asset` keeps them), so the
+ * worker does not compete with the first load on a slow link.
  */
 async function keepShell(page) {
   const res = page ?? (await fetch(SHELL, { cache: 'no-cache' }));
   if (!res.ok) return;
   const html = await res.clone().text();
   // Attribute values are unquoted in the minified release page; the module script quotes its imports.
-  const files = [...html.matchAll(/(?:=["']?|['"])(\/[\w.\-/]+\.(?:js|css|wasm))\b/g)].map(
+  const named = [...html.matchAll(/(?:=["']?|['"])(\/[\w.\-/]+\.(?:js|css|wasm))\b/g)].map(
     (m) => new URL(m[1], self.location.origin).href,
   );
+  const files = [...named];
   const cache = await caches.open(CACHE);
   const keep = new Set([new URL(SHELL, self.location.origin).href]);
   for (let i = 0; i < files.length; i++) {
@@ -93,8 +96,12 @@ async function keepShell(page) {
     const hashed = HASHED.test(new URL(f).pathname);
     let r = hashed ? await cache.match(f) : undefined;
     if (!r) {
-      r = await fetch(f, { cache: hashed ? 'default' : 'no-cache' });
-      if (!r.ok) continue;
+      // A file the page names must be kept (a failure leaves the kept shell as it was); one
+      // only a script names is kept if it is here already.
+      r = named.includes(f)
+        ? await fetch(f, { cache: hashed ? 'default' : 'no-cache' })
+        : await fetch(f, { cache: 'only-if-cached', mode: 'same-origin' }).catch(() => undefined);
+      if (!r?.ok) continue;
       await cache.put(f, r.clone());
     }
     if (f.endsWith('.js')) {

@@ -66,6 +66,9 @@ test('outage: reconnecting, then polling with a banner; a queued action applies 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Deliveries' }).click();
   await page.getByTestId('delivery-form').waitFor();
   await eventually('rows', async () => (await page.getByTestId('deliveries-table').locator('tbody tr').count()) > 0);
+  // The form's customers too (their own request, after the page's code has come), before the
+  // server goes: the action below picks one.
+  await eventually('customers loaded', async () => (await page.getByTestId('form-customer').locator('option').count()) > 10);
 
   await server.stop();
   const states = new Set();

@@ -94,6 +94,9 @@ try {
     if (!html.includes(before)) continue; // integrity off
     html = html.replaceAll(before, sri(readFileSync(join(staging, file))));
   }
+  // The glue imports the loader before anything runs: fetched beside the glue, not after it.
+  if (!html.includes('</head>')) throw new Error('split-dashboard: no </head> in index.html');
+  html = html.replace('</head>', `<link href=/${loader} rel=modulepreload></head>`);
   writeFileSync(page, html);
 
   for (const f of [staged, ...renamed.values()]) {

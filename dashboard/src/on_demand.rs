@@ -78,9 +78,15 @@ pub fn account_page() -> impl IntoView {
     page(account)
 }
 
-/// Fetches the code of every page loaded on demand, in the background: called once the
-/// signed-in frame is live, so a page opened later (or offline) is already here.
-pub fn prefetch() {
+/// The first figures are on screen: the code of every page loaded on demand is fetched now,
+/// in the background, so a page opened later shows at once (and, through the service worker,
+/// offline), without sharing a slow link with the first load and the sign-in. Once per page;
+/// later calls do nothing.
+pub fn first_figures_in() {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     leptos::task::spawn_local(async {
         // A failure is not kept: opening the page tries again.
         let _ = preload_deliveries().await;

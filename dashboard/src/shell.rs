@@ -57,17 +57,10 @@ fn SignedIn() -> impl IntoView {
 
     // A disabled account may not connect. (Expired or unknown tokens never get here: the
     // SDK asks the session for a fresh one and joins again, or stops once it is signed out.)
-    let prefetched = std::sync::atomic::AtomicBool::new(false);
     let rejected = client.on_any(move |e| match e {
         Event::Rejected(err) if err.code == Some(ErrorCode::AccountDisabled) => auth.sign_out(),
         // The tab opened offline, or a load failed: load now that the server is reachable.
-        Event::Connected { .. } => {
-            demand.reload_if_failed();
-            // Live: the other pages' code can come now without delaying the first figures.
-            if !prefetched.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                crate::on_demand::prefetch();
-            }
-        }
+        Event::Connected { .. } => demand.reload_if_failed(),
         _ => {}
     });
     // Missed more than the server replays: reload the lists, then go on from the log head.

@@ -240,6 +240,7 @@ async fn load(
         c
     });
     live.loaded();
+    crate::on_demand::first_figures_in();
     if client.last_seq().is_none_or(|l| l < seq) {
         client.set_last_seq(seq);
     }
