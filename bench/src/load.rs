@@ -662,10 +662,15 @@ pub async fn run_broadcast_with(
         load_avg_1m: load_avg,
         ..Report::default()
     };
-    usage0.fill(&usage1, wall, &mut report);
+    // CPU over the deliveries' window: from the broadcast's start to the last delivery, or to
+    // the broadcaster's end if later. Waiting for ticks that never come (up to COMPLETE_MAX)
+    // adds idle time, not work: divided by it, a saturated run read as an idle one.
+    let broadcast = Duration::from_millis(answers.iter().map(|b| b.elapsed_ms).max().unwrap_or(0));
+    let busy = Duration::from_micros(window_us).max(broadcast).min(wall);
+    usage0.fill(&usage1, busy, &mut report);
     if let Some(cpu) = t.cpu {
         // Its processes' own count, not this process's (which only waited).
-        report.generator_cpu_pct = cpu_pct(cpu, wall);
+        report.generator_cpu_pct = cpu_pct(cpu, busy);
     }
     if t.malformed > 0 {
         return Err(format!("{} ticks without a readable sent_at_us and n", t.malformed));

@@ -89,7 +89,8 @@ pub struct Report {
     pub rss_peak_kib: u64,
     /// `(rss_connected − rss_before) / up`, in KB (1,000 bytes).
     pub kb_per_conn: f64,
-    /// Server CPU over the broadcast window, % of one core.
+    /// Server CPU from the broadcast's start to the last delivery (or the broadcaster's end, if
+    /// later), % of one core.
     pub server_cpu_pct: f64,
     /// The generator's own CPU over the same window, % of one core.
     pub generator_cpu_pct: f64,
