@@ -619,6 +619,8 @@ pub async fn run_broadcast_with(
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
 
     let window_us = t.last_us.saturating_sub(t0_us).max(1);
+    // The slowest node's broadcaster: its end bounds the run's work.
+    let broadcast = Duration::from_millis(answers.iter().map(|b| b.elapsed_ms).max().unwrap_or(0));
     let (h, due) = (&t.latency, &t.from_due);
     let mut report = Report {
         target: target.name.clone(),
@@ -633,7 +635,7 @@ pub async fn run_broadcast_with(
         size: sc.size as u64,
         seconds: sc.seconds,
         emitted,
-        broadcast_s: answers.iter().map(|b| b.elapsed_ms).max().unwrap_or(0) as f64 / 1000.0,
+        broadcast_s: broadcast.as_secs_f64(),
         server_dropped: dropped,
         expected,
         received: t.received,
@@ -665,7 +667,6 @@ pub async fn run_broadcast_with(
     // CPU over the deliveries' window: from the broadcast's start to the last delivery, or to
     // the broadcaster's end if later. Waiting for ticks that never come (up to COMPLETE_MAX)
     // adds idle time, not work: divided by it, a saturated run read as an idle one.
-    let broadcast = Duration::from_millis(answers.iter().map(|b| b.elapsed_ms).max().unwrap_or(0));
     let busy = Duration::from_micros(window_us).max(broadcast).min(wall);
     usage0.fill(&usage1, busy, &mut report);
     if let Some(cpu) = t.cpu {
