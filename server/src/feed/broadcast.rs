@@ -21,7 +21,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError, SocketIo};
 
 use super::catchup::{self, Why};
-use super::log::{Entry, Feed, Sent};
+use super::log::{Entry, FeedGuard, Sent};
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -66,16 +66,16 @@ pub(crate) async fn advance(
     }
     let first_local = local.iter().find(|e| e.event.seq > cursor).map(|e| e.event.seq);
     let gap_end = first_local.map_or(upto, |s| s - 1);
+    let rest: Vec<Entry> =
+        local.iter().filter(|e| e.event.seq > gap_end && e.event.seq <= upto).cloned().collect();
     if gap_end > cursor {
         let mut conn = state.db.acquire().await?;
         let gap = db::event_log::range(&mut conn, tenant_id, cursor, gap_end).await?;
         drop(conn);
-        emit(state, &mut feed, tenant_id, &gap);
+        emit(state, &mut feed, tenant_id, &gap, !rest.is_empty());
         feed.cursor = Some(gap_end);
     }
-    let rest: Vec<Entry> =
-        local.iter().filter(|e| e.event.seq > gap_end && e.event.seq <= upto).cloned().collect();
-    emit(state, &mut feed, tenant_id, &rest);
+    emit(state, &mut feed, tenant_id, &rest, false);
     feed.cursor = Some(upto);
     Ok(())
 }
@@ -91,10 +91,16 @@ pub(crate) async fn sync(state: &AppState, tenant_id: Id) -> Result<u64, AppErro
 }
 
 /// Emits committed entries in order, socket by socket. Call with the tenant's lock held as
-/// `feed`. A socket whose queue is full misses nothing: it is caught up from the log from that
-/// entry on ([`super::catchup`]), and sockets already behind are skipped.
-fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry]) {
-    for e in entries {
+/// `feed`; `more` says entries follow these. A socket whose queue is full misses nothing: it
+/// is caught up from the log from that entry on ([`super::catchup`]), and sockets already
+/// behind are skipped.
+///
+/// Only an entry with nothing behind it (the last one, none to follow, no task waiting for
+/// the feed) may be written to sockets in this turn ([`fan_out`]'s `direct`): while the feed
+/// is behind, each socket's writer task writes what gathered at once.
+fn emit(state: &AppState, feed: &mut FeedGuard, tenant_id: Id, entries: &[Entry], more: bool) {
+    for (i, e) in entries.iter().enumerate() {
+        let last = !more && i + 1 == entries.len();
         let sent = match Sent::new(e) {
             Ok(s) => Arc::new(s),
             Err(err) => {
@@ -107,8 +113,15 @@ fn emit(state: &AppState, feed: &mut Feed, tenant_id: Id, entries: &[Entry]) {
             Some(u) => user_room(u, sent.topic),
             None => tenant_room(tenant_id, sent.topic),
         };
-        let full =
-            fan_out(&state.io, room, &sent.event, &sent.payload, |s| !feed.behind.contains(&s.id));
+        let feed_now: &FeedGuard = feed;
+        let full = fan_out(
+            &state.io,
+            room,
+            &sent.event,
+            &sent.payload,
+            |s| !feed_now.behind.contains(&s.id),
+            || last && !feed_now.contended(),
+        );
         // Kept before any catch-up starts, so that the catch-up finds it.
         feed.recent.push(sent);
         for socket in full {
@@ -171,6 +184,17 @@ impl Arrival {
 /// core: one broadcast's writes took a sixth less time, and the load generator on the same
 /// host a tenth less CPU.
 ///
+/// Why `direct`: an emit allowed by it is written to the socket in this turn when nothing is
+/// queued for that socket and it was not written in the last 10 ms (vendor/README.md), as
+/// Node.js' `ws` writes, instead of waiting for the socket's writer task to run after the
+/// whole loop; at 5,000 and 10,000 sockets that took a fifth to a quarter off p50 and p99
+/// (bench/ANALYSIS.md, fourteenth and fifteenth sessions). The caller says when not: while
+/// more is waiting behind this payload, writes in its turn would make every delivery its own
+/// system call exactly when the server has least time, where queued, each writer task writes
+/// several at once; the event log past capacity collapsed without this rule (fourteenth
+/// session). `direct` is asked before every socket, so a fan-out that falls behind midway
+/// stops writing directly.
+///
 /// Why the loop gives the runtime no turn, though an emit only queues the packet and
 /// engineioxide's per-socket writer task writes it after the loop (on one core the first of
 /// 5,000 sockets waits for the whole loop): a turn every 16 sockets let each writer run with
@@ -184,6 +208,7 @@ pub(crate) fn fan_out(
     event: &str,
     payload: &RawValue,
     mut live: impl FnMut(&SocketRef) -> bool,
+    direct: impl Fn() -> bool,
 ) -> Vec<SocketRef> {
     let mut full = Vec::new();
     // Once the server closes its namespace at shutdown, `io.to` would panic; a change that
@@ -196,10 +221,12 @@ pub(crate) fn fan_out(
         // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
         sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
     }
+    let writes = engineioxide::DirectWrites::enter();
     for socket in sockets {
         if !live(&socket) {
             continue;
         }
+        writes.allow(direct());
         match socket.emit(event, payload) {
             Ok(()) => {}
             Err(SendError::Socket(SocketError::InternalChannelFull)) => full.push(socket),

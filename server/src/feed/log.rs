@@ -7,6 +7,8 @@
 //! order from the feed's cursor, whichever node wrote them.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pulse_protocol::events::{topic_of, Id, ServerEvent, Topic, Topics};
@@ -22,9 +24,60 @@ use crate::error::AppError;
 /// One async mutex per tenant, held while its entries are fanned out on this node.
 #[derive(Debug, Default)]
 pub(crate) struct Feeds {
-    locks: Mutex<HashMap<Id, Arc<tokio::sync::Mutex<Feed>>>>,
+    locks: Mutex<HashMap<Id, Slot>>,
     /// Each tenant log's epoch, once read: it never changes while the database is open.
     epochs: Mutex<HashMap<Id, String>>,
+}
+
+/// A tenant's feed lock, and how many wait for it.
+#[derive(Debug, Default, Clone)]
+struct Slot {
+    feed: Arc<tokio::sync::Mutex<Feed>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+/// A tenant's [`Feed`], locked.
+#[derive(Debug)]
+pub(crate) struct FeedGuard {
+    feed: OwnedMutexGuard<Feed>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl FeedGuard {
+    /// Whether another task waits for this feed: more entries (or a catch-up) are queued
+    /// behind what the holder sends, so its fan-out is behind.
+    pub(crate) fn contended(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) > 0
+    }
+}
+
+impl Deref for FeedGuard {
+    type Target = Feed;
+    fn deref(&self) -> &Feed {
+        &self.feed
+    }
+}
+
+impl DerefMut for FeedGuard {
+    fn deref_mut(&mut self) -> &mut Feed {
+        &mut self.feed
+    }
+}
+
+/// Counts a task as waiting for a feed until dropped (also when its wait is cancelled).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// How far this node has fanned out a tenant's log, and who is catching up.
@@ -173,15 +226,18 @@ impl Feeds {
     }
 
     /// Waits for the tenant's lock.
-    pub(crate) async fn lock(&self, tenant_id: Id) -> OwnedMutexGuard<Feed> {
-        let m = self
+    pub(crate) async fn lock(&self, tenant_id: Id) -> FeedGuard {
+        let slot = self
             .locks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(tenant_id)
             .or_default()
             .clone();
-        m.lock_owned().await
+        let waiting = Waiting::new(&slot.waiting);
+        let feed = slot.feed.lock_owned().await;
+        drop(waiting);
+        FeedGuard { feed, waiting: slot.waiting }
     }
 }
 
@@ -257,6 +313,40 @@ mod tests {
 
     fn seqs(r: Option<(Vec<Arc<Sent>>, u64)>) -> Option<(Vec<u64>, u64)> {
         r.map(|(v, last)| (v.iter().map(|s| s.seq).collect(), last))
+    }
+
+    /// The fan-out writes in its own turn only while nobody waits for the feed; a waiter that
+    /// gives up (its task cancelled) must not leave the feed looking behind for ever.
+    #[tokio::test]
+    async fn a_feed_is_contended_while_someone_waits_for_it() {
+        let feeds = Arc::new(Feeds::default());
+        let held = feeds.lock(1).await;
+        assert!(!held.contended());
+        let other = feeds.lock(2).await;
+        assert!(!held.contended(), "another tenant's feed is not this one's");
+        drop(other);
+
+        let waiter = tokio::spawn({
+            let feeds = feeds.clone();
+            async move { feeds.lock(1).await.contended() }
+        });
+        while !held.contended() {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        assert!(!waiter.await.unwrap(), "the waiter, holding it alone, is not behind");
+
+        let held = feeds.lock(1).await;
+        let cancelled = tokio::spawn({
+            let feeds = feeds.clone();
+            async move { drop(feeds.lock(1).await) }
+        });
+        while !held.contended() {
+            tokio::task::yield_now().await;
+        }
+        cancelled.abort();
+        let _ = cancelled.await;
+        assert!(!held.contended(), "a cancelled wait still counted");
     }
 
     #[test]
