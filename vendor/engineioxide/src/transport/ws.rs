@@ -159,10 +159,23 @@ where
 
         let mut ws = ws_init().await;
         init_handshake(socket.id, &mut ws, &engine.config).await?;
-        socket
-            .clone()
-            .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
         (socket, ws)
+    };
+    // PATCH (Pulse, see vendor/README.md): a session that starts on WebSocket runs its
+    // heartbeat in this task, beside the read loop, instead of in a task of its own: one task
+    // fewer per connection (its cell and future cost about 1 KB per idle connection). A
+    // session upgraded from polling keeps the heartbeat task it started with.
+    let heartbeat = async {
+        if sid.is_some() {
+            return std::future::pending().await;
+        }
+        let res = socket
+            .heartbeat_job(engine.config.ping_interval, engine.config.ping_timeout)
+            .await;
+        if let Err(_e) = res {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(id = ?socket.id, "heartbeat error: {_e}");
+        }
     };
     let (tx, rx) = ws.split();
 
@@ -170,11 +183,20 @@ where
     tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
 
     // pipe between internal socket channel and websocket
-    match forward_to_handler(&engine, rx, &socket)
+    let read = forward_to_handler(&engine, rx, &socket);
+    let read_or_heartbeat = async {
+        match futures_util::future::select(std::pin::pin!(read), std::pin::pin!(heartbeat)).await {
+            futures_util::future::Either::Left((res, _)) => Some(res),
+            // The heartbeat ends only when the client missed it.
+            futures_util::future::Either::Right(((), _)) => None,
+        }
+    };
+    match read_or_heartbeat
         .with_cancellation_token(&socket.cancellation_token)
         .await
     {
-        Some(Err(ref e)) => {
+        Some(None) => socket.close(DisconnectReason::HeartbeatTimeout),
+        Some(Some(Err(ref e))) => {
             let reason =
                 Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
 
@@ -182,7 +204,7 @@ where
             tracing::debug!("error when handling packet: {:?}", e);
             engine.close_session(socket.id, reason);
         }
-        Some(Ok(())) => {
+        Some(Some(Ok(()))) => {
             #[cfg(feature = "tracing")]
             tracing::debug!(sid = %socket.id, "ws transport was closed");
             engine.close_session(socket.id, DisconnectReason::TransportClose);
