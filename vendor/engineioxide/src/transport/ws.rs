@@ -236,7 +236,7 @@ where
                     break;
                 }
                 Packet::Pong | Packet::Ping => {
-                    // A full channel means that the client is already known to be alive.
+                    // PATCH: a permit already stored means the client is already known to be alive.
                     socket.heartbeat.notify_one();
                     Ok::<(), Error>(())
                 }
