@@ -120,16 +120,16 @@ pub struct Permit<'a> {
     tx: &'a mpsc::Sender<PacketBuf>,
 }
 
-/// The sink of a WebSocket connection, shared by its writer task and by emitters.
+/// The sink of a WebSocket connection, shared by its writer and by emitters.
 ///
 /// PATCH (Pulse, see vendor/README.md): an emit writes its frame to the socket at once, in the
 /// emitter's turn, when nothing is queued before it and the socket takes it without blocking,
-/// as Node.js' `ws` does. Otherwise it goes through the channel to the writer task, as before.
+/// as Node.js' `ws` does. Otherwise it goes through the channel to the writer, as before.
 /// The writer takes packets from the channel only while it holds this lock, so "nothing
 /// queued" is seen exactly and order is kept.
 #[derive(Default)]
 pub(crate) struct Direct {
-    /// Set by the writer task when it starts and taken when it closes the connection.
+    /// Set by the writer when it starts and taken when it closes the connection.
     pub sink: Option<std::pin::Pin<Box<dyn futures_util::Sink<WsMessage, Error = WsError> + Send>>>,
     /// Messages the writer took from the channel and has not handed to the sink yet.
     pub pending: std::collections::VecDeque<WsMessage>,
@@ -137,12 +137,12 @@ pub(crate) struct Direct {
     pub dirty: bool,
     /// A close packet was taken from the channel: nothing may be written after it.
     pub closing: bool,
-    /// When a frame last went to the sink, directly or by the writer task.
+    /// When a frame last went to the sink, directly or by the writer.
     pub last_write: Option<std::time::Instant>,
 }
 
 /// A socket written to more recently than this is busy: its next frames go through the
-/// writer task, which writes what has queued meanwhile in one system call. Writing every
+/// writer, which writes what has queued meanwhile in one system call. Writing every
 /// frame directly costs a system call each, which at hundreds of frames per second per
 /// socket takes more CPU than batching and cannot keep up; an idle socket (a few frames a
 /// second, the common case) gets its frame at once.
@@ -158,7 +158,7 @@ std::thread_local! {
 /// Emits write directly only on a thread inside [`DirectWrites::enter`], and only while the
 /// emitter allows it ([`DirectWrites::allow`]): the emitter knows whether more is waiting
 /// behind the message it sends (a fan-out that is behind), which no socket can see. A
-/// fan-out that is behind must queue, so that each socket's writer task writes what gathered
+/// fan-out that is behind must queue, so that each socket's writer writes what gathered
 /// in one system call; written directly, every frame is its own system call, made in the
 /// emitter's turn, exactly when the server has least time for it. Everywhere else (acks,
 /// replies, other emitters) emits queue as upstream does.
@@ -191,7 +191,7 @@ type WsError = tokio_tungstenite::tungstenite::Error;
 
 enum DirectOutcome {
     Written,
-    /// Written to the sink but the socket would block: the writer task must finish the flush.
+    /// Written to the sink but the socket would block: the writer must finish the flush.
     NeedsFlush,
     NotDirect,
 }
@@ -217,7 +217,7 @@ fn try_direct(direct: &std::sync::Mutex<Direct>, tx: &mpsc::Sender<PacketBuf>, m
     let Some(sink) = st.sink.as_mut() else {
         return DirectOutcome::NotDirect;
     };
-    // No waker: when the socket would block, the permit wakes the writer task instead (see
+    // No waker: when the socket would block, the permit wakes the writer instead (see
     // `Permit::emit`), which polls with its own.
     let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
     // One poll, outside tokio's cooperative budget: the emitter may write to thousands of
@@ -262,7 +262,7 @@ impl Permit<'_> {
     pub fn emit(self, msg: Str) {
         match try_direct(self.direct, self.tx, &msg) {
             DirectOutcome::Written => {}
-            // The no-op packet wakes the writer task, which finishes the flush.
+            // The no-op packet wakes the writer, which finishes the flush.
             DirectOutcome::NeedsFlush => self.inner.send(smallvec![Packet::Noop]),
             DirectOutcome::NotDirect => self.inner.send(smallvec![Packet::Message(msg)]),
         }

@@ -66,7 +66,7 @@ async fn next_message(stream: &mut Stream) -> Message {
 }
 
 /// The frame is on the wire before the emitter yields (the test's runtime has one thread, so
-/// the writer task cannot have run), only where the emitter allowed it.
+/// the connection's task, which runs the writer, cannot have run), only where the emitter allowed it.
 #[tokio::test]
 async fn an_allowed_emit_is_written_in_the_emitters_turn() {
     let (socket, mut stream) = connect().await;

@@ -65,13 +65,16 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
         .ok_or(Error::InvalidWebSocketKey)?
         .clone();
 
+    // PATCH (Pulse, see vendor/README.md): boxed, because a task keeps room for what it
+    // captured until it ends, and this one lasts as long as the connection.
+    let (req, parts) = (Box::new(req), Box::new(parts));
     tokio::spawn(async move {
-        let conn = hyper::upgrade::on(req)
+        let conn = hyper::upgrade::on(*req)
             .await
             .map(hyper_util::rt::TokioIo::new);
 
         let res = match conn {
-            Ok(conn) => on_init(engine.clone(), conn, protocol, sid, parts).await,
+            Ok(conn) => on_init(engine.clone(), conn, protocol, sid, *parts).await,
             Err(_e) => {
                 #[cfg(feature = "tracing")]
                 tracing::debug!("ws upgrade error: {}", _e);
@@ -103,17 +106,45 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
 /// Sends an open packet if it is not an upgrade from a polling request
 ///
 /// Read packets from the websocket and handle them, it will block until the connection is closed
-#[cfg_attr(
-    feature = "tracing",
-    tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
-)]
-pub async fn on_init<H: EngineIoHandler, S>(
+///
+/// PATCH (Pulse, see vendor/README.md): the opening (handshake or upgrade, with the stream
+/// and the request head) runs in a future of its own on the heap, freed once the session is
+/// open; what stays for the life of the connection is only what serving it needs. The
+/// writer runs in this future too, beside the read loop, instead of in a task of its own.
+pub fn on_init<H: EngineIoHandler, S>(
     engine: Arc<EngineIo<H>>,
     conn: S,
     protocol: ProtocolVersion,
     sid: Option<Sid>,
     req_data: Parts,
-) -> Result<(), Error>
+) -> impl std::future::Future<Output = Result<(), Error>> + Send + 'static
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let open = Box::pin(open(engine.clone(), conn, protocol, sid, req_data));
+    async move {
+        let Some((socket, ws)) = open.await? else {
+            return Ok(());
+        };
+        let (tx, rx) = ws.split();
+        serve(engine, socket, tx, rx, sid.is_some()).await;
+        Ok(())
+    }
+}
+
+/// Opens the session: the Engine.IO handshake on a new one, the upgrade handshake on one that
+/// started on polling. `None` when the session closed during the upgrade.
+#[cfg_attr(
+    feature = "tracing",
+    tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
+)]
+async fn open<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    conn: S,
+    protocol: ProtocolVersion,
+    sid: Option<Sid>,
+    req_data: Parts,
+) -> Result<Option<(Arc<Socket<H::Data>>, WebSocketStream<S>)>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -123,10 +154,10 @@ where
         .max_frame_size(Some(engine.config.ws_max_frame_size));
 
     let ws_init = move || WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config));
-    let (socket, ws) = if let Some(sid) = sid {
+    if let Some(sid) = sid {
         match engine.get_socket(sid) {
-            None => return Err(Error::UnknownSessionID(sid)),
-            Some(socket) if socket.is_ws() => return Err(Error::MultipleWebsocketRequests),
+            None => Err(Error::UnknownSessionID(sid)),
+            Some(socket) if socket.is_ws() => Err(Error::MultipleWebsocketRequests),
             Some(socket) => {
                 let mut ws = ws_init().await;
 
@@ -148,7 +179,7 @@ where
                         return Err(Error::Upgrade);
                     }
                 }
-                (socket, ws)
+                Ok(Some((socket, ws)))
             }
         }
     } else {
@@ -159,42 +190,63 @@ where
 
         let mut ws = ws_init().await;
         init_handshake(socket.id, &mut ws, &engine.config).await?;
-        (socket, ws)
-    };
-    // PATCH (Pulse, see vendor/README.md): a session that starts on WebSocket runs its
-    // heartbeat in this task, beside the read loop, instead of in a task of its own: one task
-    // fewer per connection (its cell and future cost about 1 KB per idle connection). A
-    // session upgraded from polling keeps the heartbeat task it started with.
-    let heartbeat = async {
-        if sid.is_some() {
-            return std::future::pending().await;
-        }
-        let res = socket
-            .heartbeat_job(engine.config.ping_interval, engine.config.ping_timeout)
-            .await;
-        if let Err(_e) = res {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(id = ?socket.id, "heartbeat error: {_e}");
-        }
-    };
-    let (tx, rx) = ws.split();
+        Ok(Some((socket, ws)))
+    }
+}
 
-    // Pipe between websocket and internal socket channel.
-    tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
-
-    // pipe between internal socket channel and websocket
-    let read = forward_to_handler(&engine, rx, &socket);
-    let read_or_heartbeat = async {
-        match futures_util::future::select(std::pin::pin!(read), std::pin::pin!(heartbeat)).await {
-            futures_util::future::Either::Left((res, _)) => Some(res),
-            // The heartbeat ends only when the client missed it.
-            futures_util::future::Either::Right(((), _)) => None,
+/// Serves an open session until it closes: the read loop, the writer and, for a session that
+/// started on WebSocket, the heartbeat, all in the connection's task.
+async fn serve<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    socket: Arc<Socket<H::Data>>,
+    tx: SplitSink<WebSocketStream<S>, Message>,
+    rx: SplitStream<WebSocketStream<S>>,
+    upgraded: bool,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    use futures_util::future::{Either, select};
+    use std::pin::pin;
+    // Every future here is built where it is polled: a future moved from one local into
+    // another keeps room in both (about 1 KB per connection here).
+    //
+    // PATCH: the writer ends when the session's channel closes or the session is cancelled,
+    // after its closing flush.
+    let writer = pin!(forward_to_socket::<H, S>(socket.clone(), tx));
+    let reading = pin!(
+        async {
+            let read = pin!(forward_to_handler(&engine, rx, &socket));
+            // PATCH: a session that starts on WebSocket runs its heartbeat here, beside the
+            // read loop, instead of in a task of its own. A session upgraded from polling
+            // keeps the heartbeat task it started with.
+            let heartbeat = pin!(async {
+                if upgraded {
+                    return std::future::pending().await;
+                }
+                let res = socket
+                    .heartbeat_job(engine.config.ping_interval, engine.config.ping_timeout)
+                    .await;
+                if let Err(_e) = res {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(id = ?socket.id, "heartbeat error: {_e}");
+                }
+            });
+            match select(read, heartbeat).await {
+                Either::Left((res, _)) => Some(res),
+                // The heartbeat ends only when the client missed it.
+                Either::Right(((), _)) => None,
+            }
         }
-    };
-    match read_or_heartbeat
         .with_cancellation_token(&socket.cancellation_token)
-        .await
-    {
+    );
+    // The writer outlives the reader: what closing the session queued (a disconnect, the
+    // close packet) is still written and flushed. A writer that ends first (the session was
+    // closed) leaves the reader to see the cancellation.
+    let (res, writer) = match select(reading, writer).await {
+        Either::Left((res, writer)) => (res, Some(writer)),
+        Either::Right(((), reading)) => (reading.await, None),
+    };
+    match res {
         Some(None) => socket.close(DisconnectReason::HeartbeatTimeout),
         Some(Some(Err(ref e))) => {
             let reason =
@@ -214,7 +266,9 @@ where
             tracing::debug!(sid = %socket.id, "socket is closing");
         }
     }
-    Ok(())
+    if let Some(writer) = writer {
+        writer.await;
+    }
 }
 
 /// Forwards all packets received from a websocket to a EngineIo [`Socket`]
