@@ -68,12 +68,16 @@ pub(crate) fn register(io: &SocketIo, state: AppState) {
 }
 
 /// What the connect handler sends a socket the middleware enrolled: the log's identity, a
-/// refusal to resume if any, and the entries from `after` on.
+/// refusal to resume if any, and the entries from `after` on. Taken by the handler: what a
+/// socket keeps in its extensions it keeps for its life, and past seven entries their map
+/// doubles (about 0.3 KB more per connection).
 #[derive(Debug, Clone)]
 struct Start {
     status: Envelope<ConnectionStatus>,
     resync: Option<WireError>,
     after: u64,
+    /// The client asked to resume from a position.
+    resumed: bool,
 }
 
 /// Marks a socket whose connect handler ran (it counts in `pulse_connections_active`).
@@ -144,8 +148,10 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
         (head, epoch)
     };
     let cursor = feed.cursor.unwrap_or(head);
+    // Taken: only this needs it (see `Start`).
     let (last_seq, client_epoch) =
-        socket.extensions.get::<ResumeFrom>().map(|r| (r.0, r.1)).unwrap_or_default();
+        socket.extensions.remove::<ResumeFrom>().map(|r| (r.0, r.1)).unwrap_or_default();
+    let resumed = last_seq.is_some();
     let mut resync = None;
     let mut after = cursor;
     if let (Some(last_seq), Some(user_id)) = (last_seq, caller.user_id) {
@@ -177,7 +183,7 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
         data: ConnectionStatus { epoch, head, node: state.node.id.clone() },
     };
     let resync = resync.map(|m| WireError::new(ErrorCode::ResyncRequired, m));
-    socket.extensions.insert(Start { status, resync, after });
+    socket.extensions.insert(Start { status, resync, after, resumed });
     let log_state = state.clone();
     socket.on_disconnect(move |socket: SocketRef, reason: DisconnectReason| async move {
         if socket.extensions.get::<Connected>().is_some() {
@@ -203,7 +209,7 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
 /// catches it up from where [`enroll`] left it: missed entries strictly before live ones.
 async fn connected(socket: SocketRef, state: AppState) {
     let (Some(caller), Some(start)) =
-        (socket.extensions.get::<Caller>(), socket.extensions.get::<Start>())
+        (socket.extensions.get::<Caller>(), socket.extensions.remove::<Start>())
     else {
         // The middleware always sets both; without them the socket may see nothing.
         let _ = socket.disconnect();
@@ -216,8 +222,7 @@ async fn connected(socket: SocketRef, state: AppState) {
         tracing::info!(message = %e.message, "resume refused");
         let _ = socket.emit(ERROR, e);
     }
-    let resumed = socket.extensions.get::<ResumeFrom>().is_some_and(|r| r.0.is_some());
-    let why = if resumed && start.resync.is_none() { Why::Resume } else { Why::Join };
+    let why = if start.resumed && start.resync.is_none() { Why::Resume } else { Why::Join };
     catchup::spawn(&state, why, socket.clone(), caller.tenant_id, start.after);
 }
 
