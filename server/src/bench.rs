@@ -130,7 +130,7 @@ async fn broadcast(
         let due = start + period.mul_f64(n as f64);
         tokio::time::sleep_until(due).await;
         // Everything due by now goes out, so a slow wake-up does not shrink the run. In one
-        // burst: the sockets' writer tasks run on the other workers meanwhile, and after it.
+        // burst: the sockets' writers run on the other workers meanwhile, and after it.
         let now = tokio::time::Instant::now();
         while n < total && start + period.mul_f64(n as f64) <= now {
             let due_at_us = start_us + period.mul_f64(n as f64).as_micros() as u64;

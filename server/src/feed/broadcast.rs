@@ -97,7 +97,7 @@ pub(crate) async fn sync(state: &AppState, tenant_id: Id) -> Result<u64, AppErro
 ///
 /// Only an entry with nothing behind it (the last one, none to follow, no task waiting for
 /// the feed) may be written to sockets in this turn ([`fan_out`]'s `direct`): while the feed
-/// is behind, each socket's writer task writes what gathered at once.
+/// is behind, each socket's writer (in its connection's task) writes what gathered at once.
 fn emit(state: &AppState, feed: &mut FeedGuard, tenant_id: Id, entries: &[Entry], more: bool) {
     for (i, e) in entries.iter().enumerate() {
         let last = !more && i + 1 == entries.len();
@@ -186,17 +186,17 @@ impl Arrival {
 ///
 /// Why `direct`: an emit allowed by it is written to the socket in this turn when nothing is
 /// queued for that socket and it was not written in the last 10 ms (vendor/README.md), as
-/// Node.js' `ws` writes, instead of waiting for the socket's writer task to run after the
+/// Node.js' `ws` writes, instead of waiting for the socket's writer to run after the
 /// whole loop; at 5,000 and 10,000 sockets that took a fifth to a quarter off p50 and p99
 /// (bench/ANALYSIS.md, fourteenth and fifteenth sessions). The caller says when not: while
 /// more is waiting behind this payload, writes in its turn would make every delivery its own
-/// system call exactly when the server has least time, where queued, each writer task writes
+/// system call exactly when the server has least time, where queued, each writer writes
 /// several at once; the event log past capacity collapsed without this rule (fourteenth
 /// session). `direct` is asked before every socket, so a fan-out that falls behind midway
 /// stops writing directly.
 ///
 /// Why the loop gives the runtime no turn, though an emit only queues the packet and
-/// engineioxide's per-socket writer task writes it after the loop (on one core the first of
+/// engineioxide's per-socket writer writes it after the loop (on one core the first of
 /// 5,000 sockets waits for the whole loop): a turn every 16 sockets let each writer run with
 /// one packet, one write each, where under load it takes several entries in one. Through the
 /// event log one node then delivered 51,000 deliveries/s where it delivers 185,000 without

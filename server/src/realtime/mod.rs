@@ -1,8 +1,9 @@
 //! This module deals with the Socket.IO `/` namespace: the connect middleware (admission in
 //! `connect.rs`, connection limits in `quota.rs`), resuming a reconnecting socket from its
-//! `lastSeq`, the rooms of its topics (`subscriptions.rs`), one handler per client event
-//! (`handlers.rs`) behind the per-socket limits (`limits.rs`), ending sockets whose token
-//! expired (`expiry.rs`), and the request head each socket keeps (`head.rs`).
+//! `lastSeq`, the rooms of its topics (`subscriptions.rs`), the table of client events each
+//! socket's one handler reads (`handlers.rs`) behind the per-socket limits (`limits.rs`),
+//! ending sockets whose token expired (`expiry.rs`), and the request head each socket keeps
+//! (`head.rs`).
 //!
 //! Handlers are installed by the middleware, before the CONNECT packet goes out, so a client
 //! that emits right after connecting never races an uninstalled handler. The middleware also
