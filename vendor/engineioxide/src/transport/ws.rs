@@ -123,9 +123,7 @@ where
 {
     let open = Box::pin(open(engine.clone(), conn, protocol, sid, req_data));
     async move {
-        let Some((socket, ws)) = open.await? else {
-            return Ok(());
-        };
+        let (socket, ws) = open.await?;
         let (tx, rx) = ws.split();
         serve(engine, socket, tx, rx, sid.is_some()).await;
         Ok(())
@@ -133,7 +131,7 @@ where
 }
 
 /// Opens the session: the Engine.IO handshake on a new one, the upgrade handshake on one that
-/// started on polling. `None` when the session closed during the upgrade.
+/// started on polling.
 #[cfg_attr(
     feature = "tracing",
     tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
@@ -144,7 +142,7 @@ async fn open<H: EngineIoHandler, S>(
     protocol: ProtocolVersion,
     sid: Option<Sid>,
     req_data: Parts,
-) -> Result<Option<(Arc<Socket<H::Data>>, WebSocketStream<S>)>, Error>
+) -> Result<(Arc<Socket<H::Data>>, WebSocketStream<S>), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -179,7 +177,7 @@ where
                         return Err(Error::Upgrade);
                     }
                 }
-                Ok(Some((socket, ws)))
+                Ok((socket, ws))
             }
         }
     } else {
@@ -190,7 +188,7 @@ where
 
         let mut ws = ws_init().await;
         init_handshake(socket.id, &mut ws, &engine.config).await?;
-        Ok(Some((socket, ws)))
+        Ok((socket, ws))
     }
 }
 
