@@ -9,7 +9,8 @@ const SHELL = '/';
 // A page waits this long for the network before the cached shell is used (a link that is
 // up but barely moving); a refused connection falls back at once.
 const NAVIGATION_WAIT_MS = 4000;
-const HASHED = /-[0-9a-f]{16}(?:_bg)?\.[a-z0-9]+$/;
+// trunk's content hash: a u64 in hex without leading zeros.
+const HASHED = /-[0-9a-f]{12,16}(?:_bg)?\.[a-z0-9]+$/;
 const NEVER = ['/api/', '/socket.io/', '/health', '/metrics', '/sw.js'];
 
 self.addEventListener('install', (e) => {

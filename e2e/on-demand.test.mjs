@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectionState, eventually, launchBrowser, login, startServer } from './harness.mjs';
 
-const isChunk = (url) => /\/pulse-dashboard-[\w]+-[0-9a-f]{16}\.wasm$/.test(new URL(url).pathname);
-const CUSTOMERS = /\/pulse-dashboard-customers-[0-9a-f]{16}\.wasm$/;
+const isChunk = (url) => /\/pulse-dashboard-[\w]+-[0-9a-f]{12,16}\.wasm$/.test(new URL(url).pathname);
+const CUSTOMERS = /\/pulse-dashboard-customers-[0-9a-f]{12,16}\.wasm$/;
 
 test('pages load on demand: none in the first load, fetched once live, a failed fetch shown with a retry', async (t) => {
   const server = await startServer({ env: { PULSE_DEMO: 'false' } });
@@ -31,7 +31,7 @@ test('pages load on demand: none in the first load, fetched once live, a failed 
   await page.route(CUSTOMERS, (r) => r.abort('connectionfailed'));
   await login(page, server.url);
   await eventually('live', async () => (await connectionState(page)) === 'live');
-  await eventually('the other pages fetched once live', async () => wasm.some((u) => /-deliveries-[0-9a-f]{16}\.wasm$/.test(u)));
+  await eventually('the other pages fetched once live', async () => wasm.some((u) => /-deliveries-[0-9a-f]{12,16}\.wasm$/.test(u)));
 
   const nav = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
   await nav('Customers');

@@ -36,7 +36,8 @@ const WASM_OPT = [
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 const sri = (bytes) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`;
 
-const staged = readdirSync(staging).find((f) => /^pulse-dashboard-[0-9a-f]{16}_bg\.wasm$/.test(f));
+// trunk writes its content hash, a u64, in hex without leading zeros: 16 digits or fewer.
+const staged = readdirSync(staging).find((f) => /^pulse-dashboard-[0-9a-f]{12,16}_bg\.wasm$/.test(f));
 if (!staged) throw new Error(`split-dashboard: no pulse-dashboard-HASH_bg.wasm in ${staging}`);
 const stem = staged.slice(0, -'_bg.wasm'.length);
 const hash = stem.slice('pulse-dashboard-'.length);

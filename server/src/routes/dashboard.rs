@@ -40,11 +40,14 @@ async fn cache_control(req: Request, next: Next) -> Response {
 }
 
 fn is_hashed_asset(path: &str) -> bool {
-    // e.g. /pulse-dashboard-1a2b3c4d5e6f7a8b_bg.wasm
+    // e.g. /pulse-dashboard-1a2b3c4d5e6f7a8b_bg.wasm. trunk writes its content hash, a u64, in
+    // hex without leading zeros: one name in 16 has 15 digits (fewer than 12: 1 in 65,536).
     let name = path.rsplit('/').next().unwrap_or_default();
     let stem = name.split('.').next().unwrap_or_default().trim_end_matches("_bg");
     let hash = stem.rsplit('-').next().unwrap_or_default();
-    name.contains('.') && hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit())
+    name.contains('.')
+        && (12..=16).contains(&hash.len())
+        && hash.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -55,6 +58,8 @@ mod tests {
     fn recognises_trunk_hashed_names() {
         assert!(is_hashed_asset("/pulse-dashboard-1a2b3c4d5e6f7a8b_bg.wasm"));
         assert!(is_hashed_asset("/main-0123456789abcdef.css"));
+        assert!(is_hashed_asset("/pulse-dashboard-3712e48f8766c0b_bg.wasm"), "15 digits");
+        assert!(!is_hashed_asset("/pulse-dashboard-deadbeef.js"), "too short for a u64 in hex");
         assert!(!is_hashed_asset("/index.html"));
         assert!(!is_hashed_asset("/deliveries"));
         assert!(!is_hashed_asset("/pulse-dashboard.js"));
