@@ -21,12 +21,11 @@
 // "First load on a slow link" of that file (the rest is kept). A measurement: nothing about
 // speed is asserted. Not shown: a real radio's jitter and loss, CPU slower than this
 // machine's, or TLS (the server is plain HTTP on loopback).
-import { execSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { DEMO, ROOT, launchBrowser, startServer, takeOption } from '../e2e/harness.mjs';
+import { commit, machine, utc, writeSection } from './report.mjs';
 
 const args = process.argv.slice(2);
 const rounds = Number(takeOption(args, '--rounds', '3'));
@@ -67,7 +66,7 @@ function bytesSection() {
   const chunk = (f) => f.endsWith('.wasm') && !f.endsWith('_bg.wasm');
   const first = app.filter(([f]) => !chunk(f));
   const chunks = app.filter(([f]) => chunk(f));
-  for (const [f, s] of first) row(`dashboard: ${f.replace(/-[0-9a-f]{16}/, '-HASH')}`, s);
+  for (const [f, s] of first) row(`dashboard: ${f.replace(/-[0-9a-f]{12,16}/, '-HASH')}`, s);
   if (chunks.length) row(`dashboard: the pages loaded on demand (${chunks.length} wasm chunks)`, sum(chunks.map(([, s]) => s)));
   row('**dashboard: the first load** (all but the chunks)', sum(first.map(([, s]) => s)));
   row('**dashboard: everything**', sum(app.map(([, s]) => s)));
@@ -189,34 +188,14 @@ async function timesSection() {
   print();
 }
 
-const git = (c) => {
-  try {
-    return execSync(c, { cwd: ROOT }).toString().trim();
-  } catch {
-    return '?';
-  }
-};
 print('## First load on a slow link');
 print();
-print(`Written by \`${command}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; do not edit by hand.`);
-print(`Commit ${git('git rev-parse --short HEAD')}${git('git status --porcelain') ? ' (with uncommitted changes)' : ''}; ` +
-  `dashboard build \`${dist.replace(ROOT + '/', '')}\` of ${new Date(statSync(dist).mtimeMs).toISOString().slice(0, 16).replace('T', ' ')} UTC. ` +
-  `Machine: ${cpus().length} cores, ${cpus()[0].model}; Chromium headless, loopback.`);
+print(`Written by \`${command}\` on ${utc()} UTC; do not edit by hand.`);
+print(`Commit ${commit()}; ` +
+  `dashboard build \`${dist.replace(ROOT + '/', '')}\` of ${utc(new Date(statSync(dist).mtimeMs))} UTC. ` +
+  `Machine: ${machine()}; Chromium headless, loopback.`);
 print();
 bytesSection();
 await timesSection();
 
-if (out) {
-  const section = lines.join('\n');
-  const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
-  const at = text.indexOf('## First load on a slow link');
-  let next;
-  if (at >= 0) {
-    const rest = text.indexOf('\n## ', at + 1);
-    next = text.slice(0, at) + section + (rest >= 0 ? '\n' + text.slice(rest + 1) : '\n');
-  } else {
-    next = text.trimEnd() + '\n\n' + section + '\n';
-  }
-  writeFileSync(out, next);
-  console.error(`written to ${out}`);
-}
+if (out) writeSection(out, lines);

@@ -3,15 +3,18 @@
 // the same broadcast.
 //
 //   node bench/js-event-cost.mjs [--events 2000] [--rate 1000] [--size 256] [--rounds 3]
-//                                [--profile N] [LABEL=PKG_DIR ...]   (default: sdk=client-sdk/pkg)
+//                                [--profile N] [--out FILE] [LABEL=PKG_DIR ...]
+//                                (default: sdk=client-sdk/pkg)
 //
 // Each page connects over WebSocket to a fresh server (bench mode, demo generator off),
 // registers one handler for `bench:tick` that reads a field of the payload, and waits. The
 // server then broadcasts `events` ticks of `size` bytes at `rate` per second
 // (`POST /api/bench/broadcast`); the figure is the page's main-thread time over that window
 // (Chromium's DevTools protocol, Performance.getMetrics: TaskDuration, and ScriptDuration for
-// JavaScript and wasm alone), divided by the ticks received. Rounds run one after the other in
-// the same page; the median is printed. A measurement, not a test: nothing is asserted about
+// JavaScript and wasm alone), divided by the ticks received. All pages are open together and
+// take their rounds in turns, so the machine's drift during the run falls on each alike; the
+// median is printed, and with --out written over the section "JS package: main-thread cost per
+// event" of FILE (the rest is kept). A measurement, not a test: nothing is asserted about
 // speed. Ticks the server dropped because the page's queue there was full are counted and
 // reported (ticks are not in the event log: nothing catches them up); a page that misses any
 // other tick fails the run.
@@ -25,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 import { ROOT, apiLogin, eventually, launchBrowser, startServer, takeOption } from '../e2e/harness.mjs';
+import { commit, machine, utc, writeSection } from './report.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => Number(takeOption(args, name, dflt));
@@ -33,6 +37,8 @@ const rate = opt('--rate', 1000);
 const size = opt('--size', 256);
 const rounds = opt('--rounds', 3);
 const profileTop = opt('--profile', 0);
+const out = takeOption(args, '--out', null);
+const command = `node bench/js-event-cost.mjs ${process.argv.slice(2).join(' ')}`.trim();
 const builds = (args.length ? args : ['sdk=client-sdk/pkg']).map((a) => {
   const [label, dir] = a.split('=');
   return { label, dir: resolve(ROOT, dir) };
@@ -98,13 +104,22 @@ function printProfile(label, profile, ticks) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(label, pkgDir, page) {
-  // The page comes from another origin, which the server lists.
+/**
+ * Opens one client: its page (from another origin, which the server lists) on a fresh server
+ * in its own browser, live. `round()` measures one broadcast; `profile()` one more under the
+ * sampling profiler; `close()` stops all three.
+ */
+async function open(label, pkgDir, page) {
   const site = await serve(pkgDir);
   const pulse = await startServer({
     env: { PULSE_BENCH: '1', PULSE_DEMO_RATE: '0', PULSE_STATS_INTERVAL_MS: '3600000', PULSE_CORS_ORIGINS: site.url },
   });
   const browser = await launchBrowser();
+  const close = async () => {
+    site.close();
+    await browser.close();
+    await pulse.stop();
+  };
   try {
     const { token } = await apiLogin(pulse.url);
     site.html = page(pulse.url, token);
@@ -119,9 +134,10 @@ async function measure(label, pkgDir, page) {
       const { metrics: m } = await cdp.send('Performance.getMetrics');
       return Object.fromEntries(m.map(({ name, value }) => [name, value]));
     };
-    const task = [];
-    const script = [];
-    const drops = [];
+    const client = { label, task: [], script: [], drops: [] };
+    const checkErrors = () => {
+      if (errors.length) throw new Error(`${label}: page errors: ${errors.join('; ')}`);
+    };
     // One broadcast; resolves once the page has every tick the server did not drop.
     const broadcast = async () => {
       const before = await p.evaluate(() => window.count);
@@ -138,35 +154,63 @@ async function measure(label, pkgDir, page) {
       await eventually(`${label} receives ${sent} ticks`, async () => (await p.evaluate(() => window.count)) - before >= sent, 60_000);
       return { sent, dropped };
     };
-    for (let r = 0; r < rounds; r++) {
+    client.round = async () => {
       const m0 = await metrics();
       const { sent, dropped } = await broadcast();
       const m1 = await metrics();
-      drops.push(dropped);
-      task.push(((m1.TaskDuration - m0.TaskDuration) * 1e6) / sent);
-      script.push(((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / sent);
-    }
-    if (profileTop > 0) {
+      client.drops.push(dropped);
+      client.task.push(((m1.TaskDuration - m0.TaskDuration) * 1e6) / sent);
+      client.script.push(((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / sent);
+      checkErrors();
+    };
+    client.profile = async () => {
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
       await cdp.send('Profiler.start');
       const { sent } = await broadcast();
       printProfile(label, (await cdp.send('Profiler.stop')).profile, sent);
-    }
-    if (errors.length) throw new Error(`${label}: page errors: ${errors.join('; ')}`);
-    return { label, task, script, drops };
-  } finally {
-    site.close();
-    await browser.close();
-    await pulse.stop();
+      checkErrors();
+    };
+    client.close = close;
+    return client;
+  } catch (e) {
+    await close();
+    throw e;
   }
 }
 
-const rows = [];
-for (const b of builds) rows.push(await measure(b.label, b.dir, sdkPage));
-rows.push(await measure(`socket.io-client ${sioVersion}`, ROOT, sioPage));
-console.log(`\n${events} ticks of ${size} B at ${rate}/s, ${rounds} rounds; µs of main thread per event (median; rounds)\n`);
-console.log('| client | task µs/event | script µs/event | dropped ticks |');
-console.log('|---|---:|---:|---:|');
+// Every client is open at once and the rounds take turns (a round of each, the first one
+// rotating), so a drift of this machine's speed during the run falls on all of them alike.
+const clients = [];
+try {
+  for (const b of builds) clients.push(await open(b.label, b.dir, sdkPage));
+  clients.push(await open(`socket.io-client ${sioVersion}`, ROOT, sioPage));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < clients.length; i++) await clients[(r + i) % clients.length].round();
+  }
+  if (profileTop > 0) for (const c of clients) await c.profile();
+} finally {
+  for (const c of clients) await c.close();
+}
+
+const lines = [];
+const print = (line = '') => {
+  console.log(line);
+  lines.push(line);
+};
 const f = (xs) => `${median(xs).toFixed(1)} (${xs.map((x) => x.toFixed(1)).join(', ')})`;
-for (const r of rows) console.log(`| ${r.label} | ${f(r.task)} | ${f(r.script)} | ${r.drops.join(', ')} |`);
+print('## JS package: main-thread cost per event');
+print();
+print(`Written by \`${command}\` on ${utc()} UTC; do not edit by hand.`);
+print(`Commit ${commit()}; Machine: ${machine()}; Chromium headless, loopback.`);
+print(`One page per client, each on its own server, receiving \`bench:tick\` (${size} B) at ${rate}/s, ` +
+  `${events} per round, ${rounds} rounds taken in turns; main-thread time per event received ` +
+  '(Performance.getMetrics: TaskDuration, and ScriptDuration for JavaScript and wasm alone), ' +
+  'median and each round. A tick is not a logged event: a Pulse event from the log also has its ' +
+  '`seq` read by the SDK, which this does not measure.');
+print();
+print('| client | task µs/event | script µs/event | dropped ticks |');
+print('|---|---:|---:|---:|');
+for (const c of clients) print(`| ${c.label} | ${f(c.task)} | ${f(c.script)} | ${c.drops.join(', ')} |`);
+print();
+if (out) writeSection(out, lines);
