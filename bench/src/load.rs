@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use pulse_protocol::events::ConnectAuth;
-use pulse_sdk::{Client, Config, DisconnectReason, Event, Status, Subscription};
+use pulse_sdk::{Client, Config, DisconnectReason, Event, Json, Status, Subscription};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::task::JoinHandle;
@@ -452,7 +452,8 @@ fn open(target: &Target, shared: &Arc<Shared>, index: usize) -> Conn {
     });
     let s = shared.clone();
     let tick = client.on("bench:tick", move |m| {
-        let tick = m.args.first();
+        let tick = m.args.first().map(Json::value);
+        let tick = tick.as_ref();
         let n = tick.and_then(|a| a.get("n")).and_then(|v| v.as_u64());
         match (tick.and_then(|a| a.get("sent_at_us")).and_then(|v| v.as_u64()), n) {
             (Some(sent), Some(n)) => {

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use pulse_protocol::events::{is_logged, ConnectAuth, CONNECTION_STATUS, PAYMENT_ADDED};
-use pulse_sdk::{Client, Event, Status};
+use pulse_sdk::{Client, Event, Json, Status};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -134,7 +134,8 @@ fn open(target: &Target, listeners: &Arc<Listeners>, index: usize) -> Conn {
     let l = listeners.clone();
     let sub = client.on_any(move |e| match e {
         Event::Message(m) if is_logged(&m.event) => {
-            let arg = m.args.first();
+            let arg = m.args.first().map(Json::value);
+            let arg = arg.as_ref();
             let seq = arg.and_then(|a| a.get("seq")).and_then(|v| v.as_u64());
             let ts = arg.and_then(|a| a.get("ts")).and_then(|v| v.as_i64());
             let payment = (m.event == PAYMENT_ADDED)
@@ -148,7 +149,10 @@ fn open(target: &Target, listeners: &Arc<Listeners>, index: usize) -> Conn {
             }
         }
         Event::Message(m) if m.event == CONNECTION_STATUS => {
-            if let Some(node) = m.args.first().and_then(|a| a["data"]["node"].as_str()) {
+            if let Some(node) =
+                m.args.first().and_then(|a| a.value()["data"]["node"].as_str().map(str::to_owned))
+            {
+                let node = node.as_str();
                 l.on_status(index, node);
             }
         }

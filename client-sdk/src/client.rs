@@ -281,7 +281,7 @@ impl Client {
         handler: impl Fn(E::Data) + MaybeSend + 'static,
     ) -> Subscription {
         self.on(E::NAME, move |m| {
-            if let Some(Ok(data)) = m.args.first().map(E::Data::deserialize) {
+            if let Some(Ok(data)) = m.args.first().map(|a| E::Data::deserialize(a.value())) {
                 handler(data);
             }
         })

@@ -75,8 +75,8 @@ use pulse_protocol::{Envelope, ErrorCode, WireError};
 use serde_json::Value;
 
 use crate::backoff::{Backoff, SplitMix64};
-use crate::codec::sio::{self, Kind};
-use crate::codec::{self, eio, Frame};
+use crate::codec::sio::{self, Kind, Payload};
+use crate::codec::{self, eio, Frame, Json};
 use crate::config::Config;
 use crate::error::{ConnectError, Error};
 use crate::resume::Resume;
@@ -222,8 +222,8 @@ impl DisconnectReason {
 pub struct Message {
     /// Event name, e.g. `stats:updated`.
     pub event: String,
-    /// The arguments after the name.
-    pub args: Vec<Value>,
+    /// The arguments after the name, as JSON text: [`Json::value`] reads one.
+    pub args: Vec<Json>,
     /// Binary attachments referenced by placeholders in `args`.
     pub attachments: Vec<Vec<u8>>,
     /// Set when the server wants an answer: pass it to [`Connection::ack`].
@@ -526,7 +526,7 @@ impl Connection {
                 kind: Kind::Disconnect,
                 nsp: self.config.namespace.clone(),
                 id: None,
-                data: None,
+                data: Payload::None,
                 attachments: Vec::new(),
             };
             self.send_packet(&pkt);
@@ -621,7 +621,7 @@ impl Connection {
                 kind: Kind::Ack,
                 nsp: self.config.namespace.clone(),
                 id: Some(ack_id),
-                data: Some(Value::Array(args)),
+                data: Payload::Value(Value::Array(args)),
                 attachments: Vec::new(),
             };
             self.send_packet(&pkt);
@@ -711,7 +711,7 @@ impl Connection {
                 if let Some(err) = polled.resync {
                     // Handed on like the socket's `error` event, which also drops the
                     // position (see `Resume::accept`): the application reloads.
-                    let args = vec![wire_error_value(&err)];
+                    let args = vec![Json::from(wire_error_value(&err))];
                     self.deliver(pulse_protocol::events::ERROR.to_owned(), args, Vec::new(), None);
                 }
                 if let Some(page) = polled.events {
@@ -720,7 +720,7 @@ impl Connection {
                     for e in page.events {
                         let envelope =
                             vec![("seq", e.seq.into()), ("ts", e.ts.into()), ("data", e.data)];
-                        let args = vec![codec::object(envelope)];
+                        let args = vec![Json::from(codec::object(envelope))];
                         self.deliver(e.event, args, Vec::new(), None);
                     }
                 }
@@ -729,7 +729,7 @@ impl Connection {
                     if self.resume.last_seq().is_none() {
                         self.resume.advance_to(stats.seq);
                     }
-                    let args = vec![stats_value(&stats)];
+                    let args = vec![Json::from(stats_value(&stats))];
                     self.deliver(STATS_UPDATED.to_owned(), args, Vec::new(), None);
                 }
             }
@@ -1046,7 +1046,10 @@ impl Connection {
                     kind: Kind::Connect,
                     nsp: self.config.namespace.clone(),
                     id: None,
-                    data: self.resume.connect_auth(self.connect_auth().as_ref()),
+                    data: match self.resume.connect_auth(self.connect_auth().as_ref()) {
+                        Some(auth) => Payload::Value(auth),
+                        None => Payload::None,
+                    },
                     attachments: Vec::new(),
                 };
                 self.send_packet(&pkt);
@@ -1086,7 +1089,7 @@ impl Connection {
             Kind::Connect if self.state == State::Joining => {
                 let sid = p
                     .data
-                    .as_ref()
+                    .value()
                     .and_then(|d| d.get("sid"))
                     .and_then(Value::as_str)
                     .unwrap_or_default()
@@ -1109,10 +1112,10 @@ impl Connection {
             }
             Kind::Connect => {}
             Kind::ConnectError => {
-                let code = p.data.as_ref().and_then(WireError::from_wire).map(|e| e.code);
+                let code = p.data.value().and_then(WireError::from_wire).map(|e| e.code);
                 let (message, data) = match p.data {
-                    Some(Value::String(s)) => (s, None),
-                    Some(Value::Object(mut m)) => {
+                    Payload::Value(Value::String(s)) => (s, None),
+                    Payload::Value(Value::Object(mut m)) => {
                         let message = match m.remove("message") {
                             Some(Value::String(s)) => s,
                             _ => "connection refused".to_owned(),
@@ -1147,28 +1150,21 @@ impl Connection {
                 self.fail_all(Error::Closed);
             }
             Kind::Event => {
-                let Some(Value::Array(mut items)) = p.data else {
+                let Payload::Event { name, args } = p.data else {
                     return;
                 };
-                let event = match items.first() {
-                    Some(Value::String(_)) => match items.remove(0) {
-                        Value::String(s) => s,
-                        _ => return,
-                    },
-                    _ => return,
-                };
-                if event == ERROR && self.state == State::Live {
+                if name == ERROR && self.state == State::Live {
                     // The server tells why before it ends a session; an auth reason makes
                     // the DISCONNECT that follows recoverable with new credentials.
-                    let why = items.first().and_then(WireError::from_wire);
+                    let why = args.first().and_then(|a| WireError::from_wire(&a.value()));
                     self.kick = why.filter(|w| w.code.is_auth());
                 }
-                self.deliver(event, items, p.attachments, p.id);
+                self.deliver(name, args, p.attachments, p.id);
             }
             Kind::Ack => {
                 let Some(id) = p.id else { return };
                 if self.state == State::Live {
-                    if let Some(why) = token_expired(p.data.as_ref()) {
+                    if let Some(why) = token_expired(p.data.value()) {
                         // The server's clock passed the token's expiry before the client's
                         // did: every action would be refused until its expiry sweep ends the
                         // session. End it now; the refused action changed nothing, so it is
@@ -1193,7 +1189,7 @@ impl Connection {
                 // sent): the emit is settled, so it is not sent later.
                 self.buffer.retain(|p| p.id != Some(id));
                 let args = match p.data {
-                    Some(Value::Array(a)) => a,
+                    Payload::Value(Value::Array(a)) => a,
                     _ => Vec::new(),
                 };
                 let reply = AckReply { args, attachments: p.attachments };
@@ -1281,7 +1277,7 @@ impl Connection {
     fn deliver(
         &mut self,
         event: String,
-        args: Vec<Value>,
+        args: Vec<Json>,
         attachments: Vec<Vec<u8>>,
         ack_id: Option<u64>,
     ) {
@@ -1334,7 +1330,7 @@ impl Connection {
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency_key";
 
 fn has_idempotency_key(p: &sio::Packet) -> bool {
-    matches!(&p.data, Some(Value::Array(a)) if a.get(1).and_then(|v| v.get(IDEMPOTENCY_KEY)).is_some())
+    matches!(&p.data, Payload::Event { args, .. } if args.first().is_some_and(|a| a.member(IDEMPOTENCY_KEY).is_some()))
 }
 
 /// An ack that refuses its action with TOKEN_EXPIRED (`[{ ok: false, error }]`).

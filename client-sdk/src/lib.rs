@@ -44,6 +44,7 @@ mod tests;
 pub use client::{
     AuthFuture, Client, Credentials, MaybeSend, ReplyFuture, RestoredAction, Subscription,
 };
+pub use codec::Json;
 pub use config::Config;
 pub use connection::{
     AckReply, Connection, DisconnectReason, Event, Io, Message, NeedAuth, Polled, Renewal, Status,

@@ -10,6 +10,14 @@ use pulse_protocol::events::{is_logged, ConnectAuth, CONNECTION_STATUS, ERROR};
 use pulse_protocol::{ErrorCode, WireError};
 use serde_json::Value;
 
+use crate::codec::Json;
+
+/// The `seq` of a log entry `{ seq, ts, data }`, read from its text without building the rest:
+/// every logged event passes here.
+fn seq_of(entry: &Json) -> Option<u64> {
+    crate::codec::scan::as_u64(entry.member("seq")?)
+}
+
 /// The client's position in the tenant's event log.
 #[derive(Debug, Clone, Default)]
 pub struct Resume {
@@ -66,15 +74,17 @@ impl Resume {
     /// Whether a server event should be applied. Log entries at or below the position are
     /// duplicates; everything else (snapshots, non-Pulse events) passes. Also follows the
     /// log's identity (`connection:status`) and resync requests (`error` RESYNC_REQUIRED).
-    pub fn accept(&mut self, event: &str, args: &[Value]) -> bool {
+    pub fn accept(&mut self, event: &str, args: &[Json]) -> bool {
         if event == CONNECTION_STATUS {
-            if let Some(e) = args.first().and_then(|a| a["data"]["epoch"].as_str()) {
-                self.learn_epoch(e);
+            if let Some(e) = args.first().map(Json::value) {
+                if let Some(e) = e["data"]["epoch"].as_str() {
+                    self.learn_epoch(e);
+                }
             }
             return true;
         }
         if event == ERROR {
-            let code = args.first().and_then(WireError::from_wire).map(|e| e.code);
+            let code = args.first().and_then(|a| WireError::from_wire(&a.value())).map(|e| e.code);
             if code == Some(ErrorCode::ResyncRequired) {
                 self.reset();
             }
@@ -83,7 +93,7 @@ impl Resume {
         if !is_logged(event) {
             return true;
         }
-        let Some(seq) = args.first().and_then(|a| a.get("seq")).and_then(Value::as_u64) else {
+        let Some(seq) = args.first().and_then(seq_of) else {
             return true;
         };
         if self.last.is_some_and(|l| seq <= l) {
@@ -132,8 +142,8 @@ mod tests {
     use pulse_protocol::events::{Topic, Topics};
     use serde_json::json;
 
-    fn entry(seq: u64) -> Vec<Value> {
-        vec![json!({ "seq": seq, "ts": 0, "data": {} })]
+    fn entry(seq: u64) -> Vec<Json> {
+        vec![json!({ "seq": seq, "ts": 0, "data": {} }).into()]
     }
 
     #[test]
@@ -152,8 +162,8 @@ mod tests {
         let mut r = Resume::default();
         r.advance_to(10);
         assert!(r.accept("stats:updated", &entry(3)));
-        assert!(r.accept("chat", &[json!("hi")]));
-        assert!(r.accept("payment:added", &[json!("no envelope")]));
+        assert!(r.accept("chat", &[json!("hi").into()]));
+        assert!(r.accept("payment:added", &[json!("no envelope").into()]));
     }
 
     #[test]
@@ -224,8 +234,9 @@ mod tests {
         assert_eq!(r.connect_auth(None), Some(json!({ "lastSeq": 42, "epoch": "e1" })));
     }
 
-    fn status(epoch: &str, head: u64) -> Vec<Value> {
-        vec![json!({ "seq": head, "ts": 0, "data": { "epoch": epoch, "head": head, "node": "n" } })]
+    fn status(epoch: &str, head: u64) -> Vec<Json> {
+        vec![json!({ "seq": head, "ts": 0, "data": { "epoch": epoch, "head": head, "node": "n" } })
+            .into()]
     }
 
     #[test]
@@ -247,11 +258,11 @@ mod tests {
     fn a_resync_request_drops_the_position() {
         let mut r = Resume::default();
         r.advance_to(900);
-        let err = vec![json!({ "code": "RESYNC_REQUIRED", "message": "ahead" })];
+        let err = vec![json!({ "code": "RESYNC_REQUIRED", "message": "ahead" }).into()];
         assert!(r.accept("error", &err));
         assert_eq!(r.last_seq(), None);
         assert!(r.accept("payment:added", &entry(301)));
-        let other = vec![json!({ "code": "RATE_LIMITED", "message": "slow down" })];
+        let other = vec![json!({ "code": "RATE_LIMITED", "message": "slow down" }).into()];
         assert!(r.accept("error", &other));
         assert_eq!(r.last_seq(), Some(301));
     }

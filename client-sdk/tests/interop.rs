@@ -283,7 +283,7 @@ async fn exchange(client: &Client, events: &Arc<Mutex<Vec<Event>>>) {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            Event::Message(m) if m.event == "n" => Some(m.args[0].clone()),
+            Event::Message(m) if m.event == "n" => Some(m.args[0].value()),
             _ => None,
         })
         .collect();

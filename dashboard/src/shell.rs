@@ -65,7 +65,7 @@ fn SignedIn() -> impl IntoView {
     });
     // Missed more than the server replays: reload the lists, then go on from the log head.
     let server_errors = client.on("error", move |m| {
-        let code = m.args.first().and_then(WireError::from_wire).map(|e| e.code);
+        let code = m.args.first().and_then(|a| WireError::from_wire(&a.value())).map(|e| e.code);
         match code {
             Some(ErrorCode::ResyncRequired) => demand.reload(),
             Some(ErrorCode::AccountDisabled) => {

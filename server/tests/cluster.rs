@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use pulse_protocol::events::{is_logged, ConnectAuth, PAYMENT_ADD};
 use pulse_protocol::{Ack, ErrorCode};
-use pulse_sdk::{Client, Event, Status, Subscription, Transport};
+use pulse_sdk::{Client, Event, Json, Status, Subscription, Transport};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -628,7 +628,7 @@ fn consumer(url: &str, users: &[User], user: usize, transports: &[Transport]) ->
         let mut r = r.lock().unwrap();
         match e {
             Event::Message(m) if is_logged(&m.event) => {
-                if let Some(seq) = m.args.first().and_then(|a| a["seq"].as_u64()) {
+                if let Some(seq) = m.args.first().and_then(|a| a.value()["seq"].as_u64()) {
                     r.entries.push((seq, m.event.clone(), now));
                 }
             }
@@ -636,7 +636,8 @@ fn consumer(url: &str, users: &[User], user: usize, transports: &[Transport]) ->
                 r.errors.push(m.args.first().map(|a| a.to_string()).unwrap_or_default())
             }
             Event::Message(m) if m.event == "connection:status" => {
-                let node = m.args.first().and_then(|a| a["data"]["node"].as_str());
+                let first = m.args.first().map(Json::value).unwrap_or_default();
+                let node = first["data"]["node"].as_str();
                 r.nodes.push(node.unwrap_or("?").to_owned())
             }
             Event::Status(s) => r.live.push((now, *s == Status::Live)),

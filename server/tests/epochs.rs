@@ -9,7 +9,6 @@ use std::time::Duration;
 use pulse_protocol::events::{ConnectionStatusEvent, PaymentAdded};
 use pulse_protocol::WireError;
 use pulse_sdk::{Client, Status};
-use serde_json::Value;
 
 use crate::fixture::{backend_name, pay, TestServer, DEMO, WAIT};
 
@@ -34,7 +33,7 @@ fn watch(client: &Client) -> (Arc<Mutex<Seen>>, Vec<pulse_sdk::Subscription>) {
             let code = m
                 .args
                 .first()
-                .and_then(|v: &Value| serde_json::from_value::<WireError>(v.clone()).ok())
+                .and_then(|v| serde_json::from_value::<WireError>(v.value()).ok())
                 .map(|e| e.code.as_str().to_owned())
                 .unwrap_or_default();
             b.lock().unwrap().errors.push(code);

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use pulse_protocol::events::{is_logged, ConnectAuth, PAYMENT_ADDED};
 use pulse_protocol::rest::{LoginRequest, Session};
-use pulse_sdk::{Client, DisconnectReason, Event, Status};
+use pulse_sdk::{Client, DisconnectReason, Event, Json, Status};
 use serde_json::{json, Value};
 
 use crate::faultproxy::{Class, FaultProxy, Mode, Options, Which};
@@ -802,7 +802,7 @@ impl Follower {
             let mut s = sink.lock().unwrap();
             match e {
                 Event::Message(m) if is_logged(&m.event) => {
-                    let Some(arg) = m.args.first() else { return };
+                    let Some(arg) = m.args.first().map(Json::value) else { return };
                     let Some(seq) = arg["seq"].as_u64() else { return };
                     s.seqs.push(seq);
                     if detail {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use pulse_protocol::events::ConnectAuth;
 use pulse_protocol::rest::{LoginRequest, Session};
 use pulse_protocol::Ack;
-use pulse_sdk::{Client, Event, Status};
+use pulse_sdk::{Client, Event, Json, Status};
 use pulse_server::{AppState, Clock, Config, Server, SystemClock};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -257,7 +257,7 @@ pub fn record(client: &Client, events: &[&str]) -> (Seen, Vec<pulse_sdk::Subscri
             client.on(e, move |m| {
                 sink.lock()
                     .unwrap()
-                    .push((name.clone(), m.args.first().cloned().unwrap_or(Value::Null)))
+                    .push((name.clone(), m.args.first().map_or(Value::Null, Json::value)))
             })
         })
         .collect();

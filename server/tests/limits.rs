@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use pulse_protocol::events::{ERROR, PAYMENT_ADD, PING};
 use pulse_protocol::ErrorCode;
-use pulse_sdk::{Event, Status};
+use pulse_sdk::{Event, Json, Status};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -80,7 +80,8 @@ async fn flood_until_cut(client: &pulse_sdk::Client) -> Vec<String> {
     let sink = seen.clone();
     let _sub = client.on_any(move |e| match e {
         Event::Message(m) if m.event == ERROR => {
-            let code = m.args.first().and_then(|a| a["code"].as_str()).unwrap_or("?");
+            let first = m.args.first().map(Json::value).unwrap_or_default();
+            let code = first["code"].as_str().unwrap_or("?");
             sink.lock().unwrap().push(format!("error {code}"));
         }
         Event::Disconnected { reason } => sink.lock().unwrap().push(format!("{reason:?}")),

@@ -17,7 +17,7 @@ async fn client_receives_live_stats_that_change() {
     let seen: Arc<Mutex<Vec<Envelope<Stats>>>> = Arc::default();
     let sink = seen.clone();
     let _sub = client.on(STATS_UPDATED, move |m| {
-        let env: Envelope<Stats> = serde_json::from_value(m.args[0].clone()).expect("stats shape");
+        let env: Envelope<Stats> = serde_json::from_value(m.args[0].value()).expect("stats shape");
         sink.lock().unwrap().push(env);
     });
     client.wait_for(|s| *s == Status::Live, WAIT).await.expect("live");

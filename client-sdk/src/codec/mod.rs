@@ -3,6 +3,7 @@
 //! reassembly buffer; no IO, no clock.
 
 pub mod eio;
+pub(crate) mod scan;
 pub mod sio;
 
 use serde_json::Value;
@@ -23,6 +24,67 @@ pub fn json_text(v: &Value) -> String {
     let mut s = String::new();
     write_json(&mut s, v);
     s
+}
+
+/// One JSON value kept as its text. A received event's arguments stay text until someone reads
+/// them: JavaScript callers get them through the browser's `JSON.parse`, Rust callers decode
+/// what they need ([`Json::value`]), and no tree is built on the way. The
+/// text was checked to be JSON when the packet was decoded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Json(Box<str>);
+
+impl Json {
+    /// The JSON text, compact as the server wrote it.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// The value as a tree (`Null` for text that is not JSON, which decoding never makes).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+
+    /// Text already checked to be one JSON value.
+    pub(crate) fn checked(text: &str) -> Json {
+        Json(text.into())
+    }
+
+    /// The text of member `key` if this is an object that has one, read without building
+    /// the object (e.g. a log entry's `seq`).
+    pub fn member(&self, key: &str) -> Option<&str> {
+        scan::member(&self.0, key)
+    }
+}
+
+impl From<&Value> for Json {
+    fn from(v: &Value) -> Json {
+        Json(json_text(v).into())
+    }
+}
+
+impl From<Value> for Json {
+    fn from(v: Value) -> Json {
+        Json::from(&v)
+    }
+}
+
+impl std::fmt::Debug for Json {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for Json {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Compares the value, not the text (`{"a":1, "b":2}` equals `{"b":2,"a":1}`).
+impl PartialEq<Value> for Json {
+    fn eq(&self, other: &Value) -> bool {
+        self.value() == *other
+    }
 }
 
 /// A JSON object of `fields`, in order. The SDK builds the JSON it sends by hand rather than

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::DecodeError;
+use super::{DecodeError, Json};
 
 /// Upper bound on attachments per packet, so a hostile peer cannot make us buffer forever.
 pub const MAX_ATTACHMENTS: usize = 64;
@@ -40,9 +40,36 @@ pub struct Packet {
     /// Acknowledgement id, for events that want an answer and for the answers.
     pub id: Option<u64>,
     /// The JSON body, with placeholders where attachments go.
-    pub data: Option<Value>,
+    pub data: Payload,
     /// Binary attachments, in placeholder order.
     pub attachments: Vec<Vec<u8>>,
+}
+
+/// A packet's JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// No body.
+    None,
+    /// The body of a CONNECT, CONNECT_ERROR or ACK, as a tree: the connection reads into them.
+    Value(Value),
+    /// An EVENT's `[name, ...args]`: the name, and each argument as its JSON text. Events are
+    /// most of the traffic, and only their reader needs their arguments' insides.
+    Event {
+        /// The event's name.
+        name: String,
+        /// The arguments after the name.
+        args: Vec<Json>,
+    },
+}
+
+impl Payload {
+    /// The tree of a CONNECT, CONNECT_ERROR or ACK body.
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Payload::Value(v) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// The marker that stands in the JSON for attachment `num`.
@@ -53,14 +80,12 @@ pub fn placeholder(num: usize) -> Value {
 impl Packet {
     /// An event `[name, ...args]` on a namespace.
     pub fn event(nsp: &str, name: &str, args: Vec<Value>, id: Option<u64>) -> Packet {
-        let mut arr = Vec::with_capacity(args.len() + 1);
-        arr.push(Value::String(name.to_owned()));
-        arr.extend(args);
+        let args = args.iter().map(Json::from).collect();
         Packet {
             kind: Kind::Event,
             nsp: nsp.to_owned(),
             id,
-            data: Some(Value::Array(arr)),
+            data: Payload::Event { name: name.to_owned(), args },
             attachments: Vec::new(),
         }
     }
@@ -91,16 +116,26 @@ impl Packet {
         if let Some(id) = self.id {
             let _ = write!(s, "{id}");
         }
-        if let Some(data) = &self.data {
-            super::write_json(&mut s, data);
+        match &self.data {
+            Payload::None => {}
+            Payload::Value(data) => super::write_json(&mut s, data),
+            Payload::Event { name, args } => {
+                s.push('[');
+                super::write_json(&mut s, &Value::String(name.clone()));
+                for a in args {
+                    s.push(',');
+                    s.push_str(a.text());
+                }
+                s.push(']');
+            }
         }
         (s, &self.attachments)
     }
 
     /// For an event, its name.
     pub fn event_name(&self) -> Option<&str> {
-        match (&self.kind, &self.data) {
-            (Kind::Event, Some(Value::Array(a))) => a.first().and_then(Value::as_str),
+        match &self.data {
+            Payload::Event { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -214,34 +249,63 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
         );
     }
     let body = &text[i..];
-    let data =
-        if body.is_empty() {
-            None
-        } else {
-            Some(serde_json::from_str::<Value>(body).map_err(|e| DecodeError::Json {
+    let json = |e: serde_json::Error| DecodeError::Json {
+        what: "socket.io payload",
+        detail: e.to_string(),
+    };
+    let data = if kind == Kind::Event {
+        // Checked as JSON and split into its elements, but no element is built.
+        let items =
+            super::scan::elements(body).map_err(|super::scan::NotJson(at)| DecodeError::Json {
                 what: "socket.io payload",
-                detail: e.to_string(),
-            })?)
+                detail: format!("not JSON at byte {at}"),
+            })?;
+        let name = match items.first() {
+            Some(n) if !n.starts_with('"') => return Err(bad_shape(kind)),
+            // Names are plain ASCII but for the rare escape, which serde_json reads.
+            Some(n) if !super::scan::has_escape(n) => n[1..n.len() - 1].to_owned(),
+            Some(n) => match serde_json::from_str::<Value>(n).map_err(json)? {
+                Value::String(s) => s,
+                _ => return Err(bad_shape(kind)),
+            },
+            None => return Err(bad_shape(kind)),
         };
+        Payload::Event { name, args: items[1..].iter().map(|a| Json::checked(a)).collect() }
+    } else if body.is_empty() {
+        Payload::None
+    } else {
+        Payload::Value(serde_json::from_str::<Value>(body).map_err(json)?)
+    };
     check_shape(kind, &data, id)?;
     Ok((Packet { kind, nsp: nsp.to_owned(), id, data, attachments: Vec::new() }, expected))
 }
 
-fn check_shape(kind: Kind, data: &Option<Value>, id: Option<u64>) -> Result<(), DecodeError> {
-    let bad = |detail: &str| DecodeError::Json { what: "socket.io payload", detail: detail.into() };
-    match (kind, data) {
-        (Kind::Connect, None | Some(Value::Object(_))) => Ok(()),
-        (Kind::Connect, _) => Err(bad("CONNECT payload must be an object")),
+fn bad_shape(kind: Kind) -> DecodeError {
+    let detail = match kind {
+        Kind::Connect => "CONNECT payload must be an object",
         // As socket.io-parser: a DISCONNECT carries no payload. Accepting one would also make
         // `1 2` (a payload after whitespace) re-encode as `12`, a DISCONNECT with ack id 2.
-        (Kind::Disconnect, None) => Ok(()),
-        (Kind::Disconnect, Some(_)) => Err(bad("DISCONNECT carries no payload")),
-        (Kind::Event, Some(Value::Array(a))) if a.first().is_some_and(Value::is_string) => Ok(()),
-        (Kind::Event, _) => Err(bad("EVENT payload must be an array starting with the event name")),
-        (Kind::Ack, Some(Value::Array(_))) if id.is_some() => Ok(()),
-        (Kind::Ack, _) => Err(bad("ACK needs an id and an array payload")),
-        (Kind::ConnectError, Some(Value::Object(_) | Value::String(_))) => Ok(()),
-        (Kind::ConnectError, _) => Err(bad("CONNECT_ERROR payload must be an object")),
+        Kind::Disconnect => "DISCONNECT carries no payload",
+        Kind::Event => "EVENT payload must be an array starting with the event name",
+        Kind::Ack => "ACK needs an id and an array payload",
+        Kind::ConnectError => "CONNECT_ERROR payload must be an object",
+    };
+    DecodeError::Json { what: "socket.io payload", detail: detail.into() }
+}
+
+fn check_shape(kind: Kind, data: &Payload, id: Option<u64>) -> Result<(), DecodeError> {
+    let ok = match (kind, data) {
+        (Kind::Connect, Payload::None | Payload::Value(Value::Object(_))) => true,
+        (Kind::Disconnect, Payload::None) => true,
+        (Kind::Event, Payload::Event { .. }) => true,
+        (Kind::Ack, Payload::Value(Value::Array(_))) => id.is_some(),
+        (Kind::ConnectError, Payload::Value(Value::Object(_) | Value::String(_))) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_shape(kind))
     }
 }
 
@@ -258,14 +322,14 @@ mod tests {
     #[test]
     fn documented_vectors_decode() {
         let p = decode_one("0");
-        assert_eq!((p.kind, p.nsp.as_str(), p.data), (Kind::Connect, "/", None));
+        assert_eq!((p.kind, p.nsp.as_str(), p.data), (Kind::Connect, "/", Payload::None));
 
         let p = decode_one(r#"0/admin,{"token":"123"}"#);
         assert_eq!(p.nsp, "/admin");
-        assert_eq!(p.data, Some(json!({"token":"123"})));
+        assert_eq!(p.data, Payload::Value(json!({"token":"123"})));
 
         let p = decode_one(r#"0{"sid":"oSO0OpakMV_3jnilAAAA"}"#);
-        assert_eq!(p.data, Some(json!({"sid":"oSO0OpakMV_3jnilAAAA"})));
+        assert_eq!(p.data, Payload::Value(json!({"sid":"oSO0OpakMV_3jnilAAAA"})));
 
         let p = decode_one(r#"4{"message":"Not authorized"}"#);
         assert_eq!(p.kind, Kind::ConnectError);
@@ -283,7 +347,7 @@ mod tests {
         assert_eq!(p.id, Some(12));
 
         let p = decode_one(r#"3/admin,13["bar"]"#);
-        assert_eq!((p.kind, p.id, p.data), (Kind::Ack, Some(13), Some(json!(["bar"]))));
+        assert_eq!((p.kind, p.id, p.data), (Kind::Ack, Some(13), Payload::Value(json!(["bar"]))));
     }
 
     #[test]
@@ -295,7 +359,7 @@ mod tests {
         let p = d.decode_binary(vec![1, 2, 3, 4]).unwrap().unwrap();
         assert_eq!(p.event_name(), Some("baz"));
         assert_eq!(p.attachments, vec![vec![1, 2, 3, 4]]);
-        assert_eq!(p.data, Some(json!(["baz", placeholder(0)])));
+        assert_eq!(p.data, Packet::event("/", "baz", vec![placeholder(0)], None).data);
 
         let head = r#"61-/admin,15[{"_placeholder":true,"num":0}]"#;
         assert_eq!(d.decode_text(head).unwrap(), None);

@@ -306,7 +306,10 @@ impl PulseClient {
         // here, not once per event.
         let name = JsValue::from_str(&event);
         let sub = self.inner.client.on(&event, move |m| {
-            let data = m.args.first().map(from_value).unwrap_or(JsValue::UNDEFINED);
+            // The argument's JSON text, parsed by the browser: no tree is built in wasm.
+            let data = m.args.first().map_or(JsValue::UNDEFINED, |a| {
+                JSON::parse(a.text()).unwrap_or(JsValue::UNDEFINED)
+            });
             let _ = handler.call2(&JsValue::NULL, &data, &name);
         });
         self.keep(sub)

@@ -222,7 +222,8 @@ impl<M: Model> LiveState<M> {
     }
 
     fn apply_message(&mut self, m: &Message, c: &mut Changes) {
-        let fold = match M::read(&m.event, m.args.first()) {
+        let first = m.args.first().map(crate::codec::Json::value);
+        let fold = match M::read(&m.event, first.as_ref()) {
             None => return, // not a Pulse event: the application's own
             Some(Ok(fold)) => fold,
             Some(Err(())) => {
@@ -435,7 +436,7 @@ mod tests {
     fn msg(event: &str, seq: u64, data: Value) -> Event {
         Event::Message(Message {
             event: event.into(),
-            args: vec![json!({ "seq": seq, "ts": 1000 + seq as i64, "data": data })],
+            args: vec![json!({ "seq": seq, "ts": 1000 + seq as i64, "data": data }).into()],
             attachments: vec![],
             ack_id: None,
         })
@@ -513,7 +514,7 @@ mod tests {
         let bare = |event: &str, arg: Value| {
             Event::Message(Message {
                 event: event.into(),
-                args: vec![arg],
+                args: vec![arg.into()],
                 attachments: vec![],
                 ack_id: None,
             })
@@ -591,7 +592,7 @@ mod tests {
         // And the same after a resync.
         let resync = Event::Message(Message {
             event: ERROR.into(),
-            args: vec![json!({ "code": "RESYNC_REQUIRED", "message": "behind" })],
+            args: vec![json!({ "code": "RESYNC_REQUIRED", "message": "behind" }).into()],
             attachments: vec![],
             ack_id: None,
         });
@@ -677,7 +678,7 @@ mod tests {
         let mut s = LiveState::default();
         let bad = Event::Message(Message {
             event: PAYMENT_ADDED.into(),
-            args: vec![json!("nope")],
+            args: vec![json!("nope").into()],
             attachments: vec![],
             ack_id: None,
         });
@@ -705,7 +706,7 @@ mod tests {
         assert_eq!(s.stats.as_ref().map(|e| e.seq), Some(3));
         let resync = Event::Message(Message {
             event: "error".into(),
-            args: vec![json!({ "code": "RESYNC_REQUIRED", "message": "behind" })],
+            args: vec![json!({ "code": "RESYNC_REQUIRED", "message": "behind" }).into()],
             attachments: Vec::new(),
             ack_id: None,
         });

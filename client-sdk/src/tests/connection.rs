@@ -5,6 +5,7 @@ use pulse_protocol::{ErrorCode, WireError};
 use serde_json::json;
 
 use super::util::{Harness, URL};
+use crate::codec::Json;
 use crate::connection::{DisconnectReason, Event, Io, Message, NeedAuth, Renewal, Status};
 use crate::error::{ConnectError, Error};
 
@@ -296,7 +297,7 @@ fn server_events_arrive_with_binary_attachments_and_can_be_acked() {
         ev,
         [Event::Message(Message {
             event: "file".into(),
-            args: vec![json!({"name":"a"}), crate::codec::sio::placeholder(0)],
+            args: vec![json!({"name":"a"}).into(), crate::codec::sio::placeholder(0).into()],
             attachments: vec![vec![1, 2, 3]],
             ack_id: Some(7),
         })]
@@ -304,6 +305,22 @@ fn server_events_arrive_with_binary_attachments_and_can_be_acked() {
     h.conn.ack(7, vec![json!("thanks")]);
     h.drain();
     assert_eq!(h.take_sent(), [r#"437["thanks"]"#]);
+}
+
+// An event's arguments reach the application as the server wrote them (no tree built and
+// written again): key order, number forms and escapes stay, and a log entry's `seq` is still
+// read for de-duplication.
+#[test]
+fn server_events_keep_their_arguments_as_the_server_wrote_them() {
+    let mut h = Harness::new(Harness::config());
+    h.go_live();
+    let entry = r#"{"seq":3,"ts":1,"data":{"z":1.50,"a":"\u00e9"}}"#;
+    h.server_sends(&format!(r#"42["payment:added", {entry} ,[]]"#));
+    h.server_sends(&format!(r#"42["payment:added",{entry}]"#));
+    let ev = h.take_events();
+    let [Event::Message(m)] = ev.as_slice() else { panic!("one delivery, not its replay: {ev:?}") };
+    assert_eq!(m.args.iter().map(Json::text).collect::<Vec<_>>(), [entry, "[]"]);
+    assert_eq!(m.args[0].value()["data"]["a"], "é");
 }
 
 #[test]
@@ -519,7 +536,7 @@ fn polling_starts_after_a_failed_reconnect_and_stops_the_moment_the_socket_is_ba
     let seqs: Vec<u64> = ev
         .iter()
         .filter_map(|e| match e {
-            Event::Message(m) if m.event == "delivery:updated" => m.args[0]["seq"].as_u64(),
+            Event::Message(m) if m.event == "delivery:updated" => m.args[0].value()["seq"].as_u64(),
             _ => None,
         })
         .collect();
@@ -680,7 +697,7 @@ fn a_poll_refused_with_resync_drops_the_position_and_tells_the_application() {
     let events = h.take_events();
     assert!(
         events.iter().any(|e| matches!(e, Event::Message(m) if m.event == "error"
-            && m.args[0]["code"] == "RESYNC_REQUIRED")),
+            && m.args[0].value()["code"] == "RESYNC_REQUIRED")),
         "the application hears it as the socket's error event: {events:?}"
     );
     assert_eq!(h.conn.last_seq(), None, "the position is dropped");
@@ -809,7 +826,7 @@ fn kicked_mid_session_for_an_expired_token_resumes_from_last_seq_with_nothing_lo
     let seqs: Vec<u64> = ev
         .iter()
         .filter_map(|e| match e {
-            Event::Message(m) if m.event == "payment:added" => m.args[0]["seq"].as_u64(),
+            Event::Message(m) if m.event == "payment:added" => m.args[0].value()["seq"].as_u64(),
             _ => None,
         })
         .collect();

@@ -1,0 +1,404 @@
+//! This module deals with finding where JSON values start and end without building them: an
+//! event's arguments are checked and split here, and a log entry's `seq` is read here, so the
+//! events that make most of the traffic never become `serde_json::Value` trees. Strict
+//! RFC 8259 as serde_json and `JSON.parse` read it, with one difference: a number's range is not
+//! checked (`1e400` passes; `JSON.parse` reads it as Infinity, serde_json refuses it).
+
+/// Nesting deeper than this is refused, as serde_json refuses it (its recursion limit).
+const MAX_DEPTH: usize = 127;
+
+/// Where the text stopped being JSON, as a byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotJson(pub usize);
+
+/// The elements of the JSON array `text`, each as its text. Whitespace around the array and
+/// between elements is left out; the text of each element is verbatim.
+pub(crate) fn elements(text: &str) -> Result<Vec<&str>, NotJson> {
+    let mut s = Scan { b: text.as_bytes(), i: 0 };
+    s.ws();
+    s.expect(b'[')?;
+    let mut out = Vec::new();
+    s.ws();
+    if s.eat(b']') {
+        return s.end().map(|()| out);
+    }
+    loop {
+        s.ws();
+        let start = s.i;
+        // The array itself is the first level.
+        s.value(2)?;
+        out.push(&text[start..s.i]);
+        s.ws();
+        if s.eat(b']') {
+            return s.end().map(|()| out);
+        }
+        s.expect(b',')?;
+    }
+}
+
+/// The text of member `key` of the JSON object `text` (checked JSON: the text of a decoded
+/// argument), or `None` if it is not an object or has no such member. The last one wins when
+/// a key repeats, as in `serde_json::Map`.
+pub(crate) fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut s = Scan { b: text.as_bytes(), i: 0 };
+    s.ws();
+    s.expect(b'{').ok()?;
+    let mut found = None;
+    loop {
+        s.ws();
+        if s.eat(b'}') {
+            return found;
+        }
+        let k = s.i;
+        s.string().ok()?;
+        let name = &text[k..s.i];
+        s.ws();
+        s.expect(b':').ok()?;
+        s.ws();
+        let v = s.i;
+        s.value(1).ok()?;
+        if is_key(name, key) {
+            found = Some(&text[v..s.i]);
+        }
+        s.ws();
+        if !s.eat(b',') {
+            s.ws();
+            return s.eat(b'}').then_some(found).flatten();
+        }
+    }
+}
+
+/// Whether the JSON string `quoted` (checked, with its quotes) is `key`. One with escapes is
+/// rare enough to be unescaped by serde_json.
+fn is_key(quoted: &str, key: &str) -> bool {
+    let inner = &quoted[1..quoted.len() - 1];
+    if !has_escape(inner) {
+        return inner == key;
+    }
+    let v = serde_json::from_str::<serde_json::Value>(quoted).unwrap_or_default();
+    v.as_str() == Some(key)
+}
+
+/// Whether checked string content has an escape. A byte loop: `str::contains` brings a memchr
+/// into the browser bundle for this alone.
+pub(crate) fn has_escape(content: &str) -> bool {
+    content.bytes().any(|b| b == b'\\')
+}
+
+/// A JSON number that is a whole number in `u64` (what `Value::as_u64` takes): `1.0`, `-1`,
+/// `1e3` and numbers past `u64::MAX` are not.
+pub(crate) fn as_u64(number: &str) -> Option<u64> {
+    if number.is_empty() {
+        return None;
+    }
+    number.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then_some(())?;
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        let hit = self.peek() == Some(c);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), NotJson> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(NotJson(self.i))
+        }
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn end(&mut self) -> Result<(), NotJson> {
+        self.ws();
+        if self.i == self.b.len() {
+            Ok(())
+        } else {
+            Err(NotJson(self.i))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), NotJson> {
+        if depth > MAX_DEPTH {
+            return Err(NotJson(self.i));
+        }
+        match self.peek() {
+            Some(b'"') => self.string(),
+            Some(b'{') => {
+                self.i += 1;
+                self.ws();
+                if self.eat(b'}') {
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    self.string()?;
+                    self.ws();
+                    self.expect(b':')?;
+                    self.ws();
+                    self.value(depth + 1)?;
+                    self.ws();
+                    if self.eat(b'}') {
+                        return Ok(());
+                    }
+                    self.expect(b',')?;
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                self.ws();
+                if self.eat(b']') {
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    self.value(depth + 1)?;
+                    self.ws();
+                    if self.eat(b']') {
+                        return Ok(());
+                    }
+                    self.expect(b',')?;
+                }
+            }
+            Some(b't') => self.word(b"true"),
+            Some(b'f') => self.word(b"false"),
+            Some(b'n') => self.word(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(NotJson(self.i)),
+        }
+    }
+
+    fn word(&mut self, w: &[u8]) -> Result<(), NotJson> {
+        if self.b[self.i..].starts_with(w) {
+            self.i += w.len();
+            Ok(())
+        } else {
+            Err(NotJson(self.i))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> Result<(), NotJson> {
+        self.eat(b'-');
+        if !self.eat(b'0') && self.digits() == 0 {
+            return Err(NotJson(self.i));
+        }
+        if self.eat(b'.') && self.digits() == 0 {
+            return Err(NotJson(self.i));
+        }
+        if self.eat(b'e') || self.eat(b'E') {
+            if !self.eat(b'+') {
+                self.eat(b'-');
+            }
+            if self.digits() == 0 {
+                return Err(NotJson(self.i));
+            }
+        }
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u16, NotJson> {
+        let h = self.b.get(self.i..self.i + 4).ok_or(NotJson(self.i))?;
+        let mut n = 0u16;
+        for &c in h {
+            let d = (c as char).to_digit(16).ok_or(NotJson(self.i))?;
+            n = n << 4 | d as u16;
+        }
+        self.i += 4;
+        Ok(n)
+    }
+
+    /// A string; the text is UTF-8 already (it is a `&str`), so only escapes and control
+    /// characters are checked. A lone surrogate escape is refused, as serde_json refuses it.
+    fn string(&mut self) -> Result<(), NotJson> {
+        self.expect(b'"')?;
+        loop {
+            match self.peek() {
+                None => return Err(NotJson(self.i)),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
+                        Some(b'u') => {
+                            self.i += 1;
+                            match self.hex4()? {
+                                0xD800..=0xDBFF => {
+                                    let at = self.i;
+                                    if !(self.eat(b'\\') && self.eat(b'u')) {
+                                        return Err(NotJson(at));
+                                    }
+                                    if !(0xDC00..=0xDFFF).contains(&self.hex4()?) {
+                                        return Err(NotJson(at));
+                                    }
+                                }
+                                0xDC00..=0xDFFF => return Err(NotJson(self.i)),
+                                _ => {}
+                            }
+                        }
+                        _ => return Err(NotJson(self.i)),
+                    }
+                }
+                Some(0..=0x1f) => return Err(NotJson(self.i)),
+                Some(_) => self.i += 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn splits_an_array_into_its_elements_verbatim() {
+        let text = r#" ["a", {"b": [1, 2]} ,-0.5e+3,true,null,"\"]"] "#;
+        assert_eq!(
+            elements(text).unwrap(),
+            [r#""a""#, r#"{"b": [1, 2]}"#, "-0.5e+3", "true", "null", r#""\"]""#]
+        );
+        assert_eq!(elements("[]").unwrap(), Vec::<&str>::new());
+        assert_eq!(elements("[1e400]").unwrap(), ["1e400"], "no range check");
+    }
+
+    #[test]
+    fn refuses_what_is_not_json() {
+        for bad in [
+            "",
+            "[",
+            "[1,]",
+            "[,1]",
+            "[01]",
+            "[1.]",
+            "[.5]",
+            "[1e]",
+            "[+1]",
+            "[tru]",
+            "[\"a]",
+            "[\"\\x\"]",
+            "[\"\\ud800\"]",
+            "[\"\\udc00\"]",
+            "[\"\u{1}\"]",
+            "[{1:2}]",
+            "[{\"a\" 2}]",
+            "[1] 2",
+            "{}",
+        ] {
+            assert!(elements(bad).is_err(), "{bad:?}");
+        }
+        // As deep as serde_json goes, and one level more.
+        let nested = |n| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(serde_json::from_str::<Value>(&nested(MAX_DEPTH)).is_ok());
+        assert!(elements(&nested(MAX_DEPTH)).is_ok());
+        assert!(serde_json::from_str::<Value>(&nested(MAX_DEPTH + 1)).is_err());
+        assert!(elements(&nested(MAX_DEPTH + 1)).is_err(), "nesting past the limit");
+    }
+
+    #[test]
+    fn reads_whole_numbers_as_value_does() {
+        for n in ["0", "7", "18446744073709551615", "18446744073709551616", "1.0", "-1", "1e3", ""]
+        {
+            let value = serde_json::from_str::<Value>(n).ok();
+            assert_eq!(as_u64(n), value.as_ref().and_then(Value::as_u64), "{n:?}");
+        }
+    }
+
+    #[test]
+    fn finds_a_member_by_its_unescaped_key() {
+        let entry = r#"{"seq":12,"ts":5,"data":{"seq":99}}"#;
+        assert_eq!(member(entry, "seq"), Some("12"));
+        assert_eq!(member(entry, "data"), Some(r#"{"seq":99}"#));
+        assert_eq!(member(entry, "nope"), None);
+        assert_eq!(member(r#"{"s\u0065q": 7}"#, "seq"), Some("7"));
+        assert_eq!(member(r#"{"seq":1,"seq":2}"#, "seq"), Some("2"), "the last one, as serde_json");
+        assert_eq!(member("[1]", "seq"), None);
+        assert_eq!(member(r#""seq""#, "seq"), None);
+    }
+
+    // proptest needs OS entropy, which wasm32-unknown-unknown lacks.
+    #[cfg(not(target_arch = "wasm32"))]
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        fn arb_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+                "\\PC{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 32, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map("\\PC{1,6}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            // What serde_json writes splits into what it wrote for each element, and every
+            // member of an object is found.
+            #[test]
+            fn agrees_with_serde_json_on_what_it_writes(items in prop::collection::vec(arb_json(), 0..5)) {
+                let text = serde_json::to_string(&items).unwrap();
+                let parts = elements(&text).unwrap();
+                prop_assert_eq!(parts.len(), items.len());
+                for (part, item) in parts.iter().zip(&items) {
+                    // Verbatim (floats would not survive a parse: no `float_roundtrip`).
+                    prop_assert_eq!(*part, serde_json::to_string(item).unwrap());
+                    if let Value::Object(m) = item {
+                        for (k, v) in m {
+                            let want = serde_json::to_string(v).unwrap();
+                            prop_assert_eq!(member(part, k), Some(want.as_str()));
+                        }
+                    }
+                }
+            }
+
+            // Arbitrary text is JSON here exactly when serde_json reads it as an array (or
+            // refuses it only for a number out of range).
+            #[test]
+            fn accepts_exactly_what_serde_json_accepts(s in "[\\[\\]{}\",:0-9eE+.\\-a-z\\\\ ]{0,24}") {
+                let ours = elements(&s).is_ok();
+                let theirs = match serde_json::from_str::<Vec<Value>>(&s) {
+                    Ok(_) => true,
+                    Err(e) => e.to_string().starts_with("number out of range"),
+                };
+                prop_assert_eq!(ours, theirs, "{:?}", s);
+            }
+        }
+    }
+}
