@@ -348,25 +348,8 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
         use super::*;
+        use crate::tests::util::arb_json;
         use proptest::prelude::*;
-        use serde_json::json;
-
-        fn arb_json() -> impl Strategy<Value = Value> {
-            let leaf = prop_oneof![
-                Just(Value::Null),
-                any::<bool>().prop_map(Value::Bool),
-                any::<i64>().prop_map(|n| json!(n)),
-                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
-                "\\PC{0,12}".prop_map(Value::String),
-            ];
-            leaf.prop_recursive(4, 32, 4, |inner| {
-                prop_oneof![
-                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                    prop::collection::btree_map("\\PC{1,6}", inner, 0..4)
-                        .prop_map(|m| Value::Object(m.into_iter().collect())),
-                ]
-            })
-        }
 
         proptest! {
             // What serde_json writes splits into what it wrote for each element, and every

@@ -1,4 +1,4 @@
 //! Scenario tests of the connection machine against a scripted server, in simulated time.
 
 mod connection;
-mod util;
+pub(crate) mod util;
