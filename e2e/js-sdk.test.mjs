@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, eventually, launchBrowser, sdkPageAndServer, serveSdkFolder, startServer } from './harness.mjs';
+import { ROOT, apiLogin, browserPage, eventually, launchBrowser, sdkPageAndServer, serveSdkFolder, startPageClient, startServer } from './harness.mjs';
 
 test('the JS package works from a plain HTML page', async (t) => {
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.js')), 'run scripts/build-js-sdk first');
@@ -40,4 +40,43 @@ test('a server that does not list the page\'s origin refuses it', async (t) => {
   // The login fetch is blocked by CORS, so the page never gets a token nor a socket.
   await eventually('the blocked sign-in is logged', async () => /Failed to fetch/.test(await page.locator('#log').innerText()));
   assert.equal(await page.locator('#status').innerText(), 'offline');
+});
+
+test('an event reaches its handler within the WebSocket message that carried it', async (t) => {
+  // The page wraps every WebSocket's message handler: for each frame carrying a
+  // `stats:updated` event, it notes how many times the application's handler ran inside
+  // the SDK's own handler. The driver is polled in the message's event handler, so the
+  // answer is 1 each time; a driver woken through a queued task would run it later (0).
+  const page0 = `<!doctype html><meta charset="utf-8"><script type="module">
+const desc = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
+window.turns = [];
+window.count = 0;
+Object.defineProperty(WebSocket.prototype, 'onmessage', {
+  get() { return desc.get.call(this); },
+  set(h) {
+    desc.set.call(this, h && ((e) => {
+      const before = window.count;
+      h(e);
+      if (window.armed && typeof e.data === 'string' && e.data.startsWith('42["stats:updated"')) window.turns.push(window.count - before);
+    }));
+  },
+});
+</script>`;
+  const files = await serveSdkFolder({ '/turn.html': page0 });
+  t.after(() => files.close());
+  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_STATS_INTERVAL_MS: '100', PULSE_CORS_ORIGINS: files.url } });
+  t.after(() => pulse.stop());
+  const { page, errors } = await browserPage(t);
+  const { token } = await apiLogin(pulse.url);
+  await page.goto(`${files.url}/turn.html`);
+  const started = await startPageClient(page, pulse.url, { token, healthInterval: 0, transports: ['websocket'] });
+  assert.equal(started.state, 'live');
+  await page.evaluate(() => {
+    window.client.on('stats:updated', () => { window.count++; });
+    window.armed = true;
+  });
+  await eventually('five stats events', () => page.evaluate(() => window.turns.length >= 5));
+  const turns = await page.evaluate(() => window.turns);
+  assert.ok(turns.every((n) => n === 1), `handler runs per frame: ${turns}`);
+  assert.deepEqual(errors, []);
 });

@@ -1,8 +1,16 @@
 //! This module deals with the browser runtime: the page's `WebSocket`, `setTimeout` through
 //! gloo-timers, and tasks on the page's event loop.
+//!
+//! The driver loop is not an ordinary task: a WebSocket message polls it in the message's
+//! own event handler ([`DriverTask`]), so a received event reaches the application's handler
+//! in the same turn of the page's event loop, not in a microtask queued after it.
 
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
+use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
 use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -16,7 +24,10 @@ use crate::client::Shared;
 use crate::codec::Frame;
 use crate::transport::IoId;
 
-pub(crate) struct Browser;
+pub(crate) struct Browser {
+    /// The task running the loop this runtime serves; set right after it is made.
+    task: Rc<OnceCell<Weak<DriverTask>>>,
+}
 
 pub(crate) struct BrowserSocket {
     ws: Option<WebSocket>,
@@ -42,6 +53,12 @@ impl Socket for BrowserSocket {
             ws.set_onerror(None);
             let _ = ws.close();
         }
+        // The loop may close a socket from within one of its handlers (it is polled there):
+        // a closure must outlive its own call, so they are dropped in a later microtask.
+        let handlers = std::mem::take(&mut self._handlers);
+        if !handlers.is_empty() {
+            spawn_task(async move { drop(handlers) });
+        }
     }
 }
 
@@ -56,8 +73,15 @@ impl Runtime for Browser {
     type Sleep = TimeoutFuture;
 
     fn open(&self, url: &str, id: IoId, tx: UnboundedSender<Input>) -> BrowserSocket {
+        let task = self.task.clone();
         let report = move |event| {
-            let _ = tx.unbounded_send(Input::Socket { id, event });
+            let send = || {
+                let _ = tx.unbounded_send(Input::Socket { id, event });
+            };
+            match task.get().and_then(Weak::upgrade) {
+                Some(task) => task.poll_after(send),
+                None => send(),
+            }
         };
         let ws = match WebSocket::new(url) {
             Ok(ws) => ws,
@@ -113,8 +137,129 @@ impl Runtime for Browser {
 }
 
 pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: UnboundedSender<Input>) {
-    wasm_bindgen_futures::spawn_local(super::run(Browser, shared, rx, tx));
+    let slot = Rc::new(OnceCell::new());
+    let task =
+        DriverTask::new(Box::pin(super::run(Browser { task: slot.clone() }, shared, rx, tx)));
+    let _ = slot.set(Rc::downgrade(&task));
+    task.poll();
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(f: &js_sys::Function);
+}
+
+/// The driver loop as a task that can be polled on the spot: by a wake-up (in a microtask,
+/// as any task) or by the WebSocket handler that just gave it a frame.
+struct DriverTask {
+    future: RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+    /// A microtask that polls the task is queued.
+    queued: Cell<bool>,
+    /// Woken while it was being polled: poll again before returning.
+    again: Cell<bool>,
+    /// What the microtask calls; made once.
+    run: OnceCell<Closure<dyn FnMut()>>,
+}
+
+impl DriverTask {
+    fn new(future: Pin<Box<dyn Future<Output = ()>>>) -> Rc<DriverTask> {
+        let task = Rc::new(DriverTask {
+            future: RefCell::new(Some(future)),
+            queued: Cell::new(false),
+            again: Cell::new(false),
+            run: OnceCell::new(),
+        });
+        let weak = Rc::downgrade(&task);
+        let run = Closure::<dyn FnMut()>::new(move || {
+            if let Some(t) = weak.upgrade() {
+                t.queued.set(false);
+                t.poll();
+            }
+        });
+        let _ = task.run.set(run);
+        task
+    }
+
+    /// Runs `send`, which gives the loop an input, then polls the loop in this turn: what
+    /// the input causes (an event's handlers) happens before the caller returns. The wake-up
+    /// the send causes queues no microtask, since the poll follows at once.
+    fn poll_after(self: &Rc<Self>, send: impl FnOnce()) {
+        let queued = self.queued.replace(true);
+        send();
+        self.queued.set(queued);
+        self.poll();
+    }
+
+    /// Polls the loop until it waits for something; from within a poll (an application
+    /// handler the loop called), only notes that another poll is due.
+    fn poll(self: &Rc<Self>) {
+        let Ok(mut slot) = self.future.try_borrow_mut() else {
+            self.again.set(true);
+            return;
+        };
+        let waker = self.waker();
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            self.again.set(false);
+            let Some(future) = slot.as_mut() else { return };
+            if future.as_mut().poll(&mut cx).is_ready() {
+                // Dropped outside the borrow: its destructors may wake this task.
+                let done = slot.take();
+                drop(slot);
+                drop(done);
+                return;
+            }
+            if !self.again.get() {
+                return;
+            }
+        }
+    }
+
+    fn wake(self: &Rc<Self>) {
+        if self.future.try_borrow_mut().is_err() {
+            self.again.set(true);
+        } else if !self.queued.replace(true) {
+            if let Some(run) = self.run.get() {
+                queue_microtask(run.as_ref().unchecked_ref());
+            }
+        }
+    }
+
+    fn waker(self: &Rc<Self>) -> Waker {
+        // SAFETY: the data pointer is an `Rc<DriverTask>` whose count the vtable keeps; the
+        // browser runs wasm on one thread (no atomics), so the waker never crosses one.
+        unsafe { Waker::from_raw(raw_waker(Rc::into_raw(self.clone()))) }
+    }
+}
+
+impl Drop for DriverTask {
+    fn drop(&mut self) {
+        // The last reference may go at the end of `run`'s own call (the loop ended in it): a
+        // closure must outlive its call, so it is dropped in a later microtask.
+        if let Some(run) = self.run.take() {
+            spawn_task(async move { drop(run) });
+        }
+    }
+}
+
+fn raw_waker(task: *const DriverTask) -> RawWaker {
+    RawWaker::new(task.cast(), &VTABLE)
+}
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(
+    |p| {
+        // SAFETY (all four): `p` came from `Rc::into_raw` in `DriverTask::waker`.
+        unsafe { Rc::increment_strong_count(p.cast::<DriverTask>()) };
+        raw_waker(p.cast())
+    },
+    |p| unsafe { Rc::from_raw(p.cast::<DriverTask>()) }.wake(),
+    |p| {
+        let task = std::mem::ManuallyDrop::new(unsafe { Rc::from_raw(p.cast::<DriverTask>()) });
+        task.wake();
+    },
+    |p| drop(unsafe { Rc::from_raw(p.cast::<DriverTask>()) }),
+);
 
 pub(crate) fn spawn_task(fut: impl Future<Output = ()> + 'static) {
     wasm_bindgen_futures::spawn_local(fut);
