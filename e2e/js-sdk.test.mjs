@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, apiLogin, browserPage, eventually, launchBrowser, sdkPageAndServer, serveSdkFolder, startPageClient, startServer } from './harness.mjs';
+import { ROOT, apiLogin, browserPage, eventually, launchBrowser, pay, sdkPageAndServer, serveSdkFolder, startPageClient, startServer } from './harness.mjs';
 
 test('the JS package works from a plain HTML page', async (t) => {
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.js')), 'run scripts/build-js-sdk first');
@@ -78,5 +78,44 @@ Object.defineProperty(WebSocket.prototype, 'onmessage', {
   await eventually('five stats events', () => page.evaluate(() => window.turns.length >= 5));
   const turns = await page.evaluate(() => window.turns);
   assert.ok(turns.every((n) => n === 1), `handler runs per frame: ${turns}`);
+  assert.deepEqual(errors, []);
+});
+
+test('event data reaches JavaScript as the server wrote it, ASCII or not', async (t) => {
+  // The SDK hands an event's argument to JSON.parse: read from the WebSocket's own string
+  // when the frame is ASCII, from wasm's copy when it is not. Either way the handler gets
+  // what the frame held, keys in the server's order. The page keeps each payment frame's
+  // argument as JSON.parse reads it from the raw frame, to compare.
+  const page0 = `<!doctype html><meta charset="utf-8"><script type="module">
+const desc = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
+window.frames_ = [];
+window.seen = [];
+Object.defineProperty(WebSocket.prototype, 'onmessage', {
+  get() { return desc.get.call(this); },
+  set(h) {
+    desc.set.call(this, h && ((e) => {
+      if (typeof e.data === 'string' && e.data.startsWith('42["payment:added"')) window.frames_.push(JSON.stringify(JSON.parse(e.data.slice(2))[1]));
+      h(e);
+    }));
+  },
+});
+</script>`;
+  const files = await serveSdkFolder({ '/data.html': page0 });
+  t.after(() => files.close());
+  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_CORS_ORIGINS: files.url } });
+  t.after(() => pulse.stop());
+  const { page, errors } = await browserPage(t);
+  const { token } = await apiLogin(pulse.url);
+  await page.goto(`${files.url}/data.html`);
+  const started = await startPageClient(page, pulse.url, { token, healthInterval: 0, transports: ['websocket'] });
+  assert.equal(started.state, 'live');
+  await page.evaluate(() => window.client.on('payment:added', (d) => window.seen.push(d)));
+  const notes = ['plain "quoted" \\ note', 'café ☕ \u2028 𝄞'];
+  for (const note of notes) await pay(pulse.url, token, note);
+  await eventually('both payments', () => page.evaluate(() => window.seen.length >= 2));
+  const { seen, frames } = await page.evaluate(() => ({ seen: window.seen, frames: window.frames_ }));
+  assert.deepEqual(seen.map((d) => d.data.note), notes);
+  assert.deepEqual(seen.map((d) => JSON.stringify(d)), frames, 'as the frames held them, in order');
+  assert.ok(seen[0].seq < seen[1].seq);
   assert.deepEqual(errors, []);
 });

@@ -30,35 +30,65 @@ pub fn json_text(v: &Value) -> String {
 /// them: JavaScript callers get them through the browser's `JSON.parse`, Rust callers decode
 /// what they need ([`Json::value`]), and no tree is built on the way. The
 /// text was checked to be JSON when the packet was decoded.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Json(Box<str>);
+#[derive(Clone)]
+pub struct Json {
+    text: Box<str>,
+    /// Where the text sat in the packet it was decoded from, if it was.
+    #[cfg_attr(not(feature = "js"), allow(dead_code))]
+    source: Option<Source>,
+}
+
+/// Where a decoded value's text sat in its Socket.IO packet's text: `at` bytes in, in a packet
+/// of `packet_len` bytes. The browser driver uses it to let `JSON.parse` read the value from
+/// the string the WebSocket gave, without the text crossing out of wasm again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Source {
+    pub(crate) at: usize,
+    pub(crate) packet_len: usize,
+}
 
 impl Json {
     /// The JSON text, compact as the server wrote it.
     pub fn text(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// The value as a tree (`Null` for text that is not JSON, which decoding never makes).
     pub fn value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
 
-    /// Text already checked to be one JSON value.
-    pub(crate) fn checked(text: &str) -> Json {
-        Json(text.into())
+    /// `part` of `packet`, already checked to be one JSON value.
+    pub(crate) fn checked(packet: &str, part: &str) -> Json {
+        let at = part.as_ptr() as usize - packet.as_ptr() as usize;
+        Json { text: part.into(), source: Some(Source { at, packet_len: packet.len() }) }
+    }
+
+    /// Where the text sat in the packet it was decoded from.
+    #[cfg_attr(not(feature = "js"), allow(dead_code))]
+    pub(crate) fn source(&self) -> Option<Source> {
+        self.source
     }
 
     /// The text of member `key` if this is an object that has one, read without building
     /// the object (e.g. a log entry's `seq`).
     pub fn member(&self, key: &str) -> Option<&str> {
-        scan::member(&self.0, key)
+        scan::member(&self.text, key)
     }
 }
 
+/// The same text is the same value, wherever it came from.
+impl PartialEq for Json {
+    fn eq(&self, other: &Json) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Json {}
+
 impl From<&Value> for Json {
     fn from(v: &Value) -> Json {
-        Json(json_text(v).into())
+        Json { text: json_text(v).into(), source: None }
     }
 }
 
@@ -70,13 +100,13 @@ impl From<Value> for Json {
 
 impl std::fmt::Debug for Json {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl std::fmt::Display for Json {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 

@@ -78,6 +78,8 @@ pub(crate) fn now() -> Instant {
     Instant::now()
 }
 
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
+pub(crate) use browser::received;
 pub(crate) use platform::{seed, sleep, spawn};
 
 /// Runs the machine until shutdown: drain outputs, then wait for an input or the deadline.

@@ -306,9 +306,11 @@ impl PulseClient {
         // here, not once per event.
         let name = JsValue::from_str(&event);
         let sub = self.inner.client.on(&event, move |m| {
-            // The argument's JSON text, parsed by the browser: no tree is built in wasm.
+            // The argument's JSON text, parsed by the browser (from the frame's own string
+            // when it can): no tree is built in wasm.
             let data = m.args.first().map_or(JsValue::UNDEFINED, |a| {
-                JSON::parse(a.text()).unwrap_or(JsValue::UNDEFINED)
+                crate::driver::received::value(a)
+                    .unwrap_or_else(|| JSON::parse(a.text()).unwrap_or(JsValue::UNDEFINED))
             });
             let _ = handler.call2(&JsValue::NULL, &data, &name);
         });
