@@ -133,7 +133,11 @@ impl Packet {
             '1' => Packet::Close,
             '2' => Packet::Ping(t.split_off(1)),
             '3' => Packet::Pong(t.split_off(1)),
-            '4' => Packet::Message(t.split_off(1)),
+            // In place: a message is most frames, and `split_off` would copy it anew.
+            '4' => Packet::Message({
+                t.remove(0);
+                t
+            }),
             '5' => Packet::Upgrade,
             '6' => Packet::Noop,
             found => return Err(DecodeError::UnknownType { layer: "engine.io", found }),

@@ -98,15 +98,14 @@ impl Runtime for Browser {
         let on_message = {
             let report = report.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-                let Ok(e) = e.dyn_into::<MessageEvent>() else {
-                    return;
-                };
-                let data = e.data();
+                // A WebSocket's `message` handler gets a MessageEvent, nothing else: not
+                // checked, which would cost an `instanceof` per frame.
+                let data = e.unchecked_into::<MessageEvent>().data();
                 if let Some(text) = data.as_string() {
                     // The machines take the frame within this call (the driver is polled
                     // here), so its events' arguments can be read from the browser's string.
                     #[cfg(feature = "js")]
-                    let _held = text.is_ascii().then(|| received::Held::new(&data, text.len()));
+                    let _held = text.is_ascii().then(|| received::Held::new(data, text.len()));
                     report(TransportEvent::Frame(Frame::Text(text)));
                 } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
                     report(TransportEvent::Frame(Frame::Binary(
@@ -285,8 +284,8 @@ pub(crate) mod received {
     pub(super) struct Held;
 
     impl Held {
-        pub(super) fn new(frame: &JsValue, len: usize) -> Held {
-            FRAME.with(|f| *f.borrow_mut() = Some((frame.clone(), len)));
+        pub(super) fn new(frame: JsValue, len: usize) -> Held {
+            FRAME.with(|f| *f.borrow_mut() = Some((frame, len)));
             Held
         }
     }
