@@ -480,7 +480,9 @@ impl Harness {
             if !is_logged(&m.event) {
                 continue;
             }
-            let Some(seq) = m.args.first().and_then(|a| a.get("seq")).and_then(Value::as_u64)
+            // Read with serde_json, apart from the SDK's own scanner, which de-duplicated them.
+            let Some(seq) =
+                m.args.first().and_then(|a| a.value().get("seq").and_then(Value::as_u64))
             else {
                 continue;
             };
