@@ -42,35 +42,46 @@ test('a server that does not list the page\'s origin refuses it', async (t) => {
   assert.equal(await page.locator('#status').innerText(), 'offline');
 });
 
-test('an event reaches its handler within the WebSocket message that carried it', async (t) => {
-  // The page wraps every WebSocket's message handler: for each frame carrying a
-  // `stats:updated` event, it notes how many times the application's handler ran inside
-  // the SDK's own handler. The driver is polled in the message's event handler, so the
-  // answer is 1 each time; a driver woken through a queued task would run it later (0).
-  const page0 = `<!doctype html><meta charset="utf-8"><script type="module">
+/**
+ * A page on the JS package's folder whose WebSockets' message handlers are wrapped: `wrap` is
+ * the source of `(e, h) => ...`, which must call the SDK's handler `h(e)`; `setup` runs first.
+ * A client is live on it over WebSocket, against a fresh server that lists the page's origin.
+ */
+async function clientWithWrappedMessages(t, { setup, wrap, env = {} }) {
+  const html = `<!doctype html><meta charset="utf-8"><script type="module">
+${setup}
 const desc = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
-window.turns = [];
-window.count = 0;
 Object.defineProperty(WebSocket.prototype, 'onmessage', {
   get() { return desc.get.call(this); },
-  set(h) {
-    desc.set.call(this, h && ((e) => {
-      const before = window.count;
-      h(e);
-      if (window.armed && typeof e.data === 'string' && e.data.startsWith('42["stats:updated"')) window.turns.push(window.count - before);
-    }));
-  },
+  set(h) { desc.set.call(this, h && ((e) => (${wrap})(e, h))); },
 });
 </script>`;
-  const files = await serveSdkFolder({ '/turn.html': page0 });
+  const files = await serveSdkFolder({ '/wrapped.html': html });
   t.after(() => files.close());
-  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_STATS_INTERVAL_MS: '100', PULSE_CORS_ORIGINS: files.url } });
+  const pulse = await startServer({ env: { PULSE_DEMO: 'false', ...env, PULSE_CORS_ORIGINS: files.url } });
   t.after(() => pulse.stop());
   const { page, errors } = await browserPage(t);
   const { token } = await apiLogin(pulse.url);
-  await page.goto(`${files.url}/turn.html`);
+  await page.goto(`${files.url}/wrapped.html`);
   const started = await startPageClient(page, pulse.url, { token, healthInterval: 0, transports: ['websocket'] });
   assert.equal(started.state, 'live');
+  return { page, errors, pulse, token };
+}
+
+test('an event reaches its handler within the WebSocket message that carried it', async (t) => {
+  // For each frame carrying a `stats:updated` event, the page notes how many times the
+  // application's handler ran inside the SDK's own handler. The driver is polled in the
+  // message's event handler, so the answer is 1 each time; a driver woken through a queued
+  // task would run it later (0).
+  const { page, errors } = await clientWithWrappedMessages(t, {
+    setup: 'window.turns = []; window.count = 0;',
+    wrap: `(e, h) => {
+      const before = window.count;
+      h(e);
+      if (window.armed && typeof e.data === 'string' && e.data.startsWith('42["stats:updated"')) window.turns.push(window.count - before);
+    }`,
+    env: { PULSE_STATS_INTERVAL_MS: '100' },
+  });
   await page.evaluate(() => {
     window.client.on('stats:updated', () => { window.count++; });
     window.armed = true;
@@ -86,29 +97,13 @@ test('event data reaches JavaScript as the server wrote it, ASCII or not', async
   // when the frame is ASCII, from wasm's copy when it is not. Either way the handler gets
   // what the frame held, keys in the server's order. The page keeps each payment frame's
   // argument as JSON.parse reads it from the raw frame, to compare.
-  const page0 = `<!doctype html><meta charset="utf-8"><script type="module">
-const desc = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
-window.frames_ = [];
-window.seen = [];
-Object.defineProperty(WebSocket.prototype, 'onmessage', {
-  get() { return desc.get.call(this); },
-  set(h) {
-    desc.set.call(this, h && ((e) => {
+  const { page, errors, pulse, token } = await clientWithWrappedMessages(t, {
+    setup: 'window.frames_ = []; window.seen = [];',
+    wrap: `(e, h) => {
       if (typeof e.data === 'string' && e.data.startsWith('42["payment:added"')) window.frames_.push(JSON.stringify(JSON.parse(e.data.slice(2))[1]));
       h(e);
-    }));
-  },
-});
-</script>`;
-  const files = await serveSdkFolder({ '/data.html': page0 });
-  t.after(() => files.close());
-  const pulse = await startServer({ env: { PULSE_DEMO: 'false', PULSE_CORS_ORIGINS: files.url } });
-  t.after(() => pulse.stop());
-  const { page, errors } = await browserPage(t);
-  const { token } = await apiLogin(pulse.url);
-  await page.goto(`${files.url}/data.html`);
-  const started = await startPageClient(page, pulse.url, { token, healthInterval: 0, transports: ['websocket'] });
-  assert.equal(started.state, 'live');
+    }`,
+  });
   await page.evaluate(() => window.client.on('payment:added', (d) => window.seen.push(d)));
   const notes = ['plain "quoted" \\ note', 'café ☕ \u2028 𝄞'];
   for (const note of notes) await pay(pulse.url, token, note);
