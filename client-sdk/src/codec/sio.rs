@@ -254,11 +254,14 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
         detail: e.to_string(),
     };
     let data = if kind == Kind::Event {
+        if !body.trim_start().starts_with('[') {
+            return Err(bad_shape(kind));
+        }
         // Checked as JSON and split into its elements, but no element is built.
         let items =
             super::scan::elements(body).map_err(|super::scan::NotJson(at)| DecodeError::Json {
                 what: "socket.io payload",
-                detail: format!("not JSON at byte {at}"),
+                detail: format!("not JSON at byte {} of the packet", i + at),
             })?;
         let name = match items.first() {
             Some(n) if !n.starts_with('"') => return Err(bad_shape(kind)),
@@ -415,6 +418,14 @@ mod tests {
         ];
         for c in cases {
             assert!(Decoder::new().decode_text(c).is_err(), "{c:?} should be rejected");
+        }
+        for (c, why) in [
+            ("2{}", "EVENT payload must be an array starting with the event name"),
+            ("2[1]", "EVENT payload must be an array starting with the event name"),
+            ("2[\"a\",01]", "not JSON at byte 7 of the packet"),
+        ] {
+            let err = Decoder::new().decode_text(c).unwrap_err().to_string();
+            assert!(err.ends_with(why), "{c:?}: {err}");
         }
         let mut d = Decoder::new();
         assert_eq!(d.decode_binary(vec![1]), Err(DecodeError::UnexpectedBinary));
