@@ -25,7 +25,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { DEMO, ROOT, launchBrowser, startServer, takeOption } from '../e2e/harness.mjs';
-import { commit, machine, utc, writeSection } from './report.mjs';
+import { commit, invocation, machine, section, utc, writeSection } from './report.mjs';
 
 const args = process.argv.slice(2);
 const rounds = Number(takeOption(args, '--rounds', '3'));
@@ -33,13 +33,9 @@ const kbps = Number(takeOption(args, '--kbps', '1600'));
 const rtt = Number(takeOption(args, '--rtt', '150'));
 const dist = resolve(ROOT, takeOption(args, '--dist', 'dist'));
 const out = takeOption(args, '--out', null);
-const command = `node bench/first-load.mjs ${process.argv.slice(2).join(' ')}`.trim();
+const command = invocation();
 
-const lines = [];
-const print = (l = '') => {
-  console.log(l);
-  lines.push(l);
-};
+const { lines, print } = section();
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

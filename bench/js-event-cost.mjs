@@ -28,7 +28,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 import { ROOT, apiLogin, eventually, launchBrowser, startServer, takeOption } from '../e2e/harness.mjs';
-import { commit, machine, utc, writeSection } from './report.mjs';
+import { commit, invocation, machine, section, utc, writeSection } from './report.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => Number(takeOption(args, name, dflt));
@@ -38,7 +38,7 @@ const size = opt('--size', 256);
 const rounds = opt('--rounds', 3);
 const profileTop = opt('--profile', 0);
 const out = takeOption(args, '--out', null);
-const command = `node bench/js-event-cost.mjs ${process.argv.slice(2).join(' ')}`.trim();
+const command = invocation();
 const builds = (args.length ? args : ['sdk=client-sdk/pkg']).map((a) => {
   const [label, dir] = a.split('=');
   return { label, dir: resolve(ROOT, dir) };
@@ -193,11 +193,7 @@ try {
   for (const c of clients) await c.close();
 }
 
-const lines = [];
-const print = (line = '') => {
-  console.log(line);
-  lines.push(line);
-};
+const { lines, print } = section();
 const f = (xs) => `${median(xs).toFixed(1)} (${xs.map((x) => x.toFixed(1)).join(', ')})`;
 print('## JS package: main-thread cost per event');
 print();

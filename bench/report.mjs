@@ -3,6 +3,7 @@
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { relative } from 'node:path';
 import { ROOT } from '../e2e/harness.mjs';
 
 /** Output of a git command in the repository, or `?` (e.g. outside a checkout). */
@@ -20,6 +21,20 @@ export const utc = (date = new Date()) => date.toISOString().slice(0, 16).replac
 /** The commit measured, marked when the tree had changes. */
 export const commit = () =>
   `${git('git rev-parse --short HEAD')}${git('git status --porcelain') ? ' (with uncommitted changes)' : ''}`;
+
+/** How this script was run, as a section says. */
+export const invocation = () =>
+  `node ${relative(ROOT, process.argv[1])} ${process.argv.slice(2).join(' ')}`.trim();
+
+/** A section being written: `print` shows a line and keeps it in `lines` for `writeSection`. */
+export function section() {
+  const lines = [];
+  const print = (line = '') => {
+    console.log(line);
+    lines.push(line);
+  };
+  return { lines, print };
+}
 
 /** This machine, as the sections name it. */
 export const machine = () => `${cpus().length} cores, ${cpus()[0].model}`;

@@ -76,10 +76,9 @@ impl Resume {
     /// log's identity (`connection:status`) and resync requests (`error` RESYNC_REQUIRED).
     pub fn accept(&mut self, event: &str, args: &[Json]) -> bool {
         if event == CONNECTION_STATUS {
-            if let Some(e) = args.first().map(Json::value) {
-                if let Some(e) = e["data"]["epoch"].as_str() {
-                    self.learn_epoch(e);
-                }
+            let status = args.first().map(Json::value).unwrap_or_default();
+            if let Some(e) = status["data"]["epoch"].as_str() {
+                self.learn_epoch(e);
             }
             return true;
         }

@@ -28,13 +28,14 @@ pub fn json_text(v: &Value) -> String {
 
 /// One JSON value kept as its text. A received event's arguments stay text until someone reads
 /// them: JavaScript callers get them through the browser's `JSON.parse`, Rust callers decode
-/// what they need ([`Json::value`]), and no tree is built on the way. The
-/// text was checked to be JSON when the packet was decoded.
+/// what they need ([`Json::value`]), and no tree is built on the way. The text was checked to
+/// be JSON when the packet was decoded.
 #[derive(Clone)]
 pub struct Json {
     text: Box<str>,
     /// Where the text sat in the packet it was decoded from, if it was.
-    #[cfg_attr(not(feature = "js"), allow(dead_code))]
+    // Read by the JavaScript API only (`driver::received`).
+    #[cfg_attr(not(all(feature = "js", target_arch = "wasm32")), allow(dead_code))]
     source: Option<Source>,
 }
 
@@ -65,7 +66,8 @@ impl Json {
     }
 
     /// Where the text sat in the packet it was decoded from.
-    #[cfg_attr(not(feature = "js"), allow(dead_code))]
+    // Read by the JavaScript API only (`driver::received`).
+    #[cfg_attr(not(all(feature = "js", target_arch = "wasm32")), allow(dead_code))]
     pub(crate) fn source(&self) -> Option<Source> {
         self.source
     }

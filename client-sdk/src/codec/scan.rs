@@ -4,6 +4,8 @@
 //! RFC 8259 as serde_json and `JSON.parse` read it, with one difference: a number's range is not
 //! checked (`1e400` passes; `JSON.parse` reads it as Infinity, serde_json refuses it).
 
+use std::ops::Range;
+
 /// Nesting deeper than this is refused, as serde_json refuses it (its recursion limit).
 const MAX_DEPTH: usize = 127;
 
@@ -15,25 +17,11 @@ pub(crate) struct NotJson(pub usize);
 /// between elements is left out; the text of each element is verbatim.
 pub(crate) fn elements(text: &str) -> Result<Vec<&str>, NotJson> {
     let mut s = Scan { b: text.as_bytes(), i: 0 };
-    s.ws();
-    s.expect(b'[')?;
     let mut out = Vec::new();
     s.ws();
-    if s.eat(b']') {
-        return s.end().map(|()| out);
-    }
-    loop {
-        s.ws();
-        let start = s.i;
-        // The array itself is the first level.
-        s.value(2)?;
-        out.push(&text[start..s.i]);
-        s.ws();
-        if s.eat(b']') {
-            return s.end().map(|()| out);
-        }
-        s.expect(b',')?;
-    }
+    s.array(1, |e| out.push(&text[e]))?;
+    s.end()?;
+    Ok(out)
 }
 
 /// The text of member `key` of the JSON object `text` (checked JSON: the text of a decoded
@@ -41,31 +29,16 @@ pub(crate) fn elements(text: &str) -> Result<Vec<&str>, NotJson> {
 /// a key repeats, as in `serde_json::Map`.
 pub(crate) fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let mut s = Scan { b: text.as_bytes(), i: 0 };
-    s.ws();
-    s.expect(b'{').ok()?;
     let mut found = None;
-    loop {
-        s.ws();
-        if s.eat(b'}') {
-            return found;
+    s.ws();
+    // Checked text: its depth was counted when it was decoded.
+    s.object(0, |k, v| {
+        if is_key(&text[k], key) {
+            found = Some(&text[v]);
         }
-        let k = s.i;
-        s.string().ok()?;
-        let name = &text[k..s.i];
-        s.ws();
-        s.expect(b':').ok()?;
-        s.ws();
-        let v = s.i;
-        s.value(1).ok()?;
-        if is_key(name, key) {
-            found = Some(&text[v..s.i]);
-        }
-        s.ws();
-        if !s.eat(b',') {
-            s.ws();
-            return s.eat(b'}').then_some(found).flatten();
-        }
-    }
+    })
+    .ok()?;
+    found
 }
 
 /// Whether the JSON string `quoted` (checked, with its quotes) is `key`. One with escapes is
@@ -142,47 +115,68 @@ impl Scan<'_> {
         }
         match self.peek() {
             Some(b'"') => self.string(),
-            Some(b'{') => {
-                self.i += 1;
-                self.ws();
-                if self.eat(b'}') {
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.string()?;
-                    self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    if self.eat(b'}') {
-                        return Ok(());
-                    }
-                    self.expect(b',')?;
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                self.ws();
-                if self.eat(b']') {
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    if self.eat(b']') {
-                        return Ok(());
-                    }
-                    self.expect(b',')?;
-                }
-            }
+            Some(b'{') => self.object(depth, |_, _| {}),
+            Some(b'[') => self.array(depth, |_| {}),
             Some(b't') => self.word(b"true"),
             Some(b'f') => self.word(b"false"),
             Some(b'n') => self.word(b"null"),
             Some(b'-' | b'0'..=b'9') => self.number(),
             _ => Err(NotJson(self.i)),
+        }
+    }
+
+    /// An array at `depth` (its `[` next): `each` gets every element's place.
+    fn array(&mut self, depth: usize, mut each: impl FnMut(Range<usize>)) -> Result<(), NotJson> {
+        self.expect(b'[')?;
+        self.list(b']', |s| {
+            let start = s.i;
+            s.value(depth + 1)?;
+            each(start..s.i);
+            Ok(())
+        })
+    }
+
+    /// An object at `depth` (its `{` next): `each` gets every member's key (quoted) and
+    /// value places.
+    fn object(
+        &mut self,
+        depth: usize,
+        mut each: impl FnMut(Range<usize>, Range<usize>),
+    ) -> Result<(), NotJson> {
+        self.expect(b'{')?;
+        self.list(b'}', |s| {
+            let key = s.i;
+            s.string()?;
+            let key = key..s.i;
+            s.ws();
+            s.expect(b':')?;
+            s.ws();
+            let value = s.i;
+            s.value(depth + 1)?;
+            each(key, value..s.i);
+            Ok(())
+        })
+    }
+
+    /// The comma-separated items of an array or object up to its `close`, its opening bracket
+    /// read: `item` reads each one.
+    fn list(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Result<(), NotJson>,
+    ) -> Result<(), NotJson> {
+        self.ws();
+        if self.eat(close) {
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            item(self)?;
+            self.ws();
+            if self.eat(close) {
+                return Ok(());
+            }
+            self.expect(b',')?;
         }
     }
 

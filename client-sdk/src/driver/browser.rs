@@ -296,6 +296,7 @@ pub(crate) mod received {
         }
     }
 
+    // js_sys's `JSON::parse` takes a Rust string, which would cross into JavaScript again.
     #[wasm_bindgen]
     extern "C" {
         #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
