@@ -79,13 +79,17 @@ impl<F: Fn() -> Option<ConnectAuth> + MaybeSend + 'static> Credentials for F {
     }
 }
 
-/// Handlers with the subscription id that removes them.
-type Registered<H> = Vec<(u64, Arc<H>)>;
+/// Handlers with the subscription id that removes them. Shared, and copied when a
+/// subscription changes: dispatch takes the list with one reference count, not a new Vec
+/// per event.
+type Registered<H> = Arc<Vec<(u64, Arc<H>)>>;
 
 #[derive(Default)]
 struct Listeners {
     next: u64,
-    by_event: HashMap<String, Registered<dyn MessageHandler>>,
+    // A handful of names, compared byte-wise: cheaper per event than hashing the name, and
+    // less code than a map.
+    by_event: Vec<(String, Registered<dyn MessageHandler>)>,
     any: Registered<dyn EventHandler>,
 }
 
@@ -161,22 +165,20 @@ impl Shared {
         }
         let (named, any) = {
             let l = lock(&self.listeners);
-            let named: Vec<_> = match &event {
-                Event::Message(m) => l
-                    .by_event
-                    .get(&m.event)
-                    .map(|v| v.iter().map(|(_, h)| h.clone()).collect())
-                    .unwrap_or_default(),
-                _ => Vec::new(),
+            let named = match &event {
+                Event::Message(m) => {
+                    l.by_event.iter().find(|(e, _)| *e == m.event).map(|(_, h)| h.clone())
+                }
+                _ => None,
             };
-            (named, l.any.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>())
+            (named, l.any.clone())
         };
-        if let Event::Message(m) = &event {
-            for h in named {
+        if let (Event::Message(m), Some(named)) = (&event, named) {
+            for (_, h) in named.iter() {
                 h(m);
             }
         }
-        for h in any {
+        for (_, h) in any.iter() {
             h(&event);
         }
     }
@@ -260,7 +262,14 @@ impl Client {
         let mut l = lock(&self.shared.listeners);
         l.next += 1;
         let id = l.next;
-        l.by_event.entry(event.to_owned()).or_default().push((id, Arc::new(handler)));
+        let at = match l.by_event.iter().position(|(e, _)| e == event) {
+            Some(at) => at,
+            None => {
+                l.by_event.push((event.to_owned(), Registered::default()));
+                l.by_event.len() - 1
+            }
+        };
+        Arc::make_mut(&mut l.by_event[at].1).push((id, Arc::new(handler)));
         Subscription { id, shared: Arc::downgrade(&self.shared) }
     }
 
@@ -269,7 +278,7 @@ impl Client {
         let mut l = lock(&self.shared.listeners);
         l.next += 1;
         let id = l.next;
-        l.any.push((id, Arc::new(handler)));
+        Arc::make_mut(&mut l.any).push((id, Arc::new(handler)));
         Subscription { id, shared: Arc::downgrade(&self.shared) }
     }
 
@@ -590,16 +599,23 @@ pub struct Subscription {
     shared: Weak<Shared>,
 }
 
+/// Takes subscription `id`'s handler out of `list`, copying the list only if it is there.
+fn unregister<H: ?Sized>(list: &mut Registered<H>, id: u64) {
+    if list.iter().any(|(i, _)| *i == id) {
+        Arc::make_mut(list).retain(|(i, _)| *i != id);
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
         let mut l = lock(&shared.listeners);
-        l.any.retain(|(id, _)| *id != self.id);
-        for v in l.by_event.values_mut() {
-            v.retain(|(id, _)| *id != self.id);
-        }
-        l.by_event.retain(|_, v| !v.is_empty());
+        unregister(&mut l.any, self.id);
+        l.by_event.retain_mut(|(_, v)| {
+            unregister(v, self.id);
+            !v.is_empty()
+        });
     }
 }

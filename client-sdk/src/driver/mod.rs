@@ -68,6 +68,21 @@ pub(crate) trait Runtime: 'static {
     /// Starts opening `url`; reports through `tx` tagged with `id`.
     fn open(&self, url: &str, id: IoId, tx: mpsc::UnboundedSender<Input>) -> Self::Socket;
     fn sleep(&self, d: Duration) -> Self::Sleep;
+    /// An input the runtime handed over without the channel, taken before the channel's.
+    fn take_local(&self) -> Option<Input> {
+        None
+    }
+}
+
+/// The next input: the runtime's own first, then the channel's.
+fn next_input<'a, R: Runtime>(
+    rt: &'a R,
+    rx: &'a mut mpsc::UnboundedReceiver<Input>,
+) -> impl Future<Output = Option<Input>> + 'a {
+    std::future::poll_fn(move |cx| match rt.take_local() {
+        Some(input) => std::task::Poll::Ready(Some(input)),
+        None => rx.poll_next_unpin(cx),
+    })
 }
 
 /// Inputs handled in one round before the machine's outputs are drained again, so a flood of
@@ -76,6 +91,17 @@ const MAX_BATCH: usize = 64;
 
 pub(crate) fn now() -> Instant {
     Instant::now()
+}
+
+/// The time, read once per round of inputs and then reused: a round is short next to any
+/// deadline, and in the browser each read is a call out of wasm.
+#[derive(Default)]
+struct RoundClock(Option<Instant>);
+
+impl RoundClock {
+    fn now(&mut self) -> Instant {
+        *self.0.get_or_insert_with(now)
+    }
 }
 
 #[cfg(all(feature = "js", target_arch = "wasm32"))]
@@ -124,7 +150,7 @@ pub(crate) async fn run<R: Runtime>(
                 shared.dispatch(e);
             }
             io.act(&rt, &tx);
-            if !report_up(&mut io.machine, &shared) {
+            if !report_up(&mut io.machine, &shared, &mut RoundClock::default()) {
                 let current = io.machine.current();
                 if shared.set_transport(current) {
                     shared.dispatch(Event::Transport(current));
@@ -139,7 +165,7 @@ pub(crate) async fn run<R: Runtime>(
                     timer = Some((at, Box::pin(rt.sleep(d))));
                 }
                 let (_, sleep) = timer.as_mut().expect("armed above");
-                match select(rx.next(), sleep.as_mut()).await {
+                match select(next_input(&rt, &mut rx), sleep.as_mut()).await {
                     Either::Left((input, _)) => input,
                     Either::Right(_) => {
                         timer = None;
@@ -150,10 +176,11 @@ pub(crate) async fn run<R: Runtime>(
             }
             None => {
                 timer = None;
-                rx.next().await
+                next_input(&rt, &mut rx).await
             }
         };
         // Everything already queued is handled in this round (bounded), in order.
+        let mut clock = RoundClock::default();
         for handled in 1.. {
             match input {
                 Some(Input::Socket { id, event }) => match event {
@@ -168,10 +195,10 @@ pub(crate) async fn run<R: Runtime>(
                     io.requests.retain(|(r, _)| *r != id);
                     io.machine.handle_http(id, result);
                 }
-                Some(Input::Auth(auth)) => shared.conn().handle_auth(now(), auth),
+                Some(Input::Auth(auth)) => shared.conn().handle_auth(clock.now(), auth),
                 Some(Input::Polled { gen, result }) => {
                     if fallback.answered(gen) {
-                        shared.conn().handle_poll_result(now(), result);
+                        shared.conn().handle_poll_result(clock.now(), result);
                     }
                 }
                 Some(Input::Kick) => {}
@@ -183,11 +210,11 @@ pub(crate) async fn run<R: Runtime>(
                 }
             }
             // Frames go up in the order they came, before a later input is handled.
-            report_up(&mut io.machine, &shared);
+            report_up(&mut io.machine, &shared, &mut clock);
             if handled == MAX_BATCH {
                 break; // Not one more: a taken input must be handled.
             }
-            input = match rx.try_recv() {
+            input = match rt.take_local().map_or_else(|| rx.try_recv(), Ok) {
                 Ok(next) => Some(next),
                 // Every sender is gone: handled as a shutdown above.
                 Err(mpsc::TryRecvError::Closed) => None,
@@ -195,7 +222,7 @@ pub(crate) async fn run<R: Runtime>(
             };
         }
         // Deadlines can pass while we wait for input; fire them now rather than next round.
-        shared.conn().handle_timeout(now());
+        shared.conn().handle_timeout(clock.now());
     }
 }
 
@@ -300,15 +327,16 @@ fn spawn_abortable<T: 'static>(
 }
 
 /// Tells the connection what the transport reports; whether there was anything.
-fn report_up(machine: &mut Transports, shared: &Shared) -> bool {
+fn report_up(machine: &mut Transports, shared: &Shared, clock: &mut RoundClock) -> bool {
     let mut reported = false;
     while let Some(up) = machine.poll_up() {
         reported = true;
         let mut c = shared.conn();
+        let now = clock.now();
         match up {
-            Up::Open => c.handle_transport_open(now()),
-            Up::Frame(f) => c.handle_frame(now(), f),
-            Up::Closed(reason) => c.handle_transport_closed(now(), reason),
+            Up::Open => c.handle_transport_open(now),
+            Up::Frame(f) => c.handle_frame(now, f),
+            Up::Closed(reason) => c.handle_transport_closed(now, reason),
         }
     }
     reported
