@@ -58,6 +58,16 @@ mod native {
             let mut d = Decoder::new();
             b.iter(|| black_box(d.decode_text(black_box(&text[1..])).unwrap()))
         });
+        // The browser bench's tick (bench/js-event-cost.mjs): most of its 256 bytes in one
+        // string.
+        let tick = format!(
+            r#"2["bench:tick",{{"sent_at_us":1764892800123456,"due_at_us":1764892800123000,"n":4711,"pad":"{}"}}]"#,
+            "x".repeat(160)
+        );
+        g.bench_function("socket.io bench:tick (codec only)", |b| {
+            let mut d = Decoder::new();
+            b.iter(|| black_box(d.decode_text(black_box(&tick)).unwrap()))
+        });
         g.bench_function("frame through the connection machine", |b| {
             let (mut conn, now) = live_connection();
             let mut seq = 0u64;
