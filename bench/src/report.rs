@@ -247,7 +247,7 @@ pub fn markdown(reports: &[Report]) -> String {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         type Get = fn(&Report) -> f64;
-        let rows: [(&str, Get, usize); 24] = [
+        let rows: [(&str, Get, usize); 25] = [
             ("connections up (asked)", |r| r.up as f64, 0),
             ("connect errors", |r| r.connect_errors as f64, 0),
             ("disconnects during run", |r| r.disconnects as f64, 0),
@@ -257,6 +257,7 @@ pub fn markdown(reports: &[Report]) -> String {
             ("lost", |r| r.lost as f64, 0),
             ("… never received by connections that dropped", |r| r.lost_on_dropped as f64, 0),
             ("… not yet received by connections still up", |r| r.undelivered as f64, 0),
+            (SKIPPED, |r| r.server_dropped as f64, 0),
             ("delivered late (> 1 s after the broadcast)", |r| r.late as f64, 0),
             ("duplicated", |r| r.duplicated as f64, 0),
             ("latency p50 (ms)", |r| r.p50_ms, 2),
@@ -304,6 +305,20 @@ pub fn markdown(reports: &[Report]) -> String {
     out
 }
 
+/// The row of ticks the server chose not to send: a bench tick is volatile (not in the event
+/// log), so a socket whose queue is full skips it rather than hold the broadcast or grow.
+/// Logged events are never skipped this way; a full socket is caught up from the log.
+const SKIPPED: &str =
+    "… of them skipped by the server: the socket's queue was full (ticks are volatile)";
+
+/// `lost`, and how many of them the server skipped on purpose (see [`SKIPPED`]).
+fn lost_cell(r: &Report) -> String {
+    match r.server_dropped {
+        0 => r.lost.to_string(),
+        n => format!("{} ({n} skipped by the server)", r.lost),
+    }
+}
+
 /// Both generators side by side: per scenario, Pulse's and Node's latency and the
 /// generator's CPU as each generator measured them.
 fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&str]) -> String {
@@ -333,8 +348,8 @@ fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&st
                 ratio(p.p99_ms, n.p99_ms),
                 due(p),
                 due(n),
-                p.lost,
-                n.lost,
+                lost_cell(p),
+                lost_cell(n),
                 p.generator_cpu_pct,
                 n.generator_cpu_pct
             );
@@ -551,6 +566,26 @@ mod tests {
         assert_eq!(p.row().split_whitespace().count(), header().split_whitespace().count());
         let back: Report = serde_json::from_str(&p.json()).unwrap();
         assert_eq!(back.delivered_per_s, 300.0);
+    }
+
+    #[test]
+    fn ticks_the_server_skipped_are_told_apart_from_other_losses() {
+        let p = Report {
+            target: "pulse".into(),
+            generator: "g".into(),
+            scenario: "s".into(),
+            expected: 100,
+            received: 90,
+            lost: 10,
+            undelivered: 10,
+            server_dropped: 10,
+            ..Report::default()
+        };
+        let n = Report { target: "node".into(), server_dropped: 0, lost: 2, ..p.clone() };
+        let md = markdown(&[p.clone(), n.clone()]);
+        assert!(md.contains(&format!("| {SKIPPED} | 10 | 0 | - | - |")), "{md}");
+        let both = generators_markdown(&[p, n], &["s"], &["g"]);
+        assert!(both.contains("| 10 (10 skipped by the server) / 2 |"), "{both}");
     }
 
     #[test]
