@@ -7,11 +7,12 @@
 //                                (default: sdk=client-sdk/pkg)
 //
 // Each page connects over WebSocket to a fresh server (bench mode, demo generator off),
-// registers one handler for `bench:tick` that reads a field of the payload, and waits. The
+// registers one handler for `bench:tick` that notes the tick's delivery latency, and waits. The
 // server then broadcasts `events` ticks of `size` bytes at `rate` per second
 // (`POST /api/bench/broadcast`); the figure is the page's main-thread time over that window
 // (Chromium's DevTools protocol, Performance.getMetrics: TaskDuration, and ScriptDuration for
-// JavaScript and wasm alone), divided by the ticks received. All pages are open together and
+// JavaScript and wasm alone), divided by the ticks received; and the ticks' delivery latency
+// (p50 and p99 per round). All pages are open together and
 // take their rounds in turns, so the machine's drift during the run falls on each alike; the
 // median is printed, and with --out written over the section "JS package: main-thread cost per
 // event" of FILE (the rest is kept). A measurement, not a test: nothing is asserted about
@@ -47,20 +48,26 @@ const builds = (args.length ? args : ['sdk=client-sdk/pkg']).map((a) => {
 const sioClient = readFileSync(join(ROOT, 'node_modules/socket.io-client/dist/socket.io.min.js'), 'utf8');
 const sioVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules/socket.io-client/package.json'), 'utf8')).version;
 
-// The pages count ticks in `window.count` and set `window.live` once connected.
+// The pages count ticks in `window.count`, keep each tick's delivery latency in `window.lat`
+// (µs from the server's send stamp to the handler: the same host's clock, read through
+// performance.timeOrigin, which Chromium coarsens to 100 µs here) and set `window.live` once
+// connected. Both pages do the same per tick, so what it costs falls on each alike.
+const pageClock = 'window.lat = []; const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;';
 const sdkPage = (server, token) => `<!doctype html><meta charset="utf-8"><script type="module">
 import init, { PulseClient } from '/pkg/pulse_sdk.js';
 await init();
 window.count = 0;
+${pageClock}
 const c = new PulseClient(${JSON.stringify(server)}, { token: ${JSON.stringify(token)}, healthInterval: 0 });
 c.onStatus((s) => { window.live = s.state === 'live'; });
-c.on('bench:tick', (t) => { window.count++; window.last = t.n; });
+c.on('bench:tick', (t) => { window.count++; window.lat.push(nowUs() - t.sent_at_us); });
 </script>`;
 const sioPage = (server, token) => `<!doctype html><meta charset="utf-8"><script>${sioClient}</script><script>
 window.count = 0;
+${pageClock}
 const s = io(${JSON.stringify(server)}, { auth: { token: ${JSON.stringify(token)} }, transports: ['websocket'] });
 s.on('connect', () => { window.live = true; });
-s.on('bench:tick', (t) => { window.count++; window.last = t.n; });
+s.on('bench:tick', (t) => { window.count++; window.lat.push(nowUs() - t.sent_at_us); });
 </script>`;
 
 /** Serves `pkgDir` under /pkg/ and `site.html` at /. */
@@ -134,7 +141,7 @@ async function open(label, pkgDir, page) {
       const { metrics: m } = await cdp.send('Performance.getMetrics');
       return Object.fromEntries(m.map(({ name, value }) => [name, value]));
     };
-    const client = { label, task: [], script: [], drops: [] };
+    const client = { label, task: [], script: [], drops: [], p50: [], p99: [] };
     const checkErrors = () => {
       if (errors.length) throw new Error(`${label}: page errors: ${errors.join('; ')}`);
     };
@@ -159,6 +166,10 @@ async function open(label, pkgDir, page) {
       const { sent, dropped } = await broadcast();
       const m1 = await metrics();
       client.drops.push(dropped);
+      const lat = (await p.evaluate(() => window.lat.splice(0))).sort((a, b) => a - b);
+      const at = (q) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] / 1000;
+      client.p50.push(at(0.5));
+      client.p99.push(at(0.99));
       client.task.push(((m1.TaskDuration - m0.TaskDuration) * 1e6) / sent);
       client.script.push(((m1.ScriptDuration - m0.ScriptDuration) * 1e6) / sent);
       checkErrors();
@@ -168,6 +179,7 @@ async function open(label, pkgDir, page) {
       await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
       await cdp.send('Profiler.start');
       const { sent } = await broadcast();
+      await p.evaluate(() => window.lat.splice(0));
       printProfile(label, (await cdp.send('Profiler.stop')).profile, sent);
       checkErrors();
     };
@@ -195,18 +207,22 @@ try {
 
 const { lines, print } = section();
 const f = (xs) => `${median(xs).toFixed(1)} (${xs.map((x) => x.toFixed(1)).join(', ')})`;
-print('## JS package: main-thread cost per event');
+// One section per rate, so runs at different rates are kept side by side.
+print(`## JS package: main-thread cost and latency per event, ${rate}/s`);
 print();
 print(`Written by \`${command}\` on ${utc()} UTC; do not edit by hand.`);
 print(`Commit ${commit()}; Machine: ${machine()}; Chromium headless, loopback.`);
 print(`One page per client, each on its own server, receiving \`bench:tick\` (${size} B) at ${rate}/s, ` +
   `${events} per round, ${rounds} rounds taken in turns; main-thread time per event received ` +
   '(Performance.getMetrics: TaskDuration, and ScriptDuration for JavaScript and wasm alone), ' +
-  'median and each round. A tick is not a logged event: a Pulse event from the log also has its ' +
-  '`seq` read by the SDK, which this does not measure.');
+  'median and each round; and delivery latency, from the server\'s send stamp to the handler ' +
+  '(ms, p50 and p99 of each round\'s ticks; median and each round). A tick is not a logged ' +
+  'event: a Pulse event from the log also has its `seq` read by the SDK, which this does not measure.');
 print();
-print('| client | task µs/event | script µs/event | dropped ticks |');
-print('|---|---:|---:|---:|');
-for (const c of clients) print(`| ${c.label} | ${f(c.task)} | ${f(c.script)} | ${c.drops.join(', ')} |`);
+print('| client | task µs/event | script µs/event | latency p50 ms | latency p99 ms | dropped ticks |');
+print('|---|---:|---:|---:|---:|---:|');
+for (const c of clients) {
+  print(`| ${c.label} | ${f(c.task)} | ${f(c.script)} | ${f(c.p50)} | ${f(c.p99)} | ${c.drops.join(', ')} |`);
+}
 print();
 if (out) writeSection(out, lines);
