@@ -6,7 +6,6 @@
 //! in the same turn of the page's event loop, not in a microtask queued after it.
 
 use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -28,9 +27,6 @@ use crate::transport::IoId;
 pub(crate) struct Browser {
     /// The task running the loop this runtime serves; set right after it is made.
     task: Rc<OnceCell<Weak<DriverTask>>>,
-    /// What the sockets report, in order, handed to the loop polled right after: no
-    /// channel message (an allocation and a wake-up) per frame.
-    inbox: Rc<RefCell<VecDeque<Input>>>,
 }
 
 pub(crate) struct BrowserSocket {
@@ -76,14 +72,15 @@ impl Runtime for Browser {
     type Socket = BrowserSocket;
     type Sleep = TimeoutFuture;
 
-    fn open(&self, url: &str, id: IoId, _: UnboundedSender<Input>) -> BrowserSocket {
-        let (task, inbox) = (self.task.clone(), self.inbox.clone());
-        // The loop opened this socket, so its task is set; once the task is gone, nothing
-        // reads what the socket says.
+    fn open(&self, url: &str, id: IoId, tx: UnboundedSender<Input>) -> BrowserSocket {
+        let task = self.task.clone();
         let report = move |event| {
-            if let Some(task) = task.get().and_then(Weak::upgrade) {
-                inbox.borrow_mut().push_back(Input::Socket { id, event });
-                task.poll();
+            let send = || {
+                let _ = tx.unbounded_send(Input::Socket { id, event });
+            };
+            match task.get().and_then(Weak::upgrade) {
+                Some(task) => task.poll_after(send),
+                None => send(),
             }
         };
         let ws = match WebSocket::new(url) {
@@ -140,16 +137,12 @@ impl Runtime for Browser {
     fn sleep(&self, d: Duration) -> TimeoutFuture {
         sleep(d)
     }
-
-    fn take_local(&self) -> Option<Input> {
-        self.inbox.borrow_mut().pop_front()
-    }
 }
 
 pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: UnboundedSender<Input>) {
     let slot = Rc::new(OnceCell::new());
-    let browser = Browser { task: slot.clone(), inbox: Rc::default() };
-    let task = DriverTask::new(Box::pin(super::run(browser, shared, rx, tx)));
+    let task =
+        DriverTask::new(Box::pin(super::run(Browser { task: slot.clone() }, shared, rx, tx)));
     let _ = slot.set(Rc::downgrade(&task));
     task.poll();
 }
@@ -189,6 +182,16 @@ impl DriverTask {
         });
         let _ = task.run.set(run);
         task
+    }
+
+    /// Runs `send`, which gives the loop an input, then polls the loop in this turn: what
+    /// the input causes (an event's handlers) happens before the caller returns. The wake-up
+    /// the send causes queues no microtask, since the poll follows at once.
+    fn poll_after(self: &Rc<Self>, send: impl FnOnce()) {
+        let queued = self.queued.replace(true);
+        send();
+        self.queued.set(queued);
+        self.poll();
     }
 
     /// Polls the loop until it waits for something; from within a poll (an application

@@ -68,21 +68,6 @@ pub(crate) trait Runtime: 'static {
     /// Starts opening `url`; reports through `tx` tagged with `id`.
     fn open(&self, url: &str, id: IoId, tx: mpsc::UnboundedSender<Input>) -> Self::Socket;
     fn sleep(&self, d: Duration) -> Self::Sleep;
-    /// An input the runtime handed over without the channel, taken before the channel's.
-    fn take_local(&self) -> Option<Input> {
-        None
-    }
-}
-
-/// The next input: the runtime's own first, then the channel's.
-fn next_input<'a, R: Runtime>(
-    rt: &'a R,
-    rx: &'a mut mpsc::UnboundedReceiver<Input>,
-) -> impl Future<Output = Option<Input>> + 'a {
-    std::future::poll_fn(move |cx| match rt.take_local() {
-        Some(input) => std::task::Poll::Ready(Some(input)),
-        None => rx.poll_next_unpin(cx),
-    })
 }
 
 /// Inputs handled in one round before the machine's outputs are drained again, so a flood of
@@ -165,7 +150,7 @@ pub(crate) async fn run<R: Runtime>(
                     timer = Some((at, Box::pin(rt.sleep(d))));
                 }
                 let (_, sleep) = timer.as_mut().expect("armed above");
-                match select(next_input(&rt, &mut rx), sleep.as_mut()).await {
+                match select(rx.next(), sleep.as_mut()).await {
                     Either::Left((input, _)) => input,
                     Either::Right(_) => {
                         timer = None;
@@ -176,7 +161,7 @@ pub(crate) async fn run<R: Runtime>(
             }
             None => {
                 timer = None;
-                next_input(&rt, &mut rx).await
+                rx.next().await
             }
         };
         // Everything already queued is handled in this round (bounded), in order.
@@ -214,7 +199,7 @@ pub(crate) async fn run<R: Runtime>(
             if handled == MAX_BATCH {
                 break; // Not one more: a taken input must be handled.
             }
-            input = match rt.take_local().map_or_else(|| rx.try_recv(), Ok) {
+            input = match rx.try_recv() {
                 Ok(next) => Some(next),
                 // Every sender is gone: handled as a shutdown above.
                 Err(mpsc::TryRecvError::Closed) => None,
