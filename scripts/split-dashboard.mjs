@@ -6,8 +6,8 @@
 // output again (built with the `split` feature, which keeps the linker's relocations, see
 // dashboard/build.rs), and does what trunk did, with the split in front:
 //   wasm-split-cli → wasm-bindgen (--keep-lld-exports: the chunks import what the main module
-//   exports) → wasm-opt for each module (release) → the staged files replaced, under the same
-//   names, and their integrity hashes in index.html updated.
+//   exports) → wasm-opt for each module and esbuild for the scripts (release) → the staged
+//   files replaced, under the same names, and their integrity hashes in index.html updated.
 // The chunks and their loader get trunk's content hash in their names, so the server and the
 // service worker treat them as the immutable assets they are.
 //
@@ -34,6 +34,14 @@ const WASM_OPT = [
 ];
 
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+// A release ships its scripts minified: wasm-bindgen's glue and the chunk loader (modules), and
+// boot.js and sw.js (classic scripts, whose top-level names esbuild keeps), all written for
+// reading. Trunk's own minifier cannot parse the glue.
+const minify = (file, module) => {
+  if (profile !== 'release') return;
+  const format = module ? ['--format=esm'] : [];
+  run('esbuild', [file, '--minify', ...format, '--log-level=warning', '--allow-overwrite', `--outfile=${file}`]);
+};
 const sri = (bytes) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`;
 
 // trunk writes its content hash, a u64, in hex without leading zeros: 16 digits or fewer.
@@ -78,6 +86,7 @@ try {
     loaderJs = loaderJs.replaceAll(quoted, `"./${to}"`);
   }
   writeFileSync(join(staging, loader), loaderJs);
+  minify(join(staging, loader), true);
 
   const glue = readFileSync(join(bound, `${stem}.js`), 'utf8');
   // The import statements only: the wasm's own imports keep the module name it was built with.
@@ -86,6 +95,8 @@ try {
   const oldGlue = readFileSync(join(staging, `${stem}.js`));
   const oldWasm = readFileSync(join(staging, staged));
   writeFileSync(join(staging, `${stem}.js`), glue.replaceAll(from, `from "./${loader}"`));
+  minify(join(staging, `${stem}.js`), true);
+  for (const classic of ['boot.js', 'sw.js']) minify(join(staging, classic), false);
 
   // Trunk wrote the integrity of the files it staged; the page must name the ones it gets.
   const page = join(staging, 'index.html');
