@@ -58,3 +58,9 @@ pub use transport::Transport;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
+
+// The JS package's allocator: talc, smaller and faster per event than Rust's default dlmalloc
+// (bench/ANALYSIS.md). Only there: a Rust application chooses its own.
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
