@@ -143,7 +143,7 @@ async fn broadcast(
                     // its schedule queues, so that writes gather (`fan_out`).
                     let next_due = start + period.mul_f64((n + 1) as f64);
                     let on_time = || n + 1 >= total || tokio::time::Instant::now() < next_due;
-                    let full = fan_out(&state.io, room.clone(), event, &payload, |_| true, on_time);
+                    let full = fan_out(state, room.clone(), event, &payload, |_| true, on_time);
                     dropped += full.len() as u64;
                 }
                 Err(e) => tracing::warn!(error = %e, "bench tick not sent"),

@@ -230,6 +230,7 @@ impl Server {
             keys,
             io: io.clone(),
             log: Arc::default(),
+            rooms: Arc::default(),
             stats_dirty: Arc::default(),
             quota,
             passwords,

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::cluster::Node;
 use crate::config::Config;
 use crate::db::Db;
+use crate::feed::broadcast::RoomLists;
 use crate::feed::log::Feeds;
 use crate::feed::stats::Dirty;
 use crate::realtime::quota::Quota;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub io: SocketIo,
     /// How far this node has fanned out each tenant's log.
     pub(crate) log: Arc<Feeds>,
+    /// The sockets of each room fanned out to, kept while no socket joins or leaves one.
+    pub(crate) rooms: Arc<RoomLists>,
     /// Tenants whose statistics changed since the last push.
     pub(crate) stats_dirty: Arc<Dirty>,
     /// Password verification: the dummy hash, concurrency, a count of checks run.

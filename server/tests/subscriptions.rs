@@ -200,3 +200,26 @@ async fn the_seed_shorthands_subscribe_a_socket_that_started_with_none() {
     deliver(&server, &s.token, 2.0).await;
     eventually("the activity line", || names(&seen).contains(&"activity:updated".to_owned())).await;
 }
+
+// Fan-out keeps each room's sockets between broadcasts (`feed::broadcast::RoomLists`): a
+// socket that joins after a broadcast to its rooms receives the next one. (Leaving a topic's
+// room is the test above.)
+#[tokio::test]
+async fn a_socket_that_joins_after_a_broadcast_receives_the_next() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    let first = server.connect(&s.token, None);
+    let (seen_first, _a) = record(&first, &[PAYMENT_ADDED]);
+    live(&first).await;
+    pay(&server, &s.token, 1.0).await;
+    eventually("the first payment", || names(&seen_first).len() == 1).await;
+
+    let second = server.connect(&s.token, None);
+    let (seen_second, _b) = record(&second, &[PAYMENT_ADDED]);
+    live(&second).await;
+    pay(&server, &s.token, 2.0).await;
+    eventually("the second payment, at both", || {
+        names(&seen_first).len() == 2 && names(&seen_second).len() == 1
+    })
+    .await;
+}

@@ -9,8 +9,9 @@
 //! the shared log. Either way a gap below the first entry at hand is read from the log
 //! first, so no entry is skipped, whichever node wrote it and whichever wake-up came first.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use pulse_protocol::events::{Id, Topic, ERROR, USER_UPDATED};
 use pulse_protocol::rest::LoggedEvent;
@@ -115,7 +116,7 @@ fn emit(state: &AppState, feed: &mut FeedGuard, tenant_id: Id, entries: &[Entry]
         };
         let feed_now: &FeedGuard = feed;
         let full = fan_out(
-            &state.io,
+            state,
             room,
             &sent.event,
             &sent.payload,
@@ -174,6 +175,62 @@ impl Arrival {
     }
 }
 
+/// Each room's sockets as the last fan-out to it found them, in the order it writes them,
+/// kept until a socket of this node joins or leaves a room. Collecting and sorting a room of
+/// 5,000 took 2.5–3.3 ms before each broadcast's first write, about the median latency
+/// Pulse had above Node.js there (bench/ANALYSIS.md, eighteenth session).
+///
+/// Every change of membership Pulse makes calls [`RoomLists::changed`] after it, and so does a
+/// fan-out that finds a socket closed. A kept list may so hold a closing socket for one
+/// fan-out (its emit fails), but never lacks one that joined: joins happen under the tenant's
+/// feed lock, which the logged path's fan-out holds too.
+#[derive(Default)]
+pub(crate) struct RoomLists {
+    generation: AtomicU64,
+    lists: Mutex<Kept>,
+}
+
+/// Each room's list, with the generation it was read at.
+type Kept = HashMap<String, (u64, Arc<Vec<SocketRef>>)>;
+
+impl RoomLists {
+    /// Forgets every list: call once a socket joined or left a room, or disconnected.
+    pub(crate) fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.lock().clear();
+    }
+
+    /// The sockets of `room` in the order a fan-out writes them: a large room's in the order
+    /// they arrived. `None` once the namespace is closed (shutdown).
+    fn sockets(&self, io: &SocketIo, room: String) -> Option<Arc<Vec<SocketRef>>> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((kept, list)) = self.lock().get(&room) {
+            if *kept == generation {
+                return Some(Arc::clone(list));
+            }
+        }
+        // Once the server closes its namespace at shutdown, `io.to` would panic.
+        let ns = io.of("/")?;
+        let mut sockets = ns.to(room.clone()).sockets();
+        if sockets.len() > FAN_OUT_SMALL_ROOM {
+            // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
+            sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
+        }
+        let list = Arc::new(sockets);
+        let mut lists = self.lock();
+        // Membership changed while the room was read: this list may lack a socket; not kept.
+        if self.generation.load(Ordering::SeqCst) == generation {
+            lists.insert(room, (generation, Arc::clone(&list)));
+        }
+        Some(list)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Kept> {
+        // Each update is one step (an insert or a clear): the map stays whole after a panic.
+        self.lists.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Sends `payload` (serialized once) as `event` to each socket of `room` that `live`
 /// accepts, a large room's in the order they arrived; returns the sockets whose queue was
 /// full, which got nothing.
@@ -203,7 +260,7 @@ impl Arrival {
 /// them (1,000 clients × 100 payments/s), and fell behind at 500 × 50/s (bench/ANALYSIS.md,
 /// twelfth session).
 pub(crate) fn fan_out(
-    io: &SocketIo,
+    state: &AppState,
     room: String,
     event: &str,
     payload: &RawValue,
@@ -211,26 +268,25 @@ pub(crate) fn fan_out(
     direct: impl Fn() -> bool,
 ) -> Vec<SocketRef> {
     let mut full = Vec::new();
-    // Once the server closes its namespace at shutdown, `io.to` would panic; a change that
-    // commits meanwhile is in the log and reaches clients when they resume elsewhere.
-    let Some(ns) = io.of("/") else {
+    // None at shutdown; a change that commits meanwhile is in the log and reaches clients
+    // when they resume elsewhere.
+    let Some(sockets) = state.rooms.sockets(&state.io, room) else {
         return full;
     };
-    let mut sockets = ns.to(room).sockets();
-    if sockets.len() > FAN_OUT_SMALL_ROOM {
-        // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
-        sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
-    }
     let writes = engineioxide::DirectWrites::enter();
-    for socket in sockets {
-        if !live(&socket) {
+    for socket in sockets.iter() {
+        if !live(socket) {
             continue;
         }
         writes.allow(direct());
         match socket.emit(event, payload) {
             Ok(()) => {}
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => full.push(socket),
-            Err(err) => tracing::debug!(error = %err, "fan-out to a closing socket"),
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => full.push(socket.clone()),
+            Err(err) => {
+                tracing::debug!(error = %err, "fan-out to a closing socket");
+                // A kept list still holds it: read the room afresh next time.
+                state.rooms.changed();
+            }
         }
     }
     full

@@ -176,7 +176,7 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
             }
         }
     }
-    subscriptions::join(socket, &caller);
+    subscriptions::join(&state.rooms, socket, &caller);
     catchup::hold(&mut feed, socket.id);
     let status = Envelope {
         seq: head,
@@ -202,6 +202,9 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
         if ended && socket.extensions.get::<Ending>().is_some() {
             linger(&log_state.io, &socket).await;
         }
+        // socketioxide takes the socket out of its rooms once this returns: a list kept
+        // meanwhile may still hold it, until a fan-out finds it closed (`fan_out`).
+        log_state.rooms.changed();
     });
     Ok(())
 }

@@ -14,7 +14,7 @@ use socketioxide::extract::SocketRef;
 
 use crate::auth::Caller;
 use crate::error::AppError;
-use crate::feed::broadcast::{tenant_room, user_room};
+use crate::feed::broadcast::{tenant_room, user_room, RoomLists};
 use crate::state::AppState;
 
 /// The topics a socket receives.
@@ -28,7 +28,7 @@ pub(crate) fn of(socket: &SocketRef) -> Topics {
 
 /// Joins the rooms of `caller`'s socket: the tenant's and the user's, and one of each per
 /// topic of its [`Subscription`] (set on admission). Call under the tenant's feed lock.
-pub(crate) fn join(socket: &SocketRef, caller: &Caller) {
+pub(crate) fn join(rooms: &RoomLists, socket: &SocketRef, caller: &Caller) {
     socket.join(tenant_room(caller.tenant_id, None));
     if let Some(u) = caller.user_id {
         socket.join(user_room(u, None));
@@ -36,6 +36,7 @@ pub(crate) fn join(socket: &SocketRef, caller: &Caller) {
     for t in of(socket).iter() {
         join_topic(socket, caller, t);
     }
+    rooms.changed();
 }
 
 fn join_topic(socket: &SocketRef, caller: &Caller, t: Topic) {
@@ -71,6 +72,7 @@ pub(crate) async fn change(
         } else {
             leave_topic(socket, caller, topic);
         }
+        state.rooms.changed();
     }
     let head = feed.cursor.unwrap_or(0);
     Ok(Subscribed { topics, head })
