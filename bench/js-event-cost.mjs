@@ -12,13 +12,13 @@
 // (`POST /api/bench/broadcast`); the figure is the page's main-thread time over that window
 // (Chromium's DevTools protocol, Performance.getMetrics: TaskDuration, and ScriptDuration for
 // JavaScript and wasm alone), divided by the ticks received; and the ticks' delivery latency
-// (p50 and p99 per round). All pages are open together and
-// take their rounds in turns, so the machine's drift during the run falls on each alike; the
-// median is printed, and with --out written over the section "JS package: main-thread cost per
-// event" of FILE (the rest is kept). A measurement, not a test: nothing is asserted about
-// speed. Ticks the server dropped because the page's queue there was full are counted and
-// reported (ticks are not in the event log: nothing catches them up); a page that misses any
-// other tick fails the run.
+// (p50 and p99 per round). All pages are open together and take their rounds in turns, so the
+// machine's drift during the run falls on each alike; the median is printed, and with --out
+// written over the section "JS package: main-thread cost and latency per event, RATE/s" of
+// FILE (the rest is kept). A measurement, not a test: nothing is asserted about speed. Ticks
+// the server dropped because the page's queue there was full are counted and reported (ticks
+// are not in the event log: nothing catches them up); a page that misses any other tick fails
+// the run.
 //
 // `--profile N` adds one more round per page under Chromium's sampling profiler (100 µs) and
 // prints the N functions with the most self time per tick, and the totals for script, garbage

@@ -36,7 +36,7 @@ pub struct Json {
     /// Where the text sat in the packet it was decoded from, if it was.
     // Read by the JavaScript API only (`driver::received`).
     #[cfg_attr(not(all(feature = "js", target_arch = "wasm32")), allow(dead_code))]
-    source: Option<Source>,
+    pub(crate) source: Option<Source>,
 }
 
 /// Where a decoded value's text sat in its Socket.IO packet's text: `at` bytes in, in a packet
@@ -63,13 +63,6 @@ impl Json {
     pub(crate) fn checked(packet: &str, part: &str) -> Json {
         let at = part.as_ptr() as usize - packet.as_ptr() as usize;
         Json { text: part.into(), source: Some(Source { at, packet_len: packet.len() }) }
-    }
-
-    /// Where the text sat in the packet it was decoded from.
-    // Read by the JavaScript API only (`driver::received`).
-    #[cfg_attr(not(all(feature = "js", target_arch = "wasm32")), allow(dead_code))]
-    pub(crate) fn source(&self) -> Option<Source> {
-        self.source
     }
 
     /// The text of member `key` if this is an object that has one, read without building

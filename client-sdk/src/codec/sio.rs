@@ -360,11 +360,11 @@ mod tests {
         let p = decode_one(text);
         let Payload::Event { args, .. } = &p.data else { panic!("an event: {p:?}") };
         for a in args {
-            let at = a.source().expect("decoded").at;
+            let at = a.source.expect("decoded").at;
             assert_eq!(&text[at..at + a.text().len()], a.text());
-            assert_eq!(a.source().unwrap().packet_len, text.len());
+            assert_eq!(a.source.unwrap().packet_len, text.len());
         }
-        assert_eq!(Json::from(json!(1)).source(), None, "not decoded");
+        assert_eq!(Json::from(json!(1)).source, None, "not decoded");
     }
 
     #[test]

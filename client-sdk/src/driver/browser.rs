@@ -307,7 +307,7 @@ pub(crate) mod received {
     /// when it came from the frame being taken now, so its text does not cross out of wasm
     /// again. `None` for anything else. A frame is an Engine.IO message: `4`, then the packet.
     pub(crate) fn value(json: &Json) -> Option<JsValue> {
-        let source = json.source()?;
+        let source = json.source?;
         FRAME.with(|f| {
             let f = f.borrow();
             let (frame, len) = f.as_ref()?;

@@ -185,30 +185,33 @@ impl Arrival {
 /// fan-out (its emit fails), but never lacks one that joined: joins happen under the tenant's
 /// feed lock, which the logged path's fan-out holds too.
 #[derive(Default)]
-pub(crate) struct RoomLists {
-    generation: AtomicU64,
-    lists: Mutex<Kept>,
-}
+pub(crate) struct RoomLists(Mutex<Kept>);
 
-/// Each room's list, with the generation it was read at.
-type Kept = HashMap<String, (u64, Arc<Vec<SocketRef>>)>;
+#[derive(Default)]
+struct Kept {
+    /// Counts membership changes: a list read across one is not kept.
+    generation: u64,
+    lists: HashMap<String, Arc<Vec<SocketRef>>>,
+}
 
 impl RoomLists {
     /// Forgets every list: call once a socket joined or left a room, or disconnected.
     pub(crate) fn changed(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.lock().clear();
+        let mut kept = self.lock();
+        kept.generation += 1;
+        kept.lists.clear();
     }
 
     /// The sockets of `room` in the order a fan-out writes them: a large room's in the order
     /// they arrived. `None` once the namespace is closed (shutdown).
     fn sockets(&self, io: &SocketIo, room: String) -> Option<Arc<Vec<SocketRef>>> {
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Some((kept, list)) = self.lock().get(&room) {
-            if *kept == generation {
+        let generation = {
+            let kept = self.lock();
+            if let Some(list) = kept.lists.get(&room) {
                 return Some(Arc::clone(list));
             }
-        }
+            kept.generation
+        };
         // Once the server closes its namespace at shutdown, `io.to` would panic.
         let ns = io.of("/")?;
         let mut sockets = ns.to(room.clone()).sockets();
@@ -217,17 +220,17 @@ impl RoomLists {
             sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
         }
         let list = Arc::new(sockets);
-        let mut lists = self.lock();
+        let mut kept = self.lock();
         // Membership changed while the room was read: this list may lack a socket; not kept.
-        if self.generation.load(Ordering::SeqCst) == generation {
-            lists.insert(room, (generation, Arc::clone(&list)));
+        if kept.generation == generation {
+            kept.lists.insert(room, Arc::clone(&list));
         }
         Some(list)
     }
 
     fn lock(&self) -> MutexGuard<'_, Kept> {
-        // Each update is one step (an insert or a clear): the map stays whole after a panic.
-        self.lists.lock().unwrap_or_else(|e| e.into_inner())
+        // Each update is one step (an insert, or a count and a clear): whole after a panic.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -274,6 +277,7 @@ pub(crate) fn fan_out(
         return full;
     };
     let writes = engineioxide::DirectWrites::enter();
+    let mut closed = false;
     for socket in sockets.iter() {
         if !live(socket) {
             continue;
@@ -284,10 +288,13 @@ pub(crate) fn fan_out(
             Err(SendError::Socket(SocketError::InternalChannelFull)) => full.push(socket.clone()),
             Err(err) => {
                 tracing::debug!(error = %err, "fan-out to a closing socket");
-                // A kept list still holds it: read the room afresh next time.
-                state.rooms.changed();
+                closed = true;
             }
         }
+    }
+    if closed {
+        // A kept list still holds it: read the room afresh next time.
+        state.rooms.changed();
     }
     full
 }
