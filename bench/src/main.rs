@@ -133,6 +133,11 @@ struct RunArgs {
     /// Seconds of broadcasting per scenario.
     #[arg(long, default_value_t = 15.0)]
     seconds: f64,
+    /// Runs of each scenario per target, in rounds: every target runs once in a round before
+    /// any runs again, so a slow minute of the shared machine falls on all of them. The report
+    /// gives each figure's median and its spread.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    repeat: u32,
     /// Bytes of each tick's argument.
     #[arg(long, default_value_t = 256)]
     size: usize,
@@ -236,9 +241,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
                 );
             }
         }
-        for (generator, target) in
-            generators.iter().flat_map(|g| args.targets.iter().map(move |t| (g, t)))
-        {
+        let (generators, targets) = (&generators, &args.targets);
+        for (round, generator, target) in (1..=args.repeat).flat_map(|round| {
+            generators.iter().flat_map(move |g| targets.iter().map(move |t| (round, g, t)))
+        }) {
             if sc.is_none() && target == "floor" {
                 continue; // The floor has no acks.
             }
@@ -259,6 +265,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
             server.stop().await;
             let r: Report = match result {
                 Ok(mut r) => {
+                    r.round = round;
                     if let (Some(s), Some(g)) = (&args.server_cpus, &args.generator_cpus) {
                         r.pinned = Some(format!("server on CPU {s}, generator on CPU {g}"));
                         // Its own tables, beside the unpinned runs of the same scenario.

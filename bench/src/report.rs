@@ -159,6 +159,10 @@ pub struct Report {
     /// (`None`: some never arrived, or older runs).
     #[serde(default)]
     pub drain_s: Option<f64>,
+    /// Which run of its scenario, target and generator this was (`pulse-bench run --repeat`),
+    /// from 1; 0 in lines written before there were repeats.
+    #[serde(default)]
+    pub round: u32,
 }
 
 fn sdk_generator() -> String {
@@ -226,11 +230,12 @@ pub fn markdown(reports: &[Report]) -> String {
         out.push_str(&generators_markdown(reports, &scenarios, &generators));
     }
     for (s, g) in scenarios.iter().flat_map(|s| generators.iter().map(move |g| (*s, *g))) {
-        let find = |t: &str| {
-            reports.iter().rev().find(|r| r.scenario == s && r.target == t && r.generator == g)
-        };
-        let (p, n, f) = (find("pulse"), find("node"), find("floor"));
-        if p.is_none() && n.is_none() && f.is_none() {
+        let (p, n, f) = (
+            runs(reports, s, "pulse", g),
+            runs(reports, s, "node", g),
+            runs(reports, s, "floor", g),
+        );
+        if p.is_empty() && n.is_empty() && f.is_empty() {
             continue;
         }
         match generators.len() {
@@ -241,68 +246,155 @@ pub fn markdown(reports: &[Report]) -> String {
                 let _ = writeln!(out, "\n#### {s}, generator {g}\n");
             }
         }
+        let most = p.len().max(n.len()).max(f.len());
+        if most > 1 {
+            let _ = writeln!(
+                out,
+                "Up to {most} runs per target: each figure is the median of its runs, each count \
+                 the total over them, connections up the fewest.\n"
+            );
+        }
         let _ = writeln!(
             out,
             "| figure | Pulse | Node.js socket.io | Pulse / Node | raw TCP floor (no protocol) |"
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");
-        type Get = fn(&Report) -> f64;
-        let rows: [(&str, Get, usize); 25] = [
-            ("connections up (asked)", |r| r.up as f64, 0),
-            ("connect errors", |r| r.connect_errors as f64, 0),
-            ("disconnects during run", |r| r.disconnects as f64, 0),
-            ("seconds the broadcaster took (asked: the run's length)", |r| r.broadcast_s, 1),
-            ("events expected", |r| r.expected as f64, 0),
-            ("events received", |r| r.received as f64, 0),
-            ("lost", |r| r.lost as f64, 0),
-            ("… never received by connections that dropped", |r| r.lost_on_dropped as f64, 0),
-            ("… not yet received by connections still up", |r| r.undelivered as f64, 0),
-            (SKIPPED, |r| r.server_dropped as f64, 0),
-            ("delivered late (> 1 s after the broadcast)", |r| r.late as f64, 0),
-            ("duplicated", |r| r.duplicated as f64, 0),
-            ("latency p50 (ms)", |r| r.p50_ms, 2),
-            ("latency p95 (ms)", |r| r.p95_ms, 2),
-            ("latency p99 (ms)", |r| r.p99_ms, 2),
-            ("latency max (ms)", |r| r.max_ms, 2),
-            ("latency from when the tick was due, p50 (ms)", |r| r.due_p50_ms, 2),
-            ("latency from when the tick was due, p99 (ms)", |r| r.due_p99_ms, 2),
-            ("delivered events/s", |r| r.delivered_per_s, 0),
-            ("server RSS before (MB)", |r| r.rss_before_kib as f64 / 1024.0, 1),
-            ("server RSS connected (MB)", |r| r.rss_connected_kib as f64 / 1024.0, 1),
-            ("server RSS peak (MB)", |r| r.rss_peak_kib as f64 / 1024.0, 1),
-            ("server KB per connection", |r| r.kb_per_conn, 2),
-            ("server CPU (% of a core)", |r| r.server_cpu_pct, 0),
-            ("generator CPU (% of a core)", |r| r.generator_cpu_pct, 0),
+        use Over::{Least, Median, Total};
+        let rows: [(&str, Get, usize, Over); 25] = [
+            ("connections up (asked)", |r| r.up as f64, 0, Least),
+            ("connect errors", |r| r.connect_errors as f64, 0, Total),
+            ("disconnects during run", |r| r.disconnects as f64, 0, Total),
+            (
+                "seconds the broadcaster took (asked: the run's length)",
+                |r| r.broadcast_s,
+                1,
+                Median,
+            ),
+            ("events expected", |r| r.expected as f64, 0, Total),
+            ("events received", |r| r.received as f64, 0, Total),
+            ("lost", |r| r.lost as f64, 0, Total),
+            (
+                "… never received by connections that dropped",
+                |r| r.lost_on_dropped as f64,
+                0,
+                Total,
+            ),
+            ("… not yet received by connections still up", |r| r.undelivered as f64, 0, Total),
+            (SKIPPED, |r| r.server_dropped as f64, 0, Total),
+            ("delivered late (> 1 s after the broadcast)", |r| r.late as f64, 0, Total),
+            ("duplicated", |r| r.duplicated as f64, 0, Total),
+            ("latency p50 (ms)", |r| r.p50_ms, 2, Median),
+            ("latency p95 (ms)", |r| r.p95_ms, 2, Median),
+            ("latency p99 (ms)", |r| r.p99_ms, 2, Median),
+            ("latency max (ms)", |r| r.max_ms, 2, Median),
+            ("latency from when the tick was due, p50 (ms)", |r| r.due_p50_ms, 2, Median),
+            ("latency from when the tick was due, p99 (ms)", |r| r.due_p99_ms, 2, Median),
+            ("delivered events/s", |r| r.delivered_per_s, 0, Median),
+            ("server RSS before (MB)", |r| r.rss_before_kib as f64 / 1024.0, 1, Median),
+            ("server RSS connected (MB)", |r| r.rss_connected_kib as f64 / 1024.0, 1, Median),
+            ("server RSS peak (MB)", |r| r.rss_peak_kib as f64 / 1024.0, 1, Median),
+            ("server KB per connection", |r| r.kb_per_conn, 2, Median),
+            ("server CPU (% of a core)", |r| r.server_cpu_pct, 0, Median),
+            ("generator CPU (% of a core)", |r| r.generator_cpu_pct, 0, Median),
         ];
-        for (name, get, digits) in rows {
-            let cell = |r: Option<&Report>| match r {
-                Some(r) if name.starts_with("connections up") => {
-                    format!("{} ({})", r.up, r.connections)
+        for (name, get, digits, how) in rows {
+            let cell = |rs: &[&Report]| match (rs.first(), over(rs, get, how)) {
+                (Some(r), Some(v)) if name.starts_with("connections up") => {
+                    format!("{v:.0} ({})", r.connections)
                 }
                 // Not recorded (older runs, the ack scenario, the floor's frames).
-                Some(r) if name.starts_with("seconds the broadcaster") && r.broadcast_s == 0.0 => {
+                (Some(_), Some(v)) if name.starts_with("seconds the broadcaster") && v == 0.0 => {
                     "-".into()
                 }
-                Some(r) if name.starts_with("latency from when") && r.due_p99_ms == 0.0 => {
+                (Some(r), Some(_))
+                    if name.starts_with("latency from when") && r.due_p99_ms == 0.0 =>
+                {
                     "-".into()
                 }
-                Some(r) => format!("{:.*}", digits, get(r)),
-                None => "-".into(),
-            };
-            let ratio = match (p, n) {
-                (Some(p), Some(n)) => ratio(get(p), get(n)),
+                (_, Some(v)) => format!("{v:.digits$}"),
                 _ => "-".into(),
             };
-            let _ = writeln!(out, "| {name} | {} | {} | {ratio} | {} |", cell(p), cell(n), cell(f));
+            let ratio = match (over(&p, get, how), over(&n, get, how)) {
+                (Some(a), Some(b)) => ratio(a, b),
+                _ => "-".into(),
+            };
+            let _ =
+                writeln!(out, "| {name} | {} | {} | {ratio} | {} |", cell(&p), cell(&n), cell(&f));
         }
-        for (label, r) in [("Pulse", p), ("Node.js", n)] {
-            let Some(r) = r.filter(|r| !r.disconnect_reasons.is_empty()) else { continue };
-            let why: Vec<String> =
-                r.disconnect_reasons.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+        for (label, rs) in [("Pulse", &p), ("Node.js", &n)] {
+            let mut why: BTreeMap<&str, u64> = BTreeMap::new();
+            for (k, v) in rs.iter().flat_map(|r| &r.disconnect_reasons) {
+                *why.entry(k).or_default() += v;
+            }
+            if why.is_empty() {
+                continue;
+            }
+            let why: Vec<String> = why.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
             let _ = writeln!(out, "\n{label}'s connections that dropped: {}.", why.join(", "));
         }
     }
     out
+}
+
+/// One figure of a run.
+type Get = fn(&Report) -> f64;
+
+/// Every run of scenario `s` against target `t` through generator `g`, in the order run.
+fn runs<'a>(reports: &'a [Report], s: &str, t: &str, g: &str) -> Vec<&'a Report> {
+    reports.iter().filter(|r| r.scenario == s && r.target == t && r.generator == g).collect()
+}
+
+/// How one cell tells a figure of several runs.
+#[derive(Debug, Clone, Copy)]
+enum Over {
+    /// The middle run's (the mean of the middle two for an even count).
+    Median,
+    /// The sum: nothing that went wrong in one run hides behind the others.
+    Total,
+    /// The smallest.
+    Least,
+}
+
+/// `get` of `runs` told as `how`; `None` without runs.
+fn over(runs: &[&Report], get: Get, how: Over) -> Option<f64> {
+    let mut v: Vec<f64> = runs.iter().map(|r| get(r)).collect();
+    if v.is_empty() {
+        return None;
+    }
+    Some(match how {
+        Over::Total => v.iter().sum(),
+        Over::Least => v.iter().copied().fold(f64::INFINITY, f64::min),
+        Over::Median => {
+            v.sort_by(f64::total_cmp);
+            let mid = v.len() / 2;
+            if v.len() % 2 == 1 {
+                v[mid]
+            } else {
+                (v[mid - 1] + v[mid]) / 2.0
+            }
+        }
+    })
+}
+
+/// A latency cell: one run's figure, or several runs' median with their range.
+fn spread(runs: &[&Report], get: Get) -> String {
+    let Some(mid) = over(runs, get, Over::Median) else { return "-".into() };
+    if runs.len() == 1 {
+        return format!("{mid:.2}");
+    }
+    let lo = over(runs, get, Over::Least).unwrap_or(mid);
+    let hi = runs.iter().map(|r| get(r)).fold(f64::NEG_INFINITY, f64::max);
+    format!("{mid:.2} ({lo:.2}–{hi:.2})")
+}
+
+/// In how many rounds Pulse's `get` was below Node's, of the rounds both ran.
+fn lower_in(p: &[&Report], n: &[&Report], get: Get) -> String {
+    let pairs: Vec<(f64, f64)> = p
+        .iter()
+        .filter_map(|a| n.iter().find(|b| b.round == a.round).map(|b| (get(a), get(b))))
+        .collect();
+    let lower = pairs.iter().filter(|(a, b)| a < b).count();
+    format!("{lower} of {}", pairs.len())
 }
 
 /// The row of ticks the server chose not to send: a bench tick is volatile (not in the event
@@ -311,47 +403,51 @@ pub fn markdown(reports: &[Report]) -> String {
 const SKIPPED: &str =
     "… of them skipped by the server: the socket's queue was full (ticks are volatile)";
 
-/// `lost`, and how many of them the server skipped on purpose (see [`SKIPPED`]).
-fn lost_cell(r: &Report) -> String {
-    match r.server_dropped {
-        0 => r.lost.to_string(),
-        n => format!("{} ({n} skipped by the server)", r.lost),
+/// `lost` over `runs`, and how many of them the server skipped on purpose (see [`SKIPPED`]).
+fn lost_cell(runs: &[&Report]) -> String {
+    let lost: i64 = runs.iter().map(|r| r.lost).sum();
+    match runs.iter().map(|r| r.server_dropped).sum::<u64>() {
+        0 => lost.to_string(),
+        n => format!("{lost} ({n} skipped by the server)"),
     }
 }
 
 /// Both generators side by side: per scenario, Pulse's and Node's latency and the
-/// generator's CPU as each generator measured them.
+/// generator's CPU as each generator measured them; with several runs, the medians, their
+/// range, and in how many rounds Pulse was the lower.
 fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&str]) -> String {
-    let due = |r: &Report| match r.due_p99_ms {
-        0.0 => "-".to_string(),
-        v => format!("{v:.2}"),
+    let due = |rs: &[&Report]| match over(rs, |r| r.due_p99_ms, Over::Median) {
+        Some(v) if v > 0.0 => format!("{v:.2}"),
+        _ => "-".to_string(),
     };
     let mut out = String::from(
-        "\n#### Both generators\n\n| scenario | generator | p50 Pulse / Node (ms) | p99 Pulse / Node (ms) | p99 Pulse / Node | p99 from due time Pulse / Node (ms) | lost Pulse / Node | generator CPU with Pulse / Node (% of a core) |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+        "\n#### Both generators\n\n| scenario | generator | p50 Pulse / Node (ms) | p99 Pulse / Node (ms) | p99 Pulse / Node | rounds with Pulse lower, p50 / p99 | p99 from due time Pulse / Node (ms) | lost Pulse / Node | generator CPU with Pulse / Node (% of a core) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
+    let median =
+        |rs: &[&Report], get: fn(&Report) -> f64| over(rs, get, Over::Median).unwrap_or(0.0);
     for s in scenarios {
         for g in generators {
-            let find = |t: &str| {
-                reports
-                    .iter()
-                    .rev()
-                    .find(|r| r.scenario == *s && r.target == t && r.generator == *g)
-            };
-            let (Some(p), Some(n)) = (find("pulse"), find("node")) else { continue };
+            let (p, n) = (runs(reports, s, "pulse", g), runs(reports, s, "node", g));
+            if p.is_empty() || n.is_empty() {
+                continue;
+            }
+            let (p50, p99): (Get, Get) = (|r| r.p50_ms, |r| r.p99_ms);
             let _ = writeln!(
                 out,
-                "| {s} | {g} | {:.2} / {:.2} | {:.2} / {:.2} | {} | {} / {} | {} / {} | {:.0} / {:.0} |",
-                p.p50_ms,
-                n.p50_ms,
-                p.p99_ms,
-                n.p99_ms,
-                ratio(p.p99_ms, n.p99_ms),
-                due(p),
-                due(n),
-                lost_cell(p),
-                lost_cell(n),
-                p.generator_cpu_pct,
-                n.generator_cpu_pct
+                "| {s} | {g} | {} / {} | {} / {} | {} | {} / {} | {} / {} | {} / {} | {:.0} / {:.0} |",
+                spread(&p, p50),
+                spread(&n, p50),
+                spread(&p, p99),
+                spread(&n, p99),
+                ratio(median(&p, p99), median(&n, p99)),
+                lower_in(&p, &n, p50),
+                lower_in(&p, &n, p99),
+                due(&p),
+                due(&n),
+                lost_cell(&p),
+                lost_cell(&n),
+                median(&p, |r| r.generator_cpu_pct),
+                median(&n, |r| r.generator_cpu_pct),
             );
         }
     }
@@ -586,6 +682,48 @@ mod tests {
         assert!(md.contains(&format!("| {SKIPPED} | 10 | 0 | - | - |")), "{md}");
         let both = generators_markdown(&[p, n], &["s"], &["g"]);
         assert!(both.contains("| 10 (10 skipped by the server) / 2 |"), "{both}");
+    }
+
+    #[test]
+    fn repeated_runs_give_medians_totals_and_rounds() {
+        let run = |target: &str, round: u32, p50_ms: f64, p99_ms: f64, lost: i64| Report {
+            target: target.into(),
+            generator: "g".into(),
+            scenario: "s".into(),
+            connections: 10,
+            up: 10 - lost as u64,
+            lost,
+            p50_ms,
+            p99_ms,
+            round,
+            ..Report::default()
+        };
+        let reports = [
+            run("pulse", 1, 5.0, 50.0, 0),
+            run("node", 1, 6.0, 40.0, 0),
+            run("pulse", 2, 9.0, 30.0, 2),
+            run("node", 2, 8.0, 60.0, 0),
+            run("pulse", 3, 4.0, 20.0, 1),
+            run("node", 3, 7.0, 70.0, 0),
+        ];
+        let md = markdown(&reports);
+        // Medians: Pulse p50 of 5, 9, 4 is 5; Node's of 6, 8, 7 is 7.
+        assert!(md.contains("| latency p50 (ms) | 5.00 | 7.00 | 0.71× | - |"), "{md}");
+        // Counts are totals; connections up the fewest.
+        assert!(md.contains("| lost | 3 | 0 | - | - |"), "{md}");
+        assert!(md.contains("| connections up (asked) | 8 (10) | 10 (10) |"), "{md}");
+        assert!(md.contains("Up to 3 runs per target"), "{md}");
+        // The summary: median (range), and the rounds Pulse was lower (p50: rounds 1 and 3;
+        // p99: rounds 2 and 3).
+        let both = generators_markdown(&reports, &["s"], &["g"]);
+        assert!(both.contains("| s | g | 5.00 (4.00–9.00) / 7.00 (6.00–8.00) |"), "{both}");
+        assert!(
+            both.contains(
+                "| 30.00 (20.00–50.00) / 60.00 (40.00–70.00) | 0.50× | 2 of 3 / 2 of 3 |"
+            ),
+            "{both}"
+        );
+        assert!(both.contains("| 3 / 0 |"), "{both}");
     }
 
     #[test]
