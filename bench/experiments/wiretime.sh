@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One 5k x 10/s run per server, pinned unless UNPINNED=1, with a packet capture of 1 in 50 connections (those whose
-# client port is a multiple of 50), then wiretime.py on each capture. Needs tcpdump and root.
-# UNPINNED=1: neither the server nor the generator (nor tcpdump) is pinned.
+# One 5k x 10/s run per server with a packet capture of 1 in 50 connections (those whose client
+# port is a multiple of 50), then wiretime.py on each capture. Needs tcpdump and root. Server on
+# CPU 0, generator and tcpdump on CPU 1; UNPINNED=1 pins none of them.
 # Usage: [PULSE_BIN=…] [TARGETS="pulse node"] [UNPINNED=1] bench/experiments/wiretime.sh OUTDIR [sdk|sioc]
 set -euo pipefail
 out=${1:?outdir}; gen=${2:-sdk}

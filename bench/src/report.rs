@@ -303,11 +303,10 @@ pub fn markdown(reports: &[Report]) -> String {
                     format!("{v:.0} ({})", r.connections)
                 }
                 // Not recorded (older runs, the ack scenario, the floor's frames).
-                (Some(_), Some(v)) if name.starts_with("seconds the broadcaster") && v == 0.0 => {
-                    "-".into()
-                }
-                (Some(r), Some(_))
-                    if name.starts_with("latency from when") && r.due_p99_ms == 0.0 =>
+                (Some(_), Some(v))
+                    if v == 0.0
+                        && (name.starts_with("seconds the broadcaster")
+                            || name.starts_with("latency from when")) =>
                 {
                     "-".into()
                 }
@@ -382,8 +381,10 @@ fn spread(runs: &[&Report], get: Get) -> String {
     if runs.len() == 1 {
         return format!("{mid:.2}");
     }
-    let lo = over(runs, get, Over::Least).unwrap_or(mid);
-    let hi = runs.iter().map(|r| get(r)).fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = runs
+        .iter()
+        .map(|r| get(r))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     format!("{mid:.2} ({lo:.2}–{hi:.2})")
 }
 
@@ -423,8 +424,7 @@ fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&st
     let mut out = String::from(
         "\n#### Both generators\n\n| scenario | generator | p50 Pulse / Node (ms) | p99 Pulse / Node (ms) | p99 Pulse / Node | rounds with Pulse lower, p50 / p99 | p99 from due time Pulse / Node (ms) | lost Pulse / Node | generator CPU with Pulse / Node (% of a core) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    let median =
-        |rs: &[&Report], get: fn(&Report) -> f64| over(rs, get, Over::Median).unwrap_or(0.0);
+    let median = |rs: &[&Report], get: Get| over(rs, get, Over::Median).unwrap_or(0.0);
     for s in scenarios {
         for g in generators {
             let (p, n) = (runs(reports, s, "pulse", g), runs(reports, s, "node", g));
