@@ -114,3 +114,51 @@ test('event data reaches JavaScript as the server wrote it, ASCII or not', async
   assert.ok(seen[0].seq < seen[1].seq);
   assert.deepEqual(errors, []);
 });
+
+test('a log entry that arrives twice reaches the page once, and the position follows it', async (t) => {
+  // Live events are parsed by the browser and handed to the page's handlers without the
+  // machines in wasm (driver::browser::fast); a log entry's `seq` still goes to wasm, which
+  // says whether it was applied before. Here every payment frame is delivered twice, as a
+  // replay that overlaps live delivery would: each payment must reach the handler once, and
+  // the client's position (what a reload resumes from) must have followed them.
+  const { page, errors, pulse, token } = await clientWithWrappedMessages(t, {
+    setup: 'window.seen = [];',
+    wrap: `(e, h) => {
+      h(e);
+      if (typeof e.data === 'string' && e.data.startsWith('42["payment:added"')) h(e);
+    }`,
+  });
+  await page.evaluate(() => window.client.on('payment:added', (d) => window.seen.push(d.seq)));
+  for (const note of ['one', 'two', 'three']) await pay(pulse.url, token, note);
+  await eventually('three payments', () => page.evaluate(() => window.seen.length >= 3));
+  // Anything delivered twice would have arrived right behind the first.
+  await new Promise((r) => setTimeout(r, 300));
+  const { seen, position } = await page.evaluate(() => ({ seen: window.seen, position: window.client.position }));
+  assert.equal(seen.length, 3, `each once: ${seen}`);
+  assert.ok(seen[0] < seen[1] && seen[1] < seen[2], `in order: ${seen}`);
+  // A payment also logs other entries (the customer's balance), so the position may be past it.
+  assert.ok(position.seq >= seen[2], `position ${position.seq} after ${seen[2]}`);
+  assert.deepEqual(errors, []);
+});
+
+test('a handler that throws does not stop the others, and off() stops a handler at once', async (t) => {
+  const { page, errors } = await clientWithWrappedMessages(t, {
+    setup: 'window.a = 0; window.b = 0; window.c = 0;',
+    wrap: '(e, h) => h(e)',
+    env: { PULSE_STATS_INTERVAL_MS: '100' },
+  });
+  await page.evaluate(() => {
+    const c = window.client;
+    window.client.on('stats:updated', () => { window.a++; throw new Error('a page bug'); });
+    window.client.on('stats:updated', () => { window.b++; });
+    // Removes itself on its first call: called once, whatever follows.
+    const id = c.on('stats:updated', () => { window.c++; c.off(id); });
+  });
+  await eventually('three stats events', () => page.evaluate(() => window.b >= 3));
+  const { a, b, c } = await page.evaluate(() => ({ a: window.a, b: window.b, c: window.c }));
+  assert.ok(a >= b, `the throwing handler ran each time: ${a} / ${b}`);
+  assert.equal(c, 1);
+  // A handler's exception is the page's own: the SDK does not rethrow it into the socket's
+  // event handler (it would show as an uncaught error here).
+  assert.deepEqual(errors, []);
+});

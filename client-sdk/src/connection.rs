@@ -838,6 +838,21 @@ impl Connection {
 
     // ----- internals -----
 
+    /// While the session is live in the default namespace, when its heartbeat expires: the
+    /// JS package's fast path takes events without the machine until then
+    /// (`driver::browser::fast`).
+    pub(crate) fn live_until(&self) -> Option<Instant> {
+        (self.state == State::Live && self.config.namespace == "/")
+            .then(|| self.timers.get(Timer::Heartbeat))
+            .flatten()
+    }
+
+    /// Log entry `seq`, taken by the JS package's fast path: whether it is new.
+    #[cfg(all(feature = "js", target_arch = "wasm32"))]
+    pub(crate) fn accept_seq(&mut self, seq: u64) -> bool {
+        self.resume.accept_seq(seq)
+    }
+
     fn transport_active(&self) -> bool {
         matches!(self.state, State::Opening | State::Handshake | State::Joining | State::Live)
     }

@@ -95,6 +95,11 @@ impl Resume {
         let Some(seq) = args.first().and_then(seq_of) else {
             return true;
         };
+        self.accept_seq(seq)
+    }
+
+    /// Whether log entry `seq` is new (then it is the last applied) or was applied before.
+    pub fn accept_seq(&mut self, seq: u64) -> bool {
         if self.last.is_some_and(|l| seq <= l) {
             return false;
         }

@@ -196,6 +196,14 @@ impl Transports {
         }
     }
 
+    /// The WebSocket carrying the session, once it does (not while it opens or is probed).
+    pub fn websocket(&self) -> Option<IoId> {
+        match self.state {
+            State::WebSocket(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// Opens a new session (closing any current one), trying the transports in order.
     pub fn open(&mut self) {
         self.close();

@@ -20,6 +20,7 @@ use wasm_bindgen::prelude::*;
 use crate::client::{Client, Subscription};
 use crate::config::Config;
 use crate::connection::{Event, Status};
+use crate::driver::fast;
 use crate::error::Error;
 use crate::transport::Transport;
 
@@ -133,7 +134,9 @@ struct Inner {
     rtt: Rc<RefCell<Option<u32>>>,
     // Vecs of (id, item), not HashMaps: a handful of entries, and each HashMap type would
     // add its own code to the package.
-    subs: RefCell<Vec<(u32, Subscription)>>,
+    /// Each handler's subscription, and for an `on` handler its place in the fast path
+    /// (`driver::fast`).
+    subs: RefCell<Vec<(u32, Kept)>>,
     /// The `onStatus` handlers, told `closed` if the client is ever dropped while in use.
     status_handlers: RefCell<Vec<(u32, Function)>>,
     next_sub: RefCell<u32>,
@@ -305,16 +308,18 @@ impl PulseClient {
         // The handler only ever sees `event` (names match exactly): its JS string is made once
         // here, not once per event.
         let name = JsValue::from_str(&event);
+        let handler2 = handler.clone();
         let sub = self.inner.client.on(&event, move |m| {
-            // The argument's JSON text, parsed by the browser (from the frame's own string
-            // when it can): no tree is built in wasm.
+            // The argument's JSON text, parsed by the browser: no tree is built in wasm. (Most
+            // events do not come this way: see `driver::fast`.)
             let data = m.args.first().map_or(JsValue::UNDEFINED, |a| {
-                crate::driver::received::value(a)
-                    .unwrap_or_else(|| JSON::parse(a.text()).unwrap_or(JsValue::UNDEFINED))
+                JSON::parse(a.text()).unwrap_or(JsValue::UNDEFINED)
             });
             let _ = handler.call2(&JsValue::NULL, &data, &name);
         });
-        self.keep(sub)
+        let gate = self.inner.client.fast().gate().clone();
+        fast::add(&gate, &event, &handler2);
+        self.keep(sub, Some(FastHandler { gate, event, handler: handler2 }))
     }
 
     /// Calls `handler(status)` whenever the connection status changes. Returns an id for `off`.
@@ -334,7 +339,7 @@ impl PulseClient {
                 );
             }
         });
-        let id = self.keep(sub);
+        let id = self.keep(sub, None);
         self.inner.status_handlers.borrow_mut().push((id, handler));
         id
     }
@@ -509,9 +514,9 @@ impl PulseClient {
 }
 
 impl PulseClient {
-    fn keep(&self, sub: Subscription) -> u32 {
+    fn keep(&self, sub: Subscription, fast: Option<FastHandler>) -> u32 {
         let id = self.next_id();
-        self.inner.subs.borrow_mut().push((id, sub));
+        self.inner.subs.borrow_mut().push((id, (sub, fast)));
         id
     }
 
@@ -519,6 +524,23 @@ impl PulseClient {
         let mut n = self.inner.next_sub.borrow_mut();
         *n += 1;
         *n
+    }
+}
+
+/// What `off` takes away: a handler's subscription, and an `on` handler's place in the fast
+/// path.
+type Kept = (Subscription, Option<FastHandler>);
+
+/// An `on` handler as the fast path has it, until dropped.
+struct FastHandler {
+    gate: fast::Gate,
+    event: String,
+    handler: Function,
+}
+
+impl Drop for FastHandler {
+    fn drop(&mut self) {
+        fast::remove(&self.gate, &self.event, &self.handler);
     }
 }
 
@@ -746,7 +768,13 @@ impl PulseClient {
     /// The live state, following the client from the first call on.
     fn mirror(&self) -> Rc<RefCell<state::Mirror>> {
         let mut slot = self.inner.state.borrow_mut();
-        slot.get_or_insert_with(|| state::attach(&self.inner.client)).0.clone()
+        slot.get_or_insert_with(|| {
+            // The live state takes every event in wasm, so the fast path would pass it by.
+            self.inner.client.fast().block();
+            state::attach(&self.inner.client)
+        })
+        .0
+        .clone()
     }
 
     /// Removes the `onState` handler `id`, if it is one.
