@@ -1,7 +1,8 @@
 //! This module deals with the benchmark broadcaster, a test load for `pulse-bench` (the load
-//! generator in `bench/`): `POST /api/bench/broadcast {rate, size, seconds, event?}` emits
+//! generator in `bench/`): `POST /api/bench/broadcast {rate, size, seconds, event?, seq?}` emits
 //! `event` (default `bench:tick`) with `{ sent_at_us, due_at_us, n, pad }` to the caller's tenant room
-//! `rate` times a second for `seconds`, then answers `{ emitted, sockets, elapsed_ms }`.
+//! `rate` times a second for `seconds`, then answers `{ emitted, sockets, elapsed_ms }`. With
+//! `seq`, each tick also carries one, as an event-log entry does (see [`Tick::seq`]).
 //!
 //! Off by default: the route exists only when the server runs with `--bench` /
 //! `PULSE_BENCH=1`, and only an `admin` of the tenant may call it. Ticks bypass the event
@@ -44,6 +45,10 @@ pub(crate) struct BenchBroadcast {
     seconds: f64,
     /// Event name; `bench:tick` by default.
     event: Option<String>,
+    /// Give each tick a `seq`, so a client applies it as a log entry (once, by its `seq`) when
+    /// `event` names one.
+    #[serde(default)]
+    seq: bool,
 }
 
 /// What was broadcast.
@@ -68,6 +73,11 @@ struct Tick<'a> {
     /// in `sent_at_us − due_at_us`, which latency from the send leaves out.
     due_at_us: u64,
     n: u64,
+    /// The tick's due time in µs: it grows within a run and from one run to the next, as a
+    /// log's `seq` does, so a client that drops entries at or below the last one drops none.
+    /// (The ticks are still not in the log: nothing catches them up.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
     pad: &'a str,
 }
 
@@ -81,10 +91,11 @@ fn now_us() -> u64 {
 }
 
 /// The `pad` that makes a tick serialize to about `size` bytes.
-fn pad_for(size: usize) -> String {
+fn pad_for(size: usize, seq: bool) -> String {
     // `{"sent_at_us":1763790000000000,"due_at_us":1763790000000000,"n":123456,"pad":""}` is
-    // about 80 bytes.
-    "x".repeat(size.min(MAX_SIZE).saturating_sub(80))
+    // about 80 bytes; `"seq":1763790000000000,` 23 more.
+    let fixed = if seq { 103 } else { 80 };
+    "x".repeat(size.min(MAX_SIZE).saturating_sub(fixed))
 }
 
 async fn bench_broadcast(
@@ -120,7 +131,7 @@ async fn broadcast(
     let room = tenant_room(tenant_id, None);
     let total = (req.rate * req.seconds).round() as u64;
     let period = Duration::from_secs_f64(1.0 / req.rate);
-    let pad = pad_for(req.size);
+    let pad = pad_for(req.size, req.seq);
     let sockets = state.io.of("/").map_or(0, |ns| ns.to(room.clone()).sockets().len()) as u64;
     // Read before `start`, so no tick counts as sent before it was due.
     let start_us = now_us();
@@ -134,7 +145,8 @@ async fn broadcast(
         let now = tokio::time::Instant::now();
         while n < total && start + period.mul_f64(n as f64) <= now {
             let due_at_us = start_us + period.mul_f64(n as f64).as_micros() as u64;
-            let tick = Tick { sent_at_us: now_us(), due_at_us, n, pad: &pad };
+            let seq = req.seq.then_some(due_at_us);
+            let tick = Tick { sent_at_us: now_us(), due_at_us, n, seq, pad: &pad };
             // The same per-socket fan-out as logged events; ticks are not in the log, so a
             // socket with a full queue cannot be caught up and its tick counts as dropped.
             match serde_json::value::to_raw_value(&tick) {
@@ -160,13 +172,15 @@ mod tests {
 
     #[test]
     fn ticks_serialize_to_about_the_asked_size() {
-        let pad = pad_for(256);
         let now = now_us();
-        let tick = Tick { sent_at_us: now, due_at_us: now - 1_000, n: 12_345, pad: &pad };
-        let json = serde_json::to_string(&tick).unwrap();
-        assert!((250..=262).contains(&json.len()), "{} bytes", json.len());
+        for seq in [None, Some(now - 1_000)] {
+            let pad = pad_for(256, seq.is_some());
+            let tick = Tick { sent_at_us: now, due_at_us: now - 1_000, n: 12_345, seq, pad: &pad };
+            let json = serde_json::to_string(&tick).unwrap();
+            assert!((250..=262).contains(&json.len()), "{} bytes: {json}", json.len());
+        }
         // Tiny sizes keep the fixed fields; huge ones are capped.
-        assert_eq!(pad_for(10), "");
-        assert_eq!(pad_for(10 * MAX_SIZE).len(), MAX_SIZE - 80);
+        assert_eq!(pad_for(10, false), "");
+        assert_eq!(pad_for(10 * MAX_SIZE, false).len(), MAX_SIZE - 80);
     }
 }
