@@ -3,7 +3,8 @@
 // the same broadcast.
 //
 //   node bench/js-event-cost.mjs [--events 2000] [--rate 1000] [--size 256] [--rounds 3]
-//                                [--profile N] [--logged] [--out FILE] [LABEL=PKG_DIR ...]
+//                                [--profile N] [--logged] [--state] [--out FILE]
+//                                [LABEL=PKG_DIR ...]
 //                                (default: sdk=client-sdk/pkg)
 //
 // Each page connects over WebSocket to a fresh server (bench mode, demo generator off),
@@ -25,6 +26,10 @@
 // (its due time in µs, growing across rounds), so the SDK applies each once by its `seq`, as
 // it does a real entry; socket.io-client just hands them over. They are still the bench's
 // ticks, not in the server's log.
+//
+// `--state` has each SDK page attach the live state (`client.state()`), which takes every
+// event through the machines in wasm: give it packages with the state
+// (`sdk=client-sdk/pkg/state`).
 //
 // `--profile N` adds one more round per page under Chromium's sampling profiler (100 µs) and
 // prints the N functions with the most self time per tick, and the totals for script, garbage
@@ -48,6 +53,8 @@ const out = takeOption(args, '--out', null);
 const logged = args.includes('--logged');
 if (logged) args.splice(args.indexOf('--logged'), 1);
 const eventName = logged ? 'payment:added' : 'bench:tick';
+const withState = args.includes('--state');
+if (withState) args.splice(args.indexOf('--state'), 1);
 const command = invocation();
 const builds = (args.length ? args : ['sdk=client-sdk/pkg']).map((a) => {
   const [label, dir] = a.split('=');
@@ -69,6 +76,7 @@ window.count = 0;
 ${pageClock}
 const c = new PulseClient(${JSON.stringify(server)}, { token: ${JSON.stringify(token)}, healthInterval: 0 });
 c.onStatus((s) => { window.live = s.state === 'live'; });
+${withState ? 'c.state();' : ''}
 c.on(${JSON.stringify(eventName)}, (t) => { window.count++; window.lat.push(nowUs() - t.sent_at_us); });
 </script>`;
 const sioPage = (server, token) => `<!doctype html><meta charset="utf-8"><script>${sioClient}</script><script>
@@ -227,7 +235,7 @@ try {
 const { lines, print } = section();
 const f = (xs) => `${median(xs).toFixed(1)} (${xs.map((x) => x.toFixed(1)).join(', ')})`;
 // One section per rate, so runs at different rates are kept side by side.
-print(`## JS package: main-thread cost and latency per event, ${rate}/s${logged ? ', as log entries' : ''}`);
+print(`## JS package: main-thread cost and latency per event, ${rate}/s${logged ? ', as log entries' : ''}${withState ? ', live state attached' : ''}`);
 print();
 print(`Written by \`${command}\` on ${utc()} UTC; do not edit by hand.`);
 print(`Commit ${commit()}; Machine: ${machine()}; Chromium headless, loopback.`);

@@ -107,6 +107,10 @@ impl Runtime for Browser {
                 // checked, which would cost an `instanceof` per frame.
                 let data = e.unchecked_into::<MessageEvent>().data();
                 if let Some(text) = data.as_string() {
+                    // The machines take the frame within this call (the driver is polled
+                    // here), so its events' arguments can be read from the browser's string.
+                    #[cfg(feature = "js-state")]
+                    let _held = text.is_ascii().then(|| received::Held::new(data, text.len()));
                     report(TransportEvent::Frame(Frame::Text(text)));
                 } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
                     report(TransportEvent::Frame(Frame::Binary(
@@ -379,6 +383,64 @@ pub(crate) mod fast {
                 None => self.gate.set_ws(&JsValue::NULL),
             }
         }
+    }
+}
+
+/// The text frame the machines are taking, for the JavaScript API with the live state, which
+/// takes every event through the machines (without it, most take `fast`): see [`value`].
+#[cfg(feature = "js-state")]
+pub(crate) mod received {
+    use std::cell::RefCell;
+
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    use crate::codec::Json;
+
+    thread_local! {
+        /// The frame's string and its length in bytes, while it is taken. Only ASCII frames,
+        /// whose byte offsets are the string's offsets.
+        static FRAME: RefCell<Option<(JsValue, usize)>> = const { RefCell::new(None) };
+    }
+
+    /// Holds a received text frame for [`value`] until dropped.
+    pub(super) struct Held;
+
+    impl Held {
+        pub(super) fn new(frame: JsValue, len: usize) -> Held {
+            FRAME.with(|f| *f.borrow_mut() = Some((frame, len)));
+            Held
+        }
+    }
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            FRAME.with(|f| *f.borrow_mut() = None);
+        }
+    }
+
+    // js_sys's `JSON::parse` takes a Rust string, which would cross into JavaScript again.
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+        fn parse(text: &JsValue) -> Result<JsValue, JsValue>;
+    }
+
+    /// `json` as a JavaScript value, parsed by `JSON.parse` from the WebSocket's own string
+    /// when it came from the frame being taken now, so its text does not cross out of wasm
+    /// again. `None` for anything else. A frame is an Engine.IO message: `4`, then the packet.
+    pub(crate) fn value(json: &Json) -> Option<JsValue> {
+        let source = json.source?;
+        FRAME.with(|f| {
+            let f = f.borrow();
+            let (frame, len) = f.as_ref()?;
+            if *len != source.packet_len + 1 {
+                return None;
+            }
+            let start = (source.at + 1) as u32;
+            let end = start + json.text().len() as u32;
+            parse(&frame.unchecked_ref::<js_sys::JsString>().slice(start, end)).ok()
+        })
     }
 }
 

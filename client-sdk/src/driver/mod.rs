@@ -99,6 +99,8 @@ impl RoundClock {
 
 #[cfg(all(feature = "js", target_arch = "wasm32"))]
 pub(crate) use browser::fast;
+#[cfg(all(feature = "js-state", target_arch = "wasm32"))]
+pub(crate) use browser::received;
 pub(crate) use platform::{seed, sleep, spawn};
 
 /// Runs the machine until shutdown: drain outputs, then wait for an input or the deadline.

@@ -310,9 +310,14 @@ impl PulseClient {
         let name = JsValue::from_str(&event);
         let handler2 = handler.clone();
         let sub = self.inner.client.on(&event, move |m| {
-            // The argument's JSON text, parsed by the browser: no tree is built in wasm. (Most
-            // events do not come this way: see `driver::fast`.)
+            // The argument's JSON text, parsed by the browser: no tree is built in wasm. Most
+            // events do not come this way (`driver::fast`); with the live state attached all
+            // do, and it reads them from the frame's own string when it can.
             let data = m.args.first().map_or(JsValue::UNDEFINED, |a| {
+                #[cfg(feature = "js-state")]
+                if let Some(v) = crate::driver::received::value(a) {
+                    return v;
+                }
                 JSON::parse(a.text()).unwrap_or(JsValue::UNDEFINED)
             });
             let _ = handler.call2(&JsValue::NULL, &data, &name);
