@@ -3,7 +3,6 @@
 //! shared with the driver task, so `emit` answers at once (queued, sent or refused) while the
 //! driver does the IO.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -93,11 +92,16 @@ struct Listeners {
     any: Registered<dyn EventHandler>,
 }
 
+/// Where an ack's answer (or why there is none) goes.
+type AckWaiter = oneshot::Sender<Result<AckReply, Error>>;
+
 /// State shared by the handles and the driver task.
 pub(crate) struct Shared {
     conn: Mutex<Connection>,
     listeners: Mutex<Listeners>,
-    waiters: Mutex<HashMap<AckId, oneshot::Sender<Result<AckReply, Error>>>>,
+    /// Who awaits each ack. A Vec: a handful of entries, and a HashMap would add the only
+    /// hashing code to the browser packages.
+    waiters: Mutex<Vec<(AckId, AckWaiter)>>,
     auth: Mutex<Option<Arc<dyn Credentials>>>,
     /// Where actions wait for their answer, once the application attached one.
     outbox: Mutex<Option<Arc<dyn Outbox>>>,
@@ -165,7 +169,11 @@ impl Shared {
                     o.remove(&key);
                 }
             }
-            if let Some(tx) = lock(&self.waiters).remove(&id) {
+            let waiter = {
+                let mut w = lock(&self.waiters);
+                w.iter().position(|(a, _)| *a == id).map(|at| w.swap_remove(at).1)
+            };
+            if let Some(tx) = waiter {
                 let _ = tx.send(result);
             }
             return;
@@ -379,7 +387,7 @@ impl Client {
             let mut conn = self.shared.conn();
             conn.emit_with_ack(driver::now(), event, args, attachments, timeout)
                 // Registered under the connection lock, so the answer cannot overtake it.
-                .map(|id| lock(&self.shared.waiters).insert(id, tx))
+                .map(|id| lock(&self.shared.waiters).push((id, tx)))
         };
         self.shared.kick();
         async move {
@@ -443,7 +451,7 @@ impl Client {
         match conn.emit_with_ack(driver::now(), event, vec![payload], Vec::new(), timeout) {
             Ok(id) => {
                 // Registered under the connection lock, so the answer cannot overtake them.
-                lock(&self.shared.waiters).insert(id, tx);
+                lock(&self.shared.waiters).push((id, tx));
                 lock(&self.shared.outbox_keys).push((id, key));
                 Ok(())
             }
@@ -531,7 +539,7 @@ impl Client {
         let started = {
             let mut conn = self.shared.conn();
             conn.subscribe(driver::now(), topic, on)
-                .map(|id| lock(&self.shared.waiters).insert(id, tx))
+                .map(|id| lock(&self.shared.waiters).push((id, tx)))
         };
         self.shared.kick();
         async move {

@@ -64,7 +64,7 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use pulse_protocol::events::{
@@ -1439,7 +1439,10 @@ impl Inflight {
 #[derive(Debug, Default)]
 struct Acks {
     next: AckId,
-    pending: HashMap<AckId, Instant>,
+    /// In id order, which is the order they are handed out and inserted in: a binary search
+    /// finds one, and draining needs no sort. Not a HashMap: its code would be the only
+    /// hashing in the browser packages (with `Shared::waiters`).
+    pending: Vec<(AckId, Instant)>,
     heap: BinaryHeap<Reverse<(Instant, AckId)>>,
 }
 
@@ -1451,12 +1454,25 @@ impl Acks {
     }
 
     fn insert(&mut self, id: AckId, deadline: Instant) {
-        self.pending.insert(id, deadline);
+        // At the end, as ids come in order; in its place otherwise.
+        let at = self.pending.partition_point(|(i, _)| *i < id);
+        self.pending.insert(at, (id, deadline));
         self.heap.push(Reverse((deadline, id)));
     }
 
+    fn deadline(&self, id: AckId) -> Option<Instant> {
+        let at = self.pending.binary_search_by_key(&id, |(i, _)| *i).ok()?;
+        Some(self.pending[at].1)
+    }
+
     fn remove(&mut self, id: AckId) -> bool {
-        let found = self.pending.remove(&id).is_some();
+        let found = match self.pending.binary_search_by_key(&id, |(i, _)| *i) {
+            Ok(at) => {
+                self.pending.remove(at);
+                true
+            }
+            Err(_) => false,
+        };
         self.prune();
         found
     }
@@ -1472,22 +1488,20 @@ impl Acks {
             return None;
         }
         self.heap.pop();
-        self.pending.remove(&id);
-        self.prune();
+        self.remove(id);
         Some(id)
     }
 
+    /// Every pending id, in order.
     fn drain(&mut self) -> Vec<AckId> {
         self.heap.clear();
-        let ids: BinaryHeap<AckId> = self.pending.drain().map(|(id, _)| id).collect();
-        // A heap sort: the slice sorts would add 4 KB of wasm for this one call.
-        ids.into_sorted_vec()
+        self.pending.drain(..).map(|(id, _)| id).collect()
     }
 
     /// Drops heap entries whose ack was answered, so `peek` is always live.
     fn prune(&mut self) {
         while let Some(Reverse((at, id))) = self.heap.peek() {
-            if self.pending.get(id) == Some(at) {
+            if self.deadline(*id) == Some(*at) {
                 break;
             }
             self.heap.pop();
@@ -1498,6 +1512,27 @@ impl Acks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acks_expire_by_deadline_and_drain_in_id_order() {
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut acks = Acks::default();
+        let ids: Vec<AckId> = (0..6).map(|_| acks.next_id()).collect();
+        // Deadlines out of id order, and one id inserted after later ones.
+        for (i, s) in [(0, 5), (1, 2), (3, 9), (4, 2), (5, 7), (2, 1)] {
+            acks.insert(ids[i], at(s));
+        }
+        assert!(acks.remove(ids[4]));
+        assert!(!acks.remove(ids[4]), "answered once");
+        assert_eq!(acks.next_deadline(), Some(at(1)));
+        assert_eq!(acks.pop_expired(at(2)), Some(ids[2]));
+        assert_eq!(acks.pop_expired(at(2)), Some(ids[1]));
+        assert_eq!(acks.pop_expired(at(2)), None, "the answered one does not expire");
+        assert_eq!(acks.next_deadline(), Some(at(5)));
+        assert_eq!(acks.drain(), [ids[0], ids[3], ids[5]]);
+        assert_eq!(acks.next_deadline(), None);
+    }
 
     #[test]
     fn hand_built_values_match_their_serde_form() {
