@@ -1131,11 +1131,14 @@ impl Connection {
                 let (message, data) = match p.data {
                     Payload::Value(Value::String(s)) => (s, None),
                     Payload::Value(Value::Object(mut m)) => {
-                        let message = match m.remove("message") {
+                        // Taken out of their slots, not removed: the map goes anyway, and a
+                        // BTreeMap removal would bring its rebalancing code to the browser.
+                        let mut take = |k: &str| m.get_mut(k).map(Value::take);
+                        let message = match take("message") {
                             Some(Value::String(s)) => s,
                             _ => "connection refused".to_owned(),
                         };
-                        (message, m.remove("data"))
+                        (message, take("data"))
                     }
                     _ => ("connection refused".to_owned(), None),
                 };

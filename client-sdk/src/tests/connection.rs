@@ -852,6 +852,10 @@ fn new_credentials_refused_again_stop_with_the_error_and_are_not_retried() {
     let ev = h.take_events();
     let err = rejected(&ev).expect("the refusal is final");
     assert_eq!(err.code, Some(ErrorCode::Unauthorized));
+    assert_eq!(
+        (err.message.as_str(), &err.data),
+        ("invalid token", &Some(json!({"code":"UNAUTHORIZED"})))
+    );
     assert!(ev.contains(&Event::Ack { id: pending, result: Err(Error::Rejected(err)) }));
     assert_eq!(h.conn.status(), Status::Offline);
     assert_eq!(h.conn.poll_timeout(), None);
