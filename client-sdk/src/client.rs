@@ -242,6 +242,7 @@ impl Client {
         conn.connect(driver::now());
         // Natively `Shared` is Send + Sync; in the browser it holds JS-bound handlers, but
         // everything runs on one thread there, and one code path beats an Rc/Arc split.
+        // Cyclic: the JS package's fast path holds a weak handle to it (`driver::fast`).
         #[allow(clippy::arc_with_non_send_sync)]
         let shared = Arc::new_cyclic(|_shared| Shared {
             conn: Mutex::new(conn),
