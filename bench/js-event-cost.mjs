@@ -39,7 +39,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
-import { ROOT, apiLogin, eventually, launchBrowser, startServer, takeOption } from '../e2e/harness.mjs';
+import { ROOT, apiLogin, eventually, launchBrowser, startServer, takeFlag, takeOption } from '../e2e/harness.mjs';
 import { commit, invocation, machine, section, utc, writeSection } from './report.mjs';
 
 const args = process.argv.slice(2);
@@ -50,11 +50,9 @@ const size = opt('--size', 256);
 const rounds = opt('--rounds', 3);
 const profileTop = opt('--profile', 0);
 const out = takeOption(args, '--out', null);
-const logged = args.includes('--logged');
-if (logged) args.splice(args.indexOf('--logged'), 1);
+const logged = takeFlag(args, '--logged');
 const eventName = logged ? 'payment:added' : 'bench:tick';
-const withState = args.includes('--state');
-if (withState) args.splice(args.indexOf('--state'), 1);
+const withState = takeFlag(args, '--state');
 const command = invocation();
 const builds = (args.length ? args : ['sdk=client-sdk/pkg']).map((a) => {
   const [label, dir] = a.split('=');

@@ -24,6 +24,13 @@ export function takeOption(args, name, dflt) {
   return v;
 }
 
+/** Whether flag `name` is in `args`; taken out of them. */
+export function takeFlag(args, name) {
+  const i = args.indexOf(name);
+  if (i >= 0) args.splice(i, 1);
+  return i >= 0;
+}
+
 export async function freePort() {
   return new Promise((ok, fail) => {
     const s = createServer();

@@ -115,6 +115,12 @@ pub(crate) struct Shared {
     fast: driver::fast::FastPath,
 }
 
+/// Takes the entry for `key` out of a small list of (key, item) pairs, in no kept order.
+pub(crate) fn take_entry<K: PartialEq, T>(list: &mut Vec<(K, T)>, key: &K) -> Option<T> {
+    let at = list.iter().position(|(k, _)| k == key)?;
+    Some(list.swap_remove(at).1)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking listener must not wedge the connection for everyone else.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -158,10 +164,7 @@ impl Shared {
     /// held, so a listener may subscribe, emit or unsubscribe.
     pub(crate) fn dispatch(&self, event: Event) {
         if let Event::Ack { id, result } = event {
-            let key = {
-                let mut keys = lock(&self.outbox_keys);
-                keys.iter().position(|(a, _)| *a == id).map(|at| keys.swap_remove(at).1)
-            };
+            let key = take_entry(&mut lock(&self.outbox_keys), &id);
             // Answered, refused or timed out: the application was told. Closed (a disconnect,
             // or the client dropped) leaves the action stored for the next client.
             if let (Some(key), false) = (key, matches!(result, Err(Error::Closed))) {
@@ -169,11 +172,7 @@ impl Shared {
                     o.remove(&key);
                 }
             }
-            let waiter = {
-                let mut w = lock(&self.waiters);
-                w.iter().position(|(a, _)| *a == id).map(|at| w.swap_remove(at).1)
-            };
-            if let Some(tx) = waiter {
+            if let Some(tx) = take_entry(&mut lock(&self.waiters), &id) {
                 let _ = tx.send(result);
             }
             return;

@@ -1463,19 +1463,17 @@ impl Acks {
         self.heap.push(Reverse((deadline, id)));
     }
 
+    /// Where pending ack `id` sits, if it is pending.
+    fn at(&self, id: AckId) -> Option<usize> {
+        self.pending.binary_search_by_key(&id, |(i, _)| *i).ok()
+    }
+
     fn deadline(&self, id: AckId) -> Option<Instant> {
-        let at = self.pending.binary_search_by_key(&id, |(i, _)| *i).ok()?;
-        Some(self.pending[at].1)
+        self.at(id).map(|at| self.pending[at].1)
     }
 
     fn remove(&mut self, id: AckId) -> bool {
-        let found = match self.pending.binary_search_by_key(&id, |(i, _)| *i) {
-            Ok(at) => {
-                self.pending.remove(at);
-                true
-            }
-            Err(_) => false,
-        };
+        let found = self.at(id).map(|at| self.pending.remove(at)).is_some();
         self.prune();
         found
     }

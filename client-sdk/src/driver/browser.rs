@@ -300,6 +300,8 @@ pub(crate) mod fast {
     use wasm_bindgen::{JsCast, JsValue};
     use web_sys::WebSocket;
 
+    use pulse_protocol::events::{CONNECTION_STATUS, ERROR};
+
     use crate::client::Shared;
     use crate::time::Instant;
     use crate::transport::IoId;
@@ -311,7 +313,12 @@ pub(crate) mod fast {
         #[derive(Clone)]
         pub(crate) type Gate;
         #[wasm_bindgen(js_name = gate)]
-        fn new_gate(accept: &js_sys::Function, logged: &js_sys::Array) -> Gate;
+        fn new_gate(
+            accept: &js_sys::Function,
+            logged: &js_sys::Array,
+            error: &str,
+            status: &str,
+        ) -> Gate;
         /// Makes `ws`'s frames pass the gate first; the others go to `slow`.
         pub(super) fn listen(ws: &WebSocket, gate: &Gate, slow: &js_sys::Function);
         /// Registers one of the page's handlers for `name`.
@@ -346,12 +353,10 @@ pub(crate) mod fast {
             });
             let logged: js_sys::Array =
                 pulse_protocol::events::logged().into_iter().map(JsValue::from_str).collect();
-            FastPath {
-                gate: new_gate(accept.as_ref().unchecked_ref(), &logged),
-                _accept: accept,
-                blocked: Cell::new(false),
-                open: Cell::new(None),
-            }
+            // The machines always take these: they change the session's state
+            // (`Connection::on_packet`, `Resume::accept`).
+            let gate = new_gate(accept.as_ref().unchecked_ref(), &logged, ERROR, CONNECTION_STATUS);
+            FastPath { gate, _accept: accept, blocked: Cell::new(false), open: Cell::new(None) }
         }
 
         pub(crate) fn gate(&self) -> &Gate {

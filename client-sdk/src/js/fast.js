@@ -5,12 +5,14 @@
 // and every frame while the Rust side says no (`gate.ws` is not this socket), takes the slow
 // path: the machines in wasm, which decide everything the fast path does not.
 
-export function gate(accept, logged) {
+// `logged`: the names of log entries, whose `seq` `accept` applies; `error` and `status`: the
+// names of the events the machines always take. All come from the protocol's catalogue.
+export function gate(accept, logged, error, status) {
   // ws: the WebSocket whose frames may take this path; until: the heartbeat's deadline
   // (performance.now() ms), after which a frame belongs to a session the server dropped;
   // on: event name → the page's handlers, an array replaced (not changed) on every add or
   // remove, so a handler that unsubscribes during dispatch changes nothing mid-loop.
-  return { ws: null, until: 0, on: new Map(), accept, logged: new Set(logged) };
+  return { ws: null, until: 0, on: new Map(), accept, logged: new Set(logged), kept: new Set([error, status]) };
 }
 
 export function listen(ws, g, slow) {
@@ -31,8 +33,7 @@ function fast(g, d) {
     return false; // the machines reject it and say why
   }
   const name = a[0];
-  // `error` and `connection:status` change the session's state: the machines take them.
-  if (typeof name !== "string" || name === "error" || name === "connection:status") return false;
+  if (typeof name !== "string" || g.kept.has(name)) return false;
   const data = a[1];
   if (g.logged.has(name)) {
     const seq = data == null ? undefined : data.seq;

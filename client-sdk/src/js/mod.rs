@@ -17,7 +17,7 @@ use pulse_protocol::events::{ConnectAuth, Topic, Topics};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use crate::client::{Client, Subscription};
+use crate::client::{take_entry, Client, Subscription};
 use crate::config::Config;
 use crate::connection::{Event, Status};
 use crate::driver::fast;
@@ -308,7 +308,7 @@ impl PulseClient {
         // The handler only ever sees `event` (names match exactly): its JS string is made once
         // here, not once per event.
         let name = JsValue::from_str(&event);
-        let handler2 = handler.clone();
+        let in_gate = handler.clone();
         let sub = self.inner.client.on(&event, move |m| {
             // The argument's JSON text, parsed by the browser: no tree is built in wasm. Most
             // events do not come this way (`driver::fast`); with the live state attached all
@@ -323,8 +323,8 @@ impl PulseClient {
             let _ = handler.call2(&JsValue::NULL, &data, &name);
         });
         let gate = self.inner.client.fast().gate().clone();
-        fast::add(&gate, &event, &handler2);
-        self.keep(sub, Some(FastHandler { gate, event, handler: handler2 }))
+        fast::add(&gate, &event, &in_gate);
+        self.keep(sub, Some(FastHandler { gate, event, handler: in_gate }))
     }
 
     /// Calls `handler(status)` whenever the connection status changes. Returns an id for `off`.
@@ -351,12 +351,12 @@ impl PulseClient {
 
     /// Removes the handler `on` or `onStatus` returned `id` for.
     pub fn off(&self, id: u32) -> bool {
-        take(&mut self.inner.status_handlers.borrow_mut(), id);
+        take_entry(&mut self.inner.status_handlers.borrow_mut(), &id);
         #[cfg(feature = "js-state")]
         if self.state_off(id) {
             return true;
         }
-        take(&mut self.inner.subs.borrow_mut(), id).is_some()
+        take_entry(&mut self.inner.subs.borrow_mut(), &id).is_some()
     }
 
     /// Sends an event (queued while offline). Throws if the offline buffer is full or the
@@ -547,12 +547,6 @@ impl Drop for FastHandler {
     fn drop(&mut self) {
         fast::remove(&self.gate, &self.event, &self.handler);
     }
-}
-
-/// Removes and returns the item `id` names.
-fn take<T>(items: &mut Vec<(u32, T)>, id: u32) -> Option<T> {
-    let at = items.iter().position(|(i, _)| *i == id)?;
-    Some(items.swap_remove(at).1)
 }
 
 /// `f` as a JS promise, through one instance of wasm-bindgen's promise glue for every
