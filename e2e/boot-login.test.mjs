@@ -1,6 +1,7 @@
 // The sign-in form is plain HTML in index.html, usable before the app's wasm has arrived: what
-// is typed there, and a click on Sign in, carry over to the app once it loads. The wasm is
-// held back by the test (a route that answers only when released), so "before" is certain.
+// is typed there carries over to the app once it loads, and a click on Sign in signs in at
+// once, the app taking the outcome. The wasm is held back by the test (a route that answers
+// only when released), so "before" is certain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEMO, eventually, serverAndPage } from './harness.mjs';
@@ -18,20 +19,89 @@ async function holdWasm(page) {
   return release;
 }
 
-test('a sign-in clicked before the app loaded goes through once it has', async (t) => {
+/** Counts the sign-in requests the page makes. */
+function countSignIns(page) {
+  const seen = { count: 0 };
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/auth/login') seen.count += 1;
+  });
+  return seen;
+}
+
+test('a sign-in clicked before the app loaded is made at once, and the app opens with it', async (t) => {
   const { server, page, errors } = await serverAndPage(t);
   const release = await holdWasm(page);
+  const signIns = countSignIns(page);
   await page.goto(`${server.url}/login`);
   await page.getByTestId('boot-email').fill(DEMO.email);
   await page.getByTestId('boot-password').fill(DEMO.password);
   await page.getByTestId('boot-submit').click();
   const button = page.getByTestId('boot-submit');
-  assert.equal(await button.innerText(), 'Signing in…');
   assert.ok(await button.isDisabled(), 'held, not sent twice');
+  // Signed in while the wasm is still held: the session is stored for the app.
+  await eventually('the session stored before the app came', () =>
+    page.evaluate(() => localStorage.getItem('pulse.session') !== null));
+  assert.equal(await button.innerText(), 'Opening the dashboard…');
   assert.equal(await page.getByTestId('login-email').count(), 0, 'the app is not there yet');
   release();
   await page.getByTestId('kpi-liters').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#boot').count(), 0, 'the plain form is gone');
+  assert.equal(signIns.count, 1, 'the app did not sign in again');
+  assert.deepEqual(errors, []);
+});
+
+test('the app takes a sign-in still under way when it loads, and makes no second one', async (t) => {
+  const { server, page, errors } = await serverAndPage(t);
+  const release = await holdWasm(page);
+  const signIns = countSignIns(page);
+  // The server's answer waits until the app is there.
+  let answer;
+  const answerGate = new Promise((r) => {
+    answer = r;
+  });
+  await page.route(/\/api\/auth\/login$/, async (route) => {
+    await answerGate;
+    await route.continue();
+  });
+  await page.goto(`${server.url}/login`);
+  await page.getByTestId('boot-email').fill(DEMO.email);
+  await page.getByTestId('boot-password').fill(DEMO.password);
+  await page.getByTestId('boot-submit').click();
+  assert.equal(await page.getByTestId('boot-submit').innerText(), 'Signing in…');
+  release();
+  const appButton = page.getByTestId('login-submit');
+  await appButton.waitFor({ timeout: 15_000 });
+  assert.ok(await appButton.isDisabled(), 'the app shows the sign-in under way');
+  answer();
+  await page.getByTestId('kpi-liters').waitFor({ timeout: 15_000 });
+  assert.equal(signIns.count, 1);
+  assert.deepEqual(errors, []);
+});
+
+test('a wrong password before the app loaded is told in the plain form, which can try again', async (t) => {
+  const { server, page, errors } = await serverAndPage(t);
+  const release = await holdWasm(page);
+  const signIns = countSignIns(page);
+  await page.goto(`${server.url}/login`);
+  await page.getByTestId('boot-email').fill(DEMO.email);
+  await page.getByTestId('boot-password').fill('not the password');
+  await page.getByTestId('boot-submit').click();
+  const said = page.locator('#boot-login .form-error');
+  await eventually('the refusal shown', async () => (await said.innerText()) === 'Wrong email or password.');
+  const button = page.getByTestId('boot-submit');
+  assert.equal(await button.innerText(), 'Sign in');
+  assert.ok(await button.isEnabled());
+  assert.equal(await page.evaluate(() => localStorage.getItem('pulse.session')), null);
+  // The app, arriving now, keeps what the form said, and signs nobody in.
+  release();
+  await page.getByTestId('login-email').waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('#login-error').innerText(), 'Wrong email or password.');
+  assert.equal(signIns.count, 1);
+  // The right password in the app's form.
+  await page.getByTestId('login-password').fill(DEMO.password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('kpi-liters').waitFor({ timeout: 15_000 });
+  assert.equal(signIns.count, 2);
   assert.deepEqual(errors, []);
 });
 

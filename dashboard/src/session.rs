@@ -134,6 +134,11 @@ impl Auth {
         }
     }
 
+    /// Takes the stored session: index.html's sign-in form signed in while the app loaded.
+    pub fn restore(&self) {
+        self.adopt(storage::load());
+    }
+
     /// Takes `s` as the session and stores it for reloads and other tabs.
     pub fn set(&self, s: Option<Session>) {
         storage::save(s.as_ref());

@@ -38,6 +38,9 @@ pub fn Shell() -> impl IntoView {
 #[component]
 fn SignedIn() -> impl IntoView {
     let auth = expect_context::<Auth>();
+    // index.html's sign-in form signed in before the app came, and the app started with that
+    // session, so the Login page (which takes the form) never showed.
+    crate::pages::login::remove_boot_form();
     let toasts = expect_context::<Toasts>();
     let mut config = Config::new(server_origin());
     let always = topics::always(auth.is_admin());

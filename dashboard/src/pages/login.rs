@@ -12,10 +12,10 @@ pub fn Login() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let navigate = use_navigate();
     // What was typed into index.html's sign-in form while the app loaded.
-    let boot = take_boot_form().unwrap_or_default();
+    let mut boot = take_boot_form().unwrap_or_default();
     let email = RwSignal::new(boot.email);
     let password = RwSignal::new(boot.password);
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(boot.error.take());
     let busy = RwSignal::new(false);
     // Already signed in (another tab, a reload): straight to the dashboard.
     Effect::new(move |_| {
@@ -23,27 +23,38 @@ pub fn Login() -> impl IntoView {
             navigate("/", Default::default());
         }
     });
-    let sign_in = move || {
+    // Signs in, or, given the sign-in index.html's script started (which stores the session
+    // itself), takes its outcome. One flow for both, so the app has one future for it.
+    let sign_in = move |started: Option<BootSignIn>| {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let r = auth.login(email.get_untracked(), password.get_untracked()).await;
+            let refusal = match started {
+                Some(p) => {
+                    let refusal = boot_refusal(p).await;
+                    if refusal.is_none() {
+                        auth.restore();
+                    }
+                    refusal
+                }
+                None => match auth.login(email.get_untracked(), password.get_untracked()).await {
+                    Ok(()) => None,
+                    Err(ApiError::Unauthorized(_)) => Some("Wrong email or password.".to_owned()),
+                    Err(other) => Some(format!("Could not sign in: {other}.")),
+                },
+            };
             busy.set(false);
-            if let Err(e) = r {
-                error.set(Some(match e {
-                    ApiError::Unauthorized(_) => "Wrong email or password.".to_owned(),
-                    other => format!("Could not sign in: {other}."),
-                }));
-            }
+            error.set(refusal);
         });
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        sign_in();
+        sign_in(None);
     };
-    // "Sign in" was clicked before the app was there: do it now.
+    // "Sign in" was clicked before the app was there: index.html's script has signed in, or
+    // is signing in, already; without that script (an older page), sign in now.
     if boot.pending {
-        sign_in();
+        sign_in(boot.signing_in.take());
     }
     // The caret stays in the field it was in.
     let (email_field, password_field) = (NodeRef::new(), NodeRef::new());
@@ -90,6 +101,26 @@ struct BootForm {
     pending: bool,
     /// The field that had the focus: `email` or `password`.
     focused: Option<String>,
+    /// What the plain form said about a sign-in that failed before the app came.
+    error: Option<String>,
+    /// The sign-in index.html's script started: the session, or what to tell the user.
+    signing_in: Option<BootSignIn>,
+}
+
+/// The sign-in index.html's script started (`form.signIn`): a promise of the message to
+/// show if it failed, or of nothing once the session is stored.
+#[cfg(target_arch = "wasm32")]
+type BootSignIn = js_sys::Promise;
+#[cfg(not(target_arch = "wasm32"))]
+type BootSignIn = std::convert::Infallible;
+
+/// Removes index.html's sign-in form, if it is still there: the app is signed in (the form
+/// signed in while the app loaded, and the app started with the stored session).
+pub(crate) fn remove_boot_form() {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(boot) = web_sys::window().and_then(|w| w.document()?.get_element_by_id("boot")) {
+        boot.remove();
+    }
 }
 
 /// Takes index.html's sign-in form out of the page, with what was typed into it.
@@ -104,15 +135,36 @@ fn take_boot_form() -> Option<BootForm> {
         };
         let focused = doc.active_element().filter(|e| e.closest("#boot").ok().flatten().is_some());
         let form = doc.get_element_by_id("boot-login");
+        let said = doc.query_selector("#boot-login .form-error").ok().flatten();
+        let signing_in = form
+            .as_ref()
+            .and_then(|f| js_sys::Reflect::get(f, &"signIn".into()).ok())
+            .filter(|p| p.is_object())
+            .map(js_sys::Promise::from);
         let taken = BootForm {
             email: value("#boot-login input[name=email]").unwrap_or_default(),
             password: value("#boot-login input[name=password]").unwrap_or_default(),
             pending: form.and_then(|f| f.get_attribute("data-pending")).is_some(),
             focused: focused.and_then(|e| e.get_attribute("name")),
+            error: said.and_then(|e| e.text_content()).filter(|t| !t.is_empty()),
+            signing_in,
         };
         boot.remove();
         Some(taken)
     }
     #[cfg(not(target_arch = "wasm32"))]
     None
+}
+
+/// What index.html's sign-in says went wrong, once it is over; `None`: signed in.
+async fn boot_refusal(signing_in: BootSignIn) -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        match wasm_bindgen_futures::JsFuture::from(signing_in).await {
+            Ok(said) => said.as_string(),
+            Err(_) => Some("Could not sign in: the sign-in failed.".to_owned()),
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    match signing_in {}
 }
