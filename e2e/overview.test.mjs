@@ -66,3 +66,29 @@ test('a deep link is served the dashboard (SPA fallback); the API needs a sessio
   const api = await fetch(`${server.url}/api/stats`);
   assert.equal(api.status, 401);
 });
+
+test('the figures show as soon as they are read, not after the lists behind them', async (t) => {
+  // No data changes, and no periodic stats push within the test: the figures come from the
+  // load alone.
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO_RATE: '0', PULSE_STATS_INTERVAL_MS: '3600000' });
+  // Every list read in a load with the figures (the overview's and the frame's) is held
+  // until released.
+  let release;
+  const gate = new Promise((r) => {
+    release = r;
+  });
+  let held = 0;
+  await page.route(/\/api\/(notifications|payments|activity|deliveries)\?/, async (route) => {
+    held += 1;
+    await gate;
+    await route.continue();
+  });
+  await login(page, server.url);
+  const liters = page.getByTestId('kpi-liters').locator('.kpi-value');
+  await eventually('a list asked for, and held', async () => held > 0);
+  await eventually('a figure while the list is held', async () => /\d/.test(await liters.innerText()));
+  release();
+  await eventually('the lists in once released', async () =>
+    (await page.getByTestId('recent-deliveries').locator('tbody tr').count()) > 0);
+  assert.deepEqual(errors, []);
+});

@@ -180,6 +180,12 @@ async fn load(
     // The stats' seq is the log head: every list read after it is at least that fresh.
     let stats: Envelope<Stats> = api::get(auth, "/api/stats").await?;
     let seq = stats.seq;
+    // The figures show at once, not after the lists (a round trip each).
+    live.update(move |s| {
+        let mut c = s.merge_stats(stats);
+        c.stats = true;
+        c
+    });
     let mut changes = Changes::default();
     let mut loaded = Loaded::default();
     for t in topics {
@@ -220,7 +226,7 @@ async fn load(
     }
     let chart = topics.contains(&Topic::Deliveries);
     live.update(move |s| {
-        let mut c = s.merge_stats(stats);
+        let mut c = Changes::default();
         if let Some(items) = loaded.customers {
             c |= s.merge_customers(items);
         }
@@ -236,7 +242,7 @@ async fn load(
         if let Some(items) = loaded.activity {
             c |= s.merge_activity(items);
         }
-        c |= Changes { stats: true, ..changes };
+        c |= changes;
         c
     });
     live.loaded();
