@@ -153,6 +153,11 @@ struct RunArgs {
     /// Appends each run's JSON line to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Worker threads of this process's runtime, which runs the pulse-sdk generator
+    /// (default: one per core). An experiment's lever: whether the generator's own wake-ups
+    /// across threads shape the latency it reports.
+    #[arg(long)]
+    generator_threads: Option<usize>,
 }
 
 /// A named scenario, or `N:R` for a custom one.
@@ -335,9 +340,10 @@ fn main() {
             _ => Ok(()),
         }
         .and_then(|()| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             tokio::runtime::Builder::new_multi_thread()
                 // One worker per core: the same machine also runs the server under test.
-                .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+                .worker_threads(args.generator_threads.unwrap_or(cores).max(1))
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())

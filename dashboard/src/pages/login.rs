@@ -103,7 +103,7 @@ struct BootForm {
     focused: Option<String>,
     /// What the plain form said about a sign-in that failed before the app came.
     error: Option<String>,
-    /// The sign-in index.html's script started: the session, or what to tell the user.
+    /// The sign-in index.html's script started (see [`BootSignIn`]).
     signing_in: Option<BootSignIn>,
 }
 
