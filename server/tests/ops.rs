@@ -57,6 +57,14 @@ async fn the_dashboard_is_served_with_spa_fallback_compression_and_cache_headers
         .unwrap();
     assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(res.headers()["content-encoding"], "gzip");
+    // A file that is not there is not the app: above all not under a hashed name, which would
+    // be cached for a year (a chunk of an earlier build, asked for by a tab opened before).
+    for path in ["/app-fedcba9876543210_bg.wasm", "/favicon.ico", "/deliveries/x.js"] {
+        let res = http.get(format!("{}{path}", server.url())).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 404, "{path}");
+        assert!(res.headers().get("cache-control").is_none(), "{path}: nothing to keep");
+        assert_ne!(res.text().await.unwrap(), html, "{path}");
+    }
 }
 
 #[tokio::test]

@@ -1,15 +1,18 @@
-//! This module deals with the built dashboard: files from `dist` with SPA fallback (any
-//! unknown path gets `index.html`, so client-side routes survive a reload), precompressed
+//! This module deals with the built dashboard: files from `dist` with SPA fallback (an
+//! unknown path gets `index.html`, so client-side routes survive a reload; an unknown file,
+//! a name with an extension, gets 404), precompressed
 //! variants, cache headers, and the dashboard's Content-Security-Policy (read from the
 //! `index.html` present at start: rebuild the dashboard, then restart the server).
 
 use std::path::Path;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue};
+use axum::handler::HandlerWithoutStateExt as _;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower::ServiceExt as _;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -21,8 +24,23 @@ use crate::state::AppState;
 pub(crate) fn dashboard(dist: &Path) -> Router<AppState> {
     // Brotli only, as scripts/precompress.mjs writes: given a `.gz` too, ServeDir served it
     // to Chromium, which lists gzip first ("gzip, deflate, br, zstd"), though it takes br.
-    let files =
-        ServeDir::new(dist).precompressed_br().fallback(ServeFile::new(dist.join("index.html")));
+    let index = dist.join("index.html");
+    let app = move |req: Request| {
+        let index = ServeFile::new(&index);
+        async move {
+            // A file that is not there (a chunk of an earlier build, /favicon.ico) is a 404:
+            // index.html under an asset's hashed name would be cached as that asset for a year,
+            // and a wasm loader handed HTML fails with a compile error instead of "not found".
+            if is_file_name(req.uri().path()) {
+                return StatusCode::NOT_FOUND.into_response();
+            }
+            match index.oneshot(req).await {
+                Ok(res) => res.into_response(),
+                Err(never) => match never {},
+            }
+        }
+    };
+    let files = ServeDir::new(dist).precompressed_br().fallback(app.into_service());
     Router::new().fallback_service(files).layer(middleware::from_fn(cache_control)).layer(
         SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, dashboard_csp(dist)),
     )
@@ -39,6 +57,12 @@ async fn cache_control(req: Request, next: Next) -> Response {
     res
 }
 
+/// Whether `path` names a file (its last segment has an extension) rather than a page of the
+/// app: the dashboard's routes have none.
+fn is_file_name(path: &str) -> bool {
+    path.rsplit('/').next().is_some_and(|name| name.contains('.'))
+}
+
 fn is_hashed_asset(path: &str) -> bool {
     // e.g. /pulse-dashboard-1a2b3c4d5e6f7a8b_bg.wasm. trunk writes its content hash, a u64, in
     // hex without leading zeros: one name in 16 has 15 digits (fewer than 12: 1 in 65,536).
@@ -52,7 +76,16 @@ fn is_hashed_asset(path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hashed_asset;
+    use super::{is_file_name, is_hashed_asset};
+
+    #[test]
+    fn tells_files_from_the_apps_pages() {
+        assert!(is_file_name("/favicon.ico"));
+        assert!(is_file_name("/pulse-dashboard-chunk_7-1a2b3c4d5e6f7a8b.wasm"));
+        assert!(!is_file_name("/"));
+        assert!(!is_file_name("/deliveries"));
+        assert!(!is_file_name("/customers/7"));
+    }
 
     #[test]
     fn recognises_trunk_hashed_names() {
