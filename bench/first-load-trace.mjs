@@ -9,7 +9,7 @@
 // --chunks also lists the requests for the pages loaded on demand (left out by default: they
 // come after the KPIs).
 import { resolve } from 'node:path';
-import { DEMO, ROOT, launchBrowser, startServer, takeFlag, takeOption } from '../e2e/harness.mjs';
+import { DEMO, ROOT, emulateLink, launchBrowser, startServer, takeFlag, takeOption, waitForLiveKpis } from '../e2e/harness.mjs';
 
 const args = process.argv.slice(2);
 const kbps = Number(takeOption(args, '--kbps', '1600'));
@@ -21,14 +21,7 @@ const pulse = await startServer({ env: { PULSE_DEMO_RATE: '0', PULSE_DIST: dist 
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
-  const cdp = await browser.newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: rtt,
-    downloadThroughput: (kbps * 1000) / 8,
-    uploadThroughput: (kbps * 1000) / 8 / 4,
-  });
+  const cdp = await emulateLink(browser, page, { kbps, rtt });
   const start = Date.now();
   const lines = [];
   const note = (...what) => lines.push([Date.now() - start, ...what]);
@@ -54,11 +47,7 @@ try {
     form.requestSubmit();
   }, DEMO);
   note('CLICK');
-  await page.waitForFunction(() => {
-    const kpi = document.querySelector('[data-testid="kpi-liters"]');
-    const conn = document.querySelector('[data-testid="connection"]');
-    return kpi && /\d/.test(kpi.textContent) && conn?.getAttribute('data-state') === 'live';
-  }, null, { polling: 10, timeout: 60_000 });
+  await waitForLiveKpis(page);
   note('LIVE KPIS');
   for (const [ms, ...what] of lines) {
     if (!chunks && what.some((w) => /-(chunk_\d+|[a-z]+)-[0-9a-f]+\.wasm$/.test(String(w)))) continue;

@@ -24,7 +24,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { DEMO, ROOT, launchBrowser, startServer, takeOption } from '../e2e/harness.mjs';
+import { DEMO, ROOT, emulateLink, launchBrowser, startServer, takeOption, waitForLiveKpis } from '../e2e/harness.mjs';
 import { commit, invocation, machine, section, utc, writeSection } from './report.mjs';
 
 const args = process.argv.slice(2);
@@ -116,11 +116,7 @@ async function visit(page, url, cdp, signIn, afterApp = false) {
       await page.getByTestId('login-password').fill(DEMO.password);
       await page.getByTestId('login-submit').click();
     }
-    await page.waitForFunction(() => {
-      const kpi = document.querySelector('[data-testid="kpi-liters"]');
-      const conn = document.querySelector('[data-testid="connection"]');
-      return kpi && /\d/.test(kpi.textContent) && conn?.getAttribute('data-state') === 'live';
-    }, null, { timeout: 60_000, polling: 20 });
+    await waitForLiveKpis(page);
     kpis = Date.now() - click;
   }
   cdp.off('Network.loadingFinished', onLoaded);
@@ -128,17 +124,7 @@ async function visit(page, url, cdp, signIn, afterApp = false) {
 }
 
 /** A DevTools session on `page` with the link emulated. */
-async function throttled(browser, page) {
-  const cdp = await browser.newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: rtt,
-    downloadThroughput: (kbps * 1000) / 8,
-    uploadThroughput: (kbps * 1000) / 8 / 4,
-  });
-  return cdp;
-}
+const throttled = (browser, page) => emulateLink(browser, page, { kbps, rtt });
 
 async function timesSection() {
   const pulse = await startServer({ env: { PULSE_DEMO_RATE: '0', PULSE_DIST: dist } });

@@ -6,18 +6,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEMO, eventually, serverAndPage } from './harness.mjs';
 
-/** Holds every request for the dashboard's wasm until `release()`. */
-async function holdWasm(page) {
+/** Holds every request matching `pattern` until `release()`, which it returns. */
+async function hold(page, pattern) {
   let release;
   const gate = new Promise((r) => {
     release = r;
   });
-  await page.route(/_bg\.wasm$/, async (route) => {
+  await page.route(pattern, async (route) => {
     await gate;
     await route.continue();
   });
   return release;
 }
+
+/** Holds every request for the dashboard's wasm until `release()`. */
+const holdWasm = (page) => hold(page, /_bg\.wasm$/);
 
 /** Counts the sign-in requests the page makes. */
 function countSignIns(page) {
@@ -55,14 +58,7 @@ test('the app takes a sign-in still under way when it loads, and makes no second
   const release = await holdWasm(page);
   const signIns = countSignIns(page);
   // The server's answer waits until the app is there.
-  let answer;
-  const answerGate = new Promise((r) => {
-    answer = r;
-  });
-  await page.route(/\/api\/auth\/login$/, async (route) => {
-    await answerGate;
-    await route.continue();
-  });
+  const answer = await hold(page, /\/api\/auth\/login$/);
   await page.goto(`${server.url}/login`);
   await page.getByTestId('boot-email').fill(DEMO.email);
   await page.getByTestId('boot-password').fill(DEMO.password);
@@ -108,14 +104,7 @@ test('a wrong password before the app loaded is told in the plain form, which ca
 test('a Sign in pressed before any script has run is held, never sent as a form', async (t) => {
   const { server, page, errors } = await serverAndPage(t);
   const release = await holdWasm(page);
-  let releaseBoot;
-  const bootGate = new Promise((r) => {
-    releaseBoot = r;
-  });
-  await page.route(/\/boot\.js$/, async (route) => {
-    await bootGate;
-    await route.continue();
-  });
+  const releaseBoot = await hold(page, /\/boot\.js$/);
   await page.goto(`${server.url}/login`, { waitUntil: 'commit' });
   await page.getByTestId('boot-email').fill(DEMO.email);
   await page.getByTestId('boot-password').fill(DEMO.password);

@@ -180,6 +180,31 @@ export async function sdkPageAndServer(t, { env = { PULSE_DEMO: 'false' }, path 
  * Launches headless Chromium with a fresh profile; `args` are added to the usual flags.
  * `serviceWorkers: 'block'` keeps the dashboard's worker out, so `page.route` sees every request.
  */
+/**
+ * A DevTools session on `page` with its network emulated: `kbps` down, a quarter of it up,
+ * `rtt` ms added to every request (bench/first-load.mjs and bench/first-load-trace.mjs).
+ */
+export async function emulateLink(browser, page, { kbps, rtt }) {
+  const cdp = await browser.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: rtt,
+    downloadThroughput: (kbps * 1000) / 8,
+    uploadThroughput: (kbps * 1000) / 8 / 4,
+  });
+  return cdp;
+}
+
+/** Waits until the dashboard shows live KPIs: the liters KPI has a figure and the indicator says live. */
+export async function waitForLiveKpis(page, timeout = 60_000) {
+  await page.waitForFunction(() => {
+    const kpi = document.querySelector('[data-testid="kpi-liters"]');
+    const conn = document.querySelector('[data-testid="connection"]');
+    return kpi && /\d/.test(kpi.textContent) && conn?.getAttribute('data-state') === 'live';
+  }, null, { timeout, polling: 10 });
+}
+
 export async function launchBrowser({ args = [], serviceWorkers = 'allow' } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'pulse-chromium-'));
   return chromium.launchPersistentContext(profile, {
