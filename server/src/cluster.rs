@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::{AnyConnection, Connection};
+use tokio::sync::watch;
 
 use crate::db::{self, Backend};
 use crate::state::AppState;
@@ -28,14 +29,15 @@ pub struct Node {
     pub id: String,
     /// The address it listens on.
     pub addr: String,
-    leader: AtomicBool,
+    /// A watch, not a flag: background work waits for its turn instead of polling for it.
+    leader: watch::Sender<bool>,
     draining: AtomicBool,
 }
 
 impl Node {
     pub(crate) fn new(id: String, addr: String) -> Node {
         metrics::gauge!("pulse_node_info", "node" => id.clone()).set(1.0);
-        Node { id, addr, leader: AtomicBool::new(false), draining: AtomicBool::new(false) }
+        Node { id, addr, leader: watch::Sender::new(false), draining: AtomicBool::new(false) }
     }
 
     /// Whether this node is shutting down (then `/health/live` answers 503).
@@ -49,11 +51,17 @@ impl Node {
 
     /// Whether this node runs the cluster's background work now.
     pub fn is_leader(&self) -> bool {
-        self.leader.load(Ordering::Relaxed)
+        *self.leader.borrow()
+    }
+
+    /// Returns once this node is the leader (at once if it is).
+    pub(crate) async fn leading(&self) {
+        // The sender lives in `self`, so the wait cannot see it closed.
+        let _ = self.leader.subscribe().wait_for(|on| *on).await;
     }
 
     fn set_leader(&self, on: bool) {
-        if self.leader.swap(on, Ordering::Relaxed) != on {
+        if self.leader.send_replace(on) != on {
             tracing::info!(node = %self.id, leader = on, "leadership changed");
             metrics::gauge!("pulse_leader").set(if on { 1.0 } else { 0.0 });
         }

@@ -131,10 +131,10 @@ pub(crate) async fn run_generator(state: AppState, rate: f64) {
     let mut rng = XorShift(state.clock.now_ms() as u64 | 1);
     for n in 0u64.. {
         tick.tick().await;
-        // One writer for the cluster: every node runs this loop, the leader acts.
-        if !state.node.is_leader() {
-            continue;
-        }
+        // One writer for the cluster: every node runs this loop, the leader acts. A node waits
+        // for its turn rather than skipping the tick: the first tick comes before the election
+        // has run even on SQLite, and at a low rate a skipped tick is minutes without data.
+        state.node.leading().await;
         if let Err(e) = step(&state, &caller, &mut rng, n).await {
             tracing::warn!(error = %e, "demo step failed");
         }
