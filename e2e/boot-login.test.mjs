@@ -4,7 +4,7 @@
 // only when released), so "before" is certain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEMO, eventually, serverAndPage } from './harness.mjs';
+import { DEMO, apiLogin, eventually, serverAndPage } from './harness.mjs';
 
 /** Holds every request matching `pattern` until `release()`, which it returns. */
 async function hold(page, pattern) {
@@ -44,12 +44,47 @@ test('a sign-in clicked before the app loaded is made at once, and the app opens
   // Signed in while the wasm is still held: the session is stored for the app.
   await eventually('the session stored before the app came', () =>
     page.evaluate(() => localStorage.getItem('pulse.session') !== null));
-  assert.equal(await button.innerText(), 'Opening the dashboard…');
+  await eventually('the form gives way to the figures', async () =>
+    (await page.locator('#boot').innerText()).includes('Opening the dashboard…'));
   assert.equal(await page.getByTestId('login-email').count(), 0, 'the app is not there yet');
   release();
-  await page.getByTestId('kpi-liters').waitFor({ timeout: 15_000 });
+  await page.getByTestId('logout').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#boot').count(), 0, 'the plain form is gone');
   assert.equal(signIns.count, 1, 'the app did not sign in again');
+  assert.deepEqual(errors, []);
+});
+
+test('signed in before the app came, the figures show live at once, and the app keeps them', async (t) => {
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO_RATE: '0', PULSE_STATS_INTERVAL_MS: '100' });
+  const release = await holdWasm(page);
+  const { token } = await apiLogin(server.url);
+  const rest = async () => (await (await fetch(`${server.url}/api/stats`, { headers: { authorization: `Bearer ${token}` } })).json()).data;
+  const liters = (x) => `${x.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} L`;
+  const figure = (where) => page.locator(`${where} [data-testid="kpi-liters"] .kpi-value`).innerText();
+  await page.goto(`${server.url}/login`);
+  await page.getByTestId('boot-email').fill(DEMO.email);
+  await page.getByTestId('boot-password').fill(DEMO.password);
+  await page.getByTestId('boot-submit').click();
+  // While the app is held: today's figures as the server has them, and the connection live.
+  await eventually('the figures', async () => (await figure('#boot')) === liters((await rest()).today_liters));
+  await eventually('live', async () =>
+    (await page.locator('#boot [data-testid="connection"]').getAttribute('data-state')) === 'live');
+  // Live: a delivery recorded elsewhere moves them.
+  const before = (await rest()).today_liters;
+  const r = await fetch(`${server.url}/api/deliveries`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ customer_id: 4, date: new Date().toISOString().slice(0, 10), quantity: 2.5 }),
+  });
+  assert.equal(r.status, 200, await r.text());
+  await eventually('the figures follow', async () => (await figure('#boot')) === liters(before + 2.5));
+  // The app takes over with those figures: its own read of them is held, so they can only be
+  // the ones shown before it came.
+  await hold(page, /\/api\/stats$/);
+  release();
+  await page.getByTestId('logout').waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator('#boot').count(), 0, 'the figures of index.html are gone');
+  assert.equal(await figure('main'), liters(before + 2.5));
   assert.deepEqual(errors, []);
 });
 

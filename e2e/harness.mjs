@@ -196,13 +196,17 @@ export async function emulateLink(browser, page, { kbps, rtt }) {
   return cdp;
 }
 
-/** Waits until the dashboard shows live KPIs: the liters KPI has a figure and the indicator says live. */
-export async function waitForLiveKpis(page, timeout = 60_000) {
-  await page.waitForFunction(() => {
-    const kpi = document.querySelector('[data-testid="kpi-liters"]');
-    const conn = document.querySelector('[data-testid="connection"]');
+/**
+ * Waits until live KPIs show: the liters KPI has a figure and the connection indicator says
+ * live. Those boot.js shows while the app loads count, unless `app` (the app's own only).
+ */
+export async function waitForLiveKpis(page, { timeout = 60_000, app = false } = {}) {
+  await page.waitForFunction((app) => {
+    const pick = (id) => [...document.querySelectorAll(`[data-testid="${id}"]`)].find((e) => !app || !e.closest('#boot'));
+    const kpi = pick('kpi-liters');
+    const conn = pick('connection');
     return kpi && /\d/.test(kpi.textContent) && conn?.getAttribute('data-state') === 'live';
-  }, null, { timeout, polling: 10 });
+  }, app, { timeout, polling: 10 });
 }
 
 export async function launchBrowser({ args = [], serviceWorkers = 'allow' } = {}) {

@@ -7,7 +7,8 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
-use pulse_protocol::{ErrorCode, WireError};
+use pulse_protocol::events::Stats;
+use pulse_protocol::{Envelope, ErrorCode, WireError};
 use pulse_sdk::{Client, Config, Event};
 use send_wrapper::SendWrapper;
 
@@ -38,15 +39,24 @@ pub fn Shell() -> impl IntoView {
 #[component]
 fn SignedIn() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    // index.html's sign-in form signed in before the app came, and the app started with that
-    // session, so the Login page (which takes the form) never showed.
-    crate::pages::login::remove_boot_form();
     let toasts = expect_context::<Toasts>();
     let mut config = Config::new(server_origin());
     let always = topics::always(auth.is_admin());
     config.topics = Some(always);
     let client = Client::connect_with_auth(config, auth.credentials());
     let (live, sub) = Live::attach(&client, toasts);
+    // index.html's sign-in form signed in before the app came, and the app started with that
+    // session, so the Login page (which takes the form) never showed. The figures boot.js
+    // showed live meanwhile stay until the app's own are in.
+    if let Some(stats) = crate::pages::login::remove_boot_page()
+        .and_then(|t| crate::api::decode::<Envelope<Stats>>(&t).ok())
+    {
+        live.update(move |s| {
+            let mut c = s.merge_stats(stats);
+            c.stats = true;
+            c
+        });
+    }
     let demand = Demand::provide(&client, always, auth, live, toasts);
     let pending = Pending::provide();
     // What this user's earlier page left: its figures (shown stale until loaded) and its

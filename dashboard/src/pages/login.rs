@@ -11,8 +11,10 @@ use crate::session::Auth;
 pub fn Login() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let navigate = use_navigate();
-    // What was typed into index.html's sign-in form while the app loaded.
-    let mut boot = take_boot_form().unwrap_or_default();
+    // What was typed into index.html's sign-in form while the app loaded. Not when signed in
+    // already: then index.html shows the figures, which the signed-in frame takes over.
+    let signed_in = auth.session.with_untracked(|s| s.is_some());
+    let mut boot = if signed_in { None } else { take_boot_form() }.unwrap_or_default();
     let email = RwSignal::new(boot.email);
     let password = RwSignal::new(boot.password);
     let error = RwSignal::new(boot.error.take());
@@ -114,13 +116,18 @@ type BootSignIn = js_sys::Promise;
 #[cfg(not(target_arch = "wasm32"))]
 type BootSignIn = std::convert::Infallible;
 
-/// Removes index.html's sign-in form, if it is still there: the app is signed in (the form
-/// signed in while the app loaded, and the app started with the stored session).
-pub(crate) fn remove_boot_form() {
+/// Removes what index.html shows while the app loads, if it is still there: the app is signed
+/// in (the plain form signed in, and the app started with the stored session). Returns the
+/// figures boot.js showed live meanwhile (`Envelope<Stats>` as JSON), so they stay on screen.
+pub(crate) fn remove_boot_page() -> Option<String> {
     #[cfg(target_arch = "wasm32")]
-    if let Some(boot) = web_sys::window().and_then(|w| w.document()?.get_element_by_id("boot")) {
+    {
+        let boot = web_sys::window()?.document()?.get_element_by_id("boot")?;
         boot.remove();
+        boot.get_attribute("data-stats")
     }
+    #[cfg(not(target_arch = "wasm32"))]
+    None
 }
 
 /// Takes index.html's sign-in form out of the page, with what was typed into it.
