@@ -48,7 +48,9 @@ try {
   }, DEMO);
   note('CLICK');
   await waitForLiveKpis(page);
-  note('LIVE KPIS');
+  note('LIVE KPIS (boot.js)');
+  await waitForLiveKpis(page, { app: true });
+  note("LIVE KPIS (the app's)");
   for (const [ms, ...what] of lines) {
     if (!chunks && what.some((w) => /-(chunk_\d+|[a-z]+)-[0-9a-f]+\.wasm$/.test(String(w)))) continue;
     console.log(`${String(ms).padStart(6)}  ${what.join('  ')}`);
