@@ -51,12 +51,12 @@
     boot.innerHTML =
       '<header class="topbar"><span class="brand">Pulse</span><div class="spacer"></div>' +
       '<div class="conn" data-testid="connection" role="status"><span class="conn-dot" aria-hidden="true"></span>' +
-      '<span class="conn-label"></span></div></header><main class="page"><div class="page-head"><h1>Today</h1>' +
+      '<span class="conn-label"></span></div></header><div class="page"><div class="page-head"><h1>Today</h1>' +
       '<p class="muted">Opening the dashboard…</p></div><div class="kpis">' +
       cards.map(([label, id]) =>
         `<section class="kpi" data-testid="${id}" aria-label="${label}"><h3 class="kpi-label">${label}</h3>` +
         '<p class="kpi-value">—</p><p class="kpi-delta">\u00a0</p></section>').join('') +
-      '</div></main>';
+      '</div></div>';
     const conn = boot.querySelector('.conn');
     const connection = (state, label) => {
       conn.dataset.state = state;

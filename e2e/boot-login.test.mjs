@@ -89,7 +89,7 @@ test('signed in before the app came, the figures show live at once, and the app 
   release();
   await page.getByTestId('logout').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#boot').count(), 0, 'the figures of index.html are gone');
-  await eventually('the app shows them', async () => (await figure('main')) === liters(before + 2.5), 3_000);
+  await eventually('the app shows them', async () => (await figure('.page')) === liters(before + 2.5), 3_000);
   assert.deepEqual(errors, []);
 });
 
