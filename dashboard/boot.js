@@ -105,8 +105,12 @@
     }).observe(document.body, { childList: true });
   }
 
-  // `1234.5` → `1,234.50` with `digits` decimals, as format.rs writes figures.
+  // `1234.5` → `1,234.50` with `digits` decimals, computed as format.rs does (scaled, then
+  // rounded), so a figure reads the same before and after the app takes over.
   function num(x, digits) {
-    return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    const scale = 10 ** digits;
+    const units = Math.round(Math.abs(x) * scale);
+    const fraction = digits ? '.' + String(units % scale).padStart(digits, '0') : '';
+    return (x < 0 ? '-' : '') + Math.floor(units / scale).toLocaleString('en-US') + fraction;
   }
 })();

@@ -83,6 +83,9 @@ test('signed in before the app came, the figures show live at once, and the app 
   });
   assert.equal(r.status, 200, await r.text());
   await eventually('the figures follow', async () => (await figure('#boot')) === liters(before + 2.5));
+  const cards = (where) => page.locator(`${where} .kpi-value`).allInnerTexts();
+  const shown = await cards('#boot');
+  assert.equal(shown.length, 6);
   // The app takes over with those figures: its own read of them is held, so they can only be
   // the ones shown before it came.
   await hold(page, /\/api\/stats$/);
@@ -90,6 +93,7 @@ test('signed in before the app came, the figures show live at once, and the app 
   await page.getByTestId('logout').waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#boot').count(), 0, 'the figures of index.html are gone');
   await eventually('the app shows them', async () => (await figure('.page')) === liters(before + 2.5), 3_000);
+  assert.deepEqual(await cards('.page .kpis'), shown, 'each figure written as the app writes it');
   assert.deepEqual(errors, []);
 });
 
