@@ -66,7 +66,7 @@
     // The newest figures by the log position they carry, from REST or the socket.
     let shown = -1;
     const show = (envelope) => {
-      if (!envelope?.data || envelope.seq < shown || !boot.isConnected) return;
+      if (!envelope?.data || envelope.seq < shown) return;
       shown = envelope.seq;
       boot.dataset.stats = JSON.stringify(envelope);
       cards.forEach(([, id, text]) => {
@@ -82,7 +82,6 @@
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(url);
     ws.onmessage = ({ data }) => {
-      if (!boot.isConnected) return ws.close();
       if (data[0] === '0') {
         ws.send('40' + JSON.stringify({ token: session.token, topics: ['dashboard'] }));
       } else if (data === '2') {

@@ -177,10 +177,6 @@ export async function sdkPageAndServer(t, { env = { PULSE_DEMO: 'false' }, path 
 }
 
 /**
- * Launches headless Chromium with a fresh profile; `args` are added to the usual flags.
- * `serviceWorkers: 'block'` keeps the dashboard's worker out, so `page.route` sees every request.
- */
-/**
  * A DevTools session on `page` with its network emulated: `kbps` down, a quarter of it up,
  * `rtt` ms added to every request (bench/first-load.mjs and bench/first-load-trace.mjs).
  */
@@ -209,6 +205,10 @@ export async function waitForLiveKpis(page, { timeout = 60_000, app = false } = 
   }, app, { timeout, polling: 10 });
 }
 
+/**
+ * Launches headless Chromium with a fresh profile; `args` are added to the usual flags.
+ * `serviceWorkers: 'block'` keeps the dashboard's worker out, so `page.route` sees every request.
+ */
 export async function launchBrowser({ args = [], serviceWorkers = 'allow' } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'pulse-chromium-'));
   return chromium.launchPersistentContext(profile, {

@@ -403,6 +403,16 @@ impl Live {
         self.schedule();
     }
 
+    /// Shows figures read elsewhere (REST, or index.html's while the app loaded), unless newer
+    /// ones are in.
+    pub fn merge_stats(&self, stats: Envelope<Stats>) {
+        self.update(move |s| {
+            let mut c = s.merge_stats(stats);
+            c.stats = true;
+            c
+        });
+    }
+
     /// Shows `user`'s last snapshot on this browser, if any, marked stale until the first
     /// load ([`Live::loaded`]), and keeps the snapshot up to date from now on.
     pub fn follow_snapshot(&self, user: Id) {

@@ -51,11 +51,7 @@ fn SignedIn() -> impl IntoView {
     if let Some(stats) = crate::pages::login::remove_boot_page()
         .and_then(|t| crate::api::decode::<Envelope<Stats>>(&t).ok())
     {
-        live.update(move |s| {
-            let mut c = s.merge_stats(stats);
-            c.stats = true;
-            c
-        });
+        live.merge_stats(stats);
     }
     let demand = Demand::provide(&client, always, auth, live, toasts);
     let pending = Pending::provide();

@@ -181,11 +181,7 @@ async fn load(
     let stats: Envelope<Stats> = api::get(auth, "/api/stats").await?;
     let seq = stats.seq;
     // The figures show at once, not after the lists (a round trip each).
-    live.update(move |s| {
-        let mut c = s.merge_stats(stats);
-        c.stats = true;
-        c
-    });
+    live.merge_stats(stats);
     let mut changes = Changes::default();
     let mut loaded = Loaded::default();
     for t in topics {

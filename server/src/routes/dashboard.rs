@@ -24,9 +24,9 @@ use crate::state::AppState;
 pub(crate) fn dashboard(dist: &Path) -> Router<AppState> {
     // Brotli only, as scripts/precompress.mjs writes: given a `.gz` too, ServeDir served it
     // to Chromium, which lists gzip first ("gzip, deflate, br, zstd"), though it takes br.
-    let index = dist.join("index.html");
+    let index = ServeFile::new(dist.join("index.html"));
     let app = move |req: Request| {
-        let index = ServeFile::new(&index);
+        let index = index.clone();
         async move {
             // A file that is not there (a chunk of an earlier build, /favicon.ico) is a 404:
             // index.html under an asset's hashed name would be cached as that asset for a year,
