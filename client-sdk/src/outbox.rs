@@ -48,7 +48,7 @@ impl StoredAction {
 
     /// Reads [`StoredAction::to_json`]'s text; `None` if it is not an action.
     pub fn from_json(text: &str) -> Option<StoredAction> {
-        let mut v: Value = serde_json::from_str(text).ok()?;
+        let mut v = crate::codec::parse_json(text).ok()?;
         let mut take = |k: &str| v.get_mut(k).map(Value::take);
         Some(StoredAction {
             key: take("key")?.as_str()?.to_owned(),

@@ -34,6 +34,33 @@ async fn sleep_ms(ms: u32) {
     gloo_timers::future::TimeoutFuture::new(ms).await;
 }
 
+/// In the browser the SDK's JSON reader takes numbers from `parseFloat`: they must be the
+/// floats Rust's own (correctly rounded) reader gives, and out of range refused as natively.
+#[wasm_bindgen_test]
+fn json_numbers_read_in_the_browser_as_rust_reads_them() {
+    use pulse_sdk::codec::parse_json;
+    for text in [
+        "0.1",
+        "-2.5e-3",
+        "1e308",
+        "1.7976931348623157e308",
+        "5e-324",
+        "1e-400",
+        "123456789012345678901234567890",
+        "0.30000000000000004",
+        "2.2250738585072011e-308",
+        "-0.0",
+    ] {
+        let ours = parse_json(text).unwrap().as_f64().unwrap();
+        let rust = text.parse::<f64>().unwrap();
+        assert_eq!(ours.to_bits(), rust.to_bits(), "{text}");
+    }
+    assert_eq!(parse_json("18446744073709551615").unwrap().as_u64(), Some(u64::MAX));
+    assert_eq!(parse_json("-9223372036854775808").unwrap().as_i64(), Some(i64::MIN));
+    assert!(parse_json("1e309").is_err());
+    assert!(parse_json("-1e309").is_err());
+}
+
 #[wasm_bindgen_test]
 async fn connects_over_the_browser_websocket_and_receives_live_stats() {
     let client = client(Config::new(SERVER));

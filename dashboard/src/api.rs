@@ -10,7 +10,6 @@ use pulse_protocol::WireError;
 use pulse_sdk::http;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::session::{Auth, Refreshed};
 
@@ -58,13 +57,13 @@ async fn raw(
     }
 }
 
-/// Through a [`Value`], as the socket's events and acks are: each type's `Deserialize` is then
+/// Through a [`serde_json::Value`], as the socket's events and acks are: each type's `Deserialize` is then
 /// compiled for one deserializer, not for the text one too (a third of the serde code in the
-/// wasm bundle).
+/// wasm bundle), and the text is read by the SDK's JSON reader, so serde_json's is not in the
+/// bundle at all.
 pub(crate) fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    serde_json::from_str::<Value>(text)
-        .and_then(|v| T::deserialize(&v))
-        .map_err(|e| ApiError::Decode(e.to_string()))
+    let v = pulse_sdk::codec::parse_json(text).map_err(|e| ApiError::Decode(e.to_string()))?;
+    T::deserialize(&v).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// A call without a session (login, refresh, health, metrics).

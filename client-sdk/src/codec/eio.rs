@@ -36,7 +36,7 @@ fn default_max_payload() -> u64 {
 // serde's error texts (which format floats) to the browser bundle.
 impl Handshake {
     fn from_json(text: &str) -> Result<Handshake, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let v = super::parse_json(text).map_err(|e| e.to_string())?;
         if !v.is_object() {
             return Err("expected an object".into());
         }

@@ -6,16 +6,83 @@ pub mod eio;
 pub(crate) mod scan;
 pub mod sio;
 
+pub use scan::NotJson;
 use serde_json::Value;
 
-/// Appends `v` as compact JSON to `out`. Every JSON text the SDK writes goes through here
-/// (not `Value`'s `Display`, whose `{:#}` adds a pretty printer): one serialiser in the bundle.
+/// `text` as a tree. The SDK reads every JSON text through here (not `serde_json::from_str`):
+/// one reader in the bundle, and not serde's, which an application decoding its own JSON can
+/// share the same way (read the tree here, then `T::deserialize(&value)`).
+pub fn parse_json(text: &str) -> Result<Value, NotJson> {
+    scan::value(text)
+}
+
+/// Appends `v` as compact JSON to `out`, as `serde_json::to_writer` writes it. Every JSON text
+/// the SDK writes goes through here: one writer in the bundle, and not serde's serialiser.
 pub(crate) fn write_json(out: &mut String, v: &Value) {
-    // Into the String's own bytes: `Vec<u8>`'s writer is the smallest one. Serialising a
-    // Value cannot fail, and serde_json writes only UTF-8, so nothing is lost below.
-    let mut bytes = std::mem::take(out).into_bytes();
-    let _ = serde_json::to_writer(&mut bytes, v);
-    *out = String::from_utf8(bytes).unwrap_or_default();
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        // serde_json's own number writer (itoa, and zmij for floats): shortest round trip.
+        Value::Number(n) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, k);
+                out.push(':');
+                write_json(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// `s` as a JSON string: quotes, backslashes and control characters escaped, as serde_json
+/// escapes them; everything else (`/`, all of Unicode) as it is.
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        plain = i + 1;
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escape);
+        }
+    }
+    out.push_str(&s[plain..]);
+    out.push('"');
 }
 
 /// `v` as compact JSON; see [`write_json`]. Public so an application writing JSON text shares
@@ -56,7 +123,7 @@ impl Json {
 
     /// The value as a tree (`Null` for text that is not JSON, which decoding never makes).
     pub fn value(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+        parse_json(&self.text).unwrap_or(Value::Null)
     }
 
     /// `part` of `packet`, already checked to be one JSON value.
@@ -172,4 +239,26 @@ pub enum DecodeError {
         /// The limit.
         max: usize,
     },
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::tests::util::arb_json;
+    use proptest::prelude::*;
+
+    proptest! {
+        // The same text as serde_json writes, byte for byte.
+        #[test]
+        fn writes_what_serde_json_writes(item in arb_json()) {
+            prop_assert_eq!(json_text(&item), serde_json::to_string(&item).unwrap());
+        }
+
+        // Every character, control characters and quotes included.
+        #[test]
+        fn writes_any_string_as_serde_json_does(s in any::<String>(), k in any::<String>()) {
+            let item = object(vec![(&k, Value::String(s))]);
+            prop_assert_eq!(json_text(&item), serde_json::to_string(&item).unwrap());
+        }
+    }
 }

@@ -1,17 +1,23 @@
-//! This module deals with finding where JSON values start and end without building them: an
-//! event's arguments are checked and split here, and a log entry's `seq` is read here, so the
-//! events that make most of the traffic never become `serde_json::Value` trees. Strict
-//! RFC 8259 as serde_json and `JSON.parse` read it, with one difference: a number's range is not
-//! checked (`1e400` passes; `JSON.parse` reads it as Infinity, serde_json refuses it).
+//! This module reads JSON text, the SDK's one reader of it. Mostly it finds where values start
+//! and end without building them: an event's arguments are checked and split here, and a log
+//! entry's `seq` is read here, so the events that make most of the traffic never become
+//! `serde_json::Value` trees. When a tree is wanted (a handshake, a CONNECT, a stored action),
+//! [`value`] builds one here too, so serde_json's own reader (its parser, its error texts) stays
+//! out of the browser bundle. Strict RFC 8259 as serde_json and `JSON.parse` read it; the
+//! splitter does not check a number's range (`1e400` passes; `JSON.parse` reads it as
+//! Infinity), [`value`] refuses it as serde_json does.
 
+use serde_json::{Map, Number, Value};
 use std::ops::Range;
 
 /// Nesting deeper than this is refused, as serde_json refuses it (its recursion limit).
 const MAX_DEPTH: usize = 127;
 
-/// Where the text stopped being JSON, as a byte offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct NotJson(pub usize);
+/// Where the text stopped being JSON (or held a number past the float range), as a byte
+/// offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not JSON at byte {0}")]
+pub struct NotJson(pub usize);
 
 /// The elements of the JSON array `text`, each as its text. Whitespace around the array and
 /// between elements is left out; the text of each element is verbatim.
@@ -41,15 +47,102 @@ pub(crate) fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     found
 }
 
-/// Whether the JSON string `quoted` (checked, with its quotes) is `key`. One with escapes is
-/// rare enough to be unescaped by serde_json.
+/// Whether the JSON string `quoted` (checked, with its quotes) is `key`.
 fn is_key(quoted: &str, key: &str) -> bool {
     let inner = &quoted[1..quoted.len() - 1];
     if !has_escape(inner) {
         return inner == key;
     }
-    let v = serde_json::from_str::<serde_json::Value>(quoted).unwrap_or_default();
-    v.as_str() == Some(key)
+    unquote(quoted) == key
+}
+
+/// The JSON text `text` as a tree, as `serde_json::from_str::<Value>` reads it (the same
+/// values, the same refusals), but for floats, which are read correctly rounded (serde_json
+/// without `float_roundtrip` may be one unit off in the last place).
+pub(crate) fn value(text: &str) -> Result<Value, NotJson> {
+    let mut s = Scan { b: text.as_bytes(), i: 0 };
+    s.ws();
+    let v = s.tree(text, 1)?;
+    s.end()?;
+    Ok(v)
+}
+
+/// The content of a checked JSON string (with its quotes), its escapes undone.
+pub(crate) fn unquote(quoted: &str) -> String {
+    let inner = &quoted[1..quoted.len() - 1];
+    if !has_escape(inner) {
+        return inner.to_owned();
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.bytes().position(|b| b == b'\\') {
+        out.push_str(&rest[..at]);
+        let b = rest.as_bytes();
+        let (c, used) = match b[at + 1] {
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            b'u' => {
+                let unit = |from: usize| hex(&b[from..from + 4]);
+                let hi = unit(at + 2);
+                // Checked: a high surrogate is followed by `\u` and a low one.
+                if (0xD800..0xDC00).contains(&hi) {
+                    let lo = unit(at + 8);
+                    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                    (char::from_u32(c).unwrap_or('\u{fffd}'), 12)
+                } else {
+                    (char::from_u32(hi).unwrap_or('\u{fffd}'), 6)
+                }
+            }
+            // `"`, `\\` and `/` stand for themselves.
+            c => (char::from(c), 2),
+        };
+        out.push(c);
+        rest = &rest[at + used..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Four checked hex digits.
+fn hex(digits: &[u8]) -> u32 {
+    digits.iter().fold(0, |n, &c| n << 4 | (c as char).to_digit(16).unwrap_or(0))
+}
+
+/// A checked JSON number as serde_json reads it: a whole number in `u64` or `i64` as such
+/// (`-0` as the float `-0.0`), anything else as a float; `None` past the float range.
+fn number(text: &str) -> Option<Number> {
+    let whole = !text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'));
+    if whole {
+        match text.strip_prefix('-') {
+            None => {
+                if let Some(n) = as_u64(text) {
+                    return Some(n.into());
+                }
+            }
+            Some(digits) => {
+                if let Some(n) = as_u64(digits) {
+                    if n != 0 && n <= 1 << 63 {
+                        return Some((n.wrapping_neg() as i64).into());
+                    }
+                }
+            }
+        }
+    }
+    Number::from_f64(parse_float(text))
+}
+
+/// The browser's own reader of numbers: correctly rounded, and no float parser in the bundle.
+#[cfg(target_arch = "wasm32")]
+fn parse_float(text: &str) -> f64 {
+    js_sys::Number::parse_float(text)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn parse_float(text: &str) -> f64 {
+    text.parse().unwrap_or(f64::NAN)
 }
 
 /// Whether checked string content has an escape. A byte loop: `str::contains` brings a memchr
@@ -107,6 +200,56 @@ impl Scan<'_> {
         } else {
             Err(NotJson(self.i))
         }
+    }
+
+    /// The value at the cursor, built.
+    fn tree(&mut self, text: &str, depth: usize) -> Result<Value, NotJson> {
+        if depth > MAX_DEPTH {
+            return Err(NotJson(self.i));
+        }
+        let start = self.i;
+        Ok(match self.peek() {
+            Some(b'{') => {
+                let mut m = Map::new();
+                self.expect(b'{')?;
+                self.list(b'}', |s| {
+                    let key = s.i;
+                    s.string()?;
+                    let key = unquote(&text[key..s.i]);
+                    s.ws();
+                    s.expect(b':')?;
+                    s.ws();
+                    m.insert(key, s.tree(text, depth + 1)?);
+                    Ok(())
+                })?;
+                Value::Object(m)
+            }
+            Some(b'[') => {
+                let mut items = Vec::new();
+                self.expect(b'[')?;
+                self.list(b']', |s| {
+                    items.push(s.tree(text, depth + 1)?);
+                    Ok(())
+                })?;
+                Value::Array(items)
+            }
+            Some(b'"') => {
+                self.string()?;
+                Value::String(unquote(&text[start..self.i]))
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                self.number()?;
+                Value::Number(number(&text[start..self.i]).ok_or(NotJson(start))?)
+            }
+            _ => {
+                self.value(depth)?;
+                match self.b[start] {
+                    b't' => Value::Bool(true),
+                    b'f' => Value::Bool(false),
+                    _ => Value::Null,
+                }
+            }
+        })
     }
 
     fn value(&mut self, depth: usize) -> Result<(), NotJson> {
@@ -341,6 +484,44 @@ mod tests {
         assert_eq!(member(r#""seq""#, "seq"), None);
     }
 
+    #[test]
+    fn builds_the_tree_serde_json_builds() {
+        for text in [
+            r#" {"a": [1, -2, 3.5, -0, 1e2, 18446744073709551615, 18446744073709551616]} "#,
+            r#"[-9223372036854775808, -9223372036854775809, 0.1, 1e-400, true, false, null]"#,
+            r#"{"k\u00e9y": "\"\\\/\b\f\n\r\t\u0001\ud83d\ude00é", "k\u00e9y": 2}"#,
+            r#""""#,
+            "[]",
+            "{}",
+        ] {
+            let theirs: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(value(text).unwrap(), theirs, "{text}");
+            // The same kinds of number, not only equal ones.
+            assert_eq!(value(text).unwrap().to_string(), theirs.to_string(), "{text}");
+        }
+        assert_eq!(value("-0").unwrap().as_f64().map(f64::is_sign_negative), Some(true));
+    }
+
+    #[test]
+    fn refuses_what_serde_json_refuses_when_building() {
+        let nested = |n| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        for bad in [
+            "",
+            "1e400",
+            "-1e400",
+            "[1,]",
+            "{\"a\":}",
+            "\"\\ud800\"",
+            "nul",
+            "1 2",
+            &nested(MAX_DEPTH + 1),
+        ] {
+            assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad:?}");
+            assert!(value(bad).is_err(), "{bad:?}");
+        }
+        assert!(value(&nested(MAX_DEPTH)).is_ok());
+    }
+
     // proptest needs OS entropy, which wasm32-unknown-unknown lacks.
     #[cfg(not(target_arch = "wasm32"))]
     mod props {
@@ -365,6 +546,27 @@ mod tests {
                             prop_assert_eq!(member(part, k), Some(want.as_str()));
                         }
                     }
+                }
+            }
+
+            // What serde_json writes builds back into what it wrote, floats included (read
+            // correctly rounded, the shortest text of a float reads back as that float).
+            #[test]
+            fn builds_back_what_serde_json_writes(item in arb_json()) {
+                let text = serde_json::to_string(&item).unwrap();
+                prop_assert_eq!(value(&text).unwrap(), item);
+            }
+
+            // Arbitrary text builds here exactly when serde_json reads it, into the same tree
+            // (text with a fraction or an exponent left out of the comparison: serde_json
+            // without `float_roundtrip` may read those one unit off in the last place).
+            #[test]
+            fn builds_exactly_what_serde_json_reads(s in "[\\[\\]{}\",:0-9eE+.\\-a-z\\\\ ]{0,24}") {
+                let theirs = serde_json::from_str::<Value>(&s).ok();
+                let ours = value(&s).ok();
+                prop_assert_eq!(ours.is_some(), theirs.is_some(), "{:?}", s);
+                if !s.contains(['.', 'e', 'E']) {
+                    prop_assert_eq!(ours, theirs, "{:?}", s);
                 }
             }
 

@@ -249,35 +249,26 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
         );
     }
     let body = &text[i..];
-    let json = |e: serde_json::Error| DecodeError::Json {
+    let json = |super::NotJson(at)| DecodeError::Json {
         what: "socket.io payload",
-        detail: e.to_string(),
+        detail: format!("not JSON at byte {} of the packet", i + at),
     };
     let data = if kind == Kind::Event {
         if !body.trim_start().starts_with('[') {
             return Err(bad_shape(kind));
         }
         // Checked as JSON and split into its elements, but no element is built.
-        let items =
-            super::scan::elements(body).map_err(|super::scan::NotJson(at)| DecodeError::Json {
-                what: "socket.io payload",
-                detail: format!("not JSON at byte {} of the packet", i + at),
-            })?;
+        let items = super::scan::elements(body).map_err(json)?;
         let name = match items.first() {
             Some(n) if !n.starts_with('"') => return Err(bad_shape(kind)),
-            // Names are plain ASCII but for the rare escape, which serde_json reads.
-            Some(n) if !super::scan::has_escape(n) => n[1..n.len() - 1].to_owned(),
-            Some(n) => match serde_json::from_str::<Value>(n).map_err(json)? {
-                Value::String(s) => s,
-                _ => return Err(bad_shape(kind)),
-            },
+            Some(n) => super::scan::unquote(n),
             None => return Err(bad_shape(kind)),
         };
         Payload::Event { name, args: items[1..].iter().map(|a| Json::checked(text, a)).collect() }
     } else if body.is_empty() {
         Payload::None
     } else {
-        Payload::Value(serde_json::from_str::<Value>(body).map_err(json)?)
+        Payload::Value(super::parse_json(body).map_err(json)?)
     };
     check_shape(kind, &data, id)?;
     Ok((Packet { kind, nsp: nsp.to_owned(), id, data, attachments: Vec::new() }, expected))

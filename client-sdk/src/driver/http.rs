@@ -26,7 +26,7 @@ impl Answer {
     pub fn wire_error(&self) -> Option<WireError> {
         // Read through `Value`, as the SDK reads all JSON: a derived decoder per type would
         // each add code (and serde's error texts) to the browser bundle.
-        let v: serde_json::Value = serde_json::from_str(&self.body).ok()?;
+        let v = crate::codec::parse_json(&self.body).ok()?;
         let code = v.get("code")?.as_str()?;
         let message = v.get("message")?.as_str()?;
         Some(WireError::new(code.parse().unwrap_or(ErrorCode::Other), message))

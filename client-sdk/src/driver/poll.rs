@@ -92,7 +92,7 @@ async fn get_json(url: &str, token: Option<&str>) -> Result<Value, Fail> {
             None => Fail::Other(format!("HTTP {}", answer.status)),
         });
     }
-    serde_json::from_str(&answer.body).map_err(|e| Fail::Other(e.to_string()))
+    crate::codec::parse_json(&answer.body).map_err(|e| Fail::Other(e.to_string()))
 }
 
 // The bodies are read from `Value` by hand, not with their serde derives: one JSON decoder

@@ -596,7 +596,7 @@ fn with_position(o: Object, client: &Client) -> Object {
 fn to_value(v: &JsValue) -> Result<Value, JsValue> {
     let text: String =
         JSON::stringify(v).map_err(|_| js_err("payload is not JSON-serialisable"))?.into();
-    serde_json::from_str(&text).map_err(|e| js_err(&e.to_string()))
+    crate::codec::parse_json(&text).map_err(|e| js_err(&e.to_string()))
 }
 
 fn from_value(v: &Value) -> JsValue {
