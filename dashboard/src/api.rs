@@ -78,7 +78,9 @@ pub async fn public<T: DeserializeOwned>(
 /// A request body. The generic parts of a call stay this and [`decode`]: the exchange itself
 /// (send, refresh, retry) is compiled once, not once per answer and body type.
 fn json(body: &impl Serialize) -> String {
-    serde_json::to_string(body).unwrap_or_default()
+    // Through a `Value` and the SDK's writer, as the socket's payloads are: serde_json's text
+    // serialiser is then not in the bundle.
+    pulse_sdk::codec::json_text(&serde_json::to_value(body).unwrap_or_default())
 }
 
 /// Ends the session `token` belongs to on the server: its refresh tokens stop working and its

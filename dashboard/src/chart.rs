@@ -93,7 +93,15 @@ pub fn nice_ceiling(x: f64) -> f64 {
     if x <= 0.0 || !x.is_finite() {
         return 1.0;
     }
-    let p = 10f64.powf(x.log10().floor());
+    // The power of ten at or below `x`, found by steps: `powf` and `log10` would bring
+    // libm's (about 2 KB) into the bundle for this alone.
+    let mut p = 1.0;
+    while p * 10.0 <= x {
+        p *= 10.0;
+    }
+    while p > x {
+        p /= 10.0;
+    }
     [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * p).find(|v| *v >= x - 1e-9).unwrap_or(10.0 * p)
 }
 
@@ -144,5 +152,10 @@ mod tests {
         assert_eq!(nice_ceiling(11.0), 20.0);
         assert_eq!(nice_ceiling(0.3), 0.5);
         assert_eq!(nice_ceiling(420.0), 500.0);
+        assert_eq!(nice_ceiling(1000.0), 1000.0);
+        assert_eq!(nice_ceiling(1000.5), 2000.0);
+        assert_eq!(nice_ceiling(0.1), 0.1);
+        assert_eq!(nice_ceiling(0.07), 0.1);
+        assert_eq!(nice_ceiling(2.5e9), 5e9);
     }
 }

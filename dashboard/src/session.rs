@@ -319,7 +319,8 @@ mod storage {
     pub(super) fn save(s: Option<&Session>) {
         match s {
             Some(s) => {
-                crate::local::set(KEY, &serde_json::to_string(s).unwrap_or_default());
+                let v = serde_json::to_value(s).unwrap_or_default();
+                crate::local::set(KEY, &pulse_sdk::codec::json_text(&v));
             }
             None => crate::local::remove(KEY),
         }
