@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_channel::{mpsc, oneshot};
 use pulse_protocol::events::ConnectAuth;
-use serde::Deserialize;
+use pulse_protocol::FromValue;
 use serde_json::Value;
 
 use pulse_protocol::events::{Subscribed, Topic, Topics};
@@ -313,7 +313,7 @@ impl Client {
         handler: impl Fn(E::Data) + MaybeSend + 'static,
     ) -> Subscription {
         self.on(E::NAME, move |m| {
-            if let Some(Ok(data)) = m.args.first().map(|a| E::Data::deserialize(a.value())) {
+            if let Some(data) = m.args.first().and_then(|a| E::Data::from_value(&a.value())) {
                 handler(data);
             }
         })

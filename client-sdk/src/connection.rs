@@ -71,7 +71,7 @@ use pulse_protocol::events::{
     ConnectAuth, Stats, Topic, Topics, ERROR, MODULE_SUBSCRIBE, MODULE_UNSUBSCRIBE, STATS_UPDATED,
 };
 use pulse_protocol::rest::EventsPage;
-use pulse_protocol::{Envelope, ErrorCode, WireError};
+use pulse_protocol::{Envelope, ErrorCode, FromValue, WireError};
 use serde_json::Value;
 
 use crate::backoff::{Backoff, SplitMix64};
@@ -240,13 +240,16 @@ pub struct AckReply {
 }
 
 impl AckReply {
-    /// Reads a Pulse action's answer `{ ok, data | error }`: the data as `T`, or the server's
-    /// refusal as [`Error::Server`].
-    pub fn into_result<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
-        let first = self.args.into_iter().next().unwrap_or(Value::Null);
-        match serde_json::from_value::<pulse_protocol::Ack<T>>(first) {
-            Ok(ack) => ack.into_result().map_err(Error::Server),
-            Err(e) => Err(Error::Reply(e.to_string())),
+    /// Reads a Pulse action's answer `{ ok, data | error }`: the data as `T` (a protocol type,
+    /// or a `Value` to decode further), or the server's refusal as [`Error::Server`].
+    pub fn into_result<T: FromValue>(self) -> Result<T, Error> {
+        let first = self.args.first().unwrap_or(&Value::Null);
+        // Read as the serde derive reads it, without its deserializer (pulse_protocol::value).
+        match pulse_protocol::Ack::<T>::from_value(first) {
+            Some(ack) => ack.into_result().map_err(Error::Server),
+            None => Err(Error::Reply(
+                "not an action's answer { ok, data | error } of the expected type".into(),
+            )),
         }
     }
 }

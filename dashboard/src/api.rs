@@ -6,9 +6,8 @@
 use std::fmt;
 
 use pulse_protocol::rest::Page;
-use pulse_protocol::WireError;
+use pulse_protocol::{FromValue, WireError};
 use pulse_sdk::http;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::session::{Auth, Refreshed};
@@ -57,17 +56,16 @@ async fn raw(
     }
 }
 
-/// Through a [`serde_json::Value`], as the socket's events and acks are: each type's `Deserialize` is then
-/// compiled for one deserializer, not for the text one too (a third of the serde code in the
-/// wasm bundle), and the text is read by the SDK's JSON reader, so serde_json's is not in the
-/// bundle at all.
-pub(crate) fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+/// Through a [`serde_json::Value`], as the socket's events and acks are: the text is read by the
+/// SDK's JSON reader and the tree by [`FromValue`], so neither serde_json's reader nor a serde
+/// deserializer per type is in the bundle.
+pub(crate) fn decode<T: FromValue>(text: &str) -> Result<T, ApiError> {
     let v = pulse_sdk::codec::parse_json(text).map_err(|e| ApiError::Decode(e.to_string()))?;
-    T::deserialize(&v).map_err(|e| ApiError::Decode(e.to_string()))
+    T::from_value(&v).ok_or_else(|| ApiError::Decode("it does not have the expected shape".into()))
 }
 
 /// A call without a session (login, refresh, health, metrics).
-pub async fn public<T: DeserializeOwned>(
+pub async fn public<T: FromValue>(
     method: &str,
     path: &str,
     body: Option<&impl Serialize>,
@@ -97,7 +95,7 @@ pub async fn public_text(path: &str) -> Result<String, ApiError> {
 /// An authenticated call. On a 401 the session is refreshed once and the call retried, so
 /// an access token that expired while the laptop slept costs one extra round trip. A
 /// refresh that failed for a passing reason (server away) fails the call, not the session.
-pub async fn call<T: DeserializeOwned>(
+pub async fn call<T: FromValue>(
     auth: Auth,
     method: &str,
     path: &str,
@@ -129,7 +127,7 @@ async fn authorized(
 
 /// An authenticated call whose 401 is an answer, not an expired session (e.g. a wrong
 /// current password): no refresh, no sign-out.
-pub async fn raw_call<T: DeserializeOwned>(
+pub async fn raw_call<T: FromValue>(
     auth: Auth,
     method: &str,
     path: &str,
@@ -139,13 +137,13 @@ pub async fn raw_call<T: DeserializeOwned>(
 }
 
 /// `GET` an authenticated JSON resource.
-pub async fn get<T: DeserializeOwned>(auth: Auth, path: &str) -> Result<T, ApiError> {
+pub async fn get<T: FromValue>(auth: Auth, path: &str) -> Result<T, ApiError> {
     decode(&authorized(auth, "GET", path, None).await?)
 }
 
 /// Pages through a list endpoint (newest first) until `enough` says stop, the list ends, or
 /// `max_pages` pages were read. Returns the items and the filter's total.
-pub async fn get_pages<T: DeserializeOwned>(
+pub async fn get_pages<T: FromValue>(
     auth: Auth,
     path_with_query: &str,
     max_pages: usize,

@@ -17,7 +17,7 @@ use pulse_protocol::events::{
 use pulse_protocol::Envelope;
 use pulse_sdk::store::{Changes, Limits, LiveState};
 use pulse_sdk::{Client, Event, Status, Subscription, Transport};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::chart::{Bucket, MinuteSeries};
 use crate::components::clock::wall_ms;
@@ -111,7 +111,7 @@ struct Inner {
 
 /// The figures a tab last showed, kept on this browser so a tab opened offline shows them,
 /// marked with their time, rather than nothing.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Snapshot {
     saved_at: i64,
     stats: Option<Envelope<Stats>>,
@@ -122,6 +122,15 @@ struct Snapshot {
     notifications: Vec<Notification>,
     activity: Vec<Activity>,
 }
+pulse_protocol::from_value!(Snapshot {
+    saved_at,
+    stats,
+    deliveries,
+    payments,
+    customers,
+    notifications,
+    activity
+});
 
 /// Whether `c` changed a part the snapshot keeps.
 fn in_snapshot(c: &Changes) -> bool {

@@ -13,11 +13,11 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use pulse_protocol::FromValue;
 use pulse_protocol::WireError;
 use pulse_sdk::codec::object;
 use pulse_sdk::{AckReply, Client, RestoredAction, Status};
 use send_wrapper::SendWrapper;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::components::toast::{Toasts, Tone};
@@ -181,7 +181,7 @@ pub fn is_offline(status: &Status) -> bool {
 
 /// Emits `event` with `payload` as action `op` and waits for its ack. While offline the wait
 /// is long: the action is queued, and the admin sees it pending rather than failed.
-pub async fn send<T: DeserializeOwned>(
+pub async fn send<T: FromValue>(
     client: Client,
     pending: Pending,
     op: u64,
@@ -192,10 +192,11 @@ pub async fn send<T: DeserializeOwned>(
     decode(&send_value(client, pending, op, wording, event, payload, None).await?)
 }
 
-/// An answer's data as `T`. By reference, like every other decode in the dashboard: one
-/// `Deserialize` per type.
-pub fn decode<T: DeserializeOwned>(data: &Value) -> Result<T, ActionError> {
-    T::deserialize(data).map_err(|e| ActionError::NoAnswer(format!("unexpected answer: {e}")))
+/// An answer's data as `T`, read by [`FromValue`] like every other decode in the dashboard.
+pub fn decode<T: FromValue>(data: &Value) -> Result<T, ActionError> {
+    T::from_value(data).ok_or_else(|| {
+        ActionError::NoAnswer("unexpected answer: it does not have the expected shape".into())
+    })
 }
 
 /// [`send`] up to the answer's data, once for every answer type (the dashboard's size);

@@ -6,7 +6,7 @@
 //! Pages say only what to send and what to show; [`pending`](crate::pending) does the emit.
 
 use leptos::prelude::*;
-use serde::de::DeserializeOwned;
+use pulse_protocol::FromValue;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -16,7 +16,7 @@ use crate::pending::{self, ActionError, Pending, PulseClient, StoredRow, Wording
 use crate::rows::{Keyed, RowState, Rows};
 
 /// Something a form saves: the server answers with it as stored.
-pub trait Record: Keyed + Serialize + DeserializeOwned + Send + Sync + 'static {
+pub trait Record: Keyed + Serialize + FromValue + Send + Sync + 'static {
     /// The key of the toast confirming it; the live news about the same change uses it too,
     /// so the ack and the broadcast toast once.
     fn toast_key(&self) -> String;

@@ -2,8 +2,10 @@
 //! envelope and the acknowledgement a client gets back for an action.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::WireError;
+use crate::value::{member, FromValue};
 
 /// A server event as it goes on the wire: `{ seq, ts, data }`.
 ///
@@ -19,6 +21,7 @@ pub struct Envelope<T> {
     /// The event's payload.
     pub data: T,
 }
+crate::from_value!(Envelope<T> { seq, ts, data });
 
 /// The answer to every client action: `{ ok: true, data }` or `{ ok: false, error }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +74,21 @@ impl<T> TryFrom<AckRepr<T>> for Ack<T> {
             (false, _, Some(error)) => Ok(Ack::Err(error)),
             (true, None, _) => Err("ack has ok: true but no data".into()),
             (false, _, None) => Err("ack has ok: false but no error".into()),
+        }
+    }
+}
+
+/// As its serde derive reads it, through `AckRepr`.
+impl<T: FromValue> FromValue for Ack<T> {
+    fn from_value(v: &Value) -> Option<Self> {
+        let o = v.as_object()?;
+        let ok = member::<bool>(o, "ok")?;
+        let data = member::<Option<T>>(o, "data")?;
+        let error = member::<Option<WireError>>(o, "error")?;
+        match (ok, data, error) {
+            (true, Some(data), _) => Some(Ack::Ok(data)),
+            (false, _, Some(error)) => Some(Ack::Err(error)),
+            _ => None,
         }
     }
 }

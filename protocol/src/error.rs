@@ -6,6 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::value::FromValue;
+
 /// Machine-readable error codes. Unknown codes from a newer server decode as [`ErrorCode::Other`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -112,6 +114,13 @@ impl FromStr for ErrorCode {
     }
 }
 
+/// A code this build does not know is [`ErrorCode::Other`], as with serde.
+impl FromValue for ErrorCode {
+    fn from_value(v: &Value) -> Option<Self> {
+        v.as_str()?.parse().ok()
+    }
+}
+
 /// `{ code, message }`: what a client is told when something is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireError {
@@ -120,6 +129,7 @@ pub struct WireError {
     /// What went wrong, for people.
     pub message: String,
 }
+crate::from_value!(WireError { code, message });
 
 impl WireError {
     /// Builds an error from a code and a human message.

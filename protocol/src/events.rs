@@ -3,6 +3,9 @@
 //! Names are constants so a typo is a compile error, not a silent no-op.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::value::FromValue;
 
 pub use crate::catalogue::*;
 
@@ -50,6 +53,7 @@ pub struct Subscribed {
     /// The log head when the change took effect.
     pub head: u64,
 }
+crate::from_value!(Subscribed { topics, head });
 
 /// What a client learns on connecting: the identity of the tenant's event log and its head.
 /// A log's `epoch` is a random id created with the log; positions (`seq`) only mean
@@ -65,6 +69,7 @@ pub struct ConnectionStatus {
     /// The server node the socket is connected to.
     pub node: String,
 }
+crate::from_value!(ConnectionStatus { epoch, head, node });
 
 /// The dashboard's headline figures for one tenant, today.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -82,6 +87,14 @@ pub struct Stats {
     /// Deliveries recorded today.
     pub deliveries_today: u32,
 }
+crate::from_value!(Stats {
+    today_liters,
+    today_sales,
+    today_collection,
+    outstanding,
+    active_customers,
+    deliveries_today
+});
 
 /// The ack payload of `ping`: the server's clock, so a client can also estimate skew.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +102,7 @@ pub struct Pong {
     /// Server time, milliseconds since the Unix epoch.
     pub server_time: i64,
 }
+crate::from_value!(Pong { server_time });
 
 /// What a client sends in the Socket.IO CONNECT packet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +144,17 @@ pub enum PaymentMethod {
     Bank,
 }
 
+impl FromValue for PaymentMethod {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v.as_str()? {
+            "CASH" => Some(PaymentMethod::Cash),
+            "MOBILE" => Some(PaymentMethod::Mobile),
+            "BANK" => Some(PaymentMethod::Bank),
+            _ => None,
+        }
+    }
+}
+
 /// How urgent a notification or alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -140,6 +165,17 @@ pub enum Level {
     Warning,
     /// Needs action now.
     Critical,
+}
+
+impl FromValue for Level {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v.as_str()? {
+            "info" => Some(Level::Info),
+            "warning" => Some(Level::Warning),
+            "critical" => Some(Level::Critical),
+            _ => None,
+        }
+    }
 }
 
 /// A customer and their running balance (positive: they owe).
@@ -164,6 +200,16 @@ pub struct Customer {
     /// Last change, ms since the epoch.
     pub updated_at: i64,
 }
+crate::from_value!(Customer {
+    id,
+    name,
+    phone,
+    address,
+    price_per_liter,
+    balance,
+    active,
+    updated_at
+});
 
 /// One day's delivery to one customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +231,16 @@ pub struct Delivery {
     /// Last change, ms since the epoch.
     pub updated_at: i64,
 }
+crate::from_value!(Delivery {
+    id,
+    customer_id,
+    customer_name,
+    date,
+    quantity,
+    price_per_liter,
+    amount,
+    updated_at
+});
 
 /// A payment received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,6 +263,16 @@ pub struct Payment {
     /// When it was recorded, ms since the epoch.
     pub created_at: i64,
 }
+crate::from_value!(Payment {
+    id,
+    customer_id,
+    customer_name,
+    amount,
+    method,
+    date,
+    note,
+    created_at
+});
 
 /// `balance:updated`: a customer's new balance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +282,7 @@ pub struct BalanceUpdated {
     /// The new balance.
     pub balance: f64,
 }
+crate::from_value!(BalanceUpdated { customer_id, balance });
 
 /// A notification addressed to one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,6 +300,7 @@ pub struct Notification {
     /// Whether the user has read it.
     pub read: bool,
 }
+crate::from_value!(Notification { id, title, body, level, created_at, read });
 
 /// One line of the activity feed (also the audit trail).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -248,6 +316,7 @@ pub struct Activity {
     /// One human sentence.
     pub summary: String,
 }
+crate::from_value!(Activity { seq, ts, actor, action, summary });
 
 /// `alert:system`: something every user of the tenant should see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,6 +326,7 @@ pub struct Alert {
     /// What happened.
     pub message: String,
 }
+crate::from_value!(Alert { level, message });
 
 /// `delivery:update`: record a delivery (`id: None`) or change one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -355,3 +425,4 @@ pub struct NotificationsRead {
     /// Their ids.
     pub ids: Vec<Id>,
 }
+crate::from_value!(NotificationsRead { ids });

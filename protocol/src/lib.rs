@@ -14,6 +14,12 @@ pub mod error;
 pub mod events;
 pub mod money;
 pub mod rest;
+pub mod value;
 
 pub use envelope::{Ack, Envelope};
 pub use error::{ErrorCode, WireError};
+pub use value::FromValue;
+
+// For `from_value!` in other crates.
+#[doc(hidden)]
+pub use serde_json as __serde_json;

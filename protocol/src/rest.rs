@@ -32,6 +32,7 @@ pub struct User {
     #[serde(default = "yes")]
     pub active: bool,
 }
+crate::from_value!(User { id, tenant_id, name, email, role, active = yes });
 
 fn yes() -> bool {
     true
@@ -78,6 +79,7 @@ pub struct Session {
     /// Who this is.
     pub user: User,
 }
+crate::from_value!(Session { token, expires_at, refresh_token, user });
 
 /// `POST /api/auth/refresh`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +101,7 @@ pub struct LoggedEvent {
     /// The event's payload.
     pub data: Value,
 }
+crate::from_value!(LoggedEvent { seq, ts, event, data });
 
 /// `GET /api/events?since=SEQ&limit=N`: entries after `since`, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +115,7 @@ pub struct EventsPage {
     #[serde(default)]
     pub epoch: String,
 }
+crate::from_value!(EventsPage { events, head, epoch = String::new });
 
 /// A page of a list endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +125,7 @@ pub struct Page<T> {
     /// Items matching the filter, over all pages.
     pub total: u64,
 }
+crate::from_value!(Page<T> { items, total });
 
 /// `GET /health`: whether the server and its database answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +156,18 @@ pub struct Health {
     #[serde(default)]
     pub peers: Vec<Peer>,
 }
+crate::from_value!(Health {
+    status,
+    database,
+    connections,
+    uptime_s,
+    version,
+    node = String::new,
+    backend = String::new,
+    leader = bool::default,
+    redis,
+    peers = Vec::new,
+});
 
 /// A node of the cluster, as `/health` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,3 +179,4 @@ pub struct Peer {
     /// Milliseconds since it last said it was alive.
     pub seen_ms_ago: i64,
 }
+crate::from_value!(Peer { node, addr, seen_ms_ago });

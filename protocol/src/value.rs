@@ -1,0 +1,292 @@
+//! This module deals with reading the wire types out of a `serde_json::Value` without serde's
+//! derived deserializers. The serde derives define the wire, and the server decodes with them;
+//! a browser bundle that reads through [`FromValue`] carries a few lines per type instead of a
+//! visitor per type and serde_json's `Value` deserializer beside them. Each type's impl reads
+//! and refuses what its derive does, and the tests hold every one to that, but for one form
+//! Pulse never writes: a unit variant written as an object (`{"CASH": null}`), which serde
+//! reads and this refuses.
+//!
+//! A struct's impl is one line under its declaration, `from_value!(Type { field, … })`: its
+//! struct literal makes a field left out (or a new one) a compile error there.
+
+use serde_json::{Map, Value};
+
+/// A type read from a JSON value as its serde derive reads it (see the module's doc).
+pub trait FromValue: Sized {
+    /// `v` as `Self`, or `None` where the serde derive would refuse it.
+    fn from_value(v: &Value) -> Option<Self>;
+
+    /// What a struct's member reads as when it is absent: nothing (it is required), but for an
+    /// `Option`, which is then `None`, as serde has it.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// Member `key` of `o` as `T`; absent, as [`FromValue::absent`] says.
+pub fn member<T: FromValue>(o: &Map<String, Value>, key: &str) -> Option<T> {
+    match o.get(key) {
+        Some(v) => T::from_value(v),
+        None => T::absent(),
+    }
+}
+
+/// Member `key` of `o` as `T`, or `default()` when absent (`#[serde(default)]`).
+pub fn member_or<T: FromValue>(o: &Map<String, Value>, key: &str, default: fn() -> T) -> Option<T> {
+    match o.get(key) {
+        Some(v) => T::from_value(v),
+        None => Some(default()),
+    }
+}
+
+/// Implements [`FromValue`] for a struct whose members are named as its fields:
+/// `from_value!(Payment { id, amount, note })`, a field with `#[serde(default)]` as
+/// `field = Default::default` (or the function serde names), a generic struct as
+/// `from_value!(Page<T> { items, total })`.
+#[macro_export]
+macro_rules! from_value {
+    ($ty:ident $(<$g:ident>)? { $($field:ident $(= $default:expr)?),* $(,)? }) => {
+        impl$(<$g: $crate::value::FromValue>)? $crate::value::FromValue for $ty$(<$g>)? {
+            fn from_value(v: &$crate::__serde_json::Value) -> Option<Self> {
+                let o = v.as_object()?;
+                Some($ty { $($field: $crate::from_value!(@member o, $field $(, $default)?),)* })
+            }
+        }
+    };
+    (@member $o:ident, $field:ident) => {
+        $crate::value::member($o, stringify!($field))?
+    };
+    (@member $o:ident, $field:ident, $default:expr) => {
+        $crate::value::member_or($o, stringify!($field), $default)?
+    };
+}
+
+impl FromValue for bool {
+    fn from_value(v: &Value) -> Option<Self> {
+        v.as_bool()
+    }
+}
+
+impl FromValue for String {
+    fn from_value(v: &Value) -> Option<Self> {
+        v.as_str().map(str::to_owned)
+    }
+}
+
+/// Whole numbers only, as serde reads an `i64` (`1.0` is refused).
+impl FromValue for i64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        v.as_i64()
+    }
+}
+
+impl FromValue for u64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        v.as_u64()
+    }
+}
+
+impl FromValue for u32 {
+    fn from_value(v: &Value) -> Option<Self> {
+        v.as_u64()?.try_into().ok()
+    }
+}
+
+/// Any number, whole or not, as serde reads an `f64`.
+impl FromValue for f64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        v.as_f64()
+    }
+}
+
+/// Any value, as it is.
+impl FromValue for Value {
+    fn from_value(v: &Value) -> Option<Self> {
+        Some(v.clone())
+    }
+}
+
+/// `null` and an absent member are `None`.
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+}
+
+impl<T: FromValue> FromValue for Vec<T> {
+    fn from_value(v: &Value) -> Option<Self> {
+        // A loop, not `collect::<Option<_>>`, whose adapter would be code of its own per type.
+        let items = v.as_array()?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(T::from_value(item)?);
+        }
+        Some(out)
+    }
+}
+
+/// The test every type's impl is held to: `FromValue` and the serde derive agree on `good`
+/// and on every variation of it one member away (absent, `null`, another type of value, a
+/// number of another kind).
+#[cfg(test)]
+pub(crate) fn assert_reads_as_serde<T>(good: Value)
+where
+    T: FromValue + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    use serde_json::json;
+    let check = |v: &Value| {
+        let serde = serde_json::from_value::<T>(v.clone()).ok();
+        assert_eq!(T::from_value(v), serde, "{v}");
+    };
+    check(&good);
+    assert!(T::from_value(&good).is_some(), "the good sample reads: {good}");
+    for other in [json!(null), json!(1), json!("x"), json!([]), json!({})] {
+        check(&other);
+    }
+    let Some(members) = good.as_object() else { return };
+    let others = [
+        json!(null),
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(4_294_967_296u64),
+        json!(u64::MAX),
+        json!("text"),
+        json!("CASH"),
+        json!("warning"),
+        json!([]),
+        json!({}),
+    ];
+    for key in members.keys() {
+        let mut without = good.clone();
+        without.as_object_mut().unwrap().remove(key);
+        check(&without);
+        for other in &others {
+            let mut changed = good.clone();
+            changed[key] = other.clone();
+            check(&changed);
+        }
+    }
+    let mut extra = good.clone();
+    extra["not_a_member"] = json!(1);
+    check(&extra);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_read_as_serde_reads_them() {
+        for v in [json!(0), json!(-1), json!(1.0), json!(1.5), json!(u64::MAX), json!(i64::MIN)] {
+            let same = |a: Option<f64>, b: Option<f64>| assert_eq!(a, b, "{v}");
+            same(f64::from_value(&v), serde_json::from_value(v.clone()).ok());
+            assert_eq!(i64::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+            assert_eq!(u64::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+            assert_eq!(u32::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+        }
+    }
+
+    /// Every type that has an impl, from a sample of what the server sends.
+    #[test]
+    fn every_wire_type_reads_as_its_serde_derive_reads_it() {
+        use crate::events::*;
+        use crate::rest::*;
+        use crate::{Ack, Envelope, ErrorCode, WireError};
+        let delivery = json!({ "id": 4, "customer_id": 2, "customer_name": "Amina", "date": "2026-12-05",
+            "quantity": 12.5, "price_per_liter": 1.5, "amount": 18.75, "updated_at": 1_700_000_000_000i64 });
+        let payment = json!({ "id": 9, "customer_id": 2, "customer_name": "Amina", "amount": 50,
+            "method": "MOBILE", "date": "2026-12-05", "note": "May", "created_at": 1_700_000_000_000i64 });
+        let customer = json!({ "id": 2, "name": "Amina", "phone": "+255", "address": null,
+            "price_per_liter": 1.5, "balance": -3.25, "active": true, "updated_at": 5 });
+        let stats = json!({ "today_liters": 12.5, "today_sales": 3, "today_collection": 0,
+            "outstanding": -4.25, "active_customers": 2, "deliveries_today": 4 });
+        let user = json!({ "id": 1, "tenant_id": 1, "name": "Ada", "email": "a@b.c", "role": "admin", "active": false });
+        let error = json!({ "code": "FORBIDDEN", "message": "not yours" });
+        assert_reads_as_serde::<Delivery>(delivery.clone());
+        assert_reads_as_serde::<Payment>(payment.clone());
+        assert_reads_as_serde::<Customer>(customer.clone());
+        assert_reads_as_serde::<Stats>(stats.clone());
+        assert_reads_as_serde::<BalanceUpdated>(json!({ "customer_id": 2, "balance": 7 }));
+        assert_reads_as_serde::<Notification>(json!({ "id": 3, "title": "t", "body": "b",
+            "level": "warning", "created_at": 5, "read": false }));
+        assert_reads_as_serde::<NotificationsRead>(json!({ "ids": [1, 2] }));
+        assert_reads_as_serde::<Activity>(json!({ "seq": 8, "ts": 5, "actor": "demo",
+            "action": "payment:added", "summary": "Amina paid 50" }));
+        assert_reads_as_serde::<Alert>(json!({ "level": "critical", "message": "db down" }));
+        assert_reads_as_serde::<ConnectionStatus>(
+            json!({ "epoch": "e1", "head": 9, "node": "n1" }),
+        );
+        assert_reads_as_serde::<Pong>(json!({ "server_time": 5 }));
+        assert_reads_as_serde::<Subscribed>(json!({ "topics": ["dashboard", "users"], "head": 9 }));
+        assert_reads_as_serde::<Envelope<Stats>>(json!({ "seq": 3, "ts": 5, "data": stats }));
+        assert_reads_as_serde::<Envelope<Value>>(json!({ "seq": 3, "ts": 5, "data": null }));
+        assert_reads_as_serde::<WireError>(error.clone());
+        assert_reads_as_serde::<User>(user.clone());
+        assert_reads_as_serde::<User>(
+            json!({ "id": 1, "tenant_id": 1, "name": "Ada", "email": "a@b.c", "role": "staff" }),
+        );
+        assert_reads_as_serde::<Session>(
+            json!({ "token": "t", "expires_at": 5, "refresh_token": "r", "user": user }),
+        );
+        assert_reads_as_serde::<Page<Delivery>>(
+            json!({ "items": [delivery, delivery], "total": 2 }),
+        );
+        assert_reads_as_serde::<Page<Payment>>(json!({ "items": [payment], "total": 1 }));
+        assert_reads_as_serde::<Page<Customer>>(json!({ "items": [customer], "total": 1 }));
+        let entry = json!({ "seq": 8, "ts": 1, "event": "payment:added", "data": { "x": 1.5 } });
+        assert_reads_as_serde::<LoggedEvent>(entry.clone());
+        assert_reads_as_serde::<EventsPage>(json!({ "events": [entry], "head": 9, "epoch": "e1" }));
+        assert_reads_as_serde::<Health>(
+            json!({ "status": "ok", "database": "ok", "connections": 3,
+            "uptime_s": 9, "version": "0.1.0", "node": "n1", "backend": "postgres", "leader": true,
+            "redis": "ok", "peers": [{ "node": "n2", "addr": "127.0.0.1:1", "seen_ms_ago": 40 }] }),
+        );
+        assert_reads_as_serde::<Peer>(
+            json!({ "node": "n2", "addr": "127.0.0.1:1", "seen_ms_ago": 40 }),
+        );
+        assert_reads_as_serde::<Ack<Value>>(json!({ "ok": true, "data": { "id": 1 } }));
+        assert_reads_as_serde::<Ack<Delivery>>(json!({ "ok": true, "data": delivery }));
+        assert_reads_as_serde::<Ack<Value>>(json!({ "ok": false, "error": error }));
+        assert_reads_as_serde::<Ack<u32>>(json!({ "ok": true, "data": 5, "error": null }));
+        for text in ["CASH", "MOBILE", "BANK", "cash", "OTHER"] {
+            let v = json!(text);
+            assert_eq!(
+                PaymentMethod::from_value(&v),
+                serde_json::from_value(v.clone()).ok(),
+                "{v}"
+            );
+        }
+        for text in ["info", "warning", "critical", "Info", "error"] {
+            let v = json!(text);
+            assert_eq!(Level::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+        }
+        for text in ["FORBIDDEN", "RESYNC_REQUIRED", "SOMETHING_NEW", "forbidden"] {
+            let v = json!(text);
+            assert_eq!(ErrorCode::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+        }
+        for v in [json!([]), json!(["users", "users"]), json!(["nope"]), json!("users"), json!([1])]
+        {
+            assert_eq!(Topics::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+        }
+    }
+
+    #[test]
+    fn options_and_lists_read_as_serde_reads_them() {
+        for v in [json!(null), json!([1, 2]), json!([1, "x"]), json!([]), json!(1), json!({})] {
+            let serde = serde_json::from_value::<Option<Vec<i64>>>(v.clone()).ok();
+            assert_eq!(Option::<Vec<i64>>::from_value(&v), serde, "{v}");
+            let serde = serde_json::from_value::<Vec<Option<i64>>>(v.clone()).ok();
+            assert_eq!(Vec::<Option<i64>>::from_value(&v), serde, "{v}");
+        }
+    }
+}
