@@ -3,7 +3,10 @@
 //! as REST bodies), and the server → client payloads the SDK decodes. Whatever decodes must
 //! serialize and decode back to an equal value, through a string and through a `Value`
 //! ("equal" allows one ulp in a float while serde_json lacks `float_roundtrip`: see
-//! `pulse_fuzz::floats_round_trip`).
+//! `pulse_fuzz::floats_round_trip`). The readers the browser bundles use instead of serde's
+//! must agree with it: `pulse_sdk::codec::parse_json` with `serde_json::from_str::<Value>`
+//! (and `codec::json_text` with `serde_json::to_string`), and every type's `FromValue` with
+//! its serde derive.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,7 +19,7 @@ use pulse_protocol::events::{
 use pulse_protocol::rest::{
     EventsPage, Health, LoggedEvent, LoginRequest, Page, RefreshRequest, Session, User,
 };
-use pulse_protocol::{Ack, Envelope, WireError};
+use pulse_protocol::{Ack, Envelope, FromValue, WireError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -44,7 +47,44 @@ fn check<T: Serialize + DeserializeOwned + std::fmt::Debug>(data: &[u8], value: 
     }
 }
 
+/// A server → client type: also read by `FromValue`, which must accept exactly what serde
+/// accepts, as the same value.
+fn check_read<T: Serialize + DeserializeOwned + FromValue + std::fmt::Debug>(
+    data: &[u8],
+    value: Option<&Value>,
+) {
+    check::<T>(data, value);
+    if let Some(value) = value {
+        let ours = T::from_value(value);
+        match serde_json::from_value::<T>(value.clone()) {
+            Ok(theirs) => match ours {
+                Some(ours) => assert!(same(&ours, &theirs), "{value}: {ours:?} != {theirs:?}"),
+                None => panic!("{value}: serde reads it, FromValue does not"),
+            },
+            Err(e) => assert!(ours.is_none(), "{value}: FromValue reads it, serde does not ({e})"),
+        }
+    }
+}
+
+/// The SDK's JSON reader and writer against serde_json's.
+fn check_reader(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let ours = pulse_sdk::codec::parse_json(text);
+    match serde_json::from_str::<Value>(text) {
+        Ok(theirs) => {
+            let ours =
+                ours.unwrap_or_else(|e| panic!("{text:?}: serde_json reads it, ours not: {e}"));
+            // One ulp apart at most: ours reads floats correctly rounded, serde_json may not.
+            assert!(same_json(&ours, &theirs), "{text:?}: {ours} != {theirs}");
+            let written = pulse_sdk::codec::json_text(&ours);
+            assert_eq!(written, serde_json::to_string(&ours).unwrap(), "{text:?}");
+        }
+        Err(e) => assert!(ours.is_err(), "{text:?}: ours reads it, serde_json does not ({e})"),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    check_reader(data);
     let value = serde_json::from_slice::<Value>(data).ok();
     if let Some(v) = &value {
         let s = serde_json::to_string(v).expect("a Value serializes");
@@ -61,24 +101,24 @@ fuzz_target!(|data: &[u8]| {
     check::<LoginRequest>(data, v);
     check::<RefreshRequest>(data, v);
     // Server → client.
-    check::<Envelope<Delivery>>(data, v);
-    check::<Envelope<Payment>>(data, v);
-    check::<Envelope<Customer>>(data, v);
-    check::<Envelope<BalanceUpdated>>(data, v);
-    check::<Envelope<Stats>>(data, v);
-    check::<Envelope<Activity>>(data, v);
-    check::<Envelope<Notification>>(data, v);
-    check::<Envelope<NotificationsRead>>(data, v);
-    check::<Envelope<Alert>>(data, v);
-    check::<Envelope<ConnectionStatus>>(data, v);
-    check::<Pong>(data, v);
-    check::<WireError>(data, v);
-    check::<Ack<Value>>(data, v);
-    check::<Ack<Pong>>(data, v);
-    check::<EventsPage>(data, v);
-    check::<LoggedEvent>(data, v);
-    check::<Session>(data, v);
-    check::<User>(data, v);
-    check::<Health>(data, v);
-    check::<Page<Customer>>(data, v);
+    check_read::<Envelope<Delivery>>(data, v);
+    check_read::<Envelope<Payment>>(data, v);
+    check_read::<Envelope<Customer>>(data, v);
+    check_read::<Envelope<BalanceUpdated>>(data, v);
+    check_read::<Envelope<Stats>>(data, v);
+    check_read::<Envelope<Activity>>(data, v);
+    check_read::<Envelope<Notification>>(data, v);
+    check_read::<Envelope<NotificationsRead>>(data, v);
+    check_read::<Envelope<Alert>>(data, v);
+    check_read::<Envelope<ConnectionStatus>>(data, v);
+    check_read::<Pong>(data, v);
+    check_read::<WireError>(data, v);
+    check_read::<Ack<Value>>(data, v);
+    check_read::<Ack<Pong>>(data, v);
+    check_read::<EventsPage>(data, v);
+    check_read::<LoggedEvent>(data, v);
+    check_read::<Session>(data, v);
+    check_read::<User>(data, v);
+    check_read::<Health>(data, v);
+    check_read::<Page<Customer>>(data, v);
 });

@@ -169,7 +169,7 @@ impl<'de> Deserialize<'de> for Topics {
 
 impl FromValue for Topic {
     fn from_value(v: &Value) -> Option<Self> {
-        Topic::parse(v.as_str()?)
+        Topic::parse(crate::value::unit_variant(v)?)
     }
 }
 

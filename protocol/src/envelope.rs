@@ -81,10 +81,21 @@ impl<T> TryFrom<AckRepr<T>> for Ack<T> {
 /// As its serde derive reads it, through `AckRepr`.
 impl<T: FromValue> FromValue for Ack<T> {
     fn from_value(v: &Value) -> Option<Self> {
-        let o = v.as_object()?;
-        let ok = member::<bool>(o, "ok")?;
-        let data = member::<Option<T>>(o, "data")?;
-        let error = member::<Option<WireError>>(o, "error")?;
+        let (ok, data, error) = match v {
+            // `AckRepr`'s fields in order, as serde also reads a struct; the last two have
+            // defaults.
+            Value::Array(items) if items.len() <= 3 => (
+                bool::from_value(items.first()?)?,
+                items.get(1).map_or(Some(None), Option::<T>::from_value)?,
+                items.get(2).map_or(Some(None), Option::<WireError>::from_value)?,
+            ),
+            Value::Object(o) => (
+                member::<bool>(o, "ok")?,
+                member::<Option<T>>(o, "data")?,
+                member::<Option<WireError>>(o, "error")?,
+            ),
+            _ => return None,
+        };
         match (ok, data, error) {
             (true, Some(data), _) => Some(Ack::Ok(data)),
             (false, _, Some(error)) => Some(Ack::Err(error)),

@@ -117,7 +117,7 @@ impl FromStr for ErrorCode {
 /// A code this build does not know is [`ErrorCode::Other`], as with serde.
 impl FromValue for ErrorCode {
     fn from_value(v: &Value) -> Option<Self> {
-        v.as_str()?.parse().ok()
+        crate::value::unit_variant(v)?.parse().ok()
     }
 }
 

@@ -146,7 +146,7 @@ pub enum PaymentMethod {
 
 impl FromValue for PaymentMethod {
     fn from_value(v: &Value) -> Option<Self> {
-        match v.as_str()? {
+        match crate::value::unit_variant(v)? {
             "CASH" => Some(PaymentMethod::Cash),
             "MOBILE" => Some(PaymentMethod::Mobile),
             "BANK" => Some(PaymentMethod::Bank),
@@ -169,7 +169,7 @@ pub enum Level {
 
 impl FromValue for Level {
     fn from_value(v: &Value) -> Option<Self> {
-        match v.as_str()? {
+        match crate::value::unit_variant(v)? {
             "info" => Some(Level::Info),
             "warning" => Some(Level::Warning),
             "critical" => Some(Level::Critical),
@@ -203,8 +203,8 @@ pub struct Customer {
 crate::from_value!(Customer {
     id,
     name,
-    phone,
-    address,
+    phone = Option::default,
+    address = Option::default,
     price_per_liter,
     balance,
     active,
@@ -270,7 +270,7 @@ crate::from_value!(Payment {
     amount,
     method,
     date,
-    note,
+    note = Option::default,
     created_at
 });
 

@@ -165,7 +165,7 @@ crate::from_value!(Health {
     node = String::new,
     backend = String::new,
     leader = bool::default,
-    redis,
+    redis = Option::default,
     peers = Vec::new,
 });
 

@@ -2,12 +2,14 @@
 //! derived deserializers. The serde derives define the wire, and the server decodes with them;
 //! a browser bundle that reads through [`FromValue`] carries a few lines per type instead of a
 //! visitor per type and serde_json's `Value` deserializer beside them. Each type's impl reads
-//! and refuses what its derive does, and the tests hold every one to that, but for one form
-//! Pulse never writes: a unit variant written as an object (`{"CASH": null}`), which serde
-//! reads and this refuses.
+//! and refuses what its derive does, the forms Pulse never writes included (a struct as the
+//! array of its fields in order, a unit variant as `{"CASH": null}`); the tests and the
+//! `payloads` fuzz target hold every one to that.
 //!
 //! A struct's impl is one line under its declaration, `from_value!(Type { field, … })`: its
 //! struct literal makes a field left out (or a new one) a compile error there.
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
@@ -40,18 +42,30 @@ pub fn member_or<T: FromValue>(o: &Map<String, Value>, key: &str, default: fn() 
 }
 
 /// Implements [`FromValue`] for a struct whose members are named as its fields:
-/// `from_value!(Payment { id, amount, note })`, a field with `#[serde(default)]` as
-/// `field = Default::default` (or the function serde names), a generic struct as
-/// `from_value!(Page<T> { items, total })`.
+/// `from_value!(Payment { id, amount, note = Option::default })`: the fields in declaration
+/// order (serde also reads a struct from the array of its fields), each with
+/// `#[serde(default)]` as `field = Default::default` (or the function serde names; an `Option`
+/// too, for the array form), a generic struct as `from_value!(Page<T> { items, total })`.
 #[macro_export]
 macro_rules! from_value {
     ($ty:ident $(<$g:ident>)? { $($field:ident $(= $default:expr)?),* $(,)? }) => {
         impl$(<$g: $crate::value::FromValue>)? $crate::value::FromValue for $ty$(<$g>)? {
             fn from_value(v: &$crate::__serde_json::Value) -> Option<Self> {
-                let o = v.as_object()?;
+                // Serde also reads a struct from the array of its fields, in declaration order
+                // (the order listed here, which the tests check against serde's).
+                const FIELDS: &[(&str, bool)] =
+                    &[$((stringify!($field), $crate::from_value!(@has_default $($default)?))),*];
+                let o = $crate::value::members(v, FIELDS)?;
+                let o = &*o;
                 Some($ty { $($field: $crate::from_value!(@member o, $field $(, $default)?),)* })
             }
         }
+    };
+    (@has_default) => {
+        false
+    };
+    (@has_default $default:expr) => {
+        true
     };
     (@member $o:ident, $field:ident) => {
         $crate::value::member($o, stringify!($field))?
@@ -59,6 +73,40 @@ macro_rules! from_value {
     (@member $o:ident, $field:ident, $default:expr) => {
         $crate::value::member_or($o, stringify!($field), $default)?
     };
+}
+
+/// The members of a struct written as `v`: an object, or the array of its fields (read as the
+/// object it stands for). `fields` are the struct's members in declaration order, each with
+/// whether it has a default (which alone may be missing at the end of an array). `None` for
+/// anything else, an array longer than `fields`, or one missing a field without a default.
+/// Shared by every struct's impl, so the array form costs one call per type.
+pub fn members<'a>(v: &'a Value, fields: &[(&str, bool)]) -> Option<Cow<'a, Map<String, Value>>> {
+    let items = match v {
+        Value::Object(o) => return Some(Cow::Borrowed(o)),
+        Value::Array(items) => items,
+        _ => return None,
+    };
+    if items.len() > fields.len() || fields[items.len()..].iter().any(|(_, default)| !default) {
+        return None;
+    }
+    let mut o = Map::new();
+    for (item, (name, _)) in items.iter().zip(fields) {
+        o.insert((*name).to_owned(), item.clone());
+    }
+    Some(Cow::Owned(o))
+}
+
+/// The name of a unit variant as serde reads one from a `Value`: a string, or an object of one
+/// member whose value is `null`.
+pub fn unit_variant(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Object(o) if o.len() == 1 => match o.iter().next() {
+            Some((name, Value::Null)) => Some(name),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 impl FromValue for bool {
@@ -138,7 +186,7 @@ impl<T: FromValue> FromValue for Vec<T> {
 #[cfg(test)]
 pub(crate) fn assert_reads_as_serde<T>(good: Value)
 where
-    T: FromValue + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    T: FromValue + serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
 {
     use serde_json::json;
     let check = |v: &Value| {
@@ -178,6 +226,54 @@ where
     let mut extra = good.clone();
     extra["not_a_member"] = json!(1);
     check(&extra);
+    // The same struct as the array of its fields in declaration order (which serde writes),
+    // then shorter, one too many, and each element another value.
+    let fields = fields_in_order(&serde_json::from_value::<T>(good.clone()).unwrap());
+    let array = Value::Array(fields.clone());
+    // Read by serde but for a struct it writes without a member (`skip_serializing_if`).
+    check(&array);
+    let mut fewer = fields.clone();
+    while fewer.pop().is_some() {
+        check(&Value::Array(fewer.clone()));
+    }
+    let mut more = fields.clone();
+    more.push(json!(1));
+    check(&Value::Array(more));
+    for i in 0..fields.len() {
+        for other in &others {
+            let mut changed = fields.clone();
+            changed[i] = other.clone();
+            check(&Value::Array(changed));
+        }
+    }
+}
+
+/// `t`'s members as serde writes them, in declaration order.
+#[cfg(test)]
+fn fields_in_order<T: serde::Serialize>(t: &T) -> Vec<Value> {
+    use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+    struct Ordered(Vec<Value>);
+    struct Members;
+    impl<'de> Visitor<'de> for Members {
+        type Value = Vec<Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Vec<Value>, A::Error> {
+            let mut out = Vec::new();
+            while let Some((_, v)) = m.next_entry::<String, Value>()? {
+                out.push(v);
+            }
+            Ok(out)
+        }
+    }
+    impl<'de> Deserialize<'de> for Ordered {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(Members).map(Ordered)
+        }
+    }
+    let text = serde_json::to_string(t).unwrap();
+    serde_json::from_str::<Ordered>(&text).unwrap().0
 }
 
 #[cfg(test)]
@@ -258,25 +354,38 @@ mod tests {
         assert_reads_as_serde::<Ack<Delivery>>(json!({ "ok": true, "data": delivery }));
         assert_reads_as_serde::<Ack<Value>>(json!({ "ok": false, "error": error }));
         assert_reads_as_serde::<Ack<u32>>(json!({ "ok": true, "data": 5, "error": null }));
-        for text in ["CASH", "MOBILE", "BANK", "cash", "OTHER"] {
-            let v = json!(text);
-            assert_eq!(
-                PaymentMethod::from_value(&v),
-                serde_json::from_value(v.clone()).ok(),
-                "{v}"
-            );
+        // Each unit variant's name as a string, and the object forms serde also reads.
+        let forms = |name: &str| {
+            [
+                json!(name),
+                json!({ name: null }),
+                json!({ name: 1 }),
+                json!({ name: null, "x": null }),
+            ]
+        };
+        for name in ["CASH", "MOBILE", "BANK", "cash", "OTHER"] {
+            for v in forms(name) {
+                let serde = serde_json::from_value(v.clone()).ok();
+                assert_eq!(PaymentMethod::from_value(&v), serde, "{v}");
+            }
         }
-        for text in ["info", "warning", "critical", "Info", "error"] {
-            let v = json!(text);
-            assert_eq!(Level::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+        for name in ["info", "warning", "critical", "Info", "error"] {
+            for v in forms(name) {
+                assert_eq!(Level::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+            }
         }
-        for text in ["FORBIDDEN", "RESYNC_REQUIRED", "SOMETHING_NEW", "forbidden"] {
-            let v = json!(text);
-            assert_eq!(ErrorCode::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+        for name in ["FORBIDDEN", "RESYNC_REQUIRED", "SOMETHING_NEW", "forbidden"] {
+            for v in forms(name) {
+                let serde = serde_json::from_value(v.clone()).ok();
+                assert_eq!(ErrorCode::from_value(&v), serde, "{v}");
+            }
         }
         for v in [json!([]), json!(["users", "users"]), json!(["nope"]), json!("users"), json!([1])]
         {
             assert_eq!(Topics::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
+        }
+        for v in forms("users") {
+            assert_eq!(Topic::from_value(&v), serde_json::from_value(v.clone()).ok(), "{v}");
         }
     }
 
