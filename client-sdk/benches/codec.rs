@@ -102,6 +102,40 @@ mod native {
         g.finish();
     }
 
+    /// The SDK's JSON reader and `FromValue` beside serde_json's reader and the serde derive
+    /// they replace in the browser bundles, on a `payment:added` argument.
+    fn json(c: &mut Criterion) {
+        use pulse_protocol::events::Payment;
+        use pulse_protocol::{Envelope, FromValue};
+        let mut g = c.benchmark_group("json");
+        g.throughput(Throughput::Elements(1));
+        let frame = payment_frame(1);
+        let text = &frame[r#"42["payment:added","#.len()..frame.len() - 1];
+        g.bench_function("text to Value: codec::parse_json", |b| {
+            b.iter(|| black_box(pulse_sdk::codec::parse_json(black_box(text)).unwrap()))
+        });
+        g.bench_function("text to Value: serde_json::from_str", |b| {
+            b.iter(|| {
+                black_box(serde_json::from_str::<serde_json::Value>(black_box(text)).unwrap())
+            })
+        });
+        let value = pulse_sdk::codec::parse_json(text).unwrap();
+        g.bench_function("Value to Envelope<Payment>: FromValue", |b| {
+            b.iter(|| black_box(Envelope::<Payment>::from_value(black_box(&value)).unwrap()))
+        });
+        g.bench_function("Value to Envelope<Payment>: serde derive", |b| {
+            use serde::Deserialize;
+            b.iter(|| black_box(Envelope::<Payment>::deserialize(black_box(&value)).unwrap()))
+        });
+        g.bench_function("Value to text: codec::json_text", |b| {
+            b.iter(|| black_box(pulse_sdk::codec::json_text(black_box(&value))))
+        });
+        g.bench_function("Value to text: serde_json::to_string", |b| {
+            b.iter(|| black_box(serde_json::to_string(black_box(&value)).unwrap()))
+        });
+        g.finish();
+    }
+
     fn store(c: &mut Criterion) {
         let mut g = c.benchmark_group("store");
         g.throughput(Throughput::Elements(1));
@@ -126,6 +160,6 @@ mod native {
     criterion::criterion_group! {
         name = all;
         config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-        targets = decode, encode, store
+        targets = decode, encode, json, store
     }
 }

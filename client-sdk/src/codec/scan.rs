@@ -111,10 +111,20 @@ fn hex(digits: &[u8]) -> u32 {
     digits.iter().fold(0, |n, &c| n << 4 | (c as char).to_digit(16).unwrap_or(0))
 }
 
-/// A checked JSON number as serde_json reads it: a whole number in `u64` or `i64` as such
-/// (`-0` as the float `-0.0`), anything else as a float; `None` past the float range.
-fn number(text: &str) -> Option<Number> {
-    let whole = !text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'));
+/// The content of the checked JSON string at `quoted` in `text`, which the scan found to have
+/// an escape or not: copied as it is unless it has.
+fn content(text: &str, quoted: Range<usize>, escaped: bool) -> String {
+    if escaped {
+        unquote(&text[quoted])
+    } else {
+        text[quoted.start + 1..quoted.end - 1].to_owned()
+    }
+}
+
+/// A checked JSON number as serde_json reads it: a whole number (`whole`: written without a
+/// fraction or an exponent) in `u64` or `i64` as such (`-0` as the float `-0.0`), anything else
+/// as a float; `None` past the float range.
+fn number(text: &str, whole: bool) -> Option<Number> {
     if whole {
         match text.strip_prefix('-') {
             None => {
@@ -163,16 +173,42 @@ pub(crate) fn as_u64(number: &str) -> Option<u64> {
     })
 }
 
+/// Where the run of plain string bytes (not `"`, `\\` or a control character) that starts at
+/// `at` ends: eight bytes at a time while none of them stops it (most of an event's bytes are
+/// in strings), then byte by byte.
+fn plain_end(b: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `x` is zero / below 0x20 (the classic word-at-a-time tests, exact for
+    // whether any byte matches).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    while let Some(chunk) = b.get(at..at + 8) {
+        let x = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
+        let stop = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if stop != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at + b[at..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).unwrap_or(b.len() - at)
+}
+
 struct Scan<'a> {
     b: &'a [u8],
     i: usize,
 }
 
 impl Scan<'_> {
+    // Inlined even at opt-level z: a call per byte was a quarter of the reader's time.
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
+    // Inlined even at opt-level z: a call per byte was a quarter of the reader's time.
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> bool {
         let hit = self.peek() == Some(c);
         self.i += usize::from(hit);
@@ -214,8 +250,8 @@ impl Scan<'_> {
                 self.expect(b'{')?;
                 self.list(b'}', |s| {
                     let key = s.i;
-                    s.string()?;
-                    let key = unquote(&text[key..s.i]);
+                    let escaped = s.string()?;
+                    let key = content(text, key..s.i, escaped);
                     s.ws();
                     s.expect(b':')?;
                     s.ws();
@@ -234,12 +270,12 @@ impl Scan<'_> {
                 Value::Array(items)
             }
             Some(b'"') => {
-                self.string()?;
-                Value::String(unquote(&text[start..self.i]))
+                let escaped = self.string()?;
+                Value::String(content(text, start..self.i, escaped))
             }
             Some(b'-' | b'0'..=b'9') => {
-                self.number()?;
-                Value::Number(number(&text[start..self.i]).ok_or(NotJson(start))?)
+                let whole = self.number()?;
+                Value::Number(number(&text[start..self.i], whole).ok_or(NotJson(start))?)
             }
             _ => {
                 self.value(depth)?;
@@ -257,13 +293,13 @@ impl Scan<'_> {
             return Err(NotJson(self.i));
         }
         match self.peek() {
-            Some(b'"') => self.string(),
+            Some(b'"') => self.string().map(drop),
             Some(b'{') => self.object(depth, |_, _| {}),
             Some(b'[') => self.array(depth, |_| {}),
             Some(b't') => self.word(b"true"),
             Some(b'f') => self.word(b"false"),
             Some(b'n') => self.word(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'-' | b'0'..=b'9') => self.number().map(drop),
             _ => Err(NotJson(self.i)),
         }
     }
@@ -340,15 +376,21 @@ impl Scan<'_> {
         self.i - start
     }
 
-    fn number(&mut self) -> Result<(), NotJson> {
+    /// A number; whether it is written as a whole one (no fraction, no exponent).
+    fn number(&mut self) -> Result<bool, NotJson> {
         self.eat(b'-');
         if !self.eat(b'0') && self.digits() == 0 {
             return Err(NotJson(self.i));
         }
-        if self.eat(b'.') && self.digits() == 0 {
-            return Err(NotJson(self.i));
+        let mut whole = true;
+        if self.eat(b'.') {
+            whole = false;
+            if self.digits() == 0 {
+                return Err(NotJson(self.i));
+            }
         }
         if self.eat(b'e') || self.eat(b'E') {
+            whole = false;
             if !self.eat(b'+') {
                 self.eat(b'-');
             }
@@ -356,7 +398,7 @@ impl Scan<'_> {
                 return Err(NotJson(self.i));
             }
         }
-        Ok(())
+        Ok(whole)
     }
 
     fn hex4(&mut self) -> Result<u16, NotJson> {
@@ -372,20 +414,21 @@ impl Scan<'_> {
 
     /// A string; the text is UTF-8 already (it is a `&str`), so only escapes and control
     /// characters are checked. A lone surrogate escape is refused, as serde_json refuses it.
-    fn string(&mut self) -> Result<(), NotJson> {
+    /// Whether it has an escape.
+    fn string(&mut self) -> Result<bool, NotJson> {
         self.expect(b'"')?;
+        let mut escaped = false;
         loop {
-            // Plain characters in one tight loop: most of an event's bytes are in strings.
-            let plain = self.b[self.i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
-            self.i = plain.map_or(self.b.len(), |n| self.i + n);
+            self.i = plain_end(self.b, self.i);
             match self.peek() {
                 None => return Err(NotJson(self.i)),
                 Some(b'"') => {
                     self.i += 1;
-                    return Ok(());
+                    return Ok(escaped);
                 }
                 Some(b'\\') => {
                     self.i += 1;
+                    escaped = true;
                     match self.peek() {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
                         Some(b'u') => {
