@@ -1,10 +1,11 @@
 //! Wire types shared by the Pulse server and every client, so they cannot drift apart.
 //!
 //! Owns the event catalogue (names and payloads), the `{ seq, ts, data }` envelope, the
-//! acknowledgement shape `{ ok, data | error }` and the only error shape on the wire.
-//! Leaves out any IO: this crate is serde only, and builds for wasm32 and native alike.
+//! acknowledgement shape `{ ok, data | error }` and the only error shape on the wire, and how
+//! each type is read from a JSON value without serde's deserializers, for browser bundles
+//! ([`FromValue`]). Leaves out any IO: serde and serde_json only, for wasm32 and native alike.
 //!
-//! Principal types: [`Envelope`], [`Ack`], [`WireError`].
+//! Principal types: [`Envelope`], [`Ack`], [`WireError`], [`FromValue`].
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod calendar;
