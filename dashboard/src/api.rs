@@ -73,9 +73,10 @@ pub async fn public<T: FromValue>(
     decode(&raw(method, path, None, body.map(json)).await?)
 }
 
-/// A request body. The generic parts of a call stay this and [`decode`]: the exchange itself
-/// (send, refresh, retry) is compiled once, not once per answer and body type.
-fn json(body: &impl Serialize) -> String {
+/// A request body (or anything else the dashboard stores as JSON). The generic parts of a call
+/// stay this and [`decode`]: the exchange itself (send, refresh, retry) is compiled once, not
+/// once per answer and body type.
+pub(crate) fn json(body: &impl Serialize) -> String {
     // Through a `Value` and the SDK's writer, as the socket's payloads are: serde_json's text
     // serialiser is then not in the bundle.
     pulse_sdk::codec::json_text(&serde_json::to_value(body).unwrap_or_default())

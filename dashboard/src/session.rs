@@ -319,8 +319,7 @@ mod storage {
     pub(super) fn save(s: Option<&Session>) {
         match s {
             Some(s) => {
-                let v = serde_json::to_value(s).unwrap_or_default();
-                crate::local::set(KEY, &pulse_sdk::codec::json_text(&v));
+                crate::local::set(KEY, &crate::api::json(s));
             }
             None => crate::local::remove(KEY),
         }

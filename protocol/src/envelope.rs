@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::WireError;
-use crate::value::{member, FromValue};
+use crate::value::{member, members, FromValue};
 
 /// A server event as it goes on the wire: `{ seq, ts, data }`.
 ///
@@ -81,21 +81,11 @@ impl<T> TryFrom<AckRepr<T>> for Ack<T> {
 /// As its serde derive reads it, through `AckRepr`.
 impl<T: FromValue> FromValue for Ack<T> {
     fn from_value(v: &Value) -> Option<Self> {
-        let (ok, data, error) = match v {
-            // `AckRepr`'s fields in order, as serde also reads a struct; the last two have
-            // defaults.
-            Value::Array(items) if items.len() <= 3 => (
-                bool::from_value(items.first()?)?,
-                items.get(1).map_or(Some(None), Option::<T>::from_value)?,
-                items.get(2).map_or(Some(None), Option::<WireError>::from_value)?,
-            ),
-            Value::Object(o) => (
-                member::<bool>(o, "ok")?,
-                member::<Option<T>>(o, "data")?,
-                member::<Option<WireError>>(o, "error")?,
-            ),
-            _ => return None,
-        };
+        // `AckRepr`'s members in declaration order; the last two have defaults.
+        let o = members(v, &[("ok", false), ("data", true), ("error", true)])?;
+        let ok = member::<bool>(&o, "ok")?;
+        let data = member::<Option<T>>(&o, "data")?;
+        let error = member::<Option<WireError>>(&o, "error")?;
         match (ok, data, error) {
             (true, Some(data), _) => Some(Ack::Ok(data)),
             (false, _, Some(error)) => Some(Ack::Err(error)),

@@ -53,7 +53,7 @@ fn is_key(quoted: &str, key: &str) -> bool {
     if !has_escape(inner) {
         return inner == key;
     }
-    unquote(quoted) == key
+    unescape(inner) == key
 }
 
 /// The JSON text `text` as a tree, as `serde_json::from_str::<Value>` reads it (the same
@@ -70,9 +70,15 @@ pub(crate) fn value(text: &str) -> Result<Value, NotJson> {
 /// The content of a checked JSON string (with its quotes), its escapes undone.
 pub(crate) fn unquote(quoted: &str) -> String {
     let inner = &quoted[1..quoted.len() - 1];
-    if !has_escape(inner) {
-        return inner.to_owned();
+    if has_escape(inner) {
+        unescape(inner)
+    } else {
+        inner.to_owned()
     }
+}
+
+/// Checked string content that has an escape, its escapes undone.
+fn unescape(inner: &str) -> String {
     let mut out = String::with_capacity(inner.len());
     let mut rest = inner;
     while let Some(at) = rest.bytes().position(|b| b == b'\\') {
@@ -114,10 +120,11 @@ fn hex(digits: &[u8]) -> u32 {
 /// The content of the checked JSON string at `quoted` in `text`, which the scan found to have
 /// an escape or not: copied as it is unless it has.
 fn content(text: &str, quoted: Range<usize>, escaped: bool) -> String {
+    let inner = &text[quoted.start + 1..quoted.end - 1];
     if escaped {
-        unquote(&text[quoted])
+        unescape(inner)
     } else {
-        text[quoted.start + 1..quoted.end - 1].to_owned()
+        inner.to_owned()
     }
 }
 
