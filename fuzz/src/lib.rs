@@ -58,28 +58,35 @@ pub fn floats_round_trip() -> bool {
 /// Equality of JSON values, where two floats may differ by one ulp unless
 /// [`floats_round_trip`] holds. Integers and everything else compare exactly.
 pub fn same_json(a: &Value, b: &Value) -> bool {
+    near_json(a, b, if floats_round_trip() { 0 } else { 1 })
+}
+
+/// Equal, but for floats, which may be `ulps` apart.
+pub fn near_json(a: &Value, b: &Value, ulps: u64) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) if x.is_f64() && y.is_f64() => {
             match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => x == y || (!floats_round_trip() && one_ulp_apart(x, y)),
+                (Some(x), Some(y)) => x == y || ulps_apart(x, y) <= ulps,
                 _ => false,
             }
         }
         (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| near_json(x, y, ulps))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| near_json(v, w, ulps)))
         }
         _ => a == b,
     }
 }
 
-fn one_ulp_apart(x: f64, y: f64) -> bool {
-    x.is_finite()
-        && y.is_finite()
-        && x.is_sign_negative() == y.is_sign_negative()
-        && x.to_bits().abs_diff(y.to_bits()) <= 1
+fn ulps_apart(x: f64, y: f64) -> u64 {
+    if x.is_finite() && y.is_finite() && x.is_sign_negative() == y.is_sign_negative() {
+        x.to_bits().abs_diff(y.to_bits())
+    } else {
+        u64::MAX
+    }
 }
 
 /// [`same_json`] of two values of a serializable type, through `serde_json::Value`.
