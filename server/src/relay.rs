@@ -122,8 +122,9 @@ pub(crate) async fn run(state: AppState) {
                         let Ok(payload) = msg.get_payload::<String>() else { continue };
                         match serde_json::from_str::<StatsMessage>(&payload) {
                             Ok(m) => {
-                                let room =
-                                    state.io.to(tenant_room(m.tenant_id, StatsUpdated::TOPIC));
+                                // No namespace once the server is shutting down.
+                                let Some(ns) = state.io.of("/") else { continue };
+                                let room = ns.to(tenant_room(m.tenant_id, StatsUpdated::TOPIC));
                                 if let Err(e) = room.emit(STATS_UPDATED, &m.stats).await {
                                     tracing::debug!(error = %e, "stats relay failed");
                                 }

@@ -15,6 +15,24 @@ async fn health_reports_the_database_and_connections() {
     assert_eq!((h.status.as_str(), h.database.as_str(), h.connections), ("ok", "ok", 1));
 }
 
+/// Shutting down closes the Socket.IO namespace before the HTTP server has finished: requests
+/// still arriving on kept-alive connections are answered, not ended by a panic.
+#[tokio::test]
+async fn http_is_answered_after_the_sockets_closed_for_shutdown() {
+    let server = TestServer::start(|_| {}).await;
+    let (session, _client) = server.live_client(DEMO).await;
+    server.state.io.clone().close().await;
+    let res = reqwest::get(format!("{}/health", server.url())).await.expect("GET /health");
+    assert_eq!(res.status().as_u16(), 200);
+    let h: pulse_protocol::rest::Health = res.json().await.unwrap();
+    assert_eq!(h.connections, 0);
+    let res = reqwest::get(format!("{}/metrics", server.url())).await.expect("GET /metrics");
+    assert!(res.text().await.unwrap().contains("pulse_connections_open 0"));
+    let (status, _) =
+        server.send(reqwest::Method::POST, &session.token, "/api/auth/logout", Value::Null).await;
+    assert_eq!(status, 204);
+}
+
 #[tokio::test]
 async fn metrics_are_exposed_for_prometheus() {
     let server = TestServer::start(|_| {}).await;

@@ -114,9 +114,7 @@ pub(crate) async fn run_pusher(state: AppState) {
 
 /// The tenants with sockets on this node.
 pub(crate) fn connected_tenants(state: &AppState) -> HashSet<Id> {
-    state
-        .io
-        .sockets()
+    crate::realtime::sockets(&state.io)
         .iter()
         .filter_map(|s| s.extensions.get::<crate::auth::Caller>().map(|c| c.tenant_id))
         .collect()

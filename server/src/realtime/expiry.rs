@@ -37,7 +37,7 @@ pub(crate) async fn run_sweeper(state: AppState) {
 fn sweep(state: &AppState) -> usize {
     let now = state.clock.now_ms();
     let mut kicked = 0;
-    for socket in state.io.sockets() {
+    for socket in super::sockets(&state.io) {
         let expired = socket.extensions.get::<ExpiresAt>().is_some_and(|at| at.0 <= now);
         if !expired {
             continue;

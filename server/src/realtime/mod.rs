@@ -104,6 +104,13 @@ pub(crate) fn end(socket: &SocketRef, why: &WireError) -> bool {
     true
 }
 
+/// This node's sockets in `/`: none once the server has begun shutting down, when the
+/// namespace is gone (socketioxide's `SocketIo::sockets` panics then, and HTTP requests on
+/// kept-alive connections are still served).
+pub(crate) fn sockets(io: &SocketIo) -> Vec<SocketRef> {
+    io.of("/").map(|ns| ns.sockets()).unwrap_or_default()
+}
+
 /// Keeps an ended socket in the namespace until its client has closed the connection (it
 /// does so on reading the DISCONNECT), at most [`LINGER`].
 ///
@@ -235,7 +242,7 @@ async fn connected(socket: SocketRef, state: AppState) {
 pub(crate) fn end_session(state: &AppState, session_id: &str) -> usize {
     let why = WireError::new(ErrorCode::Unauthorized, auth::SIGNED_OUT);
     let mut ended = 0;
-    for socket in state.io.sockets() {
+    for socket in sockets(&state.io) {
         let ours = socket
             .extensions
             .get::<Caller>()

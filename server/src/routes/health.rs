@@ -44,7 +44,7 @@ pub(super) async fn health_get(State(state): State<AppState>) -> (StatusCode, Js
     let health = Health {
         status: status.to_owned(),
         database,
-        connections: state.io.sockets().len() as u64,
+        connections: crate::realtime::sockets(&state.io).len() as u64,
         uptime_s: state.started.elapsed().as_secs(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         node: state.node.id.clone(),

@@ -8,7 +8,7 @@ use crate::state::AppState;
 
 /// Renders every metric (see the crate docs for the list).
 pub(super) async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
-    metrics::gauge!("pulse_connections_open").set(state.io.sockets().len() as f64);
+    metrics::gauge!("pulse_connections_open").set(crate::realtime::sockets(&state.io).len() as f64);
     if let Some(rss) = proc_status_kib("VmRSS:") {
         metrics::gauge!("pulse_process_resident_memory_bytes").set(rss * 1024.0);
     }
