@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pulse_fuzz::{near_json, same, same_json};
+use pulse_fuzz::{floats_round_trip, near_json, same, same_json};
 use pulse_protocol::events::{
     Activity, Alert, BalanceUpdated, ConnectAuth, ConnectionStatus, Customer, CustomerUpdate,
     Delivery, DeliveryUpdate, MarkRead, Notification, NotificationsRead, Payment, PaymentAdd, Pong,
@@ -74,10 +74,11 @@ fn check_reader(data: &[u8]) {
         Ok(theirs) => {
             let ours =
                 ours.unwrap_or_else(|e| panic!("{text:?}: serde_json reads it, ours not: {e}"));
-            // Ours reads floats correctly rounded; serde_json without `float_roundtrip` may be
-            // off, by more than one ulp on a long mantissa (two on a 68-digit integer, kept as
-            // `regressions/payloads/long-integer-read-as-a-float`).
-            assert!(near_json(&ours, &theirs, 16), "{text:?}: {ours} != {theirs}");
+            // Both read floats correctly rounded with `float_roundtrip` (the workspace enables
+            // it); serde_json without it may be off, by more than one ulp on a long mantissa
+            // (two on a 68-digit integer, `regressions/payloads/long-integer-read-as-a-float`).
+            let ulps = if floats_round_trip() { 0 } else { 16 };
+            assert!(near_json(&ours, &theirs, ulps), "{text:?}: {ours} != {theirs}");
             let written = pulse_sdk::codec::json_text(&ours);
             assert_eq!(written, serde_json::to_string(&ours).unwrap(), "{text:?}");
         }

@@ -281,6 +281,32 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The workspace enables serde_json's `float_roundtrip`: without it, some numbers (sums
+    /// such as `1.4000000000000001`, what JavaScript and serde_json themselves write) read one
+    /// ulp away from the nearest `f64`, so a figure could reach the server, or come back from
+    /// it, other than the browser wrote it (fuzz/README.md, finding 2).
+    #[test]
+    fn floats_read_as_written() {
+        let mut texts = vec![
+            "1.4000000000000001".to_owned(),
+            "6.666666666666667e40".to_owned(),
+            "-1.490143767845386e129".to_owned(),
+        ];
+        for a in 0..300 {
+            for b in 0..300 {
+                texts.push(
+                    serde_json::to_string(&(f64::from(a) * 0.01 + f64::from(b) * 0.1)).unwrap(),
+                );
+            }
+        }
+        for text in &texts {
+            let nearest: f64 = text.parse().unwrap();
+            assert_eq!(serde_json::from_str::<f64>(text).ok(), Some(nearest), "{text}");
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(v.as_f64(), Some(nearest), "{text} in a Value");
+        }
+    }
+
     #[test]
     fn numbers_read_as_serde_reads_them() {
         for v in [json!(0), json!(-1), json!(1.0), json!(1.5), json!(u64::MAX), json!(i64::MIN)] {
