@@ -6,9 +6,8 @@
 use std::fmt;
 
 use pulse_protocol::rest::Page;
-use pulse_protocol::{FromValue, WireError};
+use pulse_protocol::{FromValue, ToValue, WireError};
 use pulse_sdk::http;
-use serde::Serialize;
 
 use crate::session::{Auth, Refreshed};
 
@@ -68,7 +67,7 @@ pub(crate) fn decode<T: FromValue>(text: &str) -> Result<T, ApiError> {
 pub async fn public<T: FromValue>(
     method: &str,
     path: &str,
-    body: Option<&impl Serialize>,
+    body: Option<&impl ToValue>,
 ) -> Result<T, ApiError> {
     decode(&raw(method, path, None, body.map(json)).await?)
 }
@@ -76,10 +75,10 @@ pub async fn public<T: FromValue>(
 /// A request body (or anything else the dashboard stores as JSON). The generic parts of a call
 /// stay this and [`decode`]: the exchange itself (send, refresh, retry) is compiled once, not
 /// once per answer and body type.
-pub(crate) fn json(body: &impl Serialize) -> String {
-    // Through a `Value` and the SDK's writer, as the socket's payloads are: serde_json's text
-    // serialiser is then not in the bundle.
-    pulse_sdk::codec::json_text(&serde_json::to_value(body).unwrap_or_default())
+pub(crate) fn json(body: &impl ToValue) -> String {
+    // Through a `Value` and the SDK's writer, as the socket's payloads are: neither serde's
+    // serialisers nor serde_json's text writer is in the bundle.
+    pulse_sdk::codec::json_text(&body.to_value())
 }
 
 /// Ends the session `token` belongs to on the server: its refresh tokens stop working and its
@@ -100,7 +99,7 @@ pub async fn call<T: FromValue>(
     auth: Auth,
     method: &str,
     path: &str,
-    body: Option<&impl Serialize>,
+    body: Option<&impl ToValue>,
 ) -> Result<T, ApiError> {
     decode(&authorized(auth, method, path, body.map(json)).await?)
 }
@@ -132,7 +131,7 @@ pub async fn raw_call<T: FromValue>(
     auth: Auth,
     method: &str,
     path: &str,
-    body: &impl Serialize,
+    body: &impl ToValue,
 ) -> Result<T, ApiError> {
     decode(&raw(method, path, auth.token().as_deref(), Some(json(body))).await?)
 }

@@ -17,7 +17,6 @@ use pulse_protocol::events::{
 use pulse_protocol::Envelope;
 use pulse_sdk::store::{Changes, Limits, LiveState};
 use pulse_sdk::{Client, Event, Status, Subscription, Transport};
-use serde::Serialize;
 
 use crate::chart::{Bucket, MinuteSeries};
 use crate::components::clock::wall_ms;
@@ -111,7 +110,6 @@ struct Inner {
 
 /// The figures a tab last showed, kept on this browser so a tab opened offline shows them,
 /// marked with their time, rather than nothing.
-#[derive(Serialize)]
 struct Snapshot {
     saved_at: i64,
     stats: Option<Envelope<Stats>>,
@@ -122,7 +120,7 @@ struct Snapshot {
     notifications: Vec<Notification>,
     activity: Vec<Activity>,
 }
-pulse_protocol::from_value!(Snapshot {
+pulse_protocol::json_value!(Snapshot {
     saved_at,
     stats,
     deliveries,
@@ -449,11 +447,8 @@ impl Live {
             std::mem::take(&mut i.unsaved).then(|| (key, Snapshot::of(&i.state, now)))
         });
         let Some(Some((key, snap))) = taken else { return };
-        // To a Value and then text: the one serialiser the dashboard has for these types.
-        if let Ok(value) = serde_json::to_value(snap) {
-            // Storage full: the figures are not kept, which only costs the next offline start.
-            crate::local::set(&key, &pulse_sdk::codec::json_text(&value));
-        }
+        // Storage full: the figures are not kept, which only costs the next offline start.
+        crate::local::set(&key, &crate::api::json(&snap));
     }
 
     /// Forgets the stored snapshot (signing out: the figures do not stay on this browser).

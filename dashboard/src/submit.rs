@@ -6,8 +6,7 @@
 //! Pages say only what to send and what to show; [`pending`](crate::pending) does the emit.
 
 use leptos::prelude::*;
-use pulse_protocol::FromValue;
-use serde::Serialize;
+use pulse_protocol::{FromValue, ToValue};
 use serde_json::Value;
 
 use crate::components::toast::{Toasts, Tone};
@@ -16,7 +15,7 @@ use crate::pending::{self, ActionError, Pending, PulseClient, StoredRow, Wording
 use crate::rows::{Keyed, RowState, Rows};
 
 /// Something a form saves: the server answers with it as stored.
-pub trait Record: Keyed + Serialize + FromValue + Send + Sync + 'static {
+pub trait Record: Keyed + ToValue + FromValue + Send + Sync + 'static {
     /// The key of the toast confirming it; the live news about the same change uses it too,
     /// so the ack and the broadcast toast once.
     fn toast_key(&self) -> String;
@@ -90,10 +89,7 @@ impl Submitter {
         let Action { event, payload, label, done, failed, row } = action;
         let op = pending.next_op();
         let queued = pending::is_offline(&client.status());
-        let stored = row.as_ref().map(|r| StoredRow {
-            item: serde_json::to_value(&r.item).unwrap_or_default(),
-            edit: r.edit,
-        });
+        let stored = row.as_ref().map(|r| StoredRow { item: r.item.to_value(), edit: r.edit });
         let rows = row.map(|PendingRow { rows, item, edit }| {
             rows.update(|r| match edit {
                 true => r.edit_pending(op, item, queued),

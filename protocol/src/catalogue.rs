@@ -15,7 +15,7 @@ use crate::events::{
     Activity, Alert, BalanceUpdated, ConnectionStatus, Customer, Delivery, Notification,
     NotificationsRead, Payment, Pong, Stats,
 };
-use crate::value::FromValue;
+use crate::value::{FromValue, ToValue};
 use crate::{Envelope, WireError};
 
 /// A stream of events a socket can subscribe to (`module:subscribe` with `{ moduleKey }`).
@@ -170,6 +170,18 @@ impl<'de> Deserialize<'de> for Topics {
 impl FromValue for Topic {
     fn from_value(v: &Value) -> Option<Self> {
         Topic::parse(crate::value::unit_variant(v)?)
+    }
+}
+
+impl ToValue for Topic {
+    fn to_value(&self) -> Value {
+        Value::from(self.as_str())
+    }
+}
+
+impl ToValue for Topics {
+    fn to_value(&self) -> Value {
+        Value::Array(self.iter().map(|t| t.to_value()).collect())
     }
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::WireError;
-use crate::value::{member, members, FromValue};
+use crate::value::{member, members, FromValue, ToValue};
 
 /// A server event as it goes on the wire: `{ seq, ts, data }`.
 ///
@@ -21,7 +21,7 @@ pub struct Envelope<T> {
     /// The event's payload.
     pub data: T,
 }
-crate::from_value!(Envelope<T> { seq, ts, data });
+crate::json_value!(Envelope<T> { seq, ts, data });
 
 /// The answer to every client action: `{ ok: true, data }` or `{ ok: false, error }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +91,25 @@ impl<T: FromValue> FromValue for Ack<T> {
             (false, _, Some(error)) => Some(Ack::Err(error)),
             _ => None,
         }
+    }
+}
+
+/// As its serde derive writes it, through `AckRepr`: no `data` in a refusal, no `error` in an
+/// answer.
+impl<T: ToValue> ToValue for Ack<T> {
+    fn to_value(&self) -> Value {
+        let mut o = serde_json::Map::new();
+        match self {
+            Ack::Ok(data) => {
+                o.insert("ok".to_owned(), Value::Bool(true));
+                o.insert("data".to_owned(), data.to_value());
+            }
+            Ack::Err(error) => {
+                o.insert("ok".to_owned(), Value::Bool(false));
+                o.insert("error".to_owned(), error.to_value());
+            }
+        }
+        Value::Object(o)
     }
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::value::FromValue;
+use crate::value::{FromValue, ToValue};
 
 /// Machine-readable error codes. Unknown codes from a newer server decode as [`ErrorCode::Other`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, for reading one from its wire name (`Other` last: a new variant goes
     /// before it, and the assertion below fails until it is listed here too).
-    const ALL: [ErrorCode; 16] = [
+    pub(crate) const ALL: [ErrorCode; 16] = [
         ErrorCode::Unauthorized,
         ErrorCode::TokenExpired,
         ErrorCode::Forbidden,
@@ -121,6 +121,12 @@ impl FromValue for ErrorCode {
     }
 }
 
+impl ToValue for ErrorCode {
+    fn to_value(&self) -> Value {
+        Value::from(self.as_str())
+    }
+}
+
 /// `{ code, message }`: what a client is told when something is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireError {
@@ -129,7 +135,7 @@ pub struct WireError {
     /// What went wrong, for people.
     pub message: String,
 }
-crate::from_value!(WireError { code, message });
+crate::json_value!(WireError { code, message });
 
 impl WireError {
     /// Builds an error from a code and a human message.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::value::FromValue;
+use crate::value::{FromValue, ToValue};
 
 pub use crate::catalogue::*;
 
@@ -53,7 +53,7 @@ pub struct Subscribed {
     /// The log head when the change took effect.
     pub head: u64,
 }
-crate::from_value!(Subscribed { topics, head });
+crate::json_value!(Subscribed { topics, head });
 
 /// What a client learns on connecting: the identity of the tenant's event log and its head.
 /// A log's `epoch` is a random id created with the log; positions (`seq`) only mean
@@ -69,7 +69,7 @@ pub struct ConnectionStatus {
     /// The server node the socket is connected to.
     pub node: String,
 }
-crate::from_value!(ConnectionStatus { epoch, head, node });
+crate::json_value!(ConnectionStatus { epoch, head, node });
 
 /// The dashboard's headline figures for one tenant, today.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -87,7 +87,7 @@ pub struct Stats {
     /// Deliveries recorded today.
     pub deliveries_today: u32,
 }
-crate::from_value!(Stats {
+crate::json_value!(Stats {
     today_liters,
     today_sales,
     today_collection,
@@ -102,7 +102,7 @@ pub struct Pong {
     /// Server time, milliseconds since the Unix epoch.
     pub server_time: i64,
 }
-crate::from_value!(Pong { server_time });
+crate::json_value!(Pong { server_time });
 
 /// What a client sends in the Socket.IO CONNECT packet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,14 +144,31 @@ pub enum PaymentMethod {
     Bank,
 }
 
+impl PaymentMethod {
+    /// Every method.
+    pub const ALL: [PaymentMethod; 3] =
+        [PaymentMethod::Cash, PaymentMethod::Mobile, PaymentMethod::Bank];
+
+    /// The method as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "CASH",
+            PaymentMethod::Mobile => "MOBILE",
+            PaymentMethod::Bank => "BANK",
+        }
+    }
+}
+
 impl FromValue for PaymentMethod {
     fn from_value(v: &Value) -> Option<Self> {
-        match crate::value::unit_variant(v)? {
-            "CASH" => Some(PaymentMethod::Cash),
-            "MOBILE" => Some(PaymentMethod::Mobile),
-            "BANK" => Some(PaymentMethod::Bank),
-            _ => None,
-        }
+        let name = crate::value::unit_variant(v)?;
+        PaymentMethod::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+impl ToValue for PaymentMethod {
+    fn to_value(&self) -> Value {
+        Value::from(self.as_str())
     }
 }
 
@@ -167,14 +184,30 @@ pub enum Level {
     Critical,
 }
 
+impl Level {
+    /// Every level, least urgent first.
+    pub const ALL: [Level; 3] = [Level::Info, Level::Warning, Level::Critical];
+
+    /// The level as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Critical => "critical",
+        }
+    }
+}
+
 impl FromValue for Level {
     fn from_value(v: &Value) -> Option<Self> {
-        match crate::value::unit_variant(v)? {
-            "info" => Some(Level::Info),
-            "warning" => Some(Level::Warning),
-            "critical" => Some(Level::Critical),
-            _ => None,
-        }
+        let name = crate::value::unit_variant(v)?;
+        Level::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+}
+
+impl ToValue for Level {
+    fn to_value(&self) -> Value {
+        Value::from(self.as_str())
     }
 }
 
@@ -200,7 +233,7 @@ pub struct Customer {
     /// Last change, ms since the epoch.
     pub updated_at: i64,
 }
-crate::from_value!(Customer {
+crate::json_value!(Customer {
     id,
     name,
     phone = Option::default,
@@ -231,7 +264,7 @@ pub struct Delivery {
     /// Last change, ms since the epoch.
     pub updated_at: i64,
 }
-crate::from_value!(Delivery {
+crate::json_value!(Delivery {
     id,
     customer_id,
     customer_name,
@@ -263,7 +296,7 @@ pub struct Payment {
     /// When it was recorded, ms since the epoch.
     pub created_at: i64,
 }
-crate::from_value!(Payment {
+crate::json_value!(Payment {
     id,
     customer_id,
     customer_name,
@@ -282,7 +315,7 @@ pub struct BalanceUpdated {
     /// The new balance.
     pub balance: f64,
 }
-crate::from_value!(BalanceUpdated { customer_id, balance });
+crate::json_value!(BalanceUpdated { customer_id, balance });
 
 /// A notification addressed to one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -300,7 +333,7 @@ pub struct Notification {
     /// Whether the user has read it.
     pub read: bool,
 }
-crate::from_value!(Notification { id, title, body, level, created_at, read });
+crate::json_value!(Notification { id, title, body, level, created_at, read });
 
 /// One line of the activity feed (also the audit trail).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -316,7 +349,7 @@ pub struct Activity {
     /// One human sentence.
     pub summary: String,
 }
-crate::from_value!(Activity { seq, ts, actor, action, summary });
+crate::json_value!(Activity { seq, ts, actor, action, summary });
 
 /// `alert:system`: something every user of the tenant should see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -326,7 +359,7 @@ pub struct Alert {
     /// What happened.
     pub message: String,
 }
-crate::from_value!(Alert { level, message });
+crate::json_value!(Alert { level, message });
 
 /// `delivery:update`: record a delivery (`id: None`) or change one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,6 +380,14 @@ pub struct DeliveryUpdate {
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
+crate::json_value!(DeliveryUpdate {
+    id = Option::default,
+    customer_id,
+    date,
+    quantity,
+    price_per_liter = Option::default,
+    idempotency_key = Option::default,
+});
 
 /// `payment:add`: record a payment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -367,6 +408,14 @@ pub struct PaymentAdd {
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
+crate::json_value!(PaymentAdd {
+    customer_id,
+    amount,
+    method,
+    date = Option::default,
+    note = Option::default,
+    idempotency_key = Option::default,
+});
 
 /// `customer:update`: change some of a customer's fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,6 +441,15 @@ pub struct CustomerUpdate {
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
+crate::json_value!(CustomerUpdate {
+    id,
+    name = Option::default,
+    phone = Option::default,
+    address = Option::default,
+    price_per_liter = Option::default,
+    active = Option::default,
+    idempotency_key = Option::default,
+});
 
 /// `customer:add`: a new customer, active from the start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,6 +468,13 @@ pub struct CustomerAdd {
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
+crate::json_value!(CustomerAdd {
+    name,
+    phone = Option::default,
+    address = Option::default,
+    price_per_liter,
+    idempotency_key = Option::default,
+});
 
 /// `notification:mark-read`: one notification, or all of them when `id` is absent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -418,6 +483,7 @@ pub struct MarkRead {
     #[serde(default)]
     pub id: Option<Id>,
 }
+crate::json_value!(MarkRead { id = Option::default });
 
 /// `notification:read`: which notifications are now read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -425,4 +491,4 @@ pub struct NotificationsRead {
     /// Their ids.
     pub ids: Vec<Id>,
 }
-crate::from_value!(NotificationsRead { ids });
+crate::json_value!(NotificationsRead { ids });

@@ -2,10 +2,11 @@
 //!
 //! Owns the event catalogue (names and payloads), the `{ seq, ts, data }` envelope, the
 //! acknowledgement shape `{ ok, data | error }` and the only error shape on the wire, and how
-//! each type is read from a JSON value without serde's deserializers, for browser bundles
-//! ([`FromValue`]). Leaves out any IO: serde and serde_json only, for wasm32 and native alike.
+//! each type is read from and written to a JSON value without serde's derives, for browser
+//! bundles ([`FromValue`], [`ToValue`]). Leaves out any IO: serde and serde_json only, for
+//! wasm32 and native alike.
 //!
-//! Principal types: [`Envelope`], [`Ack`], [`WireError`], [`FromValue`].
+//! Principal types: [`Envelope`], [`Ack`], [`WireError`], [`FromValue`], [`ToValue`].
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod calendar;
@@ -19,8 +20,8 @@ pub mod value;
 
 pub use envelope::{Ack, Envelope};
 pub use error::{ErrorCode, WireError};
-pub use value::FromValue;
+pub use value::{FromValue, ToValue};
 
-// For `from_value!` in other crates.
+// For `json_value!` in other crates.
 #[doc(hidden)]
 pub use serde_json as __serde_json;

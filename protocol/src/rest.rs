@@ -14,6 +14,7 @@ pub struct LoginRequest {
     /// The user's password.
     pub password: String,
 }
+crate::json_value!(LoginRequest { email, password });
 
 /// A signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +33,7 @@ pub struct User {
     #[serde(default = "yes")]
     pub active: bool,
 }
-crate::from_value!(User { id, tenant_id, name, email, role, active = yes });
+crate::json_value!(User { id, tenant_id, name, email, role, active = yes });
 
 fn yes() -> bool {
     true
@@ -50,6 +51,7 @@ pub struct NewUser {
     /// At least 12 characters.
     pub password: String,
 }
+crate::json_value!(NewUser { name, email, role, password });
 
 /// `PATCH /api/users/{id}`: disable (`false`) or enable (`true`) an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +59,7 @@ pub struct UserPatch {
     /// Whether the user may sign in.
     pub active: bool,
 }
+crate::json_value!(UserPatch { active });
 
 /// `POST /api/auth/password`: change one's own password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +69,7 @@ pub struct PasswordChange {
     /// The new one, at least 12 characters.
     pub new_password: String,
 }
+crate::json_value!(PasswordChange { current_password, new_password });
 
 /// The answer to login and refresh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +83,7 @@ pub struct Session {
     /// Who this is.
     pub user: User,
 }
-crate::from_value!(Session { token, expires_at, refresh_token, user });
+crate::json_value!(Session { token, expires_at, refresh_token, user });
 
 /// `POST /api/auth/refresh`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +91,7 @@ pub struct RefreshRequest {
     /// The refresh token from the last [`Session`].
     pub refresh_token: String,
 }
+crate::json_value!(RefreshRequest { refresh_token });
 
 /// One entry of a tenant's event log, as `GET /api/events?since=SEQ` returns it. Applying
 /// it is the same as receiving `event` with `{ seq, ts, data }` on the socket.
@@ -101,7 +106,7 @@ pub struct LoggedEvent {
     /// The event's payload.
     pub data: Value,
 }
-crate::from_value!(LoggedEvent { seq, ts, event, data });
+crate::json_value!(LoggedEvent { seq, ts, event, data });
 
 /// `GET /api/events?since=SEQ&limit=N`: entries after `since`, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,7 +120,7 @@ pub struct EventsPage {
     #[serde(default)]
     pub epoch: String,
 }
-crate::from_value!(EventsPage { events, head, epoch = String::new });
+crate::json_value!(EventsPage { events, head, epoch = String::new });
 
 /// A page of a list endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,7 +130,7 @@ pub struct Page<T> {
     /// Items matching the filter, over all pages.
     pub total: u64,
 }
-crate::from_value!(Page<T> { items, total });
+crate::json_value!(Page<T> { items, total });
 
 /// `GET /health`: whether the server and its database answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,7 +161,7 @@ pub struct Health {
     #[serde(default)]
     pub peers: Vec<Peer>,
 }
-crate::from_value!(Health {
+crate::json_value!(Health {
     status,
     database,
     connections,
@@ -165,7 +170,7 @@ crate::from_value!(Health {
     node = String::new,
     backend = String::new,
     leader = bool::default,
-    redis = Option::default,
+    #[skip_none] redis = Option::default,
     peers = Vec::new,
 });
 
@@ -179,4 +184,4 @@ pub struct Peer {
     /// Milliseconds since it last said it was alive.
     pub seen_ms_ago: i64,
 }
-crate::from_value!(Peer { node, addr, seen_ms_ago });
+crate::json_value!(Peer { node, addr, seen_ms_ago });

@@ -1,12 +1,13 @@
-//! This module deals with reading the wire types out of a `serde_json::Value` without serde's
-//! derived deserializers. The serde derives define the wire, and the server decodes with them;
-//! a browser bundle that reads through [`FromValue`] carries a few lines per type instead of a
-//! visitor per type and serde_json's `Value` deserializer beside them. Each type's impl reads
-//! and refuses what its derive does, the forms Pulse never writes included (a struct as the
-//! array of its fields in order, a unit variant as `{"CASH": null}`); the tests and the
-//! `payloads` fuzz target hold every one to that.
+//! This module deals with reading the wire types out of a `serde_json::Value`, and writing
+//! them into one, without serde's derives. The serde derives define the wire, and the server
+//! decodes and encodes with them; a browser bundle that goes through [`FromValue`] and
+//! [`ToValue`] carries a few lines per type instead of a visitor and a serializer per type,
+//! and serde_json's `Value` deserializer and serializer beside them. Each type's impls read
+//! and refuse what its derive does, the forms Pulse never writes included (a struct as the
+//! array of its fields in order, a unit variant as `{"CASH": null}`), and write what it
+//! writes; the tests and the `payloads` fuzz target hold every one to that.
 //!
-//! A struct's impl is one line under its declaration, `from_value!(Type { field, … })`: its
+//! A struct's impls are one line under its declaration, `json_value!(Type { field, … })`: its
 //! struct literal makes a field left out (or a new one) a compile error there.
 
 use std::borrow::Cow;
@@ -25,6 +26,12 @@ pub trait FromValue: Sized {
     }
 }
 
+/// A type written as the JSON value its serde derive writes (see the module's doc).
+pub trait ToValue {
+    /// `self` as serde_json's `to_value` writes it.
+    fn to_value(&self) -> Value;
+}
+
 /// Member `key` of `o` as `T`; absent, as [`FromValue::absent`] says.
 pub fn member<T: FromValue>(o: &Map<String, Value>, key: &str) -> Option<T> {
     match o.get(key) {
@@ -41,24 +48,45 @@ pub fn member_or<T: FromValue>(o: &Map<String, Value>, key: &str, default: fn() 
     }
 }
 
-/// Implements [`FromValue`] for a struct whose members are named as its fields:
-/// `from_value!(Payment { id, amount, note = Option::default })`: the fields in declaration
-/// order (serde also reads a struct from the array of its fields), each with
+/// Implements [`FromValue`] and [`ToValue`] for a struct whose members are named as its
+/// fields: `json_value!(Payment { id, amount, note = Option::default })`: the fields in
+/// declaration order (serde also reads a struct from the array of its fields), each with
 /// `#[serde(default)]` as `field = Default::default` (or the function serde names; an `Option`
-/// too, for the array form), a generic struct as `from_value!(Page<T> { items, total })`.
+/// too, for the array form), a member with `skip_serializing_if = "Option::is_none"` marked
+/// `#[skip_none]`, a generic struct as `json_value!(Page<T> { items, total })`. Not for a
+/// struct with renamed members: those are written by hand.
 #[macro_export]
-macro_rules! from_value {
-    ($ty:ident $(<$g:ident>)? { $($field:ident $(= $default:expr)?),* $(,)? }) => {
+macro_rules! json_value {
+    ($ty:ident $(<$g:ident>)? {
+        $($(#[$skip:ident])? $field:ident $(= $default:expr)?),* $(,)?
+    }) => {
         impl$(<$g: $crate::value::FromValue>)? $crate::value::FromValue for $ty$(<$g>)? {
             fn from_value(v: &$crate::__serde_json::Value) -> Option<Self> {
                 // Serde also reads a struct from the array of its fields, in declaration order
                 // (the order listed here, which the tests check against serde's).
                 const FIELDS: &[(&str, bool)] =
-                    &[$((stringify!($field), $crate::from_value!(@has_default $($default)?))),*];
+                    &[$((stringify!($field), $crate::json_value!(@has_default $($default)?))),*];
                 let o = $crate::value::members(v, FIELDS)?;
                 let o = &*o;
-                Some($ty { $($field: $crate::from_value!(@member o, $field $(, $default)?),)* })
+                Some($ty { $($field: $crate::json_value!(@member o, $field $(, $default)?),)* })
             }
+        }
+        impl$(<$g: $crate::value::ToValue>)? $crate::value::ToValue for $ty$(<$g>)? {
+            fn to_value(&self) -> $crate::__serde_json::Value {
+                // Destructured: a field left out of the list is a compile error here too.
+                let $ty { $($field),* } = self;
+                let mut o = $crate::__serde_json::Map::new();
+                $($crate::json_value!(@insert o, $field $(, $skip)?);)*
+                $crate::__serde_json::Value::Object(o)
+            }
+        }
+    };
+    (@insert $o:ident, $field:ident) => {
+        $o.insert(stringify!($field).to_owned(), $crate::value::ToValue::to_value($field))
+    };
+    (@insert $o:ident, $field:ident, skip_none) => {
+        if let Some(v) = $field {
+            $o.insert(stringify!($field).to_owned(), $crate::value::ToValue::to_value(v));
         }
     };
     (@has_default) => {
@@ -180,18 +208,88 @@ impl<T: FromValue> FromValue for Vec<T> {
     }
 }
 
-/// The test every type's impl is held to: `FromValue` and the serde derive agree on `good`
+/// `null`, as serde writes the unit (a call with no body names it as its body's type).
+impl ToValue for () {
+    fn to_value(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl ToValue for bool {
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl ToValue for String {
+    fn to_value(&self) -> Value {
+        Value::String(self.clone())
+    }
+}
+
+impl ToValue for i64 {
+    fn to_value(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ToValue for u64 {
+    fn to_value(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ToValue for u32 {
+    fn to_value(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+/// `null` for a NaN or an infinity, as serde_json writes them.
+impl ToValue for f64 {
+    fn to_value(&self) -> Value {
+        serde_json::Number::from_f64(*self).map_or(Value::Null, Value::Number)
+    }
+}
+
+impl ToValue for Value {
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl<T: ToValue> ToValue for Option<T> {
+    fn to_value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, T::to_value)
+    }
+}
+
+impl<T: ToValue> ToValue for Vec<T> {
+    fn to_value(&self) -> Value {
+        Value::Array(self.iter().map(T::to_value).collect())
+    }
+}
+
+/// The test every type's impls are held to: `FromValue` and the serde derive agree on `good`
 /// and on every variation of it one member away (absent, `null`, another type of value, a
-/// number of another kind).
+/// number of another kind), and `ToValue` writes what serde writes of each one read.
 #[cfg(test)]
-pub(crate) fn assert_reads_as_serde<T>(good: Value)
+pub(crate) fn assert_as_serde<T>(good: Value)
 where
-    T: FromValue + serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
+    T: FromValue
+        + ToValue
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + PartialEq
+        + std::fmt::Debug,
 {
     use serde_json::json;
     let check = |v: &Value| {
         let serde = serde_json::from_value::<T>(v.clone()).ok();
         assert_eq!(T::from_value(v), serde, "{v}");
+        if let Some(t) = serde {
+            assert_eq!(t.to_value(), serde_json::to_value(&t).unwrap(), "written, from {v}");
+        }
     };
     check(&good);
     assert!(T::from_value(&good).is_some(), "the good sample reads: {good}");
@@ -334,52 +432,85 @@ mod tests {
             "outstanding": -4.25, "active_customers": 2, "deliveries_today": 4 });
         let user = json!({ "id": 1, "tenant_id": 1, "name": "Ada", "email": "a@b.c", "role": "admin", "active": false });
         let error = json!({ "code": "FORBIDDEN", "message": "not yours" });
-        assert_reads_as_serde::<Delivery>(delivery.clone());
-        assert_reads_as_serde::<Payment>(payment.clone());
-        assert_reads_as_serde::<Customer>(customer.clone());
-        assert_reads_as_serde::<Stats>(stats.clone());
-        assert_reads_as_serde::<BalanceUpdated>(json!({ "customer_id": 2, "balance": 7 }));
-        assert_reads_as_serde::<Notification>(json!({ "id": 3, "title": "t", "body": "b",
+        assert_as_serde::<Delivery>(delivery.clone());
+        assert_as_serde::<Payment>(payment.clone());
+        assert_as_serde::<Customer>(customer.clone());
+        assert_as_serde::<Stats>(stats.clone());
+        assert_as_serde::<BalanceUpdated>(json!({ "customer_id": 2, "balance": 7 }));
+        assert_as_serde::<Notification>(json!({ "id": 3, "title": "t", "body": "b",
             "level": "warning", "created_at": 5, "read": false }));
-        assert_reads_as_serde::<NotificationsRead>(json!({ "ids": [1, 2] }));
-        assert_reads_as_serde::<Activity>(json!({ "seq": 8, "ts": 5, "actor": "demo",
+        assert_as_serde::<NotificationsRead>(json!({ "ids": [1, 2] }));
+        assert_as_serde::<Activity>(json!({ "seq": 8, "ts": 5, "actor": "demo",
             "action": "payment:added", "summary": "Amina paid 50" }));
-        assert_reads_as_serde::<Alert>(json!({ "level": "critical", "message": "db down" }));
-        assert_reads_as_serde::<ConnectionStatus>(
-            json!({ "epoch": "e1", "head": 9, "node": "n1" }),
-        );
-        assert_reads_as_serde::<Pong>(json!({ "server_time": 5 }));
-        assert_reads_as_serde::<Subscribed>(json!({ "topics": ["dashboard", "users"], "head": 9 }));
-        assert_reads_as_serde::<Envelope<Stats>>(json!({ "seq": 3, "ts": 5, "data": stats }));
-        assert_reads_as_serde::<Envelope<Value>>(json!({ "seq": 3, "ts": 5, "data": null }));
-        assert_reads_as_serde::<WireError>(error.clone());
-        assert_reads_as_serde::<User>(user.clone());
-        assert_reads_as_serde::<User>(
+        assert_as_serde::<Alert>(json!({ "level": "critical", "message": "db down" }));
+        assert_as_serde::<ConnectionStatus>(json!({ "epoch": "e1", "head": 9, "node": "n1" }));
+        assert_as_serde::<Pong>(json!({ "server_time": 5 }));
+        assert_as_serde::<Subscribed>(json!({ "topics": ["dashboard", "users"], "head": 9 }));
+        assert_as_serde::<Envelope<Stats>>(json!({ "seq": 3, "ts": 5, "data": stats }));
+        assert_as_serde::<Envelope<Value>>(json!({ "seq": 3, "ts": 5, "data": null }));
+        assert_as_serde::<WireError>(error.clone());
+        assert_as_serde::<User>(user.clone());
+        assert_as_serde::<User>(
             json!({ "id": 1, "tenant_id": 1, "name": "Ada", "email": "a@b.c", "role": "staff" }),
         );
-        assert_reads_as_serde::<Session>(
+        assert_as_serde::<Session>(
             json!({ "token": "t", "expires_at": 5, "refresh_token": "r", "user": user }),
         );
-        assert_reads_as_serde::<Page<Delivery>>(
-            json!({ "items": [delivery, delivery], "total": 2 }),
-        );
-        assert_reads_as_serde::<Page<Payment>>(json!({ "items": [payment], "total": 1 }));
-        assert_reads_as_serde::<Page<Customer>>(json!({ "items": [customer], "total": 1 }));
+        assert_as_serde::<Page<Delivery>>(json!({ "items": [delivery, delivery], "total": 2 }));
+        assert_as_serde::<Page<Payment>>(json!({ "items": [payment], "total": 1 }));
+        assert_as_serde::<Page<Customer>>(json!({ "items": [customer], "total": 1 }));
         let entry = json!({ "seq": 8, "ts": 1, "event": "payment:added", "data": { "x": 1.5 } });
-        assert_reads_as_serde::<LoggedEvent>(entry.clone());
-        assert_reads_as_serde::<EventsPage>(json!({ "events": [entry], "head": 9, "epoch": "e1" }));
-        assert_reads_as_serde::<Health>(
-            json!({ "status": "ok", "database": "ok", "connections": 3,
+        assert_as_serde::<LoggedEvent>(entry.clone());
+        assert_as_serde::<EventsPage>(json!({ "events": [entry], "head": 9, "epoch": "e1" }));
+        assert_as_serde::<Health>(json!({ "status": "ok", "database": "ok", "connections": 3,
             "uptime_s": 9, "version": "0.1.0", "node": "n1", "backend": "postgres", "leader": true,
-            "redis": "ok", "peers": [{ "node": "n2", "addr": "127.0.0.1:1", "seen_ms_ago": 40 }] }),
+            "redis": "ok", "peers": [{ "node": "n2", "addr": "127.0.0.1:1", "seen_ms_ago": 40 }] }));
+        assert_as_serde::<Peer>(json!({ "node": "n2", "addr": "127.0.0.1:1", "seen_ms_ago": 40 }));
+        assert_as_serde::<Ack<Value>>(json!({ "ok": true, "data": { "id": 1 } }));
+        assert_as_serde::<Ack<Delivery>>(json!({ "ok": true, "data": delivery }));
+        assert_as_serde::<Ack<Value>>(json!({ "ok": false, "error": error }));
+        assert_as_serde::<Ack<u32>>(json!({ "ok": true, "data": 5, "error": null }));
+        // What the dashboard sends.
+        assert_as_serde::<LoginRequest>(json!({ "email": "a@b.c", "password": "p" }));
+        assert_as_serde::<RefreshRequest>(json!({ "refresh_token": "r" }));
+        assert_as_serde::<NewUser>(
+            json!({ "name": "Ada", "email": "a@b.c", "role": "staff", "password": "p" }),
         );
-        assert_reads_as_serde::<Peer>(
-            json!({ "node": "n2", "addr": "127.0.0.1:1", "seen_ms_ago": 40 }),
+        assert_as_serde::<UserPatch>(json!({ "active": false }));
+        assert_as_serde::<PasswordChange>(json!({ "current_password": "a", "new_password": "b" }));
+        assert_as_serde::<DeliveryUpdate>(json!({ "id": 4, "customer_id": 2, "date": "2026-12-05",
+            "quantity": 12.5, "price_per_liter": 1.5, "idempotency_key": "k" }));
+        assert_as_serde::<DeliveryUpdate>(
+            json!({ "customer_id": 2, "date": "2026-12-05", "quantity": 0.1 }),
         );
-        assert_reads_as_serde::<Ack<Value>>(json!({ "ok": true, "data": { "id": 1 } }));
-        assert_reads_as_serde::<Ack<Delivery>>(json!({ "ok": true, "data": delivery }));
-        assert_reads_as_serde::<Ack<Value>>(json!({ "ok": false, "error": error }));
-        assert_reads_as_serde::<Ack<u32>>(json!({ "ok": true, "data": 5, "error": null }));
+        assert_as_serde::<PaymentAdd>(json!({ "customer_id": 2, "amount": 50.25, "method": "BANK",
+            "date": "2026-12-05", "note": "May", "idempotency_key": "k" }));
+        assert_as_serde::<CustomerUpdate>(json!({ "id": 2, "name": "Amina", "phone": "+255",
+            "address": "x", "price_per_liter": 1.5, "active": false, "idempotency_key": "k" }));
+        assert_as_serde::<CustomerUpdate>(json!({ "id": 2 }));
+        assert_as_serde::<CustomerAdd>(json!({ "name": "Amina", "phone": null, "address": "x",
+            "price_per_liter": 1.5, "idempotency_key": "k" }));
+        assert_as_serde::<MarkRead>(json!({ "id": 3 }));
+        assert_as_serde::<MarkRead>(json!({}));
+        // Each variant written as serde writes it.
+        for m in PaymentMethod::ALL {
+            assert_eq!(m.to_value(), serde_json::to_value(m).unwrap());
+        }
+        for l in Level::ALL {
+            assert_eq!(l.to_value(), serde_json::to_value(l).unwrap());
+        }
+        for c in ErrorCode::ALL {
+            assert_eq!(c.to_value(), serde_json::to_value(c).unwrap());
+        }
+        let some: Topics = [Topic::Users, Topic::Dashboard].into_iter().collect();
+        for t in [Topics::NONE, some, Topic::ALL.into_iter().collect()] {
+            assert_eq!(t.to_value(), serde_json::to_value(t).unwrap());
+        }
+        assert_eq!(().to_value(), serde_json::to_value(()).unwrap());
+        // Not JSON numbers: serde_json writes `null`.
+        for x in [f64::NAN, f64::INFINITY, -0.0, 1e300, 5e-324] {
+            assert_eq!(x.to_value(), serde_json::to_value(x).unwrap(), "{x}");
+        }
         // Each unit variant's name as a string, and the object forms serde also reads.
         let forms = |name: &str| {
             [

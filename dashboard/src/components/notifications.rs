@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 use pulse_protocol::events::{Id, Level, MarkRead, NotificationsRead, NOTIFICATION_MARK_READ};
+use pulse_protocol::ToValue;
 use pulse_sdk::store::Changes;
 
 use super::clock::Clock;
@@ -20,7 +21,7 @@ fn mark(id: Option<Id>) {
     let client = expect_context::<PulseClient>().client();
     let op = pending.next_op();
     let label = if id.is_some() { "Mark notification read" } else { "Mark all notifications read" };
-    let payload = serde_json::to_value(MarkRead { id }).unwrap_or_default();
+    let payload = MarkRead { id }.to_value();
     leptos::task::spawn_local(async move {
         match pending::send::<NotificationsRead>(
             client,

@@ -10,8 +10,8 @@ use pulse_protocol::events::Topic;
 use pulse_protocol::events::{
     Customer, CustomerAdd, CustomerUpdate, CUSTOMER_ADD, CUSTOMER_UPDATE,
 };
+use pulse_protocol::ToValue;
 use pulse_sdk::store::Changes;
-use serde::Serialize;
 
 use crate::components::clock::wall_ms;
 use crate::format;
@@ -178,14 +178,14 @@ fn save_customer(
 /// A customer action's wording: `label` while pending, `done` and `failed` in its toasts.
 fn customer_action(
     event: &'static str,
-    payload: &impl Serialize,
+    payload: &impl ToValue,
     label: String,
     done: &str,
     failed: &str,
 ) -> Action<Customer> {
     Action {
         event,
-        payload: serde_json::to_value(payload).unwrap_or_default(),
+        payload: payload.to_value(),
         label,
         done: done.into(),
         failed: failed.into(),

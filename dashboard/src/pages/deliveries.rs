@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Customer, Delivery, DeliveryUpdate, Id, DELIVERY_UPDATE};
 use pulse_protocol::rest::Page;
+use pulse_protocol::ToValue;
 
 use crate::api;
 use crate::components::clock::wall_ms;
@@ -331,7 +332,7 @@ fn DeliveryForm(
         let verb = if input.id.is_some() { "Update" } else { "Record" };
         let action = Action {
             event: DELIVERY_UPDATE,
-            payload: serde_json::to_value(&input).unwrap_or_default(),
+            payload: input.to_value(),
             label: format!(
                 "{verb} delivery: {} · {}",
                 item.customer_name,

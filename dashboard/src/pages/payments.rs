@@ -9,6 +9,7 @@ use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Id, Payment, PaymentAdd, PaymentMethod, PAYMENT_ADD};
 use pulse_protocol::money::LARGE_PAYMENT;
 use pulse_protocol::rest::Page;
+use pulse_protocol::ToValue;
 
 use super::overview::method_name;
 use crate::api;
@@ -178,7 +179,7 @@ fn PaymentForm(
         note.set(String::new());
         let action = Action {
             event: PAYMENT_ADD,
-            payload: serde_json::to_value(&input).unwrap_or_default(),
+            payload: input.to_value(),
             label: format!("Payment: {} from {name}", format::money(input.amount)),
             done: "Payment recorded".into(),
             failed: "Payment failed".into(),
