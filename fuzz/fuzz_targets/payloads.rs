@@ -5,21 +5,22 @@
 //! ("equal" allows one ulp in a float while serde_json lacks `float_roundtrip`: see
 //! `pulse_fuzz::floats_round_trip`). The readers the browser bundles use instead of serde's
 //! must agree with it: `pulse_sdk::codec::parse_json` with `serde_json::from_str::<Value>`
-//! (and `codec::json_text` with `serde_json::to_string`), and every type's `FromValue` with
-//! its serde derive.
+//! (and `codec::json_text` with `serde_json::to_string`), and every type's `FromValue` and
+//! `ToValue` with its serde derives.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pulse_fuzz::{floats_round_trip, near_json, same, same_json};
 use pulse_protocol::events::{
-    Activity, Alert, BalanceUpdated, ConnectAuth, ConnectionStatus, Customer, CustomerUpdate,
-    Delivery, DeliveryUpdate, MarkRead, Notification, NotificationsRead, Payment, PaymentAdd, Pong,
-    Stats,
+    Activity, Alert, BalanceUpdated, ConnectAuth, ConnectionStatus, Customer, CustomerAdd,
+    CustomerUpdate, Delivery, DeliveryUpdate, MarkRead, Notification, NotificationsRead, Payment,
+    PaymentAdd, Pong, Stats,
 };
 use pulse_protocol::rest::{
-    EventsPage, Health, LoggedEvent, LoginRequest, Page, RefreshRequest, Session, User,
+    EventsPage, Health, LoggedEvent, LoginRequest, NewUser, Page, PasswordChange, RefreshRequest,
+    Session, User, UserPatch,
 };
-use pulse_protocol::{Ack, Envelope, FromValue, WireError};
+use pulse_protocol::{Ack, Envelope, FromValue, ToValue, WireError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -47,9 +48,9 @@ fn check<T: Serialize + DeserializeOwned + std::fmt::Debug>(data: &[u8], value: 
     }
 }
 
-/// A server → client type: also read by `FromValue`, which must accept exactly what serde
-/// accepts, as the same value.
-fn check_read<T: Serialize + DeserializeOwned + FromValue + std::fmt::Debug>(
+/// A type the browser bundles read by `FromValue`, which must accept exactly what serde
+/// accepts, as the same value, and write by `ToValue`, which must write what serde writes.
+fn check_value<T: Serialize + DeserializeOwned + FromValue + ToValue + std::fmt::Debug>(
     data: &[u8],
     value: Option<&Value>,
 ) {
@@ -58,7 +59,11 @@ fn check_read<T: Serialize + DeserializeOwned + FromValue + std::fmt::Debug>(
         let ours = T::from_value(value);
         match serde_json::from_value::<T>(value.clone()) {
             Ok(theirs) => match ours {
-                Some(ours) => assert!(same(&ours, &theirs), "{value}: {ours:?} != {theirs:?}"),
+                Some(ours) => {
+                    assert!(same(&ours, &theirs), "{value}: {ours:?} != {theirs:?}");
+                    let written = serde_json::to_value(&theirs).expect("serializes");
+                    assert_eq!(theirs.to_value(), written, "{value}: written as serde does not");
+                }
                 None => panic!("{value}: serde reads it, FromValue does not"),
             },
             Err(e) => assert!(ours.is_none(), "{value}: FromValue reads it, serde does not ({e})"),
@@ -95,33 +100,37 @@ fuzz_target!(|data: &[u8]| {
         assert!(same_json(&back, v), "Value via {s}: {back} != {v}");
     }
     let v = value.as_ref();
-    // Client → server.
-    check::<DeliveryUpdate>(data, v);
-    check::<PaymentAdd>(data, v);
-    check::<CustomerUpdate>(data, v);
-    check::<MarkRead>(data, v);
+    // Client → server (the dashboard writes them by `ToValue`).
+    check_value::<DeliveryUpdate>(data, v);
+    check_value::<PaymentAdd>(data, v);
+    check_value::<CustomerUpdate>(data, v);
+    check_value::<CustomerAdd>(data, v);
+    check_value::<MarkRead>(data, v);
     check::<ConnectAuth>(data, v);
-    check::<LoginRequest>(data, v);
-    check::<RefreshRequest>(data, v);
+    check_value::<LoginRequest>(data, v);
+    check_value::<RefreshRequest>(data, v);
+    check_value::<NewUser>(data, v);
+    check_value::<UserPatch>(data, v);
+    check_value::<PasswordChange>(data, v);
     // Server → client.
-    check_read::<Envelope<Delivery>>(data, v);
-    check_read::<Envelope<Payment>>(data, v);
-    check_read::<Envelope<Customer>>(data, v);
-    check_read::<Envelope<BalanceUpdated>>(data, v);
-    check_read::<Envelope<Stats>>(data, v);
-    check_read::<Envelope<Activity>>(data, v);
-    check_read::<Envelope<Notification>>(data, v);
-    check_read::<Envelope<NotificationsRead>>(data, v);
-    check_read::<Envelope<Alert>>(data, v);
-    check_read::<Envelope<ConnectionStatus>>(data, v);
-    check_read::<Pong>(data, v);
-    check_read::<WireError>(data, v);
-    check_read::<Ack<Value>>(data, v);
-    check_read::<Ack<Pong>>(data, v);
-    check_read::<EventsPage>(data, v);
-    check_read::<LoggedEvent>(data, v);
-    check_read::<Session>(data, v);
-    check_read::<User>(data, v);
-    check_read::<Health>(data, v);
-    check_read::<Page<Customer>>(data, v);
+    check_value::<Envelope<Delivery>>(data, v);
+    check_value::<Envelope<Payment>>(data, v);
+    check_value::<Envelope<Customer>>(data, v);
+    check_value::<Envelope<BalanceUpdated>>(data, v);
+    check_value::<Envelope<Stats>>(data, v);
+    check_value::<Envelope<Activity>>(data, v);
+    check_value::<Envelope<Notification>>(data, v);
+    check_value::<Envelope<NotificationsRead>>(data, v);
+    check_value::<Envelope<Alert>>(data, v);
+    check_value::<Envelope<ConnectionStatus>>(data, v);
+    check_value::<Pong>(data, v);
+    check_value::<WireError>(data, v);
+    check_value::<Ack<Value>>(data, v);
+    check_value::<Ack<Pong>>(data, v);
+    check_value::<EventsPage>(data, v);
+    check_value::<LoggedEvent>(data, v);
+    check_value::<Session>(data, v);
+    check_value::<User>(data, v);
+    check_value::<Health>(data, v);
+    check_value::<Page<Customer>>(data, v);
 });
