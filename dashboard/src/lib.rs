@@ -17,6 +17,7 @@ pub mod local;
 pub mod on_demand;
 pub mod pages;
 pub mod pending;
+pub mod route;
 pub mod rows;
 pub mod session;
 pub mod shell;
@@ -24,11 +25,10 @@ pub mod submit;
 pub mod topics;
 
 use leptos::prelude::*;
-use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
 
 use components::toast::{ToastHost, Toasts};
 use pages::{login::Login, overview::Overview};
+use route::{Location, Page, Route};
 use session::Auth;
 use shell::Shell;
 
@@ -39,22 +39,32 @@ pub fn App() -> impl IntoView {
     components::clock::provide_clock();
     Toasts::provide();
     Auth::provide();
+    let location = Location::provide();
+    // Which frame shows: moving between pages keeps the signed-in frame (and its connection).
+    let frame = Memo::new(move |_| match location.route() {
+        Route::Page(_) => Route::Page(Page::Overview),
+        other => other,
+    });
     view! {
-        <Router>
-            <a class="skip" href="#main">"Skip to content"</a>
-            <Routes fallback=|| view! { <p class="empty pad">"Page not found."</p> }>
-                <Route path=path!("/login") view=Login />
-                <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view=Overview />
-                    <Route path=path!("deliveries") view=on_demand::deliveries_page />
-                    <Route path=path!("payments") view=on_demand::payments_page />
-                    <Route path=path!("customers") view=on_demand::customers_page />
-                    <Route path=path!("system") view=on_demand::system_page />
-                    <Route path=path!("users") view=on_demand::users_page />
-                    <Route path=path!("account") view=on_demand::account_page />
-                </ParentRoute>
-            </Routes>
-            <ToastHost />
-        </Router>
+        <a class="skip" href="#main">"Skip to content"</a>
+        {move || match frame.get() {
+            Route::Login => view! { <Login /> }.into_any(),
+            Route::Page(_) => view! { <Shell /> }.into_any(),
+            Route::NotFound => view! { <p class="empty pad">"Page not found."</p> }.into_any(),
+        }}
+        <ToastHost />
+    }
+}
+
+/// The page `page` shows inside the signed-in frame.
+pub(crate) fn page_view(page: Page) -> AnyView {
+    match page {
+        Page::Overview => view! { <Overview /> }.into_any(),
+        Page::Deliveries => on_demand::deliveries_page().into_any(),
+        Page::Payments => on_demand::payments_page().into_any(),
+        Page::Customers => on_demand::customers_page().into_any(),
+        Page::System => on_demand::system_page().into_any(),
+        Page::Users => on_demand::users_page().into_any(),
+        Page::Account => on_demand::account_page().into_any(),
     }
 }

@@ -6,7 +6,6 @@
 //! notifications, connection indicator, sign-out).
 
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, Redirect, A};
 use pulse_protocol::events::Stats;
 use pulse_protocol::{Envelope, ErrorCode, WireError};
 use pulse_sdk::{Client, Config, Event};
@@ -18,6 +17,7 @@ use crate::components::notifications::NotificationBell;
 use crate::components::toast::Toasts;
 use crate::live::Live;
 use crate::pending::{Pending, PulseClient};
+use crate::route::{use_location, NavLink, Page, Redirect, Route};
 use crate::session::Auth;
 use crate::topics::{self, Demand};
 
@@ -104,17 +104,23 @@ fn SignedIn() -> impl IntoView {
     let user =
         move || auth.session.with(|s| s.as_ref().map(|s| s.user.name.clone()).unwrap_or_default());
     let pending_count = move || pending.list.with(|l| l.len());
+    let location = use_location();
+    // Only a change of page re-renders the page.
+    let page = Memo::new(move |_| match location.route() {
+        Route::Page(p) => Some(p),
+        _ => None,
+    });
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Pulse"</a>
             <nav class="nav" aria-label="Main">
-                <A href="/" exact=true>"Overview"</A>
-                <A href="/deliveries">"Deliveries"</A>
-                <A href="/payments">"Payments"</A>
-                <A href="/customers">"Customers"</A>
-                <A href="/system">"System"</A>
+                <NavLink page=Page::Overview>"Overview"</NavLink>
+                <NavLink page=Page::Deliveries>"Deliveries"</NavLink>
+                <NavLink page=Page::Payments>"Payments"</NavLink>
+                <NavLink page=Page::Customers>"Customers"</NavLink>
+                <NavLink page=Page::System>"System"</NavLink>
                 <Show when=move || auth.is_admin()>
-                    <A href="/users">"Users"</A>
+                    <NavLink page=Page::Users>"Users"</NavLink>
                 </Show>
             </nav>
             <div class="spacer"></div>
@@ -133,7 +139,7 @@ fn SignedIn() -> impl IntoView {
         </header>
         <FallbackBanner />
         <main class="page">
-            <Outlet />
+            {move || page.get().map(crate::page_view)}
         </main>
     }
 }

@@ -1,7 +1,6 @@
 //! This module deals with the sign-in page.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 
 use crate::api::ApiError;
 use crate::session::Auth;
@@ -10,7 +9,7 @@ use crate::session::Auth;
 #[component]
 pub fn Login() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let navigate = use_navigate();
+    let location = crate::route::use_location();
     // What was typed into index.html's sign-in form while the app loaded. Not when signed in
     // already: then index.html shows the figures, which the signed-in frame takes over.
     let signed_in = auth.session.with_untracked(|s| s.is_some());
@@ -22,7 +21,7 @@ pub fn Login() -> impl IntoView {
     // Already signed in (another tab, a reload): straight to the dashboard.
     Effect::new(move |_| {
         if auth.session.with(|s| s.is_some()) {
-            navigate("/", Default::default());
+            location.go("/", false);
         }
     });
     // Signs in, or, given the sign-in index.html's script started (which stores the session
