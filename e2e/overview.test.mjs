@@ -34,6 +34,9 @@ test('sign in, see live KPIs, stay signed in across a reload, sign out', async (
     return seen.size >= 3;
   });
   assert.notEqual(await page.getByTestId('last-updated').innerText(), 'Waiting for data…');
+  // Yesterday's figures, read once the page shows, give each KPI its comparison.
+  const delta = page.getByTestId('kpi-liters').locator('.kpi-delta');
+  await eventually('the comparison with yesterday', async () => /yesterday/.test(await delta.innerText()));
   // The chart and the recent tables fill in live.
   await eventually('recent deliveries rows', async () => (await page.getByTestId('recent-deliveries').locator('tbody tr').count()) > 0);
   await eventually('chart bars', async () => (await page.locator('[data-testid="minute-chart"] rect.bar').count()) > 0);

@@ -9,6 +9,7 @@
 //! which in wasm would end the whole app.
 
 use leptos::prelude::*;
+use leptos::reactive::computed::ScopedFuture;
 #[cfg(feature = "split")]
 use leptos::wasm_split::wasm_split;
 use leptos::wasm_split::SplitLoaderError;
@@ -98,36 +99,63 @@ pub fn first_figures_in() {
     });
 }
 
+/// Where a page loaded on demand is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Code {
+    Loading,
+    Here,
+    Unavailable,
+}
+
 /// A page shown when `load` has its code: "Loading…" until then, and an error with a retry
-/// if the code could not be fetched.
-fn page<F>(load: impl Fn() -> F + Send + Sync + 'static) -> impl IntoView
+/// if the code could not be fetched. A task and a signal, not `Suspense`: nothing else in the
+/// app suspends, and Leptos' async machinery cost more than this page's whole frame.
+fn page<F>(load: impl Fn() -> F + 'static) -> impl IntoView
 where
     F: std::future::Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
 {
-    let attempt = RwSignal::new(0u32);
-    view! {
-        <Suspense fallback=|| view! { <p class="empty pad" role="status">"Loading…"</p> }>
-            {move || {
-                attempt.track();
-                let code = SendWrapper::new(load());
-                Suspend::new(async move {
-                    match code.await {
-                        Ok(view) => view,
-                        Err(_) => view! { <PageUnavailable retry=attempt /> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
+    let code = RwSignal::new(Code::Loading);
+    // The page's view, handed over once when it is here.
+    let ready = StoredValue::new_local(None::<AnyView>);
+    // The page's components read context as they are built (when its code is here): under
+    // this page's owner, untracked, as `Suspense` would, also when a retry builds it.
+    let owner = Owner::current().unwrap_or_default();
+    let attempt = std::rc::Rc::new(move || {
+        code.set(Code::Loading);
+        let view = owner.with(|| ScopedFuture::new_untracked(load()));
+        leptos::task::spawn_local(async move {
+            let now = match view.await {
+                Ok(view) => {
+                    ready.set_value(Some(view));
+                    Code::Here
+                }
+                Err(_) => Code::Unavailable,
+            };
+            // The page may be gone by now.
+            let _ = code.try_set(now);
+        });
+    });
+    attempt();
+    let retry = SendWrapper::new(attempt);
+    move || match code.get() {
+        Code::Loading => view! { <p class="empty pad" role="status">"Loading…"</p> }.into_any(),
+        Code::Here => {
+            ready.try_update_value(Option::take).flatten().unwrap_or_else(|| ().into_any())
+        }
+        Code::Unavailable => {
+            let retry = std::rc::Rc::clone(&retry);
+            view! { <PageUnavailable retry=move || retry() /> }.into_any()
+        }
     }
 }
 
 /// What shows when a page's code could not be fetched.
 #[component]
-fn PageUnavailable(retry: RwSignal<u32>) -> impl IntoView {
+fn PageUnavailable(retry: impl Fn() + 'static) -> impl IntoView {
     view! {
         <div class="card pad" role="alert" data-testid="page-unavailable">
             <p class="form-error">"This page could not be loaded: the server is out of reach."</p>
-            <button class="btn" on:click=move |_| retry.update(|n| *n += 1)>"Try again"</button>
+            <button class="btn" on:click=move |_| retry()>"Try again"</button>
         </div>
     }
 }

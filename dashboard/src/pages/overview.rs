@@ -56,14 +56,22 @@ pub fn Overview() -> impl IntoView {
     let clock = expect_context::<Clock>();
     let auth = expect_context::<Auth>();
     let offset = format::local_offset_min();
-    let before = LocalResource::new(move || yesterday(auth));
+    // Yesterday's figures, once, for the deltas (a signal, not a resource: nothing here
+    // suspends on them).
+    let before = RwSignal::new(None::<DayFigures>);
+    leptos::task::spawn_local(async move {
+        if let Some(y) = yesterday(auth).await {
+            // The page may be gone by now.
+            let _ = before.try_set(Some(y));
+        }
+    });
     let stat = move |f: fn(&Stats) -> String| {
         Signal::derive(move || live.stats.with(|s| s.as_ref().map(|e| f(&e.data))))
     };
     let delta = move |now: fn(&Stats) -> f64, then: fn(&DayFigures) -> f64| {
         Signal::derive(move || {
             let today = live.stats.with(|s| s.as_ref().map(|e| now(&e.data)))?;
-            let y = before.get().flatten()?;
+            let y = before.get()?;
             let y = then(&y);
             Some(match format::change_pct(today, y) {
                 Some(p) => (format!("{p} vs yesterday"), Trend::of(today - y)),
