@@ -104,6 +104,8 @@ fn SignedIn() -> impl IntoView {
     let user =
         move || auth.session.with(|s| s.as_ref().map(|s| s.user.name.clone()).unwrap_or_default());
     let pending_count = move || pending.list.with(|l| l.len());
+    // The chip comes and goes with the first and the last pending action, not with each.
+    let any_pending = Memo::new(move |_| pending_count() > 0);
     let location = use_location();
     // Only a change of page re-renders the page.
     let page = Memo::new(move |_| match location.route() {
@@ -119,17 +121,15 @@ fn SignedIn() -> impl IntoView {
                 <NavLink page=Page::Payments>"Payments"</NavLink>
                 <NavLink page=Page::Customers>"Customers"</NavLink>
                 <NavLink page=Page::System>"System"</NavLink>
-                <Show when=move || auth.is_admin()>
-                    <NavLink page=Page::Users>"Users"</NavLink>
-                </Show>
+                {move || auth.is_admin().then(|| view! { <NavLink page=Page::Users>"Users"</NavLink> })}
             </nav>
             <div class="spacer"></div>
-            <Show when=move || { pending_count() > 0 }>
+            {move || any_pending.get().then(|| view! {
                 <span class="chip warn" data-testid="pending-actions" role="status"
                     title=move || pending.list.with(|l| l.iter().map(|a| a.label.clone()).collect::<Vec<_>>().join("\n"))>
                     {move || format!("{} pending", pending_count())}
                 </span>
-            </Show>
+            })}
             <NotificationBell />
             <ConnectionIndicator />
             <div class="user">

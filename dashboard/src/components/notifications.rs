@@ -4,7 +4,7 @@
 //! everywhere; the ack applies it here at once.
 
 use leptos::prelude::*;
-use pulse_protocol::events::{Id, Level, MarkRead, NotificationsRead, NOTIFICATION_MARK_READ};
+use pulse_protocol::events::{Id, MarkRead, NotificationsRead, NOTIFICATION_MARK_READ};
 use pulse_protocol::ToValue;
 use pulse_sdk::store::Changes;
 
@@ -66,6 +66,7 @@ pub fn NotificationBell() -> impl IntoView {
         n => format!("Notifications, {n} unread"),
     };
     let items = move || live.notifications.with(|n| n.iter().take(30).cloned().collect::<Vec<_>>());
+    let none = Memo::new(move |_| live.notifications.with(|n| n.is_empty()));
     view! {
         <div class="bell-wrap" on:keydown=move |e| if e.key() == "Escape" { open.set(false) }>
             <button
@@ -83,7 +84,7 @@ pub fn NotificationBell() -> impl IntoView {
                     {move || { let n = live.unread.get(); if n > 99 { "99+".to_owned() } else { n.to_string() } }}
                 </span>
             </button>
-            <Show when=move || open.get()>
+            {move || open.get().then(|| view! {
                 <div class="popover" role="dialog" aria-label="Notifications" data-testid="notifications">
                     <div class="popover-head">
                         <strong>"Notifications"</strong>
@@ -93,7 +94,7 @@ pub fn NotificationBell() -> impl IntoView {
                     </div>
                     <ul class="notif-list">
                         <For each=items key=|n| (n.id, n.read) let:n>
-                            <li class="notif" data-read=n.read.to_string() data-level=match n.level { Level::Info => "info", Level::Warning => "warning", Level::Critical => "critical" } data-testid="notification">
+                            <li class="notif" data-read=n.read.to_string() data-level=n.level.as_str() data-testid="notification">
                                 <div class="notif-text">
                                     <strong>{n.title.clone()}</strong>
                                     <span>{n.body.clone()}</span>
@@ -105,11 +106,9 @@ pub fn NotificationBell() -> impl IntoView {
                             </li>
                         </For>
                     </ul>
-                    <Show when=move || live.notifications.with(|n| n.is_empty())>
-                        <p class="empty pad">"No notifications yet."</p>
-                    </Show>
+                    {move || none.get().then(|| view! { <p class="empty pad">"No notifications yet."</p> })}
                 </div>
-            </Show>
+            })}
         </div>
     }
 }
