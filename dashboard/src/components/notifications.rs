@@ -93,7 +93,7 @@ pub fn NotificationBell() -> impl IntoView {
                         </button>
                     </div>
                     <ul class="notif-list">
-                        <For each=items key=|n| (n.id, n.read) let:n>
+                        {move || items().into_iter().map(|n| view! {
                             <li class="notif" data-read=n.read.to_string() data-level=n.level.as_str() data-testid="notification">
                                 <div class="notif-text">
                                     <strong>{n.title.clone()}</strong>
@@ -104,7 +104,7 @@ pub fn NotificationBell() -> impl IntoView {
                                     <button class="link-btn" data-testid="mark-read" aria-label=format!("Mark “{}” read", n.title) on:click=move |_| mark(Some(id))>"Mark read"</button>
                                 }})}
                             </li>
-                        </For>
+                        }).collect_view()}
                     </ul>
                     {move || none.get().then(|| view! { <p class="empty pad">"No notifications yet."</p> })}
                 </div>

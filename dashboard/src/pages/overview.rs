@@ -126,14 +126,14 @@ pub fn Overview() -> impl IntoView {
                 <table class="table" data-testid="recent-deliveries">
                     <thead><tr><th>"Time"</th><th>"Customer"</th><th class="num">"Liters"</th><th class="num">"Amount"</th></tr></thead>
                     <tbody>
-                        <For each=deliveries key=|d| (d.id, d.updated_at) let:d>
+                        {move || deliveries().into_iter().map(|d| view! {
                             <tr data-id=d.id>
                                 <td class="mono">{format::time_of_day(d.updated_at, offset)}</td>
-                                <td class="ellipsis">{d.customer_name.clone()}</td>
+                                <td class="ellipsis">{d.customer_name}</td>
                                 <td class="num">{format::liters(d.quantity)}</td>
                                 <td class="num">{format::money(d.amount)}</td>
                             </tr>
-                        </For>
+                        }).collect_view()}
                     </tbody>
                 </table>
             </section>
@@ -145,14 +145,14 @@ pub fn Overview() -> impl IntoView {
                 <table class="table" data-testid="recent-payments">
                     <thead><tr><th>"Time"</th><th>"Customer"</th><th>"Method"</th><th class="num">"Amount"</th></tr></thead>
                     <tbody>
-                        <For each=payments key=|p| p.id let:p>
+                        {move || payments().into_iter().map(|p| view! {
                             <tr data-id=p.id>
                                 <td class="mono">{format::time_of_day(p.created_at, offset)}</td>
-                                <td class="ellipsis">{p.customer_name.clone()}</td>
+                                <td class="ellipsis">{p.customer_name}</td>
                                 <td>{method_name(p.method)}</td>
                                 <td class="num">{format::money(p.amount)}</td>
                             </tr>
-                        </For>
+                        }).collect_view()}
                     </tbody>
                 </table>
             </section>
@@ -160,13 +160,13 @@ pub fn Overview() -> impl IntoView {
         <section class="card" aria-labelledby="activity-title">
             <h2 class="card-title" id="activity-title">"Activity"</h2>
             <ol class="feed" data-testid="activity">
-                <For each=activity key=|a| a.seq let:a>
+                {move || activity().into_iter().map(|a| view! {
                     <li>
                         <time class="mono muted">{format::time_of_day_s(a.ts, offset)}</time>
-                        <span class="feed-actor">{a.actor.clone()}</span>
-                        <span class="feed-text">{a.summary.clone()}</span>
+                        <span class="feed-actor">{a.actor}</span>
+                        <span class="feed-text">{a.summary}</span>
                     </li>
-                </For>
+                }).collect_view()}
             </ol>
         </section>
     }
