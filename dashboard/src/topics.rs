@@ -6,7 +6,6 @@
 //! first and its state loaded over REST once the server's ack is in (the ack names the head
 //! from which live events come), so nothing falls between the two.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use leptos::prelude::*;
@@ -39,10 +38,29 @@ pub fn always(admin: bool) -> Topics {
     t
 }
 
+/// How many of the pages shown want each topic (a table by topic: a hash map per frame
+/// brought its own hashing code into the bundle).
+#[derive(Default)]
+struct Wants([u32; Topic::ALL.len()]);
+
+impl Wants {
+    fn of(topics: Topics) -> Wants {
+        let mut w = Wants::default();
+        for t in topics.iter() {
+            *w.count(t) = 1;
+        }
+        w
+    }
+
+    fn count(&mut self, topic: Topic) -> &mut u32 {
+        &mut self.0[topic as usize]
+    }
+}
+
 /// The topics the pages shown want, counted, shared through context. `Copy`.
 #[derive(Clone, Copy)]
 pub struct Demand {
-    wanted: StoredValue<Arc<Mutex<HashMap<Topic, u32>>>>,
+    wanted: StoredValue<Arc<Mutex<Wants>>>,
     client: StoredValue<PulseClient>,
     auth: Auth,
     live: Live,
@@ -62,7 +80,7 @@ impl Demand {
         toasts: Toasts,
     ) -> Demand {
         let d = Demand {
-            wanted: StoredValue::new(Arc::new(Mutex::new(always.iter().map(|t| (t, 1)).collect()))),
+            wanted: StoredValue::new(Arc::new(Mutex::new(Wants::of(always)))),
             client: StoredValue::new(PulseClient(SendWrapper::new(client.clone()))),
             auth,
             live,
@@ -75,10 +93,10 @@ impl Demand {
 
     /// The topics wanted now.
     pub fn topics(&self) -> Topics {
-        self.with(|w| w.iter().filter(|(_, n)| **n > 0).map(|(t, _)| *t).collect())
+        self.with(|w| Topic::ALL.into_iter().filter(|t| *w.count(*t) > 0).collect())
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<Topic, u32>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut Wants) -> R) -> R {
         let arc = self.wanted.get_value();
         let mut g = arc.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut g)
@@ -91,7 +109,7 @@ impl Demand {
     /// Wants `topic` once more: the first want subscribes and then loads its state.
     pub fn want(&self, topic: Topic) {
         let first = self.with(|w| {
-            let n = w.entry(topic).or_default();
+            let n = w.count(topic);
             *n += 1;
             *n == 1
         });
@@ -111,7 +129,7 @@ impl Demand {
     /// Wants `topic` once less: the last release unsubscribes.
     pub fn release(&self, topic: Topic) {
         let last = self.with(|w| {
-            let n = w.entry(topic).or_default();
+            let n = w.count(topic);
             *n = n.saturating_sub(1);
             *n == 0
         });
