@@ -51,32 +51,32 @@ page_on_demand!(account, preload_account, Account);
 
 /// The deliveries page, once its code is here.
 pub fn deliveries_page() -> impl IntoView {
-    page(deliveries)
+    page(|| Box::pin(deliveries()))
 }
 
 /// The payments page, once its code is here.
 pub fn payments_page() -> impl IntoView {
-    page(payments)
+    page(|| Box::pin(payments()))
 }
 
 /// The customers page, once its code is here.
 pub fn customers_page() -> impl IntoView {
-    page(customers)
+    page(|| Box::pin(customers()))
 }
 
 /// The system page, once its code is here.
 pub fn system_page() -> impl IntoView {
-    page(system)
+    page(|| Box::pin(system()))
 }
 
 /// The users page, once its code is here.
 pub fn users_page() -> impl IntoView {
-    page(users)
+    page(|| Box::pin(users()))
 }
 
 /// The account page, once its code is here.
 pub fn account_page() -> impl IntoView {
-    page(account)
+    page(|| Box::pin(account()))
 }
 
 /// The first figures are on screen: the code of every page loaded on demand is fetched now,
@@ -99,6 +99,9 @@ pub fn first_figures_in() {
     });
 }
 
+/// A page's code being fetched, and then its view.
+type Load = std::pin::Pin<Box<dyn std::future::Future<Output = Result<AnyView, SplitLoaderError>>>>;
+
 /// Where a page loaded on demand is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Code {
@@ -110,10 +113,10 @@ enum Code {
 /// A page shown when `load` has its code: "Loading…" until then, and an error with a retry
 /// if the code could not be fetched. A task and a signal, not `Suspense`: nothing else in the
 /// app suspends, and Leptos' async machinery cost more than this page's whole frame.
-fn page<F>(load: impl Fn() -> F + 'static) -> impl IntoView
-where
-    F: std::future::Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
-{
+///
+/// One function for every page (`load` is a plain function pointer returning a boxed
+/// future): generic, it was compiled once per page into the first module.
+fn page(load: fn() -> Load) -> AnyView {
     let code = RwSignal::new(Code::Loading);
     // The page's view, handed over once when it is here.
     let ready = StoredValue::new_local(None::<AnyView>);
@@ -137,7 +140,7 @@ where
     });
     attempt();
     let retry = SendWrapper::new(attempt);
-    move || match code.get() {
+    (move || match code.get() {
         Code::Loading => view! { <p class="empty pad" role="status">"Loading…"</p> }.into_any(),
         Code::Here => {
             ready.try_update_value(Option::take).flatten().unwrap_or_else(|| ().into_any())
@@ -146,7 +149,8 @@ where
             let retry = std::rc::Rc::clone(&retry);
             view! { <PageUnavailable retry=move || retry() /> }.into_any()
         }
-    }
+    })
+    .into_any()
 }
 
 /// What shows when a page's code could not be fetched.
