@@ -30,7 +30,7 @@ pub enum Refreshed {
     Yes,
     /// The refresh was refused (the session is over), or there was no session: signed out.
     SignedOut,
-    /// The server could not be reached or failed (see [`passing`]): the session is kept and
+    /// The server could not be reached or failed for a passing reason: the session is kept and
     /// the refresh tried again.
     Unavailable(String),
 }

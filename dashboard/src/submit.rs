@@ -3,7 +3,7 @@
 //! a pending row, marked saving, or queued while the connection is down (with a toast saying
 //! it is sent when the connection is back); the ack replaces it with the server's row and a
 //! toast confirms it; a refusal, or no answer, rolls it back with a toast naming the error.
-//! Pages say only what to send and what to show; [`pending`](crate::pending) does the emit.
+//! Pages say only what to send and what to show; [`crate::pending`] does the emit.
 
 use leptos::prelude::*;
 use pulse_protocol::{FromValue, ToValue};

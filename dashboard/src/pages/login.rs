@@ -21,7 +21,8 @@ pub fn Login() -> impl IntoView {
     // Already signed in (another tab, a reload): straight to the dashboard.
     Effect::new(move |_| {
         if auth.session.with(|s| s.is_some()) {
-            location.go("/", false);
+            // In place of the sign-in: Back does not return to a form that forwards at once.
+            location.go("/", true);
         }
     });
     // Signs in, or, given the sign-in index.html's script started (which stores the session
