@@ -74,3 +74,51 @@ test('only news worth it raises a toast, and on a phone it covers nothing', asyn
   assert.equal(await page.evaluate(() => localStorage.getItem('pulse.toasts.largePayment')), '50');
   assert.deepEqual(errors, []);
 });
+
+// The stack is keyed by toast: each toast is one node, added on top (the live region announces
+// added nodes, so a new toast must be a new node and an old one must not be redrawn as new),
+// the oldest leaves past four, and Dismiss removes that toast and no other.
+test('each toast is one node, added on top, dismissed alone', async (t) => {
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO: 'true', PULSE_DEMO_RATE: '0' });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await login(page, server.url);
+  const live = page.locator('.toast-live');
+  await live.evaluate((el) => {
+    window.toastLog = [];
+    new MutationObserver((records) => {
+      for (const r of records) {
+        for (const n of r.addedNodes) {
+          // Above every other toast (the renderer keeps a comment node as a marker).
+          let above = r.previousSibling;
+          while (above && above.nodeType !== 1) above = above.previousSibling;
+          if (n.nodeType === 1) window.toastLog.push({ added: n.textContent, onTop: above === null });
+        }
+        for (const n of r.removedNodes) if (n.nodeType === 1) window.toastLog.push({ removed: n.textContent });
+      }
+    }).observe(el, { childList: true });
+  });
+  const { token } = await apiLogin(server.url);
+  const texts = () => page.getByTestId('toast').locator('.toast-body').allInnerTexts();
+  // Five large payments, one after another's toast: the first is pushed out by the fifth.
+  for (const amount of [501, 502, 503, 504, 505]) {
+    await pay(server.url, token, amount, `stack ${amount}`);
+    await eventually(`a toast for ${amount}`, async () => (await texts()).some((b) => b.includes(`${amount}.00`)));
+  }
+  const shown = await texts();
+  assert.deepEqual(
+    shown.map((b) => b.match(/50\d\.00/)?.[0]),
+    ['505.00', '504.00', '503.00', '502.00'],
+    `newest on top, four at most: ${shown}`,
+  );
+  // Dismiss the one in the middle.
+  await page.getByTestId('toast').filter({ hasText: '503.00' }).getByRole('button', { name: 'Dismiss' }).click();
+  assert.deepEqual((await texts()).map((b) => b.match(/50\d\.00/)?.[0]), ['505.00', '504.00', '502.00']);
+
+  const log = await page.evaluate(() => window.toastLog);
+  const added = log.filter((e) => e.added !== undefined);
+  assert.equal(added.length, 5, `one node per toast, none redrawn: ${JSON.stringify(log)}`);
+  assert.ok(added.every((e) => e.onTop), `each added on top: ${JSON.stringify(log)}`);
+  const removed = log.filter((e) => e.removed !== undefined).map((e) => e.removed.match(/50\d\.00/)?.[0]);
+  assert.deepEqual(removed, ['501.00', '503.00'], `only the pushed out and the dismissed left: ${JSON.stringify(log)}`);
+  assert.deepEqual(errors, []);
+});

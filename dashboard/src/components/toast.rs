@@ -185,34 +185,75 @@ impl Toasts {
 }
 
 /// The toast stack, bottom right on desktop and bottom full width on phones.
+///
+/// Rows are keyed by toast id by hand rather than with `<For>`: the stack only ever gains
+/// rows on top and loses rows anywhere, so keeping each row's node while it is shown needs no
+/// general list diff (and `<For>`'s would be the only one in the first module). Keeping the
+/// nodes matters: the live region announces added nodes, so a new toast must be a new node.
 #[component]
 pub fn ToastHost() -> impl IntoView {
     let Toasts(q) = expect_context::<Toasts>();
-    let shown = move || q.with(|q| q.shown.clone());
+    let live = NodeRef::<leptos::html::Div>::new();
+    let mut rows = no_rows(toast_row);
+    Effect::new(move |_| {
+        let Some(parent) = live.get() else { return };
+        let shown = q.with(|q| q.shown.clone());
+        let mut kept = std::mem::take(&mut rows);
+        // Oldest first, each placed before the row shown under it.
+        for t in shown.into_iter().rev() {
+            let id = t.id;
+            let row = match kept.iter().position(|(k, _)| *k == id) {
+                Some(at) => kept.swap_remove(at).1,
+                None => {
+                    let mut row = toast_row(t, q).build();
+                    match rows.last() {
+                        Some((_, below)) => {
+                            below.insert_before_this_or_marker(&parent, &mut row, None)
+                        }
+                        None => row.mount(&parent, None),
+                    }
+                    row
+                }
+            };
+            rows.push((id, row));
+        }
+        for (_, mut gone) in kept {
+            gone.unmount();
+        }
+        rows.reverse();
+    });
     view! {
         <div class="toasts" role="region" aria-label="Messages" data-testid="toasts">
-            <div class="toast-live" aria-live="polite" aria-relevant="additions">
-                <For each=shown key=|t| t.id let:t>
-                    <div
-                        class=format!("toast toast-{}", t.tone.class())
-                        role=if t.tone == Tone::Error { "alert" } else { "status" }
-                        data-testid="toast"
-                        data-key=t.key.clone()
-                    >
-                        <div class="toast-text">
-                            <strong class="toast-title">{t.title.clone()}</strong>
-                            <span class="toast-body">{t.body.clone()}</span>
-                        </div>
-                        <button
-                            class="toast-close"
-                            aria-label="Dismiss"
-                            on:click=move |_| q.update(|q| q.dismiss(t.id))
-                        >
-                            "×"
-                        </button>
-                    </div>
-                </For>
+            <div class="toast-live" aria-live="polite" aria-relevant="additions" node_ref=live></div>
+        </div>
+    }
+}
+
+/// An empty list of the rows `row` builds, keyed by toast id (it names their type).
+fn no_rows<R: Render>(_row: fn(Toast, RwSignal<ToastQueue>) -> R) -> Vec<(u64, R::State)> {
+    Vec::new()
+}
+
+/// One toast as shown, with its dismiss button.
+fn toast_row(t: Toast, q: RwSignal<ToastQueue>) -> impl Render {
+    view! {
+        <div
+            class=format!("toast toast-{}", t.tone.class())
+            role=if t.tone == Tone::Error { "alert" } else { "status" }
+            data-testid="toast"
+            data-key=t.key
+        >
+            <div class="toast-text">
+                <strong class="toast-title">{t.title}</strong>
+                <span class="toast-body">{t.body}</span>
             </div>
+            <button
+                class="toast-close"
+                aria-label="Dismiss"
+                on:click=move |_| q.update(|q| q.dismiss(t.id))
+            >
+                "×"
+            </button>
         </div>
     }
 }
