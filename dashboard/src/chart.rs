@@ -3,7 +3,9 @@
 //! minute it was first seen, with its new amount, so an edit never counts twice. Pure data;
 //! the SVG is `components::minute_chart`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 
 use pulse_protocol::events::Id;
 
@@ -29,7 +31,7 @@ pub struct Bucket {
 #[derive(Debug, Clone, Default)]
 pub struct MinuteSeries {
     buckets: BTreeMap<i64, Bucket>,
-    seen: HashMap<Id, (i64, f64)>,
+    seen: FxHashMap<Id, (i64, f64)>,
     order: VecDeque<Id>,
 }
 

@@ -47,7 +47,7 @@ pub fn ago(elapsed_ms: i64) -> String {
 
 /// A countdown rounded up to whole seconds: "in 3 s", or "now" when due.
 pub fn countdown(left: Duration) -> String {
-    let secs = left.as_millis().div_ceil(1000);
+    let secs = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).div_ceil(1000);
     if secs == 0 {
         "now".to_owned()
     } else {
@@ -188,6 +188,9 @@ pub fn fixed(x: f64, decimals: u32) -> String {
             q + u128::from(r > half || (r == half && q & 1 == 1))
         }
     };
+    // Written as a u64: formatting a u128 would bring its own code (and 128-bit division).
+    let Ok(n) = u64::try_from(n) else { return huge(x, decimals) };
+    let scale = scale as u64;
     if decimals == 0 {
         format!("{sign}{n}")
     } else {
@@ -196,7 +199,9 @@ pub fn fixed(x: f64, decimals: u32) -> String {
     }
 }
 
-/// [`fixed`] from about 10^34 up, which no screen here shows.
+/// [`fixed`] from 2^64 / 10^`decimals` up (about 1.8 · 10^15 with four decimals): where the
+/// number is too coarse to have a tie to round, so JavaScript's `toFixed` (which rounds ties
+/// up, not to even) writes the same digits. No screen here shows such a number.
 fn huge(x: f64, decimals: u32) -> String {
     #[cfg(target_arch = "wasm32")]
     {
