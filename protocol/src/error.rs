@@ -186,7 +186,9 @@ impl FromStr for WireError {
         // A byte scan rather than `split_once(": ")`: a string pattern brings the two-way
         // searcher (1.4 KB) into browser bundles for this one call.
         let at = s.as_bytes().windows(2).position(|w| w == b": ").ok_or(())?;
-        let (code, message) = (&s[..at], &s[at + 2..]);
+        // `get`, not indexing: `": "` is ASCII, and indexing's panic path would be code in the
+        // browser bundles.
+        let (code, message) = (s.get(..at).ok_or(())?, s.get(at + 2..).ok_or(())?);
         let is_code = !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
         if !is_code {
             return Err(());

@@ -126,7 +126,7 @@ impl Packet {
         let kind = t.chars().next().ok_or(DecodeError::Empty)?;
         Ok(match kind {
             '0' => {
-                let h = Handshake::from_json(&t[1..])
+                let h = Handshake::from_json(super::cut(&t, 1..))
                     .map_err(|detail| DecodeError::Json { what: "engine.io handshake", detail })?;
                 Packet::Open(h)
             }

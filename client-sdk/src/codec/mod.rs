@@ -8,6 +8,17 @@ pub mod sio;
 
 pub use scan::NotJson;
 use serde_json::Value;
+use std::slice::SliceIndex;
+
+/// `s[range]` for a range whose ends the caller found at ASCII bytes (a quote, a delimiter), so
+/// on char boundaries: read with `str::get` rather than by indexing, whose panic path (which
+/// formats the char it would cut) would be code in every browser bundle for a case that
+/// cannot happen.
+pub(crate) fn cut<R: SliceIndex<str, Output = str>>(s: &str, range: R) -> &str {
+    let part = s.get(range);
+    debug_assert!(part.is_some(), "cut inside a char");
+    part.unwrap_or_default()
+}
 
 /// `text` as a tree. The SDK reads every JSON text through here (not `serde_json::from_str`):
 /// one reader in the bundle, and not serde's, which an application decoding its own JSON can
@@ -70,7 +81,7 @@ fn write_string(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&s[plain..i]);
+        out.push_str(cut(s, plain..i));
         plain = i + 1;
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -81,7 +92,7 @@ fn write_string(out: &mut String, s: &str) {
             out.push_str(escape);
         }
     }
-    out.push_str(&s[plain..]);
+    out.push_str(cut(s, plain..));
     out.push('"');
 }
 

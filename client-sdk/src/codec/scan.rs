@@ -7,6 +7,7 @@
 //! splitter does not check a number's range (`1e400` passes; `JSON.parse` reads it as
 //! Infinity), [`value`] refuses it as serde_json does.
 
+use super::cut;
 use serde_json::{Map, Number, Value};
 use std::ops::Range;
 
@@ -25,7 +26,7 @@ pub(crate) fn elements(text: &str) -> Result<Vec<&str>, NotJson> {
     let mut s = Scan { b: text.as_bytes(), i: 0 };
     let mut out = Vec::new();
     s.ws();
-    s.array(1, |e| out.push(&text[e]))?;
+    s.array(1, |e| out.push(cut(text, e)))?;
     s.end()?;
     Ok(out)
 }
@@ -39,8 +40,8 @@ pub(crate) fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     s.ws();
     // Checked text: its depth was counted when it was decoded.
     s.object(0, |k, v| {
-        if is_key(&text[k], key) {
-            found = Some(&text[v]);
+        if is_key(cut(text, k), key) {
+            found = Some(cut(text, v));
         }
     })
     .ok()?;
@@ -49,7 +50,7 @@ pub(crate) fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 
 /// Whether the JSON string `quoted` (checked, with its quotes) is `key`.
 fn is_key(quoted: &str, key: &str) -> bool {
-    let inner = &quoted[1..quoted.len() - 1];
+    let inner = cut(quoted, 1..quoted.len() - 1);
     if !has_escape(inner) {
         return inner == key;
     }
@@ -69,7 +70,7 @@ pub(crate) fn value(text: &str) -> Result<Value, NotJson> {
 
 /// The content of a checked JSON string (with its quotes), its escapes undone.
 pub(crate) fn unquote(quoted: &str) -> String {
-    let inner = &quoted[1..quoted.len() - 1];
+    let inner = cut(quoted, 1..quoted.len() - 1);
     if has_escape(inner) {
         unescape(inner)
     } else {
@@ -82,7 +83,7 @@ fn unescape(inner: &str) -> String {
     let mut out = String::with_capacity(inner.len());
     let mut rest = inner;
     while let Some(at) = rest.bytes().position(|b| b == b'\\') {
-        out.push_str(&rest[..at]);
+        out.push_str(cut(rest, ..at));
         let b = rest.as_bytes();
         let (c, used) = match b[at + 1] {
             b'b' => ('\u{8}', 2),
@@ -106,7 +107,7 @@ fn unescape(inner: &str) -> String {
             c => (char::from(c), 2),
         };
         out.push(c);
-        rest = &rest[at + used..];
+        rest = cut(rest, at + used..);
     }
     out.push_str(rest);
     out
@@ -120,7 +121,7 @@ fn hex(digits: &[u8]) -> u32 {
 /// The content of the checked JSON string at `quoted` in `text`, which the scan found to have
 /// an escape or not: copied as it is unless it has.
 fn content(text: &str, quoted: Range<usize>, escaped: bool) -> String {
-    let inner = &text[quoted.start + 1..quoted.end - 1];
+    let inner = cut(text, quoted.start + 1..quoted.end - 1);
     if escaped {
         unescape(inner)
     } else {
@@ -282,7 +283,7 @@ impl Scan<'_> {
             }
             Some(b'-' | b'0'..=b'9') => {
                 let whole = self.number()?;
-                Value::Number(number(&text[start..self.i], whole).ok_or(NotJson(start))?)
+                Value::Number(number(cut(text, start..self.i), whole).ok_or(NotJson(start))?)
             }
             _ => {
                 self.value(depth)?;

@@ -218,7 +218,7 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
         if i == start || bytes.get(i) != Some(&b'-') {
             return Err(DecodeError::Header("binary packet without attachment count"));
         }
-        expected = text[start..i]
+        expected = super::cut(text, start..i)
             .parse::<usize>()
             .map_err(|_| DecodeError::Header("attachment count out of range"))?;
         if expected == 0 || expected > MAX_ATTACHMENTS {
@@ -228,12 +228,12 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
     }
     let mut nsp = "/";
     if bytes.get(i) == Some(&b'/') {
-        let end = text[i..]
+        let end = super::cut(text, i..)
             .find(',')
             .map(|e| i + e)
             // A namespace with no body runs to the end (e.g. `1/admin`).
             .unwrap_or(bytes.len());
-        nsp = &text[i..end];
+        nsp = super::cut(text, i..end);
         i = (end + 1).min(bytes.len());
     }
     let mut id = None;
@@ -243,12 +243,12 @@ fn parse(text: &str) -> Result<(Packet, usize), DecodeError> {
     }
     if i > start {
         id = Some(
-            text[start..i]
+            super::cut(text, start..i)
                 .parse::<u64>()
                 .map_err(|_| DecodeError::Header("ack id out of range"))?,
         );
     }
-    let body = &text[i..];
+    let body = super::cut(text, i..);
     let json = |super::NotJson(at)| DecodeError::Json {
         what: "socket.io payload",
         detail: format!("not JSON at byte {} of the packet", i + at),

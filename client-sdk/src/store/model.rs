@@ -270,9 +270,19 @@ impl Record for RawRow {
     }
 }
 
+/// Sets member `key` of the object `row`. Not `row[key] = v`: serde_json's `IndexMut` panics
+/// on a value that is not an object, and its message (the key as `{:?}`, the value written out
+/// as JSON) would bring string escaping and serde_json's writer into the browser bundle. A row
+/// is an object: the server sends nothing else, and the store keeps only objects.
+fn set_member(row: &mut Value, key: &str, v: Value) {
+    if let Some(members) = row.as_object_mut() {
+        members.insert(key.to_owned(), v);
+    }
+}
+
 impl CustomerRecord for RawRow {
     fn set_balance(&mut self, balance: f64) {
-        self.json["balance"] = balance.into();
+        set_member(&mut self.json, "balance", balance.into());
     }
     fn balance(&self) -> f64 {
         self.json["balance"].as_f64().unwrap_or_default()
@@ -284,7 +294,7 @@ impl NotificationRecord for RawRow {
         self.json["read"].as_bool().unwrap_or_default()
     }
     fn mark_read(&mut self) {
-        self.json["read"] = true.into();
+        set_member(&mut self.json, "read", true.into());
     }
 }
 
