@@ -330,6 +330,11 @@ mod tests {
             Packet::decode(Frame::Text("9".into())),
             Err(DecodeError::UnknownType { found: '9', .. })
         ));
+        // The type quoted, or its code point when it would not show.
+        let said = |text: &str| Packet::decode(Frame::Text(text.into())).unwrap_err().to_string();
+        assert_eq!(said("9"), "unknown engine.io packet type '9'");
+        assert_eq!(said("\u{1}x"), "unknown engine.io packet type U+0001");
+        assert_eq!(said("é"), "unknown engine.io packet type U+00E9");
         assert!(matches!(
             Packet::decode(Frame::Text("0{not json".into())),
             Err(DecodeError::Json { .. })

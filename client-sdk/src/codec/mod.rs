@@ -218,7 +218,7 @@ pub enum DecodeError {
     #[error("empty packet")]
     Empty,
     /// The leading packet-type character is not one the protocol defines.
-    #[error("unknown {layer} packet type {found:?}")]
+    #[error("unknown {layer} packet type {}", PacketType(*found))]
     UnknownType {
         /// `engine.io` or `socket.io`.
         layer: &'static str,
@@ -250,6 +250,21 @@ pub enum DecodeError {
         /// The limit.
         max: usize,
     },
+}
+
+/// A packet's type character in an error: `'9'`, or its code point (`U+0001`) when it is not a
+/// printable ASCII character. Not `{:?}`: `char`'s Debug carries Unicode tables (2.7 KB
+/// gzip) into the browser bundles for this one message.
+struct PacketType(char);
+
+impl std::fmt::Display for PacketType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_ascii_graphic() {
+            write!(f, "'{}'", self.0)
+        } else {
+            write!(f, "U+{:04X}", u32::from(self.0))
+        }
+    }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
