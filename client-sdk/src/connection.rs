@@ -976,11 +976,12 @@ impl Connection {
             self.events.push_back(Event::Disconnected { reason });
             self.schedule_reconnect(now);
         } else {
-            // Spelled out as `{:?}` would write them: the derived Debug would bring string
-            // escaping into the browser bundle for the two variants that carry text.
+            // Spelled out rather than `{:?}`: the derived Debug would bring string escaping
+            // into the browser bundle for the two variants that carry text, and the error
+            // code's variant names beside its wire names.
             let why = match reason {
                 DisconnectReason::Transport(s) | DisconnectReason::Decode(s) => s,
-                DisconnectReason::Auth(code) => format!("Auth({code:?})"),
+                DisconnectReason::Auth(code) => format!("Auth({})", code.as_str()),
                 DisconnectReason::Client => "Client".into(),
                 DisconnectReason::Server => "Server".into(),
                 DisconnectReason::PingTimeout => "PingTimeout".into(),
