@@ -11,6 +11,10 @@
 //!
 //! Principal types: [`load::Scenario`], [`load::Target`], [`report::Report`].
 #![warn(missing_docs, unreachable_pub)]
+// An application's library: its docs are for the people who work on it, and a module's doc
+// may point at the private item that does the work (`cargo doc --document-private-items`
+// resolves those links; without it they show as plain code).
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod cluster;
 pub mod floor;

@@ -64,7 +64,7 @@ pub struct Scenario {
     pub batch: usize,
     /// Longest wait for one batch to settle.
     pub batch_wait: Duration,
-    /// Writers of the logged-path scenario ([`run_log`]); 0 for a broadcast scenario. The
+    /// Writers of the logged-path scenario ([`run_log`](crate::logged::run_log)); 0 for a broadcast scenario. The
     /// `rate` is then payments per second, all writers together.
     pub writers: usize,
 }
@@ -87,7 +87,7 @@ impl Scenario {
     }
 
     /// A logged-path scenario: N connections, `writers` clients posting `rate` payments a
-    /// second between them for `seconds` ([`run_log`]).
+    /// second between them for `seconds` ([`run_log`](crate::logged::run_log)).
     pub fn log(name: &str, connections: usize, rate: f64, seconds: f64, writers: usize) -> Self {
         Scenario { writers: writers.max(1), ..Scenario::new(name, connections, rate, 0, seconds) }
     }

@@ -96,7 +96,7 @@ fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// `v` as compact JSON; see [`write_json`]. Public so an application writing JSON text shares
+/// `v` as compact JSON, as `serde_json::to_string` writes it. Public so an application writing JSON text shares
 /// this one serialiser.
 pub fn json_text(v: &Value) -> String {
     let mut s = String::new();

@@ -36,7 +36,7 @@ impl std::fmt::Display for ConnectRefusal {
 pub(crate) struct ResumeFrom(pub(crate) Option<u64>, pub(crate) Option<String>);
 
 /// The connect middleware: token, then connection limits. On success the socket carries
-/// [`Caller`], [`ResumeFrom`], its token's `ExpiresAt` and its `Arc<Seat>` in its extensions.
+/// [`Caller`](crate::auth::Caller), [`ResumeFrom`], its token's `ExpiresAt` and its `Arc<Seat>` in its extensions.
 pub(crate) async fn authenticate_socket(
     state: AppState,
     socket: SocketRef,
