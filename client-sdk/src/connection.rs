@@ -210,6 +210,24 @@ pub enum DisconnectReason {
     Decode(String),
 }
 
+/// What a person reads: a connection's status page, a refused connection's reason. Written out
+/// rather than derived: `{:?}` would bring string escaping and the error codes' variant names
+/// into the browser bundles.
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DisconnectReason::Client => f.write_str("closed by this client"),
+            DisconnectReason::Server => f.write_str("closed by the server"),
+            DisconnectReason::Auth(code) => {
+                write!(f, "signed out by the server ({})", code.as_str())
+            }
+            DisconnectReason::Transport(why) | DisconnectReason::Decode(why) => f.write_str(why),
+            DisconnectReason::PingTimeout => f.write_str("no ping from the server in time"),
+            DisconnectReason::HealthCheck => f.write_str("the health ping went unanswered"),
+        }
+    }
+}
+
 impl DisconnectReason {
     /// Whether the connection machine will try again by itself.
     pub fn reconnects(&self) -> bool {
@@ -976,17 +994,7 @@ impl Connection {
             self.events.push_back(Event::Disconnected { reason });
             self.schedule_reconnect(now);
         } else {
-            // Spelled out rather than `{:?}`: the derived Debug would bring string escaping
-            // into the browser bundle for the two variants that carry text, and the error
-            // code's variant names beside its wire names.
-            let why = match reason {
-                DisconnectReason::Transport(s) | DisconnectReason::Decode(s) => s,
-                DisconnectReason::Auth(code) => format!("Auth({})", code.as_str()),
-                DisconnectReason::Client => "Client".into(),
-                DisconnectReason::Server => "Server".into(),
-                DisconnectReason::PingTimeout => "PingTimeout".into(),
-                DisconnectReason::HealthCheck => "HealthCheck".into(),
-            };
+            let why = reason.to_string();
             self.connect_failed(now, why);
         }
     }

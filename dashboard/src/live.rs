@@ -357,7 +357,7 @@ impl Live {
                 }
                 Event::Disconnected { reason } => {
                     i.link.sid = None;
-                    i.link.last_disconnect = Some(format!("{reason:?}"));
+                    i.link.last_disconnect = Some(reason.to_string());
                     i.link_dirty = true;
                 }
                 Event::ReconnectScheduled { .. } => {

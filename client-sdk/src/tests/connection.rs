@@ -1213,3 +1213,18 @@ fn non_auth_failures_keep_their_backoff_and_jitter_around_an_auth_retry() {
     assert_eq!(scheduled, expected);
     assert!(expected.iter().any(|(a, d)| *d != secs(1 << (a - 1))), "jitter is on");
 }
+
+#[test]
+fn disconnect_reasons_read_as_text() {
+    let text = |r: DisconnectReason| r.to_string();
+    assert_eq!(text(DisconnectReason::Client), "closed by this client");
+    assert_eq!(text(DisconnectReason::Server), "closed by the server");
+    assert_eq!(
+        text(DisconnectReason::Auth(ErrorCode::TokenExpired)),
+        "signed out by the server (TOKEN_EXPIRED)"
+    );
+    assert_eq!(text(DisconnectReason::Transport("websocket closed".into())), "websocket closed");
+    assert_eq!(text(DisconnectReason::Decode("empty packet".into())), "empty packet");
+    assert_eq!(text(DisconnectReason::PingTimeout), "no ping from the server in time");
+    assert_eq!(text(DisconnectReason::HealthCheck), "the health ping went unanswered");
+}
