@@ -56,6 +56,17 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The `T` a component above provided. Leptos' `expect_context`, without its panic message's
+/// `{:?}` of the type name and caller, which brings string escaping into the bundle: a missing
+/// context is a bug in the app's own tree, and the panic hook names the place anyway.
+#[track_caller]
+pub(crate) fn context<T: Clone + 'static>() -> T {
+    match use_context::<T>() {
+        Some(v) => v,
+        None => panic!("a context the app provides is missing: {}", std::any::type_name::<T>()),
+    }
+}
+
 /// The page `page` shows inside the signed-in frame.
 pub(crate) fn page_view(page: Page) -> AnyView {
     match page {

@@ -136,7 +136,7 @@ impl Location {
 
 /// The current [`Location`].
 pub fn use_location() -> Location {
-    expect_context::<Location>()
+    crate::context::<Location>()
 }
 
 /// A navigation link: `aria-current="page"` while its page shows.

@@ -24,7 +24,7 @@ use crate::topics::{self, Demand};
 /// The guard: the signed-in frame, or a redirect to the sign-in page.
 #[component]
 pub fn Shell() -> impl IntoView {
-    let auth = expect_context::<Auth>();
+    let auth = crate::context::<Auth>();
     // Only signing in or out re-renders; a refreshed token keeps the same client.
     let signed_in = Memo::new(move |_| auth.session.with(|s| s.is_some()));
     move || {
@@ -38,8 +38,8 @@ pub fn Shell() -> impl IntoView {
 
 #[component]
 fn SignedIn() -> impl IntoView {
-    let auth = expect_context::<Auth>();
-    let toasts = expect_context::<Toasts>();
+    let auth = crate::context::<Auth>();
+    let toasts = crate::context::<Toasts>();
     let mut config = Config::new(server_origin());
     let always = topics::always(auth.is_admin());
     config.topics = Some(always);

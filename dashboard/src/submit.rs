@@ -66,9 +66,9 @@ impl Submitter {
     /// The submitter of the signed-in frame.
     pub fn from_context() -> Submitter {
         Submitter {
-            toasts: expect_context::<Toasts>(),
-            pending: expect_context::<Pending>(),
-            client: StoredValue::new(expect_context::<PulseClient>()),
+            toasts: crate::context::<Toasts>(),
+            pending: crate::context::<Pending>(),
+            client: StoredValue::new(crate::context::<PulseClient>()),
         }
     }
 
@@ -148,7 +148,7 @@ pub fn restored_rows<T: Record>(
     events: &'static [&'static str],
     keep: impl Fn(&T) -> bool + 'static,
 ) {
-    let pending = expect_context::<Pending>();
+    let pending = crate::context::<Pending>();
     let shown = StoredValue::new(Vec::<u64>::new());
     Effect::new(move |_| {
         let restored: Vec<(u64, T, bool)> = pending.list.with(|l| {
@@ -194,7 +194,7 @@ pub fn RowStateChip(
     /// Where the row stands.
     state: RowState,
 ) -> impl IntoView {
-    let live = expect_context::<Live>();
+    let live = crate::context::<Live>();
     let label = move || state.label(live.status.with(|s| !pending::is_offline(s)));
     move || label().map(|l| view! { <span class="chip warn small">{l}</span> })
 }

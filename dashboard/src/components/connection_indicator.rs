@@ -51,8 +51,8 @@ pub fn describe(
 /// Shows the connection state; announced politely to screen readers when it changes.
 #[component]
 pub fn ConnectionIndicator() -> impl IntoView {
-    let live = expect_context::<Live>();
-    let clock = expect_context::<Clock>();
+    let live = crate::context::<Live>();
+    let clock = crate::context::<Clock>();
     let described = Memo::new(move |_| {
         let now = clock.instant.get();
         live.status.with(|s| describe(s, live.rtt_ms.get(), live.transport.get(), now))

@@ -16,7 +16,7 @@ pub fn CustomerSelect(
     /// The element's `data-testid`.
     testid: &'static str,
 ) -> impl IntoView {
-    let live = expect_context::<Live>();
+    let live = crate::context::<Live>();
     let customers = move || {
         live.customers.with(|m| {
             m.values()

@@ -12,8 +12,8 @@ use crate::live::Live;
 /// The banner; absent while live.
 #[component]
 pub fn FallbackBanner() -> impl IntoView {
-    let live = expect_context::<Live>();
-    let clock = expect_context::<Clock>();
+    let live = crate::context::<Live>();
+    let clock = crate::context::<Clock>();
     let text = move || {
         let now = clock.instant.get();
         live.status.with(|s| match s {

@@ -15,10 +15,10 @@ use crate::live::Live;
 use crate::pending::{self, Pending, PulseClient, Wording};
 
 fn mark(id: Option<Id>) {
-    let live = expect_context::<Live>();
-    let pending = expect_context::<Pending>();
-    let toasts = expect_context::<Toasts>();
-    let client = expect_context::<PulseClient>().client();
+    let live = crate::context::<Live>();
+    let pending = crate::context::<Pending>();
+    let toasts = crate::context::<Toasts>();
+    let client = crate::context::<PulseClient>().client();
     let op = pending.next_op();
     let label = if id.is_some() { "Mark notification read" } else { "Mark all notifications read" };
     let payload = MarkRead { id }.to_value();
@@ -56,8 +56,8 @@ fn mark(id: Option<Id>) {
 /// The bell and its popover.
 #[component]
 pub fn NotificationBell() -> impl IntoView {
-    let live = expect_context::<Live>();
-    let clock = expect_context::<Clock>();
+    let live = crate::context::<Live>();
+    let clock = crate::context::<Clock>();
     let open = RwSignal::new(false);
     let offset = format::local_offset_min();
     let label = move || match live.unread.get() {

@@ -192,7 +192,7 @@ impl Toasts {
 /// nodes matters: the live region announces added nodes, so a new toast must be a new node.
 #[component]
 pub fn ToastHost() -> impl IntoView {
-    let Toasts(q) = expect_context::<Toasts>();
+    let Toasts(q) = crate::context::<Toasts>();
     let live = NodeRef::<leptos::html::Div>::new();
     let mut rows = no_rows(toast_row);
     Effect::new(move |_| {

@@ -15,7 +15,7 @@ const MIN_PASSWORD_CHARS: usize = 12;
 /// The account page.
 #[component]
 pub fn Account() -> impl IntoView {
-    let auth = expect_context::<Auth>();
+    let auth = crate::context::<Auth>();
     let who = move || {
         auth.session.with(|s| {
             s.as_ref()
@@ -35,8 +35,8 @@ pub fn Account() -> impl IntoView {
 /// Current password, new password twice.
 #[component]
 fn ChangePasswordForm() -> impl IntoView {
-    let auth = expect_context::<Auth>();
-    let toasts = expect_context::<Toasts>();
+    let auth = crate::context::<Auth>();
+    let toasts = crate::context::<Toasts>();
     let (current, new, again) =
         (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
     let error = RwSignal::new(None::<String>);

@@ -41,8 +41,8 @@ impl Record for Customer {
 #[component]
 pub fn Customers() -> impl IntoView {
     use_topics(&[Topic::Customers]);
-    let live = expect_context::<Live>();
-    let auth = expect_context::<Auth>();
+    let live = crate::context::<Live>();
+    let auth = crate::context::<Auth>();
     let query = RwSignal::new(String::new());
     let editing = RwSignal::new(None::<Customer>);
     let total_owed =
@@ -98,7 +98,7 @@ fn CustomersTable(
     /// The customer being edited, highlighted; "Edit" sets it.
     editing: RwSignal<Option<Customer>>,
 ) -> impl IntoView {
-    let live = expect_context::<Live>();
+    let live = crate::context::<Live>();
     let list = move || {
         let q = query.get();
         live.customers.with(|m| m.values().filter(|c| matches(c, &q)).cloned().collect::<Vec<_>>())
@@ -129,7 +129,7 @@ fn CustomerRow(
     /// The customer being edited.
     editing: RwSignal<Option<Customer>>,
 ) -> impl IntoView {
-    let auth = expect_context::<Auth>();
+    let auth = crate::context::<Auth>();
     let Customer { id, ref name, ref phone, price_per_liter, balance, active, .. } = customer;
     let selected = move || editing.with(|e| e.as_ref().map(|c| c.id)) == Some(id);
     let (name, phone, edit_label) =
@@ -201,7 +201,7 @@ fn EditCustomerForm(
     /// Cleared when saved or cancelled.
     editing: RwSignal<Option<Customer>>,
 ) -> impl IntoView {
-    let (live, submitter) = (expect_context::<Live>(), Submitter::from_context());
+    let (live, submitter) = (crate::context::<Live>(), Submitter::from_context());
     let id = customer.id;
     let name = RwSignal::new(customer.name);
     let phone = RwSignal::new(customer.phone.unwrap_or_default());
@@ -276,7 +276,7 @@ fn ActiveToggle(
     /// The customer as listed.
     customer: Customer,
 ) -> impl IntoView {
-    let (live, submitter) = (expect_context::<Live>(), Submitter::from_context());
+    let (live, submitter) = (crate::context::<Live>(), Submitter::from_context());
     let busy = RwSignal::new(false);
     let (id, active, name) = (customer.id, customer.active, customer.name);
     let label = if active { "Deactivate" } else { "Reactivate" };
@@ -311,7 +311,7 @@ fn ActiveToggle(
 /// Name, phone, address and price of a new customer.
 #[component]
 fn NewCustomerForm() -> impl IntoView {
-    let (live, submitter) = (expect_context::<Live>(), Submitter::from_context());
+    let (live, submitter) = (crate::context::<Live>(), Submitter::from_context());
     let open = RwSignal::new(false);
     let (name, phone, address, price) = (
         RwSignal::new(String::new()),

@@ -86,8 +86,8 @@ fn follow_deliveries(
     filter: DeliveryFilter,
     rows: RwSignal<Rows<Delivery>>,
 ) -> (RwSignal<bool>, RwSignal<Option<String>>) {
-    let auth = expect_context::<Auth>();
-    let live = expect_context::<Live>();
+    let auth = crate::context::<Auth>();
+    let live = crate::context::<Live>();
     let loaded_at = RwSignal::new(i64::MAX);
     let loading = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -152,7 +152,7 @@ fn DeliveryFilters(
     /// The filter it sets.
     filter: DeliveryFilter,
 ) -> impl IntoView {
-    let live = expect_context::<Live>();
+    let live = crate::context::<Live>();
     // Every customer, deactivated ones too: their history stays.
     let customers = move || {
         live.customers.with(|m| m.values().map(|c| (c.id, c.name.clone())).collect::<Vec<_>>())
@@ -319,7 +319,7 @@ fn DeliveryForm(
     /// What the table lists: a delivery outside it is not shown there.
     filter: DeliveryFilter,
 ) -> impl IntoView {
-    let live = expect_context::<Live>();
+    let live = crate::context::<Live>();
     let submitter = Submitter::from_context();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

@@ -63,8 +63,8 @@ fn peers(h: &Health) -> String {
 /// The health page.
 #[component]
 pub fn HealthPage() -> impl IntoView {
-    let live = expect_context::<Live>();
-    let clock = expect_context::<Clock>();
+    let live = crate::context::<Live>();
+    let clock = crate::context::<Clock>();
     let offset = format::local_offset_min();
     let health = RwSignal::new(None::<Result<Health, String>>);
     let server_rate = RwSignal::new(None::<f64>);

@@ -8,7 +8,7 @@ use crate::session::Auth;
 /// Email and password; on success the session is stored and the overview opens.
 #[component]
 pub fn Login() -> impl IntoView {
-    let auth = expect_context::<Auth>();
+    let auth = crate::context::<Auth>();
     let location = crate::route::use_location();
     // What was typed into index.html's sign-in form while the app loaded. Not when signed in
     // already: then index.html shows the figures, which the signed-in frame takes over.

@@ -52,9 +52,9 @@ async fn yesterday(auth: Auth) -> Option<DayFigures> {
 #[component]
 pub fn Overview() -> impl IntoView {
     use_topics(&[Topic::Dashboard, Topic::Deliveries]);
-    let live = expect_context::<Live>();
-    let clock = expect_context::<Clock>();
-    let auth = expect_context::<Auth>();
+    let live = crate::context::<Live>();
+    let clock = crate::context::<Clock>();
+    let auth = crate::context::<Auth>();
     let offset = format::local_offset_min();
     // Yesterday's figures, once, for the deltas (a signal, not a resource: nothing here
     // suspends on them).

@@ -58,8 +58,8 @@ pub fn Payments() -> impl IntoView {
 
 /// Loads the latest payments and adds live ones; returns why loading failed, if it did.
 fn follow_payments(rows: RwSignal<Rows<Payment>>) -> RwSignal<Option<String>> {
-    let auth = expect_context::<Auth>();
-    let live = expect_context::<Live>();
+    let auth = crate::context::<Auth>();
+    let live = crate::context::<Live>();
     let loaded_at = RwSignal::new(i64::MAX);
     let error = RwSignal::new(None::<String>);
     let retries = live.retries(error);
@@ -134,7 +134,7 @@ fn PaymentRow(
     /// The row.
     row: Row<Payment>,
 ) -> impl IntoView {
-    let live = expect_context::<Live>();
+    let live = crate::context::<Live>();
     let offset = format::local_offset_min();
     let Row { item: p, state, .. } = row;
     let cid = p.customer_id;
@@ -156,7 +156,7 @@ fn PaymentForm(
     /// The table, where the payment shows at once.
     rows: RwSignal<Rows<Payment>>,
 ) -> impl IntoView {
-    let live = expect_context::<Live>();
+    let live = crate::context::<Live>();
     let submitter = Submitter::from_context();
     let customer = RwSignal::new(String::new());
     let amount = RwSignal::new(String::new());
@@ -274,7 +274,7 @@ fn MethodPicker(
 /// server's large-payment amount up, every user is notified, and notifications always toast.
 #[component]
 fn LargePaymentThreshold() -> impl IntoView {
-    let live = expect_context::<Live>();
+    let live = crate::context::<Live>();
     let value = RwSignal::new(format::fixed(live.news_policy().large_payment, 2));
     let invalid = RwSignal::new(false);
     let change = move |e: leptos::ev::Event| {

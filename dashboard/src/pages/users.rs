@@ -17,7 +17,7 @@ const MIN_PASSWORD_CHARS: usize = 12;
 /// The users page; staff are told it is not for them (the server refuses them anyway).
 #[component]
 pub fn Users() -> impl IntoView {
-    let auth = expect_context::<Auth>();
+    let auth = crate::context::<Auth>();
     move || {
         if auth.is_admin() {
             view! { <UserAdmin /> }.into_any()
@@ -30,7 +30,7 @@ pub fn Users() -> impl IntoView {
 /// The list and the add form, sharing one reload.
 #[component]
 fn UserAdmin() -> impl IntoView {
-    let auth = expect_context::<Auth>();
+    let auth = crate::context::<Auth>();
     let users = RwSignal::new(Vec::<User>::new());
     let error = RwSignal::new(None::<String>);
     let reload = move || {
@@ -48,7 +48,7 @@ fn UserAdmin() -> impl IntoView {
     };
     reload();
     // Another admin's tab added or disabled someone.
-    let client = expect_context::<PulseClient>().client();
+    let client = crate::context::<PulseClient>().client();
     let sub = client.on(USER_UPDATED, move |_| reload());
     let _keep = StoredValue::new_local(sub);
     view! {
@@ -74,8 +74,8 @@ fn UserTable(
     /// Called after an account changed.
     reload: Callback<()>,
 ) -> impl IntoView {
-    let auth = expect_context::<Auth>();
-    let toasts = expect_context::<Toasts>();
+    let auth = crate::context::<Auth>();
+    let toasts = crate::context::<Toasts>();
     let me = move || auth.session.with(|s| s.as_ref().map(|s| s.user.id));
     let toggle = move |u: User| {
         leptos::task::spawn_local(async move {
@@ -143,8 +143,8 @@ fn AddUserForm(
     /// Called after the account was created.
     added: Callback<()>,
 ) -> impl IntoView {
-    let auth = expect_context::<Auth>();
-    let toasts = expect_context::<Toasts>();
+    let auth = crate::context::<Auth>();
+    let toasts = crate::context::<Toasts>();
     let (name, email, role, password) = (
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
