@@ -156,10 +156,22 @@ mod platform {
         init.set_signal(Some(&controller.signal()));
         let request = web_sys::Request::new_with_str_and_init(r.url, &init).map_err(js)?;
         let mut guard = AbortOnDrop(Some(controller));
-        let response = Request::from(request).send().await.map_err(|e| e.to_string())?;
-        let body = response.text().await.map_err(|e| e.to_string())?;
+        let response = Request::from(request).send().await.map_err(failed)?;
+        let body = response.text().await.map_err(failed)?;
         guard.0 = None;
         Ok(Answer { status: response.status(), body })
+    }
+
+    /// What went wrong, in the browser's words. Not `gloo_net::Error`'s Display: where another
+    /// crate turns on gloo-net's `json` feature (Leptos does, in the dashboard), that would bring
+    /// serde_json's error texts into the bundle for a variant a fetch never returns.
+    fn failed(e: gloo_net::Error) -> String {
+        match e {
+            gloo_net::Error::JsError(e) => e.to_string(),
+            gloo_net::Error::GlooError(why) => why,
+            #[allow(unreachable_patterns)] // `SerdeError`, with gloo-net's `json` feature
+            _ => "the request failed".to_owned(),
+        }
     }
 }
 
