@@ -64,8 +64,8 @@ pub struct Scenario {
     pub batch: usize,
     /// Longest wait for one batch to settle.
     pub batch_wait: Duration,
-    /// Writers of the logged-path scenario ([`run_log`](crate::logged::run_log)); 0 for a broadcast scenario. The
-    /// `rate` is then payments per second, all writers together.
+    /// Writers of the logged-path scenario ([`run_log`](crate::logged::run_log)); 0 for a
+    /// broadcast scenario. The `rate` is then payments per second, all writers together.
     pub writers: usize,
 }
 

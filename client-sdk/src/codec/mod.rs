@@ -96,8 +96,8 @@ fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// `v` as compact JSON, as `serde_json::to_string` writes it. Public so an application writing JSON text shares
-/// this one serialiser.
+/// `v` as compact JSON, as `serde_json::to_string` writes it. Public so an application writing
+/// JSON text shares this one serialiser.
 pub fn json_text(v: &Value) -> String {
     let mut s = String::new();
     write_json(&mut s, v);
