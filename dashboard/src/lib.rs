@@ -71,11 +71,11 @@ pub(crate) fn context<T: Clone + 'static>() -> T {
 pub(crate) fn page_view(page: Page) -> AnyView {
     match page {
         Page::Overview => view! { <Overview /> }.into_any(),
-        Page::Deliveries => on_demand::deliveries_page().into_any(),
-        Page::Payments => on_demand::payments_page().into_any(),
-        Page::Customers => on_demand::customers_page().into_any(),
-        Page::System => on_demand::system_page().into_any(),
-        Page::Users => on_demand::users_page().into_any(),
-        Page::Account => on_demand::account_page().into_any(),
+        Page::Deliveries => on_demand::deliveries_page(),
+        Page::Payments => on_demand::payments_page(),
+        Page::Customers => on_demand::customers_page(),
+        Page::System => on_demand::system_page(),
+        Page::Users => on_demand::users_page(),
+        Page::Account => on_demand::account_page(),
     }
 }

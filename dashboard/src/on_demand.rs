@@ -20,10 +20,15 @@ use crate::pages::{
     payments::Payments, users::Users,
 };
 
-/// Declares a page loaded on demand: `$load` shows it once its code is here, `$preload` only
-/// fetches the code.
+/// Declares a page loaded on demand: `$shown` shows it (see [`page`]), `$load` builds it once
+/// its code is here, `$preload` only fetches the code.
 macro_rules! page_on_demand {
-    ($load:ident, $preload:ident, $page:ident) => {
+    ($shown:ident, $load:ident, $preload:ident, $page:ident) => {
+        #[doc = concat!("The `", stringify!($page), "` page, once its code is here.")]
+        pub fn $shown() -> AnyView {
+            page(|| Box::pin($load()))
+        }
+
         #[cfg(feature = "split")]
         #[wasm_split($load, wasm_split_path = ::leptos::wasm_split, fallible, preload($preload))]
         fn $load() -> Result<AnyView, SplitLoaderError> {
@@ -42,42 +47,12 @@ macro_rules! page_on_demand {
     };
 }
 
-page_on_demand!(deliveries, preload_deliveries, Deliveries);
-page_on_demand!(payments, preload_payments, Payments);
-page_on_demand!(customers, preload_customers, Customers);
-page_on_demand!(system, preload_system, HealthPage);
-page_on_demand!(users, preload_users, Users);
-page_on_demand!(account, preload_account, Account);
-
-/// The deliveries page, once its code is here.
-pub fn deliveries_page() -> impl IntoView {
-    page(|| Box::pin(deliveries()))
-}
-
-/// The payments page, once its code is here.
-pub fn payments_page() -> impl IntoView {
-    page(|| Box::pin(payments()))
-}
-
-/// The customers page, once its code is here.
-pub fn customers_page() -> impl IntoView {
-    page(|| Box::pin(customers()))
-}
-
-/// The system page, once its code is here.
-pub fn system_page() -> impl IntoView {
-    page(|| Box::pin(system()))
-}
-
-/// The users page, once its code is here.
-pub fn users_page() -> impl IntoView {
-    page(|| Box::pin(users()))
-}
-
-/// The account page, once its code is here.
-pub fn account_page() -> impl IntoView {
-    page(|| Box::pin(account()))
-}
+page_on_demand!(deliveries_page, deliveries, preload_deliveries, Deliveries);
+page_on_demand!(payments_page, payments, preload_payments, Payments);
+page_on_demand!(customers_page, customers, preload_customers, Customers);
+page_on_demand!(system_page, system, preload_system, HealthPage);
+page_on_demand!(users_page, users, preload_users, Users);
+page_on_demand!(account_page, account, preload_account, Account);
 
 /// The first figures are on screen: the code of every page loaded on demand is fetched now,
 /// in the background, so a page opened later shows at once (and, through the service worker,
