@@ -151,6 +151,24 @@ impl Target {
     }
 }
 
+/// The servers' RSS once the run's work is done and every connection is idle again (after
+/// the same settling time as the connected snapshot): what a run leaves behind per
+/// connection (write buffers and queues kept at their largest) shows against the snapshot
+/// before it.
+pub(crate) async fn rss_idle_again(target: &Target) -> u64 {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    target.nodes_kib(process::rss_kib)
+}
+
+/// `(rss − rss_before) / up`, in KB (1,000 bytes); 0 with no connection.
+pub(crate) fn kb_per_conn(rss_kib: u64, rss_before_kib: u64, up: u64) -> f64 {
+    if up > 0 {
+        rss_kib.saturating_sub(rss_before_kib) as f64 * 1.024 / up as f64
+    } else {
+        0.0
+    }
+}
+
 /// One process of a target made of several.
 #[derive(Debug, Clone)]
 pub struct Part {
@@ -618,6 +636,7 @@ pub async fn run_broadcast_with(
     let wall = t0.elapsed();
     let usage1 = Usage::now(target);
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
+    let rss_after = rss_idle_again(target).await;
 
     let window_us = t.last_us.saturating_sub(t0_us).max(1);
     // The slowest node's broadcaster: its end bounds the run's work.
@@ -656,11 +675,8 @@ pub async fn run_broadcast_with(
         rss_before_kib: rss_before,
         rss_connected_kib: rss_connected,
         rss_peak_kib: rss_peak,
-        kb_per_conn: if up > 0 {
-            rss_connected.saturating_sub(rss_before) as f64 * 1.024 / up as f64
-        } else {
-            0.0
-        },
+        kb_per_conn: kb_per_conn(rss_connected, rss_before, up),
+        kb_per_conn_after: kb_per_conn(rss_after, rss_before, up),
         node_sockets,
         load_avg_1m: load_avg,
         ..Report::default()

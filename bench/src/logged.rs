@@ -563,6 +563,7 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
     let usage1 = Usage::now(target);
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
     let server_delay = server_fanout_delay(&http, target).await;
+    let rss_after = crate::load::rss_idle_again(target).await;
 
     // Per client: which of the log's entries it got.
     let (mut received, mut extra, mut out_of_order, mut with_gaps) = (0u64, 0u64, 0u64, 0u64);
@@ -628,11 +629,8 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
         rss_before_kib: rss_before,
         rss_connected_kib: rss_connected,
         rss_peak_kib: rss_peak,
-        kb_per_conn: if up > 0 {
-            rss_connected.saturating_sub(rss_before) as f64 * 1.024 / up as f64
-        } else {
-            0.0
-        },
+        kb_per_conn: crate::load::kb_per_conn(rss_connected, rss_before, up),
+        kb_per_conn_after: crate::load::kb_per_conn(rss_after, rss_before, up),
         node_sockets,
         load_avg_1m: load_avg,
         writers: sc.writers as u64,

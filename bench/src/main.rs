@@ -43,7 +43,9 @@
 //! 5. drain: wait until `emitted × connections` events arrived, or 3 s without progress, or
 //!    20 s; then read the server's VmHWM (peak), the CPU used by the server
 //!    (`/proc/<pid>/stat`) and by the generator (`getrusage`) from the broadcast's start to
-//!    the last delivery (the wait for ticks that never come is not divided in).
+//!    the last delivery (the wait for ticks that never come is not divided in); 0.5 s later,
+//!    the RSS again, every connection idle: KB per connection after the run is what the run
+//!    left behind (buffers and queues kept at their largest) against the same baseline.
 //!
 //! `acks`: one connection, 1,000 sequential `ping` emits each awaiting its ack (Pulse answers
 //! with the server time and a `pong` event; the Node.js server does the same).

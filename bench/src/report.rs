@@ -89,6 +89,10 @@ pub struct Report {
     pub rss_peak_kib: u64,
     /// `(rss_connected − rss_before) / up`, in KB (1,000 bytes).
     pub kb_per_conn: f64,
+    /// The same from the RSS once the run is over and the connections idle again: what the
+    /// run left behind. 0 in runs recorded before it was.
+    #[serde(default)]
+    pub kb_per_conn_after: f64,
     /// Server CPU from the broadcast's start to the last delivery (or the broadcaster's end, if
     /// later), % of one core.
     pub server_cpu_pct: f64,
@@ -260,7 +264,7 @@ pub fn markdown(reports: &[Report]) -> String {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         use Over::{Least, Median, Total};
-        let rows: [(&str, Get, usize, Over); 25] = [
+        let rows: [(&str, Get, usize, Over); 26] = [
             ("connections up (asked)", |r| r.up as f64, 0, Least),
             ("connect errors", |r| r.connect_errors as f64, 0, Total),
             ("disconnects during run", |r| r.disconnects as f64, 0, Total),
@@ -294,6 +298,7 @@ pub fn markdown(reports: &[Report]) -> String {
             ("server RSS connected (MB)", |r| r.rss_connected_kib as f64 / 1024.0, 1, Median),
             ("server RSS peak (MB)", |r| r.rss_peak_kib as f64 / 1024.0, 1, Median),
             ("server KB per connection", |r| r.kb_per_conn, 2, Median),
+            (KB_AFTER, |r| r.kb_per_conn_after, 2, Median),
             ("server CPU (% of a core)", |r| r.server_cpu_pct, 0, Median),
             ("generator CPU (% of a core)", |r| r.generator_cpu_pct, 0, Median),
         ];
@@ -306,7 +311,8 @@ pub fn markdown(reports: &[Report]) -> String {
                 (Some(_), Some(v))
                     if v == 0.0
                         && (name.starts_with("seconds the broadcaster")
-                            || name.starts_with("latency from when")) =>
+                            || name.starts_with("latency from when")
+                            || name == KB_AFTER) =>
                 {
                     "-".into()
                 }
@@ -401,6 +407,9 @@ fn lower_in(p: &[&Report], n: &[&Report], get: Get) -> String {
 /// The row of ticks the server chose not to send: a bench tick is volatile (not in the event
 /// log), so a socket whose queue is full skips it rather than hold the broadcast or grow.
 /// Logged events are never skipped this way; a full socket is caught up from the log.
+/// The row of [`Report::kb_per_conn_after`].
+const KB_AFTER: &str = "server KB per connection after the run, idle again";
+
 const SKIPPED: &str =
     "… of them skipped by the server: the socket's queue was full (ticks are volatile)";
 
@@ -565,6 +574,7 @@ pub fn cluster_markdown(reports: &[Report]) -> String {
             ("nodes' RSS connected (MB, all nodes)", |r| r.rss_connected_kib as f64 / 1024.0, 1),
             ("nodes' RSS peak (MB, all nodes)", |r| r.rss_peak_kib as f64 / 1024.0, 1),
             ("nodes' KB per connection", |r| r.kb_per_conn, 2),
+            ("nodes' KB per connection after the run, idle again", |r| r.kb_per_conn_after, 2),
             ("CPU: Pulse nodes (% of a core)", |r| r.server_cpu_pct, 0),
             ("CPU: PostgreSQL", |r| part(r, "postgres"), 0),
             ("CPU: Redis", |r| part(r, "redis"), 0),

@@ -8,6 +8,9 @@ pub use socket::{DirectWrites, DisconnectReason, Socket};
 #[doc(hidden)]
 #[cfg(feature = "__test_harness")]
 pub use engineioxide_core::{OpenPacket, Packet, PacketParseError};
+#[doc(hidden)]
+#[cfg(feature = "__test_harness")]
+pub use transport::write_buffer::free_spare;
 
 pub mod config;
 pub mod handler;

@@ -112,12 +112,22 @@ impl From<&Error> for Option<DisconnectReason> {
     }
 }
 
+/// What the socket's channel carries: packets to write together, on the heap.
+///
+/// PATCH (Pulse, see vendor/README.md): boxed so a slot of the channel is one pointer. tokio
+/// allocates a channel's slots in blocks of 32, one when the channel is created, and keeps
+/// every block it needed at once (plus a few spare) until the channel is dropped: with the
+/// packets inline (40 B a slot) an idle socket held 1.3 KB for its first block, and about
+/// 11 KB after one burst had filled a channel of 128. A queued packet now costs one small
+/// allocation; frames written directly (the common case) go through no channel at all.
+pub(crate) type Queued = Box<PacketBuf>;
+
 /// A permit to emit a message to the client.
 /// A permit holds a place in the internal channel to send one packet to the client.
 pub struct Permit<'a> {
-    inner: mpsc::Permit<'a, PacketBuf>,
+    inner: mpsc::Permit<'a, Queued>,
     direct: &'a std::sync::Mutex<Direct>,
-    tx: &'a mpsc::Sender<PacketBuf>,
+    tx: &'a mpsc::Sender<Queued>,
 }
 
 /// The sink of a WebSocket connection, shared by its writer and by emitters.
@@ -197,7 +207,7 @@ enum DirectOutcome {
 }
 
 /// Writes `msg` to the WebSocket now if nothing is queued before it.
-fn try_direct(direct: &std::sync::Mutex<Direct>, tx: &mpsc::Sender<PacketBuf>, msg: &Str) -> DirectOutcome {
+fn try_direct(direct: &std::sync::Mutex<Direct>, tx: &mpsc::Sender<Queued>, msg: &Str) -> DirectOutcome {
     use std::future::Future;
     use std::task::{Context, Poll};
     if !DIRECT_ALLOWED.with(|a| a.get()) {
@@ -263,14 +273,14 @@ impl Permit<'_> {
         match try_direct(self.direct, self.tx, &msg) {
             DirectOutcome::Written => {}
             // The no-op packet wakes the writer, which finishes the flush.
-            DirectOutcome::NeedsFlush => self.inner.send(smallvec![Packet::Noop]),
-            DirectOutcome::NotDirect => self.inner.send(smallvec![Packet::Message(msg)]),
+            DirectOutcome::NeedsFlush => self.inner.send(Box::new(smallvec![Packet::Noop])),
+            DirectOutcome::NotDirect => self.inner.send(Box::new(smallvec![Packet::Message(msg)])),
         }
     }
     /// Consume the permit and emit a binary message to the client.
     #[inline]
     pub fn emit_binary(self, data: Bytes) {
-        self.inner.send(smallvec![Packet::Binary(data)]);
+        self.inner.send(Box::new(smallvec![Packet::Binary(data)]));
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -282,7 +292,7 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(packets);
+        self.inner.send(Box::new(packets));
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -294,20 +304,20 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(packets);
+        self.inner.send(Box::new(packets));
     }
 }
 
 #[derive(Debug)]
 pub(crate) struct InternalRx {
-    pub buffered_rx: Receiver<PacketBuf>,
+    pub buffered_rx: Receiver<Queued>,
     pub peeked_packet: Option<PacketBuf>,
     pub volatile_rx: watch::Receiver<Option<PacketBuf>>,
 }
 
 impl InternalRx {
     fn new(
-        buffered_rx: Receiver<PacketBuf>,
+        buffered_rx: Receiver<Queued>,
         volatile_rx: watch::Receiver<Option<PacketBuf>>,
     ) -> Self {
         Self {
@@ -358,7 +368,7 @@ where
     pub(crate) internal_rx: Mutex<InternalRx>,
 
     /// Channel to send [PacketBuf] to the internal connection
-    pub(crate) internal_tx: mpsc::Sender<PacketBuf>,
+    pub(crate) internal_tx: mpsc::Sender<Queued>,
 
     /// The WebSocket sink, once the ws writer runs (PATCH, see [`Direct`]).
     pub(crate) direct: std::sync::Mutex<Direct>,
@@ -434,7 +444,7 @@ where
         tracing::debug!(?packet, "sending packet");
 
         self.internal_tx
-            .try_send(smallvec![packet])
+            .try_send(Box::new(smallvec![packet]))
             .map_err(|p| match p {
                 TrySendError::Full(mut p) => TrySendError::Full(p.pop().unwrap()),
                 TrySendError::Closed(mut p) => TrySendError::Closed(p.pop().unwrap()),
@@ -511,7 +521,7 @@ where
             tracing::trace!(sid = ?self.id, "emitting ping");
 
             self.internal_tx
-                .try_send(smallvec![Packet::Ping])
+                .try_send(Box::new(smallvec![Packet::Ping]))
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
             #[cfg(feature = "tracing")]
@@ -541,7 +551,7 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
             self.internal_tx
-                .try_send(smallvec![Packet::Pong])
+                .try_send(Box::new(smallvec![Packet::Pong]))
                 .map_err(|_| Error::HeartbeatTimeout)?;
         }
     }
@@ -769,7 +779,7 @@ where
         tokio::spawn(async move {
             let mut internal_rx = sock_clone.internal_rx.try_lock().unwrap();
             while let Some(packets) = internal_rx.buffered_rx.recv().await {
-                for packet in packets {
+                for packet in *packets {
                     tx.send(packet).await.unwrap();
                 }
             }

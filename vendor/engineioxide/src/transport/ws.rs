@@ -121,6 +121,7 @@ pub fn on_init<H: EngineIoHandler, S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let conn = super::write_buffer::WriteBuffer::new(conn);
     let open = Box::pin(open(engine.clone(), conn, protocol, sid, req_data));
     async move {
         let (socket, ws) = open.await?;
@@ -148,6 +149,10 @@ where
 {
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(engine.config.ws_read_buffer_size)
+        // PATCH: frames go on at once to the connection's `WriteBuffer`, which gathers them
+        // until a flush and then frees them; tungstenite's own buffer would keep its largest
+        // size for the life of the connection.
+        .write_buffer_size(0)
         .max_message_size(Some(engine.config.ws_max_message_size))
         .max_frame_size(Some(engine.config.ws_max_frame_size));
 
@@ -434,7 +439,7 @@ fn to_message(protocol: ProtocolVersion, item: Packet) -> Option<Message> {
 /// as it is (see [`crate::socket::Direct`]).
 fn drive<D: Default + Send + Sync + 'static>(
     socket: &Socket<D>,
-    rx: &mut tokio::sync::mpsc::Receiver<engineioxide_core::PacketBuf>,
+    rx: &mut tokio::sync::mpsc::Receiver<crate::socket::Queued>,
     cx: &mut std::task::Context<'_>,
 ) -> std::task::Poll<()> {
     use std::task::Poll;
@@ -453,7 +458,7 @@ fn drive<D: Default + Send + Sync + 'static>(
         loop {
             match rx.poll_recv(cx) {
                 Poll::Ready(Some(packets)) => {
-                    for item in packets {
+                    for item in *packets {
                         st.closing |= matches!(item, Packet::Close);
                         if let Some(m) = to_message(socket.protocol, item) {
                             st.pending.push_back(m);
@@ -476,6 +481,9 @@ fn drive<D: Default + Send + Sync + 'static>(
     }
     if closed { Poll::Ready(()) } else { Poll::Pending }
 }
+
+/// Room for messages the writer keeps between batches (see `feed`).
+const PENDING_KEPT: usize = 4;
 
 /// Hands the pending messages to the sink and flushes it; ready when all are flushed.
 fn feed<D: Default + Send + Sync + 'static>(
@@ -505,6 +513,11 @@ fn feed<D: Default + Send + Sync + 'static>(
             }
             Poll::Pending => return Poll::Pending,
         }
+    }
+    // PATCH: what a burst took from the channel is handed on; an idle socket keeps no room
+    // for it (a catch-up's 128 messages held ~5 KB per socket for its life).
+    if st.pending.capacity() > PENDING_KEPT {
+        st.pending = std::collections::VecDeque::new();
     }
     if st.dirty {
         // PATCH: the socket is busy for a while (see `BUSY_WITHIN`): its next emits queue.
@@ -575,7 +588,7 @@ where
     // We send a last Noop request to close a potential waiting polling request.
     socket
         .internal_tx
-        .send(smallvec![Packet::Noop])
+        .send(Box::new(smallvec![Packet::Noop]))
         .await
         .map_err(|_| Error::Upgrade)?;
 
