@@ -214,10 +214,17 @@ impl Server {
         let config = Arc::new(config);
         // The engine's own cap closes the connection; it sits well above `max_payload` so
         // that moderately oversized events get a clear PAYLOAD_TOO_LARGE answer instead.
+        // Engine.IO's `max_payload` bounds polling only: a WebSocket's frame and message
+        // caps are tungstenite's (16 and 64 MiB by default), which a client could fill,
+        // signed in or not, before anything read what it sent.
+        let frame_cap = config.max_payload.saturating_mul(4).max(16_384);
+        let ws_cap = usize::try_from(frame_cap).unwrap_or(usize::MAX);
         let (socket_layer, io) = SocketIo::builder()
             .ping_interval(Duration::from_millis(config.ping_interval_ms))
             .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
-            .max_payload(config.max_payload.saturating_mul(4).max(16_384))
+            .max_payload(frame_cap)
+            .ws_max_frame_size(ws_cap)
+            .ws_max_message_size(ws_cap)
             // Every socket keeps this buffer for its life (tungstenite's default is 128 KiB,
             // engineioxide's 4 KiB). Clients send small frames; a larger one (a CONNECT with
             // its token) grows it to fit. 1 KiB held 0.5 KB more per idle connection.

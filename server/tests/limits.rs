@@ -160,6 +160,48 @@ async fn raw_socket(
     }
 }
 
+/// Over WebSocket as over polling, a frame past the engine's cap (4 × `max_payload`, at
+/// least 16 KiB) closes the connection before it is read whole; one under it gets a clear
+/// PAYLOAD_TOO_LARGE. Without the cap set on the WebSocket, tungstenite took frames up to
+/// 16 MiB (messages up to 64 MiB), signed in or not.
+#[tokio::test]
+async fn a_frame_past_the_engines_cap_closes_only_that_connection() {
+    let server = TestServer::start(|c| c.max_payload = 2_000).await;
+    let (_s, client) = server.live_client(DEMO).await;
+    let o = server.login(OTHER).await;
+    let send = |n: usize| {
+        let note = "x".repeat(n);
+        let body = json!({ "customer_id": 1, "amount": 1, "method": "CASH", "note": note });
+        Message::text(format!("421[\"{PAYMENT_ADD}\",{body}]"))
+    };
+    let mut ws = raw_socket(&server, &o.token).await;
+    ws.send(send(10_000)).await.unwrap();
+    let ack = loop {
+        let t = ws.next().await.unwrap().unwrap().to_text().unwrap().to_owned();
+        if let Some(rest) = t.strip_prefix("431") {
+            break serde_json::from_str::<Value>(rest).unwrap();
+        }
+    };
+    assert_eq!(ack[0]["error"]["code"], "PAYLOAD_TOO_LARGE", "{ack}");
+
+    ws.send(send(20_000)).await.unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Close(_)) | Err(_) => return true,
+                Ok(Message::Text(t)) if t.starts_with("431") => return false,
+                Ok(_) => {}
+            }
+        }
+        true
+    })
+    .await
+    .expect("the server closes a connection that sends a frame past its cap");
+    assert!(closed, "answered instead of closed");
+    let ack = act(&client, PING, Value::Null).await;
+    assert!(ack.into_result().is_ok(), "everyone else keeps being served");
+}
+
 #[tokio::test]
 async fn a_malformed_packet_closes_only_that_connection() {
     let server = TestServer::start(|_| {}).await;
