@@ -482,9 +482,6 @@ fn drive<D: Default + Send + Sync + 'static>(
     if closed { Poll::Ready(()) } else { Poll::Pending }
 }
 
-/// Room for messages the writer keeps between batches (see `feed`).
-const PENDING_KEPT: usize = 4;
-
 /// Hands the pending messages to the sink and flushes it; ready when all are flushed.
 fn feed<D: Default + Send + Sync + 'static>(
     socket: &Socket<D>,
@@ -514,9 +511,10 @@ fn feed<D: Default + Send + Sync + 'static>(
             Poll::Pending => return Poll::Pending,
         }
     }
-    // PATCH: what a burst took from the channel is handed on; an idle socket keeps no room
-    // for it (a catch-up's 128 messages held ~5 KB per socket for its life).
-    if st.pending.capacity() > PENDING_KEPT {
+    // PATCH: what was taken from the channel is handed on; an idle socket keeps no room for
+    // it (a catch-up's 128 messages held ~5 KB per socket for its life, the room for the
+    // first few 0.2 KB). One allocation per batch is what it costs.
+    if st.pending.capacity() > 0 {
         st.pending = std::collections::VecDeque::new();
     }
     if st.dirty {
