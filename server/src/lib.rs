@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use axum::serve::ListenerExt;
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -62,6 +62,9 @@ use routes::security::Origins;
 
 /// Bytes each WebSocket reads at once (see `Server::bind`).
 const WS_READ_BUFFER: usize = 256;
+
+/// Binary attachments one Socket.IO packet may carry (see `Server::bind`).
+const BINARY_ATTACHMENTS: usize = 16;
 
 /// The whole HTTP app for `state`, with the Socket.IO layer it was built with.
 pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) -> Router {
@@ -225,6 +228,13 @@ impl Server {
             .max_payload(frame_cap)
             .ws_max_frame_size(ws_cap)
             .ws_max_message_size(ws_cap)
+            // Binary attachments (Pulse's events are JSON) are held until their event is
+            // whole: socketioxide allows 10,000 of them and 10 MB per socket by default.
+            .with_parser(
+                ParserConfig::common()
+                    .max_incoming_binaries(BINARY_ATTACHMENTS)
+                    .max_incoming_binary_buf_size(ws_cap),
+            )
             // Every socket keeps this buffer for its life (tungstenite's default is 128 KiB,
             // engineioxide's 4 KiB). Clients send small frames; a larger one (a CONNECT with
             // its token) grows it to fit. 1 KiB held 0.5 KB more per idle connection.

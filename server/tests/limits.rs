@@ -202,6 +202,55 @@ async fn a_frame_past_the_engines_cap_closes_only_that_connection() {
     assert!(ack.into_result().is_ok(), "everyone else keeps being served");
 }
 
+/// Binary attachments are bounded as frames are: an event whose attachments together pass
+/// the engine's cap closes that connection (socketioxide held up to 10 MB per socket by
+/// default, until the event was whole); one within it is answered.
+#[tokio::test]
+async fn binary_attachments_past_the_engines_cap_close_only_that_connection() {
+    let server = TestServer::start(|c| c.max_payload = 2_000).await;
+    let (_s, client) = server.live_client(DEMO).await;
+    let o = server.login(OTHER).await;
+    let mut ws = raw_socket(&server, &o.token).await;
+    let event = |n: usize| {
+        let holders: Vec<Value> =
+            (0..n).map(|i| json!({ "_placeholder": true, "num": i })).collect();
+        Message::text(format!("45{n}-1[\"{PAYMENT_ADD}\",{}]", Value::Array(holders)))
+    };
+    ws.send(event(1)).await.unwrap();
+    ws.send(Message::binary(vec![1u8; 100])).await.unwrap();
+    let answered = loop {
+        let t = ws.next().await.unwrap().unwrap().to_text().unwrap().to_owned();
+        if t.starts_with("431") || t.starts_with("461") {
+            break t;
+        }
+    };
+    assert!(answered.contains("INVALID_INPUT"), "{answered}");
+
+    ws.send(event(4)).await.unwrap();
+    for _ in 0..4 {
+        if ws.send(Message::binary(vec![2u8; 6_000])).await.is_err() {
+            break;
+        }
+    }
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Close(_)) | Err(_) => return true,
+                Ok(Message::Text(t)) if t.starts_with("431") || t.starts_with("461") => {
+                    return false
+                }
+                Ok(_) => {}
+            }
+        }
+        true
+    })
+    .await
+    .expect("the server closes a connection whose attachments pass its cap");
+    assert!(closed, "answered instead of closed");
+    let ack = act(&client, PING, Value::Null).await;
+    assert!(ack.into_result().is_ok(), "everyone else keeps being served");
+}
+
 #[tokio::test]
 async fn a_malformed_packet_closes_only_that_connection() {
     let server = TestServer::start(|_| {}).await;
