@@ -151,11 +151,11 @@ impl Target {
     }
 }
 
-/// The servers' RSS once the run's work is done and every connection is idle again (after
-/// the same settling time as the connected snapshot): what a run leaves behind per
-/// connection (write buffers and queues kept at their largest) shows against the snapshot
-/// before it.
-pub(crate) async fn rss_idle_again(target: &Target) -> u64 {
+/// The servers' RSS after half a second with nothing asked of them: taken with every
+/// connection up (joining rooms and allocations settled) and again once the run's work is
+/// done, so what a run leaves behind per connection (buffers and queues kept at their
+/// largest) shows against the first.
+pub(crate) async fn rss_settled(target: &Target) -> u64 {
     tokio::time::sleep(Duration::from_millis(500)).await;
     target.nodes_kib(process::rss_kib)
 }
@@ -570,9 +570,7 @@ pub async fn run_broadcast_with(
     };
     let ramp_s = ramp_start.elapsed().as_secs_f64();
     let up = node_fleet.as_ref().map_or_else(|| fleet.up(), |f| f.up);
-    // Let the server finish joining rooms and settle its allocations before the snapshot.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_connected = target.nodes_kib(process::rss_kib);
+    let rss_connected = rss_settled(target).await;
 
     if let Some(f) = node_fleet.as_mut() {
         f.go().await?;
@@ -636,7 +634,7 @@ pub async fn run_broadcast_with(
     let wall = t0.elapsed();
     let usage1 = Usage::now(target);
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
-    let rss_after = rss_idle_again(target).await;
+    let rss_after = rss_settled(target).await;
 
     let window_us = t.last_us.saturating_sub(t0_us).max(1);
     // The slowest node's broadcaster: its end bounds the run's work.

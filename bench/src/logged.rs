@@ -530,8 +530,7 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
     let ramp_s = ramp_start.elapsed().as_secs_f64();
     let live: Vec<bool> = conns.iter().map(|c| c.client.status() == Status::Live).collect();
     let up = live.iter().filter(|&&l| l).count() as u64;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_connected = target.nodes_kib(process::rss_kib);
+    let rss_connected = crate::load::rss_settled(target).await;
     let node_sockets =
         if target.nodes.len() > 1 { sockets_per_node(&http, target).await } else { Vec::new() };
 
@@ -563,7 +562,7 @@ pub async fn run_log(target: &Target, sc: &Scenario) -> Result<Report, String> {
     let usage1 = Usage::now(target);
     let rss_peak = target.nodes_kib(process::peak_rss_kib);
     let server_delay = server_fanout_delay(&http, target).await;
-    let rss_after = crate::load::rss_idle_again(target).await;
+    let rss_after = crate::load::rss_settled(target).await;
 
     // Per client: which of the log's entries it got.
     let (mut received, mut extra, mut out_of_order, mut with_gaps) = (0u64, 0u64, 0u64, 0u64);

@@ -404,12 +404,12 @@ fn lower_in(p: &[&Report], n: &[&Report], get: Get) -> String {
     format!("{lower} of {}", pairs.len())
 }
 
-/// The row of ticks the server chose not to send: a bench tick is volatile (not in the event
-/// log), so a socket whose queue is full skips it rather than hold the broadcast or grow.
-/// Logged events are never skipped this way; a full socket is caught up from the log.
 /// The row of [`Report::kb_per_conn_after`].
 const KB_AFTER: &str = "server KB per connection after the run, idle again";
 
+/// The row of ticks the server chose not to send: a bench tick is volatile (not in the event
+/// log), so a socket whose queue is full skips it rather than hold the broadcast or grow.
+/// Logged events are never skipped this way; a full socket is caught up from the log.
 const SKIPPED: &str =
     "… of them skipped by the server: the socket's queue was full (ticks are volatile)";
 

@@ -177,12 +177,7 @@ async fn a_frame_past_the_engines_cap_closes_only_that_connection() {
     };
     let mut ws = raw_socket(&server, &o.token).await;
     ws.send(send(10_000)).await.unwrap();
-    let ack = loop {
-        let t = ws.next().await.unwrap().unwrap().to_text().unwrap().to_owned();
-        if let Some(rest) = t.strip_prefix("431") {
-            break serde_json::from_str::<Value>(rest).unwrap();
-        }
-    };
+    let ack: Value = serde_json::from_str(&answer_1(&mut ws).await).unwrap();
     assert_eq!(ack[0]["error"]["code"], "PAYLOAD_TOO_LARGE", "{ack}");
 
     ws.send(send(20_000)).await.unwrap();
@@ -191,15 +186,29 @@ async fn a_frame_past_the_engines_cap_closes_only_that_connection() {
     assert!(ack.into_result().is_ok(), "everyone else keeps being served");
 }
 
+/// Whether `t` is the server's answer to ack 1 (a binary event's answer may be binary):
+/// its data, if so.
+fn is_answer_1(t: &str) -> Option<&str> {
+    t.strip_prefix("431").or_else(|| t.strip_prefix("461"))
+}
+
+/// The server's answer to ack 1 on `ws`: its data.
+async fn answer_1(ws: &mut RawSocket) -> String {
+    loop {
+        let t = ws.next().await.unwrap().unwrap().to_text().unwrap().to_owned();
+        if let Some(data) = is_answer_1(&t) {
+            return data.to_owned();
+        }
+    }
+}
+
 /// Whether the server closes `ws` (within [`WAIT`]) rather than answering its ack 1.
 async fn closed_unanswered(ws: &mut RawSocket) -> bool {
     tokio::time::timeout(WAIT, async {
         while let Some(m) = ws.next().await {
             match m {
                 Ok(Message::Close(_)) | Err(_) => return true,
-                Ok(Message::Text(t)) if t.starts_with("431") || t.starts_with("461") => {
-                    return false;
-                }
+                Ok(Message::Text(t)) if is_answer_1(&t).is_some() => return false,
                 Ok(_) => {}
             }
         }
@@ -225,12 +234,7 @@ async fn binary_attachments_past_the_engines_cap_close_only_that_connection() {
     };
     ws.send(event(1)).await.unwrap();
     ws.send(Message::binary(vec![1u8; 100])).await.unwrap();
-    let answered = loop {
-        let t = ws.next().await.unwrap().unwrap().to_text().unwrap().to_owned();
-        if t.starts_with("431") || t.starts_with("461") {
-            break t;
-        }
-    };
+    let answered = answer_1(&mut ws).await;
     assert!(answered.contains("INVALID_INPUT"), "{answered}");
 
     ws.send(event(4)).await.unwrap();
@@ -275,13 +279,7 @@ async fn a_wrong_shape_over_a_raw_socket_gets_an_invalid_input_ack() {
     let s = server.login(DEMO).await;
     let mut ws = raw_socket(&server, &s.token).await;
     ws.send(Message::text("421[\"payment:add\",[1,2,3]]")).await.unwrap();
-    let ack = loop {
-        let m = ws.next().await.unwrap().unwrap();
-        let t = m.to_text().unwrap().to_owned();
-        if let Some(rest) = t.strip_prefix("431") {
-            break serde_json::from_str::<Value>(rest).unwrap();
-        }
-    };
+    let ack: Value = serde_json::from_str(&answer_1(&mut ws).await).unwrap();
     assert_eq!(ack[0]["ok"], false);
     assert_eq!(ack[0]["error"]["code"], "INVALID_INPUT");
 }

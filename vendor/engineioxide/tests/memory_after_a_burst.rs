@@ -59,19 +59,9 @@ impl EngineIoHandler for Handler {
     fn on_binary(self: &Arc<Self>, _data: Bytes, _socket: Arc<Socket<()>>) {}
 }
 
-/// A burst as a catch-up sends it (120 queued messages of 300 B, nearly a full channel):
-/// once the client has read it, the server's heap is back within 2 KB of where it was.
-/// Before the patch it kept 62 KB: tungstenite's write buffer at its largest (the whole
-/// burst), the writer's list of taken messages, and the channel's blocks of 32 slots of
-/// 40 B each, all for the life of the connection. What is left is the channel's blocks of
-/// pointers (tokio keeps the ones a full channel needed). The thread's spare write buffer,
-/// shared by every connection the thread writes to, is freed before each count (the test
-/// runs on one thread).
-#[tokio::test]
-async fn an_idle_connection_keeps_nothing_of_a_burst() {
-    const BUDGET: isize = 2_048;
-    const BURST: usize = 120;
-    let _one = ONE_AT_A_TIME.lock().await;
+/// A WebSocket session served over a real TCP connection: the server's socket and the
+/// client's end of the connection (the open packet not read yet).
+async fn serve_one() -> (Arc<Socket<()>>, tokio::net::TcpStream) {
     let (socket_tx, mut socket_rx) = mpsc::channel(1);
     let svc = create_server(Handler { socket_tx }).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -84,8 +74,29 @@ async fn an_idle_connection_keeps_nothing_of_a_burst() {
         .into_parts()
         .0;
     tokio::spawn(svc.ws_init(server, ProtocolVersion::V4, None, parts));
+    (socket_rx.recv().await.unwrap(), client)
+}
+
+/// Bytes live on the heap, without the thread's spare write buffer (shared by every
+/// connection the thread writes to; the tests run on one thread).
+fn heap() -> isize {
+    engineioxide::free_spare();
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// A burst as a catch-up sends it (120 queued messages of 300 B, nearly a full channel):
+/// once the client has read it, the server's heap is back within 2 KB of where it was.
+/// Before the patch it kept 62 KB: tungstenite's write buffer at its largest (the whole
+/// burst), the writer's list of taken messages, and the channel's blocks of 32 slots of
+/// 40 B each, all for the life of the connection. What is left is the channel's blocks of
+/// pointers (tokio keeps the ones a full channel needed).
+#[tokio::test]
+async fn an_idle_connection_keeps_nothing_of_a_burst() {
+    const BUDGET: isize = 2_048;
+    const BURST: usize = 120;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (socket, client) = serve_one().await;
     let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
-    let socket = socket_rx.recv().await.unwrap();
     let mut next_text = async || loop {
         match client.next().await.unwrap().unwrap() {
             Message::Text(t) if t.as_str() != "2" => return t,
@@ -98,8 +109,7 @@ async fn an_idle_connection_keeps_nothing_of_a_burst() {
     socket.emit("warm").unwrap();
     assert_eq!(next_text().await.as_str(), "4warm");
     tokio::time::sleep(Duration::from_millis(50)).await;
-    engineioxide::free_spare();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = heap();
 
     let pad = "x".repeat(300);
     for i in 0..BURST {
@@ -109,8 +119,7 @@ async fn an_idle_connection_keeps_nothing_of_a_burst() {
         assert_eq!(next_text().await.as_str(), format!("4{i} {pad}"));
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    engineioxide::free_spare();
-    let kept = LIVE.load(Ordering::Relaxed) - before;
+    let kept = heap() - before;
     assert!(kept <= BUDGET, "the connection kept {kept} B of the burst, over {BUDGET} B");
 }
 
@@ -124,19 +133,7 @@ async fn an_idle_connection_keeps_nothing_of_a_large_message() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const BUDGET: isize = 2_048;
     let _one = ONE_AT_A_TIME.lock().await;
-    let (socket_tx, mut socket_rx) = mpsc::channel(1);
-    let svc = create_server(Handler { socket_tx }).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    let parts = Request::builder()
-        .uri("ws://127.0.0.1/engine.io/?EIO=4&transport=websocket")
-        .body(())
-        .unwrap()
-        .into_parts()
-        .0;
-    tokio::spawn(svc.ws_init(server, ProtocolVersion::V4, None, parts));
-    let _socket = socket_rx.recv().await.unwrap();
+    let (_socket, client) = serve_one().await;
     let (mut read, mut write) = client.into_split();
     tokio::spawn(async move {
         let mut sink = [0u8; 1024];
@@ -154,15 +151,13 @@ async fn an_idle_connection_keeps_nothing_of_a_large_message() {
 
     write.write_all(&frame("4warm")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    engineioxide::free_spare();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = heap();
 
     let large = frame(&format!("4{}", "x".repeat(100_000)));
     write.write_all(&large).await.unwrap();
     drop(large);
     write.write_all(&frame("4after")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    engineioxide::free_spare();
-    let kept = LIVE.load(Ordering::Relaxed) - before;
+    let kept = heap() - before;
     assert!(kept <= BUDGET, "the connection kept {kept} B of the message, over {BUDGET} B");
 }
