@@ -621,15 +621,15 @@ mod tests {
                 }
             }
 
-            // Arbitrary text is JSON here exactly when serde_json reads it as an array (or
-            // refuses it only for a number out of range).
+            // Arbitrary text is JSON here exactly when serde_json reads it as an array, the
+            // range of its numbers aside: read as `IgnoredAny`, an element's number is
+            // skipped, not converted. (Counting "number out of range" as accepted, as this
+            // test did, also accepted "1E310", which is not an array: serde_json reports
+            // the range before the type.)
             #[test]
             fn accepts_exactly_what_serde_json_accepts(s in "[\\[\\]{}\",:0-9eE+.\\-a-z\\\\ ]{0,24}") {
                 let ours = elements(&s).is_ok();
-                let theirs = match serde_json::from_str::<Vec<Value>>(&s) {
-                    Ok(_) => true,
-                    Err(e) => e.to_string().starts_with("number out of range"),
-                };
+                let theirs = serde_json::from_str::<Vec<serde::de::IgnoredAny>>(&s).is_ok();
                 prop_assert_eq!(ours, theirs, "{:?}", s);
             }
         }
