@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readMapping, shortenGlue } from './short-wasm-names.mjs';
 
 const [staging, profile] = process.argv.slice(2);
 if (!staging || !['release', 'debug'].includes(profile)) {
@@ -72,11 +73,21 @@ try {
   const loader = `pulse-dashboard-split-${hash}.js`;
   if (new Set(renamed.values()).size !== renamed.size) throw new Error('split-dashboard: two chunks got one name');
 
-  const modules = [[join(bound, `${stem}_bg.wasm`), `${stem}_bg.wasm`]];
-  for (const [from, to] of renamed) modules.push([join(split, from), to]);
-  for (const [from, to] of modules) {
-    if (profile === 'release') run('wasm-opt', [...WASM_OPT, from, '-o', join(staging, to)]);
-    else copyFileSync(from, join(staging, to));
+  // The main module's imports and exports get short names (release): wasm-bindgen's carry a
+  // 16-digit hash each, in the wasm and in the glue (scripts/short-wasm-names.mjs), and the
+  // chunk loader reads three exports by name. (wasm-opt shortens the imports of a module other
+  // than "env" only with the modules and the exports.)
+  const main = `${stem}_bg.wasm`;
+  let mapping;
+  if (profile === 'release') {
+    const minify = '--minify-imports-and-exports-and-modules';
+    mapping = readMapping(run('wasm-opt', [...WASM_OPT, minify, join(bound, main), '-o', join(staging, main)]));
+  } else {
+    copyFileSync(join(bound, main), join(staging, main));
+  }
+  for (const [from, to] of renamed) {
+    if (profile === 'release') run('wasm-opt', [...WASM_OPT, join(split, from), '-o', join(staging, to)]);
+    else copyFileSync(join(split, from), join(staging, to));
   }
 
   let loaderJs = readFileSync(join(split, '__wasm_split.js'), 'utf8');
@@ -85,10 +96,19 @@ try {
     if (!loaderJs.includes(quoted)) throw new Error(`split-dashboard: the loader does not name ${from}`);
     loaderJs = loaderJs.replaceAll(quoted, `"./${to}"`);
   }
+  if (mapping) {
+    // `const { __indirect_function_table, … } = initSync(…)`: the exports the chunks import.
+    const shortName = new Map(mapping.exports);
+    const shared = /const \{ ([\w, ]+) \} = initSync\(/;
+    const names = loaderJs.match(shared)?.[1].split(',').map((n) => n.trim()).filter(Boolean);
+    if (!names || names.some((n) => !shortName.has(n))) throw new Error('split-dashboard: the loader\'s shared exports changed');
+    loaderJs = loaderJs.replace(shared, () => `const { ${names.map((n) => `${shortName.get(n)}: ${n}`).join(', ')} } = initSync(`);
+  }
   writeFileSync(join(staging, loader), loaderJs);
   minify(join(staging, loader), true);
 
-  const glue = readFileSync(join(bound, `${stem}.js`), 'utf8');
+  let glue = readFileSync(join(bound, `${stem}.js`), 'utf8');
+  if (mapping) glue = shortenGlue(glue, readFileSync(join(staging, main)), mapping);
   // The import statements only: the wasm's own imports keep the module name it was built with.
   const from = 'from "./__wasm_split.js"';
   if (!glue.includes(from)) throw new Error('split-dashboard: the glue does not import the loader');
