@@ -73,7 +73,6 @@ use smallvec::{SmallVec, smallvec};
 use tokio::sync::{
     Mutex,
     mpsc::{self, Receiver, error::TrySendError},
-    watch,
 };
 
 pub use engineioxide_core::Sid;
@@ -312,19 +311,53 @@ impl Permit<'_> {
 pub(crate) struct InternalRx {
     pub buffered_rx: Receiver<Queued>,
     pub peeked_packet: Option<PacketBuf>,
-    pub volatile_rx: watch::Receiver<Option<PacketBuf>>,
 }
 
 impl InternalRx {
-    fn new(
-        buffered_rx: Receiver<Queued>,
-        volatile_rx: watch::Receiver<Option<PacketBuf>>,
-    ) -> Self {
+    fn new(buffered_rx: Receiver<Queued>) -> Self {
         Self {
             buffered_rx,
             peeked_packet: None,
-            volatile_rx,
         }
+    }
+}
+
+/// The latest volatile packets, which bypass the socket's channel; a newer send replaces
+/// what was not written yet.
+///
+/// PATCH (Pulse, see vendor/README.md): a slot and a `Notify` inside the socket instead of a
+/// `watch` channel, which allocated 384 B per socket for a feature most servers never use.
+#[derive(Debug, Default)]
+pub(crate) struct Volatile {
+    slot: std::sync::Mutex<Option<PacketBuf>>,
+    sent: tokio::sync::Notify,
+}
+
+impl Volatile {
+    fn send(&self, packets: PacketBuf) {
+        *self.slot.lock().unwrap() = Some(packets);
+        // Stores a permit when the writer is not waiting, so a send is never missed.
+        self.sent.notify_one();
+    }
+
+    /// The packets sent since the last call, if any.
+    pub(crate) fn take(&self) -> Option<PacketBuf> {
+        self.slot.lock().unwrap().take()
+    }
+
+    /// The next packets sent.
+    pub(crate) async fn next(&self) -> PacketBuf {
+        loop {
+            if let Some(packets) = self.take() {
+                return packets;
+            }
+            self.sent.notified().await;
+        }
+    }
+
+    /// Woken when packets may have been sent (see [`Volatile::take`]).
+    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.sent.notified()
     }
 }
 
@@ -373,10 +406,9 @@ where
     /// The WebSocket sink, once the ws writer runs (PATCH, see [`Direct`]).
     pub(crate) direct: std::sync::Mutex<Direct>,
 
-    /// Channel to send volatile [PacketBuf]s that bypass the internal buffer.
-    /// Uses a [`watch`](tokio::sync::watch) channel so only the latest volatile
-    /// message is retained; subsequent volatile sends overwrite the previous one.
-    volatile_tx: watch::Sender<Option<PacketBuf>>,
+    /// Volatile [PacketBuf]s, which bypass the internal buffer: only the latest is retained;
+    /// subsequent volatile sends overwrite the previous one.
+    pub(crate) volatile: Volatile,
 
     /// Tells the heartbeat job that a Pong (v4 protocol) or Ping (v3 protocol) arrived.
     ///
@@ -412,7 +444,6 @@ where
         supports_binary: bool,
     ) -> Self {
         let (internal_tx, internal_rx) = mpsc::channel(config.max_buffer_size);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
 
         Self {
             id: Sid::new(),
@@ -420,11 +451,11 @@ where
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
             direct: Default::default(),
 
-            volatile_tx,
+            volatile: Volatile::default(),
 
             heartbeat: tokio::sync::Notify::new(),
             cancellation_token: CancellationToken::new(),
@@ -689,7 +720,8 @@ where
     }
 
     pub(crate) fn send_volatile(&self, packets: PacketBuf) -> bool {
-        self.volatile_tx.send(Some(packets)).is_ok()
+        self.volatile.send(packets);
+        true
     }
 }
 
@@ -749,7 +781,6 @@ where
         buffer_size: usize,
     ) -> (Arc<Socket<D>>, tokio::sync::mpsc::Receiver<Packet>) {
         let (internal_tx, internal_rx) = mpsc::channel(buffer_size);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
 
         let sock = Self {
             id: sid,
@@ -757,11 +788,11 @@ where
             transport: AtomicU8::new(TransportType::Websocket as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
             direct: Default::default(),
 
-            volatile_tx,
+            volatile: Volatile::default(),
 
             heartbeat: tokio::sync::Notify::new(),
             cancellation_token: CancellationToken::new(),

@@ -347,11 +347,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx {
-        buffered_rx,
-        volatile_rx,
-        ..
-    } = &mut *internal_rx;
+    let InternalRx { buffered_rx, .. } = &mut *internal_rx;
 
     socket.direct.lock().unwrap().sink = Some(Box::pin(tx));
     let cancelled = socket.cancellation_token.cancelled();
@@ -363,14 +359,11 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             biased;
             _ = std::future::poll_fn(|cx| drive(&socket, buffered_rx, cx)) => break,
             _ = &mut cancelled => break,
-            Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
-                if let Some(packets) = val {
-                    let mut st = socket.direct.lock().unwrap();
-                    for item in packets {
-                        if let Some(m) = to_message(socket.protocol, item) {
-                            st.pending.push_back(m);
-                        }
+            packets = socket.volatile.next() => {
+                let mut st = socket.direct.lock().unwrap();
+                for item in packets {
+                    if let Some(m) = to_message(socket.protocol, item) {
+                        st.pending.push_back(m);
                     }
                 }
             },
