@@ -26,5 +26,6 @@ pub mod sid {
 
 mod body;
 mod engine;
+mod queue;
 mod errors;
 mod transport;

@@ -72,11 +72,13 @@ use http::request::Parts;
 use smallvec::{SmallVec, smallvec};
 use tokio::sync::{
     Mutex,
-    mpsc::{self, Receiver, error::TrySendError},
+    mpsc::error::TrySendError,
 };
 
 pub use engineioxide_core::Sid;
 use tokio_util::sync::CancellationToken;
+
+use crate::queue::{Queue, QueuePermit};
 
 /// A [`DisconnectReason`] represents the reason why a [`Socket`] was closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,9 +126,9 @@ pub(crate) type Queued = Box<PacketBuf>;
 /// A permit to emit a message to the client.
 /// A permit holds a place in the internal channel to send one packet to the client.
 pub struct Permit<'a> {
-    inner: mpsc::Permit<'a, Queued>,
+    inner: QueuePermit<'a, Queued>,
     direct: &'a std::sync::Mutex<Direct>,
-    tx: &'a mpsc::Sender<Queued>,
+    tx: &'a Queue<Queued>,
 }
 
 /// The sink of a WebSocket connection, shared by its writer and by emitters.
@@ -206,7 +208,7 @@ enum DirectOutcome {
 }
 
 /// Writes `msg` to the WebSocket now if nothing is queued before it.
-fn try_direct(direct: &std::sync::Mutex<Direct>, tx: &mpsc::Sender<Queued>, msg: &Str) -> DirectOutcome {
+fn try_direct(direct: &std::sync::Mutex<Direct>, tx: &Queue<Queued>, msg: &Str) -> DirectOutcome {
     use std::future::Future;
     use std::task::{Context, Poll};
     if !DIRECT_ALLOWED.with(|a| a.get()) {
@@ -307,19 +309,11 @@ impl Permit<'_> {
     }
 }
 
-#[derive(Debug)]
+/// What the transport reading the socket's queue holds while it reads (see
+/// [`Socket::internal_rx`]).
+#[derive(Debug, Default)]
 pub(crate) struct InternalRx {
-    pub buffered_rx: Receiver<Queued>,
     pub peeked_packet: Option<PacketBuf>,
-}
-
-impl InternalRx {
-    fn new(buffered_rx: Receiver<Queued>) -> Self {
-        Self {
-            buffered_rx,
-            peeked_packet: None,
-        }
-    }
 }
 
 /// The latest volatile packets, which bypass the socket's channel; a newer send replaces
@@ -400,8 +394,9 @@ where
     /// The channel is made of a [`SmallVec`] of [`Packet`]s so that adjacent packets can be sent atomically.
     pub(crate) internal_rx: Mutex<InternalRx>,
 
-    /// Channel to send [PacketBuf] to the internal connection
-    pub(crate) internal_tx: mpsc::Sender<Queued>,
+    /// The packets for the connection, in order (PATCH: a queue inside the socket instead of
+    /// a tokio channel, see [`Queue`]). Read only by the transport holding `internal_rx`.
+    pub(crate) queue: Queue<Queued>,
 
     /// The WebSocket sink, once the ws writer runs (PATCH, see [`Direct`]).
     pub(crate) direct: std::sync::Mutex<Direct>,
@@ -443,7 +438,6 @@ where
         close_fn: Box<dyn Fn(Sid, DisconnectReason) + Send + Sync>,
         supports_binary: bool,
     ) -> Self {
-        let (internal_tx, internal_rx) = mpsc::channel(config.max_buffer_size);
 
         Self {
             id: Sid::new(),
@@ -451,8 +445,8 @@ where
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
-            internal_tx,
+            internal_rx: Mutex::new(InternalRx::default()),
+            queue: Queue::new(config.max_buffer_size),
             direct: Default::default(),
 
             volatile: Volatile::default(),
@@ -474,7 +468,7 @@ where
         #[cfg(feature = "tracing")]
         tracing::debug!(?packet, "sending packet");
 
-        self.internal_tx
+        self.queue
             .try_send(Box::new(smallvec![packet]))
             .map_err(|p| match p {
                 TrySendError::Full(mut p) => TrySendError::Full(p.pop().unwrap()),
@@ -551,7 +545,7 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "emitting ping");
 
-            self.internal_tx
+            self.queue
                 .try_send(Box::new(smallvec![Packet::Ping]))
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
@@ -581,7 +575,7 @@ where
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
-            self.internal_tx
+            self.queue
                 .try_send(Box::new(smallvec![Packet::Pong]))
                 .map_err(|_| Error::HeartbeatTimeout)?;
         }
@@ -616,8 +610,8 @@ where
     /// If the socket is closed, the function will return a [`TrySendError::Closed`] error.
     #[inline]
     pub fn reserve(&self) -> Result<Permit<'_>, TrySendError<()>> {
-        let permit = self.internal_tx.try_reserve()?;
-        Ok(Permit { inner: permit, direct: &self.direct, tx: &self.internal_tx })
+        let permit = self.queue.try_reserve()?;
+        Ok(Permit { inner: permit, direct: &self.direct, tx: &self.queue })
     }
 
     /// Emits a message to the client.
@@ -647,12 +641,12 @@ where
     /// Returns true if the socket is closed
     /// It means that no more packets can be sent to the client
     pub fn is_closed(&self) -> bool {
-        self.internal_tx.is_closed()
+        self.queue.is_closed()
     }
 
     /// Wait for the socket to be fully closed
     pub async fn closed(&self) {
-        self.internal_tx.closed().await
+        self.queue.closed().await
     }
 
     /// Emits a binary message to the client.
@@ -732,7 +726,7 @@ impl<D: Default + Send + Sync + 'static> std::fmt::Debug for Socket<D> {
             .field("protocol", &self.protocol)
             .field("conn", &self.transport)
             .field("internal_rx", &self.internal_rx)
-            .field("internal_tx", &self.internal_tx)
+            .field("queue", &self.queue)
             .field("heartbeat", &self.heartbeat)
             .field("cancellation_token", &self.cancellation_token)
             .field("req_data", &self.req_parts)
@@ -780,7 +774,6 @@ where
         close_fn: Box<dyn Fn(Sid, DisconnectReason) + Send + Sync>,
         buffer_size: usize,
     ) -> (Arc<Socket<D>>, tokio::sync::mpsc::Receiver<Packet>) {
-        let (internal_tx, internal_rx) = mpsc::channel(buffer_size);
 
         let sock = Self {
             id: sid,
@@ -788,8 +781,8 @@ where
             transport: AtomicU8::new(TransportType::Websocket as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
-            internal_tx,
+            internal_rx: Mutex::new(InternalRx::default()),
+            queue: Queue::new(buffer_size),
             direct: Default::default(),
 
             volatile: Volatile::default(),
@@ -805,11 +798,11 @@ where
         };
         let sock = Arc::new(sock);
 
-        let (tx, rx) = mpsc::channel(buffer_size);
+        let (tx, rx) = tokio::sync::mpsc::channel(buffer_size);
         let sock_clone = sock.clone();
         tokio::spawn(async move {
-            let mut internal_rx = sock_clone.internal_rx.try_lock().unwrap();
-            while let Some(packets) = internal_rx.buffered_rx.recv().await {
+            let _internal_rx = sock_clone.internal_rx.try_lock().unwrap();
+            while let Some(packets) = sock_clone.queue.recv().await {
                 for packet in *packets {
                     tx.send(packet).await.unwrap();
                 }

@@ -117,15 +117,12 @@ where
 
     let max_payload = engine.config.max_payload;
     let payload = {
-        let InternalRx {
-            buffered_rx,
-            peeked_packet,
-        } = &mut *rx;
+        let InternalRx { peeked_packet } = &mut *rx;
 
         // Prepend the packet peeked during the previous
         // polling request so it is encoded first, ahead of the newly received packets.
         let rx_stream = stream::iter(peeked_packet.take())
-            .chain(rx_stream::EncoderStream::new(buffered_rx, &socket.volatile));
+            .chain(rx_stream::EncoderStream::new(&socket.queue, &socket.volatile));
 
         // Stop waiting for the next packet as soon as the session is closed. The combinator is biased
         // towards the encoder completion, so any buffered close packet is still flushed to the client.
@@ -229,19 +226,21 @@ mod rx_stream {
     use futures_core::Stream;
     use pin_project_lite::pin_project;
     use engineioxide_core::PacketBuf;
-    use tokio::sync::{futures::Notified, mpsc};
+    use tokio::sync::futures::Notified;
 
+    use crate::queue::Queue;
     use crate::socket::Volatile;
 
-    /// [`ReceiverStream`] is a stream that wraps a [`mpsc::Receiver`] by reference.
-    /// Allowing to use it as a stream even if it is behind a mutex.
-    /// PATCH (Pulse): the channel carries its packets boxed (see `crate::socket::Queued`).
+    /// [`ReceiverStream`] is a stream of the socket's queue, read by reference: the
+    /// transport holding the socket's `internal_rx` lock reads it.
+    /// PATCH (Pulse): the queue carries its packets boxed (see `crate::socket::Queued`), in
+    /// the socket rather than a tokio channel (see `crate::queue`).
     pub struct ReceiverStream<'a, T> {
-        inner: &'a mut mpsc::Receiver<Box<T>>,
+        inner: &'a Queue<Box<T>>,
     }
 
     impl<'a, T> ReceiverStream<'a, T> {
-        pub fn new(inner: &'a mut mpsc::Receiver<Box<T>>) -> Self {
+        pub fn new(inner: &'a Queue<Box<T>>) -> Self {
             Self { inner }
         }
     }
@@ -249,7 +248,7 @@ mod rx_stream {
     impl<'a, T> Stream for ReceiverStream<'a, T> {
         type Item = T;
 
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
             self.inner.poll_recv(cx).map(|p| p.map(|b| *b))
         }
     }
@@ -269,7 +268,7 @@ mod rx_stream {
     }
 
     impl<'a> EncoderStream<'a> {
-        pub fn new(rx: &'a mut mpsc::Receiver<Box<PacketBuf>>, volatile: &'a Volatile) -> Self {
+        pub fn new(rx: &'a Queue<Box<PacketBuf>>, volatile: &'a Volatile) -> Self {
             Self {
                 rx: ReceiverStream::new(rx),
                 volatile,

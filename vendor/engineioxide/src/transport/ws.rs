@@ -27,7 +27,7 @@ use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
-    errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
+    errors::Error, handler::EngineIoHandler, transport::make_open_packet,
 };
 
 /// Create a response for websocket upgrade
@@ -339,7 +339,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
 {
     // A polling request that was in progress during the upgrade may still hold the lock.
     let lock = socket.internal_rx.lock();
-    let Some(mut internal_rx) = lock
+    let Some(_internal_rx) = lock
         .with_cancellation_token(&socket.cancellation_token)
         .await
     else {
@@ -347,7 +347,6 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx { buffered_rx, .. } = &mut *internal_rx;
 
     socket.direct.lock().unwrap().sink = Some(Box::pin(tx));
     let cancelled = socket.cancellation_token.cancelled();
@@ -357,7 +356,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     loop {
         tokio::select! {
             biased;
-            _ = std::future::poll_fn(|cx| drive(&socket, buffered_rx, cx)) => break,
+            _ = std::future::poll_fn(|cx| drive(&socket, cx)) => break,
             _ = &mut cancelled => break,
             packets = socket.volatile.next() => {
                 let mut st = socket.direct.lock().unwrap();
@@ -432,7 +431,6 @@ fn to_message(protocol: ProtocolVersion, item: Packet) -> Option<Message> {
 /// as it is (see [`crate::socket::Direct`]).
 fn drive<D: Default + Send + Sync + 'static>(
     socket: &Socket<D>,
-    rx: &mut tokio::sync::mpsc::Receiver<crate::socket::Queued>,
     cx: &mut std::task::Context<'_>,
 ) -> std::task::Poll<()> {
     use std::task::Poll;
@@ -449,7 +447,7 @@ fn drive<D: Default + Send + Sync + 'static>(
     let mut closed = false;
     loop {
         loop {
-            match rx.poll_recv(cx) {
+            match socket.queue.poll_recv(cx) {
                 Poll::Ready(Some(packets)) => {
                     for item in *packets {
                         st.closing |= matches!(item, Packet::Close);
@@ -577,11 +575,12 @@ where
     socket.start_upgrade();
 
     // We send a last Noop request to close a potential waiting polling request.
-    socket
-        .internal_tx
-        .send(Box::new(smallvec![Packet::Noop]))
-        .await
-        .map_err(|_| Error::Upgrade)?;
+    // PATCH: the socket's queue has no waiting send (see `crate::queue`); a full queue has
+    // packets for that request already, which end it as the Noop would.
+    match socket.queue.try_send(Box::new(smallvec![Packet::Noop])) {
+        Ok(()) | Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {}
+        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return Err(Error::Upgrade),
+    }
 
     // wait for any current polling connection to finish by waiting for the socket to be unlocked
     // All other polling connection will be immediately closed with a NOOP packet.
