@@ -1,6 +1,7 @@
 // N socket.io-client connections that resume from lastSeq (or connect fresh when it is "-"),
 // counting the entries each receives; prints "ready" once every one has ENTRIES of them
-// (or is connected, when fresh), then holds them until killed.
+// (or is connected, when fresh), then holds them until killed. BATCH (default 100): connections
+// opened before each 50 ms pause.
 import { io } from '../../../node_modules/socket.io-client/build/esm-debug/index.js';
 const [url, token, n, lastSeq, entries] = process.argv.slice(2);
 const want = lastSeq === '-' ? 0 : Number(entries);
@@ -14,5 +15,5 @@ for (let i = 0; i < Number(n); i++) {
   s.onAny((ev) => { if (ev === 'payment:added') { got++; check(); } });
   s.on('connect', () => { up = true; check(); });
   s.on('connect_error', (e) => { console.log('err', e.message); process.exit(1); });
-  if (i % 100 === 99) await new Promise((r) => setTimeout(r, 50));
+  if (i % Number(process.env.BATCH ?? 100) === Number(process.env.BATCH ?? 100) - 1) await new Promise((r) => setTimeout(r, 50));
 }
