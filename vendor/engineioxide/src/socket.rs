@@ -313,7 +313,8 @@ impl Permit<'_> {
 /// [`Socket::internal_rx`]).
 #[derive(Debug, Default)]
 pub(crate) struct InternalRx {
-    pub peeked_packet: Option<PacketBuf>,
+    /// PATCH (Pulse): boxed, so a socket that never polls holds a pointer, not 88 B.
+    pub peeked_packet: Option<Box<PacketBuf>>,
 }
 
 /// The latest volatile packets, which bypass the socket's channel; a newer send replaces
@@ -323,20 +324,21 @@ pub(crate) struct InternalRx {
 /// `watch` channel, which allocated 384 B per socket for a feature most servers never use.
 #[derive(Debug, Default)]
 pub(crate) struct Volatile {
-    slot: std::sync::Mutex<Option<PacketBuf>>,
+    /// Boxed: a socket without volatile packets holds a pointer, not 88 B.
+    slot: std::sync::Mutex<Option<Box<PacketBuf>>>,
     sent: tokio::sync::Notify,
 }
 
 impl Volatile {
     fn send(&self, packets: PacketBuf) {
-        *self.slot.lock().unwrap() = Some(packets);
+        *self.slot.lock().unwrap() = Some(Box::new(packets));
         // Stores a permit when the writer is not waiting, so a send is never missed.
         self.sent.notify_one();
     }
 
     /// The packets sent since the last call, if any.
     pub(crate) fn take(&self) -> Option<PacketBuf> {
-        self.slot.lock().unwrap().take()
+        self.slot.lock().unwrap().take().map(|b| *b)
     }
 
     /// The next packets sent.
