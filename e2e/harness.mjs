@@ -258,6 +258,11 @@ export async function browserPage(t) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // A Rust panic reaches the page as `RuntimeError: unreachable`; its message goes to the
+  // console first (console_error_panic_hook): keep it beside the error.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /panicked at/.test(m.text())) errors.push(`panic: ${m.text()}`);
+  });
   return { browser, page, errors };
 }
 
