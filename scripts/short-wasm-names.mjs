@@ -5,9 +5,10 @@
 //
 // wasm-bindgen names each import after the JS function plus a 16-digit hash
 // (`__wbg_warn_a1ca62ab209f532b`): 100 to 200 such names appear once in the wasm and once in
-// the glue, and their hashes do not compress. wasm-opt renames them in the wasm and prints the
-// mapping: `--minify-imports` (names only), or `--minify-imports-and-exports-and-modules`
-// (exports too, and every import's module becomes "a"). `shortenGlue` renames the same names
+// the glue, and their hashes do not compress. wasm-opt's
+// `--minify-imports-and-exports-and-modules` renames the imports and exports in the wasm
+// (every import's module becomes "a"; `--minify-imports` alone leaves the imports of any
+// module but `env` as they are) and prints the mapping. `shortenGlue` renames the same names
 // in the glue, before esbuild, and throws rather than guess when the glue's shape or the
 // wasm's imports are not what it knows.
 //
@@ -38,14 +39,13 @@ const replace = (source, pattern, to, [min, max], what) => {
  * `short: importN.name`.
  */
 export function shortenGlue(glue, wasm, mapping) {
-  const wasmImports = WebAssembly.Module.imports(new WebAssembly.Module(wasm));
-  const merged = mapping.exports !== undefined; // -and-exports-and-modules: one module, "a"
+  const compiled = new WebAssembly.Module(wasm);
   const modules = new Map(); // module → glue variable
   for (const m of glue.matchAll(/^\s*"([^"]+)": (import\d+),$/gm)) modules.set(m[1], m[2]);
   const own = [...modules].find(([, v]) => v === 'import0');
   if (!own) throw new Error('short-wasm-names: no module given as import0 in the glue');
 
-  const fromOthers = new Map(); // module → ["short: importN.name", …]
+  const fromOthers = []; // "short: importN.name"
   for (const [module, name, short] of mapping.imports) {
     const variable = modules.get(module);
     if (!variable) throw new Error(`short-wasm-names: import module ${module} not in the glue`);
@@ -53,31 +53,26 @@ export function shortenGlue(glue, wasm, mapping) {
       const key = new RegExp(`^(\\s*)${escape(name)}:`, 'gm');
       glue = replace(glue, key, (_, indent) => `${indent}${short}:`, [1, 1], name);
     } else {
-      fromOthers.set(module, [...(fromOthers.get(module) ?? []), `${short}: ${variable}.${name}`]);
+      fromOthers.push(`${short}: ${variable}.${name}`);
     }
   }
-  // What the wasm must now import: each short name, from "a" or from its module as before.
-  const want = mapping.imports.map(([module, , short]) => `${merged ? 'a' : module} ${short}`).sort();
-  const have = wasmImports.map((i) => `${i.module} ${i.name}`).sort();
+  // What the wasm must now import: each short name, from the module "a".
+  const want = mapping.imports.map(([, , short]) => `a ${short}`).sort();
+  const have = WebAssembly.Module.imports(compiled).map((i) => `${i.module} ${i.name}`).sort();
   const odd = [...want.filter((i) => !have.includes(i)), ...have.filter((i) => !want.includes(i))];
   if (odd.length > 0 || want.length !== have.length)
     throw new Error(`short-wasm-names: the wasm's imports are not the mapping's short names: ${odd.slice(0, 5).join(', ')}`);
 
-  const object = (list) => `{ ${list.join(', ')} }`;
-  const entries = merged
-    ? [`a: Object.assign(import0, ${object([...fromOthers.values()].flat())})`]
-    : [...modules].map(([module, variable]) =>
-        `${JSON.stringify(module)}: ${variable === 'import0' ? variable : object(fromOthers.get(module) ?? [])}`);
   const importsObject = /return \{\n\s*__proto__: null,\n(\s*"[^"]+": import\d+,\n)+\s*\};/g;
-  glue = replace(glue, importsObject, `return { __proto__: null, ${entries.join(', ')} };`, [1, 1], 'the object of imports');
+  glue = replace(glue, importsObject, `return { __proto__: null, a: Object.assign(import0, { ${fromOthers.join(', ')} }) };`, [1, 1], 'the object of imports');
 
   // Exports are read as `wasm.NAME` (wasm being the instance's exports). A few wasm-bindgen
   // exports that the glue never calls (an abort handler) may be absent from it; afterwards
   // every export the glue reads must be one the wasm has.
-  for (const [name, short] of mapping.exports ?? []) {
+  for (const [name, short] of mapping.exports) {
     glue = replace(glue, new RegExp(`\\bwasm\\.${escape(name)}\\b`, 'g'), `wasm.${short}`, [0, 1000], name);
   }
-  const exported = new Set(WebAssembly.Module.exports(new WebAssembly.Module(wasm)).map((e) => e.name));
+  const exported = new Set(WebAssembly.Module.exports(compiled).map((e) => e.name));
   for (const [, name] of glue.matchAll(/\bwasm\.([\w$]+)/g)) {
     if (!exported.has(name)) throw new Error(`short-wasm-names: the glue reads wasm.${name}, which the wasm does not export`);
   }
@@ -98,7 +93,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   writeFileSync(glueFile, shortenGlue(readFileSync(glueFile, 'utf8'), wasm, mapping));
   const dtsFile = join(dir, 'pulse_sdk_bg.wasm.d.ts');
   let dts = readFileSync(dtsFile, 'utf8');
-  for (const [name, short] of mapping.exports ?? []) {
+  for (const [name, short] of mapping.exports) {
     dts = dts.replace(new RegExp(`^export const ${escape(name)}:`, 'm'), `export const ${short}:`);
   }
   writeFileSync(dtsFile, dts);

@@ -9,7 +9,7 @@
 //! One consumer at a time: the transport holding the socket's `internal_rx` lock.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::mpsc::error::TrySendError;
@@ -54,39 +54,40 @@ impl<T> Queue<T> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         // A panic while holding the lock leaves the queue's state whole (every change is one
         // push, pop or count): go on with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether one more item may come in, and if not, why.
+    fn room(&self, st: &State<T>) -> Result<(), TrySendError<()>> {
+        if st.closed {
+            Err(TrySendError::Closed(()))
+        } else if st.items.len() + st.reserved >= self.capacity {
+            Err(TrySendError::Full(()))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Queues `item`, or gives it back when the queue is full or closed.
     pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        let mut st = self.lock();
-        if st.closed {
-            return Err(TrySendError::Closed(item));
+        let st = self.lock();
+        match self.room(&st) {
+            Ok(()) => {
+                push(st, item);
+                Ok(())
+            }
+            Err(TrySendError::Closed(())) => Err(TrySendError::Closed(item)),
+            Err(TrySendError::Full(())) => Err(TrySendError::Full(item)),
         }
-        if st.items.len() + st.reserved >= self.capacity {
-            return Err(TrySendError::Full(item));
-        }
-        st.items.push_back(item);
-        let waker = st.rx_waker.take();
-        drop(st);
-        if let Some(w) = waker {
-            w.wake();
-        }
-        Ok(())
     }
 
     /// Reserves a slot, so that a later send cannot fail.
     pub(crate) fn try_reserve(&self) -> Result<QueuePermit<'_, T>, TrySendError<()>> {
         let mut st = self.lock();
-        if st.closed {
-            return Err(TrySendError::Closed(()));
-        }
-        if st.items.len() + st.reserved >= self.capacity {
-            return Err(TrySendError::Full(()));
-        }
+        self.room(&st)?;
         st.reserved += 1;
         Ok(QueuePermit { queue: self })
     }
@@ -121,11 +122,7 @@ impl<T> Queue<T> {
     pub(crate) fn close(&self) {
         let mut st = self.lock();
         st.closed = true;
-        let waker = st.rx_waker.take();
-        drop(st);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        wake(st);
         self.closed_notify.notify_waiters();
     }
 
@@ -159,13 +156,23 @@ impl<T> QueuePermit<'_, T> {
     pub(crate) fn send(self, item: T) {
         let mut st = self.queue.lock();
         st.reserved -= 1;
-        st.items.push_back(item);
-        let waker = st.rx_waker.take();
-        drop(st);
         std::mem::forget(self);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        push(st, item);
+    }
+}
+
+/// Adds `item` and wakes the consumer, after letting go of the lock.
+fn push<T>(mut st: MutexGuard<'_, State<T>>, item: T) {
+    st.items.push_back(item);
+    wake(st);
+}
+
+/// Wakes the consumer if it waits, after letting go of the lock.
+fn wake<T>(mut st: MutexGuard<'_, State<T>>) {
+    let waker = st.rx_waker.take();
+    drop(st);
+    if let Some(w) = waker {
+        w.wake();
     }
 }
 

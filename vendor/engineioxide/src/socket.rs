@@ -336,22 +336,36 @@ impl Volatile {
         self.sent.notify_one();
     }
 
-    /// The packets sent since the last call, if any.
-    pub(crate) fn take(&self) -> Option<PacketBuf> {
+    /// The packets sent since the last take, if any.
+    fn take(&self) -> Option<PacketBuf> {
         self.slot.lock().unwrap().take().map(|b| *b)
     }
 
     /// The next packets sent.
     pub(crate) async fn next(&self) -> PacketBuf {
+        let sent = self.notified();
+        tokio::pin!(sent);
+        std::future::poll_fn(|cx| self.poll_next(sent.as_mut(), cx)).await
+    }
+
+    /// The packets sent since the last take, or, while there are none, `Pending` with `sent`
+    /// (from [`Volatile::notified`]) armed to wake the caller.
+    pub(crate) fn poll_next<'a>(
+        &'a self,
+        mut sent: std::pin::Pin<&mut tokio::sync::futures::Notified<'a>>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<PacketBuf> {
+        use std::future::Future;
         loop {
             if let Some(packets) = self.take() {
-                return packets;
+                return std::task::Poll::Ready(packets);
             }
-            self.sent.notified().await;
+            std::task::ready!(sent.as_mut().poll(cx));
+            sent.set(self.notified());
         }
     }
 
-    /// Woken when packets may have been sent (see [`Volatile::take`]).
+    /// What [`Volatile::poll_next`] waits on.
     pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
         self.sent.notified()
     }

@@ -218,9 +218,8 @@ where
 
 mod rx_stream {
     use std::{
-        future::Future,
         pin::Pin,
-        task::{Context, Poll, ready},
+        task::{Context, Poll},
     };
 
     use futures_core::Stream;
@@ -281,19 +280,13 @@ mod rx_stream {
         type Item = PacketBuf;
 
         fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            let mut this = self.project();
+            let this = self.project();
             // low priority: poll the rx stream first, then the volatile packets.
             // same than with ws transport
             if let Poll::Ready(v) = this.rx.poll_next(cx) {
                 return Poll::Ready(v);
             }
-            loop {
-                if let Some(packets) = this.volatile.take() {
-                    return Poll::Ready(Some(packets));
-                }
-                ready!(this.sent.as_mut().poll(cx));
-                this.sent.set(this.volatile.notified());
-            }
+            this.volatile.poll_next(this.sent, cx).map(Some)
         }
     }
 }

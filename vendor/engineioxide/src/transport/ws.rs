@@ -13,6 +13,7 @@ use futures_util::{
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
 use smallvec::smallvec;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
@@ -578,8 +579,8 @@ where
     // PATCH: the socket's queue has no waiting send (see `crate::queue`); a full queue has
     // packets for that request already, which end it as the Noop would.
     match socket.queue.try_send(Box::new(smallvec![Packet::Noop])) {
-        Ok(()) | Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {}
-        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return Err(Error::Upgrade),
+        Ok(()) | Err(TrySendError::Full(_)) => {}
+        Err(TrySendError::Closed(_)) => return Err(Error::Upgrade),
     }
 
     // wait for any current polling connection to finish by waiting for the socket to be unlocked
