@@ -76,16 +76,30 @@
     fetch('/api/stats', { headers: { authorization: `Bearer ${session.token}` } })
       .then((r) => (r.ok ? r.json() : null))
       .then(show, () => {});
-    // Socket.IO v4 over a WebSocket, this page's part of it: join with the token for the
-    // dashboard topic, answer pings, read `stats:updated`.
+    // Socket.IO v4 over a WebSocket, this page's part of it: join as the app does on the
+    // overview, answer pings, read `stats:updated`. Once joined, the socket is on offer to
+    // the app (`boot.socket`, taken by pages/login.rs for the SDK's `hand_over`), with every
+    // frame received but the pings answered here: the app then goes live on it without a
+    // handshake of its own, and misses nothing that came meanwhile.
+    // The overview's topics and those the app always wants (route.rs, topics.rs), in the
+    // wire's order: the app takes the socket only if it would have joined with the same (a
+    // test in topics.rs checks these lines).
+    const topics = ['dashboard', 'deliveries', 'payments', 'notifications'];
+    if (session.user?.role === 'admin') topics.push('users');
     const url = new URL('/socket.io/?EIO=4&transport=websocket', location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(url);
+    const frames = [];
     ws.onmessage = ({ data }) => {
-      if (data[0] === '0') {
-        ws.send('40' + JSON.stringify({ token: session.token, topics: ['dashboard'] }));
-      } else if (data === '2') {
+      if (data === '2') {
         ws.send('3');
+        return;
+      }
+      frames.push(data);
+      if (data[0] === '0') {
+        const join = '40' + JSON.stringify({ token: session.token, topics });
+        ws.send(join);
+        boot.socket = { ws, join, frames };
       } else if (data.startsWith('40')) {
         connection('live', 'Live');
       } else if (data.startsWith('42')) {
@@ -95,12 +109,16 @@
         ws.close(); // refused: the app, on its way, deals with the session
       }
     };
-    ws.onclose = () => boot.isConnected && connection('connecting', 'Waiting for the app…');
-    // The app removes the figures when it starts: the socket goes with them.
+    ws.onclose = () => {
+      delete boot.socket;
+      if (boot.isConnected) connection('connecting', 'Waiting for the app…');
+    };
+    // The app removes the figures when it starts: the socket goes with them unless the app
+    // took it.
     new MutationObserver((_, observer) => {
       if (boot.isConnected) return;
       observer.disconnect();
-      ws.close();
+      if (boot.socket) ws.close();
     }).observe(document.body, { childList: true });
   }
 

@@ -199,3 +199,87 @@ test('with a stored session the plain form never shows', async (t) => {
   await page.getByTestId('kpi-liters').waitFor({ timeout: 15_000 });
   assert.deepEqual(errors, []);
 });
+
+/** `WebSocket.readyState`s. */
+const WebSocketOpen = 1;
+const WebSocketClosed = 3;
+
+/** Counts the page's WebSockets and keeps them (`window.sockets`), from before any script. */
+const countSockets = (page) =>
+  page.addInitScript(() => {
+    const Native = WebSocket;
+    window.sockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        window.sockets.push(this);
+      }
+    };
+  });
+
+/** A payment over REST, from the large-payment amount up: every user's notification. */
+async function largePayment(url, token) {
+  const r = await fetch(`${url}/api/payments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ customer_id: 5, amount: 250, method: 'BANK', note: 'while the app loaded' }),
+  });
+  assert.equal(r.status, 200, await r.text());
+}
+
+test("the app goes live on boot.js' socket, and what it received meanwhile reaches the app", async (t) => {
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO_RATE: '0' });
+  await countSockets(page);
+  const release = await holdWasm(page);
+  await page.goto(`${server.url}/login`);
+  await page.getByTestId('boot-email').fill(DEMO.email);
+  await page.getByTestId('boot-password').fill(DEMO.password);
+  await page.getByTestId('boot-submit').click();
+  await eventually('boot.js live', async () =>
+    (await page.locator('#boot [data-testid="connection"]').getAttribute('data-state')) === 'live');
+  // News while the app is on its way: only boot.js' socket hears it. A toast is raised by
+  // the live notification alone (a list loaded over REST raises none), so the app can show
+  // it only if the frames boot.js received were handed on with the socket.
+  const { token } = await apiLogin(server.url);
+  await largePayment(server.url, token);
+  await eventually('boot.js received it', () =>
+    page.evaluate(() => document.getElementById('boot').socket?.frames.some((f) => f.includes('notification:new'))));
+  release();
+  await page.getByTestId('logout').waitFor({ timeout: 15_000 });
+  await eventually('the app live', async () =>
+    (await page.getByTestId('connection').getAttribute('data-state')) === 'live');
+  const large = page.getByTestId('toast').filter({ hasText: '250.00' });
+  await eventually('the toast for the payment made while the app loaded', async () => (await large.count()) === 1);
+  // One socket, boot.js', still open and now the app's: a payment after the take-over
+  // reaches the app on it.
+  assert.deepEqual(await page.evaluate(() => window.sockets.map((s) => s.readyState)), [WebSocketOpen]);
+  await largePayment(server.url, token);
+  await eventually('the next one too', async () => (await large.count()) === 2);
+  assert.equal(await page.evaluate(() => window.sockets.length), 1, 'the app opened no socket of its own');
+  assert.deepEqual(errors, []);
+});
+
+test("on another page than the overview the app joins otherwise: boot.js' socket is closed, the app opens its own", async (t) => {
+  const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO_RATE: '0' });
+  await countSockets(page);
+  const release = await holdWasm(page);
+  await page.goto(`${server.url}/payments`);
+  await page.getByTestId('boot-email').fill(DEMO.email);
+  await page.getByTestId('boot-password').fill(DEMO.password);
+  await page.getByTestId('boot-submit').click();
+  await eventually('boot.js live', async () =>
+    (await page.locator('#boot [data-testid="connection"]').getAttribute('data-state')) === 'live');
+  release();
+  await page.getByTestId('payments-table').waitFor({ timeout: 15_000 });
+  await eventually('the app live', async () =>
+    (await page.getByTestId('connection').getAttribute('data-state')) === 'live');
+  // The Payments page's topics are not the overview's: the app's own socket, boot.js' closed.
+  await eventually('two sockets, the first closed', async () =>
+    JSON.stringify(await page.evaluate(() => window.sockets.map((s) => s.readyState))) ===
+      JSON.stringify([WebSocketClosed, WebSocketOpen]));
+  const { token } = await apiLogin(server.url);
+  await largePayment(server.url, token);
+  await eventually('a toast for the payment', async () =>
+    (await page.getByTestId('toast').filter({ hasText: '250.00' }).count()) === 1);
+  assert.deepEqual(errors, []);
+});

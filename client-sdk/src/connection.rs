@@ -371,6 +371,9 @@ pub struct Connection {
     renewing: Option<NeedAuth>,
     /// The last auth `error` event of the live session, telling why a DISCONNECT follows.
     kick: Option<WireError>,
+    /// The transport being opened was joined already ([`Connection::adopt`]): no CONNECT
+    /// of the machine's own follows its handshake.
+    adopted: bool,
     handshake: Option<eio::Handshake>,
     /// Packets waiting for a live connection.
     buffer: VecDeque<sio::Packet>,
@@ -416,6 +419,7 @@ impl Connection {
             auth_refusal: None,
             renewing: None,
             kick: None,
+            adopted: false,
             handshake: None,
             buffer: VecDeque::new(),
             acks: Acks::default(),
@@ -522,6 +526,22 @@ impl Connection {
     /// reload: the next connection resumes after it, or is told to resync if the log changed.
     pub fn restore_position(&mut self, seq: u64, epoch: Option<&str>) {
         self.resume.restore(seq, epoch);
+    }
+
+    /// Takes up a transport that someone else opened and joined: a page's own script that
+    /// showed live figures while its app's wasm was on its way, say. `join` is the CONNECT it
+    /// sent. Accepted only while the machine waits for its own transport to open and when
+    /// `join` is the CONNECT the machine would send (namespace, credentials, position and
+    /// topics alike), so the server's session is the one the machine would have made; the
+    /// driver then reports that socket's frames as the opened transport's, from its Engine.IO
+    /// handshake on, and no CONNECT of the machine's own follows the handshake.
+    pub fn adopt(&mut self, join: &sio::Packet) -> bool {
+        let ours = self.resume.connect_auth(self.connect_auth().as_ref());
+        self.adopted = self.state == State::Opening
+            && join.kind == Kind::Connect
+            && join.nsp == self.config.namespace
+            && join.data.value() == ours.as_ref();
+        self.adopted
     }
 
     /// Starts connecting, unless already connected or trying. Resets the attempt count, and
@@ -884,6 +904,7 @@ impl Connection {
 
     fn open_transport(&mut self, now: Instant) {
         self.state = State::Opening;
+        self.adopted = false;
         self.decoder.reset();
         self.handshake = None;
         self.kick = None;
@@ -1069,6 +1090,9 @@ impl Connection {
                 self.timers.set(Timer::Heartbeat, now + heartbeat_window(&h));
                 self.handshake = Some(h);
                 self.state = State::Joining;
+                if std::mem::take(&mut self.adopted) {
+                    return Ok(()); // its CONNECT was sent by whoever opened it
+                }
                 let pkt = sio::Packet {
                     kind: Kind::Connect,
                     nsp: self.config.namespace.clone(),

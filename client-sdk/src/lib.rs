@@ -50,6 +50,8 @@ pub use connection::{
     AckReply, Connection, DisconnectReason, Event, Io, Message, NeedAuth, Polled, Renewal, Status,
 };
 pub use driver::http;
+#[cfg(all(feature = "handover", target_arch = "wasm32"))]
+pub use driver::{hand_over, Handover};
 pub use error::{ConnectError, Error};
 pub use time::Instant;
 pub use transport::Transport;

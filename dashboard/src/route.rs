@@ -8,6 +8,7 @@
 //! twenty-fourth session).
 
 use leptos::prelude::*;
+use pulse_protocol::events::Topic;
 
 /// A page behind the sign-in, in the navigation's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,17 @@ impl Page {
         Page::Users,
         Page::Account,
     ];
+
+    /// The topics the page receives while it is shown, beside those the frame always wants
+    /// ([`crate::topics::always`]).
+    pub fn topics(self) -> &'static [Topic] {
+        match self {
+            Page::Overview => &[Topic::Dashboard, Topic::Deliveries],
+            Page::Deliveries => &[Topic::Deliveries, Topic::Customers],
+            Page::Payments | Page::Customers => &[Topic::Customers],
+            Page::System | Page::Users | Page::Account => &[],
+        }
+    }
 
     /// The page's path.
     pub fn path(self) -> &'static str {

@@ -40,17 +40,27 @@ pub fn Shell() -> impl IntoView {
 fn SignedIn() -> impl IntoView {
     let auth = crate::context::<Auth>();
     let toasts = crate::context::<Toasts>();
+    let location = use_location();
     let mut config = Config::new(server_origin());
     let always = topics::always(auth.is_admin());
-    config.topics = Some(always);
+    // The join asks for the first page's topics too (its own subscription follows, for the
+    // log head its lists load from): what boot.js joins with for the overview, so the client
+    // takes boot.js' socket over.
+    let mut first = always;
+    if let Route::Page(p) = untrack(|| location.route()) {
+        for t in p.topics() {
+            first.insert(*t);
+        }
+    }
+    config.topics = Some(first);
+    // index.html's sign-in form signed in before the app came, and the app started with that
+    // session, so the Login page (which takes the form) never showed. boot.js' socket goes to
+    // the client (if it joined as the client would), and the figures it showed stay until
+    // the app's own are in.
+    let boot_stats = crate::pages::login::take_boot_page();
     let client = Client::connect_with_auth(config, auth.credentials());
     let (live, sub) = Live::attach(&client, toasts);
-    // index.html's sign-in form signed in before the app came, and the app started with that
-    // session, so the Login page (which takes the form) never showed. The figures boot.js
-    // showed live meanwhile stay until the app's own are in.
-    if let Some(stats) = crate::pages::login::remove_boot_page()
-        .and_then(|t| crate::api::decode::<Envelope<Stats>>(&t).ok())
-    {
+    if let Some(stats) = boot_stats.and_then(|t| crate::api::decode::<Envelope<Stats>>(&t).ok()) {
         live.merge_stats(stats);
     }
     let demand = Demand::provide(&client, always, auth, live, toasts);
@@ -106,7 +116,6 @@ fn SignedIn() -> impl IntoView {
     let pending_count = move || pending.list.with(|l| l.len());
     // The chip comes and goes with the first and the last pending action, not with each.
     let any_pending = Memo::new(move |_| pending_count() > 0);
-    let location = use_location();
     // Only a change of page re-renders the page.
     let page = Memo::new(move |_| match location.route() {
         Route::Page(p) => Some(p),

@@ -290,3 +290,35 @@ struct Loaded {
     customers: Option<Vec<Customer>>,
     notifications: Option<Vec<Notification>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::Page;
+
+    /// The topics the frame joins with on `page`, as the wire lists them.
+    fn joined_on(page: Page, admin: bool) -> Vec<&'static str> {
+        let mut t = always(admin);
+        for one in page.topics() {
+            t.insert(*one);
+        }
+        t.iter().map(|t| t.as_str()).collect()
+    }
+
+    /// boot.js joins with these literally; the SDK takes its socket over only if they are
+    /// what the frame joins with on the overview, or the app would open a second socket.
+    #[test]
+    fn boot_js_joins_with_the_overview_topics() {
+        let boot = include_str!("../boot.js");
+        let quoted = |ts: &[&str]| ts.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>();
+        let user = joined_on(Page::Overview, false);
+        let line = format!("const topics = [{}];", quoted(&user).join(", "));
+        assert!(boot.contains(&line), "boot.js should say {line}");
+        // An admin's are a user's and then the one boot.js pushes, last on the wire.
+        let admin = joined_on(Page::Overview, true);
+        let (last, rest) = admin.split_last().unwrap();
+        assert_eq!(rest, user);
+        let push = format!("if (session.user?.role === 'admin') topics.push('{last}');");
+        assert!(boot.contains(&push), "boot.js should say {push}");
+    }
+}

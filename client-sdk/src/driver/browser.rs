@@ -22,6 +22,8 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 use super::{Input, Runtime, Socket, TransportEvent};
 use crate::client::Shared;
 use crate::codec::Frame;
+#[cfg(feature = "handover")]
+use crate::codec::{eio, sio};
 #[cfg(feature = "js")]
 use crate::time::Instant;
 use crate::transport::IoId;
@@ -29,6 +31,9 @@ use crate::transport::IoId;
 pub(crate) struct Browser {
     /// The task running the loop this runtime serves; set right after it is made.
     task: Rc<OnceCell<Weak<DriverTask>>>,
+    /// Asked whether a handed-over socket's CONNECT is the machine's own.
+    #[cfg(feature = "handover")]
+    shared: Arc<Shared>,
     /// The JS package's fast path, which sees each WebSocket's frames first.
     #[cfg(feature = "js")]
     gate: fast::Gate,
@@ -73,28 +78,13 @@ impl Drop for BrowserSocket {
     }
 }
 
-impl Runtime for Browser {
-    type Socket = BrowserSocket;
-    type Sleep = TimeoutFuture;
-
-    fn open(&self, url: &str, id: IoId, tx: UnboundedSender<Input>) -> BrowserSocket {
-        let task = self.task.clone();
-        let report = move |event| {
-            let send = || {
-                let _ = tx.unbounded_send(Input::Socket { id, event });
-            };
-            match task.get().and_then(Weak::upgrade) {
-                Some(task) => task.poll_after(send),
-                None => send(),
-            }
-        };
-        let ws = match WebSocket::new(url) {
-            Ok(ws) => ws,
-            Err(e) => {
-                report(TransportEvent::Closed(format!("cannot open WebSocket: {e:?}")));
-                return BrowserSocket { ws: None, _handlers: Vec::new() };
-            }
-        };
+impl Browser {
+    /// Reports what `ws` does through `report` from now on.
+    fn listen(
+        &self,
+        ws: WebSocket,
+        report: &(impl Fn(TransportEvent) + Clone + 'static),
+    ) -> BrowserSocket {
         ws.set_binary_type(BinaryType::Arraybuffer);
         let on_open = {
             let report = report.clone();
@@ -142,6 +132,104 @@ impl Runtime for Browser {
         BrowserSocket { ws: Some(ws), _handlers: vec![on_open, on_message, on_close] }
     }
 
+    /// The socket [`hand_over`] left, if it is open on `url` and the machine takes up its
+    /// CONNECT; then also the frames it received so far, the page's handlers replaced in the
+    /// same turn, so none is missed or seen twice. A socket not taken is closed.
+    #[cfg(feature = "handover")]
+    fn take_handed_over(&self, url: &str) -> Option<(WebSocket, js_sys::Array)> {
+        let handover = HANDED_OVER.with(|h| h.borrow_mut().take())?;
+        let ws = handover.ws();
+        let join = eio::Packet::decode(Frame::Text(handover.join())).ok().and_then(|p| match p {
+            eio::Packet::Message(text) => sio::Decoder::new().decode_text(&text).ok().flatten(),
+            _ => None,
+        });
+        let taken = ws.url() == url
+            && ws.ready_state() == WebSocket::OPEN
+            && join.is_some_and(|join| self.shared.conn().adopt(&join));
+        if !taken {
+            let _ = ws.close();
+            return None;
+        }
+        ws.set_onmessage(None);
+        ws.set_onclose(None);
+        Some((ws, handover.frames()))
+    }
+}
+
+#[cfg(feature = "handover")]
+thread_local! {
+    static HANDED_OVER: RefCell<Option<Handover>> = const { RefCell::new(None) };
+}
+
+#[cfg(feature = "handover")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `{ ws, join, frames }`: see [`hand_over`].
+    pub type Handover;
+    #[wasm_bindgen(method, getter)]
+    fn ws(this: &Handover) -> WebSocket;
+    #[wasm_bindgen(method, getter)]
+    fn join(this: &Handover) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn frames(this: &Handover) -> js_sys::Array;
+}
+
+/// Leaves a WebSocket that the page opened and joined itself, before its app's wasm arrived
+/// (the dashboard's boot.js shows live figures meanwhile), to the next client that opens a
+/// WebSocket on the same URL; a later call replaces it. `handover` is `{ ws, join, frames }`:
+/// the open socket, the CONNECT frame the page sent on it (`40…`), and an array of the text
+/// frames it received from the Engine.IO handshake on, pings it answered left out, which the
+/// page keeps appending to until the client replaces its handlers. The client takes the
+/// socket only if it would have sent that same CONNECT (namespace, credentials, position,
+/// topics): then it goes live without a handshake of its own, and what the page's socket
+/// received meanwhile reaches it as if it had been listening. Otherwise it closes the page's
+/// socket and opens its own, as without this call.
+#[cfg(feature = "handover")]
+pub fn hand_over(handover: Handover) {
+    HANDED_OVER.with(|h| *h.borrow_mut() = Some(handover));
+}
+
+impl Runtime for Browser {
+    type Socket = BrowserSocket;
+    type Sleep = TimeoutFuture;
+
+    fn open(&self, url: &str, id: IoId, tx: UnboundedSender<Input>) -> BrowserSocket {
+        let task = self.task.clone();
+        let report = move |event| {
+            let send = || {
+                let _ = tx.unbounded_send(Input::Socket { id, event });
+            };
+            match task.get().and_then(Weak::upgrade) {
+                Some(task) => task.poll_after(send),
+                None => send(),
+            }
+        };
+        #[cfg(feature = "handover")]
+        if let Some((ws, frames)) = self.take_handed_over(url) {
+            let socket = self.listen(ws, &report);
+            // What the page's socket received before its handlers were replaced, then what
+            // comes next, in order: the handshake first, as from a socket opening now. In a
+            // microtask, as a new socket's would come later: the application that is making
+            // the client subscribes to its events before they are dispatched.
+            spawn_task(async move {
+                report(TransportEvent::Open);
+                for frame in frames.iter() {
+                    if let Some(text) = frame.as_string() {
+                        report(TransportEvent::Frame(Frame::Text(text)));
+                    }
+                }
+            });
+            return socket;
+        }
+        match WebSocket::new(url) {
+            Ok(ws) => self.listen(ws, &report),
+            Err(e) => {
+                report(TransportEvent::Closed(format!("cannot open WebSocket: {e:?}")));
+                BrowserSocket { ws: None, _handlers: Vec::new() }
+            }
+        }
+    }
+
     fn sleep(&self, d: Duration) -> TimeoutFuture {
         sleep(d)
     }
@@ -159,6 +247,8 @@ pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: Unbou
     let slot = Rc::new(OnceCell::new());
     let rt = Browser {
         task: slot.clone(),
+        #[cfg(feature = "handover")]
+        shared: shared.clone(),
         #[cfg(feature = "js")]
         gate: shared.fast().gate().clone(),
     };

@@ -101,6 +101,8 @@ impl RoundClock {
 pub(crate) use browser::fast;
 #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
 pub(crate) use browser::received;
+#[cfg(all(feature = "handover", target_arch = "wasm32"))]
+pub use browser::{hand_over, Handover};
 pub(crate) use platform::{seed, sleep, spawn};
 
 /// Runs the machine until shutdown: drain outputs, then wait for an input or the deadline.

@@ -1228,3 +1228,72 @@ fn disconnect_reasons_read_as_text() {
     assert_eq!(text(DisconnectReason::PingTimeout), "no ping from the server in time");
     assert_eq!(text(DisconnectReason::HealthCheck), "the health ping went unanswered");
 }
+
+/// A CONNECT as a page's own script sent it on a socket it then hands over.
+fn join(text: &str) -> crate::codec::sio::Packet {
+    crate::codec::sio::Decoder::new().decode_text(text).unwrap().expect("complete packet")
+}
+
+#[test]
+fn a_socket_joined_with_the_same_connect_is_taken_up_without_joining_again() {
+    use pulse_protocol::events::{Topic, Topics};
+    let mut config = Harness::config();
+    let topics: Topics = [Topic::Dashboard, Topic::Payments].into_iter().collect();
+    config.topics = Some(topics);
+    let mut h = Harness::new(config);
+    h.conn.set_auth(Some(ConnectAuth::with_token("abc")));
+    h.connect();
+    // The keys in another order, as a JavaScript page may write them: the same CONNECT.
+    assert!(h.conn.adopt(&join(r#"0{"topics":["dashboard","payments"],"token":"abc"}"#)));
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    assert!(h.take_sent().is_empty(), "the socket was joined already");
+    h.server_sends(r#"40{"sid":"sio1"}"#);
+    assert!(h.take_events().contains(&Event::Connected { sid: "sio1".into(), attempts: 0 }));
+    h.server_sends(r#"42["payment:added",{"seq":9,"ts":0,"data":{}}]"#);
+    assert_eq!(h.conn.last_seq(), Some(9));
+
+    // Taken up once: the next transport (after a drop) is joined by the machine again, with
+    // its position.
+    h.transport_closes("gone");
+    h.advance(secs(5));
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    assert_eq!(
+        h.take_sent(),
+        [r#"40{"lastSeq":9,"token":"abc","topics":["dashboard","payments"]}"#]
+    );
+}
+
+#[test]
+fn a_socket_joined_otherwise_is_not_taken_up() {
+    use pulse_protocol::events::{Topic, Topics};
+    let fresh = || {
+        let mut config = Harness::config();
+        config.topics = Some([Topic::Dashboard].into_iter().collect::<Topics>());
+        let mut h = Harness::new(config);
+        h.conn.set_auth(Some(ConnectAuth::with_token("abc")));
+        h
+    };
+    for other in [
+        r#"0{"token":"abc","topics":["dashboard","payments"]}"#, // other topics
+        r#"0{"token":"abd","topics":["dashboard"]}"#,            // another token
+        r#"0{"token":"abc","topics":["dashboard"],"lastSeq":4}"#, // another position
+        r#"0/admin,{"token":"abc","topics":["dashboard"]}"#,     // another namespace
+        r#"1"#,                                                  // not a CONNECT
+    ] {
+        let mut h = fresh();
+        h.connect();
+        assert!(!h.conn.adopt(&join(other)), "{other}");
+        h.transport_opens();
+        h.handshake(25_000, 20_000);
+        assert_eq!(h.take_sent(), [r#"40{"token":"abc","topics":["dashboard"]}"#], "{other}");
+    }
+    // Only while the machine opens a transport: not once it is live.
+    let mut h = fresh();
+    h.connect();
+    h.transport_opens();
+    h.handshake(25_000, 20_000);
+    h.server_sends(r#"40{"sid":"sio1"}"#);
+    assert!(!h.conn.adopt(&join(r#"0{"token":"abc","topics":["dashboard"]}"#)));
+}

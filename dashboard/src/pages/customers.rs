@@ -6,7 +6,6 @@
 
 use crate::topics::use_topics;
 use leptos::prelude::*;
-use pulse_protocol::events::Topic;
 use pulse_protocol::events::{
     Customer, CustomerAdd, CustomerUpdate, CUSTOMER_ADD, CUSTOMER_UPDATE,
 };
@@ -40,7 +39,7 @@ impl Record for Customer {
 /// The customers page.
 #[component]
 pub fn Customers() -> impl IntoView {
-    use_topics(&[Topic::Customers]);
+    use_topics(crate::route::Page::Customers.topics());
     let live = crate::context::<Live>();
     let auth = crate::context::<Auth>();
     let query = RwSignal::new(String::new());

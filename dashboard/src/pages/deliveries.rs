@@ -4,7 +4,6 @@
 
 use crate::topics::use_topics;
 use leptos::prelude::*;
-use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Customer, Delivery, DeliveryUpdate, Id, DELIVERY_UPDATE};
 use pulse_protocol::rest::Page;
 use pulse_protocol::ToValue;
@@ -50,7 +49,7 @@ impl DeliveryFilter {
 /// The deliveries page.
 #[component]
 pub fn Deliveries() -> impl IntoView {
-    use_topics(&[Topic::Deliveries, Topic::Customers]);
+    use_topics(crate::route::Page::Deliveries.topics());
     let today = format::day_of(wall_ms());
     let filter =
         DeliveryFilter { day: RwSignal::new(today.clone()), customer: RwSignal::new(None) };

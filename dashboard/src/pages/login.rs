@@ -117,12 +117,21 @@ type BootSignIn = js_sys::Promise;
 type BootSignIn = std::convert::Infallible;
 
 /// Removes what index.html shows while the app loads, if it is still there: the app is signed
-/// in (the plain form signed in, and the app started with the stored session). Returns the
+/// in (the plain form signed in, and the app started with the stored session). Leaves the
+/// socket boot.js opened to the SDK's next client ([`pulse_sdk::hand_over`]), and returns the
 /// figures boot.js showed live meanwhile (`Envelope<Stats>` as JSON), so they stay on screen.
-pub(crate) fn remove_boot_page() -> Option<String> {
+pub(crate) fn take_boot_page() -> Option<String> {
     #[cfg(target_arch = "wasm32")]
     {
+        use wasm_bindgen::JsCast;
         let boot = web_sys::window()?.document()?.get_element_by_id("boot")?;
+        // Taken off the element first: boot.js closes a socket still there once it is gone.
+        let key = wasm_bindgen::JsValue::from_str("socket");
+        let socket = js_sys::Reflect::get(&boot, &key).ok().filter(|s| s.is_object());
+        if let Some(socket) = socket {
+            let _ = js_sys::Reflect::delete_property(&boot, &key);
+            pulse_sdk::hand_over(socket.unchecked_into());
+        }
         boot.remove();
         boot.get_attribute("data-stats")
     }

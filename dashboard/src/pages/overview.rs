@@ -4,7 +4,6 @@
 
 use crate::topics::use_topics;
 use leptos::prelude::*;
-use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Delivery, Payment, PaymentMethod, Stats};
 
 use crate::api;
@@ -51,7 +50,7 @@ async fn yesterday(auth: Auth) -> Option<DayFigures> {
 /// The overview page.
 #[component]
 pub fn Overview() -> impl IntoView {
-    use_topics(&[Topic::Dashboard, Topic::Deliveries]);
+    use_topics(crate::route::Page::Overview.topics());
     let live = crate::context::<Live>();
     let clock = crate::context::<Clock>();
     let auth = crate::context::<Auth>();

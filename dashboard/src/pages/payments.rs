@@ -5,7 +5,6 @@
 
 use crate::topics::use_topics;
 use leptos::prelude::*;
-use pulse_protocol::events::Topic;
 use pulse_protocol::events::{Id, Payment, PaymentAdd, PaymentMethod, PAYMENT_ADD};
 use pulse_protocol::money::LARGE_PAYMENT;
 use pulse_protocol::rest::Page;
@@ -36,7 +35,7 @@ impl Record for Payment {
 /// The payments page.
 #[component]
 pub fn Payments() -> impl IntoView {
-    use_topics(&[Topic::Customers]);
+    use_topics(crate::route::Page::Payments.topics());
     let rows = RwSignal::new(Rows::<Payment>::new(200));
     let error = follow_payments(rows);
     restored_rows(rows, &[PAYMENT_ADD], |_: &Payment| true);
