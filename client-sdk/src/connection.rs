@@ -529,18 +529,17 @@ impl Connection {
     }
 
     /// Takes up a transport that someone else opened and joined: a page's own script that
-    /// showed live figures while its app's wasm was on its way, say. `join` is the CONNECT it
-    /// sent. Accepted only while the machine waits for its own transport to open and when
-    /// `join` is the CONNECT the machine would send (namespace, credentials, position and
-    /// topics alike), so the server's session is the one the machine would have made; the
-    /// driver then reports that socket's frames as the opened transport's, from its Engine.IO
+    /// showed live figures while its app's wasm was on its way, say. `join` is the CONNECT
+    /// frame it sent. Accepted only while the machine waits for its own transport to open
+    /// and when `join` is the frame the machine would send, to the byte (namespace,
+    /// credentials, position and topics, written as the SDK writes JSON: keys in order, no
+    /// spaces), so the server's session is the one the machine would have made; the driver
+    /// then reports that socket's frames as the opened transport's, from its Engine.IO
     /// handshake on, and no CONNECT of the machine's own follows the handshake.
-    pub fn adopt(&mut self, join: &sio::Packet) -> bool {
-        let ours = self.resume.connect_auth(self.connect_auth().as_ref());
-        self.adopted = self.state == State::Opening
-            && join.kind == Kind::Connect
-            && join.nsp == self.config.namespace
-            && join.data.value() == ours.as_ref();
+    pub fn adopt(&mut self, join: &str) -> bool {
+        let ours = || eio::Packet::Message(self.connect_packet().encode().0).encode();
+        self.adopted =
+            self.state == State::Opening && matches!(ours(), Frame::Text(t) if t == join);
         self.adopted
     }
 
@@ -1093,17 +1092,7 @@ impl Connection {
                 if std::mem::take(&mut self.adopted) {
                     return Ok(()); // its CONNECT was sent by whoever opened it
                 }
-                let pkt = sio::Packet {
-                    kind: Kind::Connect,
-                    nsp: self.config.namespace.clone(),
-                    id: None,
-                    data: match self.resume.connect_auth(self.connect_auth().as_ref()) {
-                        Some(auth) => Payload::Value(auth),
-                        None => Payload::None,
-                    },
-                    attachments: Vec::new(),
-                };
-                self.send_packet(&pkt);
+                self.send_packet(&self.connect_packet());
             }
             eio::Packet::Open(_) => {}
             eio::Packet::Ping(data) => {
@@ -1272,6 +1261,20 @@ impl Connection {
         }
         self.buffer.push_back(p);
         Ok(())
+    }
+
+    /// The CONNECT that joins the namespace: credentials, position, topics.
+    fn connect_packet(&self) -> sio::Packet {
+        sio::Packet {
+            kind: Kind::Connect,
+            nsp: self.config.namespace.clone(),
+            id: None,
+            data: match self.resume.connect_auth(self.connect_auth().as_ref()) {
+                Some(auth) => Payload::Value(auth),
+                None => Payload::None,
+            },
+            attachments: Vec::new(),
+        }
     }
 
     fn send_packet(&mut self, p: &sio::Packet) {

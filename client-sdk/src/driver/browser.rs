@@ -22,8 +22,6 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 use super::{Input, Runtime, Socket, TransportEvent};
 use crate::client::Shared;
 use crate::codec::Frame;
-#[cfg(feature = "handover")]
-use crate::codec::{eio, sio};
 #[cfg(feature = "js")]
 use crate::time::Instant;
 use crate::transport::IoId;
@@ -139,13 +137,9 @@ impl Browser {
     fn take_handed_over(&self, url: &str) -> Option<(WebSocket, js_sys::Array)> {
         let handover = HANDED_OVER.with(|h| h.borrow_mut().take())?;
         let ws = handover.ws();
-        let join = eio::Packet::decode(Frame::Text(handover.join())).ok().and_then(|p| match p {
-            eio::Packet::Message(text) => sio::Decoder::new().decode_text(&text).ok().flatten(),
-            _ => None,
-        });
         let taken = ws.url() == url
             && ws.ready_state() == WebSocket::OPEN
-            && join.is_some_and(|join| self.shared.conn().adopt(&join));
+            && self.shared.conn().adopt(&handover.join());
         if !taken {
             let _ = ws.close();
             return None;

@@ -1229,11 +1229,6 @@ fn disconnect_reasons_read_as_text() {
     assert_eq!(text(DisconnectReason::HealthCheck), "the health ping went unanswered");
 }
 
-/// A CONNECT as a page's own script sent it on a socket it then hands over.
-fn join(text: &str) -> crate::codec::sio::Packet {
-    crate::codec::sio::Decoder::new().decode_text(text).unwrap().expect("complete packet")
-}
-
 #[test]
 fn a_socket_joined_with_the_same_connect_is_taken_up_without_joining_again() {
     use pulse_protocol::events::{Topic, Topics};
@@ -1243,8 +1238,7 @@ fn a_socket_joined_with_the_same_connect_is_taken_up_without_joining_again() {
     let mut h = Harness::new(config);
     h.conn.set_auth(Some(ConnectAuth::with_token("abc")));
     h.connect();
-    // The keys in another order, as a JavaScript page may write them: the same CONNECT.
-    assert!(h.conn.adopt(&join(r#"0{"topics":["dashboard","payments"],"token":"abc"}"#)));
+    assert!(h.conn.adopt(r#"40{"token":"abc","topics":["dashboard","payments"]}"#));
     h.transport_opens();
     h.handshake(25_000, 20_000);
     assert!(h.take_sent().is_empty(), "the socket was joined already");
@@ -1276,15 +1270,16 @@ fn a_socket_joined_otherwise_is_not_taken_up() {
         h
     };
     for other in [
-        r#"0{"token":"abc","topics":["dashboard","payments"]}"#, // other topics
-        r#"0{"token":"abd","topics":["dashboard"]}"#,            // another token
-        r#"0{"token":"abc","topics":["dashboard"],"lastSeq":4}"#, // another position
-        r#"0/admin,{"token":"abc","topics":["dashboard"]}"#,     // another namespace
-        r#"1"#,                                                  // not a CONNECT
+        r#"40{"token":"abc","topics":["dashboard","payments"]}"#, // other topics
+        r#"40{"token":"abd","topics":["dashboard"]}"#,            // another token
+        r#"40{"lastSeq":4,"token":"abc","topics":["dashboard"]}"#, // another position
+        r#"40/admin,{"token":"abc","topics":["dashboard"]}"#,     // another namespace
+        r#"40{"topics":["dashboard"],"token":"abc"}"#,            // not as the SDK writes it
+        r#"41"#,                                                  // not a CONNECT
     ] {
         let mut h = fresh();
         h.connect();
-        assert!(!h.conn.adopt(&join(other)), "{other}");
+        assert!(!h.conn.adopt(other), "{other}");
         h.transport_opens();
         h.handshake(25_000, 20_000);
         assert_eq!(h.take_sent(), [r#"40{"token":"abc","topics":["dashboard"]}"#], "{other}");
@@ -1295,5 +1290,5 @@ fn a_socket_joined_otherwise_is_not_taken_up() {
     h.transport_opens();
     h.handshake(25_000, 20_000);
     h.server_sends(r#"40{"sid":"sio1"}"#);
-    assert!(!h.conn.adopt(&join(r#"0{"token":"abc","topics":["dashboard"]}"#)));
+    assert!(!h.conn.adopt(r#"40{"token":"abc","topics":["dashboard"]}"#));
 }
