@@ -89,17 +89,24 @@
     const url = new URL('/socket.io/?EIO=4&transport=websocket', location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(url);
-    const frames = [];
+    // Kept for the app, up to a bound: an app that takes longer than that many frames opens
+    // its own socket (this one is closed when it starts) and loads what it needs itself.
+    let frames = [];
+    // On offer once joined; `null` until then and after. The app deletes it when it takes it.
+    boot.socket = null;
     ws.onmessage = ({ data }) => {
       if (data === '2') {
         ws.send('3');
         return;
       }
-      frames.push(data);
+      if (frames?.push(data) > 10000) {
+        frames = null;
+        boot.socket = null;
+      }
       if (data[0] === '0') {
         const join = '40' + JSON.stringify({ token: session.token, topics });
         ws.send(join);
-        boot.socket = { ws, join, frames };
+        if (frames) boot.socket = { ws, join, frames };
       } else if (data.startsWith('40')) {
         connection('live', 'Live');
       } else if (data.startsWith('42')) {
@@ -110,7 +117,7 @@
       }
     };
     ws.onclose = () => {
-      delete boot.socket;
+      boot.socket = null;
       if (boot.isConnected) connection('connecting', 'Waiting for the app…');
     };
     // The app removes the figures when it starts: the socket goes with them unless the app
@@ -118,7 +125,7 @@
     new MutationObserver((_, observer) => {
       if (boot.isConnected) return;
       observer.disconnect();
-      if (boot.socket) ws.close();
+      if ('socket' in boot) ws.close();
     }).observe(document.body, { childList: true });
   }
 
