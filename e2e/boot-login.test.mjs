@@ -217,6 +217,16 @@ const countSockets = (page) =>
     };
   });
 
+/** Signs in on the plain form at `url` and waits for boot.js' figures to be live. */
+async function signInWhileTheAppLoads(page, url) {
+  await page.goto(url);
+  await page.getByTestId('boot-email').fill(DEMO.email);
+  await page.getByTestId('boot-password').fill(DEMO.password);
+  await page.getByTestId('boot-submit').click();
+  await eventually('boot.js live', async () =>
+    (await page.locator('#boot [data-testid="connection"]').getAttribute('data-state')) === 'live');
+}
+
 /** A payment over REST, from the large-payment amount up: every user's notification. */
 async function largePayment(url, token) {
   const r = await fetch(`${url}/api/payments`, {
@@ -231,12 +241,7 @@ test("the app goes live on boot.js' socket, and what it received meanwhile reach
   const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO_RATE: '0' });
   await countSockets(page);
   const release = await holdWasm(page);
-  await page.goto(`${server.url}/login`);
-  await page.getByTestId('boot-email').fill(DEMO.email);
-  await page.getByTestId('boot-password').fill(DEMO.password);
-  await page.getByTestId('boot-submit').click();
-  await eventually('boot.js live', async () =>
-    (await page.locator('#boot [data-testid="connection"]').getAttribute('data-state')) === 'live');
+  await signInWhileTheAppLoads(page, `${server.url}/login`);
   // News while the app is on its way: only boot.js' socket hears it. A toast is raised by
   // the live notification alone (a list loaded over REST raises none), so the app can show
   // it only if the frames boot.js received were handed on with the socket.
@@ -263,12 +268,7 @@ test("on another page than the overview the app joins otherwise: boot.js' socket
   const { server, page, errors } = await serverAndPage(t, { PULSE_DEMO_RATE: '0' });
   await countSockets(page);
   const release = await holdWasm(page);
-  await page.goto(`${server.url}/payments`);
-  await page.getByTestId('boot-email').fill(DEMO.email);
-  await page.getByTestId('boot-password').fill(DEMO.password);
-  await page.getByTestId('boot-submit').click();
-  await eventually('boot.js live', async () =>
-    (await page.locator('#boot [data-testid="connection"]').getAttribute('data-state')) === 'live');
+  await signInWhileTheAppLoads(page, `${server.url}/payments`);
   release();
   await page.getByTestId('payments-table').waitFor({ timeout: 15_000 });
   await eventually('the app live', async () =>
