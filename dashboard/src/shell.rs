@@ -43,16 +43,7 @@ fn SignedIn() -> impl IntoView {
     let location = use_location();
     let mut config = Config::new(server_origin());
     let always = topics::always(auth.is_admin());
-    // The join asks for the first page's topics too (its own subscription follows, for the
-    // log head its lists load from): what boot.js joins with for the overview, so the client
-    // takes boot.js' socket over.
-    let mut first = always;
-    if let Route::Page(p) = untrack(|| location.route()) {
-        for t in p.topics() {
-            first.insert(*t);
-        }
-    }
-    config.topics = Some(first);
+    config.topics = Some(topics::first_join(auth.is_admin(), untrack(|| location.route())));
     // index.html's sign-in form signed in before the app came, and the app started with that
     // session, so the Login page (which takes the form) never showed. boot.js' socket goes to
     // the client (if it joined as the client would), and the figures it showed stay until

@@ -24,6 +24,7 @@ use crate::components::toast::{Toasts, Tone};
 use crate::format;
 use crate::live::Live;
 use crate::pending::PulseClient;
+use crate::route::Route;
 use crate::session::Auth;
 
 /// What the frame wants on every page.
@@ -34,6 +35,19 @@ pub fn always(admin: bool) -> Topics {
     let mut t: Topics = ALWAYS.into_iter().collect();
     if admin {
         t.insert(Topic::Users);
+    }
+    t
+}
+
+/// What the frame joins with when `route` is shown first: what it always wants and the page's
+/// topics (the page's own subscription follows, for the log head its lists load from). On the
+/// overview, what boot.js joins with, so the client takes boot.js' socket over.
+pub fn first_join(admin: bool, route: Route) -> Topics {
+    let mut t = always(admin);
+    if let Route::Page(p) = route {
+        for one in p.topics() {
+            t.insert(*one);
+        }
     }
     t
 }
@@ -298,11 +312,7 @@ mod tests {
 
     /// The topics the frame joins with on `page`, as the wire lists them.
     fn joined_on(page: Page, admin: bool) -> Vec<&'static str> {
-        let mut t = always(admin);
-        for one in page.topics() {
-            t.insert(*one);
-        }
-        t.iter().map(|t| t.as_str()).collect()
+        first_join(admin, Route::Page(page)).iter().map(|t| t.as_str()).collect()
     }
 
     /// boot.js joins with these literally; the SDK takes its socket over only if they are

@@ -131,8 +131,9 @@ impl Browser {
     }
 
     /// The socket [`hand_over`] left, if it is open on `url` and the machine takes up its
-    /// CONNECT; then also the frames it received so far, the page's handlers replaced in the
-    /// same turn, so none is missed or seen twice. A socket not taken is closed.
+    /// CONNECT; then also the frames it received so far. The caller replaces the page's
+    /// handlers ([`Browser::listen`]) in the same turn, so none is missed or seen twice. A
+    /// socket not taken is closed.
     #[cfg(feature = "handover")]
     fn take_handed_over(&self, url: &str) -> Option<(WebSocket, js_sys::Array)> {
         let handover = HANDED_OVER.with(|h| h.borrow_mut().take())?;
@@ -144,8 +145,6 @@ impl Browser {
             let _ = ws.close();
             return None;
         }
-        ws.set_onmessage(None);
-        ws.set_onclose(None);
         Some((ws, handover.frames()))
     }
 }
