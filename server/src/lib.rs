@@ -80,8 +80,9 @@ pub fn app(state: AppState, socket_layer: socketioxide::layer::SocketIoLayer) ->
     let [nosniff, referrer, frames, csp] = routes::security::default_headers();
     api.merge(routes::dashboard(&state.config.dist))
         .layer(socket_layer)
-        .layer(axum::middleware::from_fn_with_state(origins, routes::security::socket_origin))
+        // After the origin check, which reads headers the kept head leaves out.
         .layer(tower::util::MapRequestLayer::new(realtime::head::own_head))
+        .layer(axum::middleware::from_fn_with_state(origins, routes::security::socket_origin))
         .layer(CompressionLayer::new())
         .layer(tower::util::option_layer(cors))
         .layer(nosniff)
