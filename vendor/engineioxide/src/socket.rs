@@ -131,6 +131,9 @@ pub struct Permit<'a> {
     tx: &'a Queue<Queued>,
 }
 
+/// The WebSocket's sink half, as the writer hands it to [`Direct`] (PATCH).
+pub(crate) type WsSink = std::pin::Pin<Box<dyn futures_util::Sink<WsMessage, Error = WsError> + Send>>;
+
 /// The sink of a WebSocket connection, shared by its writer and by emitters.
 ///
 /// PATCH (Pulse, see vendor/README.md): an emit writes its frame to the socket at once, in the
@@ -141,7 +144,7 @@ pub struct Permit<'a> {
 #[derive(Default)]
 pub(crate) struct Direct {
     /// Set by the writer when it starts and taken when it closes the connection.
-    pub sink: Option<std::pin::Pin<Box<dyn futures_util::Sink<WsMessage, Error = WsError> + Send>>>,
+    pub sink: Option<WsSink>,
     /// Messages the writer took from the channel and has not handed to the sink yet.
     pub pending: std::collections::VecDeque<WsMessage>,
     /// Bytes handed to the sink and not flushed yet: the writer must finish the flush.
@@ -543,18 +546,27 @@ where
     /// Heartbeat is sent every `interval` milliseconds and the client is expected to respond within `timeout` milliseconds.
     ///
     /// If the client does not respond within the timeout, the connection is closed.
+    ///
+    /// PATCH (Pulse, see vendor/README.md): one timer, on the heap, serves the interval and the
+    /// pong's deadline in turn. `tokio::time::interval` and `tokio::time::timeout` each kept
+    /// one, and the timeout's inline, in the future of the connection's task for its whole
+    /// life. The schedule is `interval`'s: a tick at once, then every `interval` from the
+    /// start, a late tick firing at once.
     async fn heartbeat_job_v4(&self, interval: Duration, timeout: Duration) -> Result<(), Error> {
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = ?self.id, "heartbeat sender routine started");
 
-        let mut interval_tick = tokio::time::interval(interval);
-        interval_tick.tick().await;
+        let mut tick = tokio::time::Instant::now();
+        let mut timer = Box::pin(tokio::time::sleep_until(tick));
+        timer.as_mut().await;
         // Some clients send the pong packet in first. If that happens, we should consume it.
         self.heartbeat.notified().now_or_never();
         loop {
+            tick += interval;
             // If we are currently upgrading we should pause the heartbeat process
             if self.is_upgrading() {
-                interval_tick.tick().await;
+                timer.as_mut().reset(tick);
+                timer.as_mut().await;
                 continue;
             }
 
@@ -568,32 +580,41 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "waiting for pong");
 
-            tokio::time::timeout(timeout, self.heartbeat.notified())
-                .await
-                .map_err(|_| Error::HeartbeatTimeout)?;
+            timer.as_mut().reset(tokio::time::Instant::now() + timeout);
+            tokio::select! {
+                biased;
+                () = self.heartbeat.notified() => {}
+                () = timer.as_mut() => return Err(Error::HeartbeatTimeout),
+            }
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "pong received");
 
-            interval_tick.tick().await;
+            timer.as_mut().reset(tick);
+            timer.as_mut().await;
         }
     }
 
+    /// PATCH (Pulse): the deadline's timer on the heap, as in `heartbeat_job_v4`.
     #[cfg(feature = "v3")]
     async fn heartbeat_job_v3(&self, interval: Duration, timeout: Duration) -> Result<(), Error> {
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = ?self.id, "heartbeat receiver routine started");
 
+        let mut timer = Box::pin(tokio::time::sleep(interval + timeout));
         loop {
-            tokio::time::timeout(interval + timeout, self.heartbeat.notified())
-                .await
-                .map_err(|_| Error::HeartbeatTimeout)?;
+            tokio::select! {
+                biased;
+                () = self.heartbeat.notified() => {}
+                () = timer.as_mut() => return Err(Error::HeartbeatTimeout),
+            }
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
             self.queue
                 .try_send(Box::new(smallvec![Packet::Pong]))
                 .map_err(|_| Error::HeartbeatTimeout)?;
+            timer.as_mut().reset(tokio::time::Instant::now() + interval + timeout);
         }
     }
 

@@ -6,10 +6,7 @@
 
 use std::sync::Arc;
 
-use futures_util::{
-    SinkExt, StreamExt, TryStreamExt,
-    stream::{SplitSink, SplitStream},
-};
+use futures_util::{SinkExt, StreamExt, TryStreamExt, stream::SplitStream};
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
 use smallvec::smallvec;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -70,12 +67,20 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
     // captured until it ends, and this one lasts as long as the connection.
     let (req, parts) = (Box::new(req), Box::new(parts));
     tokio::spawn(async move {
-        let conn = hyper::upgrade::on(*req)
-            .await
-            .map(hyper_util::rt::TokioIo::new);
+        // PATCH: out of their boxes at once. A box whose content was moved out is freed only
+        // when its binding goes out of scope, which for a captured one is when the task ends.
+        let parts = {
+            let boxed = parts;
+            *boxed
+        };
+        let upgrade = hyper::upgrade::on({
+            let boxed = req;
+            *boxed
+        });
+        let conn = upgrade.await.map(hyper_util::rt::TokioIo::new);
 
         let res = match conn {
-            Ok(conn) => on_init(engine.clone(), conn, protocol, sid, *parts).await,
+            Ok(conn) => on_init(engine.clone(), conn, protocol, sid, parts).await,
             Err(_e) => {
                 #[cfg(feature = "tracing")]
                 tracing::debug!("ws upgrade error: {}", _e);
@@ -127,7 +132,9 @@ where
     async move {
         let (socket, ws) = open.await?;
         let (tx, rx) = ws.split();
-        serve(engine, socket, tx, rx, sid.is_some()).await;
+        // Boxed here, as the socket keeps it (`Direct::sink`): a future keeps room for its
+        // arguments for its whole life, and the sink half is 64 B.
+        serve(engine, socket, Box::pin(tx), rx, sid.is_some()).await;
         Ok(())
     }
 }
@@ -203,7 +210,7 @@ where
 async fn serve<H: EngineIoHandler, S>(
     engine: Arc<EngineIo<H>>,
     socket: Arc<Socket<H::Data>>,
-    tx: SplitSink<WebSocketStream<S>, Message>,
+    tx: crate::socket::WsSink,
     rx: SplitStream<WebSocketStream<S>>,
     upgraded: bool,
 ) where
@@ -216,7 +223,7 @@ async fn serve<H: EngineIoHandler, S>(
     //
     // PATCH: the writer ends when the session's channel closes or the session is cancelled,
     // after its closing flush.
-    let writer = pin!(forward_to_socket::<H, S>(socket.clone(), tx));
+    let writer = pin!(forward_to_socket::<H>(socket.clone(), tx));
     let reading = pin!(
         async {
             let read = pin!(forward_to_handler(&engine, rx, &socket));
@@ -246,30 +253,35 @@ async fn serve<H: EngineIoHandler, S>(
     // The writer outlives the reader: what closing the session queued (a disconnect, the
     // close packet) is still written and flushed. A writer that ends first (the session was
     // closed) leaves the reader to see the cancellation.
-    let (res, writer) = match select(reading, writer).await {
-        Either::Left((res, writer)) => (res, Some(writer)),
-        Either::Right(((), reading)) => (reading.await, None),
-    };
-    match res {
-        Some(None) => socket.close(DisconnectReason::HeartbeatTimeout),
-        Some(Some(Err(ref e))) => {
-            let reason =
-                Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
+    // PATCH: what the reader ended with, in a block of its own: a local this future keeps
+    // is kept until its scope ends, and the reader's error is large.
+    let writer = {
+        let (res, writer) = match select(reading, writer).await {
+            Either::Left((res, writer)) => (res, Some(writer)),
+            Either::Right(((), reading)) => (reading.await, None),
+        };
+        match res {
+            Some(None) => socket.close(DisconnectReason::HeartbeatTimeout),
+            Some(Some(Err(ref e))) => {
+                let reason =
+                    Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
 
-            #[cfg(feature = "tracing")]
-            tracing::debug!("error when handling packet: {:?}", e);
-            engine.close_session(socket.id, reason);
+                #[cfg(feature = "tracing")]
+                tracing::debug!("error when handling packet: {:?}", e);
+                engine.close_session(socket.id, reason);
+            }
+            Some(Some(Ok(()))) => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = %socket.id, "ws transport was closed");
+                engine.close_session(socket.id, DisconnectReason::TransportClose);
+            }
+            None => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = %socket.id, "socket is closing");
+            }
         }
-        Some(Some(Ok(()))) => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "ws transport was closed");
-            engine.close_session(socket.id, DisconnectReason::TransportClose);
-        }
-        None => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "socket is closing");
-        }
-    }
+        writer
+    };
     if let Some(writer) = writer {
         writer.await;
     }
@@ -332,12 +344,10 @@ where
 ///
 /// The websocket stream is flushed only when the internal channel is drained.
 /// PATCH: the sink lives in the socket's [`crate::socket::Direct`], shared with emitters.
-async fn forward_to_socket<H: EngineIoHandler, S>(
+async fn forward_to_socket<H: EngineIoHandler>(
     socket: Arc<Socket<H::Data>>,
-    tx: SplitSink<WebSocketStream<S>, Message>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+    tx: crate::socket::WsSink,
+) {
     // A polling request that was in progress during the upgrade may still hold the lock.
     let lock = socket.internal_rx.lock();
     let Some(_internal_rx) = lock
@@ -349,7 +359,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         return;
     };
 
-    socket.direct.lock().unwrap().sink = Some(Box::pin(tx));
+    socket.direct.lock().unwrap().sink = Some(tx);
     let cancelled = socket.cancellation_token.cancelled();
     tokio::pin!(cancelled);
 
@@ -684,7 +694,7 @@ mod tests {
         let (tx, _rx) = server.split();
 
         let polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx));
+        let writer = tokio::spawn(forward_to_socket::<StubHandler>(socket.clone(), Box::pin(tx)));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!writer.is_finished(), "the writer should wait for the lock");
 
@@ -705,7 +715,7 @@ mod tests {
         let (tx, _rx) = server.split();
 
         let _polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx));
+        let writer = tokio::spawn(forward_to_socket::<StubHandler>(socket.clone(), Box::pin(tx)));
         tokio::time::sleep(Duration::from_millis(20)).await;
 
         socket.cancellation_token.cancel();
