@@ -2,8 +2,10 @@
 //! replay and through `GET /api/events`; a subscription holds from the head its ack names.
 
 use pulse_protocol::events::{
-    logged, Topic, Topics, ALERT_SYSTEM, DELIVERY_UPDATED, PAYMENT_ADDED, STATS_UPDATED,
+    logged, Topic, Topics, ALERT_SYSTEM, DELIVERY_UPDATED, NOTIFICATION_NEW, PAYMENT_ADDED,
+    STATS_UPDATED,
 };
+use pulse_protocol::money::LARGE_PAYMENT;
 use pulse_sdk::{Client, Status};
 use serde_json::{json, Value};
 
@@ -125,6 +127,36 @@ async fn a_resume_replays_only_the_subscribed_topics_as_the_rest_feed_does() {
     assert_eq!(got[..5], rest[..], "the replay is the REST feed's, in order");
     assert_eq!(got.len(), 6, "{got:?}");
     assert!(got[5].0 == PAYMENT_ADDED && got[5].1 > rest[4].1);
+}
+
+/// A user's own entries (their notifications) go to the user's one room and reach only those
+/// of the user's sockets subscribed to the entry's topic.
+#[tokio::test]
+async fn a_users_own_entries_reach_only_their_sockets_with_the_topic() {
+    let server = TestServer::start(|_| {}).await;
+    let s = server.login(DEMO).await;
+    let without = server.connect_with(&s.token, None, only(&[Topic::Payments]));
+    let with = server.connect_with(&s.token, None, only(&[Topic::Payments, Topic::Notifications]));
+    let watched = [PAYMENT_ADDED, NOTIFICATION_NEW];
+    let (seen_without, _a) = record(&without, &watched);
+    let (seen_with, _b) = record(&with, &watched);
+    live(&without).await;
+    live(&with).await;
+
+    // A large payment notifies every user of the tenant.
+    pay(&server, &s.token, LARGE_PAYMENT).await;
+    eventually("the notification", || names(&seen_with).contains(&NOTIFICATION_NEW.to_owned()))
+        .await;
+    eventually("the payment", || names(&seen_without).contains(&PAYMENT_ADDED.to_owned())).await;
+    // The notification was committed with the payment, in the same batch.
+    assert_eq!(names(&seen_without), [PAYMENT_ADDED], "no notification without the topic");
+
+    without.subscribe(Topic::Notifications).await.expect("subscribed");
+    pay(&server, &s.token, LARGE_PAYMENT).await;
+    eventually("a notification once subscribed", || {
+        names(&seen_without).contains(&NOTIFICATION_NEW.to_owned())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -26,12 +26,12 @@ pub(crate) fn of(socket: &SocketRef) -> Topics {
     socket.extensions.get::<Subscription>().map_or_else(Topics::all, |s| s.0)
 }
 
-/// Joins the rooms of `caller`'s socket: the tenant's and the user's, and one of each per
-/// topic of its [`Subscription`] (set on admission). Call under the tenant's feed lock.
+/// Joins the rooms of `caller`'s socket: the tenant's and the user's, and the tenant's room of
+/// each topic of its [`Subscription`] (set on admission). Call under the tenant's feed lock.
 pub(crate) fn join(rooms: &RoomLists, socket: &SocketRef, caller: &Caller) {
     socket.join(tenant_room(caller.tenant_id, None));
     if let Some(u) = caller.user_id {
-        socket.join(user_room(u, None));
+        socket.join(user_room(u));
     }
     for t in of(socket).iter() {
         join_topic(socket, caller, t);
@@ -39,18 +39,14 @@ pub(crate) fn join(rooms: &RoomLists, socket: &SocketRef, caller: &Caller) {
     rooms.changed();
 }
 
+/// A topic's room is the tenant's: entries for the user alone go to the user's one room and
+/// are filtered by topic when sent ([`user_room`]).
 fn join_topic(socket: &SocketRef, caller: &Caller, t: Topic) {
     socket.join(tenant_room(caller.tenant_id, Some(t)));
-    if let Some(u) = caller.user_id {
-        socket.join(user_room(u, Some(t)));
-    }
 }
 
 fn leave_topic(socket: &SocketRef, caller: &Caller, t: Topic) {
     socket.leave(tenant_room(caller.tenant_id, Some(t)));
-    if let Some(u) = caller.user_id {
-        socket.leave(user_room(u, Some(t)));
-    }
 }
 
 /// Subscribes the socket to `topic` (`on`) or unsubscribes it; answers the socket's topics
