@@ -117,21 +117,22 @@ pub(super) struct FrameCodec {
     out_buffer_write_len: usize,
     /// Header and remaining size of the incoming packet being processed.
     header: Option<(FrameHeader, u64)>,
-    /// PATCH (Pulse): a frame larger than `in_buf_max_read` grew `in_buffer`.
-    in_buffer_grown: bool,
 }
+
+/// PATCH (Pulse): the most a read onto the stack takes, when `in_buffer` holds no allocation.
+const STACK_READ: usize = 1024;
 
 impl FrameCodec {
     /// Create a new frame codec.
     pub(super) fn new(in_buf_len: usize) -> Self {
         Self {
-            in_buffer: BytesMut::with_capacity(in_buf_len),
+            // PATCH (Pulse): allocated by the first read that finds data (`read_in`).
+            in_buffer: BytesMut::new(),
             in_buf_max_read: in_buf_len.max(FrameHeader::MAX_SIZE),
             out_buffer: <_>::default(),
             max_out_buffer_len: usize::MAX,
             out_buffer_write_len: 0,
             header: None,
-            in_buffer_grown: false,
         }
     }
 
@@ -146,7 +147,6 @@ impl FrameCodec {
             max_out_buffer_len: usize::MAX,
             out_buffer_write_len: 0,
             header: None,
-            in_buffer_grown: false,
         }
     }
 
@@ -193,8 +193,8 @@ impl FrameCodec {
                     // Reserve full message length only once, even for multiple
                     // loops or if WouldBlock errors cause multiple fn calls.
                     self.in_buffer.reserve(len);
-                    self.in_buffer_grown |= len > self.in_buf_max_read;
-                } else {
+                } else if !self.in_buffer.is_empty() {
+                    // PATCH (Pulse): an empty buffer stays unallocated (`read_in`).
                     self.in_buffer.reserve(FrameHeader::MAX_SIZE);
                 }
             }
@@ -213,13 +213,13 @@ impl FrameCodec {
             }
         };
 
-        // PATCH (Pulse, see vendor/README.md): a frame larger than the buffer's usual size
-        // grew it, and the buffer would keep that size for the life of the connection (the
-        // payload shares its allocation, which the next `reserve` takes back whole). Once
-        // everything read is handed out, start again at the usual size.
-        if self.in_buffer_grown && self.in_buffer.is_empty() {
-            self.in_buffer = BytesMut::with_capacity(self.in_buf_max_read);
-            self.in_buffer_grown = false;
+        // PATCH (Pulse, see vendor/README.md): once everything read is handed out, the
+        // buffer is let go; the next read that finds data allocates one (`read_in`). Kept, it
+        // stayed for the life of the connection, idle or not, at the size of the largest
+        // frame read (the payload shares its allocation, which the next `reserve` takes back
+        // whole), and an idle connection is most of a server's connections.
+        if self.in_buffer.is_empty() {
+            self.in_buffer = BytesMut::new();
         }
 
         let (mut header, length) = self.header.take().expect("Bug: no frame header");
@@ -246,6 +246,17 @@ impl FrameCodec {
 
     /// Read into available `in_buffer` capacity.
     fn read_in(&mut self, stream: &mut impl Read) -> io::Result<usize> {
+        if self.in_buffer.capacity() == 0 {
+            // PATCH (Pulse): no buffer held (nothing was waiting): read onto the stack, and
+            // allocate only for data, so a read that would block allocates nothing.
+            let mut first = [0; STACK_READ];
+            let size = stream.read(&mut first[..self.in_buf_max_read.min(STACK_READ)])?;
+            if size > 0 {
+                self.in_buffer = BytesMut::with_capacity(self.in_buf_max_read);
+                self.in_buffer.extend_from_slice(&first[..size]);
+            }
+            return Ok(size);
+        }
         let len = self.in_buffer.len();
         debug_assert!(self.in_buffer.capacity() > len);
         self.in_buffer.resize(self.in_buffer.capacity().min(len + self.in_buf_max_read), 0);
@@ -271,6 +282,13 @@ impl FrameCodec {
 
         trace!("writing frame {frame}");
 
+        if self.out_buffer_write_len == 0
+            && self.out_buffer.is_empty()
+            && frame.header().mask.is_none()
+        {
+            return self.write_frame_through(stream, frame);
+        }
+
         self.out_buffer.reserve(frame.len());
         frame.format_into_buf(&mut self.out_buffer).expect("Bug: can't write to vector");
 
@@ -279,6 +297,45 @@ impl FrameCodec {
         } else {
             Ok(())
         }
+    }
+
+    /// PATCH (Pulse, see vendor/README.md): an unmasked frame (a server's) handed on at once
+    /// (`write_buffer_size` 0) with nothing buffered before it is written from the frame
+    /// itself, its header from the stack, so that `out_buffer` is not allocated: kept, it stayed for the life of the
+    /// connection at the size of the largest frame written. Whatever the stream does not take
+    /// goes to `out_buffer`, as upstream, where the next write or flush takes it.
+    fn write_frame_through<Stream>(&mut self, stream: &mut Stream, frame: Frame) -> Result<()>
+    where
+        Stream: Write,
+    {
+        let mut head = [0; FrameHeader::MAX_SIZE];
+        let mut cursor = Cursor::new(&mut head[..]);
+        frame.header().format(frame.payload().len() as u64, &mut cursor)?;
+        let head_len = cursor.position() as usize;
+        let parts = [&head[..head_len], frame.payload()];
+        for (i, part) in parts.iter().enumerate() {
+            let mut done = 0;
+            while done < part.len() {
+                match stream.write(&part[done..]) {
+                    Ok(0) => {
+                        return Err(IoError::new(
+                            IoErrorKind::ConnectionReset,
+                            "Connection reset while sending",
+                        )
+                        .into())
+                    }
+                    Ok(n) => done += n,
+                    Err(e) => {
+                        self.out_buffer.extend_from_slice(&part[done..]);
+                        for rest in &parts[i + 1..] {
+                            self.out_buffer.extend_from_slice(rest);
+                        }
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the out_buffer to the provided stream.
@@ -299,6 +356,11 @@ impl FrameCodec {
                 .into());
             }
             self.out_buffer.drain(0..len);
+        }
+        if self.out_buffer_write_len == 0 {
+            // PATCH (Pulse): frames are handed on at once; a buffer needed only for what the
+            // stream did not take is not kept (`write_frame_through`).
+            self.out_buffer = Vec::new();
         }
 
         Ok(())
@@ -335,6 +397,57 @@ mod tests {
         assert_eq!(rest, vec![0x99]);
     }
 
+    /// PATCH (Pulse): frames cut anywhere across reads, with reads that would block between
+    /// them, come out whole; no buffer is held while nothing read waits, and a read that
+    /// would block allocates none.
+    #[test]
+    fn read_frames_across_reads_holding_no_buffer_between() {
+        use std::io::{ErrorKind, Read};
+        // Each read hands out the next chunk; `None` is a read that would block.
+        struct Chunks(std::collections::VecDeque<Option<Vec<u8>>>);
+        impl Read for Chunks {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                match self.0.pop_front() {
+                    None => Ok(0),
+                    Some(None) => Err(ErrorKind::WouldBlock.into()),
+                    Some(Some(mut chunk)) => {
+                        let n = chunk.len().min(buf.len());
+                        buf[..n].copy_from_slice(&chunk[..n]);
+                        if n < chunk.len() {
+                            self.0.push_front(Some(chunk.split_off(n)));
+                        }
+                        Ok(n)
+                    }
+                }
+            }
+        }
+        let long: Vec<u8> = (0..300u16).map(|i| i as u8).collect();
+        let mut second = vec![0x82, 126, 0x01, 0x2c];
+        second.extend(&long);
+        let chunks = vec![
+            None,
+            Some(vec![0x82]),
+            None,
+            Some(vec![0x03, 0x01, 0x02]),
+            None,
+            Some([&[0x03][..], &second[..10]].concat()),
+            Some(second[10..].to_vec()),
+            None,
+        ];
+        let mut sock = FrameSocket::new(Chunks(chunks.into_iter().collect()));
+        assert_eq!(sock.codec.in_buffer.capacity(), 0, "no buffer before the first read");
+        let mut read = || loop {
+            match sock.read(None) {
+                Err(Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => continue,
+                other => return other.unwrap().map(|f| f.into_payload().to_vec()),
+            }
+        };
+        assert_eq!(read(), Some(vec![0x01, 0x02, 0x03]));
+        assert_eq!(read(), Some(long));
+        assert_eq!(read(), None);
+        assert_eq!(sock.codec.in_buffer.capacity(), 0, "no buffer once all was handed out");
+    }
+
     #[test]
     fn from_partially_read() {
         let raw = Cursor::new(vec![0x02, 0x03, 0x04, 0x05, 0x06, 0x07]);
@@ -357,6 +470,48 @@ mod tests {
 
         let (buf, _) = sock.into_inner();
         assert_eq!(buf, vec![0x89, 0x02, 0x04, 0x05, 0x8a, 0x01, 0x01]);
+    }
+
+    /// PATCH (Pulse): frames written straight from themselves to a stream that takes a few
+    /// bytes at a time and would block in between arrive whole and in order, and no write
+    /// buffer is kept once all is written.
+    #[test]
+    fn write_frames_through_a_slow_stream_keeping_no_buffer() {
+        use std::io::{ErrorKind, Write};
+        // Takes three bytes at most; every fifth write would block (here the second frame's
+        // payload, after its header and three bytes of it were written).
+        struct Slow {
+            out: Vec<u8>,
+            writes: usize,
+        }
+        impl Write for Slow {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.writes += 1;
+                if self.writes % 5 == 0 {
+                    return Err(ErrorKind::WouldBlock.into());
+                }
+                let n = buf.len().min(3);
+                self.out.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sock = FrameSocket::new(Slow { out: Vec::new(), writes: 0 });
+        let would_block =
+            |r: &Result<(), Error>| matches!(r, Err(Error::Io(e)) if e.kind() == ErrorKind::WouldBlock);
+        for frame in [Frame::ping(vec![0x04, 0x05]), Frame::pong(vec![0x01, 0x02, 0x03, 0x04, 0x05])]
+        {
+            let mut r = sock.write(frame);
+            while would_block(&r) {
+                r = sock.flush();
+            }
+            r.unwrap();
+        }
+        assert_eq!(sock.codec.out_buffer.capacity(), 0, "no buffer kept");
+        let (slow, _) = sock.into_inner();
+        assert_eq!(slow.out, vec![0x89, 0x02, 0x04, 0x05, 0x8a, 0x05, 0x01, 0x02, 0x03, 0x04, 0x05]);
     }
 
     #[test]
