@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::db;
 use crate::error::{AppError, AppJson};
-use crate::feed::broadcast::{fan_out, tenant_room};
+use crate::feed::broadcast::{fan_out, Audience, Room};
 use crate::state::AppState;
 
 /// Most ticks per second and longest run one request may ask for; bounds every loop.
@@ -128,11 +128,11 @@ async fn broadcast(
     event: &str,
     req: &BenchBroadcast,
 ) -> BenchReport {
-    let room = tenant_room(tenant_id, None);
+    let to = Audience { room: Room::Tenant(tenant_id), topic: None };
     let total = (req.rate * req.seconds).round() as u64;
     let period = Duration::from_secs_f64(1.0 / req.rate);
     let pad = pad_for(req.size, req.seq);
-    let sockets = state.io.of("/").map_or(0, |ns| ns.to(room.clone()).sockets().len()) as u64;
+    let sockets = state.io.of("/").map_or(0, |ns| ns.to(to.room.name()).sockets().len()) as u64;
     // Read before `start`, so no tick counts as sent before it was due.
     let start_us = now_us();
     let start = tokio::time::Instant::now();
@@ -155,7 +155,7 @@ async fn broadcast(
                     // its schedule queues, so that writes gather (`fan_out`).
                     let next_due = start + period.mul_f64((n + 1) as f64);
                     let on_time = || n + 1 >= total || tokio::time::Instant::now() < next_due;
-                    let full = fan_out(state, room.clone(), event, &payload, |_| true, on_time);
+                    let full = fan_out(state, to, event, &payload, |_| true, on_time);
                     dropped += full.len() as u64;
                 }
                 Err(e) => tracing::warn!(error = %e, "bench tick not sent"),

@@ -11,12 +11,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pulse_protocol::events::{Id, ServerEvent, Stats, StatsUpdated, STATS_UPDATED};
+use pulse_protocol::events::{Id, Stats};
 use pulse_protocol::Envelope;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 
-use crate::feed::broadcast::tenant_room;
+use crate::feed::stats;
 use crate::state::AppState;
 
 /// The channel of stats pushes.
@@ -121,16 +121,7 @@ pub(crate) async fn run(state: AppState) {
                     while let Some(msg) = messages.next().await {
                         let Ok(payload) = msg.get_payload::<String>() else { continue };
                         match serde_json::from_str::<StatsMessage>(&payload) {
-                            Ok(m) => {
-                                // No namespace once the server is shutting down.
-                                let Some(ns) = state.io.of("/") else { continue };
-                                let room = ns.to(tenant_room(m.tenant_id, StatsUpdated::TOPIC));
-                                if let Err(e) = room.emit(STATS_UPDATED, &m.stats).await {
-                                    tracing::debug!(error = %e, "stats relay failed");
-                                }
-                                metrics::counter!("pulse_events_emitted_total", "event" => STATS_UPDATED)
-                                    .increment(1);
-                            }
+                            Ok(m) => stats::push(&state, m.tenant_id, &m.stats),
                             Err(e) => tracing::warn!(error = %e, "unreadable stats message"),
                         }
                     }

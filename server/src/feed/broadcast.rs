@@ -1,8 +1,8 @@
 //! This module deals with sending logged events to this node's sockets, in `seq` order from
-//! the tenant's feed cursor: to `tenant:{id}:{topic}` for tenant-wide entries (`tenant:{id}`
-//! for events without a topic) and `user:{id}` for a user's own, those to the sockets
-//! subscribed to the entry's topic, each as one `{ seq, ts, data }` argument, socket by socket
-//! so that one with a full queue is noticed and caught up.
+//! the tenant's feed cursor: to the tenant's sockets for tenant-wide entries and to the
+//! user's for a user's own, of those the ones subscribed to the entry's topic (an
+//! [`Audience`]), each as one `{ seq, ts, data }` argument, socket by socket so that one with
+//! a full queue is noticed and caught up.
 //!
 //! Entries reach [`advance`] two ways: the node that committed them passes them in (no read
 //! back), and other nodes' commits arrive as a position to reach ([`super::tail`]), read from
@@ -25,22 +25,42 @@ use super::catchup::{self, Why};
 use super::log::{Entry, FeedGuard, Sent};
 use crate::db;
 use crate::error::AppError;
+use crate::realtime::admitted::Admitted;
 use crate::realtime::subscriptions;
 use crate::state::AppState;
 
-/// The room of a tenant's sockets subscribed to `topic`; with `None`, of all of them.
-pub(crate) fn tenant_room(tenant_id: Id, topic: Option<Topic>) -> String {
-    match topic {
-        Some(t) => format!("tenant:{tenant_id}:{t}"),
-        None => format!("tenant:{tenant_id}"),
+/// A socketioxide room of this node's sockets: each socket joins its tenant's and its user's
+/// ([`crate::realtime::subscriptions::join`]), and no other. A room per topic cost every
+/// socket six more rooms, their names and their places in two sets (~0.6 KB per connection):
+/// topics are told apart in the lists [`RoomLists`] keeps instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Room {
+    Tenant(Id),
+    User(Id),
+}
+
+impl Room {
+    /// The room's name in socketioxide.
+    pub(crate) fn name(self) -> String {
+        match self {
+            Room::Tenant(id) => format!("tenant:{id}"),
+            Room::User(id) => format!("user:{id}"),
+        }
     }
 }
 
-/// The room of one user's sockets. One room whatever their topics, filtered by topic when
-/// an entry is sent: a user has a few sockets, and a room per topic cost every socket six
-/// more rooms (their names and their places in two sets, ~0.6 KB).
-pub(crate) fn user_room(user_id: Id) -> String {
-    format!("user:{user_id}")
+/// Who on this node an event goes to: the sockets of `room` subscribed to `topic`, or all of
+/// them for an event without a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Audience {
+    pub(crate) room: Room,
+    pub(crate) topic: Option<Topic>,
+}
+
+impl Audience {
+    fn accepts(self, socket: &SocketRef) -> bool {
+        self.topic.is_none_or(|t| subscriptions::of(socket).contains(t))
+    }
 }
 
 /// The wire form of a log entry.
@@ -109,22 +129,18 @@ fn emit(state: &AppState, feed: &mut FeedGuard, tenant_id: Id, entries: &[Entry]
                 continue;
             }
         };
-        // Only the sockets subscribed to the entry's topic (see `realtime::subscriptions`):
-        // the tenant's topic room, or the user's room filtered here.
-        let (room, by_topic) = match sent.user_id {
-            Some(u) => (user_room(u), sent.topic),
-            None => (tenant_room(tenant_id, sent.topic), None),
+        // Only the sockets subscribed to the entry's topic (see `realtime::subscriptions`).
+        let to = Audience {
+            room: sent.user_id.map_or(Room::Tenant(tenant_id), Room::User),
+            topic: sent.topic,
         };
         let feed_now: &FeedGuard = feed;
         let full = fan_out(
             state,
-            room,
+            to,
             &sent.event,
             &sent.payload,
-            |s| {
-                !feed_now.behind.contains(&s.id)
-                    && by_topic.is_none_or(|t| subscriptions::of(s).contains(t))
-            },
+            |s| !feed_now.behind.contains(&s.id),
             || last && !feed_now.contended(),
         );
         // Kept before any catch-up starts, so that the catch-up finds it.
@@ -154,7 +170,7 @@ fn end_if_disabled(state: &AppState, e: &Entry) {
         return;
     }
     let why = WireError::new(ErrorCode::AccountDisabled, "this account was disabled by an admin");
-    for socket in ns.to(user_room(user_id)).sockets() {
+    for socket in ns.to(Room::User(user_id).name()).sockets() {
         let _ = socket.emit(ERROR, &why);
         let _ = socket.disconnect();
         metrics::counter!("pulse_errors_total", "code" => ErrorCode::AccountDisabled.as_str())
@@ -179,15 +195,15 @@ impl Arrival {
     }
 }
 
-/// Each room's sockets as the last fan-out to it found them, in the order it writes them,
-/// kept until a socket of this node joins or leaves a room. Collecting and sorting a room of
+/// Each audience's sockets as the last fan-out to it found them, in the order it writes them,
+/// kept until a socket of this node joins or leaves a room or changes its topics. Collecting and sorting a room of
 /// 5,000 took 2.5–3.3 ms before each broadcast's first write, about the median latency
 /// Pulse had above Node.js there (bench/ANALYSIS.md, eighteenth session).
 ///
-/// Every change of membership Pulse makes calls [`RoomLists::changed`] after it, and so does a
-/// fan-out that finds a socket closed. A kept list may so hold a closing socket for one
-/// fan-out (its emit fails), but never lacks one that joined: joins happen under the tenant's
-/// feed lock, which the logged path's fan-out holds too.
+/// Every change of membership or of topics Pulse makes calls [`RoomLists::changed`] after
+/// it, and so does a fan-out that finds a socket closed. A kept list may so hold a closing
+/// socket for one fan-out (its emit fails), but never lacks one that joined or subscribed:
+/// both happen under the tenant's feed lock, which the logged path's fan-out holds too.
 #[derive(Default)]
 pub(crate) struct RoomLists(Mutex<Kept>);
 
@@ -195,39 +211,42 @@ pub(crate) struct RoomLists(Mutex<Kept>);
 struct Kept {
     /// Counts membership changes: a list read across one is not kept.
     generation: u64,
-    lists: HashMap<String, Arc<Vec<SocketRef>>>,
+    lists: HashMap<Audience, Arc<Vec<SocketRef>>>,
 }
 
 impl RoomLists {
-    /// Forgets every list: call once a socket joined or left a room, or disconnected.
+    /// Forgets every list: call once a socket joined or left a room, changed its topics, or
+    /// disconnected.
     pub(crate) fn changed(&self) {
         let mut kept = self.lock();
         kept.generation += 1;
         kept.lists.clear();
     }
 
-    /// The sockets of `room` in the order a fan-out writes them: a large room's in the order
+    /// The sockets of `to` in the order a fan-out writes them: a large audience's in the order
     /// they arrived. `None` once the namespace is closed (shutdown).
-    fn sockets(&self, io: &SocketIo, room: String) -> Option<Arc<Vec<SocketRef>>> {
+    fn sockets(&self, io: &SocketIo, to: Audience) -> Option<Arc<Vec<SocketRef>>> {
         let generation = {
             let kept = self.lock();
-            if let Some(list) = kept.lists.get(&room) {
+            if let Some(list) = kept.lists.get(&to) {
                 return Some(Arc::clone(list));
             }
             kept.generation
         };
         // Once the server closes its namespace at shutdown, `io.to` would panic.
         let ns = io.of("/")?;
-        let mut sockets = ns.to(room.clone()).sockets();
+        let mut sockets = ns.to(to.room.name()).sockets();
+        sockets.retain(|s| to.accepts(s));
         if sockets.len() > FAN_OUT_SMALL_ROOM {
             // Every socket in a room was admitted (`realtime::connect`), so has its arrival.
-            sockets.sort_by_cached_key(|s| s.extensions.get::<Arrival>().map_or(u64::MAX, |a| a.0));
+            sockets.sort_by_cached_key(|s| Admitted::of(s).map_or(u64::MAX, |a| a.arrival.0));
         }
         let list = Arc::new(sockets);
         let mut kept = self.lock();
-        // Membership changed while the room was read: this list may lack a socket; not kept.
+        // Membership or topics changed while the room was read: this list may lack a socket;
+        // not kept.
         if kept.generation == generation {
-            kept.lists.insert(room, Arc::clone(&list));
+            kept.lists.insert(to, Arc::clone(&list));
         }
         Some(list)
     }
@@ -238,8 +257,8 @@ impl RoomLists {
     }
 }
 
-/// Sends `payload` (serialized once) as `event` to each socket of `room` that `live`
-/// accepts, a large room's in the order they arrived; returns the sockets whose queue was
+/// Sends `payload` (serialized once) as `event` to each socket of `to` that `live`
+/// accepts, a large audience's in the order they arrived; returns the sockets whose queue was
 /// full, which got nothing.
 ///
 /// Why in arrival order (a room is a hash set): sockets' state, ours and the kernel's, was
@@ -268,7 +287,7 @@ impl RoomLists {
 /// twelfth session).
 pub(crate) fn fan_out(
     state: &AppState,
-    room: String,
+    to: Audience,
     event: &str,
     payload: &RawValue,
     mut live: impl FnMut(&SocketRef) -> bool,
@@ -277,7 +296,7 @@ pub(crate) fn fan_out(
     let mut full = Vec::new();
     // None at shutdown; a change that commits meanwhile is in the log and reaches clients
     // when they resume elsewhere.
-    let Some(sockets) = state.rooms.sockets(&state.io, room) else {
+    let Some(sockets) = state.rooms.sockets(&state.io, to) else {
         return full;
     };
     let writes = engineioxide::DirectWrites::enter();

@@ -35,8 +35,8 @@ use socketioxide::{SendError, SocketError};
 
 use super::broadcast::envelope;
 use super::log::Feed;
-use crate::auth::Caller;
 use crate::db;
+use crate::realtime::admitted::Admitted;
 use crate::realtime::subscriptions;
 use crate::state::AppState;
 
@@ -81,7 +81,7 @@ pub(crate) fn start(
 ) {
     if feed.behind.insert(socket.id) {
         metrics::counter!("pulse_catchups_total", "reason" => why.as_str()).increment(1);
-        let user_id = socket.extensions.get::<Caller>().and_then(|c| c.user_id);
+        let user_id = Admitted::of(&socket).and_then(|a| a.caller.user_id);
         tokio::spawn(run(state.clone(), socket, tenant_id, user_id, after));
     }
 }
@@ -95,7 +95,7 @@ pub(crate) fn hold(feed: &mut Feed, sid: Sid) {
 /// Catches up a socket already marked behind (see [`hold`]) from the entry after `after`.
 pub(crate) fn spawn(state: &AppState, why: Why, socket: SocketRef, tenant_id: Id, after: u64) {
     metrics::counter!("pulse_catchups_total", "reason" => why.as_str()).increment(1);
-    let user_id = socket.extensions.get::<Caller>().and_then(|c| c.user_id);
+    let user_id = Admitted::of(&socket).and_then(|a| a.caller.user_id);
     tokio::spawn(run(state.clone(), socket, tenant_id, user_id, after));
 }
 

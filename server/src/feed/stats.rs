@@ -12,7 +12,8 @@ use pulse_protocol::Envelope;
 
 use crate::db;
 use crate::error::AppError;
-use crate::feed::broadcast::tenant_room;
+use crate::feed::broadcast::{fan_out, Audience, Room};
+use crate::realtime::admitted::Admitted;
 use crate::state::AppState;
 use pulse_protocol::calendar;
 
@@ -99,23 +100,30 @@ pub(crate) async fn run_pusher(state: AppState) {
                     continue;
                 }
             }
-            if let Err(e) = state
-                .io
-                .to(tenant_room(tenant_id, StatsUpdated::TOPIC))
-                .emit(STATS_UPDATED, &stats)
-                .await
-            {
-                tracing::debug!(error = %e, "stats broadcast failed");
-            }
-            metrics::counter!("pulse_events_emitted_total", "event" => STATS_UPDATED).increment(1);
+            push(&state, tenant_id, &stats);
         }
     }
+}
+
+/// Sends a tenant's figures to its sockets on this node subscribed to them. Not logged: a
+/// socket whose queue is full misses this push and gets the next.
+pub(crate) fn push(state: &AppState, tenant_id: Id, stats: &Envelope<Stats>) {
+    let payload = match serde_json::value::to_raw_value(stats) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "stats not sent");
+            return;
+        }
+    };
+    let to = Audience { room: Room::Tenant(tenant_id), topic: StatsUpdated::TOPIC };
+    fan_out(state, to, STATS_UPDATED, &payload, |_| true, || false);
+    metrics::counter!("pulse_events_emitted_total", "event" => STATS_UPDATED).increment(1);
 }
 
 /// The tenants with sockets on this node.
 pub(crate) fn connected_tenants(state: &AppState) -> HashSet<Id> {
     crate::realtime::sockets(&state.io)
         .iter()
-        .filter_map(|s| s.extensions.get::<crate::auth::Caller>().map(|c| c.tenant_id))
+        .filter_map(|s| Admitted::of(s).map(|a| a.caller.tenant_id))
         .collect()
 }

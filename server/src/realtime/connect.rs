@@ -3,19 +3,16 @@
 //! connection slot taken. What it leaves in the socket's extensions is what the rest of
 //! `realtime` reads.
 
-use std::sync::Arc;
-
 use pulse_protocol::events::{ConnectAuth, Topics};
 use pulse_protocol::{ErrorCode, WireError};
 use socketioxide::extract::{SocketRef, TryData};
 
-use super::expiry::ExpiresAt;
+use super::admitted::Admitted;
+use super::limits;
 use super::quota::Full;
-use super::subscriptions::Subscription;
 use crate::auth::{check_active, verify_token, SIGNED_OUT};
 use crate::db;
 use crate::error::AppError;
-use crate::feed::broadcast::Arrival;
 use crate::peer::request_ip;
 use crate::state::AppState;
 
@@ -35,8 +32,8 @@ impl std::fmt::Display for ConnectRefusal {
 #[derive(Debug, Clone)]
 pub(crate) struct ResumeFrom(pub(crate) Option<u64>, pub(crate) Option<String>);
 
-/// The connect middleware: token, then connection limits. On success the socket carries
-/// [`Caller`](crate::auth::Caller), [`ResumeFrom`], its token's `ExpiresAt` and its `Arc<Seat>` in its extensions.
+/// The connect middleware: token, then connection limits. On success the socket carries its
+/// [`Admitted`] and [`ResumeFrom`] in its extensions.
 pub(crate) async fn authenticate_socket(
     state: AppState,
     socket: SocketRef,
@@ -79,15 +76,9 @@ pub(crate) async fn authenticate_socket(
             },
         ))
     })?;
-    if let Some(at) = caller.expires_at {
-        socket.extensions.insert(ExpiresAt(at));
-    }
-    socket.extensions.insert(caller);
+    let topics = auth.topics.unwrap_or_else(Topics::all);
+    Admitted::insert(&socket, caller, topics, limits::budget(&state), seat);
     socket.extensions.insert(ResumeFrom(auth.last_seq, auth.epoch));
-    socket.extensions.insert(Subscription(auth.topics.unwrap_or_else(Topics::all)));
-    // Shared so the extension map can hand out copies; given back when the last one drops.
-    socket.extensions.insert(Arc::new(seat));
-    socket.extensions.insert(Arrival::next());
     Ok(())
 }
 

@@ -12,12 +12,8 @@ use std::time::Duration;
 
 use pulse_protocol::{ErrorCode, WireError};
 
+use super::admitted::Admitted;
 use crate::state::AppState;
-
-/// When the socket's access token expires (ms since the epoch), kept apart from the caller
-/// so the sweep copies 8 bytes per socket instead of cloning a `Caller`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ExpiresAt(pub(crate) i64);
 
 /// Runs until aborted (on shutdown).
 pub(crate) async fn run_sweeper(state: AppState) {
@@ -38,7 +34,8 @@ fn sweep(state: &AppState) -> usize {
     let now = state.clock.now_ms();
     let mut kicked = 0;
     for socket in super::sockets(&state.io) {
-        let expired = socket.extensions.get::<ExpiresAt>().is_some_and(|at| at.0 <= now);
+        let expired =
+            Admitted::of(&socket).is_some_and(|a| a.caller.expires_at.is_some_and(|at| at <= now));
         if !expired {
             continue;
         }

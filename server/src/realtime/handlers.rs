@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 
+use super::admitted::Admitted;
 use super::{limits, subscriptions};
 use crate::actions;
 use crate::auth::Caller;
@@ -132,14 +133,14 @@ async fn run(
     }
     // No argument at all reads as null (e.g. `ping`, `stats:request`).
     let payload = data.0.unwrap_or(Value::Null);
-    let result = match (limits::check_size(&state, &payload), socket.extensions.get::<Caller>()) {
+    let result = match (limits::check_size(&state, &payload), Admitted::of(&socket)) {
         (Err(e), _) => Err(AppError::Refused(e)),
         (Ok(()), None) => Err(AppError::unauthorized("not signed in")),
         // The socket outlives its token; actions need a current one.
-        (Ok(()), Some(caller)) if caller.expires_at.is_some_and(|e| e <= state.clock.now_ms()) => {
+        (Ok(()), Some(a)) if a.caller.expires_at.is_some_and(|e| e <= state.clock.now_ms()) => {
             Err(AppError::new(ErrorCode::TokenExpired, "token expired; refresh and reconnect"))
         }
-        (Ok(()), Some(caller)) => action(state.clone(), caller, payload, socket.clone()).await,
+        (Ok(()), Some(a)) => action(state.clone(), a.caller.clone(), payload, socket.clone()).await,
     };
     let reply = match result {
         Ok(r) => Ack::Ok(r),

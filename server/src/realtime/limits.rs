@@ -3,13 +3,13 @@
 //! disconnect when it runs dry) and the largest accepted event.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use pulse_protocol::{ErrorCode, WireError};
 use socketioxide::extract::SocketRef;
 
+use super::admitted::Admitted;
 use crate::state::AppState;
 
 /// A socket's event budget: `burst` events at once, refilled at `rate` per second (at least
@@ -24,14 +24,9 @@ pub(crate) fn quota(rate: f64, burst: f64) -> Quota {
         .allow_burst(burst)
 }
 
-/// The socket's budget, kept in its extensions.
-#[derive(Debug, Clone)]
-struct SocketBucket(Arc<DefaultDirectRateLimiter>);
-
-/// Gives a new socket its budget.
-pub(crate) fn install(socket: &SocketRef, state: &AppState) {
-    let quota = quota(state.config.event_rate, state.config.event_burst);
-    socket.extensions.insert(SocketBucket(Arc::new(RateLimiter::direct(quota))));
+/// A new socket's budget (kept in its [`Admitted`]).
+pub(crate) fn budget(state: &AppState) -> DefaultDirectRateLimiter {
+    RateLimiter::direct(quota(state.config.event_rate, state.config.event_burst))
 }
 
 /// Admits one client event, or tells the client why not and disconnects it. A socket being
@@ -40,7 +35,7 @@ pub(crate) fn admit(socket: &SocketRef) -> Result<(), WireError> {
     if socket.extensions.get::<super::Ending>().is_some() {
         return Err(rate_limited());
     }
-    let ok = socket.extensions.get::<SocketBucket>().is_none_or(|b| b.0.check().is_ok());
+    let ok = Admitted::of(socket).is_none_or(|a| a.budget.check().is_ok());
     if ok {
         return Ok(());
     }

@@ -1,13 +1,14 @@
 //! This module deals with the Socket.IO `/` namespace: the connect middleware (admission in
-//! `connect.rs`, connection limits in `quota.rs`), resuming a reconnecting socket from its
-//! `lastSeq`, the rooms of its topics (`subscriptions.rs`), the table of client events each
+//! `connect.rs`, what it settled in `admitted.rs`, connection limits in `quota.rs`), resuming
+//! a reconnecting socket from its `lastSeq`, its topics (`subscriptions.rs`), the table of
+//! client events each
 //! socket's one handler reads (`handlers.rs`) behind the per-socket limits (`limits.rs`),
 //! ending sockets whose token expired (`expiry.rs`), and the request head each socket keeps
 //! (`head.rs`).
 //!
 //! Handlers are installed by the middleware, before the CONNECT packet goes out, so a client
 //! that emits right after connecting never races an uninstalled handler. The middleware also
-//! enrols the socket in its tenant's fan-out (rooms joined, marked behind at a known
+//! enrols the socket in its tenant's fan-out (its rooms joined, marked behind at a known
 //! position, under the tenant's feed lock); the connect handler then sends
 //! `connection:status` (the log's epoch and head), refuses a resume from another log or from
 //! ahead of it (RESYNC_REQUIRED), and catches the socket up from the log (see
@@ -19,6 +20,7 @@
 //! connection (bounded by [`LINGER`]), so the client always reads both before the transport
 //! goes (see [`linger`]).
 
+pub(crate) mod admitted;
 mod connect;
 pub(crate) mod expiry;
 mod handlers;
@@ -27,7 +29,6 @@ pub(crate) mod limits;
 pub(crate) mod quota;
 pub(crate) mod subscriptions;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use pulse_protocol::events::{ConnectionStatus, CONNECTION_STATUS, ERROR};
@@ -45,8 +46,8 @@ use crate::error::AppError;
 use crate::feed::catchup::{self, Why};
 use crate::feed::log::Recent;
 use crate::state::AppState;
+use admitted::Admitted;
 use connect::{ConnectRefusal, ResumeFrom};
-use quota::Seat;
 
 /// Installs the `/` namespace.
 pub(crate) fn register(io: &SocketIo, state: AppState) {
@@ -55,7 +56,6 @@ pub(crate) fn register(io: &SocketIo, state: AppState) {
         let state = mw_state.clone();
         async move {
             connect::authenticate_socket(state.clone(), socket.clone(), auth).await?;
-            limits::install(&socket, &state);
             handlers::install(&socket, &state);
             enroll(&socket, &state).await.map_err(|e| ConnectRefusal(e.into_wire()))?;
             Ok::<(), ConnectRefusal>(())
@@ -137,9 +137,10 @@ async fn linger(io: &SocketIo, socket: &SocketRef) {
 /// [`connected`] then catches it up from there, replay first. Refuses (UNAVAILABLE) when the
 /// log cannot be read.
 async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
-    let Some(caller) = socket.extensions.get::<Caller>() else {
+    let Some(admitted) = Admitted::of(socket) else {
         return Err(AppError::unauthorized("not signed in"));
     };
+    let caller = &admitted.caller;
     let tenant_id = caller.tenant_id;
     let mut feed = state.log.lock(tenant_id).await;
     let (head, epoch) = {
@@ -197,8 +198,9 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
         if socket.extensions.get::<Connected>().is_some() {
             metrics::gauge!("pulse_connections_active").decrement(1.0);
         }
-        // Free the connection slot now, not when the last handle to the socket is dropped.
-        socket.extensions.remove::<Arc<Seat>>();
+        if let Some(a) = Admitted::of(&socket) {
+            a.give_back_seat();
+        }
         catchup::forget(&mut *log_state.log.lock(tenant_id).await, socket.id);
         if matches!(reason, DisconnectReason::PacketParsingError) {
             // socketioxide closes the connection on a malformed packet; count it.
@@ -219,8 +221,8 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
 /// Tells the socket which log it follows, refuses a resume that cannot be honoured, and
 /// catches it up from where [`enroll`] left it: missed entries strictly before live ones.
 async fn connected(socket: SocketRef, state: AppState) {
-    let (Some(caller), Some(start)) =
-        (socket.extensions.get::<Caller>(), socket.extensions.remove::<Start>())
+    let (Some(admitted), Some(start)) =
+        (Admitted::of(&socket), socket.extensions.remove::<Start>())
     else {
         // The middleware always sets both; without them the socket may see nothing.
         let _ = socket.disconnect();
@@ -234,7 +236,7 @@ async fn connected(socket: SocketRef, state: AppState) {
         let _ = socket.emit(ERROR, e);
     }
     let why = if start.resumed && start.resync.is_none() { Why::Resume } else { Why::Join };
-    catchup::spawn(&state, why, socket.clone(), caller.tenant_id, start.after);
+    catchup::spawn(&state, why, socket.clone(), admitted.caller.tenant_id, start.after);
 }
 
 /// Ends the sockets of signed-out session `session_id` on this node: each gets an `error`
@@ -243,10 +245,8 @@ pub(crate) fn end_session(state: &AppState, session_id: &str) -> usize {
     let why = WireError::new(ErrorCode::Unauthorized, auth::SIGNED_OUT);
     let mut ended = 0;
     for socket in sockets(&state.io) {
-        let ours = socket
-            .extensions
-            .get::<Caller>()
-            .is_some_and(|c| c.session_id.as_deref() == Some(session_id));
+        let ours = Admitted::of(&socket)
+            .is_some_and(|a| a.caller.session_id.as_deref() == Some(session_id));
         if ours {
             let _ = socket.emit(ERROR, &why);
             let _ = socket.disconnect();
