@@ -173,7 +173,7 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
                 "lastSeq {last_seq} is ahead of the log (head {head}): reload through REST, then continue from seq {head}"
             ));
         } else {
-            match missed(state, &caller, user_id, last_seq).await? {
+            match missed(state, caller, user_id, last_seq).await? {
                 Missed::TooMany { head } => {
                     let limit = state.config.replay_limit;
                     resync = Some(format!(
@@ -184,7 +184,7 @@ async fn enroll(socket: &SocketRef, state: &AppState) -> Result<(), AppError> {
             }
         }
     }
-    subscriptions::join(&state.rooms, socket, &caller);
+    subscriptions::join(&state.rooms, socket, caller);
     catchup::hold(&mut feed, socket.id);
     let status = Envelope {
         seq: head,
