@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt, TryStreamExt, stream::SplitStream};
-use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, request::Parts};
 use smallvec::smallvec;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::error::TrySendError;
@@ -62,6 +62,7 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
         .get("Sec-WebSocket-Key")
         .ok_or(Error::InvalidWebSocketKey)?
         .clone();
+    let parts = without_ws_key(parts);
 
     // PATCH (Pulse, see vendor/README.md): boxed, because a task keeps room for what it
     // captured until it ends, and this one lasts as long as the connection.
@@ -105,6 +106,20 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
     });
 
     Ok(ws_response(&ws_key))
+}
+
+/// PATCH (Pulse, see vendor/README.md): the request head a WebSocket session keeps for its
+/// life, without the handshake's key, which is answered once here: a direct connection's
+/// head then often has no header left, and holds no header map.
+fn without_ws_key(mut parts: Parts) -> Parts {
+    let all = std::mem::take(&mut parts.headers);
+    let key = http::header::SEC_WEBSOCKET_KEY;
+    let mut kept = HeaderMap::with_capacity(all.len() - all.get_all(&key).iter().count());
+    for (name, value) in all.iter().filter(|(name, _)| **name != key) {
+        kept.append(name.clone(), value.clone());
+    }
+    parts.headers = kept;
+    parts
 }
 
 /// Handle a websocket connection upgrade
@@ -656,6 +671,30 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(1);
+
+    /// PATCH (Pulse): the head a session keeps leaves out the handshake's key only.
+    #[test]
+    fn the_kept_head_leaves_out_the_websocket_key() {
+        let req = Request::builder()
+            .header("x-forwarded-for", "10.0.0.1")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("x-forwarded-for", "10.0.0.2")
+            .body(())
+            .unwrap();
+        let kept = without_ws_key(req.into_parts().0).headers;
+        assert!(!kept.contains_key("sec-websocket-key"));
+        let forwarded: Vec<_> = kept.get_all("x-forwarded-for").iter().collect();
+        assert_eq!(forwarded, ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(kept.len(), 2);
+
+        let only_key = Request::builder()
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(())
+            .unwrap();
+        let kept = without_ws_key(only_key.into_parts().0).headers;
+        assert!(kept.is_empty());
+        assert_eq!(kept.capacity(), 0, "no header map allocated");
+    }
 
     #[derive(Debug)]
     struct StubHandler;
