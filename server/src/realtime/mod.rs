@@ -29,6 +29,7 @@ pub(crate) mod limits;
 pub(crate) mod quota;
 pub(crate) mod subscriptions;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pulse_protocol::events::{ConnectionStatus, CONNECTION_STATUS, ERROR};
@@ -51,12 +52,14 @@ use connect::{ConnectRefusal, ResumeFrom};
 
 /// Installs the `/` namespace.
 pub(crate) fn register(io: &SocketIo, state: AppState) {
-    let mw_state = state.clone();
+    // Each socket's handler keeps a pointer to it, not a copy of its handles.
+    let shared = Arc::new(state.clone());
     let middleware = move |socket: SocketRef, auth: TryData<serde_json::Value>| {
-        let state = mw_state.clone();
+        let shared = Arc::clone(&shared);
+        let state = AppState::clone(&shared);
         async move {
             connect::authenticate_socket(state.clone(), socket.clone(), auth).await?;
-            handlers::install(&socket, &state);
+            handlers::install(&socket, shared);
             enroll(&socket, &state).await.map_err(|e| ConnectRefusal(e.into_wire()))?;
             Ok::<(), ConnectRefusal>(())
         }
