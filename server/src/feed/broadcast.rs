@@ -196,9 +196,9 @@ impl Arrival {
 }
 
 /// Each audience's sockets as the last fan-out to it found them, in the order it writes them,
-/// kept until a socket of this node joins or leaves a room or changes its topics. Collecting and sorting a room of
-/// 5,000 took 2.5–3.3 ms before each broadcast's first write, about the median latency
-/// Pulse had above Node.js there (bench/ANALYSIS.md, eighteenth session).
+/// kept until a socket of this node joins or leaves a room or changes its topics. Collecting
+/// and sorting a room of 5,000 took 2.5–3.3 ms before each broadcast's first write, about the
+/// median latency Pulse had above Node.js there (bench/ANALYSIS.md, eighteenth session).
 ///
 /// Every change of membership or of topics Pulse makes calls [`RoomLists::changed`] after
 /// it, and so does a fan-out that finds a socket closed. A kept list may so hold a closing
