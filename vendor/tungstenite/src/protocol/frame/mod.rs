@@ -301,9 +301,10 @@ impl FrameCodec {
 
     /// PATCH (Pulse, see vendor/README.md): an unmasked frame (a server's) handed on at once
     /// (`write_buffer_size` 0) with nothing buffered before it is written from the frame
-    /// itself, its header from the stack, so that `out_buffer` is not allocated: kept, it stayed for the life of the
-    /// connection at the size of the largest frame written. Whatever the stream does not take
-    /// goes to `out_buffer`, as upstream, where the next write or flush takes it.
+    /// itself, its header from the stack, so that `out_buffer` is not allocated: kept, it
+    /// stayed for the life of the connection at the size of the largest frame written.
+    /// Whatever the stream does not take goes to `out_buffer`, as upstream, where the next
+    /// write or flush takes it.
     fn write_frame_through<Stream>(&mut self, stream: &mut Stream, frame: Frame) -> Result<()>
     where
         Stream: Write,
