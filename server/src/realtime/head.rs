@@ -20,9 +20,10 @@ use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Request, Uri};
 const SOCKET_IO_PATH: &str = "/socket.io/";
 
 /// The headers of a Socket.IO request that something after [`own_head`] reads: engineioxide
-/// (the WebSocket handshake's key; a polling POST's content type) and the connection limits
-/// (`X-Forwarded-For`, with the peer's address, at CONNECT). The origin check, CORS and
-/// compression run before it; authentication reads the CONNECT payload's token.
+/// (the WebSocket handshake's key, which it leaves out of the head a session keeps once
+/// answered, vendor/README.md change 11; a polling POST's content type) and the connection
+/// limits (`X-Forwarded-For`, with the peer's address, at CONNECT). The origin check, CORS
+/// and compression run before it; authentication reads the CONNECT payload's token.
 const KEPT: &[&str] = &["sec-websocket-key", "content-type", "x-forwarded-for"];
 
 /// Replaces a Socket.IO request's URI and kept header values ([`KEPT`]) with copies that own

@@ -44,10 +44,11 @@ pub(crate) async fn change(
     on: bool,
 ) -> Result<Subscribed, AppError> {
     let feed = state.log.lock(caller.tenant_id).await;
-    let mut topics = of(socket);
+    let admitted = Admitted::of(socket);
+    let mut topics = admitted.as_ref().map_or_else(Topics::all, |a| a.topics());
     let changed = if on { topics.insert(topic) } else { topics.remove(topic) };
     if changed {
-        if let Some(a) = Admitted::of(socket) {
+        if let Some(a) = &admitted {
             a.set_topics(topics);
         }
         // The lists fan-out keeps are per topic.
