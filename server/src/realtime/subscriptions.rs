@@ -21,7 +21,12 @@ use crate::state::AppState;
 
 /// The socket's topics (every topic for a socket that never said).
 pub(crate) fn of(socket: &SocketRef) -> Topics {
-    Admitted::of(socket).map_or_else(Topics::all, |a| a.topics())
+    topics_of(Admitted::of(socket).as_ref())
+}
+
+/// The topics of a socket's admission; every topic where there is none.
+fn topics_of(admitted: Option<&Admitted>) -> Topics {
+    admitted.map_or_else(Topics::all, |a| a.topics())
 }
 
 /// Joins the rooms of `caller`'s socket: the tenant's and the user's. Call under the tenant's
@@ -45,7 +50,7 @@ pub(crate) async fn change(
 ) -> Result<Subscribed, AppError> {
     let feed = state.log.lock(caller.tenant_id).await;
     let admitted = Admitted::of(socket);
-    let mut topics = admitted.as_ref().map_or_else(Topics::all, |a| a.topics());
+    let mut topics = topics_of(admitted.as_ref());
     let changed = if on { topics.insert(topic) } else { topics.remove(topic) };
     if changed {
         if let Some(a) = &admitted {
