@@ -140,7 +140,7 @@ impl Db {
         let (pool, writes) = match backend {
             // Writers take turns (see `begin_write`), so one connection serves them all, and
             // readers (catch-ups, REST) never make a writer wait for a connection.
-            Backend::Sqlite => (pool(8).await?, pool(1).await?),
+            Backend::Sqlite => (pool(sqlite_readers()).await?, pool(1).await?),
             Backend::Postgres => {
                 let p = pool(16).await?;
                 (p.clone(), p)
@@ -349,4 +349,15 @@ async fn page<T>(
         None => 0,
     };
     Ok((rows.iter().map(map).collect(), total))
+}
+
+/// SQLite connections for reading: two per core (a reader now and then waits on the disk), two
+/// to eight. Each is a thread of its own with its page cache and malloc arena, about 170 KB
+/// resident once opened, and a storm of connecting sockets (each admission reads its session)
+/// opens them all: eight on a 2-core machine held 0.6 KB per connection more at 1,000 than four,
+/// and the logged path past capacity answered as many writes with four, within the runs'
+/// spread (bench/ANALYSIS.md, thirty-second session).
+fn sqlite_readers() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    (2 * cores).clamp(2, 8)
 }
