@@ -74,10 +74,9 @@ fn set(o: &Object, k: &str, v: JsValue) {
     let _ = Reflect::set(o, &JsValue::from_str(k), &v);
 }
 
-/// Options as JSON text (JavaScript's `JSON.stringify(options)`), read with the SDK's reader.
-fn config_of(url: &str, options: &str) -> Result<(Config, Option<ConnectAuth>), JsValue> {
+/// The options (JavaScript's `JSON.stringify(options)`, read with the SDK's reader).
+fn config_of(url: &str, o: &Value) -> Result<(Config, Option<ConnectAuth>), JsValue> {
     let mut config = Config::new(url);
-    let o = parse_json(options).map_err(|e| js_err(&e.to_string()))?;
     let ms = |k: &str| o.get(k).and_then(Value::as_f64).map(|v| Duration::from_millis(v as u64));
     if let Some(b) = o.get("reconnection").and_then(Value::as_bool) {
         config.reconnection = b;
@@ -127,11 +126,11 @@ fn config_of(url: &str, options: &str) -> Result<(Config, Option<ConnectAuth>), 
 impl Machine {
     #[wasm_bindgen(constructor)]
     pub fn new(url: &str, options: &str, seed: f64, out: Function) -> Result<Machine, JsValue> {
-        let (config, auth) = config_of(url, options)?;
-        let position = parse_json(options).ok().and_then(|o| o.get("position").cloned());
+        let options = parse_json(options).map_err(|e| js_err(&e.to_string()))?;
+        let (config, auth) = config_of(url, &options)?;
         let mut conn = Connection::new(config.clone(), seed.to_bits());
         conn.set_auth(auth);
-        if let Some(p) = position {
+        if let Some(p) = options.get("position") {
             if let Some(seq) = p.get("seq").and_then(Value::as_u64) {
                 conn.restore_position(seq, p.get("epoch").and_then(Value::as_str));
             }
