@@ -19,7 +19,7 @@ use pulse_sdk::store::{Changes, Limits, LiveState};
 use pulse_sdk::{Client, Event, Status, Subscription, Transport};
 
 use crate::chart::{Bucket, MinuteSeries};
-use crate::components::clock::wall_ms;
+use crate::components::clock::{every, wall_ms};
 use crate::components::toast::{NewsPolicy, Toasts, Tone};
 use crate::format;
 
@@ -293,16 +293,13 @@ impl Live {
         };
         let sub = client.on_any(move |e| live.handle(e));
         // The chart slides with the clock even when nothing happens.
-        set_interval(
-            move || {
-                live.with_inner(|i| {
-                    i.series.prune(wall_ms());
-                    i.chart_dirty = true;
-                });
-                live.schedule();
-            },
-            Duration::from_secs(10),
-        );
+        every(Duration::from_secs(10), move || {
+            live.with_inner(|i| {
+                i.series.prune(wall_ms());
+                i.chart_dirty = true;
+            });
+            live.schedule();
+        });
         (live, sub)
     }
 
@@ -437,7 +434,7 @@ impl Live {
             self.schedule();
         }
         let live = *self;
-        set_interval(move || live.save_snapshot(), SNAPSHOT_EVERY);
+        every(SNAPSHOT_EVERY, move || live.save_snapshot());
     }
 
     fn save_snapshot(&self) {
@@ -460,7 +457,8 @@ impl Live {
 
     /// The figures were loaded from the server: they are current.
     pub fn loaded(&self) {
-        if self.stale_since.get_untracked().is_some() {
+        // Loads finish after signing out too, when the frame's signals are gone.
+        if self.stale_since.try_get_untracked().flatten().is_some() {
             self.stale_since.set(None);
         }
     }

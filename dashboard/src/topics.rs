@@ -108,16 +108,18 @@ impl Demand {
     /// The topics wanted now.
     pub fn topics(&self) -> Topics {
         self.with(|w| Topic::ALL.into_iter().filter(|t| *w.count(*t) > 0).collect())
+            .unwrap_or_default()
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Wants) -> R) -> R {
-        let arc = self.wanted.get_value();
+    /// `None` once the signed-in frame is gone: a load or a page's cleanup may outlive it.
+    fn with<R>(&self, f: impl FnOnce(&mut Wants) -> R) -> Option<R> {
+        let arc = self.wanted.try_get_value()?;
         let mut g = arc.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut g)
+        Some(f(&mut g))
     }
 
-    fn client(&self) -> Client {
-        self.client.with_value(PulseClient::client)
+    fn client(&self) -> Option<Client> {
+        self.client.try_with_value(PulseClient::client)
     }
 
     /// Wants `topic` once more: the first want subscribes and then loads its state.
@@ -127,17 +129,16 @@ impl Demand {
             *n += 1;
             *n == 1
         });
-        if first {
-            let d = *self;
-            let subscribed = self.client().subscribe(topic);
-            leptos::task::spawn_local(async move {
-                // Without an answer (offline for longer than the ack timeout) load anyway: the
-                // next CONNECT carries the topic, and its replay from the SDK's position
-                // covers what the load cannot.
-                let _ = subscribed.await;
-                d.report(load(d.auth, d.live, d.client(), &[topic]).await);
-            });
-        }
+        let (Some(true), Some(client)) = (first, self.client()) else { return };
+        let d = *self;
+        let subscribed = client.subscribe(topic);
+        leptos::task::spawn_local(async move {
+            // Without an answer (offline for longer than the ack timeout) load anyway: the
+            // next CONNECT carries the topic, and its replay from the SDK's position
+            // covers what the load cannot.
+            let _ = subscribed.await;
+            d.report(load(d.auth, d.live, client, &[topic]).await);
+        });
     }
 
     /// Wants `topic` once less: the last release unsubscribes.
@@ -147,22 +148,22 @@ impl Demand {
             *n = n.saturating_sub(1);
             *n == 0
         });
-        if last {
-            // The answer changes nothing here: the next CONNECT carries the set anyway.
-            let unsubscribed = self.client().unsubscribe(topic);
-            leptos::task::spawn_local(async move {
-                let _ = unsubscribed.await;
-            });
-        }
+        let (Some(true), Some(client)) = (last, self.client()) else { return };
+        // The answer changes nothing here: the next CONNECT carries the set anyway.
+        let unsubscribed = client.unsubscribe(topic);
+        leptos::task::spawn_local(async move {
+            let _ = unsubscribed.await;
+        });
     }
 
     /// Loads the state of every topic wanted (after signing in, or when the server asks for
     /// a resync).
     pub fn reload(&self) {
         let d = *self;
+        let Some(client) = self.client() else { return };
         let topics: Vec<Topic> = self.topics().iter().collect();
         leptos::task::spawn_local(async move {
-            d.report(load(d.auth, d.live, d.client(), &topics).await);
+            d.report(load(d.auth, d.live, client, &topics).await);
         });
     }
 

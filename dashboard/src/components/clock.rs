@@ -20,6 +20,14 @@ pub fn wall_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Runs `f` every `period` while the calling owner lives: a timer left behind would run on
+/// after signing out, and once more per sign-in.
+pub fn every(period: Duration, f: impl Fn() + 'static) {
+    if let Ok(h) = set_interval_with_handle(f, period) {
+        on_cleanup(move || h.clear());
+    }
+}
+
 /// Creates the clock, starts its timer and puts it in context.
 pub fn provide_clock() -> Clock {
     let clock = Clock { instant: RwSignal::new(Instant::now()), wall_ms: RwSignal::new(wall_ms()) };

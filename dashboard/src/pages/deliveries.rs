@@ -102,8 +102,11 @@ fn follow_deliveries(
         let started = wall_ms();
         leptos::task::spawn_local(async move {
             let r: Result<Page<Delivery>, _> = api::get(auth, &q).await;
-            // A slower answer for an older filter must not overwrite a newer one.
-            if filter.day.get_untracked() != d || filter.customer.get_untracked() != c {
+            // A slower answer for an older filter must not overwrite a newer one, and one for
+            // a page left meanwhile has nowhere to go.
+            if filter.day.try_get_untracked() != Some(d)
+                || filter.customer.try_get_untracked() != Some(c)
+            {
                 return;
             }
             loading.set(false);
@@ -115,9 +118,15 @@ fn follow_deliveries(
                 }
                 Err(e) => {
                     // Meanwhile, what this browser last saw of that day (a tab opened offline).
-                    let kept: Vec<Delivery> = live.deliveries.with_untracked(|l| {
-                        l.iter().filter(|x| filter.shows(&x.date, x.customer_id)).cloned().collect()
-                    });
+                    let kept: Vec<Delivery> = live
+                        .deliveries
+                        .try_with_untracked(|l| {
+                            l.iter()
+                                .filter(|x| filter.shows(&x.date, x.customer_id))
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     rows.update(|r| {
                         if r.rows.iter().all(|x| x.op.is_some()) {
                             r.load(kept)

@@ -80,7 +80,8 @@ pub fn HealthPage() -> impl IntoView {
             let emitted =
                 metrics.as_deref().and_then(|m| counter_total(m, "pulse_events_emitted_total"));
             let now = wall_ms();
-            let events = live.link.with_untracked(|l| l.events);
+            // The page may be gone by now.
+            let Some(events) = live.link.try_with_untracked(|l| l.events) else { return };
             if let (Some(e), Some((t, before, ev_before))) =
                 (emitted, last.try_get_value().flatten())
             {
@@ -93,9 +94,7 @@ pub fn HealthPage() -> impl IntoView {
         });
     };
     sample();
-    if let Ok(h) = set_interval_with_handle(sample, SAMPLE) {
-        on_cleanup(move || h.clear());
-    }
+    crate::components::clock::every(SAMPLE, sample);
     let state = move || {
         live.status
             .with(|s| describe(s, live.rtt_ms.get(), live.transport.get(), clock.instant.get()))

@@ -74,8 +74,11 @@ fn follow_payments(rows: RwSignal<Rows<Payment>>) -> RwSignal<Option<String>> {
                 }
                 Err(e) => {
                     // Meanwhile, what this browser last saw (a tab opened offline).
-                    let kept: Vec<Payment> =
-                        live.payments.with_untracked(|l| l.iter().cloned().collect());
+                    // The page may be gone by now (signed out).
+                    let kept: Vec<Payment> = live
+                        .payments
+                        .try_with_untracked(|l| l.iter().cloned().collect())
+                        .unwrap_or_default();
                     rows.try_update(|r| {
                         if r.rows.iter().all(|x| x.op.is_some()) {
                             r.load(kept)

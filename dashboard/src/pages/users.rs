@@ -98,7 +98,8 @@ fn UserTable(
                     e.to_string(),
                 ),
             }
-            reload.run(());
+            // The page may be gone by now.
+            reload.try_run(());
         });
     };
     view! {
@@ -182,7 +183,7 @@ fn AddUserForm(
                     email.set(String::new());
                     password.set(String::new());
                     error.set(None);
-                    added.run(());
+                    added.try_run(());
                 }
                 Err(e) => {
                     error.try_set(Some(e.to_string()));
