@@ -111,7 +111,7 @@ pub(crate) struct Shared {
     /// What the driver's transport machine carries the session on, after its last round.
     transport: Mutex<Option<Transport>>,
     wake: mpsc::UnboundedSender<Input>,
-    #[cfg(all(feature = "js", target_arch = "wasm32"))]
+    #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
     fast: driver::fast::FastPath,
 }
 
@@ -131,7 +131,7 @@ impl Shared {
         lock(&self.conn)
     }
 
-    #[cfg(all(feature = "js", target_arch = "wasm32"))]
+    #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
     pub(crate) fn fast(&self) -> &driver::fast::FastPath {
         &self.fast
     }
@@ -252,7 +252,7 @@ impl Client {
             outbox_keys: Mutex::default(),
             transport: Mutex::default(),
             wake: tx.clone(),
-            #[cfg(all(feature = "js", target_arch = "wasm32"))]
+            #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
             fast: driver::fast::FastPath::new(_shared.clone()),
         });
         driver::spawn(shared.clone(), rx, tx.clone());
@@ -260,7 +260,7 @@ impl Client {
     }
 
     /// The JS package's fast path (`driver::browser::fast`).
-    #[cfg(all(feature = "js", target_arch = "wasm32"))]
+    #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
     pub(crate) fn fast(&self) -> &driver::fast::FastPath {
         self.shared.fast()
     }

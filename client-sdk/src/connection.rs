@@ -887,8 +887,8 @@ impl Connection {
             .flatten()
     }
 
-    /// Log entry `seq`, taken by the JS package's fast path: whether it is new.
-    #[cfg(all(feature = "js", target_arch = "wasm32"))]
+    /// Log entry `seq`, taken by a JS package's fast path: whether it is new.
+    #[cfg(all(any(feature = "js", feature = "js-state"), target_arch = "wasm32"))]
     pub(crate) fn accept_seq(&mut self, seq: u64) -> bool {
         self.resume.accept_seq(seq)
     }

@@ -22,7 +22,7 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 use super::{Input, Runtime, Socket, TransportEvent};
 use crate::client::Shared;
 use crate::codec::Frame;
-#[cfg(feature = "js")]
+#[cfg(feature = "js-state")]
 use crate::time::Instant;
 use crate::transport::IoId;
 
@@ -33,7 +33,7 @@ pub(crate) struct Browser {
     #[cfg(feature = "handover")]
     shared: Arc<Shared>,
     /// The JS package's fast path, which sees each WebSocket's frames first.
-    #[cfg(feature = "js")]
+    #[cfg(feature = "js-state")]
     gate: fast::Gate,
 }
 
@@ -121,9 +121,9 @@ impl Browser {
             })
         };
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        #[cfg(feature = "js")]
+        #[cfg(feature = "js-state")]
         fast::listen(&ws, &self.gate, on_message.as_ref().unchecked_ref());
-        #[cfg(not(feature = "js"))]
+        #[cfg(not(feature = "js-state"))]
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // An error is always followed by a close event, which carries the code.
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -227,10 +227,10 @@ impl Runtime for Browser {
         sleep(d)
     }
 
-    #[cfg(feature = "js")]
+    #[cfg(feature = "js-state")]
     const SETTLES: bool = true;
 
-    #[cfg(feature = "js")]
+    #[cfg(feature = "js-state")]
     fn settle(&self, shared: &Shared, live: Option<(IoId, &BrowserSocket, Instant)>) {
         shared.fast().settle(live.and_then(|(id, s, until)| Some((id, s.ws.as_ref()?, until))));
     }
@@ -242,7 +242,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: Unbou
         task: slot.clone(),
         #[cfg(feature = "handover")]
         shared: shared.clone(),
-        #[cfg(feature = "js")]
+        #[cfg(feature = "js-state")]
         gate: shared.fast().gate().clone(),
     };
     let task = DriverTask::new(Box::pin(super::run(rt, shared, rx, tx)));
@@ -373,7 +373,7 @@ static VTABLE: RawWakerVTable = RawWakerVTable::new(
 /// machines still take every other frame, and all of them whenever the gate is shut: before
 /// the namespace is joined, after the heartbeat's deadline, on long-polling, in another
 /// namespace, and for good once the live state (`js-state`) listens to every event.
-#[cfg(feature = "js")]
+#[cfg(feature = "js-state")]
 pub(crate) mod fast {
     use std::cell::Cell;
     use std::sync::Weak;

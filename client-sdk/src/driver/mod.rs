@@ -20,7 +20,7 @@ use crate::time::Instant;
 use crate::transport::{Action, IoId, Transports, Up};
 
 pub mod http;
-mod poll;
+pub(crate) mod poll;
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
@@ -97,7 +97,7 @@ impl RoundClock {
     }
 }
 
-#[cfg(all(feature = "js", target_arch = "wasm32"))]
+#[cfg(all(feature = "js-state", target_arch = "wasm32"))]
 pub(crate) use browser::fast;
 #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
 pub(crate) use browser::received;

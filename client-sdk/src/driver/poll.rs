@@ -7,6 +7,7 @@ use pulse_protocol::rest::{EventsPage, LoggedEvent};
 use pulse_protocol::{Envelope, ErrorCode, WireError};
 use serde_json::Value;
 
+use super::http::Answer;
 use crate::connection::Polled;
 
 /// Entries fetched per poll; the machine asks again at once while more remain.
@@ -19,40 +20,69 @@ pub(crate) async fn fetch(
     epoch: Option<&str>,
     topics: Option<Topics>,
 ) -> Result<Polled, String> {
+    let get = |url: String| async move {
+        super::http::send("GET", &url, token, None).await.map_err(|e| e.to_string())
+    };
+    let events = match since {
+        Some(since) => Some(get(events_url(base, since, epoch, topics)).await),
+        None => None,
+    };
+    read(events, get(stats_url(base)).await)
+}
+
+/// The event feed after `since` (of log `epoch`, for `topics`), a page of it.
+pub(crate) fn events_url(
+    base: &str,
+    since: u64,
+    epoch: Option<&str>,
+    topics: Option<Topics>,
+) -> String {
+    let mut url = format!("{base}/api/events?since={since}&limit={PAGE}");
+    if let Some(e) = epoch {
+        url.push_str("&epoch=");
+        url.push_str(e);
+    }
+    if let Some(t) = topics {
+        url.push_str("&topics=");
+        for (i, t) in t.iter().enumerate() {
+            if i > 0 {
+                url.push(',');
+            }
+            url.push_str(t.as_str());
+        }
+    }
+    url
+}
+
+/// The current stats.
+pub(crate) fn stats_url(base: &str) -> String {
+    format!("{base}/api/stats")
+}
+
+/// A poll's outcome from its answers (`Err`: the request got none): the feed's, when it was
+/// asked, and the stats'. Shared by the Rust driver and the JS package, whose requests are
+/// JavaScript's.
+pub(crate) fn read(
+    events: Option<Result<Answer, String>>,
+    stats: Result<Answer, String>,
+) -> Result<Polled, String> {
     let mut resync = None;
     // Refused credentials: the machine renews them, as when the socket is refused.
     let refused = |e: WireError| Ok(Polled { unauthorized: Some(e), ..Polled::default() });
-    let events = match since {
-        Some(since) => {
-            let mut url = format!("{base}/api/events?since={since}&limit={PAGE}");
-            if let Some(e) = epoch {
-                url.push_str("&epoch=");
-                url.push_str(e);
+    let events = match events {
+        Some(answer) => match json(answer).and_then(|v| events_page(v).map_err(Fail::Other)) {
+            Ok(page) => Some(page),
+            // Another log, or a position ahead of it: the server says how to go on.
+            Err(Fail::Refused(e)) if e.code == ErrorCode::ResyncRequired => {
+                resync = Some(e);
+                None
             }
-            if let Some(t) = topics {
-                url.push_str("&topics=");
-                for (i, t) in t.iter().enumerate() {
-                    if i > 0 {
-                        url.push(',');
-                    }
-                    url.push_str(t.as_str());
-                }
-            }
-            match get_json(&url, token).await.and_then(|v| events_page(v).map_err(Fail::Other)) {
-                Ok(page) => Some(page),
-                // Another log, or a position ahead of it: the server says how to go on.
-                Err(Fail::Refused(e)) if e.code == ErrorCode::ResyncRequired => {
-                    resync = Some(e);
-                    None
-                }
-                Err(Fail::Refused(e)) if e.code.is_auth() => return refused(e),
-                Err(e) => return Err(format!("GET /api/events: {e}")),
-            }
-        }
+            Err(Fail::Refused(e)) if e.code.is_auth() => return refused(e),
+            Err(e) => return Err(format!("GET /api/events: {e}")),
+        },
         None => None,
     };
-    let stats = get_json(&format!("{base}/api/stats"), token).await;
-    let stats = match stats.and_then(|v| stats_envelope(v).map_err(Fail::Other)) {
+    let stats = match json(stats).and_then(|v| stats_envelope(v).map_err(Fail::Other)) {
         Ok(stats) => stats,
         Err(Fail::Refused(e)) if e.code.is_auth() => return refused(e),
         Err(e) => return Err(format!("GET /api/stats: {e}")),
@@ -77,10 +107,9 @@ impl std::fmt::Display for Fail {
     }
 }
 
-/// `GET`s a JSON resource through [`super::http`].
-async fn get_json(url: &str, token: Option<&str>) -> Result<Value, Fail> {
-    let answer =
-        super::http::send("GET", url, token, None).await.map_err(|e| Fail::Other(e.to_string()))?;
+/// A JSON resource's answer as its `Value`, or why not.
+fn json(answer: Result<Answer, String>) -> Result<Value, Fail> {
+    let answer = answer.map_err(Fail::Other)?;
     if !answer.is_success() {
         // The server's `{ code, message }` when it sent one; a bare 401 (e.g. from a proxy)
         // is a refusal of the credentials all the same.
