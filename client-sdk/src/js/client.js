@@ -58,13 +58,23 @@ export class PulseClient {
   #transport;
   #store = null;
   #restored = [];
+  // The last log entry applied, as the fast path applies them: told to the machine before its
+  // next call (one call per slow-path step, not one per live event), and taken back from it
+  // after each, since replays and a new epoch move it there.
+  #last = -1;
+  #told = true;
 
   constructor(url, options) {
     const o = options ?? {};
     this.#token = o.token ?? null;
     this.#credentials = o.withCredentials ? 'include' : 'same-origin';
     const [logged, error, status] = Machine.names();
-    this.#g = gate((seq) => this.#m.accept(seq), logged, error, status);
+    this.#g = gate((seq) => {
+      if (seq <= this.#last) return false;
+      this.#last = seq;
+      this.#told = false;
+      return true;
+    }, logged, error, status);
     this.#m = new Machine(url, JSON.stringify(o), (k, a, b, c) => this.#q.push(k, a, b, c));
     inUse.add(this);
     if (typeof o.outbox === 'string') this.#restore(o.outbox);
@@ -74,9 +84,18 @@ export class PulseClient {
   // One call into the machine, then its outputs. A page's handler may call the client while
   // they are worked through: what that call outputs joins the same queue.
   #call(f) {
-    const r = f(this.#m);
+    const r = f(this.#sync());
     this.#flush();
     return r;
+  }
+
+  // The machine, told what the fast path applied since.
+  #sync() {
+    if (!this.#told) {
+      this.#told = true;
+      this.#m.accept(this.#last);
+    }
+    return this.#m;
   }
 
   #flush() {
@@ -112,6 +131,7 @@ export class PulseClient {
         this.#g.until = performance.now() + (b ?? 0);
         return;
       case 13:
+        this.#last = c ?? -1;
         this.#transport = b;
         clearTimeout(this.#timer);
         if (a >= 0) this.#timer = setTimeout(() => this.#call((m) => m.timeout()), Math.ceil(a));
@@ -210,7 +230,7 @@ export class PulseClient {
   // Sends through `send` (which returns the ack id) and gives the answer's promise; the
   // promise is registered before the machine's outputs are worked through.
   #ask(send, key) {
-    const id = send(this.#m);
+    const id = send(this.#sync());
     const reply = new Promise((resolve, reject) => this.#acks.set(id, [resolve, reject, key]));
     this.#flush();
     return reply;
@@ -341,7 +361,7 @@ export class PulseClient {
   }
 
   get topics() {
-    return this.#m.topics;
+    return this.#sync().topics;
   }
 
   get transport() {
@@ -349,11 +369,11 @@ export class PulseClient {
   }
 
   get status() {
-    return this.#m.status;
+    return this.#sync().status;
   }
 
   get position() {
-    return this.#m.position;
+    return this.#sync().position;
   }
 
   setToken(token) {

@@ -49,7 +49,8 @@ const ACK: u32 = 11;
 /// Until WebSocket `a`'s frames may take the fast path (`undefined`: none may): `b` ms from
 /// now, when the heartbeat expires.
 const GATE: u32 = 12;
-/// Call `timeout` in `a` ms (negative: no timer); the transport now is `b`.
+/// Call `timeout` in `a` ms (negative: no timer); the transport now is `b`, the last log
+/// entry applied `c` (`undefined`: none).
 const DEADLINE: u32 = 13;
 
 /// The machines behind one JavaScript `PulseClient`.
@@ -130,7 +131,7 @@ impl Machine {
         self.conn.new_idempotency_key()
     }
 
-    /// Whether log entry `seq`, taken by the fast path, is new (and notes it).
+    /// Notes log entry `seq` as applied (by the fast path); whether it was new.
     pub fn accept(&mut self, seq: f64) -> bool {
         self.conn.accept_seq(seq as u64)
     }
@@ -356,7 +357,8 @@ impl Machine {
             .conn
             .poll_timeout()
             .map_or(-1.0, |at| at.saturating_duration_since(now).as_secs_f64() * 1e3);
-        self.out(DEADLINE, deadline.into(), current, u());
+        let last = self.conn.last_seq().map_or_else(u, |s| JsValue::from(s as f64));
+        self.out(DEADLINE, deadline.into(), current, last);
     }
 
     fn report(&mut self, e: Event) {
