@@ -28,6 +28,37 @@ test('the JS package works from a plain HTML page', async (t) => {
   assert.deepEqual(errors, []);
 });
 
+test('handlers may call the client while it dispatches: emit, ask, read its status', async (t) => {
+  // The package's JavaScript works through the machine's outputs after each call into it, so a
+  // page's handler that calls the client meanwhile (here from a status and from an event
+  // handler) neither re-enters the machine nor is lost.
+  const { pulse, page, token, errors } = await sdkPageAndServer(t, {
+    env: { PULSE_DEMO: 'false', PULSE_STATS_INTERVAL_MS: '300' },
+  });
+  const result = await page.evaluate(async ({ url, token }) => {
+    const { default: init, PulseClient } = await import('/pkg/pulse_sdk.js');
+    await init();
+    const c = new PulseClient(url, { token, healthInterval: 0 });
+    const asked = [];
+    const states = new Set();
+    c.onStatus((s) => {
+      if (s.state === 'live' && asked.length === 0) asked.push(c.emitWithAck('ping').then((r) => r.ok));
+    });
+    c.on('stats:updated', () => {
+      states.add(c.status.state);
+      if (asked.length < 3) asked.push(c.emitWithAck('ping').then((r) => r.ok));
+    });
+    const end = Date.now() + 10_000;
+    while (asked.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    const oks = await Promise.all(asked);
+    c.disconnect();
+    return { oks, states: [...states] };
+  }, { url: pulse.url, token });
+  assert.deepEqual(result.oks, [true, true, true]);
+  assert.deepEqual(result.states, ['live']);
+  assert.deepEqual(errors, []);
+});
+
 test('a server that does not list the page\'s origin refuses it', async (t) => {
   const files = await serveSdkFolder();
   t.after(() => files.close());

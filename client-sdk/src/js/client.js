@@ -102,12 +102,18 @@ export class PulseClient {
     if (this.#busy) return;
     this.#busy = true;
     const q = this.#q;
-    try {
-      for (let i = 0; i < q.length; i += 4) this.#output(q[i], q[i + 1], q[i + 2], q[i + 3]);
-    } finally {
-      q.length = 0;
-      this.#busy = false;
+    for (let i = 0; i < q.length; i += 4) {
+      try {
+        this.#output(q[i], q[i + 1], q[i + 2], q[i + 3]);
+      } catch (e) {
+        // Reported, without dropping the outputs after it.
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
     }
+    q.length = 0;
+    this.#busy = false;
   }
 
   // The numbers are src/js/machine.rs' output kinds.
