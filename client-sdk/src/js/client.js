@@ -272,6 +272,8 @@ export class PulseClient {
       const meta = a.meta ?? null;
       // Sent when the connection is back, which may take a while.
       const reply = this.#try(() => this.#action(a.event, a.payload, meta, 30 * 60 * 1000, a.at_ms));
+      // A page that never asks for its restored actions is not told of their failures.
+      reply.catch(() => {});
       this.#restored.push({ event: a.event, data: a.payload, meta, reply });
     }
   }
