@@ -111,8 +111,6 @@ pub(crate) struct Shared {
     /// What the driver's transport machine carries the session on, after its last round.
     transport: Mutex<Option<Transport>>,
     wake: mpsc::UnboundedSender<Input>,
-    #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
-    fast: driver::fast::FastPath,
 }
 
 /// Takes the entry for `key` out of a small list of (key, item) pairs, in no kept order.
@@ -129,11 +127,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         lock(&self.conn)
-    }
-
-    #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
-    pub(crate) fn fast(&self) -> &driver::fast::FastPath {
-        &self.fast
     }
 
     /// Records what carries the session; whether that changed.
@@ -241,9 +234,8 @@ impl Client {
         conn.connect(driver::now());
         // Natively `Shared` is Send + Sync; in the browser it holds JS-bound handlers, but
         // everything runs on one thread there, and one code path beats an Rc/Arc split.
-        // Cyclic: the JS package's fast path holds a weak handle to it (`driver::fast`).
         #[allow(clippy::arc_with_non_send_sync)]
-        let shared = Arc::new_cyclic(|_shared| Shared {
+        let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
             listeners: Mutex::default(),
             waiters: Mutex::default(),
@@ -252,17 +244,9 @@ impl Client {
             outbox_keys: Mutex::default(),
             transport: Mutex::default(),
             wake: tx.clone(),
-            #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
-            fast: driver::fast::FastPath::new(_shared.clone()),
         });
         driver::spawn(shared.clone(), rx, tx.clone());
         Client { shared, _lifetime: Arc::new(Lifetime { wake: tx }) }
-    }
-
-    /// The JS package's fast path (`driver::browser::fast`).
-    #[cfg(all(feature = "js-state", target_arch = "wasm32"))]
-    pub(crate) fn fast(&self) -> &driver::fast::FastPath {
-        self.shared.fast()
     }
 
     /// The connection status now.

@@ -879,8 +879,9 @@ impl Connection {
     // ----- internals -----
 
     /// While the session is live in the default namespace, when its heartbeat expires: the
-    /// JS package's fast path takes events without the machine until then
-    /// (`driver::browser::fast`).
+    /// JS package's fast path takes events without the machine until then (`src/js/fast.js`,
+    /// opened by `js::machine`).
+    #[cfg(all(feature = "js", target_arch = "wasm32"))]
     pub(crate) fn live_until(&self) -> Option<Instant> {
         (self.state == State::Live && self.config.namespace == "/")
             .then(|| self.timers.get(Timer::Heartbeat))
@@ -888,7 +889,7 @@ impl Connection {
     }
 
     /// Log entry `seq`, taken by a JS package's fast path: whether it is new.
-    #[cfg(all(any(feature = "js", feature = "js-state"), target_arch = "wasm32"))]
+    #[cfg(all(feature = "js", target_arch = "wasm32"))]
     pub(crate) fn accept_seq(&mut self, seq: u64) -> bool {
         self.resume.accept_seq(seq)
     }

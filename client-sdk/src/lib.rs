@@ -27,7 +27,7 @@ pub mod config;
 pub mod connection;
 mod driver;
 pub mod error;
-#[cfg(all(any(feature = "js", feature = "js-state"), target_arch = "wasm32"))]
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
 pub mod js;
 pub mod outbox;
 pub mod resume;
@@ -63,6 +63,6 @@ struct ReadmeExample;
 
 // The JS packages' allocator: talc, smaller and faster per event than Rust's default dlmalloc
 // (bench/ANALYSIS.md). Only there: a Rust application chooses its own.
-#[cfg(all(any(feature = "js", feature = "js-state"), target_arch = "wasm32"))]
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

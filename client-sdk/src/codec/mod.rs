@@ -111,19 +111,6 @@ pub fn json_text(v: &Value) -> String {
 #[derive(Clone)]
 pub struct Json {
     text: Box<str>,
-    /// Where the text sat in the packet it was decoded from, if it was.
-    // Read by the JavaScript API with the live state only (`driver::received`).
-    #[cfg_attr(not(all(feature = "js-state", target_arch = "wasm32")), allow(dead_code))]
-    pub(crate) source: Option<Source>,
-}
-
-/// Where a decoded value's text sat in its Socket.IO packet's text: `at` bytes in, in a packet
-/// of `packet_len` bytes. The browser driver uses it to let `JSON.parse` read the value from
-/// the string the WebSocket gave, without the text crossing out of wasm again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Source {
-    pub(crate) at: usize,
-    pub(crate) packet_len: usize,
 }
 
 impl Json {
@@ -137,10 +124,9 @@ impl Json {
         parse_json(&self.text).unwrap_or(Value::Null)
     }
 
-    /// `part` of `packet`, already checked to be one JSON value.
-    pub(crate) fn checked(packet: &str, part: &str) -> Json {
-        let at = part.as_ptr() as usize - packet.as_ptr() as usize;
-        Json { text: part.into(), source: Some(Source { at, packet_len: packet.len() }) }
+    /// `part`, already checked to be one JSON value.
+    pub(crate) fn checked(part: &str) -> Json {
+        Json { text: part.into() }
     }
 
     /// The text of member `key` if this is an object that has one, read without building
@@ -161,7 +147,7 @@ impl Eq for Json {}
 
 impl From<&Value> for Json {
     fn from(v: &Value) -> Json {
-        Json { text: json_text(v).into(), source: None }
+        Json { text: json_text(v).into() }
     }
 }
 

@@ -22,8 +22,6 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 use super::{Input, Runtime, Socket, TransportEvent};
 use crate::client::Shared;
 use crate::codec::Frame;
-#[cfg(feature = "js-state")]
-use crate::time::Instant;
 use crate::transport::IoId;
 
 pub(crate) struct Browser {
@@ -32,9 +30,6 @@ pub(crate) struct Browser {
     /// Asked whether a handed-over socket's CONNECT is the machine's own.
     #[cfg(feature = "handover")]
     shared: Arc<Shared>,
-    /// The JS package's fast path, which sees each WebSocket's frames first.
-    #[cfg(feature = "js-state")]
-    gate: fast::Gate,
 }
 
 pub(crate) struct BrowserSocket {
@@ -95,10 +90,6 @@ impl Browser {
                 // checked, which would cost an `instanceof` per frame.
                 let data = e.unchecked_into::<MessageEvent>().data();
                 if let Some(text) = data.as_string() {
-                    // The machines take the frame within this call (the driver is polled
-                    // here), so its events' arguments can be read from the browser's string.
-                    #[cfg(feature = "js-state")]
-                    let _held = text.is_ascii().then(|| received::Held::new(data, text.len()));
                     report(TransportEvent::Frame(Frame::Text(text)));
                 } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
                     report(TransportEvent::Frame(Frame::Binary(
@@ -121,9 +112,6 @@ impl Browser {
             })
         };
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        #[cfg(feature = "js-state")]
-        fast::listen(&ws, &self.gate, on_message.as_ref().unchecked_ref());
-        #[cfg(not(feature = "js-state"))]
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // An error is always followed by a close event, which carries the code.
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -226,14 +214,6 @@ impl Runtime for Browser {
     fn sleep(&self, d: Duration) -> TimeoutFuture {
         sleep(d)
     }
-
-    #[cfg(feature = "js-state")]
-    const SETTLES: bool = true;
-
-    #[cfg(feature = "js-state")]
-    fn settle(&self, shared: &Shared, live: Option<(IoId, &BrowserSocket, Instant)>) {
-        shared.fast().settle(live.and_then(|(id, s, until)| Some((id, s.ws.as_ref()?, until))));
-    }
 }
 
 pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: UnboundedSender<Input>) {
@@ -242,8 +222,6 @@ pub(crate) fn spawn(shared: Arc<Shared>, rx: UnboundedReceiver<Input>, tx: Unbou
         task: slot.clone(),
         #[cfg(feature = "handover")]
         shared: shared.clone(),
-        #[cfg(feature = "js-state")]
-        gate: shared.fast().gate().clone(),
     };
     let task = DriverTask::new(Box::pin(super::run(rt, shared, rx, tx)));
     let _ = slot.set(Rc::downgrade(&task));
@@ -366,171 +344,6 @@ static VTABLE: RawWakerVTable = RawWakerVTable::new(
     },
     |p| drop(unsafe { Rc::from_raw(p.cast::<DriverTask>()) }),
 );
-
-/// The JS package's receive path for plain events (`src/js/fast.js`): while a session is live
-/// on a WebSocket, the browser parses `42[…]` frames and calls the page's handlers itself, as
-/// socket.io-client does, and wasm is only asked whether a log entry's `seq` is new. The
-/// machines still take every other frame, and all of them whenever the gate is shut: before
-/// the namespace is joined, after the heartbeat's deadline, on long-polling, in another
-/// namespace, and for good once the live state (`js-state`) listens to every event.
-#[cfg(feature = "js-state")]
-pub(crate) mod fast {
-    use std::cell::Cell;
-    use std::sync::Weak;
-
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::prelude::wasm_bindgen;
-    use wasm_bindgen::{JsCast, JsValue};
-    use web_sys::WebSocket;
-
-    use pulse_protocol::events::{CONNECTION_STATUS, ERROR};
-
-    use crate::client::Shared;
-    use crate::time::Instant;
-    use crate::transport::IoId;
-
-    #[wasm_bindgen(module = "/src/js/fast.js")]
-    extern "C" {
-        /// What fast.js keeps: the socket whose frames it may take, the heartbeat's
-        /// deadline, the page's handlers by event name.
-        #[derive(Clone)]
-        pub(crate) type Gate;
-        #[wasm_bindgen(js_name = gate)]
-        fn new_gate(
-            accept: &js_sys::Function,
-            logged: &js_sys::Array,
-            error: &str,
-            status: &str,
-        ) -> Gate;
-        /// Makes `ws`'s frames pass the gate first; the others go to `slow`.
-        pub(super) fn listen(ws: &WebSocket, gate: &Gate, slow: &js_sys::Function);
-        /// Registers one of the page's handlers for `name`.
-        pub(crate) fn add(gate: &Gate, name: &str, handler: &js_sys::Function);
-        /// Removes one registration of `handler` for `name`.
-        pub(crate) fn remove(gate: &Gate, name: &str, handler: &js_sys::Function);
-        #[wasm_bindgen(method, setter)]
-        fn set_ws(this: &Gate, ws: &JsValue);
-        #[wasm_bindgen(method, setter)]
-        fn set_until(this: &Gate, ms: f64);
-    }
-
-    #[wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(js_namespace = performance, js_name = now)]
-        fn performance_now() -> f64;
-    }
-
-    pub(crate) struct FastPath {
-        gate: Gate,
-        _accept: Closure<dyn FnMut(f64) -> bool>,
-        /// A listener in wasm wants every event: the gate stays shut.
-        blocked: Cell<bool>,
-        /// The socket and deadline the gate was last opened for.
-        open: Cell<Option<(IoId, Instant)>>,
-    }
-
-    impl FastPath {
-        pub(crate) fn new(shared: Weak<Shared>) -> FastPath {
-            let accept = Closure::<dyn FnMut(f64) -> bool>::new(move |seq: f64| {
-                shared.upgrade().is_none_or(|s| s.conn().accept_seq(seq as u64))
-            });
-            let logged: js_sys::Array =
-                pulse_protocol::events::logged().into_iter().map(JsValue::from_str).collect();
-            // The machines always take these: they change the session's state
-            // (`Connection::on_packet`, `Resume::accept`).
-            let gate = new_gate(accept.as_ref().unchecked_ref(), &logged, ERROR, CONNECTION_STATUS);
-            FastPath { gate, _accept: accept, blocked: Cell::new(false), open: Cell::new(None) }
-        }
-
-        pub(crate) fn gate(&self) -> &Gate {
-            &self.gate
-        }
-
-        /// Shuts the gate for good: every event goes through the machines to the listeners.
-        #[cfg(feature = "js-state")]
-        pub(crate) fn block(&self) {
-            self.blocked.set(true);
-            self.settle(None);
-        }
-
-        /// Opens the gate for `live` (the socket of a live session and its heartbeat's
-        /// deadline), or shuts it.
-        pub(super) fn settle(&self, live: Option<(IoId, &WebSocket, Instant)>) {
-            let live = live.filter(|_| !self.blocked.get());
-            let open = live.map(|(id, _, until)| (id, until));
-            if self.open.replace(open) == open {
-                return;
-            }
-            match live {
-                Some((_, ws, until)) => {
-                    // The same clock as web_time's Instant (performance.now()).
-                    let left = until.saturating_duration_since(Instant::now());
-                    self.gate.set_until(performance_now() + left.as_secs_f64() * 1e3);
-                    self.gate.set_ws(ws);
-                }
-                None => self.gate.set_ws(&JsValue::NULL),
-            }
-        }
-    }
-}
-
-/// The text frame the machines are taking, for the JavaScript API with the live state, which
-/// takes every event through the machines (without it, most take `fast`): see [`value`].
-#[cfg(feature = "js-state")]
-pub(crate) mod received {
-    use std::cell::RefCell;
-
-    use wasm_bindgen::prelude::wasm_bindgen;
-    use wasm_bindgen::{JsCast, JsValue};
-
-    use crate::codec::Json;
-
-    thread_local! {
-        /// The frame's string and its length in bytes, while it is taken. Only ASCII frames,
-        /// whose byte offsets are the string's offsets.
-        static FRAME: RefCell<Option<(JsValue, usize)>> = const { RefCell::new(None) };
-    }
-
-    /// Holds a received text frame for [`value`] until dropped.
-    pub(super) struct Held;
-
-    impl Held {
-        pub(super) fn new(frame: JsValue, len: usize) -> Held {
-            FRAME.with(|f| *f.borrow_mut() = Some((frame, len)));
-            Held
-        }
-    }
-
-    impl Drop for Held {
-        fn drop(&mut self) {
-            FRAME.with(|f| *f.borrow_mut() = None);
-        }
-    }
-
-    // js_sys's `JSON::parse` takes a Rust string, which would cross into JavaScript again.
-    #[wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-        fn parse(text: &JsValue) -> Result<JsValue, JsValue>;
-    }
-
-    /// `json` as a JavaScript value, parsed by `JSON.parse` from the WebSocket's own string
-    /// when it came from the frame being taken now, so its text does not cross out of wasm
-    /// again. `None` for anything else. A frame is an Engine.IO message: `4`, then the packet.
-    pub(crate) fn value(json: &Json) -> Option<JsValue> {
-        let source = json.source?;
-        FRAME.with(|f| {
-            let f = f.borrow();
-            let (frame, len) = f.as_ref()?;
-            if *len != source.packet_len + 1 {
-                return None;
-            }
-            let start = (source.at + 1) as u32;
-            let end = start + json.text().len() as u32;
-            parse(&frame.unchecked_ref::<js_sys::JsString>().slice(start, end)).ok()
-        })
-    }
-}
 
 pub(crate) fn spawn_task(fut: impl Future<Output = ()> + 'static) {
     wasm_bindgen_futures::spawn_local(fut);

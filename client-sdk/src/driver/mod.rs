@@ -68,14 +68,6 @@ pub(crate) trait Runtime: 'static {
     /// Starts opening `url`; reports through `tx` tagged with `id`.
     fn open(&self, url: &str, id: IoId, tx: mpsc::UnboundedSender<Input>) -> Self::Socket;
     fn sleep(&self, d: Duration) -> Self::Sleep;
-
-    /// Whether [`Runtime::settle`] is used: the loop then finds what it needs every round.
-    const SETTLES: bool = false;
-
-    /// Told at the end of every round, when the machines wait: the WebSocket carrying a live
-    /// session and when its heartbeat expires, if there is one. The JS package takes most
-    /// events without the machines then (`browser::fast`).
-    fn settle(&self, _shared: &Shared, _live: Option<(IoId, &Self::Socket, Instant)>) {}
 }
 
 /// Inputs handled in one round before the machine's outputs are drained again, so a flood of
@@ -97,10 +89,6 @@ impl RoundClock {
     }
 }
 
-#[cfg(all(feature = "js-state", target_arch = "wasm32"))]
-pub(crate) use browser::fast;
-#[cfg(all(feature = "js-state", target_arch = "wasm32"))]
-pub(crate) use browser::received;
 #[cfg(all(feature = "handover", target_arch = "wasm32"))]
 pub use browser::{hand_over, Handover};
 pub(crate) use platform::{seed, sleep, spawn};
@@ -151,14 +139,6 @@ pub(crate) async fn run<R: Runtime>(
                 let current = io.machine.current();
                 if shared.set_transport(current) {
                     shared.dispatch(Event::Transport(current));
-                }
-                if R::SETTLES {
-                    let live = io.machine.websocket().and_then(|id| {
-                        let until = shared.conn().live_until()?;
-                        let (_, socket) = io.sockets.iter().find(|(s, _)| *s == id)?;
-                        Some((id, socket, until))
-                    });
-                    rt.settle(&shared, live);
                 }
                 break wake;
             }

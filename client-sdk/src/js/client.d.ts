@@ -1,8 +1,7 @@
-// The events package's PulseClient (src/js/client.js), declared by hand: wasm-bindgen declares
-// the rest of pulse_sdk.d.ts (the option and status types of src/js/mod.rs, and `init`), and
-// scripts/build-js-sdk appends this. The live-state package's PulseClient is Rust's, declared
-// by wasm-bindgen from src/js/client.rs: scripts/build-js-sdk fails when their members'
-// signatures differ.
+// The JS packages' PulseClient (src/js/client.js), declared by hand: wasm-bindgen declares
+// the rest of pulse_sdk.d.ts (the option, status and state types of src/js/mod.rs, and
+// `init`), and scripts/build-js-sdk appends this, with the live state's members
+// (state.d.ts) in the package with the state.
 
 /**
  * A Pulse / Socket.IO v4 connection for JavaScript.
@@ -49,7 +48,8 @@ export class PulseClient {
      */
     constructor(url: string, options?: PulseClientOptions);
     /**
-     * Removes the handler `on` or `onStatus` returned `id` for.
+     * Removes the handler `on`, `onStatus` (or, with the live state, `onState`) returned `id`
+     * for.
      */
     off(id: number): boolean;
     /**

@@ -12,6 +12,11 @@ export { initSync };
 
 // Clients in use stay reachable until `disconnect()`, as a socket.io-client socket does.
 const inUse = new Set();
+
+// For state.js, which adds the live state's methods: a call into the machine (with its
+// outputs worked through after it), and a handler id from the client's one counter.
+export const machine = Symbol('machine');
+export const nextId = Symbol('nextId');
 const KEY = 'idempotency_key';
 
 function coded(message, code) {
@@ -20,13 +25,17 @@ function coded(message, code) {
   return e;
 }
 
-function argsText(data) {
+// `data` as JSON text (`undefined` when it has none, as JSON.stringify says).
+export function json(data) {
   try {
-    return JSON.stringify(data === undefined ? [] : [data]);
+    return JSON.stringify(data);
   } catch {
     throw new Error('payload is not JSON-serialisable');
   }
 }
+
+// An event's arguments: none, or `data`.
+const argsText = (data) => (data === undefined ? '[]' : `[${json(data) ?? 'null'}]`);
 
 // A request's answer as the machine takes it: [status, body], status 0 when none came.
 const answered = (r) => r.text().then((body) => [r.status, body]);
@@ -315,6 +324,14 @@ export class PulseClient {
       if (r && r.ok) return r.data;
       throw coded(r?.error?.message ?? 'not an action\'s answer', r?.error?.code ?? 'REPLY');
     });
+  }
+
+  [machine](f) {
+    return this.#call(f);
+  }
+
+  [nextId]() {
+    return ++this.#ids;
   }
 
   on(event, handler) {

@@ -18,7 +18,7 @@ use crate::codec::{json_text, parse_json, Frame};
 use crate::connection::AckReply;
 use crate::driver::http::Answer;
 use crate::driver::poll;
-use crate::transport::{Action, IoId, Transports, Up};
+use crate::transport::{Action, IoId, Transport, Transports, Up};
 use crate::{Connection, Event, Instant, Io, Renewal, Status};
 
 // What `out(kind, a, b, c)` asks of JavaScript; client.js has the same numbers.
@@ -62,6 +62,12 @@ pub struct Machine {
     rtt: Option<u32>,
     /// The WebSocket and heartbeat deadline the fast path was last given.
     gate: Option<(IoId, Instant)>,
+    /// What the session is carried on, after the last call.
+    transport: Option<Transport>,
+    /// The live state, from the first `state`, `onState` or `loadState` on; it takes every
+    /// event, so the fast path stays shut from then on.
+    #[cfg(feature = "js-state")]
+    mirror: Option<std::rc::Rc<std::cell::RefCell<super::state::Mirror>>>,
 }
 
 /// A JSON array's text (`JSON.stringify([data])`) as the event's arguments.
@@ -80,13 +86,22 @@ impl Machine {
     #[wasm_bindgen(constructor)]
     pub fn new(url: &str, options: &str, out: Function) -> Result<Machine, JsValue> {
         let opts = parse_json(options).map_err(|e| js_err(&e.to_string()))?;
-        let Options { config, token, position, .. } = super::options(url, &opts)?;
+        let Options { config, token, position } = super::options(url, &opts)?;
         let mut conn = Connection::new(config.clone(), crate::driver::seed());
         conn.set_auth(token.map(ConnectAuth::with_token));
         if let Some((seq, epoch)) = position {
             conn.restore_position(seq, epoch.as_deref());
         }
-        Ok(Machine { conn, io: Transports::new(config), out, rtt: None, gate: None })
+        Ok(Machine {
+            conn,
+            io: Transports::new(config),
+            out,
+            rtt: None,
+            gate: None,
+            transport: None,
+            #[cfg(feature = "js-state")]
+            mirror: None,
+        })
     }
 
     /// Connects (again, after `disconnect` or a refusal).
@@ -246,6 +261,51 @@ impl Machine {
     }
 }
 
+/// The live state (feature `js-state`): what the package with the state adds to `Machine`.
+#[cfg(feature = "js-state")]
+#[wasm_bindgen]
+impl Machine {
+    /// The state now (`client.state()`).
+    pub fn state(&mut self) -> JsValue {
+        super::state::snapshot(&self.mirror())
+    }
+
+    /// Calls `handler(state, changed)` soon with every part, then at each change, as `id`.
+    #[wasm_bindgen(js_name = onState)]
+    pub fn on_state(&mut self, id: u32, handler: Function) {
+        super::state::add_handler(&self.mirror(), id, handler);
+    }
+
+    /// Removes the state handler `id`; whether it was one.
+    #[wasm_bindgen(js_name = stateOff)]
+    pub fn state_off(&self, id: u32) -> bool {
+        self.mirror.as_ref().is_some_and(|m| super::state::remove_handler(m, id))
+    }
+
+    /// Merges `data` (JSON text) read over REST into `part` (`client.loadState`).
+    #[wasm_bindgen(js_name = loadState)]
+    pub fn load_state(&mut self, part: &str, data: &str) -> Result<(), JsValue> {
+        let data = parse_json(data).map_err(|e| js_err(&e.to_string()))?;
+        super::state::load(&self.mirror(), part, data)
+    }
+}
+
+#[cfg(feature = "js-state")]
+impl Machine {
+    /// The live state, made on first use; the fast path shuts at once.
+    fn mirror(&mut self) -> std::rc::Rc<std::cell::RefCell<super::state::Mirror>> {
+        if let Some(m) = &self.mirror {
+            return m.clone();
+        }
+        let m = super::state::new(self.conn.status());
+        self.mirror = Some(m.clone());
+        if self.gate.take().is_some() {
+            self.out(GATE, JsValue::UNDEFINED, JsValue::UNDEFINED, JsValue::UNDEFINED);
+        }
+        m
+    }
+}
+
 fn set(o: &Object, k: &str, v: JsValue) {
     let _ = Reflect::set(o, &JsValue::from_str(k), &v);
 }
@@ -341,7 +401,7 @@ impl Machine {
             }
         }
         let now = Instant::now();
-        let gate = self.io.websocket().zip(self.conn.live_until());
+        let gate = self.io.websocket().zip(self.conn.live_until()).filter(|_| self.fast_path());
         if gate != self.gate {
             self.gate = gate;
             match gate {
@@ -352,7 +412,12 @@ impl Machine {
                 None => self.out(GATE, u(), u(), u()),
             }
         }
-        let current = self.io.current().map_or_else(u, |t| JsValue::from_str(t.as_str()));
+        let transport = self.io.current();
+        if transport != self.transport {
+            self.transport = transport;
+            self.report(Event::Transport(transport));
+        }
+        let current = transport.map_or_else(u, |t| JsValue::from_str(t.as_str()));
         let deadline = self
             .conn
             .poll_timeout()
@@ -361,8 +426,21 @@ impl Machine {
         self.out(DEADLINE, deadline.into(), current, last);
     }
 
+    /// Whether live events may skip the machine (not while the live state follows them).
+    fn fast_path(&self) -> bool {
+        #[cfg(feature = "js-state")]
+        if self.mirror.is_some() {
+            return false;
+        }
+        true
+    }
+
     fn report(&mut self, e: Event) {
         let u = || JsValue::UNDEFINED;
+        #[cfg(feature = "js-state")]
+        if let Some(m) = &self.mirror {
+            super::state::apply(m, &e);
+        }
         match e {
             Event::Status(s) => self.out(STATUS, self.status_of(&s).into(), u(), u()),
             Event::Message(m) => {

@@ -1,16 +1,11 @@
-//! This module deals with the SDK's JavaScript packages (wasm32 only), each an ES module with
-//! TypeScript declarations built by `scripts/build-js-sdk`:
-//! - the events package (feature `js`): the machines in wasm ([`machine`]), driven by
-//!   `client.js`, which opens the WebSockets and requests, keeps the timer and the outbox, and
-//!   gives pages `PulseClient`. Everything that decides (handshake, heartbeat, acks,
-//!   reconnection, resume, the upgrade, polling's policy) stays in the machines; the browser's
-//!   own work (sockets, `fetch`, `JSON.parse`, timers) stays in JavaScript, which is what makes
-//!   this package a third of the size it had with the Rust driver.
-//! - the package with the live state (feature `js-state`, in `state/`): `PulseClient` in Rust
-//!   ([`client`]) on the SDK's [`Client`](crate::Client) and browser driver, with the store
-//!   (`state`) that takes every event in wasm.
-//!
-//! Both read the same options and report the same status objects and error codes (below).
+//! This module deals with the SDK's JavaScript packages (feature `js`, wasm32 only), each an
+//! ES module with TypeScript declarations built by `scripts/build-js-sdk` through
+//! `client-sdk/js`: the machines in wasm ([`machine`]) under a `PulseClient` written in
+//! JavaScript (`client.js`), which opens the WebSockets and requests, keeps the timer and the
+//! outbox, and parses payloads; live events skip wasm (`fast.js`). Everything that decides
+//! (handshake, heartbeat, acks, reconnection, resume, the upgrade, polling's policy) stays in
+//! the machines. The package with the live state (feature `js-state`, in `state/`) adds the
+//! store (`state`), which the machine hands every event (`state.js` adds its methods).
 
 use std::time::Duration;
 
@@ -24,9 +19,6 @@ use crate::connection::Status;
 use crate::error::Error;
 use crate::transport::Transport;
 
-#[cfg(feature = "js-state")]
-pub mod client;
-#[cfg(feature = "js")]
 pub mod machine;
 #[cfg(feature = "js-state")]
 mod state;
@@ -118,17 +110,13 @@ export interface PulseStatus {
 }
 "#;
 
-/// What `new PulseClient(url, options)` reads from its options (as JSON, through the SDK's
-/// reader), in both packages.
+/// What the machine reads from `new PulseClient(url, options)`'s options (as JSON, through
+/// the SDK's reader); client.js reads the rest (`outbox`).
 pub(crate) struct Options {
     pub(crate) config: Config,
     pub(crate) token: Option<String>,
     /// `position`: the `seq`, and the epoch if given.
     pub(crate) position: Option<(u64, Option<String>)>,
-    /// `outbox`: the localStorage prefix. The events package's client.js keeps its outbox
-    /// itself.
-    #[cfg_attr(not(feature = "js-state"), allow(dead_code))]
-    pub(crate) outbox: Option<String>,
 }
 
 /// Reads `PulseClientOptions` (`opts`, `null` for none) for a client of `url`.
@@ -186,7 +174,6 @@ pub(crate) fn options(url: &str, opts: &Value) -> Result<Options, JsValue> {
         config,
         token: opts.get("token").and_then(Value::as_str).map(str::to_owned),
         position,
-        outbox: opts.get("outbox").and_then(Value::as_str).map(str::to_owned),
     })
 }
 
@@ -251,3 +238,71 @@ fn error_code(e: &Error) -> &str {
 fn js_error(e: &Error) -> JsValue {
     coded_error(&e.to_string(), error_code(e))
 }
+
+#[cfg(feature = "js-state")]
+#[wasm_bindgen(typescript_custom_section)]
+const TS_STATE_TYPES: &'static str = r#"
+/** An event-log entry as it arrives: its position, the server's time (ms) and its payload. */
+export interface PulseEnvelope<T> { seq: number; ts: number; data: T; }
+
+export interface PulseStats {
+  today_liters: number; today_sales: number; today_collection: number;
+  outstanding: number; active_customers: number; deliveries_today: number;
+}
+export interface PulseDelivery {
+  id: number; customer_id: number; customer_name: string; date: string;
+  quantity: number; price_per_liter: number; amount: number; updated_at: number;
+}
+export interface PulsePayment {
+  id: number; customer_id: number; customer_name: string; amount: number;
+  method: "CASH" | "MOBILE" | "BANK"; date: string;
+  note?: string | null; created_at: number;
+}
+export interface PulseCustomer {
+  id: number; name: string; phone?: string | null; address?: string | null;
+  price_per_liter: number; balance: number; active: boolean; updated_at: number;
+}
+export type PulseLevel = "info" | "warning" | "critical";
+export interface PulseNotification {
+  id: number; title: string; body: string; level: PulseLevel; created_at: number; read: boolean;
+}
+export interface PulseActivity { seq: number; ts: number; actor: string; action: string; summary: string; }
+export interface PulseAlert { level: PulseLevel; message: string; }
+
+/** The live state `state()` returns and `onState` handlers get: frozen plain data, newest
+ *  first in every list. A part that did not change is the same object as before. */
+export interface PulseState {
+  stats: PulseEnvelope<PulseStats> | null;
+  deliveries: readonly PulseDelivery[];
+  payments: readonly PulsePayment[];
+  /** Customers seen in events or loaded, by id. */
+  customers: readonly PulseCustomer[];
+  /** Latest balance by customer id, also for customers not in `customers`. */
+  balances: Readonly<Record<string, number>>;
+  notifications: readonly PulseNotification[];
+  unread: number;
+  activity: readonly PulseActivity[];
+  alerts: readonly PulseEnvelope<PulseAlert>[];
+  connection: PulseConnection;
+  /** Server time of the last event applied, ms. */
+  lastEventAt: number | null;
+  /** The log the state was built from; a new one clears the figures and lists. */
+  epoch: string | null;
+  /** Events that did not decode (a server newer than this client). */
+  malformed: number;
+}
+
+/** The connection in `PulseState`: its status, and where data flows now: a WebSocket or
+ *  Engine.IO long-polling while live, the REST fallback's polls of the event log, or none. */
+export interface PulseConnection extends PulseStatus {
+  transport: "websocket" | "polling" | "rest" | "none";
+}
+
+/** A part of `PulseState` an `onState` handler is told changed. */
+export type PulseStatePart = "stats" | "deliveries" | "payments" | "customers" | "notifications"
+  | "activity" | "alerts" | "connection" | "lastEventAt";
+
+/** What `loadState` takes: `GET /api/stats`'s answer, or a page of a list. */
+export type PulseLoadablePart = "stats" | "deliveries" | "payments" | "customers" | "notifications" | "activity";
+
+"#;

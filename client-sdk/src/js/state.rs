@@ -1,7 +1,8 @@
-//! This module deals with the live state a JavaScript page reads: `client.state()` and
-//! `client.onState(cb)`, over the same [`LiveState`] the dashboard publishes to Leptos
-//! signals. A snapshot is plain frozen JS data; a part that did not change keeps its
-//! identity from one snapshot to the next, so a UI can compare by reference (React's
+//! This module deals with the live state a JavaScript page reads (feature `js-state`):
+//! `client.state()` and `client.onState(cb)`, over the same [`LiveState`] the dashboard
+//! publishes to Leptos signals, fed by the machine (`super::machine`) with every event. A
+//! snapshot is plain frozen JS data; a part that did not change keeps its identity from one
+//! snapshot to the next, so a UI can compare by reference (React's
 //! `useSyncExternalStore(client.onState, client.state)` works as is). Handlers are told at
 //! most once per animation frame (and at least every 250 ms in a background tab, where
 //! frames stop), with the parts that changed: 5,000 events a second cost one call per frame.
@@ -15,8 +16,8 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 use super::{coded_error, status_object};
-use crate::client::{Client, Subscription};
 use crate::codec::write_json;
+use crate::connection::{Event, Status};
 use crate::store::{Changes, Limits, LiveState, Raw, RawKind, RawRow};
 
 /// How long a change waits for an animation frame before it is told anyway.
@@ -107,25 +108,25 @@ fn changed_names(c: Changes) -> Array {
     names.iter().filter(|(on, _)| *on).map(|(_, n)| JsValue::from_str(n)).collect()
 }
 
-/// Starts following `client`'s events; the mirror lives while the subscription does.
-pub(super) fn attach(client: &Client) -> (Rc<RefCell<Mirror>>, Subscription) {
+/// A mirror starting from `status`; the machine hands it every event from then on
+/// ([`apply`]).
+pub(super) fn new(status: Status) -> Rc<RefCell<Mirror>> {
     let mut state = LiveState::<Raw>::empty(Limits::default());
-    state.status = client.status();
-    let mirror = Rc::new(RefCell::new(Mirror {
+    state.status = status;
+    Rc::new(RefCell::new(Mirror {
         state,
         parts: Parts::default(),
         snapshot: None,
         pending: Changes::default(),
         handlers: Vec::new(),
         scheduled: false,
-    }));
-    let weak = Rc::downgrade(&mirror);
-    let sub = client.on_any(move |e| {
-        let Some(m) = weak.upgrade() else { return };
-        let c = m.borrow_mut().state.apply(e);
-        changed(&m, c);
-    });
-    (mirror, sub)
+    }))
+}
+
+/// Folds `e` into the state.
+pub(super) fn apply(m: &Rc<RefCell<Mirror>>, e: &Event) {
+    let c = m.borrow_mut().state.apply(e);
+    changed(m, c);
 }
 
 /// Forgets what `c` changed and schedules the handlers.
