@@ -69,7 +69,7 @@ export class PulseClient {
   #restored = [];
   // The last log entry applied, as the fast path applies them: told to the machine before its
   // next call (one call per slow-path step, not one per live event), and taken back from it
-  // after each, since replays and a new epoch move it there.
+  // when it moves there (replays, a new epoch).
   #last = -1;
   #told = true;
 
@@ -146,10 +146,11 @@ export class PulseClient {
         this.#g.until = performance.now() + (b ?? 0);
         return;
       case 13:
-        this.#last = c ?? -1;
-        this.#transport = b;
         clearTimeout(this.#timer);
         if (a >= 0) this.#timer = setTimeout(() => this.#call((m) => m.timeout()), Math.ceil(a));
+        return;
+      case 14: this.#transport = a; return;
+      case 15: this.#last = a ?? -1;
     }
   }
 

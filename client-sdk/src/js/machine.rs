@@ -49,9 +49,12 @@ const ACK: u32 = 11;
 /// Until WebSocket `a`'s frames may take the fast path (`undefined`: none may): `b` ms from
 /// now, when the heartbeat expires.
 const GATE: u32 = 12;
-/// Call `timeout` in `a` ms (negative: no timer); the transport now is `b`, the last log
-/// entry applied `c` (`undefined`: none).
+/// Call `timeout` in `a` ms (negative: no timer), instead of when last told.
 const DEADLINE: u32 = 13;
+/// The session is carried on `a` now (`"websocket"`, `"polling"`, `undefined`: none).
+const TRANSPORT: u32 = 14;
+/// The last log entry applied is `a` now (`undefined`: none).
+const POSITION: u32 = 15;
 
 /// The machines behind one JavaScript `PulseClient`.
 #[wasm_bindgen(skip_typescript)]
@@ -64,6 +67,10 @@ pub struct Machine {
     gate: Option<(IoId, Instant)>,
     /// What the session is carried on, after the last call.
     transport: Option<Transport>,
+    /// The deadline JavaScript's timer was last set for (`None`: not told yet).
+    deadline: Option<Option<Instant>>,
+    /// The position JavaScript was last told (or told the machine).
+    position: Option<u64>,
     /// The live state, from the first `state`, `onState` or `loadState` on; it takes every
     /// event, so the fast path stays shut from then on.
     #[cfg(feature = "js-state")]
@@ -99,6 +106,8 @@ impl Machine {
             rtt: None,
             gate: None,
             transport: None,
+            deadline: None,
+            position: None,
             #[cfg(feature = "js-state")]
             mirror: None,
         })
@@ -148,7 +157,9 @@ impl Machine {
 
     /// Notes log entry `seq` as applied (by the fast path); whether it was new.
     pub fn accept(&mut self, seq: f64) -> bool {
-        self.conn.accept_seq(seq as u64)
+        let new = self.conn.accept_seq(seq as u64);
+        self.position = self.conn.last_seq();
+        new
     }
 
     /// The token for the next attempt and poll on.
@@ -215,6 +226,8 @@ impl Machine {
 
     /// The timer `DEADLINE` asked for has fired.
     pub fn timeout(&mut self) {
+        // That timer is spent: the next deadline is told even if it is the same.
+        self.deadline = None;
         self.conn.handle_timeout(Instant::now());
         self.drain();
     }
@@ -412,18 +425,26 @@ impl Machine {
                 None => self.out(GATE, u(), u(), u()),
             }
         }
+        // Each told only when it changed: most calls (a frame, an answer) change none.
         let transport = self.io.current();
         if transport != self.transport {
             self.transport = transport;
             self.report(Event::Transport(transport));
+            let name = transport.map_or_else(u, |t| JsValue::from_str(t.as_str()));
+            self.out(TRANSPORT, name, u(), u());
         }
-        let current = transport.map_or_else(u, |t| JsValue::from_str(t.as_str()));
-        let deadline = self
-            .conn
-            .poll_timeout()
-            .map_or(-1.0, |at| at.saturating_duration_since(now).as_secs_f64() * 1e3);
-        let last = self.conn.last_seq().map_or_else(u, |s| JsValue::from(s as f64));
-        self.out(DEADLINE, deadline.into(), current, last);
+        let position = self.conn.last_seq();
+        if position != self.position {
+            self.position = position;
+            self.out(POSITION, position.map_or_else(u, |s| JsValue::from(s as f64)), u(), u());
+        }
+        let deadline = self.conn.poll_timeout();
+        if self.deadline != Some(deadline) {
+            self.deadline = Some(deadline);
+            let ms =
+                deadline.map_or(-1.0, |at| at.saturating_duration_since(now).as_secs_f64() * 1e3);
+            self.out(DEADLINE, ms.into(), u(), u());
+        }
     }
 
     /// Whether live events may skip the machine (not while the live state follows them).
