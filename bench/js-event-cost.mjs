@@ -245,7 +245,7 @@ print(`One page per client, each on its own server, receiving \`${eventName}\` (
   'second of ticks, not measured. ' +
   (logged
     ? 'Each tick carries a `seq` and is named as a log entry, so the SDK applies it once by its `seq` ' +
-      '(one call into wasm per event), as a real entry; the ticks are not in the server\'s log.'
+      'as a real entry; the ticks are not in the server\'s log.'
     : 'A tick is not a logged event: a Pulse event from the log also has its `seq` read by the SDK ' +
       '(the section "as log entries" measures that).'));
 print();
