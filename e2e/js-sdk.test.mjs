@@ -4,7 +4,7 @@
 // server that does not list it refuses the page.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, apiLogin, browserPage, eventually, launchBrowser, pay, sdkPageAndServer, serveSdkFolder, startPageClient, startServer } from './harness.mjs';
 
@@ -57,6 +57,33 @@ test('handlers may call the client while it dispatches: emit, ask, read its stat
   assert.deepEqual(result.oks, [true, true, true]);
   assert.deepEqual(result.states, ['live']);
   assert.deepEqual(errors, []);
+});
+
+test('each package declares the PulseClient it has: the same members in the .d.ts and in JavaScript', async (t) => {
+  // client.js' class is declared by hand (client-sdk/src/js/client.d.ts, with state.d.ts for
+  // the live state): a method added to one and not the other fails here.
+  const files = await serveSdkFolder();
+  t.after(() => files.close());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${files.url}/examples/js/index.html`);
+  for (const dir of ['pkg', 'pkg/state']) {
+    const dts = readFileSync(join(ROOT, 'client-sdk', dir, 'pulse_sdk.d.ts'), 'utf8');
+    const body = dts.slice(dts.indexOf('export class PulseClient'));
+    const declared = [...body.slice(0, body.indexOf('\n}')).matchAll(/^ {4}(?:readonly )?([A-Za-z]+)[(:]/gm)]
+      .map((m) => m[1]).filter((n) => n !== 'constructor').sort();
+    const actual = await page.evaluate(async (dir) => {
+      const { default: init, PulseClient } = await import(`/${dir}/pulse_sdk.js`);
+      await init();
+      const names = new Set();
+      for (let p = PulseClient.prototype; p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+        for (const n of Object.getOwnPropertyNames(p)) if (n !== 'constructor') names.add(n);
+      }
+      return [...names].sort();
+    }, dir);
+    assert.deepEqual(declared, actual, dir);
+  }
 });
 
 test('a server that does not list the page\'s origin refuses it', async (t) => {
