@@ -160,6 +160,20 @@ export async function serveSdkFolder(pages = {}) {
 }
 
 /**
+ * A page on the SDK's example (`/examples/js/index.html`, from which `/pkg/…` imports), with no
+ * server: for tests of the packages themselves. Closed when test `t` ends.
+ */
+export async function sdkFolderPage(t) {
+  const files = await serveSdkFolder();
+  t.after(() => files.close());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${files.url}/examples/js/index.html`);
+  return page;
+}
+
+/**
  * A fresh server (`env` on top of the test defaults; by default no demo data) that lets the
  * SDK's example folder call it, a browser page on `path(serverUrl)` of that folder (by
  * default `/examples/js/index.html`, so `/pkg/pulse_sdk.js` imports), the page's uncaught

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, apiLogin, browserPage, eventually, launchBrowser, pay, sdkPageAndServer, serveSdkFolder, startPageClient, startServer } from './harness.mjs';
+import { ROOT, apiLogin, browserPage, eventually, launchBrowser, pay, sdkFolderPage, sdkPageAndServer, serveSdkFolder, startPageClient, startServer } from './harness.mjs';
 
 test('the JS package works from a plain HTML page', async (t) => {
   assert.ok(existsSync(join(ROOT, 'client-sdk/pkg/pulse_sdk.js')), 'run scripts/build-js-sdk first');
@@ -62,12 +62,7 @@ test('handlers may call the client while it dispatches: emit, ask, read its stat
 test('each package declares the PulseClient it has: the same members in the .d.ts and in JavaScript', async (t) => {
   // client.js' class is declared by hand (client-sdk/src/js/client.d.ts, with state.d.ts for
   // the live state): a method added to one and not the other fails here.
-  const files = await serveSdkFolder();
-  t.after(() => files.close());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  await page.goto(`${files.url}/examples/js/index.html`);
+  const page = await sdkFolderPage(t);
   for (const dir of ['pkg', 'pkg/state']) {
     const dts = readFileSync(join(ROOT, 'client-sdk', dir, 'pulse_sdk.d.ts'), 'utf8');
     const body = dts.slice(dts.indexOf('export class PulseClient'));

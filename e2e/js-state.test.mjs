@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, eventually, launchBrowser, sdkPageAndServer, serveSdkFolder } from './harness.mjs';
+import { ROOT, eventually, sdkFolderPage, sdkPageAndServer } from './harness.mjs';
 
 async function call(url, token, method, path, body) {
   const r = await fetch(`${url}${path}`, {
@@ -133,12 +133,7 @@ test('the live state of a JS page follows the server', async (t) => {
 });
 
 test('the package without the state has none of its API', async (t) => {
-  const files = await serveSdkFolder();
-  t.after(() => files.close());
-  const browser = await launchBrowser();
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  await page.goto(`${files.url}/examples/js/index.html`);
+  const page = await sdkFolderPage(t);
   const api = await page.evaluate(async () => {
     const { default: init, PulseClient } = await import('/pkg/pulse_sdk.js');
     await init();

@@ -670,6 +670,19 @@ impl Connection {
 
     // ----- inputs from the driver -----
 
+    /// What the transport machine reported up ([`Transports::poll_up`]), as the three
+    /// handlers below take it.
+    ///
+    /// [`Transports::poll_up`]: crate::transport::Transports::poll_up
+    pub fn handle_up(&mut self, now: Instant, up: crate::transport::Up) {
+        use crate::transport::Up;
+        match up {
+            Up::Open => self.handle_transport_open(now),
+            Up::Frame(f) => self.handle_frame(now, f),
+            Up::Closed(why) => self.handle_transport_closed(now, why),
+        }
+    }
+
     /// The transport requested by [`Io::Open`] is open.
     pub fn handle_transport_open(&mut self, _now: Instant) {
         // The connect deadline keeps covering the wait for the handshake.

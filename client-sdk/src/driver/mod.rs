@@ -17,7 +17,7 @@ use crate::client::{MaybeSend, Shared};
 use crate::codec::Frame;
 use crate::connection::{Event, Io, Polled, Renewal};
 use crate::time::Instant;
-use crate::transport::{Action, IoId, Transports, Up};
+use crate::transport::{Action, IoId, Transports};
 
 pub mod http;
 pub(crate) mod poll;
@@ -316,13 +316,8 @@ fn report_up(machine: &mut Transports, shared: &Shared, clock: &mut RoundClock) 
     let mut reported = false;
     while let Some(up) = machine.poll_up() {
         reported = true;
-        let mut c = shared.conn();
         let now = clock.now();
-        match up {
-            Up::Open => c.handle_transport_open(now),
-            Up::Frame(f) => c.handle_frame(now, f),
-            Up::Closed(reason) => c.handle_transport_closed(now, reason),
-        }
+        shared.conn().handle_up(now, up);
     }
     reported
 }

@@ -64,7 +64,6 @@ export class PulseClient {
   #http = new Map();
   #poll = null;
   #timer = 0;
-  #transport;
   #store = null;
   #restored = [];
   // The last log entry applied, as the fast path applies them: told to the machine before its
@@ -149,8 +148,7 @@ export class PulseClient {
         clearTimeout(this.#timer);
         if (a >= 0) this.#timer = setTimeout(() => this.#call((m) => m.timeout()), Math.ceil(a));
         return;
-      case 14: this.#transport = a; return;
-      case 15: this.#last = a ?? -1;
+      case 14: this.#last = a ?? -1;
     }
   }
 
@@ -391,7 +389,7 @@ export class PulseClient {
   }
 
   get transport() {
-    return this.#transport;
+    return this.#m.transport;
   }
 
   get status() {

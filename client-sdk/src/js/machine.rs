@@ -18,7 +18,7 @@ use crate::codec::{json_text, parse_json, Frame};
 use crate::connection::AckReply;
 use crate::driver::http::Answer;
 use crate::driver::poll;
-use crate::transport::{Action, IoId, Transport, Transports, Up};
+use crate::transport::{Action, IoId, Transport, Transports};
 use crate::{Connection, Event, Instant, Io, Renewal, Status};
 
 // What `out(kind, a, b, c)` asks of JavaScript; client.js has the same numbers.
@@ -51,10 +51,8 @@ const ACK: u32 = 11;
 const GATE: u32 = 12;
 /// Call `timeout` in `a` ms (negative: no timer), instead of when last told.
 const DEADLINE: u32 = 13;
-/// The session is carried on `a` now (`"websocket"`, `"polling"`, `undefined`: none).
-const TRANSPORT: u32 = 14;
 /// The last log entry applied is `a` now (`undefined`: none).
-const POSITION: u32 = 15;
+const POSITION: u32 = 14;
 
 /// The machines behind one JavaScript `PulseClient`.
 #[wasm_bindgen(skip_typescript)]
@@ -65,7 +63,7 @@ pub struct Machine {
     rtt: Option<u32>,
     /// The WebSocket and heartbeat deadline the fast path was last given.
     gate: Option<(IoId, Instant)>,
-    /// What the session is carried on, after the last call.
+    /// What the session is carried on, after the last call (the store is told changes).
     transport: Option<Transport>,
     /// The deadline JavaScript's timer was last set for (`None`: not told yet).
     deadline: Option<Option<Instant>>,
@@ -250,6 +248,12 @@ impl Machine {
         o.into()
     }
 
+    /// What carries the session: `"websocket"`, `"polling"`, or `undefined`.
+    #[wasm_bindgen(getter)]
+    pub fn transport(&self) -> Option<String> {
+        self.io.current().map(|t| t.as_str().to_owned())
+    }
+
     /// The topics received (their keys), or `undefined` for every topic.
     #[wasm_bindgen(getter)]
     pub fn topics(&self) -> JsValue {
@@ -402,12 +406,7 @@ impl Machine {
             let mut reported = false;
             while let Some(up) = self.io.poll_up() {
                 reported = true;
-                let now = Instant::now();
-                match up {
-                    Up::Open => self.conn.handle_transport_open(now),
-                    Up::Frame(f) => self.conn.handle_frame(now, f),
-                    Up::Closed(why) => self.conn.handle_transport_closed(now, why),
-                }
+                self.conn.handle_up(Instant::now(), up);
             }
             if !reported {
                 break;
@@ -430,8 +429,6 @@ impl Machine {
         if transport != self.transport {
             self.transport = transport;
             self.report(Event::Transport(transport));
-            let name = transport.map_or_else(u, |t| JsValue::from_str(t.as_str()));
-            self.out(TRANSPORT, name, u(), u());
         }
         let position = self.conn.last_seq();
         if position != self.position {
