@@ -57,3 +57,23 @@ test('JS actions kept in the outbox survive a reload and apply once when the ser
   const code = await page.evaluate(() => window.client.emitAction('payment:add', [1]).then(() => 'sent', (e) => e.code));
   assert.equal(code, 'STORAGE');
 });
+
+test('JS actions made in one millisecond are restored in the order they were made', async (t) => {
+  const { pulse, page, token } = await sdkPageAndServer(t);
+  // Nothing is sent while the server is away: the order is the one the page is given.
+  await pulse.stop();
+  const notes = await page.evaluate(() => {
+    // As a client leaves them: its keys are `<nonce>-<counter>`, the counter in decimal.
+    const made = [2, 9, 10, 11].map((n) => {
+      const key = `00000000000000ab-${n}`;
+      return { key, event: 'payment:add', payload: { customer_id: 4, amount: 1, method: 'CASH', note: `n${n}`, idempotency_key: key }, meta: { note: `n${n}` }, at_ms: 1_700_000_000_000 };
+    });
+    for (const a of [...made].reverse()) localStorage.setItem(`app.outbox.${[...a.key].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('')}`, JSON.stringify(a));
+    return made.map((a) => a.payload.note);
+  });
+  const restored = await startClient(page, pulse.url, token);
+  assert.deepEqual(
+    restored.map((r) => r.note),
+    notes,
+  );
+});

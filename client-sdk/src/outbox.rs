@@ -106,11 +106,15 @@ impl Outbox for MemoryOutbox {
     }
 }
 
-/// Restores in the order the actions were made (the store's own order is arbitrary).
+/// Restores in the order the actions were made (the store's own order is arbitrary): by
+/// time, then, within a millisecond, by key, shorter first. The client's own keys are
+/// `<nonce>-<counter>` with the counter in decimal, so the shorter of two from one client is
+/// the earlier (`…-9` before `…-10`, which text order alone reverses).
 /// An insertion sort: outboxes are short, and the standard sorts would add 5 KB to the
 /// browser bundle for this one use.
 pub(crate) fn in_order(mut actions: Vec<StoredAction>) -> Vec<StoredAction> {
-    let before = |a: &StoredAction, b: &StoredAction| (a.at_ms, &a.key) < (b.at_ms, &b.key);
+    let rank = |a: &StoredAction| (a.at_ms, a.key.len());
+    let before = |a: &StoredAction, b: &StoredAction| (rank(a), &a.key) < (rank(b), &b.key);
     for i in 1..actions.len() {
         let mut j = i;
         while j > 0 && before(&actions[j], &actions[j - 1]) {
@@ -254,6 +258,20 @@ mod tests {
         second.remove("k-1");
         assert_eq!(FileOutbox::open(&dir).unwrap().load(), vec![action("k/2", 2)]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn actions_of_one_millisecond_restore_in_the_order_their_counters_were_taken() {
+        let made: Vec<StoredAction> = [8, 9, 10, 11, 100]
+            .iter()
+            .map(|n| action(&format!("00000000000000ab-{n}"), 7))
+            .chain([action("00000000000000ab-12", 6)])
+            .collect();
+        let keys: Vec<String> = in_order(made.into_iter().rev().collect())
+            .into_iter()
+            .map(|a| a.key.rsplit('-').next().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(keys, ["12", "8", "9", "10", "11", "100"]);
     }
 
     #[test]

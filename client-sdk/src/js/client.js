@@ -275,7 +275,9 @@ export class PulseClient {
     } catch {
       return; // no storage
     }
-    found.sort((x, y) => x.at_ms - y.at_ms || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    // As the Rust client (outbox::in_order): by time, then the shorter key, so `…-9` of a
+    // client's counter comes before its `…-10` made in the same millisecond.
+    found.sort((x, y) => x.at_ms - y.at_ms || x.key.length - y.key.length || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
     for (const a of found) {
       const meta = a.meta ?? null;
       // Sent when the connection is back, which may take a while.
