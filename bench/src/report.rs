@@ -232,6 +232,7 @@ pub fn markdown(reports: &[Report]) -> String {
     let mut out = String::new();
     if generators.len() > 1 {
         out.push_str(&generators_markdown(reports, &scenarios, &generators));
+        out.push_str(&due_markdown(reports, &scenarios, &generators));
     }
     for (s, g) in scenarios.iter().flat_map(|s| generators.iter().map(move |g| (*s, *g))) {
         let (p, n, f) = (
@@ -460,6 +461,61 @@ fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&st
             );
         }
     }
+    out
+}
+
+/// The latencies from when each tick was due, per scenario and generator: what a broadcaster
+/// behind its schedule adds, which latency from the send stamp leaves out. A server that
+/// stalls before it stamps a tick (a busy event loop, a pause) shows the stall here only.
+/// Then how many of the figures (p50 and p99 of each row) have Pulse's median the lower,
+/// counted both ways.
+fn due_markdown(reports: &[Report], scenarios: &[&str], generators: &[&str]) -> String {
+    let mut out = String::from(
+        "\n#### From when each tick was due\n\nThe same runs, latency from the tick's due time (`due_at_us`) instead of its send stamp: a broadcaster behind its schedule, or stalled before it stamps, counts here.\n\n| scenario | generator | p50 from due Pulse / Node (ms) | p99 from due Pulse / Node (ms) | rounds with Pulse lower, p50 / p99 | seconds the broadcaster took Pulse / Node (asked) |\n|---|---|---:|---:|---:|---:|\n",
+    );
+    let median = |rs: &[&Report], get: Get| over(rs, get, Over::Median).unwrap_or(0.0);
+    let (mut sent, mut due) = ((0, 0), (0, 0));
+    for s in scenarios {
+        for g in generators {
+            let (p, n) = (runs(reports, s, "pulse", g), runs(reports, s, "node", g));
+            if p.is_empty() || n.is_empty() {
+                continue;
+            }
+            let figures: [(Get, Get); 2] =
+                [(|r| r.p50_ms, |r| r.due_p50_ms), (|r| r.p99_ms, |r| r.due_p99_ms)];
+            for (at_send, at_due) in figures {
+                sent.1 += 1;
+                sent.0 += usize::from(median(&p, at_send) < median(&n, at_send));
+                if median(&n, at_due) > 0.0 {
+                    due.1 += 1;
+                    due.0 += usize::from(median(&p, at_due) < median(&n, at_due));
+                }
+            }
+            // Ack round trips have no schedule.
+            if median(&n, |r| r.due_p50_ms) <= 0.0 {
+                continue;
+            }
+            let (p50, p99): (Get, Get) = (|r| r.due_p50_ms, |r| r.due_p99_ms);
+            let _ = writeln!(
+                out,
+                "| {s} | {g} | {} / {} | {} / {} | {} / {} | {:.1} / {:.1} ({:.0}) |",
+                spread(&p, p50),
+                spread(&n, p50),
+                spread(&p, p99),
+                spread(&n, p99),
+                lower_in(&p, &n, p50),
+                lower_in(&p, &n, p99),
+                median(&p, |r| r.broadcast_s),
+                median(&n, |r| r.broadcast_s),
+                median(&p, |r| r.seconds),
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nPulse's median the lower: {} of {} figures (p50 and p99 of each row above) from the send stamp, {} of {} from the due time.",
+        sent.0, sent.1, due.0, due.1
+    );
     out
 }
 
@@ -734,6 +790,40 @@ mod tests {
             "{both}"
         );
         assert!(both.contains("| 3 / 0 |"), "{both}");
+    }
+
+    #[test]
+    fn latency_from_the_due_time_counts_a_broadcaster_behind_its_schedule() {
+        let run =
+            |target: &str, round: u32, p50_ms: f64, due_p50_ms: f64, broadcast_s: f64| Report {
+                target: target.into(),
+                generator: "g".into(),
+                scenario: "s".into(),
+                seconds: 15.0,
+                p50_ms,
+                p99_ms: p50_ms * 2.0,
+                due_p50_ms,
+                due_p99_ms: due_p50_ms * 2.0,
+                broadcast_s,
+                round,
+                ..Report::default()
+            };
+        // Node's broadcaster is behind: lower from its send stamp, far higher from the due time.
+        let reports = [
+            run("pulse", 1, 2.0, 2.5, 15.0),
+            run("node", 1, 1.0, 900.0, 20.0),
+            run("pulse", 2, 3.0, 3.5, 15.0),
+            run("node", 2, 1.5, 4.0, 16.0),
+        ];
+        let md = markdown(
+            &[reports.as_slice(), &[Report { generator: "h".into(), ..reports[0].clone() }]]
+                .concat(),
+        );
+        assert!(
+            md.contains("| s | g | 3.00 (2.50–3.50) / 452.00 (4.00–900.00) | 6.00 (5.00–7.00) / 904.00 (8.00–1800.00) | 2 of 2 / 2 of 2 | 15.0 / 18.0 (15) |"),
+            "{md}"
+        );
+        assert!(md.contains("lower: 0 of 2 figures (p50 and p99 of each row above) from the send stamp, 2 of 2 from the due time."), "{md}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! key. The server applies a key once, so each action is applied exactly once.
 //!
 //! Stores: [`MemoryOutbox`] (tests, and processes that only need the reconnection queue),
-//! [`FileOutbox`] natively, `LocalStorageOutbox` in the browser; any other implements
+//! `FileOutbox` natively, `LocalStorageOutbox` in the browser; any other implements
 //! [`Outbox`]. Each action is its own entry, so two tabs or processes sharing a store never
 //! overwrite each other's actions (both may resend one: the key makes that harmless).
 
