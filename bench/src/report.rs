@@ -350,6 +350,25 @@ fn runs<'a>(reports: &'a [Report], s: &str, t: &str, g: &str) -> Vec<&'a Report>
     reports.iter().filter(|r| r.scenario == s && r.target == t && r.generator == g).collect()
 }
 
+/// Per scenario and generator where both ran, in order: Pulse's runs and Node's.
+fn pulse_and_node<'a>(
+    reports: &'a [Report],
+    scenarios: &'a [&str],
+    generators: &'a [&str],
+) -> impl Iterator<Item = (&'a str, &'a str, Vec<&'a Report>, Vec<&'a Report>)> {
+    scenarios.iter().flat_map(move |s| {
+        generators.iter().filter_map(move |g| {
+            let (p, n) = (runs(reports, s, "pulse", g), runs(reports, s, "node", g));
+            (!p.is_empty() && !n.is_empty()).then_some((*s, *g, p, n))
+        })
+    })
+}
+
+/// The median of `get` over `runs`, 0 when there are none.
+fn median(runs: &[&Report], get: Get) -> f64 {
+    over(runs, get, Over::Median).unwrap_or(0.0)
+}
+
 /// How one cell tells a figure of several runs.
 #[derive(Debug, Clone, Copy)]
 enum Over {
@@ -434,32 +453,25 @@ fn generators_markdown(reports: &[Report], scenarios: &[&str], generators: &[&st
     let mut out = String::from(
         "\n#### Both generators\n\n| scenario | generator | p50 Pulse / Node (ms) | p99 Pulse / Node (ms) | p99 Pulse / Node | rounds with Pulse lower, p50 / p99 | p99 from due time Pulse / Node (ms) | lost Pulse / Node | generator CPU with Pulse / Node (% of a core) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    let median = |rs: &[&Report], get: Get| over(rs, get, Over::Median).unwrap_or(0.0);
-    for s in scenarios {
-        for g in generators {
-            let (p, n) = (runs(reports, s, "pulse", g), runs(reports, s, "node", g));
-            if p.is_empty() || n.is_empty() {
-                continue;
-            }
-            let (p50, p99): (Get, Get) = (|r| r.p50_ms, |r| r.p99_ms);
-            let _ = writeln!(
-                out,
-                "| {s} | {g} | {} / {} | {} / {} | {} | {} / {} | {} / {} | {} / {} | {:.0} / {:.0} |",
-                spread(&p, p50),
-                spread(&n, p50),
-                spread(&p, p99),
-                spread(&n, p99),
-                ratio(median(&p, p99), median(&n, p99)),
-                lower_in(&p, &n, p50),
-                lower_in(&p, &n, p99),
-                due(&p),
-                due(&n),
-                lost_cell(&p),
-                lost_cell(&n),
-                median(&p, |r| r.generator_cpu_pct),
-                median(&n, |r| r.generator_cpu_pct),
-            );
-        }
+    for (s, g, p, n) in pulse_and_node(reports, scenarios, generators) {
+        let (p50, p99): (Get, Get) = (|r| r.p50_ms, |r| r.p99_ms);
+        let _ = writeln!(
+            out,
+            "| {s} | {g} | {} / {} | {} / {} | {} | {} / {} | {} / {} | {} / {} | {:.0} / {:.0} |",
+            spread(&p, p50),
+            spread(&n, p50),
+            spread(&p, p99),
+            spread(&n, p99),
+            ratio(median(&p, p99), median(&n, p99)),
+            lower_in(&p, &n, p50),
+            lower_in(&p, &n, p99),
+            due(&p),
+            due(&n),
+            lost_cell(&p),
+            lost_cell(&n),
+            median(&p, |r| r.generator_cpu_pct),
+            median(&n, |r| r.generator_cpu_pct),
+        );
     }
     out
 }
@@ -473,43 +485,36 @@ fn due_markdown(reports: &[Report], scenarios: &[&str], generators: &[&str]) -> 
     let mut out = String::from(
         "\n#### From when each tick was due\n\nThe same runs, latency from the tick's due time (`due_at_us`) instead of its send stamp: a broadcaster behind its schedule, or stalled before it stamps, counts here.\n\n| scenario | generator | p50 from due Pulse / Node (ms) | p99 from due Pulse / Node (ms) | rounds with Pulse lower, p50 / p99 | seconds the broadcaster took Pulse / Node (asked) |\n|---|---|---:|---:|---:|---:|\n",
     );
-    let median = |rs: &[&Report], get: Get| over(rs, get, Over::Median).unwrap_or(0.0);
     let (mut sent, mut due) = ((0, 0), (0, 0));
-    for s in scenarios {
-        for g in generators {
-            let (p, n) = (runs(reports, s, "pulse", g), runs(reports, s, "node", g));
-            if p.is_empty() || n.is_empty() {
-                continue;
+    for (s, g, p, n) in pulse_and_node(reports, scenarios, generators) {
+        let figures: [(Get, Get); 2] =
+            [(|r| r.p50_ms, |r| r.due_p50_ms), (|r| r.p99_ms, |r| r.due_p99_ms)];
+        for (at_send, at_due) in figures {
+            sent.1 += 1;
+            sent.0 += usize::from(median(&p, at_send) < median(&n, at_send));
+            if median(&n, at_due) > 0.0 {
+                due.1 += 1;
+                due.0 += usize::from(median(&p, at_due) < median(&n, at_due));
             }
-            let figures: [(Get, Get); 2] =
-                [(|r| r.p50_ms, |r| r.due_p50_ms), (|r| r.p99_ms, |r| r.due_p99_ms)];
-            for (at_send, at_due) in figures {
-                sent.1 += 1;
-                sent.0 += usize::from(median(&p, at_send) < median(&n, at_send));
-                if median(&n, at_due) > 0.0 {
-                    due.1 += 1;
-                    due.0 += usize::from(median(&p, at_due) < median(&n, at_due));
-                }
-            }
-            // Ack round trips have no schedule.
-            if median(&n, |r| r.due_p50_ms) <= 0.0 {
-                continue;
-            }
-            let (p50, p99): (Get, Get) = (|r| r.due_p50_ms, |r| r.due_p99_ms);
-            let _ = writeln!(
-                out,
-                "| {s} | {g} | {} / {} | {} / {} | {} / {} | {:.1} / {:.1} ({:.0}) |",
-                spread(&p, p50),
-                spread(&n, p50),
-                spread(&p, p99),
-                spread(&n, p99),
-                lower_in(&p, &n, p50),
-                lower_in(&p, &n, p99),
-                median(&p, |r| r.broadcast_s),
-                median(&n, |r| r.broadcast_s),
-                median(&p, |r| r.seconds),
-            );
         }
+        // Ack round trips have no schedule.
+        if median(&n, |r| r.due_p50_ms) <= 0.0 {
+            continue;
+        }
+        let (p50, p99): (Get, Get) = (|r| r.due_p50_ms, |r| r.due_p99_ms);
+        let _ = writeln!(
+            out,
+            "| {s} | {g} | {} / {} | {} / {} | {} / {} | {:.1} / {:.1} ({:.0}) |",
+            spread(&p, p50),
+            spread(&n, p50),
+            spread(&p, p99),
+            spread(&n, p99),
+            lower_in(&p, &n, p50),
+            lower_in(&p, &n, p99),
+            median(&p, |r| r.broadcast_s),
+            median(&n, |r| r.broadcast_s),
+            median(&p, |r| r.seconds),
+        );
     }
     let _ = writeln!(
         out,
